@@ -1,0 +1,25 @@
+# Two entry points, both from nothing: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test bench clean
+
+# The venv is rebuilt when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[hf,test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/fairness measure timm:vit_base_patch16_224
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/count_7b_on_meta.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
