@@ -1,0 +1,708 @@
+"""The dispatch-level counter: MACs, FLOPs, bytes moved, activations and parameter uses.
+
+One forward pass runs under a `TorchDispatchMode`, so every aten op that
+executes is seen once, after autograd and composite decompositions, on any
+device (meta included). Each op is either
+
+* counted by a handle in `MATRIX_HANDLES` or `OTHER_HANDLES`,
+* pointwise (torch tags it so): one flop per output element,
+* zero by definition (views, copies, indexing, tensor creation), or
+* unknown: listed in `unknown_ops` and left out of `coverage`.
+
+Conventions, stated wherever a number is printed:
+
+* macs: multiply-accumulates of matrix-type ops (mm, addmm, bmm, baddbmm,
+  convolution, attention). One MAC is one multiply plus one add.
+* other_flops: everything else that does arithmetic (pointwise ops, norms,
+  softmax, reductions, pooling), counted with the per-element costs below.
+* flops = 2 * macs + other_flops.
+* bytes_moved: bytes each op reads plus bytes it writes, as if no op were
+  fused: an upper bound on memory traffic. Views move nothing; a broadcast
+  (stride 0) input is counted once per distinct element.
+* activations: fvcore's definition, the number of output elements of the
+  matrix-type ops (conv, linear, matmul, attention's two matmuls).
+
+Attention is counted at the function level: `F.scaled_dot_product_attention`
+is intercepted by a `TorchFunctionMode` and costed by one formula, whatever
+kernel then runs (CPU flash, CUDA flash, memory-efficient, cuDNN, or the
+math path on meta). That keeps counts identical on every device and backend.
+The fused kernels also have handles, for when they are reached without the
+Python function (from C++).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+aten = torch.ops.aten
+
+# Per-element costs of the non-matrix ops (flops per element).
+SOFTMAX_FLOPS = 5  # max, subtract, exp, sum, divide
+NORMALIZE_FLOPS = 5  # mean, subtract, square, variance, scale: statistics from the input
+AFFINE_FLOPS = 2  # multiply by weight, add bias
+STORED_STATS_NORM_FLOPS = 2  # batch norm in eval folds to one scale and one shift
+
+
+@dataclass
+class OpCost:
+    """What one op call costs. `macs` for matrix-type work, `other_flops` for the rest."""
+
+    macs: int = 0
+    other_flops: int = 0
+    activations: int = 0
+    # Attention only: MACs a causal mask lets through (dense otherwise).
+    effective_macs: int | None = None
+
+
+ZERO = OpCost()
+
+
+def _numel(shape: Iterable[int]) -> int:
+    return math.prod(int(s) for s in shape)
+
+
+def _distinct_elements(t: torch.Tensor) -> int:
+    """Elements a tensor really holds: a broadcast (stride 0) dimension counts once."""
+    return math.prod(int(s) for s, st in zip(t.shape, t.stride()) if st != 0)
+
+
+def _first_tensor(x):
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, (list, tuple)):
+        for y in x:
+            if isinstance(y, torch.Tensor):
+                return y
+    return None
+
+
+# --- matrix-type ops --------------------------------------------------------
+
+
+def _mm(args, kwargs, out) -> OpCost:
+    a, b = args[0], args[1]
+    m, k = a.shape
+    n = b.shape[-1]
+    return OpCost(macs=m * k * n, activations=out.numel())
+
+
+def _addmm(args, kwargs, out) -> OpCost:
+    # addmm(bias, a, b): the bias add is one flop per output element.
+    cost = _mm(args[1:3], kwargs, out)
+    cost.other_flops = out.numel()
+    return cost
+
+
+def _bmm(args, kwargs, out) -> OpCost:
+    a, b = args[0], args[1]
+    batch, m, k = a.shape
+    n = b.shape[-1]
+    return OpCost(macs=batch * m * k * n, activations=out.numel())
+
+
+def _baddbmm(args, kwargs, out) -> OpCost:
+    cost = _bmm(args[1:3], kwargs, out)
+    cost.other_flops = out.numel()
+    return cost
+
+
+def _mv(args, kwargs, out) -> OpCost:
+    m, n = args[0].shape
+    return OpCost(macs=m * n, activations=out.numel())
+
+
+def _dot(args, kwargs, out) -> OpCost:
+    return OpCost(macs=args[0].numel(), activations=1)
+
+
+def _convolution(args, kwargs, out) -> OpCost:
+    # convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups)
+    x, w, bias = args[0], args[1], args[2]
+    transposed = bool(args[6]) if len(args) > 6 else False
+    kernel = _numel(w.shape[2:])
+    if transposed:
+        # weight is [C_in, C_out/groups, k...]: every input element is spread over the kernel.
+        macs = x.numel() * w.shape[1] * kernel
+    else:
+        # weight is [C_out, C_in/groups, k...]: every output element sums C_in/groups * kernel products.
+        macs = out.numel() * w.shape[1] * kernel
+    other = out.numel() if bias is not None else 0
+    return OpCost(macs=macs, other_flops=other, activations=out.numel())
+
+
+# --- attention --------------------------------------------------------------
+
+
+def causal_pairs(q_len: int, k_len: int) -> int:
+    """Query-key pairs a causal mask keeps. torch's `is_causal` is top-left aligned:
+    query i sees keys 0..i."""
+    full = min(q_len, k_len)
+    return full * (full + 1) // 2 + max(0, q_len - k_len) * k_len
+
+
+def attention_cost(q_shape, k_shape, v_shape, is_causal: bool, has_mask: bool) -> OpCost:
+    """Cost of softmax(q k^T * scale + mask) v.
+
+    q is [..., Hq, L, E], k is [..., Hkv, S, E], v is [..., Hkv, S, Ev]. With
+    grouped-query attention Hkv < Hq: every query head still attends over S
+    keys, so the cost follows q's heads. MACs count the dense score matrix;
+    `effective_macs` counts only the pairs a causal mask keeps.
+    """
+    heads = _numel(q_shape[:-2])
+    q_len, e = int(q_shape[-2]), int(q_shape[-1])
+    k_len, ev = int(k_shape[-2]), int(v_shape[-1])
+    per_pair = e + ev  # q.k then p.v
+    macs = heads * q_len * k_len * per_pair
+    effective = heads * causal_pairs(q_len, k_len) * per_pair if is_causal else macs
+    scores = heads * q_len * k_len
+    other = scores * (1 + SOFTMAX_FLOPS + (1 if has_mask else 0))  # scale, softmax, mask add
+    activations = scores + heads * q_len * ev  # outputs of the two matmuls
+    return OpCost(macs=macs, other_flops=other, activations=activations, effective_macs=effective)
+
+
+def attention_bytes(q, k, v, mask, out) -> int:
+    """Unfused traffic of attention, as the math path would move it: read q, k,
+    write scores; softmax reads and writes them; read probabilities and v,
+    write the output. The score matrix is touched four times."""
+    scores = _numel(q.shape[:-1]) * int(k.shape[-2]) * q.element_size()
+    mask_bytes = _distinct_elements(mask) * mask.element_size() if isinstance(mask, torch.Tensor) else 0
+    return sum(_distinct_elements(t) * t.element_size() for t in (q, k, v, out)) + 4 * scores + mask_bytes
+
+
+def _sdpa_kernel(q_i, k_i, v_i, causal_i, mask_i=None) -> Callable:
+    """Handle for a fused attention kernel whose arguments sit at these positions."""
+
+    def handle(args, kwargs, out):
+        def arg(i, name):
+            if i is not None and len(args) > i:
+                return args[i]
+            return kwargs.get(name)
+
+        q, k, v = args[q_i], args[k_i], args[v_i]
+        is_causal = bool(arg(causal_i, "is_causal"))
+        mask = arg(mask_i, "attn_mask") if mask_i is not None else None
+        return attention_cost(q.shape, k.shape, v.shape, is_causal, mask is not None)
+
+    return handle
+
+
+def _native_mha(args, kwargs, out) -> OpCost:
+    """nn.MultiheadAttention's fused fast path, projections included.
+
+    _native_multi_head_attention(query, key, value, embed_dim, num_head,
+    qkv_weight, qkv_bias, proj_weight, proj_bias, mask, ...). Only reached if
+    the fast path is on; `count` turns it off so that MHA decomposes into
+    the same ops on every device, but a direct call is still counted whole.
+    """
+    query, key, value = args[0], args[1], args[2]
+    embed_dim, heads = int(args[3]), int(args[4])
+    batch, q_len = query.shape[0], query.shape[1]
+    k_len = key.shape[1]
+    head_dim = embed_dim // heads
+    proj = (batch * q_len + 2 * batch * k_len) * embed_dim * embed_dim + batch * q_len * embed_dim * embed_dim
+    attn = attention_cost((batch, heads, q_len, head_dim), (batch, heads, k_len, head_dim),
+                          (batch, heads, k_len, head_dim), False, len(args) > 9 and args[9] is not None)
+    return OpCost(macs=proj + attn.macs, other_flops=attn.other_flops + 4 * batch * q_len * embed_dim,
+                  activations=attn.activations + 4 * batch * q_len * embed_dim)
+
+
+# --- other ops with their own cost -------------------------------------------
+
+
+def _per_input_element(flops_per_element: int) -> Callable:
+    def handle(args, kwargs, out):
+        return OpCost(other_flops=flops_per_element * _first_tensor(args).numel())
+
+    return handle
+
+
+def _layer_norm(args, kwargs, out) -> OpCost:
+    # native_layer_norm(input, normalized_shape, weight, bias, eps)
+    x = args[0]
+    affine = AFFINE_FLOPS if len(args) > 2 and args[2] is not None else 0
+    return OpCost(other_flops=(NORMALIZE_FLOPS + affine) * x.numel())
+
+
+def _group_norm(args, kwargs, out) -> OpCost:
+    # native_group_norm(input, weight, bias, N, C, HxW, group, eps)
+    affine = AFFINE_FLOPS if args[1] is not None else 0
+    return OpCost(other_flops=(NORMALIZE_FLOPS + affine) * args[0].numel())
+
+
+def _rms_norm(args, kwargs, out) -> OpCost:
+    # _fused_rms_norm(input, normalized_shape, weight, eps): square, mean, scale (+ weight).
+    affine = 1 if len(args) > 2 and args[2] is not None else 0
+    return OpCost(other_flops=(3 + affine) * args[0].numel())
+
+
+def _batch_norm_training(args, kwargs, out) -> OpCost:
+    affine = AFFINE_FLOPS if args[1] is not None else 0
+    return OpCost(other_flops=(NORMALIZE_FLOPS + affine) * args[0].numel())
+
+
+def _batch_norm_eval(args, kwargs, out) -> OpCost:
+    return OpCost(other_flops=STORED_STATS_NORM_FLOPS * args[0].numel())
+
+
+def _native_batch_norm(args, kwargs, out) -> OpCost:
+    # native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps)
+    training = bool(args[5]) if len(args) > 5 else False
+    return (_batch_norm_training if training else _batch_norm_eval)(args, kwargs, out)
+
+
+def _pool_window(args, kwargs, out) -> OpCost:
+    # max/avg pool: one comparison or add per window element per output element.
+    kernel = args[1]
+    window = _numel(kernel) if isinstance(kernel, (list, tuple)) else int(kernel) ** (args[0].dim() - 2)
+    out_t = _first_tensor(out) if isinstance(out, (list, tuple)) else out
+    return OpCost(other_flops=out_t.numel() * window)
+
+
+def _adaptive_avg_pool(args, kwargs, out) -> OpCost:
+    return OpCost(other_flops=args[0].numel() + out.numel())  # sum every input, divide every output
+
+
+MATRIX_HANDLES: dict[Any, Callable] = {
+    aten.mm: _mm,
+    aten.addmm: _addmm,
+    aten._addmm_activation: _addmm,
+    aten.bmm: _bmm,
+    aten.baddbmm: _baddbmm,
+    aten.mv: _mv,
+    aten.dot: _dot,
+    aten.convolution: _convolution,
+    aten._convolution: _convolution,
+    aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_kernel(0, 1, 2, 4, 5),
+    aten._scaled_dot_product_flash_attention: _sdpa_kernel(0, 1, 2, 4),
+    aten._scaled_dot_product_efficient_attention: _sdpa_kernel(0, 1, 2, 6, 3),
+    aten._scaled_dot_product_cudnn_attention: _sdpa_kernel(0, 1, 2, 6, 3),
+    aten._native_multi_head_attention: _native_mha,
+}
+
+OTHER_HANDLES: dict[Any, Callable] = {
+    aten._softmax: _per_input_element(SOFTMAX_FLOPS),
+    aten._safe_softmax: _per_input_element(SOFTMAX_FLOPS),
+    aten._log_softmax: _per_input_element(SOFTMAX_FLOPS),
+    aten.native_layer_norm: _layer_norm,
+    aten.native_group_norm: _group_norm,
+    aten.native_batch_norm: _native_batch_norm,
+    aten._native_batch_norm_legit: _batch_norm_training,
+    aten._native_batch_norm_legit_no_training: _batch_norm_eval,
+    aten.max_pool2d_with_indices: _pool_window,
+    aten.max_pool3d_with_indices: _pool_window,
+    aten.avg_pool2d: _pool_window,
+    aten.avg_pool3d: _pool_window,
+    aten._adaptive_avg_pool2d: _adaptive_avg_pool,
+    aten._adaptive_avg_pool3d: _adaptive_avg_pool,
+    # Reductions and scans: one op per input element.
+    **{op: _per_input_element(1) for op in (
+        aten.sum, aten.mean, aten.prod, aten.amax, aten.amin, aten.max, aten.min,
+        aten.argmax, aten.argmin, aten.var, aten.var_mean, aten.std, aten.std_mean,
+        aten.cumsum, aten.cumprod, aten.logsumexp, aten.topk, aten.sort, aten.any, aten.all,
+        aten.norm, aten.linalg_vector_norm,
+    )},
+}
+if hasattr(aten, "_fused_rms_norm"):
+    OTHER_HANDLES[aten._fused_rms_norm] = _rms_norm
+
+# Zero by definition: data movement, indexing and tensor creation do no arithmetic.
+# (Their bytes still count towards bytes_moved.) Views are recognised from their
+# schema and need no entry here.
+ZERO_OPS = {
+    aten.clone, aten.copy_, aten._to_copy, aten.copy, aten.contiguous, aten.cat, aten.stack,
+    aten.embedding, aten.index, aten.index_select, aten.gather, aten.take, aten.masked_select,
+    aten.nonzero, aten.index_put, aten.index_put_, aten.scatter, aten.scatter_, aten.index_copy,
+    aten.index_copy_, aten.slice_scatter, aten.select_scatter, aten.diagonal_scatter,
+    aten.constant_pad_nd, aten.reflection_pad2d, aten.replication_pad2d, aten.repeat,
+    aten.repeat_interleave, aten.roll, aten.flip, aten.tril, aten.triu, aten.one_hot,
+    aten.zeros, aten.zeros_like, aten.ones, aten.ones_like, aten.full, aten.full_like,
+    aten.empty, aten.empty_like, aten.empty_strided, aten.new_zeros, aten.new_ones,
+    aten.new_empty, aten.new_empty_strided, aten.new_full, aten.scalar_tensor, aten.arange,
+    aten.linspace, aten.fill, aten.fill_, aten.zero_, aten.lift_fresh, aten.lift_fresh_copy,
+    aten.detach, aten.alias, aten._unsafe_view, aten.randint, aten.randn, aten.rand,
+    aten.randperm, aten.bernoulli, aten.bernoulli_, aten.normal_, aten.uniform_,
+    aten._local_scalar_dense, aten.item, aten.split_with_sizes_copy, aten.unbind_copy,
+    aten.upsample_nearest2d, aten.upsample_nearest1d, aten.upsample_nearest3d,
+    aten.pixel_shuffle, aten.pixel_unshuffle, aten.im2col, aten.col2im, aten.unfold_copy,
+    aten.sym_size, aten.sym_stride, aten.sym_numel, aten.sym_storage_offset, aten.is_nonzero,
+    aten.equal, aten.allclose, aten._assert_async, aten._assert_tensor_metadata,
+    aten.resize_, aten.set_, aten.masked_fill, aten.masked_fill_, aten.where,
+}
+# Copies and selects that torch tags as pointwise are still zero-arithmetic.
+ZERO_POINTWISE = {aten._to_copy, aten.copy_, aten.clone, aten.masked_fill, aten.masked_fill_, aten.where}
+
+# Ops that allocate without writing move no bytes.
+NO_TRAFFIC = {aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, aten.new_empty_strided,
+              aten.sym_size, aten.sym_stride, aten.sym_numel, aten.sym_storage_offset}
+
+# Norms also return statistics for the backward pass, whose shapes differ by device
+# (CPU returns empty ones in eval); only their main output is charged as bytes written.
+STATS_OUTPUT_OPS = {aten.native_layer_norm, aten.native_group_norm, aten.native_batch_norm,
+                    aten._native_batch_norm_legit, aten._native_batch_norm_legit_no_training}
+
+# Routing: ops whose integer or boolean outputs pick tokens (mixture-of-experts routers).
+ROUTING_SOURCES = {aten.argmax, aten.argmin, aten.topk, aten.sort, aten.argsort, aten.max, aten.min,
+                   aten.nonzero, aten.multinomial}
+# Ops that select rows of their first tensor argument by an index or mask.
+ROW_SELECTORS = {aten.index, aten.index_select, aten.masked_select, aten.gather, aten.take}
+
+_ROUTING = "_fairness_routing"  # attribute on a tensor: it holds routing indices or masks
+_ROUTED = "_fairness_routed_rows"  # attribute on a tensor: rows selected from a source of that many rows
+
+
+def _is_view(func) -> bool:
+    return any(r.alias_info is not None and not r.alias_info.is_write for r in func._schema.returns)
+
+
+def _rows(t: torch.Tensor) -> int:
+    """Token rows of an activation: everything but the feature dimension."""
+    return t.numel() // t.shape[-1] if t.dim() else 1
+
+
+@dataclass
+class OpTotals:
+    calls: int = 0
+    macs: int = 0
+    other_flops: int = 0
+    bytes: int = 0
+
+    def add(self, cost: OpCost, nbytes: int) -> None:
+        self.calls += 1
+        self.macs += cost.macs
+        self.other_flops += cost.other_flops
+        self.bytes += nbytes
+
+    def as_dict(self) -> dict:
+        return {"calls": self.calls, "macs": self.macs, "flops": 2 * self.macs + self.other_flops,
+                "other_flops": self.other_flops, "bytes_moved": self.bytes}
+
+
+@dataclass
+class ParamUse:
+    """One read of a parameter by an op: how many of its elements, and what share
+    of the tokens flowed through it (below 1 only for rows picked by a router)."""
+
+    elements: int
+    token_share: float
+
+
+@dataclass
+class CountResult:
+    """Raw totals of one forward pass (for the whole batch; `measure` divides per example)."""
+
+    macs: int = 0
+    other_flops: int = 0
+    bytes_moved: int = 0
+    activations: int = 0
+    attention_macs: int = 0
+    attention_effective_macs: int = 0
+    causal_attention_calls: int = 0
+    attention_calls: int = 0
+    op_calls: int = 0
+    known_calls: int = 0
+    unknown_ops: dict = field(default_factory=dict)
+    by_op: dict = field(default_factory=lambda: defaultdict(OpTotals))
+    by_module: dict = field(default_factory=lambda: defaultdict(OpTotals))
+    module_calls: dict = field(default_factory=lambda: defaultdict(int))
+    # storage id -> uses of that storage's parameter(s)
+    param_uses: dict = field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs + self.other_flops
+
+    @property
+    def coverage(self) -> float:
+        return self.known_calls / self.op_calls if self.op_calls else 1.0
+
+
+def storage_id(t: torch.Tensor) -> int:
+    """Identity of a tensor's storage; works on meta, where data pointers are all 0."""
+    return t.untyped_storage()._cdata
+
+
+class _Counter(TorchDispatchMode):
+    def __init__(self, result: CountResult, param_storages: set[int], module_stack: list[str]):
+        super().__init__()
+        self.r = result
+        self.param_storages = param_storages
+        self.module_stack = module_stack
+        self.attention_depth = 0  # >0 while inside F.scaled_dot_product_attention
+
+    def record(self, name: str, cost: OpCost, nbytes: int) -> None:
+        r = self.r
+        r.macs += cost.macs
+        r.other_flops += cost.other_flops
+        r.bytes_moved += nbytes
+        r.activations += cost.activations
+        r.by_op[name].add(cost, nbytes)
+        for module in set(self.module_stack):
+            r.by_module[module].add(cost, nbytes)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        packet = func.overloadpacket
+        flat_in = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+        flat_out = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+        view = _is_view(func)
+        self._track_routing(packet, flat_in, flat_out, args)
+        if self.attention_depth:
+            return out  # costed whole by the attention function mode
+
+        self.r.op_calls += 1
+        if packet in MATRIX_HANDLES:
+            cost = MATRIX_HANDLES[packet](args, kwargs, out)
+            if cost.effective_macs is not None:
+                self._note_attention(cost, causal=cost.effective_macs != cost.macs)
+        elif packet in OTHER_HANDLES:
+            cost = OTHER_HANDLES[packet](args, kwargs, out)
+        elif view or packet in ZERO_OPS:
+            cost = ZERO
+        elif torch.Tag.pointwise in func.tags:
+            cost = OpCost(other_flops=sum(t.numel() for t in flat_out))
+        else:
+            cost = None
+        if cost is None:
+            self.r.unknown_ops[str(packet)] = self.r.unknown_ops.get(str(packet), 0) + 1
+            cost = ZERO
+        else:
+            self.r.known_calls += 1
+
+        if view or packet in NO_TRAFFIC:
+            nbytes = 0
+        else:
+            if packet in STATS_OUTPUT_OPS:
+                flat_out = flat_out[:1]
+            nbytes = sum(_distinct_elements(t) * t.element_size() for t in flat_in + flat_out)
+            self._note_param_uses(flat_in)
+        self.record(str(packet).replace("aten.", ""), cost, nbytes)
+        return out
+
+    def _note_attention(self, cost: OpCost, causal: bool) -> None:
+        self.r.attention_calls += 1
+        self.r.attention_macs += cost.macs
+        self.r.attention_effective_macs += cost.effective_macs
+        self.r.causal_attention_calls += int(causal)
+
+    def _note_param_uses(self, flat_in: list[torch.Tensor]) -> None:
+        if not self.param_storages:
+            return
+        routed = [t for t in flat_in if hasattr(t, _ROUTED)]
+        share = 1.0
+        if routed:
+            t = routed[0]
+            share = min(1.0, _rows(t) / max(1, getattr(t, _ROUTED)))
+        for t in flat_in:
+            sid = storage_id(t)
+            if sid in self.param_storages:
+                self.r.param_uses[sid].append(ParamUse(_distinct_elements(t), share))
+
+    def _track_routing(self, packet, flat_in, flat_out, args) -> None:
+        """Mark router outputs, and rows selected by them, so that experts' parameters
+        are counted as active only for the share of tokens routed to them."""
+        if packet in ROUTING_SOURCES:
+            for t in flat_out:
+                if not t.is_floating_point():
+                    setattr(t, _ROUTING, True)
+            return
+        if packet in ROW_SELECTORS and len(flat_in) >= 2 and isinstance(args[0], torch.Tensor):
+            source = args[0]
+            if any(getattr(t, _ROUTING, False) for t in flat_in[1:]) and source.dim():
+                for t in flat_out:
+                    setattr(t, _ROUTED, getattr(source, _ROUTED, _rows(source)))
+                return
+        if packet in {aten.index_put, aten.index_put_, aten.index_add, aten.index_add_,
+                      aten.scatter_add, aten.scatter_add_, aten.scatter, aten.scatter_}:
+            return  # results are combined back into dense rows
+        if any(getattr(t, _ROUTING, False) for t in flat_in) and not any(
+                t.is_floating_point() for t in flat_out):
+            for t in flat_out:
+                setattr(t, _ROUTING, True)
+        routed = next((t for t in flat_in if hasattr(t, _ROUTED)), None)
+        if routed is not None:
+            for t in flat_out:
+                if t.dim() and _rows(t) <= _rows(routed):
+                    setattr(t, _ROUTED, getattr(routed, _ROUTED))
+
+
+class _AttentionMode(TorchFunctionMode):
+    """Costs F.scaled_dot_product_attention once, by formula, before any backend runs."""
+
+    def __init__(self, counter: _Counter):
+        super().__init__()
+        self.counter = counter
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is not F.scaled_dot_product_attention or self.counter.attention_depth:
+            return func(*args, **kwargs)
+        names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal")
+        bound = dict(zip(names, args))
+        bound.update(kwargs)
+        q, k, v = bound["query"], bound["key"], bound["value"]
+        mask, is_causal = bound.get("attn_mask"), bool(bound.get("is_causal", False))
+        self.counter.attention_depth += 1
+        try:
+            out = func(*args, **kwargs)
+            if out.dim() == 4:
+                # The fused kernels return [B, H, L, D] stored as [B, L, H, D]; the math
+                # path (meta) returns it contiguous. One layout everywhere keeps the ops
+                # that follow (a transpose-reshape: a view or a copy) the same on every device.
+                out = out.transpose(1, 2).contiguous().transpose(1, 2)
+        finally:
+            self.counter.attention_depth -= 1
+        cost = attention_cost(q.shape, k.shape, v.shape, is_causal, mask is not None)
+        counter = self.counter
+        counter.r.op_calls += 1
+        counter.r.known_calls += 1
+        counter._note_attention(cost, causal=is_causal)
+        counter.record("scaled_dot_product_attention", cost, attention_bytes(q, k, v, mask, out))
+        return out
+
+
+def _module_names(model: torch.nn.Module) -> dict[int, str]:
+    names = {}
+    for name, module in model.named_modules():  # a shared module keeps its first name
+        names.setdefault(id(module), name or "(model)")
+    return names
+
+
+@contextmanager
+def _module_tracking(model: torch.nn.Module, stack: list[str], calls: dict):
+    """Forward hooks that keep the stack of modules being executed. Removed on exit."""
+    names = _module_names(model)
+    handles = []
+
+    def pre(module, inputs):
+        name = names[id(module)]
+        stack.append(name)
+        calls[name] += 1
+
+    def post(module, inputs, output):
+        stack.pop()
+
+    for module in model.modules():
+        handles.append(module.register_forward_pre_hook(pre))
+        handles.append(module.register_forward_hook(post, always_call=True))
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@contextmanager
+def _mha_fastpath_off():
+    """nn.MultiheadAttention's fast path fuses projections and attention into one op
+    on CPU and CUDA but not on meta; turning it off makes every device run the same
+    ops, so counts agree. Restored on exit."""
+    mha = getattr(torch.backends, "mha", None)
+    if mha is None:
+        yield
+        return
+    before = mha.get_fastpath_enabled()
+    mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        mha.set_fastpath_enabled(before)
+
+
+def param_storages(model: torch.nn.Module) -> set[int]:
+    return {storage_id(p) for _, p in model.named_parameters(remove_duplicate=False)}
+
+
+def run_forward(model: torch.nn.Module, args: tuple, kwargs: dict):
+    with torch.no_grad():
+        return model(*args, **kwargs)
+
+
+def count(model: torch.nn.Module, args: tuple = (), kwargs: dict | None = None) -> CountResult:
+    """Run one forward pass of `model` on `args`/`kwargs` and count everything it executes.
+
+    The model is run in eval mode, without gradients. Nothing is left behind:
+    hooks, modes and the MHA fast-path setting are all restored.
+    """
+    result = CountResult()
+    stack: list[str] = []
+    counter = _Counter(result, param_storages(model), stack)
+    was_training = model.training
+    model.eval()
+    try:
+        with _mha_fastpath_off(), _module_tracking(model, stack, result.module_calls), \
+                _AttentionMode(counter), counter:
+            run_forward(model, args, kwargs or {})
+    finally:
+        model.train(was_training)
+    return result
+
+
+CONVENTION = ("macs: multiply-accumulates of matrix ops (linear, conv, matmul, attention); "
+              "flops = 2 x macs + other_flops (pointwise 1/element, softmax 5/element, "
+              "norms 5+2/element, reductions 1/input element); per example")
+
+
+def per_example(value, batch_size: int):
+    """Batch totals divided per example; kept an integer when it divides exactly."""
+    if isinstance(value, int) and value % batch_size == 0:
+        return value // batch_size
+    return value / batch_size
+
+
+@dataclass(frozen=True)
+class FlopCounts:
+    """Per-example counts of one forward pass (field names: the results-file contract)."""
+
+    macs: int
+    flops: int
+    other_flops: int
+    coverage: float
+    unknown_ops: dict
+    by_op: dict
+    by_module: dict
+    engine: str
+    fvcore_macs: int | None
+    fvcore_note: str | None
+    attention: dict
+    arithmetic_intensity: float | None
+    convention: str = CONVENTION
+
+
+def summarize(r: CountResult, batch_size: int, fvcore_macs=None, fvcore_note=None) -> FlopCounts:
+    def totals(d: dict) -> dict:
+        return {k: {key: (per_example(v, batch_size) if key != "calls" else v)
+                    for key, v in t.as_dict().items()} for k, t in d.items()}
+
+    by_module = totals(r.by_module)
+    for name, t in by_module.items():
+        t["calls"] = r.module_calls.get(name, t["calls"])
+    return FlopCounts(
+        macs=per_example(r.macs, batch_size),
+        flops=per_example(r.flops, batch_size),
+        other_flops=per_example(r.other_flops, batch_size),
+        coverage=round(r.coverage, 6),
+        unknown_ops=dict(r.unknown_ops),
+        by_op=dict(sorted(totals(r.by_op).items(), key=lambda kv: -kv[1]["flops"])),
+        by_module=by_module,
+        engine="fairness-dispatch",
+        fvcore_macs=per_example(fvcore_macs, batch_size) if fvcore_macs is not None else None,
+        fvcore_note=fvcore_note,
+        attention={
+            "calls": r.attention_calls,
+            "causal_calls": r.causal_attention_calls,
+            "macs_dense": per_example(r.attention_macs, batch_size),
+            "macs_effective": per_example(r.attention_effective_macs, batch_size),
+        },
+        arithmetic_intensity=round(r.flops / r.bytes_moved, 4) if r.bytes_moved else None,
+    )

@@ -1,0 +1,114 @@
+"""The results file (schema "fairness/v1"): the one canonical artifact.
+
+Every renderer reads it; nothing else is the source of a printed number.
+Field names are a contract (see DESIGN.md): add freely, never rename.
+Counts are per example (one sample through one forward pass at the stated
+input shape); times in seconds, sizes in bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import FairnessError
+
+SCHEMA = "fairness/v1"
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(module: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:
+        return None
+
+
+def environment(device: str, dtype: str = "float32") -> dict:
+    """What a number depends on besides the model. Speed fields are filled by the timing code."""
+    cuda = torch.cuda.is_available() and str(device).startswith("cuda")
+    return {
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if cuda else ("meta (no data)" if device == "meta"
+                                                                         else _cpu_name()),
+        "torch": torch.__version__,
+        "timm": _version("timm"),
+        "fvcore": _version("fvcore"),
+        "transformers": _version("transformers"),
+        "cuda": torch.version.cuda,
+        "driver": None,
+        "cpu": _cpu_name(),
+        "threads": torch.get_num_threads(),
+        "dtype": dtype,
+        "tf32": torch.backends.cuda.matmul.allow_tf32,
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "compile": False,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+    }
+
+
+def to_plain(value: Any) -> Any:
+    """Dataclasses and tuples to JSON-ready dicts and lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    return value
+
+
+def new_results(models: list[dict], env: dict, flags: list[dict] | None = None) -> dict:
+    return {"schema": SCHEMA, "environment": env, "models": models, "flags": flags or []}
+
+
+def dumps(results: dict) -> str:
+    return json.dumps(to_plain(results), indent=1, allow_nan=False)
+
+
+def write(results: dict, path: str | os.PathLike) -> Path:
+    """Write atomically: a temporary file beside the target, then a rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(dumps(results))
+        os.replace(tmp, path)
+    except OSError as e:
+        raise FairnessError(f"cannot write results to {path}: {e.strerror}; choose another --out") from None
+    return path
+
+
+def load(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except OSError as e:
+        raise FairnessError(f"results file {path}: {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise FairnessError(f"results file {path}: not valid JSON at line {e.lineno} column {e.colno} "
+                            f"(truncated?); re-run the measurement") from None
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if schema != SCHEMA:
+        raise FairnessError(f"results file {path}: schema {schema!r}, this fairness reads {SCHEMA!r}; "
+                            f"upgrade fairness or re-run the measurement")
+    return data

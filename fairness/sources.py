@@ -1,0 +1,336 @@
+"""Model sources and their example inputs.
+
+A source is what a user names: `timm:NAME`, `torchvision:NAME`,
+`hf:MODEL_TYPE` or `python:package.module:factory`, plus keyword arguments
+for the constructor. `build` makes the model on any device (meta included)
+and never downloads weights. `make_inputs` makes the example inputs the
+model expects: images, token ids, or whatever a user's input factory returns.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+import yaml
+
+from .errors import FairnessError
+
+PREFIXES = ("timm", "torchvision", "hf", "python")
+DEFAULT_SEQ_LEN = 128  # stated with every result; BERT's fine-tuning length
+
+
+@dataclass(frozen=True)
+class Source:
+    """A model named by a user: `kind:name` and constructor kwargs."""
+
+    kind: str
+    name: str
+    kwargs: dict = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+def parse_source(text: str, kwargs: dict | None = None) -> Source:
+    kind, sep, name = text.partition(":")
+    if not sep or kind not in PREFIXES or not name:
+        raise FairnessError(
+            f"model source {text!r}: expected PREFIX:NAME with PREFIX one of {', '.join(PREFIXES)} "
+            f"(e.g. timm:resnet50, torchvision:resnet18, hf:bert, python:mypkg.models:build)")
+    return Source(kind, name, dict(kwargs or {}))
+
+
+def parse_kwargs(pairs: tuple[str, ...] | list[str]) -> dict:
+    """`KEY=VALUE` strings to a dict; values are YAML scalars (6, 0.1, true, [2, 2], null)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise FairnessError(f"model argument {pair!r}: expected KEY=VALUE, e.g. -k depth=6 -k embed_dim=384")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError as e:
+            raise FairnessError(f"model argument {pair!r}: the value is not a YAML scalar ({e.problem}); "
+                                f"quote strings, e.g. -k act_layer=gelu") from None
+    return out
+
+
+def _closest(name: str, candidates: list[str], what: str) -> FairnessError:
+    close = difflib.get_close_matches(name, candidates, n=5, cutoff=0.5)
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    return FairnessError(f"unknown {what} {name!r}{hint}")
+
+
+# --- building -------------------------------------------------------------------
+
+
+def _build_timm(src: Source) -> torch.nn.Module:
+    import timm
+
+    if src.name.startswith(("hf-hub:", "hf_hub:", "local-dir:")):
+        raise FairnessError(f"timm:{src.name}: hub and local-dir models load weights; "
+                            f"name an architecture (e.g. timm:vit_base_patch16_224)")
+    if not timm.is_model(src.name):
+        raise _closest(src.name, timm.list_models(), "timm model")
+    return timm.create_model(src.name, pretrained=False, **src.kwargs)
+
+
+def _build_torchvision(src: Source) -> torch.nn.Module:
+    import torchvision
+
+    names = torchvision.models.list_models()
+    if src.name not in names:
+        raise _closest(src.name, names, "torchvision model")
+    return torchvision.models.get_model(src.name, weights=None, **src.kwargs)
+
+
+def _hf_auto_classes():
+    from transformers import CONFIG_MAPPING
+
+    return CONFIG_MAPPING
+
+
+def _build_hf(src: Source) -> torch.nn.Module:
+    try:
+        from transformers import AutoConfig, AutoModel
+    except ImportError:
+        raise FairnessError(f"hf:{src.name} needs transformers: pip install 'fairness[hf]'") from None
+    mapping = _hf_auto_classes()
+    if src.name not in mapping:
+        raise _closest(src.name, list(mapping.keys()), "transformers model type")
+    try:
+        config = AutoConfig.for_model(src.name, **src.kwargs)
+    except (TypeError, ValueError) as e:
+        raise FairnessError(f"hf:{src.name}: config rejected the arguments {src.kwargs}: {e}") from None
+    return AutoModel.from_config(config)
+
+
+def _import_attr(path: str, what: str) -> Any:
+    module_name, sep, attr = path.rpartition(":")
+    if not sep or not module_name or not attr:
+        raise FairnessError(f"{what} {path!r}: expected package.module:function, e.g. python:mypkg.models:build")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise FairnessError(f"{what} {path!r}: cannot import {module_name!r} ({e}); "
+                            f"check the name and that its folder is on PYTHONPATH") from None
+    except Exception as e:  # the user's module raised while importing
+        raise FairnessError(f"{what} {path!r}: importing {module_name!r} failed: {type(e).__name__}: {e}") from None
+    if not hasattr(module, attr):
+        public = [n for n in dir(module) if not n.startswith("_")]
+        raise _closest(attr, public, f"name in {module_name}")
+    return getattr(module, attr)
+
+
+def _build_python(src: Source) -> torch.nn.Module:
+    factory = _import_attr(src.name, "model source python:")
+    if not callable(factory):
+        raise FairnessError(f"python:{src.name} is not callable; name a function or class returning an nn.Module")
+    model = factory(**src.kwargs)
+    if not isinstance(model, torch.nn.Module):
+        raise FairnessError(f"python:{src.name} returned {type(model).__name__}, expected a torch.nn.Module")
+    return model
+
+
+_BUILDERS: dict[str, Callable[[Source], torch.nn.Module]] = {
+    "timm": _build_timm,
+    "torchvision": _build_torchvision,
+    "hf": _build_hf,
+    "python": _build_python,
+}
+
+
+def build(src: Source, device: str | torch.device = "meta") -> torch.nn.Module:
+    """Build the model of `src` on `device`, in eval mode, with random (or no) weights."""
+    try:
+        with torch.device(device):
+            model = _BUILDERS[src.kind](src)
+    except FairnessError:
+        raise
+    except TypeError as e:
+        raise FairnessError(f"{src.text}: the constructor rejected the arguments {src.kwargs}: {e}") from None
+    except Exception as e:
+        raise FairnessError(f"{src.text}: building the model failed: {type(e).__name__}: {e}") from None
+    return model.eval()
+
+
+# --- inputs ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What to feed a model. Leave everything None to use the model's own default."""
+
+    image_size: tuple[int, int] | None = None
+    seq_len: int | None = None
+    factory: str | None = None  # python:package.module:function(batch_size, device) -> inputs
+
+
+def parse_image_size(text: str) -> tuple[int, int]:
+    parts = [p.strip() for p in str(text).replace("x", ",").split(",")]
+    try:
+        sizes = [int(p) for p in parts]
+    except ValueError:
+        sizes = []
+    if len(sizes) == 1:
+        sizes = sizes * 2
+    if len(sizes) != 2 or min(sizes) <= 0:
+        raise FairnessError(f"--image-size {text!r}: expected a positive size S or H,W, e.g. 224 or 384,640")
+    return sizes[0], sizes[1]
+
+
+@dataclass
+class Inputs:
+    """Example inputs for one forward pass, and what they are (for the results file)."""
+
+    args: tuple
+    kwargs: dict
+    record: dict
+
+
+def _timm_input_size(model) -> tuple[int, int, int] | None:
+    cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None) or {}
+    size = cfg.get("input_size")
+    return tuple(size) if size else None
+
+
+def _torchvision_crop(name: str) -> int:
+    import torchvision
+
+    try:
+        weights = torchvision.models.get_model_weights(name)
+        first = next(iter(weights))
+        crop = first.transforms.keywords.get("crop_size") if hasattr(first.transforms, "keywords") else None
+        return int(crop) if crop else 224
+    except Exception:
+        return 224  # torchvision's classification default
+
+
+def _in_channels(model: torch.nn.Module) -> int:
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.conv._ConvNd):
+            return m.in_channels
+    return 3
+
+
+def _token_ids(vocab: int, batch: int, seq_len: int, device) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(0)
+    return torch.randint(0, vocab, (batch, seq_len), generator=gen).to(device)
+
+
+def make_inputs(model: torch.nn.Module, src: Source | None, spec: InputSpec, batch_size: int,
+                device) -> Inputs:
+    """Example inputs for `model`. The default comes from the model's own config where it has
+    one (timm's pretrained_cfg input_size, HF's image_size or vocabulary); the record says
+    which was used and where it came from."""
+    if batch_size <= 0:
+        raise FairnessError(f"--batch {batch_size}: expected a positive batch size")
+    if spec.seq_len is not None and spec.seq_len <= 0:
+        raise FairnessError(f"--seq-len {spec.seq_len}: expected a positive sequence length")
+    if spec.factory:
+        return _factory_inputs(spec.factory, batch_size, device)
+
+    config = getattr(model, "config", None)
+    main_input = getattr(model, "main_input_name", None)
+    if config is not None and main_input == "input_ids":
+        return _hf_token_inputs(config, model.forward, spec, batch_size, device)
+    if config is not None and main_input == "pixel_values":
+        size = spec.image_size or _pair(getattr(config, "image_size", 224))
+        default = "" if spec.image_size else "model config image_size"
+        return _image_inputs(getattr(config, "num_channels", 3), size, batch_size, device, default,
+                             kw="pixel_values")
+    if spec.seq_len is not None:
+        vocab = _vocab_size(model)
+        ids = _token_ids(vocab, batch_size, spec.seq_len, device)
+        return Inputs((ids,), {}, {"kind": "tokens", "batch_size": batch_size, "seq_len": spec.seq_len,
+                                   "vocab_size": vocab})
+
+    size, channels, origin = spec.image_size, None, ""
+    timm_size = _timm_input_size(model)
+    if timm_size:
+        channels = timm_size[0]
+        if size is None:
+            size, origin = (timm_size[1], timm_size[2]), "timm pretrained_cfg input_size"
+    if size is None and src is not None and src.kind == "torchvision":
+        crop = _torchvision_crop(src.name)
+        size, origin = (crop, crop), "torchvision weights' crop size"
+    if size is None:
+        what = src.text if src else "this model"
+        raise FairnessError(f"{what}: no default input is known; pass --image-size S, --seq-len N "
+                            f"or --inputs python:module:function(batch_size, device)")
+    return _image_inputs(channels or _in_channels(model), size, batch_size, device, origin)
+
+
+def _pair(v) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _image_inputs(channels, size, batch_size, device, origin, kw=None) -> Inputs:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(batch_size, channels, *size, generator=gen).to(device) if str(device) != "meta" \
+        else torch.empty(batch_size, channels, *size, device="meta")
+    record = {"kind": "image", "batch_size": batch_size, "channels": channels, "height": size[0],
+              "width": size[1], "default_from": origin or None}
+    return Inputs((), {kw: x}, record) if kw else Inputs((x,), {}, record)
+
+
+def _vocab_size(model) -> int:
+    config = getattr(model, "config", None)
+    vocab = getattr(config, "vocab_size", None)
+    if vocab:
+        return int(vocab)
+    for m in model.modules():
+        if isinstance(m, torch.nn.Embedding):
+            return m.num_embeddings
+    raise FairnessError("--seq-len given but the model has no vocabulary (no config.vocab_size, no nn.Embedding); "
+                        "pass --inputs python:module:function(batch_size, device)")
+
+
+def _hf_token_inputs(config, model_forward, spec: InputSpec, batch_size: int, device) -> Inputs:
+    seq_len = spec.seq_len or DEFAULT_SEQ_LEN
+    max_pos = getattr(config, "max_position_embeddings", None)
+    if max_pos and seq_len > max_pos:
+        raise FairnessError(f"--seq-len {seq_len}: the model's config allows at most "
+                            f"max_position_embeddings={max_pos}; pass a shorter --seq-len or "
+                            f"-k max_position_embeddings={seq_len}")
+    vocab = int(config.vocab_size)
+    kwargs = {"input_ids": _token_ids(vocab, batch_size, seq_len, device)}
+    record = {"kind": "tokens", "batch_size": batch_size, "seq_len": seq_len, "vocab_size": vocab,
+              "default_from": None if spec.seq_len else f"fairness default seq_len={DEFAULT_SEQ_LEN}"}
+    if "use_cache" in inspect.signature(model_forward).parameters:
+        kwargs["use_cache"] = False  # one forward pass over the whole sequence needs no KV cache
+    if getattr(config, "is_encoder_decoder", False):
+        # Encoder-decoder models (T5, Switch Transformers) also need decoder tokens: same length.
+        kwargs["decoder_input_ids"] = _token_ids(vocab, batch_size, seq_len, device)
+        record["decoder_seq_len"] = seq_len
+    return Inputs((), kwargs, record)
+
+
+def _factory_inputs(path: str, batch_size: int, device) -> Inputs:
+    fn = _import_attr(path.removeprefix("python:"), "--inputs")
+    try:
+        params = inspect.signature(fn).parameters
+        call_kwargs = {k: v for k, v in (("batch_size", batch_size), ("device", device)) if k in params}
+        value = fn(**call_kwargs)
+    except FairnessError:
+        raise
+    except Exception as e:
+        raise FairnessError(f"--inputs {path}: the input factory raised {type(e).__name__}: {e}") from None
+    if isinstance(value, dict):
+        args, kwargs = (), value
+    elif isinstance(value, (tuple, list)):
+        args, kwargs = tuple(value), {}
+    elif isinstance(value, torch.Tensor):
+        args, kwargs = (value,), {}
+    else:
+        raise FairnessError(f"--inputs {path}: returned {type(value).__name__}; expected a tensor, "
+                            f"a tuple of tensors or a dict of keyword arguments")
+    shapes = {str(i): list(t.shape) for i, t in enumerate(args) if isinstance(t, torch.Tensor)}
+    shapes.update({k: list(t.shape) for k, t in kwargs.items() if isinstance(t, torch.Tensor)})
+    return Inputs(args, kwargs, {"kind": "factory", "factory": path, "batch_size": batch_size, "shapes": shapes})
