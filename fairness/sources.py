@@ -62,8 +62,10 @@ def parse_kwargs(pairs: tuple[str, ...] | list[str]) -> dict:
 
 
 def _closest(name: str, candidates: list[str], what: str) -> FairnessError:
-    close = difflib.get_close_matches(name, candidates, n=5, cutoff=0.5)
-    hint = f"; closest: {', '.join(close)}" if close else ""
+    close = difflib.get_close_matches(name, candidates, n=5, cutoff=0.6)
+    if not close:  # a fragment of a long name: 'vit_b' -> vit_base_patch16_224, ...
+        close = [c for c in candidates if name.lower() in c.lower()][:5]
+    hint = f"; closest: {', '.join(close)}" if close else f"; {len(candidates)} are known, none close"
     return FairnessError(f"unknown {what} {name!r}{hint}")
 
 

@@ -83,12 +83,12 @@ def _tensors(value):
 
 def fvcore_count(model: torch.nn.Module, args: tuple, kwargs: dict) -> FvcoreCounts:
     """Count MACs and activations with fvcore (the model must be on a real device)."""
-    from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
-
     wrapped = _Positional(model, len(args), list(kwargs))
     inputs = tuple(args) + tuple(kwargs.values())
     with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # torch.jit's tracer warnings are not the user's concern
+        warnings.simplefilter("ignore")  # torch.jit's deprecation and tracer warnings are not the user's concern
+        from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
+
         flops = FlopCountAnalysis(wrapped, inputs)
         # A None handle only marks an op ignored and leaves fvcore's own handle in
         # place (fvcore 0.1.5); a handle that returns 0 really drops it.

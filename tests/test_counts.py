@@ -1,0 +1,172 @@
+"""Hand-worked counts on tiny models. Every expected number is derived in the test."""
+
+import pytest
+import torch
+from torch import nn
+
+import fairness
+from fairness.indicators.flops import causal_pairs, count
+from fairness.results import to_plain
+from tiny_models import Attention, ListedTwice, SharedBlock, TiedLM, Top1MoE
+
+
+def m(model, inputs, **kw):
+    return to_plain(fairness.measure(model, inputs, fvcore=False, **kw))
+
+
+def test_linear():
+    r = m(nn.Linear(4, 3), torch.randn(2, 4))
+    # per example: 4 x 3 multiply-accumulates, plus 3 bias adds
+    assert r["flops"]["macs"] == 12
+    assert r["flops"]["other_flops"] == 3
+    assert r["flops"]["flops"] == 2 * 12 + 3
+    assert r["params"]["unique"] == r["params"]["total"] == r["params"]["applied"] == 15
+    assert r["activations"] == 3
+    # bytes (float32, batch of 2): addmm reads bias 3, input 2x4, weight 4x3 and writes 2x3
+    assert r["memory"]["bytes_moved"] == (3 + 8 + 12 + 6) * 4 / 2
+    assert r["input"]["batch_size"] == 2
+
+
+def test_conv2d():
+    r = m(nn.Conv2d(3, 8, 3, padding=1), torch.randn(1, 3, 8, 8))
+    out = 8 * 8 * 8  # C_out x H x W
+    assert r["flops"]["macs"] == out * 3 * 3 * 3  # each output: C_in x 3 x 3 products
+    assert r["flops"]["other_flops"] == out  # bias
+    assert r["params"]["unique"] == 8 * 3 * 9 + 8
+    assert r["activations"] == out
+
+
+def test_grouped_and_transposed_conv():
+    grouped = m(nn.Conv2d(4, 8, 3, padding=1, groups=2, bias=False), torch.randn(1, 4, 5, 5))
+    assert grouped["flops"]["macs"] == 8 * 25 * (4 // 2) * 9
+    up = m(nn.ConvTranspose2d(4, 2, 2, stride=2, bias=False), torch.randn(1, 4, 3, 3))
+    assert up["flops"]["macs"] == 4 * 9 * 2 * 4  # every input element times C_out x kernel
+
+
+def test_block_applied_three_times():
+    r = m(SharedBlock(3), torch.randn(1, 4))
+    assert r["params"]["unique"] == r["params"]["total"] == 20
+    assert r["params"]["applied"] == 60
+    assert r["params"]["active"] == 20  # one token touches each weight, however often
+    assert r["flops"]["macs"] == 3 * 16
+    assert r["flops"]["by_module"]["block"]["calls"] == 3
+    assert r["flops"]["by_module"]["block"]["macs"] == 48  # shared module: one row, its calls summed
+    assert r["flops"]["by_module"]["(model)"]["macs"] == 48  # not double-counted in the total
+
+
+def test_same_block_registered_twice():
+    r = m(ListedTwice(), torch.randn(1, 4))
+    assert r["params"]["total"] == 40  # two registrations
+    assert r["params"]["unique"] == 20  # one storage
+    assert r["params"]["applied"] == 40  # two uses
+
+
+def test_tied_embeddings():
+    r = m(TiedLM(), torch.randint(0, 10, (1, 5)))
+    p = r["params"]
+    assert p["unique"] == 40 and p["total"] == 80
+    assert p["applied"] == 80  # read by the lookup and by the output projection
+    assert p["embedding"] == 40 and p["non_embedding"] == 0
+    assert r["flops"]["macs"] == 5 * 4 * 10  # the lookup does no arithmetic
+
+
+def test_top1_mixture_of_experts_active_params():
+    r = m(Top1MoE(), torch.randn(1, 16, 8))  # one example of 16 tokens
+    p = r["params"]
+    assert p["unique"] == 36 + 4 * 72
+    assert p["active"] == pytest.approx(36 + 72)
+    assert p["applied"] == 36 + 4 * 72  # every expert got some tokens (seeded)
+    # router: 16 tokens x 8 x 4; experts: each token through one 8 x 8 expert
+    assert r["flops"]["macs"] == 16 * 8 * 4 + 16 * 64
+
+
+@pytest.mark.parametrize("device", ["meta", "cpu"])
+def test_gqa_and_causal_attention(device):
+    q = torch.randn(1, 8, 6, 16, device=device)
+    kv = torch.randn(1, 2, 6, 16, device=device)  # 2 key/value heads shared by 8 query heads
+    dense = m(Attention(gqa=True), (q, kv, kv))
+    assert dense["flops"]["macs"] == 8 * 6 * 6 * (16 + 16)
+    causal = m(Attention(is_causal=True, gqa=True), (q, kv, kv))
+    att = causal["flops"]["attention"]
+    assert att["macs_dense"] == 8 * 6 * 6 * 32
+    assert att["macs_effective"] == 8 * (6 * 7 // 2) * 32  # query i sees keys 0..i
+    assert att["causal_calls"] == 1
+
+
+def test_causal_pairs_rectangular():
+    assert causal_pairs(3, 3) == 6
+    assert causal_pairs(2, 5) == 3  # top-left aligned: rows see 1 and 2 keys
+    assert causal_pairs(5, 2) == 1 + 2 + 2 + 2 + 2
+
+
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_multihead_attention_fast_path_keeps_projections(need_weights):
+    class MHA(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = nn.MultiheadAttention(16, 4, batch_first=True)
+
+        def forward(self, x):
+            return self.mha(x, x, x, need_weights=need_weights)[0]
+
+    expected = 5 * 16 * 48 + 4 * 5 * 5 * (4 + 4) + 5 * 16 * 16  # in-proj, attention, out-proj
+    for device in ("cpu", "meta"):
+        with torch.device(device):
+            model, x = MHA().eval(), torch.randn(1, 5, 16)
+        assert m(model, x)["flops"]["macs"] == expected
+
+
+def test_native_mha_op_counted_whole():
+    """If the fused op is reached directly, its handle still counts the projections."""
+    mha = nn.MultiheadAttention(16, 4, batch_first=True).eval()
+    x = torch.randn(1, 5, 16)
+    args = (x, x, x, 16, 4, mha.in_proj_weight, mha.in_proj_bias, mha.out_proj.weight, mha.out_proj.bias)
+
+    class Fused(nn.Module):
+        def forward(self, x):
+            return torch._native_multi_head_attention(*args, need_weights=False)[0]
+
+    assert count(Fused(), (x,)).macs == 5 * 16 * 48 + 4 * 5 * 5 * 8 + 5 * 16 * 16
+
+
+def test_counts_identical_on_meta_and_cpu():
+    import timm
+
+    def record(device):
+        with torch.device(device):
+            model = timm.create_model("vit_tiny_patch16_224", pretrained=False, depth=2)
+        r = m(model, torch.randn(2, 3, 224, 224, device=device))
+        return r["params"], r["activations"], r["memory"]["bytes_moved"], {
+            k: r["flops"][k] for k in ("macs", "flops", "other_flops", "coverage", "by_op", "by_module", "attention")}
+
+    assert record("meta") == record("cpu")
+
+
+def test_unknown_ops_lower_coverage():
+    class Odd(nn.Module):
+        def forward(self, x):
+            return torch.linalg.det(x)  # no handle: must be reported, not silently zero
+
+    r = m(Odd(), torch.randn(1, 3, 3))
+    assert r["flops"]["coverage"] < 1
+    assert any("det" in op or "lu" in op for op in r["flops"]["unknown_ops"])
+
+
+def test_module_object_on_meta_from_notebook():
+    """A model defined here, not importable by name, measured from Python."""
+
+    class Local(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(32, 32)
+
+        def forward(self, x):
+            return torch.relu(self.fc(x))
+
+    with torch.device("meta"):
+        model = Local()
+    r = m(model, torch.empty(4, 32, device="meta"))
+    assert r["flops"]["macs"] == 32 * 32
+    assert r["flops"]["other_flops"] == 32 + 32  # bias add, relu
+    assert r["counted_on"] == "meta"
+    assert r["source"].startswith("object:")

@@ -1,0 +1,92 @@
+"""Tiny models whose counts can be worked out by hand (used in-process and as python: sources)."""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SharedBlock(nn.Module):
+    """One Linear(4, 4) applied `times` times: 20 unique parameters, 20 * times applied."""
+
+    def __init__(self, times: int = 3):
+        super().__init__()
+        self.block = nn.Linear(4, 4)
+        self.times = times
+
+    def forward(self, x):
+        for _ in range(self.times):
+            x = self.block(x)
+        return x
+
+
+class ListedTwice(nn.Module):
+    """The same Linear(4, 4) object registered twice in a ModuleList and run twice."""
+
+    def __init__(self):
+        super().__init__()
+        block = nn.Linear(4, 4)
+        self.layers = nn.ModuleList([block, block])
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class TiedLM(nn.Module):
+    """Embedding(10, 4) whose weight is also the output projection (weight tying)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(10, 4)
+        self.out = nn.Linear(4, 10, bias=False)
+        self.out.weight = self.embed.weight
+
+    def forward(self, ids):
+        return self.out(self.embed(ids))
+
+
+class Top1MoE(nn.Module):
+    """A router Linear(8, 4) sends each token to one of 4 experts, each a Linear(8, 8).
+
+    unique = router 36 + 4 experts x 72 = 324; active per token = 36 + 72 = 108,
+    whatever the routing, because the experts' token shares add up to one.
+    """
+
+    def __init__(self, experts: int = 4, dim: int = 8):
+        super().__init__()
+        self.router = nn.Linear(dim, experts)
+        self.experts = nn.ModuleList(nn.Linear(dim, dim) for _ in range(experts))
+
+    def forward(self, x):  # x: [batch, tokens, dim]
+        shape, x = x.shape, x.reshape(-1, x.shape[-1])
+        choice = self.router(x).argmax(-1)
+        out = torch.zeros_like(x)
+        for e, expert in enumerate(self.experts):
+            mask = choice == e
+            out[mask] = expert(x[mask])
+        return out.reshape(shape)
+
+
+class Attention(nn.Module):
+    """Bare scaled-dot-product attention, with optional GQA and causal mask."""
+
+    def __init__(self, is_causal: bool = False, gqa: bool = False):
+        super().__init__()
+        self.is_causal = is_causal
+        self.gqa = gqa
+
+    def forward(self, q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=self.is_causal, enable_gqa=self.gqa)
+
+
+def shared_block(times: int = 3):
+    return SharedBlock(times)
+
+
+def vector_inputs(batch_size: int = 1, device="cpu"):
+    return torch.randn(batch_size, 4, device=device)
+
+
+def broken_factory():
+    raise RuntimeError("this factory always fails")
