@@ -241,7 +241,9 @@ def make_inputs(model: torch.nn.Module, src: Source | None, spec: InputSpec, bat
     config = getattr(model, "config", None)
     main_input = getattr(model, "main_input_name", None)
     if config is not None and main_input == "input_ids":
-        return _hf_token_inputs(config, model.forward, spec, batch_size, device)
+        # The model's defaults are kept (use_cache too: use_cache=False makes transformers
+        # read position ids' values to detect packed sequences, which meta tensors lack).
+        return _hf_token_inputs(config, spec, batch_size, device)
     if config is not None and main_input == "pixel_values":
         size = spec.image_size or _pair(getattr(config, "image_size", 224))
         default = "" if spec.image_size else "model config image_size"
@@ -294,7 +296,7 @@ def _vocab_size(model) -> int:
                         "pass --inputs python:module:function(batch_size, device)")
 
 
-def _hf_token_inputs(config, model_forward, spec: InputSpec, batch_size: int, device) -> Inputs:
+def _hf_token_inputs(config, spec: InputSpec, batch_size: int, device) -> Inputs:
     seq_len = spec.seq_len or DEFAULT_SEQ_LEN
     max_pos = getattr(config, "max_position_embeddings", None)
     if max_pos and seq_len > max_pos:
@@ -305,8 +307,6 @@ def _hf_token_inputs(config, model_forward, spec: InputSpec, batch_size: int, de
     kwargs = {"input_ids": _token_ids(vocab, batch_size, seq_len, device)}
     record = {"kind": "tokens", "batch_size": batch_size, "seq_len": seq_len, "vocab_size": vocab,
               "default_from": None if spec.seq_len else f"fairness default seq_len={DEFAULT_SEQ_LEN}"}
-    if "use_cache" in inspect.signature(model_forward).parameters:
-        kwargs["use_cache"] = False  # one forward pass over the whole sequence needs no KV cache
     if getattr(config, "is_encoder_decoder", False):
         # Encoder-decoder models (T5, Switch Transformers) also need decoder tokens: same length.
         kwargs["decoder_input_ids"] = _token_ids(vocab, batch_size, seq_len, device)

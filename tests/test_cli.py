@@ -1,0 +1,91 @@
+"""The `fairness measure` command: outputs and every bad input answered in one line, exit 2."""
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from fairness.cli import main
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_json_is_a_results_file():
+    r = run("measure", "timm:resnet18", "--format", "json", "-q", "--no-fvcore")
+    assert r.exit_code == 0
+    data = json.loads(r.stdout)
+    assert data["schema"] == "fairness/v1"
+    (model,) = data["models"]
+    assert model["params"]["unique"] == 11_689_512  # torchvision's resnet18 model card
+    assert set(model["params"]) >= {"total", "trainable", "unique", "applied", "embedding", "non_embedding",
+                                    "active", "bytes"}
+    assert set(model["flops"]) >= {"macs", "flops", "other_flops", "coverage", "unknown_ops", "by_op",
+                                   "by_module", "engine", "fvcore_macs"}
+    assert data["environment"]["torch"]
+
+
+def test_table_has_units_and_conventions():
+    r = run("measure", "timm:resnet18", "-q", "--no-fvcore", "--batch", "2")
+    assert r.exit_code == 0
+    assert "1.814 G" in r.stdout  # MACs with a prefix
+    assert "MiB" in r.stdout
+    assert "FLOPs = 2 x MACs + other FLOPs" in r.stdout
+    assert "image 2x3x224x224" in r.stdout
+
+
+def test_csv_one_row_raw_numbers(tmp_path):
+    out = tmp_path / "r.json"
+    r = run("measure", "timm:resnet18", "--format", "csv", "-q", "--no-fvcore", "--out", str(out))
+    header, row = r.stdout.strip().splitlines()
+    cols = dict(zip(header.split(","), row.split(",")))
+    assert cols["flops.macs"] == "1814073344"
+    assert json.loads(out.read_text())["models"][0]["flops"]["macs"] == 1814073344
+
+
+def test_kwargs_and_python_source():
+    r = run("measure", "python:tiny_models:shared_block", "-k", "times=5", "--inputs",
+            "python:tiny_models:vector_inputs", "--format", "json", "-q")
+    assert r.exit_code == 0, r.output
+    model = json.loads(r.stdout)["models"][0]
+    assert model["params"]["applied"] == 5 * 20
+    assert model["kwargs"] == {"times": 5}
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["measure", "resnet50"], "expected PREFIX:NAME"),
+    (["measure", "timm:resnet5"], "closest: resnet50"),
+    (["measure", "torchvision:resnet"], "closest:"),
+    (["measure", "hf:lama"], "closest: llama"),
+    (["measure", "timm:resnet18", "-k", "nonsense=1"], "rejected the arguments"),
+    (["measure", "timm:resnet18", "-k", "oops"], "expected KEY=VALUE"),
+    (["measure", "timm:vit_tiny_patch16_224", "--image-size", "100"], "forward pass raised"),
+    (["measure", "timm:resnet18", "--image-size", "0"], "positive size"),
+    (["measure", "timm:resnet18", "--batch", "0"], "positive batch"),
+    pytest.param(["measure", "timm:resnet18", "--device", "cuda"], "no CUDA device",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible")),
+    (["measure", "python:no_such_module:build"], "cannot import"),
+    (["measure", "python:tiny_models:nothing_here"], "unknown name in tiny_models"),
+    (["measure", "python:tiny_models:broken_factory"], "building the model failed"),
+    (["measure", "python:tiny_models:shared_block"], "no default input is known"),
+    (["measure", "hf:bert", "--seq-len", "4096"], "max_position_embeddings=512"),
+])
+def test_bad_input_one_line_exit_2(args, expected):
+    r = run(*args, "-q")
+    assert r.exit_code == 2, r.output
+    assert expected in r.stderr
+    assert "Traceback" not in r.output
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_debug_shows_traceback():
+    r = run("--debug", "measure", "timm:resnet5", "-q")
+    assert r.exit_code == 2
+    assert "Traceback" in r.stderr
+
+
+def test_help_has_examples():
+    r = run("measure", "--help")
+    assert "Examples:" in r.stdout and "hf:llama" in r.stdout
