@@ -43,7 +43,7 @@ def counts(source, kwargs, inputs, device, dtype=torch.float32):
     f = r["flops"]
     return {"macs": f["macs"], "flops": f["flops"], "attention": f["attention"]["macs_effective"],
             "bytes_moved": r["memory"]["bytes_moved"], "activations": r["activations"],
-            "applied": r["params"]["applied"], "coverage": f["coverage"]}
+            "applied": r["params"]["applied"], "coverage": f["coverage"], "by_op": f["by_op"]}
 
 
 def main():
@@ -65,7 +65,7 @@ def main():
                 try:
                     with sdpa_kernel(backend):
                         runs[f"cuda {tag} {name}"] = counts(source, kwargs, inputs, "cuda", dtype)
-                except RuntimeError as e:  # e.g. flash attention has no float32 kernel
+                except fairness.FairnessError as e:  # e.g. flash attention has no float32 kernel
                     runs[f"cuda {tag} {name}"] = f"backend refused: {str(e).splitlines()[0][:60]}"
             for run, c in runs.items():
                 if isinstance(c, str):
@@ -75,6 +75,10 @@ def main():
                 failures += not same
                 print(f"{source:<26} {run:<20} {c['macs']:>16,} {c['flops']:>16,} {c['attention']:>15,} "
                       f"{c['bytes_moved']:>14,.0f} {c['activations']:>12,}  {'yes' if same else 'NO'}")
+                if not same:  # say which ops differ
+                    for op in sorted(set(c["by_op"]) | set(reference["by_op"])):
+                        if c["by_op"].get(op) != reference["by_op"].get(op):
+                            print(f"    {op}: {c['by_op'].get(op)} on this run, {reference['by_op'].get(op)} on meta")
     print(f"\n{failures} run(s) differ from meta")
     sys.exit(1 if failures else 0)
 

@@ -170,3 +170,17 @@ def test_module_object_on_meta_from_notebook():
     assert r["flops"]["other_flops"] == 32 + 32  # bias add, relu
     assert r["counted_on"] == "meta"
     assert r["source"].startswith("object:")
+
+
+def test_explicit_mask_effective_pairs_read_from_values():
+    class Masked(nn.Module):
+        def forward(self, q, mask):
+            return torch.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=mask)
+
+    q = torch.randn(1, 2, 4, 8)
+    mask = torch.ones(4, 4, dtype=torch.bool).tril()  # causal, given as values: 10 of 16 pairs
+    att = m(Masked(), (q, mask))["flops"]["attention"]
+    assert att["macs_dense"] == 2 * 16 * 16
+    assert att["macs_effective"] == 2 * 10 * 16
+    additive = torch.zeros(4, 4).masked_fill(~mask, torch.finfo(torch.float32).min)
+    assert m(Masked(), (q, additive))["flops"]["attention"]["macs_effective"] == 2 * 10 * 16

@@ -150,20 +150,27 @@ def causal_pairs(q_len: int, k_len: int) -> int:
     return full * (full + 1) // 2 + max(0, q_len - k_len) * k_len
 
 
-def attention_cost(q_shape, k_shape, v_shape, is_causal: bool, has_mask: bool) -> OpCost:
+def attention_cost(q_shape, k_shape, v_shape, is_causal: bool, has_mask: bool,
+                   allowed_pairs: int | None = None) -> OpCost:
     """Cost of softmax(q k^T * scale + mask) v.
 
     q is [..., Hq, L, E], k is [..., Hkv, S, E], v is [..., Hkv, S, Ev]. With
     grouped-query attention Hkv < Hq: every query head still attends over S
     keys, so the cost follows q's heads. MACs count the dense score matrix;
-    `effective_macs` counts only the pairs a causal mask keeps.
+    `effective_macs` counts only the query-key pairs a causal mask keeps, or
+    `allowed_pairs` (over all heads) when an explicit mask's values were read.
     """
     heads = _numel(q_shape[:-2])
     q_len, e = int(q_shape[-2]), int(q_shape[-1])
     k_len, ev = int(k_shape[-2]), int(v_shape[-1])
     per_pair = e + ev  # q.k then p.v
     macs = heads * q_len * k_len * per_pair
-    effective = heads * causal_pairs(q_len, k_len) * per_pair if is_causal else macs
+    if is_causal:
+        effective = heads * causal_pairs(q_len, k_len) * per_pair
+    elif allowed_pairs is not None:
+        effective = allowed_pairs * per_pair
+    else:
+        effective = macs
     scores = heads * q_len * k_len
     other = scores * (1 + SOFTMAX_FLOPS + (1 if has_mask else 0))  # scale, softmax, mask add
     activations = scores + heads * q_len * ev  # outputs of the two matmuls
@@ -296,6 +303,8 @@ OTHER_HANDLES: dict[Any, Callable] = {
     aten.native_layer_norm: _layer_norm,
     aten.native_group_norm: _group_norm,
     aten.native_batch_norm: _native_batch_norm,
+    aten.cudnn_batch_norm: _native_batch_norm,  # same arguments; what CUDA runs in float32
+    aten.miopen_batch_norm: _native_batch_norm,
     aten._native_batch_norm_legit: _batch_norm_training,
     aten._native_batch_norm_legit_no_training: _batch_norm_eval,
     aten.max_pool2d_with_indices: _pool_window,
@@ -348,6 +357,7 @@ NO_TRAFFIC = {aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, a
 # Norms also return statistics for the backward pass, whose shapes differ by device
 # (CPU returns empty ones in eval); only their main output is charged as bytes written.
 STATS_OUTPUT_OPS = {aten.native_layer_norm, aten.native_group_norm, aten.native_batch_norm,
+                    aten.cudnn_batch_norm, aten.miopen_batch_norm,
                     aten._native_batch_norm_legit, aten._native_batch_norm_legit_no_training}
 
 # Routing: ops whose integer or boolean outputs pick tokens (mixture-of-experts routers).
@@ -536,6 +546,19 @@ class _Counter(TorchDispatchMode):
                     setattr(t, _ROUTED, getattr(routed, _ROUTED))
 
 
+def _allowed_pairs(mask, q_shape, k_shape) -> int | None:
+    """Query-key pairs an explicit mask lets through, summed over batch and heads.
+
+    Needs the mask's values, so None on meta (there, a masked call counts as dense).
+    Boolean masks keep True; additive masks keep entries above half the dtype's
+    minimum (transformers fills masked entries with finfo.min, torch with -inf)."""
+    if not isinstance(mask, torch.Tensor) or mask.device.type == "meta":
+        return None
+    keep = mask if mask.dtype == torch.bool else mask > torch.finfo(mask.dtype).min / 2
+    shape = tuple(q_shape[:-1]) + (k_shape[-2],)
+    return int(torch.broadcast_to(keep, shape).sum().item())
+
+
 class _AttentionMode(TorchFunctionMode):
     """Costs F.scaled_dot_product_attention once, by formula, before any backend runs."""
 
@@ -552,7 +575,7 @@ class _AttentionMode(TorchFunctionMode):
         bound.update(kwargs)
         q, k, v = bound["query"], bound["key"], bound["value"]
         mask, is_causal = bound.get("attn_mask"), bool(bound.get("is_causal", False))
-        self.counter.attention_depth += 1
+        self.counter.attention_depth += 1  # also keeps _allowed_pairs' own ops out of the counts
         try:
             out = func(*args, **kwargs)
             if out.dim() == 4:
@@ -560,13 +583,14 @@ class _AttentionMode(TorchFunctionMode):
                 # path (meta) returns it contiguous. One layout everywhere keeps the ops
                 # that follow (a transpose-reshape: a view or a copy) the same on every device.
                 out = out.transpose(1, 2).contiguous().transpose(1, 2)
+            allowed = _allowed_pairs(mask, q.shape, k.shape)
         finally:
             self.counter.attention_depth -= 1
-        cost = attention_cost(q.shape, k.shape, v.shape, is_causal, mask is not None)
+        cost = attention_cost(q.shape, k.shape, v.shape, is_causal, mask is not None, allowed)
         counter = self.counter
         counter.r.op_calls += 1
         counter.r.known_calls += 1
-        counter._note_attention(cost, causal=is_causal)
+        counter._note_attention(cost, causal=is_causal or cost.effective_macs < cost.macs)
         counter.record("scaled_dot_product_attention", cost, attention_bytes(q, k, v, mask, out))
         return out
 
