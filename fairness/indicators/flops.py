@@ -116,6 +116,14 @@ def _baddbmm(args, kwargs, out) -> OpCost:
     return cost
 
 
+def _grouped_mm(args, kwargs, out) -> OpCost:
+    """_grouped_mm(a, b, offs): mixture-of-experts GEMM. With a [M, K] and b [G, K, N]
+    each of the M rows is multiplied by one group's K x N matrix; with a [G, M, K],
+    a batched product. Either way every output element is a K-long dot product."""
+    a = args[0]
+    return OpCost(macs=out.numel() * a.shape[-1], activations=out.numel())
+
+
 def _mv(args, kwargs, out) -> OpCost:
     m, n = args[0].shape
     return OpCost(macs=m * n, activations=out.numel())
@@ -275,6 +283,11 @@ def _pool_window(args, kwargs, out) -> OpCost:
     return OpCost(other_flops=out_t.numel() * window)
 
 
+def _source_elements(args, kwargs, out) -> OpCost:
+    # index_add(self, dim, index, source) / scatter_add(self, dim, index, src): one add per source element
+    return OpCost(other_flops=args[3].numel())
+
+
 def _adaptive_avg_pool(args, kwargs, out) -> OpCost:
     return OpCost(other_flops=args[0].numel() + out.numel())  # sum every input, divide every output
 
@@ -284,6 +297,7 @@ MATRIX_HANDLES: dict[Any, Callable] = {
     aten.addmm: _addmm,
     aten._addmm_activation: _addmm,
     aten.bmm: _bmm,
+    aten._grouped_mm: _grouped_mm,
     aten.baddbmm: _baddbmm,
     aten.mv: _mv,
     aten.dot: _dot,
@@ -312,13 +326,18 @@ OTHER_HANDLES: dict[Any, Callable] = {
     aten.avg_pool2d: _pool_window,
     aten.avg_pool3d: _pool_window,
     aten._adaptive_avg_pool2d: _adaptive_avg_pool,
+    aten.index_add: _source_elements,
+    aten.index_add_: _source_elements,
+    aten.scatter_add: _source_elements,
+    aten.scatter_add_: _source_elements,
+    aten.floor_divide: lambda args, kwargs, out: OpCost(other_flops=out.numel()),
     aten._adaptive_avg_pool3d: _adaptive_avg_pool,
     # Reductions and scans: one op per input element.
     **{op: _per_input_element(1) for op in (
         aten.sum, aten.mean, aten.prod, aten.amax, aten.amin, aten.max, aten.min,
         aten.argmax, aten.argmin, aten.var, aten.var_mean, aten.std, aten.std_mean,
         aten.cumsum, aten.cumprod, aten.logsumexp, aten.topk, aten.sort, aten.any, aten.all,
-        aten.norm, aten.linalg_vector_norm,
+        aten.norm, aten.linalg_vector_norm, aten.aminmax, aten.histc, aten.bincount,
     )},
 }
 if hasattr(aten, "_fused_rms_norm"):
@@ -495,7 +514,9 @@ class _Counter(TorchDispatchMode):
             if packet in STATS_OUTPUT_OPS:
                 flat_out = flat_out[:1]
             nbytes = sum(_distinct_elements(t) * t.element_size() for t in flat_in + flat_out)
-            self._note_param_uses(flat_in)
+            # A grouped GEMM sends each row through one of G stacked expert matrices.
+            groups = args[1].shape[0] if packet is aten._grouped_mm and args[1].dim() == 3 else 1
+            self._note_param_uses(flat_in, groups)
         self.record(str(packet).replace("aten.", ""), cost, nbytes)
         return out
 
@@ -505,14 +526,17 @@ class _Counter(TorchDispatchMode):
         self.r.attention_effective_macs += cost.effective_macs
         self.r.causal_attention_calls += int(causal)
 
-    def _note_param_uses(self, flat_in: list[torch.Tensor]) -> None:
+    def _note_param_uses(self, flat_in: list[torch.Tensor], groups: int = 1) -> None:
+        """Record which parameters this op read, and for what share of the tokens: rows
+        picked by a router over the rows they were picked from, divided among `groups`
+        stacked experts when one op holds them all."""
         if not self.param_storages:
             return
         routed = [t for t in flat_in if hasattr(t, _ROUTED)]
-        share = 1.0
+        share = 1.0 / groups
         if routed:
             t = routed[0]
-            share = min(1.0, _rows(t) / max(1, getattr(t, _ROUTED)))
+            share = min(1.0, _rows(t) / (max(1, getattr(t, _ROUTED)) * groups))
         for t in flat_in:
             sid = storage_id(t)
             if sid in self.param_storages:
