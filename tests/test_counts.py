@@ -184,3 +184,25 @@ def test_explicit_mask_effective_pairs_read_from_values():
     assert att["macs_effective"] == 2 * 10 * 16
     additive = torch.zeros(4, 4).masked_fill(~mask, torch.finfo(torch.float32).min)
     assert m(Masked(), (q, additive))["flops"]["attention"]["macs_effective"] == 2 * 10 * 16
+
+
+def test_count_leaves_nothing_behind():
+    class KeepsIndices(nn.Module):
+        """Stores router indices in a buffer, in place: the buffer must not stay marked."""
+
+        def __init__(self):
+            super().__init__()
+            self.moe = Top1MoE()
+            self.register_buffer("last_choice", torch.zeros(16, dtype=torch.long))
+
+        def forward(self, x):
+            self.last_choice.copy_(self.moe.router(x).argmax(-1).reshape(-1))
+            return self.moe(x)
+
+    model = KeepsIndices()
+    before = torch.backends.mha.get_fastpath_enabled()
+    count(model, (torch.randn(1, 16, 8),))
+    assert torch.backends.mha.get_fastpath_enabled() == before
+    assert all(not mod._forward_hooks and not mod._forward_pre_hooks for mod in model.modules())
+    assert not [k for k in model.last_choice.__dict__ if k.startswith("_fairness")]
+    assert model.training  # the mode the model came in with

@@ -33,6 +33,7 @@ Python function (from C++).
 from __future__ import annotations
 
 import math
+import weakref
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -467,6 +468,21 @@ class _Counter(TorchDispatchMode):
         self.param_storages = param_storages
         self.module_stack = module_stack
         self.attention_depth = 0  # >0 while inside F.scaled_dot_product_attention
+        self.marked: list[weakref.ref] = []  # tensors carrying routing marks, cleared on exit
+
+    def _mark(self, t: torch.Tensor, attr: str, value) -> None:
+        setattr(t, attr, value)
+        self.marked.append(weakref.ref(t))
+
+    def clear_marks(self) -> None:
+        """Routing marks must not outlive the count (an in-place op may mark a model's buffer)."""
+        for ref in self.marked:
+            t = ref()
+            if t is not None:
+                for attr in (_ROUTING, _ROUTED):
+                    if attr in t.__dict__:
+                        delattr(t, attr)
+        self.marked.clear()
 
     def record(self, name: str, cost: OpCost, nbytes: int) -> None:
         r = self.r
@@ -548,13 +564,13 @@ class _Counter(TorchDispatchMode):
         if packet in ROUTING_SOURCES:
             for t in flat_out:
                 if not t.is_floating_point():
-                    setattr(t, _ROUTING, True)
+                    self._mark(t, _ROUTING, True)
             return
         if packet in ROW_SELECTORS and len(flat_in) >= 2 and isinstance(args[0], torch.Tensor):
             source = args[0]
             if any(getattr(t, _ROUTING, False) for t in flat_in[1:]) and source.dim():
                 for t in flat_out:
-                    setattr(t, _ROUTED, getattr(source, _ROUTED, _rows(source)))
+                    self._mark(t, _ROUTED, getattr(source, _ROUTED, _rows(source)))
                 return
         if packet in {aten.index_put, aten.index_put_, aten.index_add, aten.index_add_,
                       aten.scatter_add, aten.scatter_add_, aten.scatter, aten.scatter_}:
@@ -562,12 +578,12 @@ class _Counter(TorchDispatchMode):
         if any(getattr(t, _ROUTING, False) for t in flat_in) and not any(
                 t.is_floating_point() for t in flat_out):
             for t in flat_out:
-                setattr(t, _ROUTING, True)
+                self._mark(t, _ROUTING, True)
         routed = next((t for t in flat_in if hasattr(t, _ROUTED)), None)
         if routed is not None:
             for t in flat_out:
                 if t.dim() and _rows(t) <= _rows(routed):
-                    setattr(t, _ROUTED, getattr(routed, _ROUTED))
+                    self._mark(t, _ROUTED, getattr(routed, _ROUTED))
 
 
 def _allowed_pairs(mask, q_shape, k_shape) -> int | None:
@@ -692,6 +708,7 @@ def count(model: torch.nn.Module, args: tuple = (), kwargs: dict | None = None) 
                 _AttentionMode(counter), counter:
             run_forward(model, args, kwargs or {})
     finally:
+        counter.clear_marks()
         model.train(was_training)
     return result
 
