@@ -106,6 +106,14 @@ def _build_hf(src: Source) -> torch.nn.Module:
     mapping = _hf_auto_classes()
     if src.name not in mapping:
         raise _closest(src.name, list(mapping.keys()), "transformers model type")
+    # transformers' configs accept any keyword silently; a misspelt one would build the
+    # default model without a word, so unknown keys are refused here.
+    config_class = mapping[src.name]
+    known = set(config_class().to_dict()) | set(getattr(config_class, "attribute_map", {}))
+    known |= set(inspect.signature(config_class.__init__).parameters)
+    for key in src.kwargs:
+        if key not in known:
+            raise _closest(key, sorted(known), f"{config_class.__name__} argument for hf:{src.name}")
     try:
         config = AutoConfig.for_model(src.name, **src.kwargs)
     except (TypeError, ValueError) as e:

@@ -61,6 +61,7 @@ def test_kwargs_and_python_source():
     (["measure", "hf:lama"], "closest: llama"),
     (["measure", "timm:resnet18", "-k", "nonsense=1"], "rejected the arguments"),
     (["measure", "timm:resnet18", "-k", "oops"], "expected KEY=VALUE"),
+    (["measure", "hf:bert", "-k", "num_hidden_layer=2"], "closest: num_hidden_layers"),
     (["measure", "timm:vit_tiny_patch16_224", "--image-size", "100"], "forward pass raised"),
     (["measure", "timm:resnet18", "--image-size", "0"], "positive size"),
     (["measure", "timm:resnet18", "--batch", "0"], "positive batch"),
