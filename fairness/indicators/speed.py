@@ -1,0 +1,154 @@
+"""Timing primitives: the statistics of repeated timings, and the timing loops.
+
+Follows the anchors' practice (torch.utils.benchmark, timm's benchmark.py,
+optimum-benchmark): warm up until compilation and autotuning are out of the
+numbers; on CUDA read CUDA events, synchronizing once per timed block for
+throughput and once per call for latency; repeat until both a minimum count
+and a minimum duration are met; keep the raw times and derive median, spread
+and a confidence interval from them. A measurement whose IQR is over 10% of
+its median is marked noisy (torch.utils.benchmark's threshold).
+
+Not yet wired to `fairness measure` (issue 3); the loops and their
+statistics are tested on the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+NOISY_IQR_RATIO = 0.10  # IQR over 10% of the median: torch.utils.benchmark warns at the same point
+P99_MIN_SAMPLES = 100  # below this, the 99th percentile is one of the last couple of samples
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    """Linear interpolation between order statistics (numpy's default, 'linear')."""
+    pos = (len(sorted_values) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def median_ci95(values: list[float]) -> tuple[float, float]:
+    """Distribution-free 95% confidence interval of the median, from order statistics:
+    the r-th and s-th smallest values, r = floor(n/2 - 1.96 sqrt(n)/2) and
+    s = ceil(1 + n/2 + 1.96 sqrt(n)/2), 1-based (Conover, Practical Nonparametric
+    Statistics, the large-sample interval for a quantile)."""
+    s = sorted(values)
+    n = len(s)
+    half = 1.96 * math.sqrt(n) / 2
+    lo = max(0, math.floor(n / 2 - half) - 1)
+    hi = min(n - 1, math.ceil(1 + n / 2 + half) - 1)
+    return s[lo], s[hi]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Repeated timings of one thing, in seconds, raw values kept."""
+
+    times_s: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.times_s)
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.times_s)
+
+    @property
+    def iqr_s(self) -> float:
+        s = sorted(self.times_s)
+        return _quantile(s, 0.75) - _quantile(s, 0.25)
+
+    def percentile_s(self, q: float) -> float:
+        return _quantile(sorted(self.times_s), q)
+
+    @property
+    def noisy(self) -> bool:
+        return self.median_s > 0 and self.iqr_s / self.median_s > NOISY_IQR_RATIO
+
+
+def _cuda(device) -> bool:
+    return torch.device(device).type == "cuda"
+
+
+def run_timed(step: Callable[[], object], device, *, per_call: bool, calls_per_block: int = 1,
+              warmup_s: float = 0.5, min_warmup: int = 3, min_blocks: int = 10, min_duration_s: float = 1.0,
+              max_duration_s: float = 30.0) -> Timing:
+    """Time `step`. Returns per-block times (`per_call=False`: one synchronize per block of
+    `calls_per_block` calls) or per-call times (`per_call=True`: calls_per_block is 1).
+
+    Warm-up runs for at least `min_warmup` calls and `warmup_s` seconds; then blocks are
+    timed until both `min_blocks` and `min_duration_s` are reached (or `max_duration_s`).
+    """
+    if per_call:
+        calls_per_block = 1
+    cuda = _cuda(device)
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+
+    start = time.perf_counter()
+    done = 0
+    while done < min_warmup or time.perf_counter() - start < warmup_s:
+        step()
+        done += 1
+    sync()
+
+    times: list[float] = []
+    began = time.perf_counter()
+    while True:
+        if cuda:
+            t0, t1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            t0.record()
+            for _ in range(calls_per_block):
+                step()
+            t1.record()
+            t1.synchronize()
+            times.append(t0.elapsed_time(t1) / 1e3)  # CUDA events read milliseconds
+        else:
+            t0 = time.perf_counter()
+            for _ in range(calls_per_block):
+                step()
+            times.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - began
+        if (len(times) >= min_blocks and elapsed >= min_duration_s) or elapsed >= max_duration_s:
+            break
+    return Timing(tuple(times))
+
+
+@dataclass(frozen=True)
+class Throughput:
+    batch_size: int
+    samples_per_s: float
+    ci95: tuple[float, float]
+    n: int  # timed blocks
+    calls_per_block: int
+    noisy: bool
+
+
+@dataclass(frozen=True)
+class Latency:
+    batch_size: int
+    median_s: float
+    p90_s: float
+    p99_s: float
+    iqr_s: float
+    n: int
+    noisy: bool
+    p99_reliable: bool  # False when n < P99_MIN_SAMPLES
+
+
+def throughput_from(timing: Timing, batch_size: int, calls_per_block: int) -> Throughput:
+    """Samples per second per block; the median and its 95% CI over blocks."""
+    rates = [batch_size * calls_per_block / t for t in timing.times_s]
+    lo, hi = median_ci95(rates)
+    return Throughput(batch_size, statistics.median(rates), (lo, hi), timing.n, calls_per_block, timing.noisy)
+
+
+def latency_from(timing: Timing, batch_size: int) -> Latency:
+    return Latency(batch_size, timing.median_s, timing.percentile_s(0.90), timing.percentile_s(0.99),
+                   timing.iqr_s, timing.n, timing.noisy, timing.n >= P99_MIN_SAMPLES)
