@@ -19,9 +19,10 @@ from .indicators.fvcore_engine import fvcore_count
 from .indicators.params import count_params
 from .sources import InputSpec, Inputs, Source, build, make_inputs, parse_source
 
-# fvcore needs real tensors (torch.jit cannot trace on meta); a model counted on meta is
-# copied to the CPU for it only up to this size of parameters, so counting stays cheap.
-FVCORE_MAX_PARAM_BYTES = 2 * 2**30
+# A model counted on meta is built again on the CPU only up to this size of parameters:
+# for fvcore (torch.jit cannot trace on meta) and for models whose forward needs values
+# (mixture-of-experts routing). Above it, counting stays free of memory for weights.
+CPU_COPY_MAX_PARAM_BYTES = 2 * 2**30
 # Engines that disagree by more than this are shown to the user.
 ENGINE_TOLERANCE = 0.01
 
@@ -133,11 +134,14 @@ def measure(
     counted_on = str(device)
     try:
         counted = _count(module, ins, what)
-    except FairnessError:
+    except FairnessError as e:
         # Data-dependent ops (a router's nonzero, boolean indexing) cannot run on meta,
         # where tensors have no values; a small model is counted on the CPU instead.
-        if src is None or str(device) != "meta" or _param_bytes(module) > FVCORE_MAX_PARAM_BYTES:
+        if str(device) != "meta":
             raise
+        if src is None or _param_bytes(module) > CPU_COPY_MAX_PARAM_BYTES:
+            raise FairnessError(f"{e.message}. On the meta device tensors have no values; if the model "
+                                f"needs them (routing, data-dependent shapes), pass --device cpu or cuda") from None
         progress("the meta device cannot run this model (data-dependent ops); counting on cpu")
         module = build(src, "cpu")
         ins = make_inputs(module, src, spec, batch, "cpu")
@@ -190,9 +194,9 @@ def _fvcore_check(module, ins: Inputs, src, spec, batch, counted_on):
         if src is None:
             return None, "fvcore skipped: the model object is on meta and cannot be copied with its buffers"
         size = _param_bytes(module)
-        if size > FVCORE_MAX_PARAM_BYTES:
+        if size > CPU_COPY_MAX_PARAM_BYTES:
             return None, (f"fvcore skipped: {size / 2**30:.1f} GiB of parameters is over the "
-                                f"{FVCORE_MAX_PARAM_BYTES / 2**30:.0f} GiB limit for a CPU copy")
+                          f"{CPU_COPY_MAX_PARAM_BYTES / 2**30:.0f} GiB limit for a CPU copy")
         module = build(src, "cpu")
         ins = make_inputs(module, src, spec, batch, "cpu")
     try:

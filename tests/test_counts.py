@@ -206,3 +206,10 @@ def test_count_leaves_nothing_behind():
     assert all(not mod._forward_hooks and not mod._forward_pre_hooks for mod in model.modules())
     assert not [k for k in model.last_choice.__dict__ if k.startswith("_fairness")]
     assert model.training  # the mode the model came in with
+
+
+def test_routing_model_on_meta_says_to_use_a_real_device():
+    with torch.device("meta"):
+        model = Top1MoE()
+    with pytest.raises(fairness.FairnessError, match="pass --device cpu"):
+        fairness.measure(model, torch.empty(1, 16, 8, device="meta"), fvcore=False)
