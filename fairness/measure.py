@@ -8,6 +8,7 @@ results-file contract.
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Callable
 
@@ -17,7 +18,8 @@ from .errors import FairnessError
 from .indicators import flops as flops_mod
 from .indicators.fvcore_engine import fvcore_count
 from .indicators.params import count_params
-from .sources import InputSpec, Inputs, Source, build, make_inputs, parse_source
+from .sources import (InputSpec, Inputs, Source, build, describe_input, make_inputs, parse_source,
+                      split_input_value)
 
 # A model counted on meta is built again on the CPU only up to this size of parameters:
 # for fvcore (torch.jit cannot trace on meta) and for models whose forward needs values
@@ -38,37 +40,18 @@ def _param_bytes(model: torch.nn.Module) -> int:
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:
-    for t in list(model.parameters()) + list(model.buffers()):
-        return t.device
-    return torch.device("cpu")
+    first = next(itertools.chain(model.parameters(), model.buffers()), None)
+    return first.device if first is not None else torch.device("cpu")
 
 
 def _wrap_inputs(inputs, batch_size: int) -> Inputs:
-    """User-supplied example inputs: a tensor, a tuple of them, or a dict of keyword inputs."""
+    """User-supplied example inputs; the batch size is read off the first tensor."""
     if isinstance(inputs, Inputs):
         return inputs
-    if isinstance(inputs, torch.Tensor):
-        args, kwargs = (inputs,), {}
-    elif isinstance(inputs, (tuple, list)):
-        args, kwargs = tuple(inputs), {}
-    elif isinstance(inputs, dict):
-        args, kwargs = (), dict(inputs)
-    else:
-        raise FairnessError(f"inputs: got {type(inputs).__name__}; expected a tensor, a tuple of tensors, "
-                            f"a dict of keyword tensors, or None to use the model's default input")
-    shapes = {str(i): list(t.shape) for i, t in enumerate(args) if isinstance(t, torch.Tensor)}
-    shapes.update({k: list(t.shape) for k, t in kwargs.items() if isinstance(t, torch.Tensor)})
+    args, kwargs, shapes = split_input_value(inputs, "inputs: got")
     first = next((t for t in list(args) + list(kwargs.values()) if isinstance(t, torch.Tensor)), None)
     batch = int(first.shape[0]) if first is not None and first.dim() else batch_size
     return Inputs(args, kwargs, {"kind": "given", "batch_size": batch, "shapes": shapes})
-
-
-def _describe_input(record: dict) -> str:
-    if record.get("kind") == "image":
-        return f"image {record['batch_size']}x{record['channels']}x{record['height']}x{record['width']}"
-    if record.get("kind") == "tokens":
-        return f"tokens {record['batch_size']}x{record['seq_len']}"
-    return f"inputs {record.get('shapes')}"
 
 
 def _count(model, inputs: Inputs, what: str) -> flops_mod.CountResult:
@@ -79,7 +62,7 @@ def _count(model, inputs: Inputs, what: str) -> flops_mod.CountResult:
     except Exception as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise FairnessError(f"{what}: the forward pass raised {type(e).__name__}: {msg[:300]} "
-                            f"(input: {_describe_input(inputs.record)}); check --image-size/--seq-len, "
+                            f"(input: {describe_input(inputs.record)}); check --image-size/--seq-len, "
                             f"or pass --inputs python:module:function") from None
 
 
@@ -130,7 +113,7 @@ def measure(
     batch = given.record["batch_size"] if given else batch_size
     ins = given or make_inputs(module, src, spec, batch, device)
 
-    progress(f"counting one forward pass ({_describe_input(ins.record)}) on {device}")
+    progress(f"counting one forward pass ({describe_input(ins.record)}) on {device}")
     counted_on = str(device)
     try:
         counted = _count(module, ins, what)

@@ -332,15 +332,31 @@ def _factory_inputs(path: str, batch_size: int, device) -> Inputs:
         raise
     except Exception as e:
         raise FairnessError(f"--inputs {path}: the input factory raised {type(e).__name__}: {e}") from None
-    if isinstance(value, dict):
-        args, kwargs = (), value
+    args, kwargs, shapes = split_input_value(value, f"--inputs {path}: returned")
+    return Inputs(args, kwargs, {"kind": "factory", "factory": path, "batch_size": batch_size, "shapes": shapes})
+
+
+def split_input_value(value, what: str) -> tuple[tuple, dict, dict]:
+    """Example inputs as users give them (a tensor, a tuple of them, or a dict of keyword
+    inputs) to (args, kwargs, shapes by position or name)."""
+    if isinstance(value, torch.Tensor):
+        args, kwargs = (value,), {}
     elif isinstance(value, (tuple, list)):
         args, kwargs = tuple(value), {}
-    elif isinstance(value, torch.Tensor):
-        args, kwargs = (value,), {}
+    elif isinstance(value, dict):
+        args, kwargs = (), dict(value)
     else:
-        raise FairnessError(f"--inputs {path}: returned {type(value).__name__}; expected a tensor, "
-                            f"a tuple of tensors or a dict of keyword arguments")
+        raise FairnessError(f"{what} {type(value).__name__}; expected a tensor, a tuple of tensors "
+                            f"or a dict of keyword tensors")
     shapes = {str(i): list(t.shape) for i, t in enumerate(args) if isinstance(t, torch.Tensor)}
     shapes.update({k: list(t.shape) for k, t in kwargs.items() if isinstance(t, torch.Tensor)})
-    return Inputs(args, kwargs, {"kind": "factory", "factory": path, "batch_size": batch_size, "shapes": shapes})
+    return args, kwargs, shapes
+
+
+def describe_input(record: dict) -> str:
+    """An input record in a few words: 'image 1x3x224x224', 'tokens 1x128'."""
+    if record.get("kind") == "image":
+        return f"image {record['batch_size']}x{record['channels']}x{record['height']}x{record['width']}"
+    if record.get("kind") == "tokens":
+        return f"tokens {record['batch_size']}x{record['seq_len']}"
+    return f"inputs {record.get('shapes')}"

@@ -5,19 +5,16 @@ from __future__ import annotations
 import csv
 import io
 
+from ..sources import describe_input
 from .units import percent, si, size
 
 
 def _input_text(inp: dict) -> str:
-    kind = inp.get("kind")
-    if kind == "image":
-        text = f"image {inp['batch_size']}x{inp['channels']}x{inp['height']}x{inp['width']}"
-    elif kind == "tokens":
-        text = f"tokens {inp['batch_size']}x{inp['seq_len']} (vocabulary {inp['vocab_size']})"
+    text = describe_input(inp)
+    if inp.get("kind") == "tokens":
+        text += f" (vocabulary {inp['vocab_size']})"
         if inp.get("decoder_seq_len"):
             text += f" + decoder tokens {inp['batch_size']}x{inp['decoder_seq_len']}"
-    else:
-        text = f"inputs {inp.get('shapes')}"
     if inp.get("default_from"):
         text += f"; default from {inp['default_from']}"
     return text
