@@ -206,7 +206,7 @@ def _sdpa_kernel(q_i, k_i, v_i, causal_i, mask_i=None) -> Callable:
 
         q, k, v = args[q_i], args[k_i], args[v_i]
         is_causal = bool(arg(causal_i, "is_causal"))
-        mask = arg(mask_i, "attn_mask") if mask_i is not None else None
+        mask = arg(mask_i, "attn_mask")
         return attention_cost(q.shape, k.shape, v.shape, is_causal, mask is not None)
 
     return handle
@@ -242,17 +242,16 @@ def _per_input_element(flops_per_element: int) -> Callable:
     return handle
 
 
-def _layer_norm(args, kwargs, out) -> OpCost:
-    # native_layer_norm(input, normalized_shape, weight, bias, eps)
-    x = args[0]
-    affine = AFFINE_FLOPS if len(args) > 2 and args[2] is not None else 0
-    return OpCost(other_flops=(NORMALIZE_FLOPS + affine) * x.numel())
+def _normalize(weight_arg: int) -> Callable:
+    """Norms that compute statistics from their input; the weight sits at `weight_arg`.
+    native_layer_norm(input, normalized_shape, weight, bias, eps): 2;
+    native_group_norm(input, weight, bias, ...) and batch norm in training: 1."""
 
+    def handle(args, kwargs, out):
+        affine = AFFINE_FLOPS if len(args) > weight_arg and args[weight_arg] is not None else 0
+        return OpCost(other_flops=(NORMALIZE_FLOPS + affine) * args[0].numel())
 
-def _group_norm(args, kwargs, out) -> OpCost:
-    # native_group_norm(input, weight, bias, N, C, HxW, group, eps)
-    affine = AFFINE_FLOPS if args[1] is not None else 0
-    return OpCost(other_flops=(NORMALIZE_FLOPS + affine) * args[0].numel())
+    return handle
 
 
 def _rms_norm(args, kwargs, out) -> OpCost:
@@ -261,9 +260,7 @@ def _rms_norm(args, kwargs, out) -> OpCost:
     return OpCost(other_flops=(3 + affine) * args[0].numel())
 
 
-def _batch_norm_training(args, kwargs, out) -> OpCost:
-    affine = AFFINE_FLOPS if args[1] is not None else 0
-    return OpCost(other_flops=(NORMALIZE_FLOPS + affine) * args[0].numel())
+_batch_norm_training = _normalize(1)
 
 
 def _batch_norm_eval(args, kwargs, out) -> OpCost:
@@ -280,8 +277,7 @@ def _pool_window(args, kwargs, out) -> OpCost:
     # max/avg pool: one comparison or add per window element per output element.
     kernel = args[1]
     window = _numel(kernel) if isinstance(kernel, (list, tuple)) else int(kernel) ** (args[0].dim() - 2)
-    out_t = _first_tensor(out) if isinstance(out, (list, tuple)) else out
-    return OpCost(other_flops=out_t.numel() * window)
+    return OpCost(other_flops=_first_tensor(out).numel() * window)
 
 
 def _source_elements(args, kwargs, out) -> OpCost:
@@ -315,8 +311,8 @@ OTHER_HANDLES: dict[Any, Callable] = {
     aten._softmax: _per_input_element(SOFTMAX_FLOPS),
     aten._safe_softmax: _per_input_element(SOFTMAX_FLOPS),
     aten._log_softmax: _per_input_element(SOFTMAX_FLOPS),
-    aten.native_layer_norm: _layer_norm,
-    aten.native_group_norm: _group_norm,
+    aten.native_layer_norm: _normalize(2),
+    aten.native_group_norm: _normalize(1),
     aten.native_batch_norm: _native_batch_norm,
     aten.cudnn_batch_norm: _native_batch_norm,  # same arguments; what CUDA runs in float32
     aten.miopen_batch_norm: _native_batch_norm,
@@ -346,7 +342,8 @@ if hasattr(aten, "_fused_rms_norm"):
 
 # Zero by definition: data movement, indexing and tensor creation do no arithmetic.
 # (Their bytes still count towards bytes_moved.) Views are recognised from their
-# schema and need no entry here.
+# schema and need no entry here. Checked before torch's pointwise tag, so copies and
+# selects that torch tags pointwise (_to_copy, where, masked_fill) stay zero.
 ZERO_OPS = {
     aten.clone, aten.copy_, aten._to_copy, aten.copy, aten.contiguous, aten.cat, aten.stack,
     aten.embedding, aten.index, aten.index_select, aten.gather, aten.take, aten.masked_select,
@@ -367,9 +364,6 @@ ZERO_OPS = {
     aten.equal, aten.allclose, aten._assert_async, aten._assert_tensor_metadata,
     aten.resize_, aten.set_, aten.masked_fill, aten.masked_fill_, aten.where,
 }
-# Copies and selects that torch tags as pointwise are still zero-arithmetic.
-ZERO_POINTWISE = {aten._to_copy, aten.copy_, aten.clone, aten.masked_fill, aten.masked_fill_, aten.where}
-
 # Ops that allocate without writing move no bytes.
 NO_TRAFFIC = {aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, aten.new_empty_strided,
               aten.sym_size, aten.sym_stride, aten.sym_numel, aten.sym_storage_offset}
