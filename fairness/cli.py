@@ -68,62 +68,131 @@ def _progress(quiet: bool):
     return report
 
 
-def _check_device(device: str) -> str:
+def _default_device() -> str:
     import torch
 
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise FairnessError(f"--device {device}: no CUDA device is visible (torch.cuda.is_available() "
-                            f"is False); use --device cpu or --device meta")
-    return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _parse_batches(text: str) -> tuple:
+    """'1', '1,32,256' or 'auto' (also mixed: '1,auto')."""
+    out = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if part == "auto":
+            out.append("auto")
+            continue
+        try:
+            value = int(part)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise FairnessError(f"--batch {text!r}: expected positive batch sizes or auto, e.g. --batch 1,32,256 "
+                                f"or --batch auto")
+        out.append(value)
+    return tuple(dict.fromkeys(out))
 
 
 @main.command(epilog=EPILOG_MEASURE)
-@click.argument("source")
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @click.option("-k", "--kwarg", "kwargs", multiple=True, metavar="KEY=VALUE",
-              help="Constructor argument; VALUE is a YAML scalar (6, 0.1, true, [2,2]). Repeatable.")
+              help="Constructor argument of a single SOURCE; VALUE is a YAML scalar (6, 0.1, true, [2,2]). "
+                   "Repeatable.")
 @click.option("--image-size", metavar="S|H,W", help="Image input size. Default: the model's own config.")
 @click.option("--seq-len", type=int, metavar="N", help="Token input length. Default: 128 for token models.")
 @click.option("--inputs", "input_factory", metavar="python:MOD:FN",
               help="Input factory FN(batch_size, device) returning a tensor, tuple or dict.")
-@click.option("--batch", "batch_size", type=int, default=1, show_default=True,
-              help="Batch size of the counted forward pass (counts are divided per example).")
-@click.option("--device", default="meta", show_default=True, metavar="meta|cpu|cuda",
-              help="Where the model runs. Counts do not depend on it; meta needs no memory for weights.")
+@click.option("--batch", "batch_text", default="1", show_default=True, metavar="N|N,N,...|auto",
+              help="Batch sizes to time (latency is always also measured at batch 1). auto: the largest "
+                   "power of two that fits (CUDA). Counts use the smallest size and are per example.")
+@click.option("--device", metavar="cpu|cuda|cuda:N|meta",
+              help="Where speed and memory are measured. Default: cuda if visible, else cpu. "
+                   "meta: counts only.")
+@click.option("--count-device", default="meta", show_default=True, metavar="meta|cpu|cuda",
+              help="Where counting runs. Counts do not depend on it; meta needs no memory for weights.")
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32",
+              show_default=True, help="Compute dtype; bfloat16/float16 run under torch.autocast.")
+@click.option("--channels-last", is_flag=True, help="Model and 4-d inputs in channels_last memory format.")
+@click.option("--compile", "compile_mode", is_flag=False, flag_value="default", default=None,
+              type=click.Choice(["default", "reduce-overhead", "max-autotune"]),
+              help="torch.compile the model (mode optional). Compile time is reported apart from timings.")
+@click.option("--threads", type=int, metavar="N", help="CPU threads for torch. Default: the physical cores.")
+@click.option("--train", is_flag=True, help="Also time one training step (forward, backward, SGD step) "
+                                            "and its peak memory.")
+@click.option("--tf32", is_flag=True, help="Allow TF32 for float32 matmuls (CUDA; off by default in torch).")
+@click.option("--min-time", "min_time", type=float, default=1.0, show_default=True, metavar="S",
+              help="Each timing runs at least this long per model (and at least 10 samples).")
+@click.option("--workload", "workload_examples", type=int, metavar="N",
+              help="Also estimate the wall-clock time of N examples (inference) from the measured rate.")
+@click.option("--workload-steps", type=int, metavar="N",
+              help="With --train: estimate the wall-clock time of N training steps.")
+@click.option("--no-speed", is_flag=True, help="Count only: no timing, no peak memory.")
+@click.option("--no-idle", is_flag=True, help="Skip the device idle share (torch.profiler, CUDA).")
+@click.option("--no-energy", is_flag=True, help="Skip energy per example (NVML, CUDA).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--detail", is_flag=True, help="Table: add the breakdown by op and by module.")
 @click.option("--no-fvcore", is_flag=True, help="Skip the fvcore cross-check (a torch.jit trace on CPU).")
-@click.option("--out", type=click.Path(dir_okay=False), help="Also write the results file (JSON) here.")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Also write the results file (JSON) here, after every model is counted and when timing ends.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
-def measure(source, kwargs, image_size, seq_len, input_factory, batch_size, device, fmt, detail, no_fvcore,
-            out, quiet):
-    """Count the cost indicators of one model (SOURCE)."""
+@click.pass_context
+def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text, device, count_device, dtype,
+            channels_last, compile_mode, threads, train, tf32, min_time, workload_examples, workload_steps, no_speed,
+            no_idle, no_energy, fmt, detail, no_fvcore, out, quiet):
+    """Measure every cost indicator of one or more models (SOURCE...).
+
+    Counts (parameters, MACs, FLOPs, activations, bytes moved) come from one
+    forward pass on the meta device. Speed (throughput, latency), peak memory,
+    device idle share and energy are measured on --device. Several models are
+    timed in interleaved rounds and compared to the first, with 95% confidence
+    intervals.
+    """
     from . import results as results_mod
-    from .measure import measure as run_measure
-    from .render.table import csv_text, model_table
+    from .measure import Target, measure_models
+    from .render.table import csv_text, speed_summary, model_table
+    from .runner import RunSettings
     from .sources import parse_image_size, parse_kwargs
 
     progress = _progress(quiet)
-    record = run_measure(
-        source,
-        kwargs=parse_kwargs(kwargs),
-        image_size=parse_image_size(image_size) if image_size else None,
-        seq_len=seq_len,
-        input_factory=input_factory,
-        batch_size=batch_size,
-        device=_check_device(device),
-        fvcore=not no_fvcore,
-        progress=progress,
-    )
-    res = results_mod.to_plain(results_mod.new_results([record], results_mod.environment(device)))
+    if kwargs and len(sources) > 1:
+        raise FairnessError("-k applies to a single SOURCE; measure models with different arguments one at a time")
+    if min_time <= 0:
+        raise FairnessError(f"--min-time {min_time}: expected a positive number of seconds")
+    device = device or _default_device()
+    batches = _parse_batches(batch_text)
+    speed = None
+    if not no_speed and device != "meta":
+        speed = RunSettings(device=device, dtype=dtype, channels_last=channels_last, compile=compile_mode,
+                            threads=threads, train=train, tf32=tf32, batch_sizes=batches,
+                            min_duration_s=min_time, idle=not no_idle, energy=not no_energy,
+                            workload_examples=workload_examples, workload_steps=workload_steps)
+    count_batch = min([b for b in batches if b != "auto"], default=1)
+    targets = [Target(s, kwargs=parse_kwargs(kwargs), role="proposed" if i == 0 else "baseline")
+               for i, s in enumerate(sources)]
+
+    def save(partial):
+        if out:
+            results_mod.write(results_mod.to_plain(partial), out)
+
+    res = measure_models(targets, image_size=parse_image_size(image_size) if image_size else None, seq_len=seq_len,
+                         input_factory=input_factory, batch_size=count_batch, count_device=count_device,
+                         fvcore=not no_fvcore, speed=speed, progress=progress, on_record=save)
+    res = results_mod.to_plain(res)
     if out:
-        path = results_mod.write(res, out)
-        progress(f"results written to {path}")
+        progress(f"results written to {out}")
     if fmt == "json":
         click.echo(results_mod.dumps(res))
     elif fmt == "csv":
         click.echo(csv_text(res), nl=False)
     else:
-        click.echo(model_table(res["models"][0], detail=detail))
+        click.echo("\n\n".join(model_table(m, detail=detail) for m in res["models"]))
+        if speed is not None:
+            click.echo("\n" + speed_summary(res))
+    errors = [e for m in res["models"] for e in ((m.get("speed") or {}).get("errors") or [])]
+    if errors:
+        for e in errors:
+            click.echo(f"error: {e}", err=True)
+        ctx.exit(2)
 
 
 if __name__ == "__main__":

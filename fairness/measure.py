@@ -1,23 +1,31 @@
-"""`measure`: one model in, one results record out.
+"""`measure`: models in, results records out.
 
-Builds the model (or takes the user's nn.Module), makes its example inputs,
-runs the dispatch-level counter once, counts parameters, cross-checks MACs
-with fvcore, and assembles the record with the field names of the
-results-file contract.
+Counting: builds the model (or takes the user's nn.Module), makes its
+example inputs, runs the dispatch-level counter once, counts parameters,
+cross-checks MACs with fvcore, and assembles the record with the field
+names of the results-file contract. Counting runs on the meta device by
+default: no memory for weights, and the counts do not depend on the device.
+
+Speed (optional): the models are built again on the target device with
+random weights and timed together by the runner, interleaved.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 
 from .errors import FairnessError
 from .indicators import flops as flops_mod
 from .indicators.fvcore_engine import fvcore_count
+from .indicators.env import environment
 from .indicators.params import count_params
+from .results import new_results
+from .runner import Runnable, RunSettings, apply_settings, check_settings, time_models
 from .sources import (InputSpec, Inputs, Source, build, describe_input, make_inputs, parse_source,
                       split_input_value)
 
@@ -66,41 +74,33 @@ def _count(model, inputs: Inputs, what: str) -> flops_mod.CountResult:
                             f"or pass --inputs python:module:function") from None
 
 
-def measure(
-    model: torch.nn.Module | str | Source,
-    inputs=None,
-    *,
-    kwargs: dict | None = None,
-    image_size: tuple[int, int] | int | None = None,
-    seq_len: int | None = None,
-    input_factory: str | None = None,
-    batch_size: int = 1,
-    device: str = "meta",
-    name: str | None = None,
-    role: str = "proposed",
-    fvcore: bool = True,
-    progress: Progress = _quiet,
-) -> dict:
-    """Measure every counting indicator of one model; return its results record.
+@dataclass
+class Target:
+    """One model to measure: a source string, a Source or an nn.Module, and how to name it."""
 
-    `model` is a source (`"timm:resnet50"`, `"hf:bert"`, ...) or an nn.Module
-    object. `inputs` are example inputs (tensor, tuple or dict of keyword
-    tensors); without them, the model's default input is made, or the one
-    described by `image_size` / `seq_len` / `input_factory`. Counts are per
-    example and do not depend on `device`; "meta" needs no memory for weights.
-    """
-    if isinstance(image_size, int):
-        image_size = (image_size, image_size)
-    spec = InputSpec(image_size=image_size, seq_len=seq_len, factory=input_factory)
-    src: Source | None = None
+    model: Any
+    inputs: Any = None  # example inputs (tensor, tuple or dict); None: the model's default input
+    kwargs: dict | None = None  # constructor arguments of a source string
+    name: str | None = None
+    role: str = "proposed"
+
+
+def _resolve(model, kwargs) -> Source | None:
     if isinstance(model, str):
-        src = parse_source(model, kwargs)
-    elif isinstance(model, Source):
-        src = model
-    elif not isinstance(model, torch.nn.Module):
+        return parse_source(model, kwargs)
+    if isinstance(model, Source):
+        return model
+    if not isinstance(model, torch.nn.Module):
         raise FairnessError(f"model: got {type(model).__name__}; expected a source string such as "
                             f"'timm:resnet50' or a torch.nn.Module")
+    return None
 
+
+def _count_one(t: Target, spec: InputSpec, batch_size: int, device: str, fvcore: bool,
+               progress: Progress) -> dict:
+    """Every counting indicator of one model: its results record, without speed."""
+    model, inputs, name, role = t.model, t.inputs, t.name, t.role
+    src = _resolve(model, t.kwargs)
     what = src.text if src else (name or type(model).__name__)
     started = time.perf_counter()
     if src is not None:
@@ -124,7 +124,7 @@ def measure(
             raise
         if src is None or _param_bytes(module) > CPU_COPY_MAX_PARAM_BYTES:
             raise FairnessError(f"{e.message}. On the meta device tensors have no values; if the model "
-                                f"needs them (routing, data-dependent shapes), pass --device cpu or cuda") from None
+                                f"needs them (routing, data-dependent shapes), pass --count-device cpu or cuda") from None
         progress("the meta device cannot run this model (data-dependent ops); counting on cpu")
         module = build(src, "cpu")
         ins = make_inputs(module, src, spec, batch, "cpu")
@@ -169,6 +169,107 @@ def measure(
         "seconds_to_measure": round(time.perf_counter() - started, 3),
     }
     return record
+
+
+def _runnable(t: Target, record: dict, spec: InputSpec, device: str, progress: Progress) -> Runnable:
+    """The model on the target device with random weights, and its inputs at any batch size."""
+    src = _resolve(t.model, t.kwargs)
+    name = record["name"]
+    macs = record["flops"].macs
+    if src is not None:
+        progress(f"building {name} on {device} for timing")
+        module = build(src, device)
+        rebuild = {"source": src.text, "kwargs": dict(src.kwargs),
+                   "image_size": list(spec.image_size) if spec.image_size else None,
+                   "seq_len": spec.seq_len, "factory": spec.factory}
+        return Runnable(name, module, lambda b: make_inputs(module, src, spec, b, device), macs, rebuild=rebuild)
+    module = t.model
+    if str(_model_device(module)) != str(torch.device(device)):
+        raise FairnessError(f"{name}: the model object is on {_model_device(module)} but speed is measured on "
+                            f"{device}; move it first (model.to('{device}')) or measure on its device")
+    if t.inputs is not None:
+        given = _wrap_inputs(t.inputs, 1)
+        return Runnable(name, module, lambda b: given, macs, fixed_batch=given.record["batch_size"])
+    return Runnable(name, module, lambda b: make_inputs(module, None, spec, b, device), macs)
+
+
+def _fill_memory(record: dict) -> None:
+    """The headline peak memory: inference at the largest batch that ran, from the speed runs."""
+    speed = record["speed"]
+    runs = [r for r in speed["runs"] if "memory" in r] if speed else []
+    if not runs:
+        return
+    run = max(runs, key=lambda r: r["batch_size"])
+    mem = run["memory"]
+    cuda = "peak_allocated_bytes" in mem
+    record["memory"].update({
+        "peak_bytes": mem["peak_allocated_bytes"] if cuda else mem["peak_rss_bytes"],
+        "peak_batch_size": run["batch_size"],
+        "peak_definition": ("CUDA peak allocated after a reset: the model's weights, buffers and inputs "
+                            "plus the most one forward pass added" if cuda else mem["definition"]),
+    })
+    if cuda:
+        record["memory"]["peak_reserved_bytes"] = mem["peak_reserved_bytes"]
+    train_mem = run.get("train", {}).get("memory")
+    if train_mem:
+        record["memory"]["train_peak_bytes"] = train_mem["peak_allocated_bytes" if cuda else "peak_rss_bytes"]
+
+
+def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int | None = None,
+                   seq_len: int | None = None, input_factory: str | None = None, batch_size: int = 1,
+                   count_device: str = "meta", fvcore: bool = True, speed: RunSettings | None = None,
+                   progress: Progress = _quiet, on_record: Callable[[dict], None] | None = None) -> dict:
+    """Measure several models for one comparison; return a results file (dict).
+
+    Every model is counted first (`count_device`, meta by default). With `speed`, all of them
+    are then built on `speed.device` and timed together, interleaved; the results gain each
+    model's speed record, its measured peak memory, and every model's speed-up over the first.
+    `on_record(results)` is called whenever a part is done, so a caller can save it.
+    """
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    spec = InputSpec(image_size=image_size, seq_len=seq_len, factory=input_factory)
+    if speed is not None:
+        speed = check_settings(speed)
+        env = apply_settings(speed)
+    else:
+        env = environment(count_device)
+    results = new_results([], env)
+    for t in targets:
+        results["models"].append(_count_one(t, spec, batch_size, count_device, fvcore, progress))
+        if on_record:
+            on_record(results)
+    if speed is None:
+        return results
+    runs = [_runnable(t, rec, spec, speed.device, progress) for t, rec in zip(targets, results["models"])]
+    speeds, ratios = time_models(runs, speed, env, progress)
+    for rec, sp in zip(results["models"], speeds):
+        rec["speed"] = sp
+        _fill_memory(rec)
+    results["speed_ratios"] = ratios
+    if on_record:
+        on_record(results)
+    return results
+
+
+def measure(model: torch.nn.Module | str | Source, inputs=None, *, kwargs: dict | None = None,
+            image_size: tuple[int, int] | int | None = None, seq_len: int | None = None,
+            input_factory: str | None = None, batch_size: int = 1, device: str = "meta",
+            name: str | None = None, role: str = "proposed", fvcore: bool = True,
+            speed: RunSettings | None = None, progress: Progress = _quiet) -> dict:
+    """Measure every indicator of one model; return its results record.
+
+    `model` is a source (`"timm:resnet50"`, `"hf:bert"`, ...) or an nn.Module
+    object. `inputs` are example inputs (tensor, tuple or dict of keyword
+    tensors); without them, the model's default input is made, or the one
+    described by `image_size` / `seq_len` / `input_factory`. Counts are per
+    example and do not depend on `device` (where counting runs); "meta" needs
+    no memory for weights. `speed=RunSettings(device="cuda", ...)` also times it.
+    """
+    results = measure_models([Target(model, inputs, kwargs, name, role)], image_size=image_size, seq_len=seq_len,
+                             input_factory=input_factory, batch_size=batch_size, count_device=device,
+                             fvcore=fvcore, speed=speed, progress=progress)
+    return results["models"][0]
 
 
 def _fvcore_check(module, ins: Inputs, src, spec, batch, counted_on):

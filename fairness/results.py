@@ -9,61 +9,14 @@ input shape); times in seconds, sizes in bytes.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
 import os
-import platform
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from .errors import FairnessError
 
 SCHEMA = "fairness/v1"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _version(module: str) -> str | None:
-    try:
-        from importlib.metadata import version
-
-        return version(module)
-    except Exception:
-        return None
-
-
-def environment(device: str, dtype: str = "float32") -> dict:
-    """What a number depends on besides the model. Speed fields are filled by the timing code."""
-    cuda = torch.cuda.is_available() and str(device).startswith("cuda")
-    return {
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if cuda else ("meta (no data)" if device == "meta"
-                                                                         else _cpu_name()),
-        "torch": torch.__version__,
-        "timm": _version("timm"),
-        "fvcore": _version("fvcore"),
-        "transformers": _version("transformers"),
-        "cuda": torch.version.cuda,
-        "driver": None,
-        "cpu": _cpu_name(),
-        "threads": torch.get_num_threads(),
-        "dtype": dtype,
-        "tf32": torch.backends.cuda.matmul.allow_tf32,
-        "cudnn_benchmark": torch.backends.cudnn.benchmark,
-        "compile": False,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-    }
 
 
 def to_plain(value: Any) -> Any:
@@ -77,8 +30,11 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def new_results(models: list[dict], env: dict, flags: list[dict] | None = None) -> dict:
-    return {"schema": SCHEMA, "environment": env, "models": models, "flags": flags or []}
+def new_results(models: list[dict], env: dict, flags: list[dict] | None = None,
+                speed_ratios: list[dict] | None = None) -> dict:
+    """A results file. `speed_ratios`: each model's speed-up over the first, paired in time."""
+    return {"schema": SCHEMA, "environment": env, "models": models, "speed_ratios": speed_ratios or [],
+            "flags": flags or []}
 
 
 def dumps(results: dict) -> str:

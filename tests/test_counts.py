@@ -211,5 +211,5 @@ def test_count_leaves_nothing_behind():
 def test_routing_model_on_meta_says_to_use_a_real_device():
     with torch.device("meta"):
         model = Top1MoE()
-    with pytest.raises(fairness.FairnessError, match="pass --device cpu"):
+    with pytest.raises(fairness.FairnessError, match="pass --count-device cpu"):
         fairness.measure(model, torch.empty(1, 16, 8, device="meta"), fvcore=False)

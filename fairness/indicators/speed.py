@@ -8,8 +8,8 @@ and a minimum duration are met; keep the raw times and derive median, spread
 and a confidence interval from them. A measurement whose IQR is over 10% of
 its median is marked noisy (torch.utils.benchmark's threshold).
 
-Not yet wired to `fairness measure` (issue 3); the loops and their
-statistics are tested on the CPU.
+Several models in one comparison are timed in interleaved rounds, and their
+speed ratios are paired round by round, with a confidence interval.
 """
 
 from __future__ import annotations
@@ -77,47 +77,103 @@ def _cuda(device) -> bool:
     return torch.device(device).type == "cuda"
 
 
-def run_timed(step: Callable[[], object], device, *, per_call: bool, calls_per_block: int = 1,
-              warmup_s: float = 0.5, min_warmup: int = 3, min_blocks: int = 10, min_duration_s: float = 1.0,
-              max_duration_s: float = 30.0) -> Timing:
-    """Time `step`. Returns per-block times (`per_call=False`: one synchronize per block of
-    `calls_per_block` calls) or per-call times (`per_call=True`: calls_per_block is 1).
+def run_interleaved(steps: list[Callable[[], object]], device, *, per_call: bool, calls_per_block: list[int] | int = 1,
+                    chunk_calls: int = 10, warmup_s: float = 0.5, min_warmup: int = 3, min_samples: int = 10,
+                    min_duration_s: float = 1.0, max_duration_s: float = 60.0) -> list[list[tuple[float, ...]]]:
+    """Time several steps in rounds (A B A B ...), so drift on a shared machine hits them alike.
 
-    Warm-up runs for at least `min_warmup` calls and `warmup_s` seconds; then blocks are
-    timed until both `min_blocks` and `min_duration_s` are reached (or `max_duration_s`).
+    Each model warms up for at least `min_warmup` calls and `warmup_s` seconds. Then, each
+    round, every step in turn gives one timed block (`per_call=False`: `calls_per_block` calls,
+    one synchronize at the end) or a chunk of `chunk_calls` single-call times (`per_call=True`:
+    CUDA events around every call). With more than one step, one untimed call precedes each
+    block or chunk, so switching models stays out of the times. Rounds continue until every
+    step has `min_samples` times and each has run for `min_duration_s` on average, or until
+    `max_duration_s` in all. Returns, per step, its times grouped by round.
     """
+    if isinstance(calls_per_block, int):
+        calls_per_block = [calls_per_block] * len(steps)
     if per_call:
-        calls_per_block = 1
+        calls_per_block = [1] * len(steps)
     cuda = _cuda(device)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
+    rewarm = len(steps) > 1
 
-    start = time.perf_counter()
-    done = 0
-    while done < min_warmup or time.perf_counter() - start < warmup_s:
-        step()
-        done += 1
+    for step in steps:
+        start = time.perf_counter()
+        done = 0
+        while done < min_warmup or time.perf_counter() - start < warmup_s:
+            step()
+            done += 1
     sync()
 
-    times: list[float] = []
-    began = time.perf_counter()
-    while True:
+    def timed(step, calls: int) -> float:
         if cuda:
             t0, t1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             t0.record()
-            for _ in range(calls_per_block):
+            for _ in range(calls):
                 step()
             t1.record()
             t1.synchronize()
-            times.append(t0.elapsed_time(t1) / 1e3)  # CUDA events read milliseconds
-        else:
-            t0 = time.perf_counter()
-            for _ in range(calls_per_block):
+            return t0.elapsed_time(t1) / 1e3  # CUDA events read milliseconds
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            step()
+        return time.perf_counter() - t0
+
+    rounds: list[list[tuple[float, ...]]] = [[] for _ in steps]
+    counts = [0] * len(steps)
+    began = time.perf_counter()
+    while True:
+        for i, step in enumerate(steps):
+            if rewarm:
                 step()
-            times.append(time.perf_counter() - t0)
+                sync()
+            if per_call:
+                times = tuple(timed(step, 1) for _ in range(chunk_calls if rewarm else 1))
+            else:
+                times = (timed(step, calls_per_block[i]),)
+            rounds[i].append(times)
+            counts[i] += len(times)
         elapsed = time.perf_counter() - began
-        if (len(times) >= min_blocks and elapsed >= min_duration_s) or elapsed >= max_duration_s:
-            break
-    return Timing(tuple(times))
+        if (min(counts) >= min_samples and elapsed >= min_duration_s * len(steps)) or elapsed >= max_duration_s:
+            return rounds
+
+
+def run_timed(step: Callable[[], object], device, *, per_call: bool, calls_per_block: int = 1,
+              warmup_s: float = 0.5, min_warmup: int = 3, min_blocks: int = 10, min_duration_s: float = 1.0,
+              max_duration_s: float = 30.0) -> Timing:
+    """Time one step: per-block times (`per_call=False`) or per-call times (`per_call=True`)."""
+    rounds = run_interleaved([step], device, per_call=per_call, calls_per_block=calls_per_block,
+                             warmup_s=warmup_s, min_warmup=min_warmup, min_samples=min_blocks,
+                             min_duration_s=min_duration_s, max_duration_s=max_duration_s)[0]
+    return Timing(tuple(t for r in rounds for t in r))
+
+
+def calls_for(seconds_per_call: float, block_s: float) -> int:
+    """Calls per timed block so that a block lasts about `block_s`: one synchronize per block
+    then costs little against the block, and a block stays short enough to give many samples."""
+    return max(1, math.ceil(block_s / max(seconds_per_call, 1e-9)))
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """How many times faster `model` is than the reference, paired round by round."""
+
+    batch_size: int
+    indicator: str  # "throughput" (ratio of samples/s) or "latency" (reference latency / model latency)
+    ratio: float
+    ci95: tuple[float, float]
+    n: int  # rounds
+
+
+def paired_ratio(model_rounds: list[tuple[float, ...]], ref_rounds: list[tuple[float, ...]], batch_size: int,
+                 indicator: str) -> Ratio:
+    """Speed-up of a model over the reference from times taken in the same rounds: per round,
+    reference time / model time (block times, or the median of each chunk of call times);
+    the median and its order-statistic 95% CI over rounds."""
+    per_round = [statistics.median(r) / statistics.median(m) for m, r in zip(model_rounds, ref_rounds)]
+    lo, hi = median_ci95(per_round)
+    return Ratio(batch_size, indicator, statistics.median(per_round), (lo, hi), len(per_round))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import csv
 import io
 
 from ..sources import describe_input
-from .units import percent, si, size
+from .units import percent, seconds, si, size
 
 
 def _input_text(inp: dict) -> str:
@@ -66,6 +66,8 @@ def model_table(m: dict, detail: bool = False) -> str:
         lines.append(f"not counted (unknown ops): {ops}")
     if f.get("fvcore_note"):
         lines.append(f"note: {f['fvcore_note']}")
+    if m.get("speed"):
+        lines += ["", speed_table(m)]
     if detail:
         lines += ["", _breakdown("by op", f["by_op"], 15), "", _breakdown("by module (depth <= 2)", {
             k: v for k, v in f["by_module"].items() if k == "(model)" or k.count(".") <= 1}, 25)]
@@ -75,6 +77,92 @@ def model_table(m: dict, detail: bool = False) -> str:
         "one forward pass in eval mode. 1 MAC = one multiply + one add; FLOPs = 2 x MACs + other FLOPs. "
         "Prefixes are decimal (G = 1e9); bytes are binary (MiB = 2^20 B).",
     ]
+    return "\n".join(lines)
+
+
+def speed_table(m: dict) -> str:
+    """One model's run-time indicators per batch size, with units and definitions."""
+    sp = m.get("speed")
+    if not sp:
+        return ""
+    st = sp["settings"]
+    head = f"speed and memory of {m['name']} on {st['device']}, {st['dtype']}"
+    head += "".join([", channels_last" if st["channels_last"] else "",
+                     f", compiled ({st['compile']})" if st["compile"] else "", f", {st['threads']} CPU threads"])
+    rows = [("batch", "throughput", "95% CI", "latency p50", "p90", "p99 (n)", "peak memory", "idle", "energy",
+             "achieved", "MFU")]
+    notes: list[str] = []
+    for r in sp["runs"]:
+        b = str(r["batch_size"])
+        if "error" in r:
+            rows.append((b, "failed", "", "", "", "", "", "", "", "", ""))
+            notes.append(f"batch {b}: {r['error']}")
+            continue
+        tp, lat, mem = r["throughput"], r.get("latency") or {}, r.get("memory") or {}
+        peak = mem.get("peak_allocated_bytes", mem.get("peak_rss_bytes"))
+        energy = r.get("energy")
+        p99 = f"{seconds(lat['p99_s'])} ({lat['n']}{'' if lat['p99_reliable'] else ', few'})" if lat else ""
+        rows.append((b, si(tp["samples_per_s"], "/s"), f"{si(tp['ci95'][0])}-{si(tp['ci95'][1])}",
+                     seconds(lat.get("median_s")) if lat else "", seconds(lat.get("p90_s")) if lat else "", p99,
+                     size(peak) if peak is not None else "n/a",
+                     percent(r["idle_share"]) if r.get("idle_share") is not None else "n/a",
+                     si(energy["joules_per_example"], "J") if energy else "n/a",
+                     si(r.get("achieved_flops_per_s"), "FLOP/s"),
+                     percent(r["mfu"]) if r.get("mfu") is not None else "n/a"))
+        if tp.get("tokens_per_s"):
+            notes.append(f"batch {b}: {si(tp['tokens_per_s'], 'tokens/s')}")
+        if tp["noisy"] or (lat and lat["noisy"]):
+            notes.append(f"batch {b}: NOISY (IQR over 10% of the median); close other work or raise --min-time")
+        if r.get("compile_s") is not None:
+            notes.append(f"batch {b}: compilation (first call) took {seconds(r['compile_s'])}, not in the timings")
+        tr = r.get("train")
+        if tr and "error" in tr:
+            notes.append(f"batch {b} training step: {tr['error']}")
+        elif tr:
+            tmem = (tr.get("memory") or {})
+            tpeak = tmem.get("peak_allocated_bytes", tmem.get("peak_rss_bytes"))
+            notes.append(f"batch {b} training step: {si(tr['throughput']['samples_per_s'], 'samples/s')}, "
+                         f"{seconds(tr['step_s'])} per step, peak memory {size(tpeak)}, "
+                         f"{si(tr.get('achieved_flops_per_s'), 'FLOP/s')} (3 x forward)")
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [head, ""] + ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+                          for row in rows]
+    lines += notes
+    work = sp.get("workload")
+    if work:
+        if work.get("inference_s") is not None:
+            lines.append(f"estimate: {work['examples']} examples take about {seconds(work['inference_s'])} "
+                         f"({work['basis']})")
+        if work.get("train_s") is not None:
+            lines.append(f"estimate: {work['train_steps']} training steps take about {seconds(work['train_s'])} "
+                         f"({work['basis']})")
+    for what, why in (sp.get("unavailable") or {}).items():
+        lines.append(f"{what.replace('_', ' ')}: not measured; {why}")
+    lines += ["",
+              "throughput: samples/s, median over timed blocks (one synchronize per block), 95% CI of the median. "
+              "latency: one call, CUDA events or host clock; p99 marked 'few' when n < 100. "
+              "peak memory: " + (m["memory"].get("peak_definition") or "n/a") + ". "
+              "idle: share of a run of back-to-back steps in which the GPU runs no kernel (torch.profiler). "
+              "energy: NVML board energy per example. achieved: 2 x MACs x samples/s; MFU: achieved / "
+              "the device's datasheet peak for this dtype."]
+    return "\n".join(lines)
+
+
+def speed_summary(results: dict) -> str:
+    """The environment a speed number depends on, and every model's speed-up over the first."""
+    env = results["environment"]
+    lines = [f"environment: {env['device_name']} ({env['device']}); driver {env.get('driver') or 'n/a'}, "
+             f"CUDA {env.get('cuda') or 'n/a'}, torch {env['torch']}, timm {env.get('timm')}; "
+             f"CPU {env['cpu']}, {env['threads']} threads of {env.get('physical_cores')} physical cores; "
+             f"dtype {env['dtype']}, TF32 matmul {env['tf32']}, cudnn.benchmark {env['cudnn_benchmark']}, "
+             f"compile {env['compile']}"]
+    ratios = results.get("speed_ratios") or []
+    if ratios:
+        lines += ["", "speed-up over the first model (reference time per example / model time per example, "
+                      "paired round by round; > 1: faster)"]
+        for r in ratios:
+            lines.append(f"  {r['model']} vs {r['reference']}: {r['indicator']} at batch {r['batch_size']}: "
+                         f"{r['speedup']:.3f}x [95% CI {r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}, {r['n']} rounds]")
     return "\n".join(lines)
 
 

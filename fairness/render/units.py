@@ -30,3 +30,14 @@ def size(nbytes) -> str:
 
 def percent(fraction) -> str:
     return "n/a" if fraction is None else f"{100 * float(fraction):.2f} %"
+
+
+def seconds(value) -> str:
+    """Durations with the unit that keeps 3-4 digits: 0.00123 -> '1.23 ms'."""
+    if value is None:
+        return "n/a"
+    v = float(value)
+    for scale, unit in ((1, "s"), (1e-3, "ms"), (1e-6, "us")):
+        if abs(v) >= scale or unit == "us":
+            return f"{v / scale:.4g} {unit}"
+    raise AssertionError("unreachable")

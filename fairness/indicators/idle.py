@@ -1,0 +1,52 @@
+"""Device idle share: the paper's "pipeline bubble".
+
+The fraction of a window of back-to-back steps in which the GPU runs no
+kernel, memory copy or memset, read from torch.profiler's device timeline.
+The window opens when the first step starts on the host and closes when the
+last GPU activity ends. A model whose GPU idles between kernels is bound by
+launch overhead (Python, the dispatcher, small kernels), not by compute; more
+FLOPs would then cost it little time, and fewer would save it little.
+The profiler adds a little host overhead, so the share is an upper bound.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+STEP_LABEL = "fairness.idle.step"
+
+
+def _merged_busy_ns(intervals: list[tuple[int, int]], lo: int, hi: int) -> int:
+    busy, end = 0, lo
+    for s, e in sorted(intervals):
+        s, e = max(s, end), min(e, hi)
+        if e > s:
+            busy += e - s
+            end = e
+    return busy
+
+
+def idle_share(step: Callable[[], object], device: torch.device, steps: int = 10) -> float:
+    """Idle fraction of the GPU over `steps` back-to-back calls of a warmed-up `step`."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    torch.cuda.synchronize(device)
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        with record_function(STEP_LABEL):
+            for _ in range(steps):
+                step()
+        torch.cuda.synchronize(device)
+    events = prof.profiler.kineto_results.events()
+    start = min(e.start_ns() for e in events if e.name() == STEP_LABEL)
+    # Device activity only: kernels, copies, memsets. The profiler also draws user
+    # annotations on the GPU timeline, spanning whole steps; they are not work.
+    gpu = [(e.start_ns(), e.start_ns() + e.duration_ns()) for e in events
+           if e.device_type() == DeviceType.CUDA and e.duration_ns() > 0
+           and "annotation" not in str(e.activity_type()).lower()]
+    if not gpu:
+        raise RuntimeError("the profiler recorded no GPU activity for the step")
+    end = max(e for _, e in gpu)
+    return 1.0 - _merged_busy_ns(gpu, start, end) / max(1, end - start)

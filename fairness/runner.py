@@ -1,0 +1,560 @@
+"""Runs models on the target device: the settings a speed number depends on,
+the step that is timed, batch sizes, and every run-time indicator (throughput,
+latency, peak memory, idle share, energy, achieved FLOP/s and MFU).
+
+Several models given together are timed in interleaved rounds (speed.py), so
+that drift on a shared machine hits them alike, and each model's speed-up over
+the first comes with a confidence interval from rounds paired in time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import torch
+
+from .errors import FairnessError
+from .indicators import energy as energy_mod
+from .indicators import idle as idle_mod
+from .indicators import memory as memory_mod
+from .indicators.env import environment, peak_flops, physical_cores
+from .indicators.speed import (Throughput, Timing, calls_for, latency_from, paired_ratio, run_interleaved,
+                               throughput_from)
+from .sources import Inputs
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+AUTO_BATCH_CAP = 4096  # `--batch auto` stops doubling here: beyond it throughput has long saturated
+BLOCK_S = 0.05  # a timed block lasts about this long: one synchronize per 50 ms costs little
+# Backward costs about twice the forward (one matmul for the input gradient, one for the
+# weight gradient), so a training step is 3x the forward MACs: the convention of
+# Kaplan et al. 2020 and of PaLM's MFU (Chowdhery et al. 2022, appendix B).
+TRAIN_FLOPS_FACTOR = 3
+TRAIN_OPTIMIZER = "SGD, momentum 0.9 (timm benchmark.py's default optimizer)"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything that changes a speed number. Recorded with every measurement."""
+
+    device: str = "cpu"
+    dtype: str = "float32"  # float32, or bfloat16 / float16 under torch.autocast
+    channels_last: bool = False
+    compile: str | None = None  # a torch.compile mode, or None for eager
+    threads: int | None = None  # CPU threads for torch; None: this machine's physical cores
+    train: bool = False  # also time one training step: forward, backward, optimizer step
+    tf32: bool = False  # allow TF32 for float32 matmuls (torch's default is off)
+    cudnn_benchmark: bool = True  # let cuDNN pick convolution algorithms, as timm's benchmark.py does
+    batch_sizes: tuple = (1,)  # ints, or "auto": the largest power of two that fits (CUDA)
+    warmup_s: float = 0.5
+    min_samples: int = 10  # timed blocks (throughput) and timed calls (latency), at least
+    min_duration_s: float = 1.0  # per model and per quantity, at least
+    idle: bool = True
+    energy: bool = True
+    workload_examples: int | None = None  # wall-clock estimate for this many examples (inference)
+    workload_steps: int | None = None  # ... and for this many training steps (with train)
+
+    @property
+    def torch_device(self) -> torch.device:
+        return torch.device(self.device)
+
+    def record(self) -> dict:
+        return {"device": self.device, "dtype": self.dtype, "channels_last": self.channels_last,
+                "compile": self.compile or False, "threads": self.threads, "train": self.train,
+                "tf32": self.tf32, "cudnn_benchmark": self.cudnn_benchmark,
+                "batch_sizes": list(self.batch_sizes), "min_duration_s": self.min_duration_s,
+                "min_samples": self.min_samples, "warmup_s": self.warmup_s}
+
+
+def check_settings(s: RunSettings) -> RunSettings:
+    """Refuse what the device cannot run, before anything is measured; fill in the thread count."""
+    dev = s.torch_device
+    if dev.type == "meta":
+        raise FairnessError("--device meta has no clock: speed needs cpu or cuda; "
+                            "pass --no-speed to count only, or --device cpu")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise FairnessError(f"--device {s.device}: no CUDA device is visible (torch.cuda.is_available() "
+                            f"is False); use --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise FairnessError(f"--device {s.device}: expected cpu, cuda or cuda:N")
+    if s.dtype not in DTYPES:
+        raise FairnessError(f"--dtype {s.dtype}: expected one of {', '.join(DTYPES)}")
+    if s.compile and s.compile not in COMPILE_MODES:
+        raise FairnessError(f"--compile {s.compile}: expected one of {', '.join(COMPILE_MODES)}")
+    if s.threads is not None and s.threads <= 0:
+        raise FairnessError(f"--threads {s.threads}: expected a positive number of threads")
+    for b in s.batch_sizes:
+        if b == "auto":
+            if dev.type != "cuda":
+                raise FairnessError("--batch auto: needs a CUDA device, where running out of memory is "
+                                    "caught; on the CPU give sizes, e.g. --batch 1,8,32")
+        elif not isinstance(b, int) or b <= 0:
+            raise FairnessError(f"--batch {b}: expected positive batch sizes or auto, e.g. --batch 1,32,256")
+    if s.dtype == "bfloat16" and dev.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise FairnessError(f"--dtype bfloat16: {torch.cuda.get_device_name(dev)} has no bfloat16 support; "
+                            f"use --dtype float16")
+    try:  # a dtype the device's autocast cannot run fails here, on a tiny matmul, not mid-run
+        with _autocast(s):
+            torch.ones(2, 2, device=dev) @ torch.ones(2, 2, device=dev)
+    except Exception as e:
+        raise FairnessError(f"--dtype {s.dtype}: autocast on {dev.type} cannot run it ({type(e).__name__}: "
+                            f"{str(e).splitlines()[0][:160]}); use --dtype float32") from None
+    return replace(s, threads=s.threads or physical_cores())
+
+
+def apply_settings(s: RunSettings) -> dict:
+    """Set the process-wide switches a run depends on; return the environment as measured."""
+    torch.set_num_threads(s.threads or physical_cores())
+    if s.torch_device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = s.tf32
+        torch.backends.cudnn.benchmark = s.cudnn_benchmark
+    return environment(s.device, dtype=s.dtype, threads=torch.get_num_threads(), compile_mode=s.compile,
+                       channels_last=s.channels_last)
+
+
+def _autocast(s: RunSettings):
+    if s.dtype == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(s.torch_device.type, dtype=DTYPES[s.dtype])
+
+
+# --- the timed step ----------------------------------------------------------------------
+
+
+def _first_float_tensor(out):
+    if isinstance(out, torch.Tensor):
+        return out if out.is_floating_point() else None
+    values = out.values() if isinstance(out, dict) else out if isinstance(out, (list, tuple)) else ()
+    for v in values:
+        t = _first_float_tensor(v)
+        if t is not None:
+            return t
+    return None
+
+
+def channels_last_inputs(inputs: Inputs) -> Inputs:
+    def cl(t):
+        return t.contiguous(memory_format=torch.channels_last) if isinstance(t, torch.Tensor) and t.dim() == 4 else t
+
+    return Inputs(tuple(cl(a) for a in inputs.args), {k: cl(v) for k, v in inputs.kwargs.items()}, inputs.record)
+
+
+def make_step(module: torch.nn.Module, inputs: Inputs, s: RunSettings, train: bool = False) -> Callable[[], object]:
+    """The callable that is timed: one forward pass under no_grad (inference), or one training
+    step: forward, backward of the mean of the first floating-point output (a stand-in loss whose
+    cost is negligible beside the model's), an optimizer step, gradients set to None."""
+    args, kwargs = inputs.args, inputs.kwargs
+    if not train:
+        def infer():
+            with torch.no_grad(), _autocast(s):
+                return module(*args, **kwargs)
+
+        return infer
+
+    params = [p for p in module.parameters() if p.requires_grad]
+    if not params:
+        raise FairnessError("--train: the model has no trainable parameters (requires_grad is False everywhere)")
+    opt = torch.optim.SGD(params, lr=1e-6, momentum=0.9)
+    # float16 gradients underflow without loss scaling; a real float16 training step has it.
+    scaler = torch.amp.GradScaler(s.torch_device.type) if s.dtype == "float16" else None
+
+    def train_step():
+        with _autocast(s):
+            out = module(*args, **kwargs)
+        first = _first_float_tensor(out)
+        if first is None:
+            raise FairnessError("--train: the model returned no floating-point tensor to take a loss of")
+        loss = first.float().mean()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    train_step.optimizer = opt
+    return train_step
+
+
+def is_oom(e: BaseException) -> bool:
+    oom_types = tuple(t for t in (getattr(torch, "OutOfMemoryError", None),
+                                  getattr(torch.cuda, "OutOfMemoryError", None)) if t)
+    text = str(e)
+    return isinstance(e, oom_types) or "out of memory" in text or "can't allocate memory" in text
+
+
+def _free(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+# --- models to run ------------------------------------------------------------------------
+
+
+@dataclass
+class Runnable:
+    """A model placed on the target device, and how to make its inputs at any batch size."""
+
+    name: str
+    module: torch.nn.Module
+    inputs_at: Callable[[int], Inputs]
+    macs_per_example: float | None = None
+    fixed_batch: int | None = None  # inputs given by the user: only their batch size can run
+    rebuild: dict | None = None  # how a fresh process rebuilds it (source, kwargs, input spec), or None
+    compiled: torch.nn.Module | None = None
+    runs: list = field(default_factory=list)
+    failed: str | None = None  # set when a batch size failed; larger ones are skipped
+
+    def target(self) -> torch.nn.Module:
+        return self.compiled if self.compiled is not None else self.module
+
+
+def _tokens_per_example(record: dict) -> int | None:
+    if record.get("kind") != "tokens":
+        return None
+    return record["seq_len"] + (record.get("decoder_seq_len") or 0)
+
+
+def _static_bytes(module: torch.nn.Module, inputs: Inputs, step) -> int:
+    """Bytes this model keeps on the device between steps: parameters, buffers, inputs and
+    optimizer state, each storage once."""
+    seen, total = set(), 0
+    tensors = list(module.parameters()) + list(module.buffers())
+    tensors += [t for t in list(inputs.args) + list(inputs.kwargs.values()) if isinstance(t, torch.Tensor)]
+    opt = getattr(step, "optimizer", None)
+    if opt is not None:
+        tensors += [t for state in opt.state.values() for t in state.values() if isinstance(t, torch.Tensor)]
+    for t in tensors:
+        st = t.untyped_storage()
+        key = (st.data_ptr(), st.nbytes())
+        if key not in seen:
+            seen.add(key)
+            total += st.nbytes()
+    return total
+
+
+def cuda_peak(step, module, inputs: Inputs, device: torch.device) -> dict:
+    """Peak CUDA memory of one warmed-up step, after a reset. Allocated: this model's resident
+    bytes (weights, buffers, inputs, optimizer state) plus the most the step added on top, so
+    other models resident for interleaving do not count. Reserved: the caching allocator's
+    peak for the whole process."""
+    _free(device)
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    step()
+    torch.cuda.synchronize(device)
+    added = torch.cuda.max_memory_allocated(device) - before
+    return {"peak_allocated_bytes": _static_bytes(module, inputs, step) + added,
+            "step_added_bytes": added,
+            "peak_reserved_bytes": torch.cuda.max_memory_reserved(device)}
+
+
+# --- batch sizes -------------------------------------------------------------------------
+
+
+def _auto_batch(run: Runnable, s: RunSettings, progress: Progress) -> tuple[int, str]:
+    """Largest power of two whose step (training step with --train) runs without running out
+    of memory; searched in eager mode."""
+    dev = s.torch_device
+    best, b = None, 1
+    while b <= AUTO_BATCH_CAP:
+        progress(f"{run.name}: --batch auto, trying {b}")
+        try:
+            step = make_step(run.module, run.inputs_at(b), s, train=s.train)
+            step()
+            step()
+            torch.cuda.synchronize(dev)
+        except Exception as e:
+            if not is_oom(e):
+                raise
+            del e
+            _free(dev)
+            break
+        finally:
+            step = None
+            _free(dev)
+        best, b = b, b * 2
+    if best is None:
+        raise FairnessError(f"{run.name}: --batch auto: even batch 1 runs out of memory on {s.device}")
+    why = (f"auto: {best} is the largest power of two that fits; {best * 2} ran out of memory"
+           if best * 2 <= AUTO_BATCH_CAP else f"auto: stopped at the cap of {AUTO_BATCH_CAP}")
+    return best, why
+
+
+def _batch_plan(runs: list[Runnable], s: RunSettings, progress: Progress) -> list[list[tuple[int, str]]]:
+    """Per model, the batch sizes to run and why: batch 1 always (latency at batch 1 is the
+    paper's latency), then the requested sizes in increasing order. Nothing is changed silently."""
+    plans = []
+    for run in runs:
+        if run.fixed_batch is not None:
+            plans.append([(run.fixed_batch, "the batch of the inputs given")])
+            continue
+        sizes: dict[int, str] = {1: "batch 1: latency"}
+        for b in s.batch_sizes:
+            if b == "auto":
+                size, why = _auto_batch(run, s, progress)
+                sizes[size] = why
+            else:
+                sizes[b] = "requested"
+        plans.append(sorted(sizes.items()))
+    return plans
+
+
+# --- the measurement ------------------------------------------------------------------------
+
+
+def _throughput_record(tp: Throughput, tokens: int | None) -> dict:
+    rec = {"batch_size": tp.batch_size, "samples_per_s": tp.samples_per_s, "ci95": list(tp.ci95), "n": tp.n,
+           "calls_per_block": tp.calls_per_block, "noisy": tp.noisy}
+    if tokens:
+        rec["tokens_per_s"] = tp.samples_per_s * tokens
+    return rec
+
+
+def _mfu(s: RunSettings, env: dict, macs: float | None, samples_per_s: float, factor: int) -> dict:
+    if not macs:
+        return {"achieved_flops_per_s": None, "mfu": None, "peak_flops_per_s": None, "peak_source": None}
+    achieved = factor * 2 * macs * samples_per_s
+    peak = peak_flops(env["device_name"], s.dtype, env["tf32"]) if s.torch_device.type == "cuda" else None
+    return {"achieved_flops_per_s": achieved, "mfu": achieved / peak[0] if peak else None,
+            "peak_flops_per_s": peak[0] if peak else None,
+            "peak_source": peak[1] if peak else "no peak known for this device"}
+
+
+def _prepare(run: Runnable, b: int, s: RunSettings, train: bool):
+    """Inputs at batch b and the step; the first call timed on its own (it includes compilation)."""
+    inputs = run.inputs_at(b)
+    if s.channels_last:
+        inputs = channels_last_inputs(inputs)
+    target = run.target()
+    target.train(train)
+    step = make_step(target, inputs, s, train=train)
+    dev = s.torch_device
+    t0 = time.perf_counter()
+    step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(3):
+        step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    per_call = (time.perf_counter() - t0) / 3
+    return inputs, step, first, per_call
+
+
+def _fail(run: Runnable, b: int, s: RunSettings, what: str, e: Exception) -> dict:
+    if is_oom(e):
+        reason = (f"out of memory at batch {b} ({what}) on {s.device}; use a smaller --batch, "
+                  f"or --batch auto to find the largest that fits")
+    elif isinstance(e, FairnessError):
+        reason = e.message
+    else:
+        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+        reason = f"{what} at batch {b} on {s.device} raised {type(e).__name__}: {first}"
+    run.failed = f"{run.name}: {reason}"
+    _free(s.torch_device)
+    return {"batch_size": b, "error": reason}
+
+
+def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progress: Progress) -> dict:
+    """One phase (inference or training) at one batch position for every live model, interleaved.
+    Returns per model name: its partial run record, or an error record."""
+    out: dict[str, dict] = {}
+    prepared = []
+    kind = "training step" if train else "forward pass"
+    for run in runs:
+        b = b_of[run.name]
+        try:
+            inputs, step, first, per_call = _prepare(run, b, s, train)
+        except Exception as e:
+            out[run.name] = _fail(run, b, s, kind, e)
+            continue
+        rec = {"first_call_s": first}
+        if s.compile:
+            rec["compile_s"] = first  # the first call of a compiled model is its compilation
+        prepared.append((run, b, inputs, step, calls_for(per_call, BLOCK_S), rec))
+        out[run.name] = rec
+    if not prepared:
+        return out
+    names = ", ".join(f"{r.name}@{b}" for r, b, *_ in prepared)
+    timing = dict(device=s.device, warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
+    try:
+        progress(f"timing {kind} throughput: {names} (>= {s.min_duration_s:g} s each, interleaved)")
+        tp_rounds = run_interleaved([p[3] for p in prepared], per_call=False,
+                                    calls_per_block=[p[4] for p in prepared], **timing)
+        lat_rounds = None
+        if not train:
+            progress(f"timing {kind} latency: {names}")
+            lat_rounds = run_interleaved([p[3] for p in prepared], per_call=True, **timing)
+    except Exception as e:
+        for run, b, *_ in prepared:
+            out[run.name] = _fail(run, b, s, f"timing the {kind}", e)
+        return out
+
+    dev = s.torch_device
+    for i, (run, b, inputs, step, calls, rec) in enumerate(prepared):
+        tokens = _tokens_per_example(inputs.record)
+        tp = throughput_from(Timing(tuple(t for r in tp_rounds[i] for t in r)), b, calls)
+        rec["throughput"] = _throughput_record(tp, tokens)
+        rec["rounds"] = {"throughput": [list(r) for r in tp_rounds[i]]}
+        if lat_rounds is not None:
+            lat = latency_from(Timing(tuple(t for r in lat_rounds[i] for t in r)), b)
+            rec["latency"] = {"batch_size": b, "median_s": lat.median_s, "p90_s": lat.p90_s, "p99_s": lat.p99_s,
+                              "iqr_s": lat.iqr_s, "n": lat.n, "noisy": lat.noisy, "p99_reliable": lat.p99_reliable}
+            rec["rounds"]["latency"] = [list(r) for r in lat_rounds[i]]
+        else:
+            rec["step_s"] = tp.batch_size / tp.samples_per_s
+        try:
+            if dev.type == "cuda":
+                rec["memory"] = cuda_peak(step, run.target(), inputs, dev)
+                if s.idle:
+                    progress(f"{run.name}@{b}: device idle share (torch.profiler)")
+                    rec["idle_share"] = idle_mod.idle_share(step, dev, steps=max(3, min(calls, 50)))
+                if s.energy and energy_mod.energy_unavailable(dev) is None:
+                    progress(f"{run.name}@{b}: energy over {energy_mod.ENERGY_WINDOW_S:g} s (NVML)")
+                    en = energy_mod.measure_energy(step, dev, b)
+                    rec["energy"] = {"joules_per_example": en.joules_per_example, "mean_power_w": en.mean_power_w,
+                                     "window_s": en.window_s, "examples": en.examples}
+            elif run.rebuild is not None:
+                progress(f"{run.name}@{b}: peak resident memory of a fresh process ({kind})")
+                rec["memory"] = memory_mod.cpu_peak_rss(run.rebuild, b, s, train)
+        except Exception as e:
+            out[run.name] = _fail(run, b, s, f"measuring memory/idle/energy of the {kind}", e)
+    return out
+
+
+def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progress) -> tuple[list[dict], list[dict]]:
+    """Time every model on the target device. Returns a speed record per model (in order) and
+    the paired speed ratios of every model to the first. Failures are recorded, not raised."""
+    dev = s.torch_device
+    for run in runs:
+        if s.channels_last:
+            run.module.to(memory_format=torch.channels_last)
+        if s.compile:
+            # dynamic=False: one graph per batch size, each compiled in that size's first call.
+            run.compiled = torch.compile(run.module, mode=None if s.compile == "default" else s.compile,
+                                         dynamic=False)
+    plans = _batch_plan(runs, s, progress)
+    positions = max(len(p) for p in plans)
+    records: dict[str, list[dict]] = {r.name: [] for r in runs}
+    ratios: list[dict] = []
+    for pos in range(positions):
+        live = [r for r, p in zip(runs, plans) if pos < len(p) and r.failed is None]
+        b_of = {r.name: p[pos][0] for r, p in zip(runs, plans) if pos < len(p)}
+        why = {r.name: p[pos][1] for r, p in zip(runs, plans) if pos < len(p)}
+        if not live:
+            continue
+        infer = _phase(live, b_of, s, False, progress)
+        train = _phase([r for r in live if r.failed is None], b_of, s, True, progress) if s.train else {}
+        for r in live:
+            rec = {"batch_size": b_of[r.name], "batch_note": why[r.name], **infer.get(r.name, {})}
+            if r.name in train:
+                rec["train"] = train[r.name]
+            records[r.name].append(rec)
+        ratios += _ratios(runs[0], live, infer, b_of)
+        for r in live:
+            rec = records[r.name][-1]
+            macs = r.macs_per_example
+            if "throughput" in rec:
+                rec.update(_mfu(s, env, macs, rec["throughput"]["samples_per_s"], 1))
+            if "throughput" in rec.get("train", {}):
+                rec["train"].update(_mfu(s, env, macs, rec["train"]["throughput"]["samples_per_s"],
+                                         TRAIN_FLOPS_FACTOR))
+    _free(dev)
+    return [_speed_record(records[r.name], r, s) for r in runs], ratios
+
+
+def _ratios(ref: Runnable, live: list[Runnable], infer: dict, b_of: dict) -> list[dict]:
+    out = []
+    ref_rec = infer.get(ref.name, {})
+    if "rounds" not in ref_rec:
+        return out
+    for r in live:
+        rec = infer.get(r.name, {})
+        if r is ref or "rounds" not in rec:
+            continue
+        for indicator in ("throughput", "latency"):
+            if indicator in rec["rounds"] and indicator in ref_rec["rounds"]:
+                # Block times hold different numbers of calls per model; per-call rates pair them.
+                mine = [tuple(t / rec["throughput"]["calls_per_block"] / b_of[r.name] for t in x)
+                        for x in rec["rounds"][indicator]] if indicator == "throughput" else rec["rounds"][indicator]
+                theirs = [tuple(t / ref_rec["throughput"]["calls_per_block"] / b_of[ref.name] for t in x)
+                          for x in ref_rec["rounds"][indicator]] if indicator == "throughput" \
+                    else ref_rec["rounds"][indicator]
+                ratio = paired_ratio(mine, theirs, b_of[r.name], indicator)
+                out.append({"model": r.name, "reference": ref.name, "indicator": indicator,
+                            "batch_size": b_of[r.name], "reference_batch_size": b_of[ref.name],
+                            "speedup": ratio.ratio, "ci95": list(ratio.ci95), "n": ratio.n,
+                            "definition": "reference time per example / model time per example, "
+                                          "paired round by round; > 1: the model is faster"})
+    return out
+
+
+def _speed_record(runs: list[dict], run: Runnable, s: RunSettings) -> dict:
+    ok = [r for r in runs if "throughput" in r]
+    primary = max(ok, key=lambda r: r["batch_size"]) if ok else None
+    at1 = next((r for r in ok if r["batch_size"] == 1 and "latency" in r), None)
+    at_fixed = next((r for r in ok if "latency" in r), None)
+    rec = {
+        "settings": s.record(),
+        "throughput": primary["throughput"] if primary else None,
+        "latency": (at1 or at_fixed or {}).get("latency"),
+        "runs": runs,
+        "errors": [r["error"] for r in runs if "error" in r]
+                  + [r["train"]["error"] for r in runs if "error" in r.get("train", {})],
+        "unavailable": _unavailable(s),
+        "workload": _workload(primary, s),
+    }
+    if s.train and primary and "throughput" in primary.get("train", {}):
+        rec["train"] = {"throughput": primary["train"]["throughput"], "step_s": primary["train"]["step_s"],
+                        "optimizer": TRAIN_OPTIMIZER, "loss": "mean of the first floating-point output"}
+    return rec
+
+
+def _unavailable(s: RunSettings) -> dict:
+    dev = s.torch_device
+    out = {}
+    if dev.type != "cuda":
+        out["idle_share"] = "needs a CUDA device (read from the GPU kernel timeline)"
+    elif not s.idle:
+        out["idle_share"] = "skipped (--no-idle)"
+    reason = energy_mod.energy_unavailable(dev) if s.energy else "skipped (--no-energy)"
+    if reason:
+        out["energy"] = reason
+    return out
+
+
+def _workload(primary: dict | None, s: RunSettings) -> dict | None:
+    if primary is None or not (s.workload_examples or s.workload_steps):
+        return None
+    out = {"estimate": True, "basis": f"median rate at batch {primary['batch_size']}, extrapolated"}
+    if s.workload_examples:
+        out["examples"] = s.workload_examples
+        out["inference_s"] = s.workload_examples / primary["throughput"]["samples_per_s"]
+    if s.workload_steps and "step_s" in primary.get("train", {}):
+        out["train_steps"] = s.workload_steps
+        out["train_s"] = s.workload_steps * primary["train"]["step_s"]
+    return out
+
+
+def describe_settings(s: RunSettings) -> str:
+    parts = [s.device, s.dtype]
+    if s.channels_last:
+        parts.append("channels_last")
+    if s.compile:
+        parts.append(f"compile={s.compile}")
+    parts.append(f"{s.threads} threads")
+    return ", ".join(parts)
+
