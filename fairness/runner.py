@@ -325,7 +325,10 @@ def _mfu(s: RunSettings, env: dict, macs: float | None, samples_per_s: float, fa
     if not macs:
         return {"achieved_flops_per_s": None, "mfu": None, "peak_flops_per_s": None, "peak_source": None}
     achieved = factor * 2 * macs * samples_per_s
-    peak = peak_flops(env["device_name"], s.dtype, env["tf32"]) if s.torch_device.type == "cuda" else None
+    # float32 counts as TF32 when either switch allows it: cuDNN convolutions use TF32 by default
+    # even though matmuls do not, so a convnet in float32 would otherwise show an MFU over 100%.
+    tf32 = bool(env.get("tf32") or env.get("tf32_cudnn"))
+    peak = peak_flops(env["device_name"], s.dtype, tf32) if s.torch_device.type == "cuda" else None
     return {"achieved_flops_per_s": achieved, "mfu": achieved / peak[0] if peak else None,
             "peak_flops_per_s": peak[0] if peak else None,
             "peak_source": peak[1] if peak else "no peak known for this device"}
@@ -419,20 +422,31 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
         try:
             if dev.type == "cuda":
                 rec["memory"] = cuda_peak(step, run.target(), inputs, dev)
-                if s.idle:
-                    progress(f"{run.name}@{b}: device idle share (torch.profiler)")
-                    rec["idle_share"] = idle_mod.idle_share(step, dev, steps=max(3, min(calls, 50)))
-                if s.energy and energy_mod.energy_unavailable(dev) is None:
-                    progress(f"{run.name}@{b}: energy over {energy_mod.ENERGY_WINDOW_S:g} s (NVML)")
-                    en = energy_mod.measure_energy(step, dev, b)
-                    rec["energy"] = {"joules_per_example": en.joules_per_example, "mean_power_w": en.mean_power_w,
-                                     "window_s": en.window_s, "examples": en.examples}
             elif run.rebuild is not None:
                 progress(f"{run.name}@{b}: peak resident memory of a fresh process ({kind})")
                 rec["memory"] = memory_mod.cpu_peak_rss(run.rebuild, b, s, train)
         except Exception as e:
-            out[run.name] = _fail(run, b, s, f"measuring memory/idle/energy of the {kind}", e)
+            out[run.name] = _fail(run, b, s, f"measuring the peak memory of the {kind}", e)
+            continue
+        if dev.type == "cuda" and not train:
+            _secondary(rec, "idle_share", s.idle, progress, f"{run.name}@{b}: device idle share (torch.profiler)",
+                       lambda: idle_mod.idle_share(step, dev, steps=max(3, min(calls, 50))))
+            _secondary(rec, "energy", s.energy and energy_mod.energy_unavailable(dev) is None, progress,
+                       f"{run.name}@{b}: energy over {energy_mod.ENERGY_WINDOW_S:g} s (NVML)",
+                       lambda: energy_mod.measure_energy(step, dev, b).record())
     return out
+
+
+def _secondary(rec: dict, key: str, wanted: bool, progress: Progress, message: str, fn) -> None:
+    """Idle share and energy complete the picture but are not the measurement: when one
+    cannot be read, the record says why and the run goes on."""
+    if not wanted:
+        return
+    progress(message)
+    try:
+        rec[key] = fn()
+    except Exception as e:
+        rec.setdefault("unavailable", {})[key] = f"{type(e).__name__}: {str(e).strip()[:200]}"
 
 
 def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progress) -> tuple[list[dict], list[dict]]:

@@ -28,6 +28,11 @@ class Energy:
     window_s: float
     examples: int
 
+    def record(self) -> dict:
+        return {"joules_per_example": self.joules_per_example, "mean_power_w": self.mean_power_w,
+                "window_s": self.window_s, "examples": self.examples,
+                "definition": "NVML board energy over a window of back-to-back steps, per example"}
+
 
 def energy_unavailable(device: torch.device) -> str | None:
     """Why energy cannot be read on this device, or None when it can."""

@@ -158,6 +158,6 @@ def peak_flops(device_name: str, dtype: str, tf32: bool) -> tuple[float, str] | 
             if dtype in ("bfloat16", "float16"):
                 return p.half, f"{p.source}; {dtype} tensor cores"
             if tf32 and p.tf32:
-                return p.tf32, f"{p.source}; TF32 (float32 with TF32 matmul allowed)"
+                return p.tf32, f"{p.source}; TF32 (float32 with TF32 allowed for matmul or cuDNN convolutions)"
             return p.fp32, f"{p.source}; float32 without tensor cores"
     return None

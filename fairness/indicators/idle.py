@@ -28,6 +28,18 @@ def _merged_busy_ns(intervals: list[tuple[int, int]], lo: int, hi: int) -> int:
     return busy
 
 
+def _is_annotation(event) -> bool:
+    """The profiler also draws user annotations (record_function ranges) on the GPU timeline,
+    spanning whole steps; they are not device work. Torch versions expose this differently."""
+    flag = getattr(event, "is_user_annotation", None)
+    if flag is not None and flag():
+        return True
+    kind = getattr(event, "activity_type", None)
+    if kind is not None and "annotation" in str(kind()).lower():
+        return True
+    return event.name() == STEP_LABEL
+
+
 def idle_share(step: Callable[[], object], device: torch.device, steps: int = 10) -> float:
     """Idle fraction of the GPU over `steps` back-to-back calls of a warmed-up `step`."""
     from torch.autograd import DeviceType
@@ -41,11 +53,8 @@ def idle_share(step: Callable[[], object], device: torch.device, steps: int = 10
         torch.cuda.synchronize(device)
     events = prof.profiler.kineto_results.events()
     start = min(e.start_ns() for e in events if e.name() == STEP_LABEL)
-    # Device activity only: kernels, copies, memsets. The profiler also draws user
-    # annotations on the GPU timeline, spanning whole steps; they are not work.
     gpu = [(e.start_ns(), e.start_ns() + e.duration_ns()) for e in events
-           if e.device_type() == DeviceType.CUDA and e.duration_ns() > 0
-           and "annotation" not in str(e.activity_type()).lower()]
+           if e.device_type() == DeviceType.CUDA and e.duration_ns() > 0 and not _is_annotation(e)]
     if not gpu:
         raise RuntimeError("the profiler recorded no GPU activity for the step")
     end = max(e for _, e in gpu)

@@ -109,6 +109,8 @@ def speed_table(m: dict) -> str:
                      si(energy["joules_per_example"], "J") if energy else "n/a",
                      si(r.get("achieved_flops_per_s"), "FLOP/s"),
                      percent(r["mfu"]) if r.get("mfu") is not None else "n/a"))
+        for what, why in (r.get("unavailable") or {}).items():
+            notes.append(f"batch {b}: {what.replace('_', ' ')} not measured: {why}")
         if tp.get("tokens_per_s"):
             notes.append(f"batch {b}: {si(tp['tokens_per_s'], 'tokens/s')}")
         if tp["noisy"] or (lat and lat["noisy"]):
