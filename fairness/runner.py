@@ -10,9 +10,10 @@ the first comes with a confidence interval from rounds paired in time.
 from __future__ import annotations
 
 import contextlib
+import copy
 import gc
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
@@ -210,12 +211,27 @@ class Runnable:
     macs_per_example: float | None = None
     fixed_batch: int | None = None  # inputs given by the user: only their batch size can run
     rebuild: dict | None = None  # how a fresh process rebuilds it (source, kwargs, input spec), or None
-    compiled: torch.nn.Module | None = None
-    runs: list = field(default_factory=list)
+    compile: str | None = None  # torch.compile mode, set by time_models
     failed: str | None = None  # set when a batch size failed; larger ones are skipped
+    _compiled: torch.nn.Module | None = None
+    _train_copy: torch.nn.Module | None = None
 
-    def target(self) -> torch.nn.Module:
-        return self.compiled if self.compiled is not None else self.module
+    def target(self, train: bool = False) -> torch.nn.Module:
+        """The module to call. A caller's own object is trained as a copy, so measuring a
+        training step never changes the caller's weights."""
+        if train and self.rebuild is None:
+            if self._train_copy is None:
+                self._train_copy = self._compile(copy.deepcopy(self.module))
+            return self._train_copy
+        if self._compiled is None:
+            self._compiled = self._compile(self.module)
+        return self._compiled
+
+    def _compile(self, module: torch.nn.Module) -> torch.nn.Module:
+        if not self.compile:
+            return module
+        # dynamic=False: one graph per batch size, each compiled in that size's first call.
+        return torch.compile(module, mode=None if self.compile == "default" else self.compile, dynamic=False)
 
 
 def _tokens_per_example(record: dict) -> int | None:
@@ -339,7 +355,7 @@ def _prepare(run: Runnable, b: int, s: RunSettings, train: bool):
     inputs = run.inputs_at(b)
     if s.channels_last:
         inputs = channels_last_inputs(inputs)
-    target = run.target()
+    target = run.target(train)
     target.train(train)
     step = make_step(target, inputs, s, train=train)
     dev = s.torch_device
@@ -354,7 +370,7 @@ def _prepare(run: Runnable, b: int, s: RunSettings, train: bool):
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     per_call = (time.perf_counter() - t0) / 3
-    return inputs, step, first, per_call
+    return target, inputs, step, first, per_call
 
 
 def _fail(run: Runnable, b: int, s: RunSettings, what: str, e: Exception) -> dict:
@@ -380,34 +396,34 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
     for run in runs:
         b = b_of[run.name]
         try:
-            inputs, step, first, per_call = _prepare(run, b, s, train)
+            target, inputs, step, first, per_call = _prepare(run, b, s, train)
         except Exception as e:
             out[run.name] = _fail(run, b, s, kind, e)
             continue
         rec = {"first_call_s": first}
         if s.compile:
             rec["compile_s"] = first  # the first call of a compiled model is its compilation
-        prepared.append((run, b, inputs, step, calls_for(per_call, BLOCK_S), rec))
+        prepared.append((run, b, target, inputs, step, calls_for(per_call, BLOCK_S), rec))
         out[run.name] = rec
     if not prepared:
         return out
-    names = ", ".join(f"{r.name}@{b}" for r, b, *_ in prepared)
+    names = ", ".join(f"{p[0].name}@{p[1]}" for p in prepared)
     timing = dict(device=s.device, warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
     try:
         progress(f"timing {kind} throughput: {names} (>= {s.min_duration_s:g} s each, interleaved)")
-        tp_rounds = run_interleaved([p[3] for p in prepared], per_call=False,
-                                    calls_per_block=[p[4] for p in prepared], **timing)
+        tp_rounds = run_interleaved([p[4] for p in prepared], per_call=False,
+                                    calls_per_block=[p[5] for p in prepared], **timing)
         lat_rounds = None
         if not train:
             progress(f"timing {kind} latency: {names}")
-            lat_rounds = run_interleaved([p[3] for p in prepared], per_call=True, **timing)
+            lat_rounds = run_interleaved([p[4] for p in prepared], per_call=True, **timing)
     except Exception as e:
         for run, b, *_ in prepared:
             out[run.name] = _fail(run, b, s, f"timing the {kind}", e)
         return out
 
     dev = s.torch_device
-    for i, (run, b, inputs, step, calls, rec) in enumerate(prepared):
+    for i, (run, b, target, inputs, step, calls, rec) in enumerate(prepared):
         tokens = _tokens_per_example(inputs.record)
         tp = throughput_from(Timing(tuple(t for r in tp_rounds[i] for t in r)), b, calls)
         rec["throughput"] = _throughput_record(tp, tokens)
@@ -421,7 +437,7 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
             rec["step_s"] = tp.batch_size / tp.samples_per_s
         try:
             if dev.type == "cuda":
-                rec["memory"] = cuda_peak(step, run.target(), inputs, dev)
+                rec["memory"] = cuda_peak(step, target, inputs, dev)
             elif run.rebuild is not None:
                 progress(f"{run.name}@{b}: peak resident memory of a fresh process ({kind})")
                 rec["memory"] = memory_mod.cpu_peak_rss(run.rebuild, b, s, train)
@@ -453,13 +469,22 @@ def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progr
     """Time every model on the target device. Returns a speed record per model (in order) and
     the paired speed ratios of every model to the first. Failures are recorded, not raised."""
     dev = s.torch_device
+    modes = [run.module.training for run in runs]
     for run in runs:
+        run.compile = s.compile
         if s.channels_last:
             run.module.to(memory_format=torch.channels_last)
-        if s.compile:
-            # dynamic=False: one graph per batch size, each compiled in that size's first call.
-            run.compiled = torch.compile(run.module, mode=None if s.compile == "default" else s.compile,
-                                         dynamic=False)
+    try:
+        return _time_all(runs, s, env, progress)
+    finally:
+        for run, mode in zip(runs, modes):  # a caller's own object is given back as it came
+            run.module.train(mode)
+            if s.channels_last and run.rebuild is None:
+                run.module.to(memory_format=torch.contiguous_format)
+        _free(dev)
+
+
+def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progress) -> tuple[list[dict], list[dict]]:
     plans = _batch_plan(runs, s, progress)
     positions = max(len(p) for p in plans)
     records: dict[str, list[dict]] = {r.name: [] for r in runs}
@@ -486,7 +511,6 @@ def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progr
             if "throughput" in rec.get("train", {}):
                 rec["train"].update(_mfu(s, env, macs, rec["train"]["throughput"]["samples_per_s"],
                                          TRAIN_FLOPS_FACTOR))
-    _free(dev)
     return [_speed_record(records[r.name], r, s) for r in runs], ratios
 
 

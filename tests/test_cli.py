@@ -13,8 +13,13 @@ def run(*args):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+def count(*args):
+    """Counting only: speed has its own tests (test_runner.py)."""
+    return run(*args, "--no-speed")
+
+
 def test_json_is_a_results_file():
-    r = run("measure", "timm:resnet18", "--format", "json", "-q", "--no-fvcore")
+    r = count("measure", "timm:resnet18", "--format", "json", "-q", "--no-fvcore")
     assert r.exit_code == 0
     data = json.loads(r.stdout)
     assert data["schema"] == "fairness/v1"
@@ -28,7 +33,7 @@ def test_json_is_a_results_file():
 
 
 def test_table_has_units_and_conventions():
-    r = run("measure", "timm:resnet18", "-q", "--no-fvcore", "--batch", "2")
+    r = count("measure", "timm:resnet18", "-q", "--no-fvcore", "--batch", "2")
     assert r.exit_code == 0
     assert "1.814 G" in r.stdout  # MACs with a prefix
     assert "MiB" in r.stdout
@@ -38,7 +43,7 @@ def test_table_has_units_and_conventions():
 
 def test_csv_one_row_raw_numbers(tmp_path):
     out = tmp_path / "r.json"
-    r = run("measure", "timm:resnet18", "--format", "csv", "-q", "--no-fvcore", "--out", str(out))
+    r = count("measure", "timm:resnet18", "--format", "csv", "-q", "--no-fvcore", "--out", str(out))
     header, row = r.stdout.strip().splitlines()
     cols = dict(zip(header.split(","), row.split(",")))
     assert cols["flops.macs"] == "1814073344"
@@ -46,7 +51,7 @@ def test_csv_one_row_raw_numbers(tmp_path):
 
 
 def test_kwargs_and_python_source():
-    r = run("measure", "python:tiny_models:shared_block", "-k", "times=5", "--inputs",
+    r = count("measure", "python:tiny_models:shared_block", "-k", "times=5", "--inputs",
             "python:tiny_models:vector_inputs", "--format", "json", "-q")
     assert r.exit_code == 0, r.output
     model = json.loads(r.stdout)["models"][0]

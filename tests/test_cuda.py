@@ -27,3 +27,52 @@ def test_attention_backends_count_like_meta(backend):
         except RuntimeError as e:
             pytest.skip(f"backend unavailable here: {e}")
     assert on_cuda == run("meta")
+
+
+@cuda
+def test_speed_on_cuda_every_indicator():
+    """On a GPU the record has CUDA peak memory, idle share, energy (where NVML reads) and MFU
+    fields; a caller's model comes back in eval mode with its weights unchanged."""
+    import fairness
+    from fairness.runner import RunSettings
+
+    model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.GELU(), torch.nn.Linear(256, 64)).cuda().eval()
+    before = [p.detach().clone() for p in model.parameters()]
+    rec = fairness.measure(model, input_factory="python:tiny_models:wide_inputs",
+                           speed=RunSettings(device="cuda", batch_sizes=(8,), train=True, min_duration_s=0.1,
+                                             warmup_s=0.05))
+    sp = rec["speed"]
+    assert sp["errors"] == []
+    assert [r["batch_size"] for r in sp["runs"]] == [1, 8]
+    for r in sp["runs"]:
+        mem = r["memory"]
+        assert mem["peak_allocated_bytes"] >= sum(p.numel() * 4 for p in model.parameters())
+        assert mem["peak_reserved_bytes"] >= mem["step_added_bytes"]
+        assert 0.0 <= r["idle_share"] <= 1.0
+        assert "energy" in r or "energy" in sp["unavailable"]
+        assert r["achieved_flops_per_s"] > 0
+        assert r["train"]["memory"]["peak_allocated_bytes"] > 0
+    assert rec["memory"]["peak_bytes"] == sp["runs"][-1]["memory"]["peak_allocated_bytes"]
+    assert not model.training
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+@cuda
+def test_auto_batch_and_out_of_memory_on_cuda():
+    """--batch auto finds a power of two and says so; a batch that cannot fit is an error
+    in the record (exit 2 on the command line), and the batch before it is kept."""
+    import fairness
+    from fairness.runner import AUTO_BATCH_CAP, RunSettings
+
+    fast = dict(device="cuda", min_duration_s=0.05, warmup_s=0.01, idle=False, energy=False)
+    rec = fairness.measure("python:tiny_models:shared_block", input_factory="python:tiny_models:vector_inputs",
+                           speed=RunSettings(batch_sizes=("auto",), **fast))
+    auto = rec["speed"]["runs"][-1]
+    assert auto["batch_size"] == AUTO_BATCH_CAP and auto["batch_note"].startswith("auto")
+    free, _ = torch.cuda.mem_get_info()
+    too_big = int(free // (4 * 4)) * 4  # [batch, 4] float32 inputs alone exceed free memory
+    rec = fairness.measure("python:tiny_models:shared_block", input_factory="python:tiny_models:vector_inputs",
+                           speed=RunSettings(batch_sizes=(too_big,), **fast))
+    runs = rec["speed"]["runs"]
+    assert "throughput" in runs[0] and runs[0]["batch_size"] == 1
+    assert "out of memory" in runs[1]["error"]

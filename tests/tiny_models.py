@@ -90,3 +90,7 @@ def vector_inputs(batch_size: int = 1, device="cpu"):
 
 def broken_factory():
     raise RuntimeError("this factory always fails")
+
+
+def wide_inputs(batch_size: int = 1, device="cpu"):
+    return torch.randn(batch_size, 64, device=device)

@@ -1,0 +1,317 @@
+"""Speed, latency and peak memory on the CPU, with tiny models and short timings.
+
+Nothing here asserts how fast this machine is: only the structure of the records, the
+number of samples, and sanity (a confidence interval holds its median, p99 >= p90 >= p50).
+"""
+
+import json
+import re
+from types import SimpleNamespace
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import fairness
+from fairness import FairnessError
+from fairness.cli import main
+from fairness.indicators import speed as speed_mod
+from fairness.indicators.speed import paired_ratio, run_interleaved
+from fairness.measure import Target, measure_models
+from fairness.runner import Runnable, RunSettings, _batch_plan, check_settings
+from tiny_models import SharedBlock
+
+SOURCE = "python:tiny_models:shared_block"
+INPUTS = "python:tiny_models:vector_inputs"  # vector_inputs(batch_size, device): [batch, 4]
+FAST = dict(device="cpu", min_duration_s=0.05, warmup_s=0.01, threads=1)
+
+
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    """A run sets torch's thread count for the process; put it back for the tests after."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def module_record():
+    """A module object timed at batch 4 only: batch 1 comes too."""
+    threads = torch.get_num_threads()
+    try:
+        return fairness.measure(SharedBlock(), input_factory=INPUTS,
+                                speed=RunSettings(batch_sizes=(4,), **FAST))
+    finally:
+        torch.set_num_threads(threads)
+
+
+# --- fairness.measure with speed ------------------------------------------------------------
+
+
+def test_batch_1_is_always_timed(module_record):
+    """Asking for batch 4 times batch 1 (latency) and batch 4, in increasing order."""
+    runs = module_record["speed"]["runs"]
+    assert [r["batch_size"] for r in runs] == [1, 4]
+    assert [r["batch_note"] for r in runs] == ["batch 1: latency", "requested"]
+    assert module_record["speed"]["throughput"]["batch_size"] == 4  # the headline: the largest batch
+
+
+def test_batch_plan_lists_each_size_once():
+    """(1, 4) and (4, 1) plan the same runs as (4,): no size twice, smallest first."""
+    run_ = Runnable("m", SharedBlock(), lambda b: None)
+    for sizes in [(4,), (1, 4), (4, 1), (4, 4)]:
+        (plan,) = _batch_plan([run_], RunSettings(batch_sizes=sizes), lambda _: None)
+        assert [b for b, _ in plan] == [1, 4]
+
+
+def test_throughput_has_min_samples_and_its_median_inside_the_ci(module_record):
+    """Every run has at least min_samples timed blocks, and ci95 low <= median <= high."""
+    for r in module_record["speed"]["runs"]:
+        tp = r["throughput"]
+        assert tp["batch_size"] == r["batch_size"]
+        assert tp["n"] >= 10 and tp["calls_per_block"] >= 1
+        assert 0 < tp["ci95"][0] <= tp["samples_per_s"] <= tp["ci95"][1]
+        assert len(r["rounds"]["throughput"]) == tp["n"]  # one block per round: a single model
+
+
+def test_latency_percentiles_are_ordered(module_record):
+    """Latency: p99 >= p90 >= median > 0; p99 is flagged unreliable below 100 calls."""
+    lat = module_record["speed"]["latency"]
+    assert lat["batch_size"] == 1  # the headline latency is the one at batch 1
+    for r in module_record["speed"]["runs"]:
+        lat = r["latency"]
+        assert lat["p99_s"] >= lat["p90_s"] >= lat["median_s"] > 0
+        assert lat["n"] >= 10
+        assert lat["p99_reliable"] == (lat["n"] >= 100)
+
+
+def test_settings_are_recorded(module_record):
+    """The settings a number depends on travel with it: threads=1 as asked."""
+    st = module_record["speed"]["settings"]
+    assert st["threads"] == 1 and st["device"] == "cpu" and st["dtype"] == "float32"
+    assert st["batch_sizes"] == [4] and st["min_samples"] == 10
+
+
+def test_module_object_has_no_cpu_peak_memory(module_record):
+    """A module object cannot be rebuilt in a fresh process: peak memory is None, nothing fails."""
+    assert module_record["memory"]["peak_bytes"] is None
+    assert module_record["memory"]["param_bytes"] == 20 * 4  # Linear(4, 4) in float32
+    assert module_record["speed"]["errors"] == []
+    assert all("memory" not in r for r in module_record["speed"]["runs"])
+
+
+def test_cpu_has_no_idle_share_or_energy(module_record):
+    """On the CPU, idle share and energy are not measured, and the record says why."""
+    assert set(module_record["speed"]["unavailable"]) == {"idle_share", "energy"}
+
+
+def test_cpu_peak_memory_from_a_fresh_process():
+    """A source is rebuilt in a fresh process: its peak resident set covers the weights."""
+    rec = fairness.measure(SOURCE, input_factory=INPUTS, speed=RunSettings(batch_sizes=(2,), **FAST))
+    mem = rec["memory"]
+    assert mem["peak_bytes"] >= mem["param_bytes"] > 0
+    assert "fresh process" in mem["peak_definition"]
+    assert mem["peak_batch_size"] == 2
+    for r in rec["speed"]["runs"]:
+        assert r["memory"]["peak_rss_bytes"] >= r["memory"]["rss_before_model_bytes"] > 0
+
+
+def test_train_step_on_cpu():
+    """--train times a training step too: its throughput and seconds per step."""
+    rec = fairness.measure(SharedBlock(), input_factory=INPUTS,
+                           speed=RunSettings(batch_sizes=(2,), train=True, **FAST))
+    sp = rec["speed"]
+    assert [r["batch_size"] for r in sp["runs"]] == [1, 2]
+    for r in sp["runs"]:
+        tr = r["train"]
+        assert tr["throughput"]["n"] >= 10 and tr["step_s"] > 0
+        assert tr["throughput"]["batch_size"] == r["batch_size"]
+        assert "latency" not in tr  # latency is an inference number
+    assert sp["train"]["step_s"] > 0 and sp["train"]["throughput"]["batch_size"] == 2
+    assert "SGD" in sp["train"]["optimizer"]
+    assert sp["errors"] == []
+
+
+def test_train_leaves_a_module_object_as_it_was():
+    """Measuring a module object's training step does not change the caller's weights."""
+    model = SharedBlock().eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fairness.measure(model, input_factory=INPUTS, speed=RunSettings(train=True, **FAST))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert not model.training
+
+
+# --- several models: interleaved rounds and paired ratios -------------------------------------
+
+
+def test_two_models_get_paired_speed_ratios():
+    """Two models timed together: each speed-up over the first has a CI that holds it."""
+    res = measure_models([Target(SharedBlock(1), name="one"), Target(SharedBlock(3), name="three")],
+                         input_factory=INPUTS, speed=RunSettings(**FAST))
+    assert res["environment"]["threads"] == 1
+    ratios = res["speed_ratios"]
+    assert {r["indicator"] for r in ratios} == {"throughput", "latency"}
+    for r in ratios:
+        assert (r["model"], r["reference"]) == ("three", "one")
+        assert r["batch_size"] == r["reference_batch_size"] == 1
+        assert r["ci95"][0] <= r["speedup"] <= r["ci95"][1]
+        assert r["speedup"] > 0 and r["n"] >= 1
+    # interleaved: both models have the same number of rounds
+    one, three = (m["speed"]["runs"][0]["rounds"] for m in res["models"])
+    assert len(one["throughput"]) == len(three["throughput"])
+    assert len(one["latency"]) == len(three["latency"])
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """speed.py's clock advanced only by the steps: each block's time is its calls' cost."""
+    now = [0.0]
+    monkeypatch.setattr(speed_mod, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    return now
+
+
+def _counting_steps(log, clock):
+    def make(name, cost):
+        def step():
+            log.append(name)
+            clock[0] += cost
+        return step
+    return make("A", 1.0), make("B", 10.0)
+
+
+def test_run_interleaved_alternates_blocks(fake_clock):
+    """Rounds run A's block then B's, each after one untimed re-warm call; min_samples is met."""
+    log = []
+    a, b = _counting_steps(log, fake_clock)
+    rounds = run_interleaved([a, b], "cpu", per_call=False, calls_per_block=[2, 3], warmup_s=0.0, min_warmup=3,
+                             min_samples=4, min_duration_s=0.0, max_duration_s=1e9)
+    assert "".join(log) == "AAA" + "BBB" + ("A" * 3 + "B" * 4) * 4  # warm-up, then 4 rounds
+    assert rounds == [[(2.0,)] * 4, [(30.0,)] * 4]  # the re-warm call is outside the timed block
+
+
+def test_run_interleaved_per_call_chunks(fake_clock):
+    """per_call=True: a chunk of single-call times per model and round, after a re-warm call."""
+    log = []
+    a, b = _counting_steps(log, fake_clock)
+    rounds = run_interleaved([a, b], "cpu", per_call=True, chunk_calls=3, warmup_s=0.0, min_warmup=1,
+                             min_samples=5, min_duration_s=0.0, max_duration_s=1e9)
+    assert rounds == [[(1.0,) * 3] * 2, [(10.0,) * 3] * 2]  # 2 rounds of 3 reach 5 samples
+    assert "".join(log) == "AB" + ("A" * 4 + "B" * 4) * 2
+
+
+def test_run_interleaved_real_clock_meets_min_samples():
+    """On the real clock, with a real model, every step gets at least min_samples times."""
+    model, x = torch.nn.Linear(4, 4), torch.randn(2, 4)
+    steps = [lambda: model(x), lambda: model(x).relu()]
+    rounds = run_interleaved(steps, "cpu", per_call=False, calls_per_block=[3, 5], warmup_s=0.0,
+                             min_samples=6, min_duration_s=0.0)
+    assert [len(r) for r in rounds] == [6, 6]
+    assert all(t > 0 for r in rounds for (t,) in r)
+
+
+def test_paired_ratio_by_hand():
+    """Reference rounds take twice as long as the model's: speed-up 2.0 exactly."""
+    r = paired_ratio([(1.0,), (2.0,), (1.0,)], [(2.0,), (4.0,), (2.0,)], batch_size=1, indicator="throughput")
+    assert r.ratio == 2.0 and r.ci95 == (2.0, 2.0) and r.n == 3
+    assert (r.batch_size, r.indicator) == (1, "throughput")
+
+
+def test_paired_ratio_pairs_rounds_and_takes_chunk_medians():
+    """Per round: median of the reference chunk / median of the model chunk; then the median."""
+    model = [(1.0, 1.0, 9.0), (2.0, 2.0, 2.0), (1.0, 1.0, 1.0)]  # one outlier call in round 1
+    ref = [(3.0, 3.0, 3.0), (2.0, 2.0, 2.0), (4.0, 4.0, 4.0)]  # per round: 3, 1, 4
+    r = paired_ratio(model, ref, batch_size=1, indicator="latency")
+    assert r.ratio == 3.0 and r.ci95 == (1.0, 4.0) and r.n == 3
+
+
+# --- settings checked before anything runs ----------------------------------------------------
+
+
+def test_float16_on_cpu_runs_or_says_dtype():
+    """float16 autocast on the CPU either works or is refused with a --dtype message."""
+    try:
+        s = check_settings(RunSettings(device="cpu", dtype="float16"))
+    except FairnessError as e:
+        assert "--dtype" in e.message
+    else:
+        assert s.dtype == "float16"
+
+
+def test_threads_default_to_a_positive_count():
+    """threads=None is filled in with this machine's physical cores."""
+    s = check_settings(RunSettings(threads=None))
+    assert isinstance(s.threads, int) and s.threads > 0
+
+
+@pytest.mark.parametrize("settings, expected", [
+    (RunSettings(threads=0), "--threads 0"),
+    (RunSettings(batch_sizes=(0,)), "--batch 0"),
+    (RunSettings(batch_sizes=("auto",)), "CUDA"),
+    (RunSettings(device="meta"), "--no-speed"),
+    (RunSettings(dtype="float64"), "--dtype float64"),
+])
+def test_check_settings_refuses_with_the_option_named(settings, expected):
+    """Each refused setting is a FairnessError that names the option."""
+    with pytest.raises(FairnessError, match=re.escape(expected)):
+        check_settings(settings)
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--batch", "0", "--device", "cpu"], "--batch"),
+    (["--batch", "auto", "--device", "cpu"], "CUDA"),
+    (["--threads", "0", "--device", "cpu"], "--threads"),
+    pytest.param(["--device", "cuda"], "no CUDA device",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible")),
+])
+def test_bad_speed_options_one_line_exit_2(args, expected):
+    """Bad speed options stop before any timing: one line on stderr, exit 2."""
+    r = run("measure", SOURCE, "--inputs", INPUTS, *args, "-q")
+    assert r.exit_code == 2, r.output
+    assert expected in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("args", [["--device", "meta"], ["--device", "cpu", "--no-speed"]])
+def test_counts_only(args):
+    """--device meta and --no-speed count only: speed is None, exit 0."""
+    r = run("measure", SOURCE, "--inputs", INPUTS, *args, "--format", "json", "-q", "--no-fvcore")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["models"][0]["speed"] is None
+    assert data["models"][0]["memory"]["peak_bytes"] is None
+    assert data["models"][0]["params"]["unique"] == 20
+
+
+def test_cli_speed_json_end_to_end(tmp_path):
+    """measure --device cpu --batch 1,2 --workload: an estimate, and why idle/energy are missing."""
+    out = tmp_path / "r.json"
+    r = run("measure", SOURCE, "--inputs", INPUTS, "--device", "cpu", "--batch", "1,2", "--min-time", "0.05",
+            "--threads", "1", "--workload", "1000", "--format", "json", "--out", str(out), "-q", "--no-fvcore")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    sp = data["models"][0]["speed"]
+    assert [x["batch_size"] for x in sp["runs"]] == [1, 2]
+    assert sp["workload"]["inference_s"] > 0 and sp["workload"]["estimate"] is True
+    assert sp["workload"]["examples"] == 1000
+    assert {"idle_share", "energy"} <= set(sp["unavailable"])
+    assert sp["settings"]["min_duration_s"] == 0.05 and sp["settings"]["threads"] == 1
+    assert data["models"][0]["memory"]["peak_bytes"] > 0  # a source: a fresh process measured it
+    assert json.loads(out.read_text())["models"][0]["speed"]["workload"] == sp["workload"]
+
+
+def test_cli_speed_table():
+    """The table shows throughput per second and latency."""
+    r = run("measure", SOURCE, "--inputs", INPUTS, "--device", "cpu", "--min-time", "0.05", "--threads", "1",
+            "-q", "--no-fvcore")
+    assert r.exit_code == 0, r.output
+    assert "/s" in r.stdout and "latency" in r.stdout
+    assert "1 CPU threads" in r.stdout
+    assert "energy: not measured" in r.stdout
