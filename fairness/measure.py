@@ -184,8 +184,9 @@ def _runnable(t: Target, record: dict, spec: InputSpec, device: str, progress: P
                    "seq_len": spec.seq_len, "factory": spec.factory}
         return Runnable(name, module, lambda b: make_inputs(module, src, spec, b, device), macs, rebuild=rebuild)
     module = t.model
-    if str(_model_device(module)) != str(torch.device(device)):
-        raise FairnessError(f"{name}: the model object is on {_model_device(module)} but speed is measured on "
+    here, there = _model_device(module), torch.device(device)
+    if here.type != there.type or (here.index or 0) != (there.index or 0):  # "cuda" is "cuda:0"
+        raise FairnessError(f"{name}: the model object is on {here} but speed is measured on "
                             f"{device}; move it first (model.to('{device}')) or measure on its device")
     if t.inputs is not None:
         given = _wrap_inputs(t.inputs, 1)
