@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
 
 from ..sources import describe_input
 from .units import percent, seconds, si, size
@@ -71,12 +72,10 @@ def model_table(m: dict, detail: bool = False) -> str:
     if detail:
         lines += ["", _breakdown("by op", f["by_op"], 15), "", _breakdown("by module (depth <= 2)", {
             k: v for k, v in f["by_module"].items() if k == "(model)" or k.count(".") <= 1}, 25)]
-    lines += [
-        "",
+    lines += [""] + textwrap.wrap(
         f"Counts per example (batch of {m['input'].get('batch_size', 1)} divided by its size), "
         "one forward pass in eval mode. 1 MAC = one multiply + one add; FLOPs = 2 x MACs + other FLOPs. "
-        "Prefixes are decimal (G = 1e9); bytes are binary (MiB = 2^20 B).",
-    ]
+        "Prefixes are decimal (G = 1e9); bytes are binary (MiB = 2^20 B).", 110)
     return "\n".join(lines)
 
 
@@ -125,7 +124,9 @@ def speed_table(m: dict) -> str:
             tpeak = tmem.get("peak_allocated_bytes", tmem.get("peak_rss_bytes"))
             notes.append(f"batch {b} training step: {si(tr['throughput']['samples_per_s'], 'samples/s')}, "
                          f"{seconds(tr['step_s'])} per step, peak memory {size(tpeak)}, "
-                         f"{si(tr.get('achieved_flops_per_s'), 'FLOP/s')} (3 x forward)")
+                         f"{si(tr.get('achieved_flops_per_s'), 'FLOP/s')} (3 x forward)"
+                         + (f"; compilation took {seconds(tr['compile_s'])}" if tr.get("compile_s") else "")
+                         + ("; NOISY" if tr["throughput"]["noisy"] else ""))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [head, ""] + ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
                           for row in rows]
@@ -140,13 +141,14 @@ def speed_table(m: dict) -> str:
                          f"({work['basis']})")
     for what, why in (sp.get("unavailable") or {}).items():
         lines.append(f"{what.replace('_', ' ')}: not measured; {why}")
-    lines += ["",
-              "throughput: samples/s, median over timed blocks (one synchronize per block), 95% CI of the median. "
-              "latency: one call, CUDA events or host clock; p99 marked 'few' when n < 100. "
-              "peak memory: " + (m["memory"].get("peak_definition") or "n/a") + ". "
-              "idle: share of a run of back-to-back steps in which the GPU runs no kernel (torch.profiler). "
-              "energy: NVML board energy per example. achieved: 2 x MACs x samples/s; MFU: achieved / "
-              "the device's datasheet peak for this dtype."]
+    definitions = (
+        "throughput: samples/s, median over timed blocks (one synchronize per block), with the 95% CI of the "
+        "median. latency: one call, timed by CUDA events (GPU) or the host clock (CPU); p99 marked 'few' when "
+        "n < 100. peak memory: " + (m["memory"].get("peak_definition") or "n/a") + ". idle: share of a run of "
+        "back-to-back steps in which the GPU runs no kernel (torch.profiler). energy: NVML board energy per "
+        "example. achieved: 2 x MACs x samples/s (training step: 3 x that); MFU: achieved / the device's "
+        "datasheet peak for this dtype. NOISY: IQR over 10% of the median.")
+    lines += [""] + textwrap.wrap(definitions, 110)
     return "\n".join(lines)
 
 
