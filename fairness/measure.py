@@ -237,7 +237,12 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
         env = environment(count_device)
     results = new_results([], env)
     for t in targets:
-        results["models"].append(_count_one(t, spec, batch_size, count_device, fvcore, progress))
+        record = _count_one(t, spec, batch_size, count_device, fvcore, progress)
+        taken = {m["id"] for m in results["models"]}
+        if record["id"] in taken:  # the same model twice: ids stay unique, as the results file needs
+            record["id"] = record["name"] = next(f"{record['id']} ({k})" for k in itertools.count(2)
+                                                 if f"{record['id']} ({k})" not in taken)
+        results["models"].append(record)
         if on_record:
             on_record(results)
     if speed is None:

@@ -13,7 +13,7 @@ import contextlib
 import copy
 import gc
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
@@ -213,25 +213,28 @@ class Runnable:
     rebuild: dict | None = None  # how a fresh process rebuilds it (source, kwargs, input spec), or None
     compile: str | None = None  # torch.compile mode, set by time_models
     failed: str | None = None  # set when a batch size failed; larger ones are skipped
-    _compiled: torch.nn.Module | None = None
     _train_copy: torch.nn.Module | None = None
+    _targets: dict = field(default_factory=dict)
 
-    def target(self, train: bool = False) -> torch.nn.Module:
-        """The module to call. A caller's own object is trained as a copy, so measuring a
+    def module_for(self, train: bool) -> torch.nn.Module:
+        """The eager module. A caller's own object is trained as a copy, so measuring a
         training step never changes the caller's weights."""
         if train and self.rebuild is None:
             if self._train_copy is None:
-                self._train_copy = self._compile(copy.deepcopy(self.module))
+                self._train_copy = copy.deepcopy(self.module)
             return self._train_copy
-        if self._compiled is None:
-            self._compiled = self._compile(self.module)
-        return self._compiled
+        return self.module
 
-    def _compile(self, module: torch.nn.Module) -> torch.nn.Module:
-        if not self.compile:
-            return module
-        # dynamic=False: one graph per batch size, each compiled in that size's first call.
-        return torch.compile(module, mode=None if self.compile == "default" else self.compile, dynamic=False)
+    def target(self, train: bool = False) -> torch.nn.Module:
+        """The module to call: `module_for(train)`, compiled when a compile mode is set."""
+        if train not in self._targets:
+            module = self.module_for(train)
+            if self.compile:
+                # dynamic=False: one graph per batch size, each compiled in that size's first call.
+                module = torch.compile(module, mode=None if self.compile == "default" else self.compile,
+                                       dynamic=False)
+            self._targets[train] = module
+        return self._targets[train]
 
 
 def _tokens_per_example(record: dict) -> int | None:
@@ -282,22 +285,22 @@ def _auto_batch(run: Runnable, s: RunSettings, progress: Progress) -> tuple[int,
     """Largest power of two whose step (training step with --train) runs without running out
     of memory; searched in eager mode."""
     dev = s.torch_device
+    module = run.module_for(s.train)
+    module.train(s.train)
     best, b = None, 1
     while b <= AUTO_BATCH_CAP:
         progress(f"{run.name}: --batch auto, trying {b}")
         try:
-            step = make_step(run.module, run.inputs_at(b), s, train=s.train)
+            step = make_step(module, run.inputs_at(b), s, train=s.train)
             step()
             step()
             torch.cuda.synchronize(dev)
         except Exception as e:
             if not is_oom(e):
                 raise
-            del e
-            _free(dev)
             break
         finally:
-            step = None
+            step = None  # drop the step's tensors before the allocator's cache is emptied
             _free(dev)
         best, b = b, b * 2
     if best is None:
@@ -514,29 +517,31 @@ def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progres
     return [_speed_record(records[r.name], r, s) for r in runs], ratios
 
 
+def _per_example(rec: dict, indicator: str, batch: int) -> list[tuple[float, ...]]:
+    """A run's times per round, as seconds per example: a throughput block holds
+    calls_per_block calls of `batch` examples, a latency time one call."""
+    calls = rec["throughput"]["calls_per_block"] if indicator == "throughput" else 1
+    return [tuple(t / (calls * batch) for t in r) for r in rec["rounds"][indicator]]
+
+
 def _ratios(ref: Runnable, live: list[Runnable], infer: dict, b_of: dict) -> list[dict]:
+    """Every live model's speed-up over the reference (the first model) in this phase."""
     out = []
     ref_rec = infer.get(ref.name, {})
-    if "rounds" not in ref_rec:
-        return out
     for r in live:
         rec = infer.get(r.name, {})
-        if r is ref or "rounds" not in rec:
+        if r is ref or "rounds" not in rec or "rounds" not in ref_rec:
             continue
         for indicator in ("throughput", "latency"):
-            if indicator in rec["rounds"] and indicator in ref_rec["rounds"]:
-                # Block times hold different numbers of calls per model; per-call rates pair them.
-                mine = [tuple(t / rec["throughput"]["calls_per_block"] / b_of[r.name] for t in x)
-                        for x in rec["rounds"][indicator]] if indicator == "throughput" else rec["rounds"][indicator]
-                theirs = [tuple(t / ref_rec["throughput"]["calls_per_block"] / b_of[ref.name] for t in x)
-                          for x in ref_rec["rounds"][indicator]] if indicator == "throughput" \
-                    else ref_rec["rounds"][indicator]
-                ratio = paired_ratio(mine, theirs, b_of[r.name], indicator)
-                out.append({"model": r.name, "reference": ref.name, "indicator": indicator,
-                            "batch_size": b_of[r.name], "reference_batch_size": b_of[ref.name],
-                            "speedup": ratio.ratio, "ci95": list(ratio.ci95), "n": ratio.n,
-                            "definition": "reference time per example / model time per example, "
-                                          "paired round by round; > 1: the model is faster"})
+            if indicator not in rec["rounds"] or indicator not in ref_rec["rounds"]:
+                continue
+            ratio = paired_ratio(_per_example(rec, indicator, b_of[r.name]),
+                                 _per_example(ref_rec, indicator, b_of[ref.name]), b_of[r.name], indicator)
+            out.append({"model": r.name, "reference": ref.name, "indicator": indicator,
+                        "batch_size": b_of[r.name], "reference_batch_size": b_of[ref.name],
+                        "speedup": ratio.ratio, "ci95": list(ratio.ci95), "n": ratio.n,
+                        "definition": "reference time per example / model time per example, "
+                                      "paired round by round; > 1: the model is faster"})
     return out
 
 
@@ -585,14 +590,3 @@ def _workload(primary: dict | None, s: RunSettings) -> dict | None:
         out["train_steps"] = s.workload_steps
         out["train_s"] = s.workload_steps * primary["train"]["step_s"]
     return out
-
-
-def describe_settings(s: RunSettings) -> str:
-    parts = [s.device, s.dtype]
-    if s.channels_last:
-        parts.append("channels_last")
-    if s.compile:
-        parts.append(f"compile={s.compile}")
-    parts.append(f"{s.threads} threads")
-    return ", ".join(parts)
-

@@ -12,6 +12,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -125,6 +127,10 @@ def _import_attr(path: str, what: str) -> Any:
     module_name, sep, attr = path.rpartition(":")
     if not sep or not module_name or not attr:
         raise FairnessError(f"{what} {path!r}: expected package.module:function, e.g. python:mypkg.models:build")
+    # The current directory is searched first, as `python -m` does: a console script's
+    # sys.path starts at its own bin/ folder, where no user's module lives.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:

@@ -184,12 +184,13 @@ def _counting_steps(log, clock):
 
 
 def test_run_interleaved_alternates_blocks(fake_clock):
-    """Rounds run A's block then B's, each after one untimed re-warm call; min_samples is met."""
+    """Rounds alternate A B and B A, each block after one untimed re-warm call; min_samples is met."""
     log = []
     a, b = _counting_steps(log, fake_clock)
     rounds = run_interleaved([a, b], "cpu", per_call=False, calls_per_block=[2, 3], warmup_s=0.0, min_warmup=3,
                              min_samples=4, min_duration_s=0.0, max_duration_s=1e9)
-    assert "".join(log) == "AAA" + "BBB" + ("A" * 3 + "B" * 4) * 4  # warm-up, then 4 rounds
+    ab, ba = "A" * 3 + "B" * 4, "B" * 4 + "A" * 3
+    assert "".join(log) == "AAA" + "BBB" + (ab + ba) * 2  # warm-up, then 4 rounds
     assert rounds == [[(2.0,)] * 4, [(30.0,)] * 4]  # the re-warm call is outside the timed block
 
 
@@ -200,7 +201,7 @@ def test_run_interleaved_per_call_chunks(fake_clock):
     rounds = run_interleaved([a, b], "cpu", per_call=True, chunk_calls=3, warmup_s=0.0, min_warmup=1,
                              min_samples=5, min_duration_s=0.0, max_duration_s=1e9)
     assert rounds == [[(1.0,) * 3] * 2, [(10.0,) * 3] * 2]  # 2 rounds of 3 reach 5 samples
-    assert "".join(log) == "AB" + ("A" * 4 + "B" * 4) * 2
+    assert "".join(log) == "AB" + "A" * 4 + "B" * 4 + "B" * 4 + "A" * 4
 
 
 def test_run_interleaved_real_clock_meets_min_samples():

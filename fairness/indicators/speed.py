@@ -80,7 +80,7 @@ def _cuda(device) -> bool:
 def run_interleaved(steps: list[Callable[[], object]], device, *, per_call: bool, calls_per_block: list[int] | int = 1,
                     chunk_calls: int = 10, warmup_s: float = 0.5, min_warmup: int = 3, min_samples: int = 10,
                     min_duration_s: float = 1.0, max_duration_s: float = 60.0) -> list[list[tuple[float, ...]]]:
-    """Time several steps in rounds (A B A B ...), so drift on a shared machine hits them alike.
+    """Time several steps in rounds (A B, B A, A B, ...), so drift on a shared machine hits them alike.
 
     Each model warms up for at least `min_warmup` calls and `warmup_s` seconds. Then, each
     round, every step in turn gives one timed block (`per_call=False`: `calls_per_block` calls,
@@ -124,7 +124,11 @@ def run_interleaved(steps: list[Callable[[], object]], device, *, per_call: bool
     counts = [0] * len(steps)
     began = time.perf_counter()
     while True:
-        for i, step in enumerate(steps):
+        # A B, then B A: a model that always ran second would always run after the other one
+        # (caches, clocks), and that order would show up in the ratio.
+        order = range(len(steps)) if len(rounds[0]) % 2 == 0 else reversed(range(len(steps)))
+        for i in order:
+            step = steps[i]
             if rewarm:
                 step()
                 sync()

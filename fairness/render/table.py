@@ -155,8 +155,8 @@ def speed_table(m: dict) -> str:
 def speed_summary(results: dict) -> str:
     """The environment a speed number depends on, and every model's speed-up over the first."""
     env = results["environment"]
-    lines = [f"environment: {env['device_name']} ({env['device']}); driver {env.get('driver') or 'n/a'}, "
-             f"CUDA {env.get('cuda') or 'n/a'}, torch {env['torch']}, timm {env.get('timm')}; "
+    gpu = f"driver {env.get('driver') or 'n/a'}, CUDA {env.get('cuda')}, " if env["device"].startswith("cuda") else ""
+    lines = [f"environment: {env['device_name']} ({env['device']}); {gpu}torch {env['torch']}, timm {env.get('timm')}; "
              f"CPU {env['cpu']}, {env['threads']} threads of {env.get('physical_cores')} physical cores; "
              f"dtype {env['dtype']}, TF32 matmul {env['tf32']}, cudnn.benchmark {env['cudnn_benchmark']}, "
              f"compile {env['compile']}"]
