@@ -188,7 +188,7 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
         click.echo("\n\n".join(model_table(m, detail=detail) for m in res["models"]))
         if speed is not None:
             click.echo("\n" + speed_summary(res))
-    errors = [e for m in res["models"] for e in ((m.get("speed") or {}).get("errors") or [])]
+    errors = [f"{m['name']}: {e}" for m in res["models"] for e in ((m.get("speed") or {}).get("errors") or [])]
     if errors:
         for e in errors:
             click.echo(f"error: {e}", err=True)

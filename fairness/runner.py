@@ -66,9 +66,11 @@ class RunSettings:
         return torch.device(self.device)
 
     def record(self) -> dict:
+        cuda = self.torch_device.type == "cuda"
         return {"device": self.device, "dtype": self.dtype, "channels_last": self.channels_last,
                 "compile": self.compile or False, "threads": self.threads, "train": self.train,
-                "tf32": self.tf32, "cudnn_benchmark": self.cudnn_benchmark,
+                # TF32 and cuDNN's autotuner exist on CUDA only
+                "tf32": self.tf32 if cuda else None, "cudnn_benchmark": self.cudnn_benchmark if cuda else None,
                 "batch_sizes": list(self.batch_sizes), "min_duration_s": self.min_duration_s,
                 "min_samples": self.min_samples, "warmup_s": self.warmup_s}
 

@@ -316,3 +316,19 @@ def test_cli_speed_table():
     assert "/s" in r.stdout and "latency" in r.stdout
     assert "1 CPU threads" in r.stdout
     assert "energy: not measured" in r.stdout
+
+
+def test_batch_that_does_not_fit_exit_2_and_keeps_what_was_measured(tmp_path):
+    """Out of memory at batch 4: exit 2, one error line naming the batch; batch 1 is kept,
+    on stdout and in --out."""
+    out = tmp_path / "r.json"
+    r = CliRunner().invoke(main, ["measure", "python:tiny_models:fails_above", "--inputs", INPUTS, "--batch", "1,4",
+                                  "--device", "cpu", "--min-time", "0.05", "--format", "json", "-q", "--no-fvcore",
+                                  "--out", str(out)])
+    assert r.exit_code == 2
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "out of memory at batch 4" in line
+    runs = json.loads(r.stdout)["models"][0]["speed"]["runs"]
+    assert runs[0]["batch_size"] == 1 and runs[0]["throughput"]["n"] >= 10
+    assert runs[1]["batch_size"] == 4 and "out of memory" in runs[1]["error"]
+    assert json.loads(out.read_text())["models"][0]["speed"]["runs"][0]["throughput"] == runs[0]["throughput"]

@@ -94,3 +94,22 @@ def broken_factory():
 
 def wide_inputs(batch_size: int = 1, device="cpu"):
     return torch.randn(batch_size, 64, device=device)
+
+
+class FailsAbove(nn.Module):
+    """A linear layer that fails like the CPU allocator above a batch size: the stand-in,
+    on a machine without a GPU, for a batch that does not fit."""
+
+    def __init__(self, max_batch: int = 2):
+        super().__init__()
+        self.max_batch = max_batch
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        if x.shape[0] > self.max_batch:
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 TB")
+        return self.lin(x)
+
+
+def fails_above(max_batch: int = 2):
+    return FailsAbove(max_batch)

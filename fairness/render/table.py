@@ -189,12 +189,16 @@ def _flatten(prefix: str, value, out: dict) -> None:
     if isinstance(value, dict):
         for k, v in value.items():
             _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    elif isinstance(value, list):  # ci95 -> ci95.0, ci95.1
+        for i, v in enumerate(value):
+            _flatten(f"{prefix}.{i}", v, out)
     else:
         out[prefix] = value
 
 
-# Breakdowns are tables of their own, not columns.
-_CSV_SKIP = ("flops.by_op", "flops.by_module")
+# Breakdowns and per-batch runs (raw times included) are tables of their own, not columns;
+# the headline throughput and latency are columns.
+_CSV_SKIP = ("flops.by_op", "flops.by_module", "speed.runs")
 
 
 def csv_text(results: dict) -> str:
