@@ -155,11 +155,13 @@ def speed_table(m: dict) -> str:
 def speed_summary(results: dict) -> str:
     """The environment a speed number depends on, and every model's speed-up over the first."""
     env = results["environment"]
-    gpu = f"driver {env.get('driver') or 'n/a'}, CUDA {env.get('cuda')}, " if env["device"].startswith("cuda") else ""
-    lines = [f"environment: {env['device_name']} ({env['device']}); {gpu}torch {env['torch']}, timm {env.get('timm')}; "
-             f"CPU {env['cpu']}, {env['threads']} threads of {env.get('physical_cores')} physical cores; "
-             f"dtype {env['dtype']}, TF32 matmul {env['tf32']}, cudnn.benchmark {env['cudnn_benchmark']}, "
-             f"compile {env['compile']}"]
+    cuda = env["device"].startswith("cuda")
+    gpu = f"driver {env.get('driver') or 'n/a'}, CUDA {env.get('cuda')}, " if cuda else ""
+    switches = f", TF32 matmul {env['tf32']}, cudnn.benchmark {env['cudnn_benchmark']}" if cuda else ""
+    lines = textwrap.wrap(f"environment: {env['device_name']} ({env['device']}); {gpu}torch {env['torch']}, "
+                          f"timm {env.get('timm')}; CPU {env['cpu']}, {env['threads']} threads of "
+                          f"{env.get('physical_cores')} physical cores; dtype {env['dtype']}{switches}, "
+                          f"compile {env['compile']}", 110, subsequent_indent="  ")
     ratios = results.get("speed_ratios") or []
     if ratios:
         lines += ["", "speed-up over the first model (reference time per example / model time per example, "
