@@ -592,3 +592,19 @@ def _workload(primary: dict | None, s: RunSettings) -> dict | None:
         out["train_steps"] = s.workload_steps
         out["train_s"] = s.workload_steps * primary["train"]["step_s"]
     return out
+
+
+def measure_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -> tuple[float, bool]:
+    """One quick speed number for matching: seconds per example at `batch` (throughput), or
+    the median seconds per call at batch 1 (latency); and whether it was noisy."""
+    b = batch if indicator == "throughput" else 1
+    _, inputs, step, _, per_call = _prepare(run, b, s, train=False)
+    timing = dict(device=s.device, warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
+    if indicator == "throughput":
+        calls = calls_for(per_call, BLOCK_S)
+        rounds = run_interleaved([step], per_call=False, calls_per_block=calls, **timing)[0]
+        tp = throughput_from(Timing(tuple(t for r in rounds for t in r)), b, calls)
+        return 1.0 / tp.samples_per_s, tp.noisy
+    rounds = run_interleaved([step], per_call=True, **timing)[0]
+    lat = latency_from(Timing(tuple(t for r in rounds for t in r)), 1)
+    return lat.median_s, lat.noisy

@@ -1,0 +1,336 @@
+"""Matched baselines: variants of a baseline's family that hit a target
+parameter count, FLOP count, throughput or latency.
+
+A strategy spreads a change over the family's knobs by role. For a change of
+the FLOPs by a factor s, a knob whose FLOPs grow as value^p and whose role
+gets a share a of the change is multiplied by s^(a/p):
+
+    width     width 1                   (FLOPs ~ width^2: width x s^0.5)
+    depth     depth 1                   (depth x s)
+    compound  depth 0.2, width 0.8      (Dollar, Singh, Girshick 2021, "Fast and Accurate
+                                          Model Scaling": most of the change on width)
+    input     input 1                   (image side x s^0.5, or sequence length x s)
+
+Counts (params, MACs, FLOPs) are measured on the meta device, so each candidate
+costs a fraction of a second and no memory. The search solves along s in log
+space (Newton steps with a secant slope), then moves to lattice neighbours (one
+knob element a step up or down) while that brings it closer, and keeps the
+closest point found. Speed targets
+are measured on the target device: the first candidate is the FLOP match
+implied by the baseline's speed (time ~ FLOPs), then each next one comes from
+a least-squares fit of log time against log FLOPs over the points measured so
+far, until one is within the tolerance or the candidate budget is spent.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from .errors import FairnessError
+from .families import Family, family_for, size_of
+from .families.base import Value
+from .indicators import flops as flops_mod
+from .sources import InputSpec, Source, build, make_inputs, parse_source
+
+STRATEGIES: dict[str, dict[str, float]] = {
+    "width": {"width": 1.0},
+    "depth": {"depth": 1.0},
+    "compound": {"depth": 0.2, "width": 0.8},
+    "input": {"input": 1.0},
+}
+COUNT_INDICATORS = ("params", "macs", "flops")
+SPEED_INDICATORS = ("throughput", "latency")
+TOLERANCE = {"params": 0.01, "macs": 0.01, "flops": 0.01, "throughput": 0.03, "latency": 0.03}
+CONVENTION = {
+    "params": "unique parameters (each storage once)",
+    "macs": "multiply-accumulates per example",
+    "flops": "FLOPs per example = 2 x MACs + other FLOPs",
+    "throughput": "samples/s at the stated batch size",
+    "latency": "seconds per call at batch 1 (median)",
+}
+CAPACITY_FLOOR = 0.5  # a variant keeping under half the baseline's params, depth or width has lost capacity
+MAX_SOLVE_STEPS = 10
+MAX_DESCENT_SWEEPS = 4  # rounds of lattice-neighbour moves after solving along the path
+MAX_SPEED_CANDIDATES = 6
+
+
+@dataclass
+class Baseline:
+    """The model being scaled: its source, family, knob values and input."""
+
+    src: Source
+    family: Family
+    values: dict[str, Value]
+    spec: InputSpec
+
+    def variant(self, values: dict[str, Value]) -> tuple[Source, InputSpec]:
+        kwargs, inputs = self.family.to_kwargs(values)
+        src = Source(self.src.kind, self.src.name, {**self.src.kwargs, **kwargs})
+        spec = InputSpec(image_size=inputs.get("image_size", self.spec.image_size),
+                         seq_len=inputs.get("seq_len", self.spec.seq_len), factory=self.spec.factory)
+        return src, spec
+
+
+def load_baseline(text: str, kwargs: dict | None, spec: InputSpec, family_file: str | None = None) -> Baseline:
+    src = parse_source(text, kwargs)
+    model = build(src, "meta")
+    family = family_for(model, src, spec.image_size, spec.seq_len, family_file)
+    values = family.read(model)
+    for k in family.knobs:  # a -k for a declared knob is the baseline's value
+        if k.name in src.kwargs:
+            v = src.kwargs[k.name]
+            values[k.name] = tuple(v) if isinstance(v, list) else v
+    family.check(values)
+    return Baseline(src, family, values, spec)
+
+
+def count_indicator(b: Baseline, values: dict[str, Value], indicator: str) -> float:
+    """params, MACs or FLOPs per example of one variant, on the meta device."""
+    src, spec = b.variant(values)
+    model = build(src, "meta")
+    if indicator == "params":
+        seen, total = set(), 0
+        for p in model.parameters():
+            st = p.untyped_storage()
+            if st._cdata not in seen:
+                seen.add(st._cdata)
+                total += p.numel()
+        return float(total)
+    ins = make_inputs(model, src, spec, 1, "meta")
+    try:
+        r = flops_mod.count(model, ins.args, ins.kwargs)
+    except Exception as e:
+        raise FairnessError(f"{src.text} with {values}: the forward pass on meta raised {type(e).__name__}: "
+                            f"{str(e).splitlines()[0][:200] if str(e) else ''}") from None
+    return float(r.macs if indicator == "macs" else 2 * r.macs + r.other_flops)
+
+
+def values_at(b: Baseline, shares: dict[str, float], s: float) -> dict[str, Value]:
+    """The lattice point of a strategy at FLOP factor s (1 is the baseline)."""
+    out = {}
+    for k in b.family.knobs:
+        share = shares.get(k.role, 0.0)
+        out[k.name] = k.scale(b.values[k.name], s ** (share / k.flops_power)) if share else b.values[k.name]
+    return out
+
+
+def _key(values: dict[str, Value]) -> tuple:
+    return tuple(sorted(values.items()))
+
+
+@dataclass
+class Search:
+    """One strategy's search: every candidate evaluated, by its knob values."""
+
+    baseline: Baseline
+    shares: dict[str, float]
+    measure: Callable[[dict[str, Value]], float]
+    tried: dict[tuple, tuple[dict[str, Value], float]] = field(default_factory=dict)
+
+    def value(self, values: dict[str, Value]) -> float:
+        key = _key(values)
+        if key not in self.tried:
+            self.tried[key] = (values, self.measure(values))
+        return self.tried[key][1]
+
+    def best(self, target: float) -> tuple[dict[str, Value], float]:
+        return min(self.tried.values(), key=lambda vf: abs(math.log(vf[1] / target)))
+
+
+def solve_count(b: Baseline, strategy: str, indicator: str, target: float, tol: float,
+                measure: Callable[[dict[str, Value]], float] | None = None) -> tuple[dict[str, Value], float, int]:
+    """The lattice point along `strategy` whose indicator is closest to `target`.
+    Returns (knob values, achieved value, candidates evaluated)."""
+    shares = STRATEGIES[strategy]
+    search = Search(b, shares, measure or (lambda v: count_indicator(b, v, indicator)))
+    base = search.value(b.values)
+    log_t = math.log(target)
+    log_s, slope = log_t - math.log(base), 1.0  # first guess: the indicator grows like s
+    points = [(0.0, math.log(base))]
+    for _ in range(MAX_SOLVE_STEPS):
+        log_s = max(-30.0, min(30.0, log_s))
+        got = math.log(search.value(values_at(b, shares, math.exp(log_s))))
+        if abs(got - log_t) <= math.log1p(tol):
+            break
+        prev_s, prev_got = points[-1]
+        points.append((log_s, got))
+        if abs(log_s - prev_s) > 1e-9 and abs(got - prev_got) > 1e-12:
+            slope = max(0.05, (got - prev_got) / (log_s - prev_s))  # the indicator never falls as s grows
+        step = (log_t - got) / slope
+        if abs(step) < 1e-6:
+            break
+        log_s += step
+    # Rounding to the lattice makes the indicator a staircase: try the lattice neighbours of the
+    # best point, one knob element a step up or down at a time, while that brings it closer.
+    for _ in range(MAX_DESCENT_SWEEPS):
+        best_values, best_value = search.best(target)
+        if abs(best_value / target - 1) <= tol:
+            break
+        for values in _neighbours(b, shares, best_values):
+            search.value(values)
+        if search.best(target)[0] is best_values:
+            break
+    best_values, best_value = search.best(target)
+    return best_values, best_value, len(search.tried)
+
+
+def _neighbours(b: Baseline, shares: dict[str, float], values: dict[str, Value]) -> list[dict[str, Value]]:
+    """Lattice points one step from `values` in one element of a knob the strategy scales."""
+    out = []
+    for k in b.family.knobs:
+        if not shares.get(k.role):
+            continue
+        v = values[k.name]
+        elements = list(v) if isinstance(v, tuple) else [v]
+        for i, e in enumerate(elements):
+            for step in (-k.multiple_of, k.multiple_of):
+                if k.minimum <= e + step <= k.maximum:
+                    moved = elements[:i] + [e + step] + elements[i + 1:]
+                    out.append({**values, k.name: tuple(moved) if isinstance(v, tuple) else moved[0]})
+    return out
+
+
+def reachable(b: Baseline, strategy: str, indicator: str) -> tuple[float, float]:
+    """The indicator at the two ends of the strategy's path: every scaled knob at its minimum,
+    and at the largest lattice value up to 64x the baseline's."""
+    shares = STRATEGIES[strategy]
+    lo = count_indicator(b, values_at(b, shares, 1e-12), indicator)
+    hi = count_indicator(b, values_at(b, shares, 64.0 ** max(k.flops_power / shares.get(k.role, 1)
+                                                              for k in b.family.knobs
+                                                              if shares.get(k.role))), indicator)
+    return lo, hi
+
+
+def applicable(b: Baseline, strategy: str, indicator: str) -> str | None:
+    """Why a strategy cannot serve a target, or None."""
+    roles = set(STRATEGIES[strategy])
+    if not roles & b.family.roles():
+        return f"the {b.family.name} family has no {'/'.join(sorted(roles))} knob"
+    if strategy == "input" and indicator == "params":
+        return "the input size does not change the parameters"
+    return None
+
+
+def capacity_loss(b: Baseline, values: dict[str, Value], params: float, base_params: float) -> list[str]:
+    """What the variant keeps under half of (params, depth, width), in words."""
+    out = []
+    if base_params and params / base_params < CAPACITY_FLOOR:
+        out.append(f"params {params / base_params:.0%} of the baseline's")
+    for k in b.family.knobs:
+        if k.role in ("depth", "width"):
+            kept = size_of(values[k.name]) / size_of(b.values[k.name])
+            if kept < CAPACITY_FLOOR:
+                out.append(f"{k.role} ({k.name}) {kept:.0%} of the baseline's")
+    return out
+
+
+def match_record(indicator: str, strategy: str, target: float, achieved: float, tol: float, evaluations: int,
+                 seconds: float, **extra) -> dict:
+    rel = achieved / target - 1
+    return {"indicator": indicator, "strategy": strategy, "target": target, "achieved": achieved,
+            "rel_error": rel, "tolerance": tol, "within_tolerance": abs(rel) <= tol,
+            "convention": CONVENTION[indicator], "candidates": evaluations, "seconds": round(seconds, 3), **extra}
+
+
+def match_counts(b: Baseline, indicator: str, target: float, strategies: list[str], tol: float | None = None,
+                 progress: Callable[[str], None] = lambda m: None) -> list[dict]:
+    """One variant per applicable strategy for a params / MACs / FLOPs target."""
+    tol = TOLERANCE[indicator] if tol is None else tol
+    out = []
+    for strategy in strategies:
+        why = applicable(b, strategy, indicator)
+        if why:
+            out.append({"strategy": strategy, "skipped": why})
+            continue
+        progress(f"{strategy}: searching {b.family.name} for {indicator} = {target:.6g}")
+        t0 = time.perf_counter()
+        values, achieved, n = solve_count(b, strategy, indicator, target, tol)
+        rec = match_record(indicator, strategy, target, achieved, tol, n, time.perf_counter() - t0)
+        if not rec["within_tolerance"]:
+            lo, hi = reachable(b, strategy, indicator)
+            rec["reachable"] = [lo, hi]
+            rec["reason"] = ("closest lattice point" if lo <= target <= hi
+                             else f"out of reach: this strategy spans {lo:.4g} to {hi:.4g}")
+        out.append({"strategy": strategy, "values": values, "match": rec})
+    return out
+
+
+def _lstsq(points: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """Least squares of y = a + b x; None with fewer than two distinct x."""
+    xs = [p[0] for p in points]
+    if len(points) < 2 or max(xs) - min(xs) < 1e-9:
+        return None
+    mx, my = sum(xs) / len(xs), sum(p[1] for p in points) / len(points)
+    b = sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x in xs)
+    return my - b * mx, b
+
+
+def match_speed(b: Baseline, indicator: str, target: float, strategies: list[str],
+                time_of: Callable[[dict[str, Value]], tuple[float, bool]], tol: float | None = None,
+                progress: Callable[[str], None] = lambda m: None) -> list[dict]:
+    """One variant per strategy for a throughput (samples/s) or latency (s) target.
+
+    `time_of(values)` measures a variant on the target device and returns (seconds per
+    example for throughput, or per call for latency; noisy). Both indicators are matched
+    as times: throughput T is a time of 1/T per example."""
+    tol = TOLERANCE[indicator] if tol is None else tol
+    t_target = 1.0 / target if indicator == "throughput" else target
+    out = []
+    for strategy in strategies:
+        why = applicable(b, strategy, "flops")
+        if why:
+            out.append({"strategy": strategy, "skipped": why})
+            continue
+        t0 = time.perf_counter()
+        measured: list[tuple[dict, float, float, bool]] = []  # values, flops, time, noisy
+
+        def measure(values):
+            progress(f"{strategy}: timing candidate {len(measured) + 1} {values}")
+            flops = count_indicator(b, values, "flops")
+            t, noisy = time_of(values)
+            measured.append((values, flops, t, noisy))
+            return t
+
+        measure(b.values)
+        for _ in range(MAX_SPEED_CANDIDATES - 1):
+            values, _, t, _ = min(measured, key=lambda m: abs(math.log(m[2] / t_target)))
+            if abs(t / t_target - 1) <= tol:
+                break
+            fit = _lstsq([(math.log(f), math.log(tt)) for _, f, tt, _ in measured])
+            a, slope = fit if fit else (math.log(measured[0][2]) - math.log(measured[0][1]), 1.0)
+            slope = max(slope, 0.05)  # more FLOPs never run faster, in this model
+            flops_goal = math.exp((math.log(t_target) - a) / slope)
+            values, _, _ = solve_count(b, strategy, "flops", flops_goal, 0.005)
+            if any(_key(values) == _key(m[0]) for m in measured):
+                break  # the fit points back to a measured candidate: the lattice allows no closer one
+            measure(values)
+        values, flops, t, noisy = min(measured, key=lambda m: abs(math.log(m[2] / t_target)))
+        achieved = 1.0 / t if indicator == "throughput" else t
+        rec = match_record(indicator, strategy, target, achieved, tol, len(measured), time.perf_counter() - t0,
+                           noisy=noisy, flops=flops)
+        if not rec["within_tolerance"]:
+            rec["reason"] = f"closest of {len(measured)} measured candidates"
+        out.append({"strategy": strategy, "values": values, "match": rec})
+    return out
+
+
+def device_timer(b: Baseline, settings, indicator: str, batch: int):
+    """time_of(values) for match_speed: build the variant on the settings' device and time it."""
+    from .runner import Runnable, measure_rate
+
+    def time_of(values):
+        src, spec = b.variant(values)
+        module = build(src, settings.device)
+        run = Runnable(src.text, module, lambda n: make_inputs(module, src, spec, n, settings.device))
+        seconds, noisy = measure_rate(run, settings, indicator, batch)
+        del module, run
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return seconds, noisy
+
+    return time_of
