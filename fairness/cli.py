@@ -195,5 +195,88 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
         ctx.exit(2)
 
 
+EPILOG_MATCH = """\b
+Examples:
+  fairness match --baseline timm:vit_base_patch16_224 --params 22e6
+  fairness match --baseline timm:resnet50 --match-to timm:resnet18 --indicator flops
+  fairness match --baseline hf:bert --macs 5e9 --strategy compound --format json --out bert.json
+  fairness match --baseline timm:convnext_tiny --throughput 12000 --batch 256 --device cuda --dtype bfloat16
+  fairness match --baseline python:mypkg.models:build --family mynet.yaml --flops 2e9
+
+\b
+Strategies: width (width only), depth (depth only), compound (0.2 of the FLOP change on
+depth, 0.8 on width: Dollar et al. 2021), input (image size or sequence length), all.
+Counts run on the meta device (no memory); speed targets are timed on --device.
+"""
+
+
+@main.command(epilog=EPILOG_MATCH)
+@click.option("--baseline", "baseline", required=True, metavar="SOURCE", help="The model to scale.")
+@click.option("-k", "--kwarg", "kwargs", multiple=True, metavar="KEY=VALUE", help="Constructor argument of the baseline.")
+@click.option("--params", type=float, metavar="N", help="Target: unique parameters.")
+@click.option("--macs", type=float, metavar="N", help="Target: MACs per example.")
+@click.option("--flops", type=float, metavar="N", help="Target: FLOPs per example (2 x MACs + other FLOPs).")
+@click.option("--throughput", type=float, metavar="N", help="Target: samples/s at --batch on --device.")
+@click.option("--latency", type=float, metavar="S", help="Target: seconds per call at batch 1 on --device.")
+@click.option("--match-to", "match_to", metavar="SOURCE", help="Target: this model's value of --indicator.")
+@click.option("--indicator", type=click.Choice(["params", "macs", "flops", "throughput", "latency"]),
+              help="With --match-to: which indicator to match.")
+@click.option("--strategy", default="all", show_default=True,
+              type=click.Choice(["width", "depth", "compound", "input", "all"]))
+@click.option("--tolerance", type=float, metavar="R",
+              help="Relative tolerance. Default: 0.01 for counts, 0.03 for speed.")
+@click.option("--family", "family_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="YAML declaring the knobs of a python: factory (see examples/family.yaml).")
+@click.option("--image-size", metavar="S|H,W", help="Image input size. Default: the model's own config.")
+@click.option("--seq-len", type=int, metavar="N", help="Token input length. Default: 128 for token models.")
+@click.option("--device", metavar="cpu|cuda", help="Speed targets: where to time. Default: cuda if visible.")
+@click.option("--batch", "batch_size", type=int, default=1, show_default=True,
+              help="Speed targets: the batch size of --throughput.")
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32",
+              show_default=True, help="Speed targets: compute dtype (autocast).")
+@click.option("--min-time", "min_time", type=float, default=1.0, show_default=True, metavar="S",
+              help="Speed targets: each timing runs at least this long.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the results file (JSON) here.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
+def match(baseline, kwargs, params, macs, flops, throughput, latency, match_to, indicator, strategy, tolerance,
+          family_file, image_size, seq_len, device, batch_size, dtype, min_time, fmt, out, quiet):
+    """Build variants of a baseline matched to a target on params, MACs, FLOPs or speed.
+
+    Prints the baseline beside one variant per strategy: knob values, the -k arguments that
+    rebuild it (so it can be trained), every count, and how close it came to the target.
+    """
+    from . import results as results_mod
+    from .matching import match_variants
+    from .render.table import match_table
+    from .sources import InputSpec, parse_image_size, parse_kwargs
+
+    given = {k: v for k, v in (("params", params), ("macs", macs), ("flops", flops), ("throughput", throughput),
+                               ("latency", latency)) if v is not None}
+    if match_to and given:
+        raise FairnessError("give either a number (--params, --macs, --flops, --throughput, --latency) or "
+                            "--match-to SOURCE --indicator I, not both")
+    if match_to and not indicator:
+        raise FairnessError("--match-to needs --indicator params|macs|flops|throughput|latency")
+    if not match_to and len(given) != 1:
+        raise FairnessError("give one target: --params N, --macs N, --flops N, --throughput N, --latency S, "
+                            "or --match-to SOURCE --indicator I")
+    if not match_to and any(v <= 0 for v in given.values()):
+        raise FairnessError(f"--{next(iter(given))} {next(iter(given.values()))}: expected a positive number")
+    if tolerance is not None and not 0 < tolerance < 1:
+        raise FairnessError(f"--tolerance {tolerance}: expected a fraction between 0 and 1, e.g. 0.01")
+    spec = InputSpec(image_size=parse_image_size(image_size) if image_size else None, seq_len=seq_len)
+    res = match_variants(baseline, parse_kwargs(kwargs), spec,
+                         indicator=indicator if match_to else next(iter(given)),
+                         target=None if match_to else next(iter(given.values())), match_to=match_to,
+                         strategies=["width", "depth", "compound", "input"] if strategy == "all" else [strategy],
+                         tolerance=tolerance, family_file=family_file, device=device or _default_device(),
+                         batch_size=batch_size, dtype=dtype, min_time=min_time, progress=_progress(quiet))
+    res = results_mod.to_plain(res)
+    if out:
+        results_mod.write(res, out)
+    click.echo(results_mod.dumps(res) if fmt == "json" else match_table(res))
+
+
 if __name__ == "__main__":
     main()

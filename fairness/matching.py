@@ -334,3 +334,85 @@ def device_timer(b: Baseline, settings, indicator: str, batch: int):
         return seconds, noisy
 
     return time_of
+
+
+def target_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, settings=None, batch: int = 1) -> float:
+    """The indicator of another model (--match-to): counted on meta, or timed on the device."""
+    if indicator in COUNT_INDICATORS:
+        from .measure import measure
+
+        rec = measure(text, kwargs=kwargs, image_size=spec.image_size, seq_len=spec.seq_len,
+                      input_factory=spec.factory, fvcore=False)
+        return float({"params": rec["params"].unique, "macs": rec["flops"].macs, "flops": rec["flops"].flops}[indicator])
+    from .runner import Runnable, measure_rate
+
+    src = parse_source(text, kwargs)
+    module = build(src, settings.device)
+    run = Runnable(src.text, module, lambda n: make_inputs(module, src, spec, n, settings.device))
+    seconds, _ = measure_rate(run, settings, indicator, batch)
+    return 1.0 / seconds if indicator == "throughput" else seconds
+
+
+def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: str, target: float | None,
+                   match_to: str | None = None, strategies: list[str] | None = None, tolerance: float | None = None,
+                   family_file: str | None = None, device: str = "cpu", batch_size: int = 1, dtype: str = "float32",
+                   min_time: float = 1.0, progress: Callable[[str], None] = lambda m: None) -> dict:
+    """The whole `fairness match`: a results file with the baseline, the target model (with
+    --match-to) and one variant per strategy, each with every count and its match record."""
+    from .indicators.env import environment
+    from .measure import measure
+    from .results import new_results
+    from .runner import RunSettings, apply_settings, check_settings
+
+    strategies = strategies or list(STRATEGIES)
+    b = load_baseline(baseline, kwargs, spec, family_file)
+    progress(f"{b.src.text}: family {b.family.name}; knobs {b.values}")
+    settings, env = None, environment("meta")
+    if indicator in SPEED_INDICATORS:
+        settings = check_settings(RunSettings(device=device, dtype=dtype, batch_sizes=(batch_size,),
+                                              min_duration_s=min_time, idle=False, energy=False))
+        env = apply_settings(settings)
+    models = []
+    if match_to:
+        progress(f"measuring the target: {match_to} {indicator}")
+        target = target_of(match_to, None, spec, indicator, settings, batch_size)
+        models.append(measure(match_to, image_size=spec.image_size, seq_len=spec.seq_len, fvcore=False,
+                              role="proposed"))
+    base_rec = measure(b.src, image_size=spec.image_size, seq_len=spec.seq_len, input_factory=spec.factory,
+                       fvcore=False, role="baseline")
+    base_rec["knobs"] = b.values
+    models.append(base_rec)
+    if indicator in COUNT_INDICATORS:
+        variants = match_counts(b, indicator, target, strategies, tolerance, progress)
+    else:
+        variants = match_speed(b, indicator, target, strategies, device_timer(b, settings, indicator, batch_size),
+                               tolerance, progress)
+    found = [v for v in variants if "values" in v]
+    if not found:
+        raise FairnessError(f"{b.src.text}: no strategy applies to a {indicator} target: "
+                            + "; ".join(f"{v['strategy']}: {v['skipped']}" for v in variants))
+    if all(v["match"].get("reason", "").startswith("out of reach") for v in found):
+        ranges = "; ".join(f"{v['strategy']} {v['match']['reachable'][0]:.4g} to {v['match']['reachable'][1]:.4g}"
+                           for v in found)
+        raise FairnessError(f"{indicator} target {target:.4g} is out of reach of every strategy for "
+                            f"{b.src.text} ({ranges}); choose a target in one of these ranges")
+    base_params = float(base_rec["params"].unique)
+    for v in found:
+        src, vspec = b.variant(v["values"])
+        rec = measure(src, image_size=vspec.image_size, seq_len=vspec.seq_len, input_factory=vspec.factory,
+                      fvcore=False, role="variant",
+                      name=f"{b.src.text} {v['strategy']}-matched on {indicator}")
+        rec["match"] = v["match"]
+        rec["knobs"] = v["values"]
+        rec["capacity_loss"] = capacity_loss(b, v["values"], float(rec["params"].unique), base_params)
+        models.append(rec)
+    res = new_results(models, env)
+    res["matching"] = {
+        "baseline": b.src.text, "family": b.family.name, "family_description": b.family.description,
+        "knobs": [{"name": k.name, "role": k.role, "multiple_of": k.multiple_of, "minimum": k.minimum,
+                   "maximum": k.maximum, "note": k.note} for k in b.family.knobs],
+        "indicator": indicator, "target": target, "match_to": match_to, "convention": CONVENTION[indicator],
+        "skipped": {v["strategy"]: v["skipped"] for v in variants if "skipped" in v},
+        "settings": settings.record() if settings else None,
+    }
+    return res

@@ -172,6 +172,54 @@ def speed_summary(results: dict) -> str:
     return "\n".join(lines)
 
 
+def match_table(results: dict) -> str:
+    """`fairness match`: the baseline beside each variant, original and matched complexity side by side."""
+    mt = results["matching"]
+    models = results["models"]
+    unit = {"throughput": "/s", "latency": "s"}.get(mt["indicator"], "")
+    lines = [f"{mt['baseline']} ({mt['family']}) matched on {mt['indicator']}: target "
+             f"{si(mt['target'], unit)}" + (f" (the {mt['match_to']} value)" if mt["match_to"] else "")
+             + f"; {mt['convention']}", ""]
+    header = ("model", "knobs", "params", "MACs", "FLOPs", "achieved", "error", "")
+    rows = [header]
+    for m in models:
+        match = m.get("match") or {}
+        label = m["role"] if m["role"] != "variant" else match.get("strategy", "variant")
+        achieved = si(match["achieved"], unit) if match else ""
+        error = f"{match['rel_error']:+.2%}" if match else ""
+        status = ""
+        if match:
+            status = "within tolerance" if match["within_tolerance"] else match.get("reason", "")
+        if m.get("capacity_loss"):
+            status += ("; " if status else "") + "CAPACITY LOSS: " + ", ".join(m["capacity_loss"])
+        knobs = " ".join(f"{k}={v}" for k, v in (m.get("knobs") or {}).items()) or m["name"]
+        rows.append((label, knobs, si(m["params"]["unique"]), si(m["flops"]["macs"]), si(m["flops"]["flops"]),
+                     achieved, error, status))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
+    lines += ["  ".join(str(c).ljust(w) if i in (0, 1, 7) else str(c).rjust(w)
+                        for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
+    lines += ["", "rebuild each variant (to train it):"]
+    for m in models:
+        if m["role"] == "variant":
+            lines.append(f"  {m['match']['strategy']:<9} fairness measure {m['source']}{_kwargs_text(m['kwargs'])}"
+                         + _input_flags(m["input"]))
+    for strategy, why in mt["skipped"].items():
+        lines.append(f"{strategy}: not applicable; {why}")
+    lines += [""] + textwrap.wrap(
+        f"Lattice: {mt['family_description']}. Tolerance {next((m['match']['tolerance'] for m in models if m.get('match')), 0):.0%}; "
+        "a variant outside it is the closest lattice point found. Capacity loss: under half the baseline's "
+        "params, depth or width. Counts per example on the meta device.", 110)
+    return "\n".join(lines)
+
+
+def _input_flags(inp: dict) -> str:
+    if inp.get("kind") == "image" and not inp.get("default_from"):
+        return f" --image-size {inp['height']},{inp['width']}"
+    if inp.get("kind") == "tokens" and not inp.get("default_from"):
+        return f" --seq-len {inp['seq_len']}"
+    return ""
+
+
 def _kwargs_text(kwargs) -> str:
     return "".join(f" -k {k}={v}" for k, v in (kwargs or {}).items())
 
