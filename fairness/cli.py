@@ -229,6 +229,8 @@ Counts run on the meta device (no memory); speed targets are timed on --device.
               help="YAML declaring the knobs of a python: factory (see examples/family.yaml).")
 @click.option("--image-size", metavar="S|H,W", help="Image input size. Default: the model's own config.")
 @click.option("--seq-len", type=int, metavar="N", help="Token input length. Default: 128 for token models.")
+@click.option("--inputs", "input_factory", metavar="python:MOD:FN",
+              help="Input factory FN(batch_size, device) returning a tensor, tuple or dict.")
 @click.option("--device", metavar="cpu|cuda", help="Speed targets: where to time. Default: cuda if visible.")
 @click.option("--batch", "batch_size", type=int, default=1, show_default=True,
               help="Speed targets: the batch size of --throughput.")
@@ -240,7 +242,7 @@ Counts run on the meta device (no memory); speed targets are timed on --device.
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the results file (JSON) here.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def match(baseline, kwargs, params, macs, flops, throughput, latency, match_to, indicator, strategy, tolerance,
-          family_file, image_size, seq_len, device, batch_size, dtype, min_time, fmt, out, quiet):
+          family_file, image_size, seq_len, input_factory, device, batch_size, dtype, min_time, fmt, out, quiet):
     """Build variants of a baseline matched to a target on params, MACs, FLOPs or speed.
 
     Prints the baseline beside one variant per strategy: knob values, the -k arguments that
@@ -265,7 +267,8 @@ def match(baseline, kwargs, params, macs, flops, throughput, latency, match_to, 
         raise FairnessError(f"--{next(iter(given))} {next(iter(given.values()))}: expected a positive number")
     if tolerance is not None and not 0 < tolerance < 1:
         raise FairnessError(f"--tolerance {tolerance}: expected a fraction between 0 and 1, e.g. 0.01")
-    spec = InputSpec(image_size=parse_image_size(image_size) if image_size else None, seq_len=seq_len)
+    spec = InputSpec(image_size=parse_image_size(image_size) if image_size else None, seq_len=seq_len,
+                     factory=input_factory)
     res = match_variants(baseline, parse_kwargs(kwargs), spec,
                          indicator=indicator if match_to else next(iter(given)),
                          target=None if match_to else next(iter(given.values())), match_to=match_to,

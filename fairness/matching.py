@@ -376,8 +376,8 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
     if match_to:
         progress(f"measuring the target: {match_to} {indicator}")
         target = target_of(match_to, None, spec, indicator, settings, batch_size)
-        models.append(measure(match_to, image_size=spec.image_size, seq_len=spec.seq_len, fvcore=False,
-                              role="proposed"))
+        models.append(measure(match_to, image_size=spec.image_size, seq_len=spec.seq_len,
+                              input_factory=spec.factory, fvcore=False, role="proposed"))
     base_rec = measure(b.src, image_size=spec.image_size, seq_len=spec.seq_len, input_factory=spec.factory,
                        fvcore=False, role="baseline")
     base_rec["knobs"] = b.values

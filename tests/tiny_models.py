@@ -113,3 +113,27 @@ class FailsAbove(nn.Module):
 
 def fails_above(max_batch: int = 2):
     return FailsAbove(max_batch)
+
+
+class MLPStack(nn.Module):
+    """A family with two knobs worked out by hand: Linear(8, w), then `depth` x Linear(w, w).
+    params = 8w + w + depth (w^2 + w); MACs per example = 8w + depth w^2."""
+
+    def __init__(self, depth: int = 4, width: int = 16):
+        super().__init__()
+        self.inp = nn.Linear(8, width)
+        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+
+    def forward(self, x):
+        x = self.inp(x)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def mlp_stack(depth: int = 4, width: int = 16):
+    return MLPStack(depth, width)
+
+
+def mlp_inputs(batch_size: int = 1, device="cpu"):
+    return torch.randn(batch_size, 8, device=device)

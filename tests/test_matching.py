@@ -1,0 +1,150 @@
+"""Matched baselines: the search on a family worked out by hand, the built-in families on
+real timm models (counted on meta), the speed search's fit loop on a deterministic clock,
+and every bad input answered in one line."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fairness import FairnessError
+from fairness.cli import main
+from fairness.matching import (capacity_loss, count_indicator, load_baseline, match_counts, match_speed,
+                               values_at)
+from fairness.sources import InputSpec
+
+FAMILY = str(Path(__file__).parent.parent / "examples" / "family.yaml")
+MLP = "python:tiny_models:mlp_stack"
+SPEC = InputSpec(factory="python:tiny_models:mlp_inputs")
+
+
+def mlp_params(depth, width):
+    return 8 * width + width + depth * (width * width + width)  # see tiny_models.MLPStack
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_declared_family_counts_by_hand():
+    b = load_baseline(MLP, {}, SPEC, FAMILY)
+    assert b.values == {"depth": 4, "width": 16}
+    assert count_indicator(b, b.values, "params") == mlp_params(4, 16)
+    assert count_indicator(b, {"depth": 2, "width": 32}, "macs") == 8 * 32 + 2 * 32 * 32
+
+
+def test_strategy_paths_follow_their_shares():
+    """FLOPs x4: width-only doubles the width (FLOPs ~ width^2), depth-only quadruples the depth."""
+    b = load_baseline(MLP, {}, SPEC, FAMILY)
+    assert values_at(b, {"width": 1.0}, 4.0) == {"depth": 4, "width": 32}
+    assert values_at(b, {"depth": 1.0}, 4.0) == {"depth": 16, "width": 16}
+
+
+@pytest.mark.parametrize("strategy, depth, width", [("width", 4, 32), ("depth", 9, 16)])
+def test_reachable_targets_are_hit_exactly(strategy, depth, width):
+    b = load_baseline(MLP, {}, SPEC, FAMILY)
+    target = mlp_params(depth, width)
+    (v,) = match_counts(b, "params", target, [strategy])
+    assert v["values"] == {"depth": depth, "width": width}
+    assert v["match"]["achieved"] == target and v["match"]["rel_error"] == 0 and v["match"]["within_tolerance"]
+
+
+def test_between_lattice_points_gives_the_closest_and_says_so():
+    """Width-only between widths 24 and 32 (multiples of 8): the nearer one, marked as such."""
+    b = load_baseline(MLP, {}, SPEC, FAMILY)
+    target = mlp_params(4, 24) * 1.1  # 10% above width 24, far below width 32
+    (v,) = match_counts(b, "params", target, ["width"])
+    assert v["values"]["width"] == 24
+    assert not v["match"]["within_tolerance"] and v["match"]["reason"] == "closest lattice point"
+    assert v["match"]["rel_error"] == pytest.approx(1 / 1.1 - 1)
+
+
+def test_input_strategy_does_not_apply_to_params():
+    b = load_baseline("timm:vit_tiny_patch16_224", {}, InputSpec())
+    (v,) = match_counts(b, "params", 5e6, ["input"])
+    assert "does not change the parameters" in v["skipped"]
+
+
+def test_resnet50_to_resnet18_params_width_and_compound_within_1_percent():
+    """Golden: timm resnet18 has 11,689,512 parameters (torchvision's model card)."""
+    b = load_baseline("timm:resnet50", {}, InputSpec())
+    for v in match_counts(b, "params", 11_689_512, ["width", "compound"]):
+        assert abs(v["match"]["rel_error"]) <= 0.01, v
+
+
+def test_vit_width_match_to_vit_small_is_vit_small():
+    """ViT-B at width 384 (6 heads of 64) is ViT-S: FLOPs identical to timm's vit_small."""
+    b = load_baseline("timm:vit_base_patch16_224", {}, InputSpec())
+    small = load_baseline("timm:vit_small_patch16_224", {}, InputSpec())
+    target = count_indicator(small, small.values, "flops")
+    (v,) = match_counts(b, "flops", target, ["width"])
+    assert v["values"] == {"depth": 12, "embed_dim": 384, "img_size": 224} and v["match"]["rel_error"] == 0
+
+
+def test_capacity_loss_by_hand():
+    b = load_baseline(MLP, {}, SPEC, FAMILY)
+    loss = capacity_loss(b, {"depth": 1, "width": 16}, mlp_params(1, 16), mlp_params(4, 16))
+    assert loss == ["params 34% of the baseline's", "depth (depth) 25% of the baseline's"]
+    assert capacity_loss(b, {"depth": 3, "width": 16}, mlp_params(3, 16), mlp_params(4, 16)) == []
+
+
+def test_speed_search_fits_time_against_flops():
+    """A deterministic clock: time = 2 ms + 1 ns per MAC. The fit lands within 3% in at most 6
+    candidates, and the throughput reported is the one measured."""
+    b = load_baseline(MLP, {}, SPEC, FAMILY)
+    calls = []
+
+    def time_of(values):
+        calls.append(values)
+        return 2e-3 + 1e-9 * count_indicator(b, values, "macs") * 1000, False
+
+    target_t = time_of({"depth": 4, "width": 64})[0]
+    calls.clear()
+    (v,) = match_speed(b, "throughput", 1 / target_t, ["width"], time_of)
+    assert v["match"]["within_tolerance"] and len(calls) <= 6
+    assert v["match"]["achieved"] == pytest.approx(1 / time_of(v["values"])[0])
+
+
+def test_cli_match_table_and_json(tmp_path):
+    out = tmp_path / "m.json"
+    r = run("match", "--baseline", MLP, "--family", FAMILY, "--inputs", SPEC.factory,
+            "--params", str(mlp_params(4, 32)), "--strategy", "width", "-q", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert "within tolerance" in r.stdout and "-k depth=4 -k width=32" in r.stdout
+    data = json.loads(out.read_text())
+    roles = [m["role"] for m in data["models"]]
+    assert roles == ["baseline", "variant"]
+    match = data["models"][1]["match"]
+    assert {"indicator", "strategy", "target", "achieved", "rel_error"} <= set(match)
+    assert data["models"][1]["kwargs"] == {"depth": 4, "width": 32}
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--baseline", MLP, "--family", FAMILY, "--inputs", SPEC.factory, "-k", "width=17", "--params", "1e4"],
+     "off the lattice"),
+    (["--baseline", MLP, "--family", FAMILY, "--inputs", SPEC.factory, "--params", "1e15",
+      "--strategy", "depth"], "out of reach"),
+    (["--baseline", "python:tiny_models:shared_block", "--inputs", "python:tiny_models:vector_inputs",
+      "--params", "1e4"], "--family"),
+    (["--baseline", MLP, "--family", FAMILY, "--params", "1e4", "--flops", "1e5"], "give one target"),
+    (["--baseline", MLP, "--family", FAMILY, "--params", "-5"], "positive"),
+    (["--baseline", MLP, "--family", FAMILY, "--match-to", "timm:resnet18"], "--indicator"),
+    (["--baseline", MLP, "--family", "/nonexistent.yaml", "--params", "1e4"], "--family /nonexistent.yaml"),
+])
+def test_bad_match_input_one_line_exit_2(args, expected):
+    r = run("match", *args, "-q")
+    assert r.exit_code == 2
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith("error: ") and expected in line
+
+
+def test_declared_family_errors_name_the_key(tmp_path):
+    bad = tmp_path / "f.yaml"
+    bad.write_text("knobs:\n  - {name: depth, role: height, base: 4}\n")
+    with pytest.raises(FairnessError, match="role in"):
+        load_baseline(MLP, {}, SPEC, str(bad))
+    bad.write_text("knobs: [\n")
+    with pytest.raises(FairnessError, match="line 2"):
+        load_baseline(MLP, {}, SPEC, str(bad))
