@@ -254,7 +254,7 @@ def match_counts(b: Baseline, indicator: str, target: float, strategies: list[st
         if not rec["within_tolerance"]:
             lo, hi = reachable(b, strategy, indicator)
             rec["reachable"] = [lo, hi]
-            rec["reason"] = ("closest lattice point" if lo <= target <= hi
+            rec["reason"] = ("closest lattice point found" if lo <= target <= hi
                              else f"out of reach: this strategy spans {lo:.4g} to {hi:.4g}")
         out.append({"strategy": strategy, "values": values, "match": rec})
     return out

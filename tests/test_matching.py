@@ -57,7 +57,7 @@ def test_between_lattice_points_gives_the_closest_and_says_so():
     target = mlp_params(4, 24) * 1.1  # 10% above width 24, far below width 32
     (v,) = match_counts(b, "params", target, ["width"])
     assert v["values"]["width"] == 24
-    assert not v["match"]["within_tolerance"] and v["match"]["reason"] == "closest lattice point"
+    assert not v["match"]["within_tolerance"] and v["match"]["reason"] == "closest lattice point found"
     assert v["match"]["rel_error"] == pytest.approx(1 / 1.1 - 1)
 
 
