@@ -306,8 +306,15 @@ def match_speed(b: Baseline, indicator: str, target: float, strategies: list[str
             slope = max(slope, 0.05)  # more FLOPs never run faster, in this model
             flops_goal = math.exp((math.log(t_target) - a) / slope)
             values, _, _ = solve_count(b, strategy, "flops", flops_goal, 0.005)
-            if any(_key(values) == _key(m[0]) for m in measured):
-                break  # the fit points back to a measured candidate: the lattice allows no closer one
+            done = {_key(m[0]) for m in measured}
+            if _key(values) in done:
+                # The goal lies between lattice points already measured: try the unmeasured
+                # neighbour of the best one whose FLOPs come closest to the goal.
+                best = min(measured, key=lambda m: abs(math.log(m[2] / t_target)))[0]
+                fresh = [n for n in _neighbours(b, STRATEGIES[strategy], best) if _key(n) not in done]
+                if not fresh:
+                    break
+                values = min(fresh, key=lambda n: abs(math.log(count_indicator(b, n, "flops") / flops_goal)))
             measure(values)
         values, flops, t, noisy = min(measured, key=lambda m: abs(math.log(m[2] / t_target)))
         achieved = 1.0 / t if indicator == "throughput" else t
