@@ -20,6 +20,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/count_7b_on_meta.py
+	$(BIN)/python benchmarks/match_counts.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
