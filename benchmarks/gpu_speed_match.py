@@ -45,7 +45,7 @@ def main():
             knobs = " ".join(f"{k}={v}" for k, v in m["knobs"].items())
             print(f"  {mt['strategy']:<9} {knobs:<62} {mt['achieved']:>9,.0f}/s {mt['rel_error']:>+7.2%}  "
                   f"{mt['candidates']} candidates  {'within 3%' if mt['within_tolerance'] else mt.get('reason')}"
-                  f"{'  NOISY' if mt.get('noisy') else ''}")
+                  f"  noise {mt['noise']:.1%}{' NOISY' if mt.get('noisy') else ''}")
         print(f"  ({took:.0f} s for all strategies)\n")
 
 

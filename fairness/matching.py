@@ -35,6 +35,7 @@ from .errors import FairnessError
 from .families import Family, family_for, size_of
 from .families.base import Value
 from .indicators import flops as flops_mod
+from .indicators.speed import NOISY_IQR_RATIO
 from .sources import InputSpec, Source, build, make_inputs, parse_source
 
 STRATEGIES: dict[str, dict[str, float]] = {
@@ -276,8 +277,8 @@ def match_speed(b: Baseline, indicator: str, target: float, strategies: list[str
     """One variant per strategy for a throughput (samples/s) or latency (s) target.
 
     `time_of(values)` measures a variant on the target device and returns (seconds per
-    example for throughput, or per call for latency; noisy). Both indicators are matched
-    as times: throughput T is a time of 1/T per example."""
+    example for throughput, or per call for latency; noise as IQR / median). Both indicators
+    are matched as times: throughput T is a time of 1/T per example."""
     tol = TOLERANCE[indicator] if tol is None else tol
     t_target = 1.0 / target if indicator == "throughput" else target
     out = []
@@ -287,13 +288,13 @@ def match_speed(b: Baseline, indicator: str, target: float, strategies: list[str
             out.append({"strategy": strategy, "skipped": why})
             continue
         t0 = time.perf_counter()
-        measured: list[tuple[dict, float, float, bool]] = []  # values, flops, time, noisy
+        measured: list[tuple[dict, float, float, float]] = []  # values, flops, time, noise
 
         def measure(values):
             progress(f"{strategy}: timing candidate {len(measured) + 1} {values}")
             flops = count_indicator(b, values, "flops")
-            t, noisy = time_of(values)
-            measured.append((values, flops, t, noisy))
+            t, noise = time_of(values)
+            measured.append((values, flops, t, noise))
             return t
 
         measure(b.values)
@@ -316,10 +317,11 @@ def match_speed(b: Baseline, indicator: str, target: float, strategies: list[str
                     break
                 values = min(fresh, key=lambda n: abs(math.log(count_indicator(b, n, "flops") / flops_goal)))
             measure(values)
-        values, flops, t, noisy = min(measured, key=lambda m: abs(math.log(m[2] / t_target)))
+        values, flops, t, noise = min(measured, key=lambda m: abs(math.log(m[2] / t_target)))
         achieved = 1.0 / t if indicator == "throughput" else t
+        # The tolerance means little below the measurement's own noise: both are recorded.
         rec = match_record(indicator, strategy, target, achieved, tol, len(measured), time.perf_counter() - t0,
-                           noisy=noisy, flops=flops)
+                           noise=noise, noisy=noise > NOISY_IQR_RATIO, flops=flops)
         if not rec["within_tolerance"]:
             rec["reason"] = f"closest of {len(measured)} measured candidates"
         out.append({"strategy": strategy, "values": values, "match": rec})
@@ -334,11 +336,11 @@ def device_timer(b: Baseline, settings, indicator: str, batch: int):
         src, spec = b.variant(values)
         module = build(src, settings.device)
         run = Runnable(src.text, module, lambda n: make_inputs(module, src, spec, n, settings.device))
-        seconds, noisy = measure_rate(run, settings, indicator, batch)
+        seconds, noise = measure_rate(run, settings, indicator, batch)
         del module, run
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-        return seconds, noisy
+        return seconds, noise
 
     return time_of
 

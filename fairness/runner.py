@@ -594,17 +594,17 @@ def _workload(primary: dict | None, s: RunSettings) -> dict | None:
     return out
 
 
-def measure_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -> tuple[float, bool]:
+def measure_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -> tuple[float, float]:
     """One quick speed number for matching: seconds per example at `batch` (throughput), or
-    the median seconds per call at batch 1 (latency); and whether it was noisy."""
+    the median seconds per call at batch 1 (latency); and its noise, IQR / median."""
     b = batch if indicator == "throughput" else 1
     _, inputs, step, _, per_call = _prepare(run, b, s, train=False)
     timing = dict(device=s.device, warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
     if indicator == "throughput":
         calls = calls_for(per_call, BLOCK_S)
         rounds = run_interleaved([step], per_call=False, calls_per_block=calls, **timing)[0]
-        tp = throughput_from(Timing(tuple(t for r in rounds for t in r)), b, calls)
-        return 1.0 / tp.samples_per_s, tp.noisy
+        t = Timing(tuple(x for r in rounds for x in r))
+        return t.median_s / (calls * b), t.iqr_s / t.median_s
     rounds = run_interleaved([step], per_call=True, **timing)[0]
-    lat = latency_from(Timing(tuple(t for r in rounds for t in r)), 1)
-    return lat.median_s, lat.noisy
+    t = Timing(tuple(x for r in rounds for x in r))
+    return t.median_s, t.iqr_s / t.median_s

@@ -98,12 +98,13 @@ def test_speed_search_fits_time_against_flops():
 
     def time_of(values):
         calls.append(values)
-        return 2e-3 + 1e-9 * count_indicator(b, values, "macs") * 1000, False
+        return 2e-3 + 1e-9 * count_indicator(b, values, "macs") * 1000, 0.004
 
     target_t = time_of({"depth": 4, "width": 64})[0]
     calls.clear()
     (v,) = match_speed(b, "throughput", 1 / target_t, ["width"], time_of)
     assert v["match"]["within_tolerance"] and len(calls) <= 6
+    assert v["match"]["noise"] == 0.004 and not v["match"]["noisy"]
     assert v["match"]["achieved"] == pytest.approx(1 / time_of(v["values"])[0])
 
 
@@ -148,3 +149,17 @@ def test_declared_family_errors_name_the_key(tmp_path):
     bad.write_text("knobs: [\n")
     with pytest.raises(FairnessError, match="line 2"):
         load_baseline(MLP, {}, SPEC, str(bad))
+
+
+def test_cli_speed_match_on_cpu_runs_the_real_timer():
+    """A throughput target on the CPU: the real timing path, at most 6 candidates, noise recorded.
+    (How close it gets is a GPU benchmark's question, not a unit test's.)"""
+    r = run("match", "--baseline", MLP, "--family", FAMILY, "--inputs", SPEC.factory, "-k", "width=32",
+            "--match-to", MLP, "--indicator", "throughput", "--strategy", "width", "--device", "cpu",
+            "--batch", "4", "--min-time", "0.05", "--format", "json", "-q")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert [m["role"] for m in data["models"]] == ["proposed", "baseline", "variant"]
+    match = data["models"][2]["match"]
+    assert 1 <= match["candidates"] <= 6 and match["noise"] >= 0 and match["achieved"] > 0
+    assert data["matching"]["settings"]["batch_sizes"] == [4]

@@ -190,6 +190,8 @@ def match_table(results: dict) -> str:
         status = ""
         if match:
             status = "within tolerance" if match["within_tolerance"] else match.get("reason", "")
+            if match.get("noise") is not None:  # speed: the tolerance beside the measurement's own noise
+                status += f" (noise {match['noise']:.1%} IQR/median{', NOISY' if match['noisy'] else ''})"
         if m.get("capacity_loss"):
             status += ("; " if status else "") + "CAPACITY LOSS: " + ", ".join(m["capacity_loss"])
         knobs = " ".join(f"{k}={v}" for k, v in (m.get("knobs") or {}).items()) or m["name"]
