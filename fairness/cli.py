@@ -281,5 +281,49 @@ def match(baseline, kwargs, params, macs, flops, throughput, latency, match_to, 
     click.echo(results_mod.dumps(res) if fmt == "json" else match_table(res))
 
 
+EPILOG_AUDIT = """\b
+Examples:
+  fairness audit examples/claims/shared_vit_fewer_params.yaml
+  fairness audit claims.yaml --format md > review_comment.md
+  fairness audit claims.yaml --format json --out audit.json
+  fairness audit claims.yaml --no-measure        # the paper's numbers only
+
+\b
+The claims file (YAML): claim, quality, and models with name, role (proposed|baseline),
+optional source (measured when given), params, flops or macs, throughput {value, unit,
+device, batch_size, dtype}, latency {value, unit, device, batch_size}, and the quality key.
+Exit 0 whatever the verdict: the flags are the answer, not an error.
+"""
+
+
+@main.command(epilog=EPILOG_AUDIT)
+@click.argument("claims_file", metavar="CLAIMS.yaml", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "md"]), default="table", show_default=True)
+@click.option("--no-measure", is_flag=True, help="Do not measure models that name a source.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the results file (JSON) here.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
+def audit(claims_file, fmt, no_measure, out, quiet):
+    """Check a paper's efficiency claims for unfair comparisons (CLAIMS.yaml).
+
+    For a reviewer with only the paper: the stated numbers are checked against each
+    other and, where a source is given, against fairness's own measurement. Prints
+    the verdict and every flag with its evidence, advice and the section of "The
+    Efficiency Misnomer" it rests on.
+    """
+    from . import results as results_mod
+    from .audit import audit as run_audit
+    from .render.flags import audit_markdown, audit_text
+
+    res = results_mod.to_plain(run_audit(claims_file, measure_sources=not no_measure, progress=_progress(quiet)))
+    if out:
+        results_mod.write(res, out)
+    if fmt == "json":
+        click.echo(results_mod.dumps(res))
+    elif fmt == "md":
+        click.echo(audit_markdown(res))
+    else:
+        click.echo(audit_text(res))
+
+
 if __name__ == "__main__":
     main()
