@@ -149,7 +149,8 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
     """
     from . import results as results_mod
     from .measure import Target, measure_models
-    from .render.table import csv_text, speed_summary, model_table
+    from .render.flags import flags_text
+    from .render.table import csv_text, model_table, speed_summary
     from .runner import RunSettings
     from .sources import parse_image_size, parse_kwargs
 
@@ -178,6 +179,12 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
                          input_factory=input_factory, batch_size=count_batch, count_device=count_device,
                          fvcore=not no_fvcore, speed=speed, progress=progress, on_record=save)
     res = results_mod.to_plain(res)
+    if len(res["models"]) > 1:  # a comparison: the first model against the others
+        from .flags import evaluate, verdict
+
+        res["flags"] = evaluate(res)
+        res["verdict"] = verdict(res["flags"])
+        save(res)
     if out:
         progress(f"results written to {out}")
     if fmt == "json":
@@ -188,6 +195,8 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
         click.echo("\n\n".join(model_table(m, detail=detail) for m in res["models"]))
         if speed is not None:
             click.echo("\n" + speed_summary(res))
+        if "verdict" in res:
+            click.echo("\n" + flags_text(res["flags"], res["verdict"]))
     errors = [f"{m['name']}: {e}" for m in res["models"] for e in ((m.get("speed") or {}).get("errors") or [])]
     if errors:
         for e in errors:
