@@ -20,12 +20,10 @@ are checked against the measurement. Works without any model code.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Callable
 
-import yaml
-
 from .errors import FairnessError
+from .spec import read_yaml
 
 TOP_KEYS = {"claim", "quality", "models", "name"}
 MODEL_KEYS = {"name", "role", "source", "kwargs", "params", "flops", "macs", "throughput", "latency", "depth",
@@ -35,11 +33,6 @@ ROLES = ("proposed", "baseline")
 _PREFIX = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "B": 1e9, "T": 1e12}
 _TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
 _RATE_UNITS = ("img/s", "images/s", "samples/s", "examples/s", "ex/s", "seq/s", "sequences/s", "tokens/s")
-
-
-def _where(path: str, e: yaml.YAMLError) -> str:
-    mark = getattr(e, "problem_mark", None)
-    return f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
 
 
 def parse_quantity(value, what: str) -> tuple[float, str | None]:
@@ -110,14 +103,7 @@ def _claims(entry: dict, what: str, quality_key: str | None) -> dict:
 
 def load_claims(path: str) -> dict:
     """Read and check a claims file; one clear error naming the key for anything wrong."""
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise FairnessError(f"claims file {path}: {e.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise FairnessError(f"claims file {path}: not valid YAML{_where(path, e)}") from None
+    data = read_yaml(path, f"claims file {path}")
     if not isinstance(data, dict):
         raise FairnessError(f"claims file {path}: expected a mapping with 'claim' and 'models' (see examples/claims/)")
     unknown = set(data) - TOP_KEYS

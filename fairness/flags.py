@@ -181,38 +181,41 @@ def _param_claim(a, b) -> bool:
     return False
 
 
-def rule_parameter_sharing(a, b, claim_text=""):
+def _parameter_ratio_rule(a, b, claim_text, flag_id, ratio_of, threshold, describe, advice, ref):
+    """Parameter sharing and sparsity alike: a ratio of two parameter senses over a threshold,
+    unfair when the comparison is made at equal parameters (matched, within 5%, or claimed)."""
     out = []
     for m, other in ((a, b), (b, a)):
-        if m.get("applied") and m.get("params") and m["applied"] / m["params"] > SHARING_RATIO:
-            r = m["applied"] / m["params"]
+        r = ratio_of(m)
+        if r is not None and r > threshold:
             unfair = _param_claim(a, b) or "param" in claim_text.lower()
-            out.append(Flag(
-                "parameter-sharing", "unfair" if unfair else "warn", [m["name"], other["name"]],
-                {"applied": m["applied"], "unique": m["params"], "applied_over_unique": r},
-                f"{m['name']} reuses its weights: each of its {si(m['params'])} unique parameters is applied "
-                f"{r:.2f} times per forward pass, so its parameter count understates its compute"
-                + (", and a comparison at equal parameters favours it." if unfair else "."),
-                "Compare at equal FLOPs and equal speed too; give both unique and applied parameters.",
-                REF["sharing"]))
+            message, evidence = describe(m, r)
+            out.append(Flag(flag_id, "unfair" if unfair else "warn", [m["name"], other["name"]], evidence,
+                            message + (" A comparison at equal parameters is therefore unfair." if unfair else ""),
+                            advice, ref))
     return out
+
+
+def rule_parameter_sharing(a, b, claim_text=""):
+    return _parameter_ratio_rule(
+        a, b, claim_text, "parameter-sharing",
+        lambda m: m["applied"] / m["params"] if m.get("applied") and m.get("params") else None, SHARING_RATIO,
+        lambda m, r: (f"{m['name']} reuses its weights: each of its {si(m['params'])} unique parameters is "
+                      f"applied {r:.2f} times per forward pass, so its parameter count understates its compute.",
+                      {"applied": m["applied"], "unique": m["params"], "applied_over_unique": r}),
+        "Compare at equal FLOPs and equal speed too; give both unique and applied parameters.", REF["sharing"])
 
 
 def rule_sparsity(a, b, claim_text=""):
-    out = []
-    for m, other in ((a, b), (b, a)):
-        if m.get("active") and m.get("params") and m["params"] / m["active"] > SPARSITY_RATIO:
-            r = m["params"] / m["active"]
-            unfair = _param_claim(a, b) or "param" in claim_text.lower()
-            out.append(Flag(
-                "sparsity", "unfair" if unfair else "warn", [m["name"], other["name"]],
-                {"unique": m["params"], "active": m["active"], "unique_over_active": r},
-                f"{m['name']} is sparse: one token touches {si(m['active'])} of its {si(m['params'])} parameters "
-                f"({1 / r:.0%}). Matching on parameters is unfair to a dense model, and matching on FLOPs does not "
-                f"mean equal speed (routing and memory for all experts still cost time).",
-                "Compare at equal active parameters or FLOPs and measure speed and memory; state total and active "
-                "parameters.", REF["sparsity"]))
-    return out
+    return _parameter_ratio_rule(
+        a, b, claim_text, "sparsity",
+        lambda m: m["params"] / m["active"] if m.get("active") and m.get("params") else None, SPARSITY_RATIO,
+        lambda m, r: (f"{m['name']} is sparse: one token touches {si(m['active'])} of its {si(m['params'])} "
+                      f"parameters ({1 / r:.0%}). Matching on parameters is unfair to a dense model, and matching "
+                      f"on FLOPs does not mean equal speed (routing and memory for all experts still cost time).",
+                      {"unique": m["params"], "active": m["active"], "unique_over_active": r}),
+        "Compare at equal active parameters or FLOPs and measure speed and memory; state total and active "
+        "parameters.", REF["sparsity"])
 
 
 def rule_embedding_heavy(a, b):

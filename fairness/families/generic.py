@@ -14,11 +14,8 @@ baseline's value (a `-k` given with the source overrides it). `flops_power`
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
-
 from ..errors import FairnessError
+from ..spec import read_yaml
 from .base import Family, Knob, Value
 
 ROLES = ("depth", "width", "input")
@@ -26,16 +23,7 @@ KNOB_KEYS = {"name", "role", "base", "min", "max", "multiple_of", "flops_power",
 
 
 def load_family_spec(path: str) -> dict:
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise FairnessError(f"--family {path}: {e.strerror}") from None
-    try:
-        spec = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise FairnessError(f"--family {path}: not valid YAML{where}") from None
+    spec = read_yaml(path, f"--family {path}")
     if not isinstance(spec, dict) or not isinstance(spec.get("knobs"), list) or not spec["knobs"]:
         raise FairnessError(f"--family {path}: expected a mapping with a non-empty 'knobs' list "
                             f"(see examples/family.yaml)")

@@ -1,0 +1,24 @@
+"""User files (YAML): read safely, with errors that name the file, line and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .errors import FairnessError
+
+
+def read_yaml(path: str, what: str):
+    """The parsed file, by yaml.safe_load (no tags that build objects). `what` names the file
+    in errors, e.g. "claims file x.yaml" or "--family x.yaml"."""
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise FairnessError(f"{what}: {e.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise FairnessError(f"{what}: not valid YAML{where}") from None
