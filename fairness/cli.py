@@ -334,5 +334,88 @@ def audit(claims_file, fmt, no_measure, out, quiet):
         click.echo(audit_text(res))
 
 
+EPILOG_COMPARE = """\b
+Examples:
+  fairness compare examples/albert_vs_bert.yaml
+  fairness compare --proposed python:examples.shared_vit:shared_vit_small \\
+      --baseline timm:vit_small_patch16_224 --match params,flops --no-speed
+  fairness compare --proposed timm:convnext_tiny --baseline timm:resnet50 --device cuda \\
+      --dtype bfloat16 --batch 1,256 --match params,flops,throughput
+
+\b
+Writes results.json (the results file), results.csv and report.md into --out
+(default reports/NAME/) and prints the verdict. The config is documented in
+examples/albert_vs_bert.yaml.
+"""
+
+
+@main.command(epilog=EPILOG_COMPARE)
+@click.argument("config", required=False, metavar="[CONFIG.yaml]", type=click.Path(dir_okay=False))
+@click.option("--proposed", metavar="SOURCE", help="The proposed model (instead of a config).")
+@click.option("--baseline", metavar="SOURCE", help="The baseline, whose family is scaled for matched variants.")
+@click.option("--match", "match_text", default=None, metavar="I,I,...",
+              help="Indicators to match the baseline on: params, macs, flops, throughput, latency. "
+                   "Default: params,flops.")
+@click.option("--strategy", "strategies", multiple=True, type=click.Choice(["width", "depth", "compound", "input"]),
+              help="Strategies for the variants (repeatable). Default: all that apply.")
+@click.option("--name", help="Name of the comparison (the output folder). Default: from the config or models.")
+@click.option("--image-size", metavar="S|H,W", help="Image input size. Default: the model's own config.")
+@click.option("--seq-len", type=int, metavar="N", help="Token input length. Default: 128 for token models.")
+@click.option("--inputs", "input_factory", metavar="python:MOD:FN", help="Input factory FN(batch_size, device).")
+@click.option("--device", metavar="cpu|cuda", help="Where speed is measured. Default: the config's, else cuda "
+                                                    "if visible, else cpu.")
+@click.option("--no-speed", is_flag=True, help="Counts only.")
+@click.option("--batch", "batch_text", default="1", show_default=True, metavar="N,N,...",
+              help="Batch sizes to time (without a config).")
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32",
+              show_default=True)
+@click.option("--min-time", "min_time", type=float, default=1.0, show_default=True, metavar="S")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: reports/NAME/.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
+def compare(config, proposed, baseline, match_text, strategies, name, image_size, seq_len, input_factory, device,
+            no_speed, batch_text, dtype, min_time, out_dir, quiet):
+    """Compare a proposed model with a baseline and its matched variants; write the report."""
+    from pathlib import Path
+
+    from . import results as results_mod
+    from .compare import compare as run_compare, compare_config, safe_name
+    from .render.flags import flags_text
+    from .render.markdown import comparison_markdown
+    from .render.table import csv_text
+    from .runner import RunSettings
+    from .sources import parse_image_size
+
+    progress = _progress(quiet)
+    if config and (proposed or baseline):
+        raise FairnessError("give a CONFIG.yaml or --proposed/--baseline, not both")
+    if config:
+        res = compare_config(config, device=device, no_speed=no_speed, progress=progress)
+    else:
+        if not (proposed and baseline):
+            raise FairnessError("give a CONFIG.yaml, or both --proposed SOURCE and --baseline SOURCE")
+        match = [m.strip() for m in (match_text or "params,flops").split(",") if m.strip()]
+        speed = None if no_speed else RunSettings(device=device or _default_device(), dtype=dtype,
+                                                  batch_sizes=_parse_batches(batch_text), min_duration_s=min_time)
+        res = run_compare(proposed, baseline, name=name or f"{proposed.split(':')[-1]}-vs-{baseline.split(':')[-1]}",
+                          match=match, strategies=list(strategies) or None,
+                          image_size=parse_image_size(image_size) if image_size else None, seq_len=seq_len,
+                          input_factory=input_factory, speed=speed, progress=progress)
+    res = results_mod.to_plain(res)
+    if name:
+        res["comparison"]["name"] = name
+    folder = Path(out_dir or Path("reports") / safe_name(res["comparison"]["name"]))
+    results_mod.write(res, folder / "results.json")
+    try:
+        (folder / "results.csv").write_text(csv_text(res))
+        (folder / "report.md").write_text(comparison_markdown(res))
+    except OSError as e:
+        raise FairnessError(f"cannot write the report into {folder}: {e.strerror}; choose another --out") from None
+    click.echo(flags_text(res["flags"], res["verdict"]).split("\n\n")[0])
+    kinds = sorted({(f["severity"], f["id"]) for f in res["flags"]}, key=lambda k: ("unfair", "warn", "info").index(k[0]))
+    for severity, flag_id in kinds:
+        click.echo(f"  [{severity}] {flag_id}")
+    click.echo(f"report: {folder / 'report.md'}  (also results.json, results.csv)")
+
+
 if __name__ == "__main__":
     main()

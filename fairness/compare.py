@@ -1,0 +1,191 @@
+"""`compare`: the proposed model, the baseline, the baseline's matched variants, every
+indicator, the flags and the verdict; written to an output folder.
+
+    name: albert-vs-bert
+    proposed: {name: ALBERT, source: hf:albert, quality: {glue: 89.4}}
+    baseline: {name: BERT-base, source: hf:bert, kwargs: {}, quality: {glue: 82.1}}
+    match: [params, flops]              # params | macs | flops | throughput | latency
+    strategies: [width, depth]          # default: all that apply
+    measure: {device: cpu, seq_len: 128, speed: false}
+
+Everything after the config is the library: `compare()` takes nn.Module objects or
+sources, and returns the results file; `render()` writes its formats.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable
+
+from .errors import FairnessError
+from .flags import evaluate, verdict
+from .matching import COUNT_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, load_baseline, \
+    match_counts, match_speed, device_timer
+from .measure import Target, measure_models
+from .results import to_plain
+from .runner import RunSettings, check_settings
+from .sources import InputSpec, Source
+from .spec import read_yaml
+
+TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure"}
+MODEL_KEYS = {"name", "source", "kwargs", "quality"}
+MEASURE_KEYS = {"device", "seq_len", "image_size", "speed", "batch", "dtype", "min_time", "inputs"}
+INDICATORS = COUNT_INDICATORS + SPEED_INDICATORS
+
+
+def _check_keys(d, allowed, what):
+    if not isinstance(d, dict):
+        raise FairnessError(f"{what}: expected a mapping, got {type(d).__name__}")
+    unknown = set(d) - allowed
+    if unknown:
+        raise FairnessError(f"{what}: unknown keys {sorted(unknown)}; known: {sorted(allowed)}")
+
+
+def load_config(path: str) -> dict:
+    """Read and check a compare config; errors name the file and the key."""
+    what = f"config {path}"
+    cfg = read_yaml(path, what)
+    _check_keys(cfg, TOP_KEYS, what)
+    for role in ("proposed", "baseline"):
+        if role not in cfg:
+            raise FairnessError(f"{what}: '{role}' is missing; give {{name: ..., source: ...}}")
+        _check_keys(cfg[role], MODEL_KEYS, f"{what}: {role}")
+        if not isinstance(cfg[role].get("source"), str):
+            raise FairnessError(f"{what}: {role}.source: expected a source such as timm:resnet50")
+        for key, typ in (("kwargs", dict), ("quality", dict)):
+            if cfg[role].get(key) is not None and not isinstance(cfg[role][key], typ):
+                raise FairnessError(f"{what}: {role}.{key}: expected a mapping")
+    match = cfg.get("match", ["params", "flops"])
+    if isinstance(match, str):
+        match = [match]
+    if not isinstance(match, list) or any(m not in INDICATORS for m in match):
+        raise FairnessError(f"{what}: match: expected a list of {', '.join(INDICATORS)}, got {match!r}")
+    strategies = cfg.get("strategies") or list(STRATEGIES)
+    if not isinstance(strategies, list) or any(s not in STRATEGIES for s in strategies):
+        raise FairnessError(f"{what}: strategies: expected a list of {', '.join(STRATEGIES)}, got {strategies!r}")
+    measure = cfg.get("measure") or {}
+    _check_keys(measure, MEASURE_KEYS, f"{what}: measure")
+    name = str(cfg.get("name") or Path(path).stem)
+    return {"name": name, "proposed": cfg["proposed"], "baseline": cfg["baseline"], "match": match,
+            "strategies": strategies, "measure": measure}
+
+
+def safe_name(name: str) -> str:
+    """A folder name from a user's string: letters, digits, dot, dash, underscore."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:80] or "comparison"
+
+
+def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str | None = None,
+            baseline_name: str | None = None, proposed_kwargs: dict | None = None,
+            baseline_kwargs: dict | None = None, quality: dict | None = None, match: list[str] | None = None,
+            strategies: list[str] | None = None, image_size=None, seq_len: int | None = None,
+            input_factory: str | None = None, speed: RunSettings | None = None,
+            progress: Callable[[str], None] = lambda m: None) -> dict:
+    """Measure the proposed model and the baseline, build the baseline's variants matched to
+    the proposed model on each indicator in `match`, measure them all together, and judge.
+    `baseline` must be a source (its family is scaled); `proposed` a source or an nn.Module.
+    `quality`: {model name: {metric: value}}. Returns the results file."""
+    match = list(match or ["params", "flops"])
+    strategies = list(strategies or STRATEGIES)
+    if not isinstance(baseline, (str, Source)):
+        raise FairnessError("baseline: expected a source such as timm:vit_small_patch16_224 (its family is scaled "
+                            "to build the matched variants)")
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    spec = InputSpec(image_size=image_size, seq_len=seq_len, factory=input_factory)
+    if speed is not None:
+        speed = check_settings(speed)
+    elif any(m in SPEED_INDICATORS for m in match):
+        raise FairnessError(f"match: {', '.join(m for m in match if m in SPEED_INDICATORS)} needs speed; "
+                            f"give a device (measure: {{device: cuda}}) or drop it from match")
+
+    targets = [Target(proposed, kwargs=proposed_kwargs, name=proposed_name, role="proposed"),
+               Target(baseline, kwargs=baseline_kwargs, name=baseline_name, role="baseline")]
+    progress("counting the proposed model and the baseline")
+    first = to_plain(measure_models(targets, image_size=image_size, seq_len=seq_len, input_factory=input_factory,
+                                    fvcore=False)["models"])
+    b = load_baseline(baseline if isinstance(baseline, str) else baseline.text, baseline_kwargs, spec)
+    base_name = first[1]["name"]
+    variants = []  # (Target, match record, knob values)
+    for indicator in match:
+        if indicator in COUNT_INDICATORS:
+            target = float({"params": first[0]["params"]["unique"], "macs": first[0]["flops"]["macs"],
+                            "flops": first[0]["flops"]["flops"]}[indicator])
+            found = match_counts(b, indicator, target, strategies, progress=progress)
+        else:
+            from .matching import target_of
+
+            if not isinstance(proposed, str):
+                raise FairnessError(f"match: {indicator} needs the proposed model as a source")
+            target = target_of(proposed, proposed_kwargs, spec, indicator, speed, max(
+                [x for x in speed.batch_sizes if x != "auto"], default=1))
+            found = match_speed(b, indicator, target, strategies,
+                                device_timer(b, speed, indicator, max([x for x in speed.batch_sizes
+                                                                       if x != "auto"], default=1)),
+                                progress=progress)
+        for v in found:
+            if "values" not in v or v["values"] == b.values:
+                continue  # the baseline itself is the match: nothing to add
+            same = next((x for x in variants if x[2] == v["values"]), None)
+            if same is not None:  # another strategy or indicator already gave this variant
+                same[1].setdefault("also", []).append({"indicator": indicator, "strategy": v["strategy"]})
+                continue
+            src, vspec = b.variant(v["values"])
+            variants.append((Target(src, name=f"{base_name} {v['strategy']}-matched on {indicator}",
+                                    role="variant"), v["match"], v["values"], vspec))
+    base_in = first[1]["input"]
+
+    def same_input(vspec: InputSpec) -> bool:
+        if base_in.get("kind") == "image":
+            return vspec.image_size in (None, spec.image_size, (base_in["height"], base_in["width"]))
+        if base_in.get("kind") == "tokens":
+            return vspec.seq_len in (None, spec.seq_len, base_in["seq_len"])
+        return True
+
+    progress(f"measuring {2 + len(variants)} models" + (" and timing them together" if speed else ""))
+    # One group, timed interleaved; variants that change the input (resolution, sequence
+    # length) are measured at their own input, one by one.
+    res = measure_models(targets + [v[0] for v in variants if same_input(v[3])], image_size=image_size,
+                         seq_len=seq_len, input_factory=input_factory, fvcore=False, speed=speed, progress=progress)
+    for t, _, _, vspec in variants:
+        if not same_input(vspec):
+            res["models"] += measure_models([t], image_size=vspec.image_size, seq_len=vspec.seq_len,
+                                            input_factory=vspec.factory, fvcore=False, speed=speed,
+                                            progress=progress)["models"]
+    res = to_plain(res)
+    by_name = {v[0].name: v for v in variants}
+    base_params = float(res["models"][1]["params"]["unique"])
+    for m in res["models"]:
+        if m["name"] in by_name:
+            _, match_rec, values, _ = by_name[m["name"]]
+            m["match"], m["knobs"] = match_rec, values
+            m["capacity_loss"] = capacity_loss(b, values, float(m["params"]["unique"]), base_params)
+        m["quality"] = dict((quality or {}).get(m["name"], {}))
+    res["comparison"] = {"name": name, "proposed": res["models"][0]["name"], "baseline": base_name,
+                         "match": match, "strategies": strategies, "family": b.family.name}
+    res["flags"] = evaluate(res)
+    res["verdict"] = verdict(res["flags"])
+    return res
+
+
+def compare_config(path: str, *, device: str | None = None, no_speed: bool = False,
+                   progress: Callable[[str], None] = lambda m: None) -> dict:
+    cfg = load_config(path)
+    ms = cfg["measure"]
+    want_speed = bool(ms.get("speed", True)) and not no_speed
+    speed = None
+    if want_speed:
+        batches = ms.get("batch", [1])
+        speed = RunSettings(device=device or ms.get("device") or "cpu", dtype=ms.get("dtype", "float32"),
+                            batch_sizes=tuple(batches if isinstance(batches, list) else [batches]),
+                            min_duration_s=float(ms.get("min_time", 1.0)), idle=True, energy=True)
+    p, b = cfg["proposed"], cfg["baseline"]
+    size = ms.get("image_size")
+    return compare(p["source"], b["source"], name=cfg["name"], proposed_name=p.get("name"),
+                   baseline_name=b.get("name"), proposed_kwargs=p.get("kwargs"), baseline_kwargs=b.get("kwargs"),
+                   quality={p.get("name") or p["source"]: p.get("quality") or {},
+                            b.get("name") or b["source"]: b.get("quality") or {}},
+                   match=cfg["match"], strategies=cfg["strategies"],
+                   image_size=tuple(size) if isinstance(size, list) else size, seq_len=ms.get("seq_len"),
+                   input_factory=ms.get("inputs"), speed=speed, progress=progress)

@@ -1,0 +1,56 @@
+"""`fairness compare`: the config example end to end (counts on meta), and bad configs."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fairness.cli import main
+
+EXAMPLE = str(Path(__file__).parent.parent / "examples" / "albert_vs_bert.yaml")
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_albert_vs_bert_example(tmp_path):
+    """ALBERT-base shares its layers: matched on parameters, BERT shrinks to a tenth (capacity
+    handicap); matched on FLOPs, BERT-base is its own match. The folder holds every output."""
+    r = run("compare", EXAMPLE, "-q", "--out", str(tmp_path))
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("verdict: UNFAIR")
+    res = json.loads((tmp_path / "results.json").read_text())
+    roles = [m["role"] for m in res["models"]]
+    assert roles[:2] == ["proposed", "baseline"] and set(roles[2:]) == {"variant"}
+    ids = {(f["id"], f["severity"]) for f in res["flags"]}
+    assert ("parameter-sharing", "unfair") in ids and ("capacity-handicap", "unfair") in ids
+    variants = [m for m in res["models"] if m["role"] == "variant"]
+    assert all(m["match"]["indicator"] == "params" for m in variants)  # FLOPs: BERT-base itself
+    assert res["models"][0]["quality"] == {"glue": 89.4}
+    report = (tmp_path / "report.md").read_text()
+    assert "**Verdict: unfair**" in report and "train this: -k num_hidden_layers=" in report
+    header = (tmp_path / "results.csv").read_text().splitlines()[0]
+    assert "params.unique" in header and "flops.macs" in header
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("proposed: {source: hf:albert}\n", "'baseline' is missing"),
+    ("proposed: {source: hf:albert}\nbaseline: {source: hf:bert, kwarg: {}}\n", "unknown keys ['kwarg']"),
+    ("proposed: {source: hf:albert}\nbaseline: {source: hf:bert}\nmatch: [size]\n", "match:"),
+    ("proposed: {source: hf:albert}\nbaseline: {source: hf:bert}\nmeasure: {devise: cpu}\n", "devise"),
+    ("proposed: [\n", "line 2"),
+])
+def test_bad_config_one_line_exit_2(tmp_path, text, expected):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text)
+    r = run("compare", str(cfg), "-q", "--out", str(tmp_path / "out"))
+    assert r.exit_code == 2
+    (line,) = r.stderr.strip().splitlines()
+    assert expected in line
+
+
+def test_speed_targets_need_speed():
+    r = run("compare", "--proposed", "hf:albert", "--baseline", "hf:bert", "--match", "throughput", "--no-speed", "-q")
+    assert r.exit_code == 2 and "needs speed" in r.stderr
