@@ -80,7 +80,8 @@ def _num(x):
 
 
 def view(m: dict) -> dict:
-    """The numbers the rules read from one model record: measured where measured, else claimed."""
+    """The numbers the rules read from one model record: stated where a paper states them (audit),
+    else measured."""
     p, f, sp, mem = m.get("params") or {}, m.get("flops") or {}, m.get("speed") or {}, m.get("memory") or {}
     claims = m.get("claims") or {}
     tp, lat = sp.get("throughput") or {}, sp.get("latency") or {}
@@ -90,11 +91,12 @@ def view(m: dict) -> dict:
     settings = sp.get("settings") or {}
     return {
         "name": m.get("name"), "role": m.get("role"),
-        "params": _num(p.get("unique")) or _num(claims.get("params")),
+        # A paper's stated numbers are what its comparison rests on (audit); measurement checks them.
+        "params": _num(claims.get("params")) or _num(p.get("unique")),
         "applied": _num(p.get("applied")), "active": _num(p.get("active")), "embedding": _num(p.get("embedding")),
-        "macs": _num(f.get("macs")) or _num(claims.get("macs")),
-        "flops": _num(f.get("flops")) or _num(claims.get("flops")) or (
-            2 * _num(claims["macs"]) if _num(claims.get("macs")) else None),
+        "macs": _num(claims.get("macs")) or _num(f.get("macs")),
+        "flops": _num(claims.get("flops")) or (2 * _num(claims["macs"]) if _num(claims.get("macs")) else None)
+        or _num(f.get("flops")),
         "activations": _num(m.get("activations")), "bytes_moved": _num(mem.get("bytes_moved")),
         "peak_memory": _num(mem.get("peak_bytes")),
         "throughput": _num(tp.get("samples_per_s")) or _num(c_tp.get("value")),

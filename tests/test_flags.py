@@ -249,3 +249,13 @@ def test_bad_claims_one_line_exit_2(tmp_path, text, expected):
     assert r.exit_code == 2
     (line,) = r.stderr.strip().splitlines()
     assert expected in line
+
+
+def test_audit_of_the_issue_example_without_its_code():
+    """The source of 'Ours' does not exist here: it is not measured, its claims still are checked."""
+    r = run("audit", str(EXAMPLES / "claims" / "issue_example.yaml"), "--format", "json", "-q")
+    assert r.exit_code == 0
+    data = json.loads(r.stdout)
+    ours = data["models"][0]
+    assert "cannot import" in ours["measure_error"] and ours["claims"]["params"] == 86e6
+    assert "sequence-length" in {f["id"] for f in data["flags"]}  # equal stated params, FLOPs 4x apart

@@ -81,7 +81,9 @@ def audit_text(res: dict) -> str:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     lines = [f"audit of {a['file']}", f"claim: {a['claim']}" if a["claim"] else "claim: (none stated)", ""]
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    lines += ["", "Measured: counted on the meta device where a source is given (FLOPs = 2 x MACs + other ops).", ""]
+    lines += ["", "Measured: counted on the meta device where a source is given (FLOPs = 2 x MACs + other ops)."]
+    lines += [f"not measured: {m['name']}: {m['measure_error']}" for m in res["models"] if m.get("measure_error")]
+    lines.append("")
     lines.append(flags_text(res["flags"], res["verdict"]))
     return "\n".join(lines)
 
