@@ -49,7 +49,7 @@ def main():
     from fairness.results import _cpu_name
 
     print(f"machine: {_cpu_name()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    print(f"model: hf:llama 4096 hidden, 11008 MLP, 32 layers, 32 heads; tokens 1x2048; counted on meta\n")
+    print("model: hf:llama 4096 hidden, 11008 MLP, 32 layers, 32 heads; tokens 1x2048; counted on meta\n")
     print(f"{'run':>3}  {'import s':>8}  {'measure s':>9}  {'peak RSS MiB':>12}")
     for i, row in enumerate(rows, 1):
         print(f"{i:>3}  {row['import_s']:>8.2f}  {row['measure_s']:>9.2f}  {row['maxrss_kib'] / 1024:>12.0f}")

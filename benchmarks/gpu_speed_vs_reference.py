@@ -61,7 +61,7 @@ def reference(name: str, channels_last: bool, batch: int, warm: int = 10, steps:
     start = time.perf_counter()
     times = [step() for _ in range(steps)]
     total = time.perf_counter() - start
-    del model, x
+    model = x = None  # free before emptying the cache
     torch.cuda.empty_cache()
     return [total] + times
 

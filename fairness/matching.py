@@ -337,7 +337,7 @@ def device_timer(b: Baseline, settings, indicator: str, batch: int):
         module = build(src, settings.device)
         run = Runnable(src.text, module, lambda n: make_inputs(module, src, spec, n, settings.device))
         seconds, noise = measure_rate(run, settings, indicator, batch)
-        del module, run
+        module = run = None  # free the variant before emptying the cache
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         return seconds, noise

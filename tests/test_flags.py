@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from fairness import FairnessError
-from fairness.audit import audit, load_claims, parse_quantity
+from fairness.audit import audit, parse_quantity
 from fairness.cli import main
 from fairness.flags import evaluate, verdict
 from fairness.measure import Target, measure_models

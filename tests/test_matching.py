@@ -3,7 +3,6 @@ real timm models (counted on meta), the speed search's fit loop on a determinist
 and every bad input answered in one line."""
 
 import json
-import math
 from pathlib import Path
 
 import pytest

@@ -220,7 +220,7 @@ def _native_mha(args, kwargs, out) -> OpCost:
     the fast path is on; `count` turns it off so that MHA decomposes into
     the same ops on every device, but a direct call is still counted whole.
     """
-    query, key, value = args[0], args[1], args[2]
+    query, key = args[0], args[1]  # value has the shape of key
     embed_dim, heads = int(args[3]), int(args[4])
     batch, q_len = query.shape[0], query.shape[1]
     k_len = key.shape[1]
