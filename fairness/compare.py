@@ -88,6 +88,10 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     `quality`: {model name: {metric: value}}. Returns the results file."""
     match = list(match or ["params", "flops"])
     strategies = list(strategies or STRATEGIES)
+    bad = [m for m in match if m not in INDICATORS] + [x for x in strategies if x not in STRATEGIES]
+    if bad:
+        raise FairnessError(f"match/strategy {bad}: expected indicators from {', '.join(INDICATORS)} and "
+                            f"strategies from {', '.join(STRATEGIES)}")
     if not isinstance(baseline, (str, Source)):
         raise FairnessError("baseline: expected a source such as timm:vit_small_patch16_224 (its family is scaled "
                             "to build the matched variants)")

@@ -54,3 +54,8 @@ def test_bad_config_one_line_exit_2(tmp_path, text, expected):
 def test_speed_targets_need_speed():
     r = run("compare", "--proposed", "hf:albert", "--baseline", "hf:bert", "--match", "throughput", "--no-speed", "-q")
     assert r.exit_code == 2 and "needs speed" in r.stderr
+
+
+def test_unknown_match_indicator_on_the_command_line():
+    r = run("compare", "--proposed", "hf:albert", "--baseline", "hf:bert", "--match", "size", "--no-speed", "-q")
+    assert r.exit_code == 2 and "expected indicators from params" in r.stderr
