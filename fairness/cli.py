@@ -342,8 +342,8 @@ Examples:
       --dtype bfloat16 --batch 1,256 --match params,flops,throughput
 
 \b
-Writes results.json (the results file), results.csv and report.md into --out
-(default reports/NAME/) and prints the verdict. The config is documented in
+Writes report.html, report.tex (+ table.tex and figures as PDF/PGF), report.md,
+results.csv and results.json into --out (default reports/NAME/) and prints the verdict. The config is documented in
 examples/albert_vs_bert.yaml.
 """
 
@@ -370,17 +370,17 @@ examples/albert_vs_bert.yaml.
               show_default=True)
 @click.option("--min-time", "min_time", type=float, default=1.0, show_default=True, metavar="S")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: reports/NAME/.")
+@click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True,
+              help="Figure sizes and fonts for the venue's text width.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def compare(config, proposed, baseline, match_text, strategies, name, image_size, seq_len, input_factory, device,
-            no_speed, batch_text, dtype, min_time, out_dir, quiet):
+            no_speed, batch_text, dtype, min_time, out_dir, figure_style, quiet):
     """Compare a proposed model with a baseline and its matched variants; write the report."""
     from pathlib import Path
 
     from . import results as results_mod
     from .compare import compare as run_compare, compare_config, safe_name
-    from .render.flags import flags_text
-    from .render.markdown import comparison_markdown
-    from .render.table import csv_text
+    from .render.report import render
     from .runner import RunSettings
     from .sources import parse_image_size
 
@@ -403,17 +403,47 @@ def compare(config, proposed, baseline, match_text, strategies, name, image_size
     if name:
         res["comparison"]["name"] = name
     folder = Path(out_dir or Path("reports") / safe_name(res["comparison"]["name"]))
-    results_mod.write(res, folder / "results.json")
-    try:
-        (folder / "results.csv").write_text(csv_text(res))
-        (folder / "report.md").write_text(comparison_markdown(res))
-    except OSError as e:
-        raise FairnessError(f"cannot write the report into {folder}: {e.strerror}; choose another --out") from None
+    results_mod.write(res, folder / "results.json")  # first: the measurements are never lost to a renderer
+    progress("rendering the report")
+    render(res, folder, style=figure_style)
+    _summary(res, folder)
+
+
+def _summary(res: dict, folder) -> None:
+    from .render.flags import flags_text
+
     click.echo(flags_text(res["flags"], res["verdict"]).split("\n\n")[0])
     kinds = sorted({(f["severity"], f["id"]) for f in res["flags"]}, key=lambda k: ("unfair", "warn", "info").index(k[0]))
     for severity, flag_id in kinds:
         click.echo(f"  [{severity}] {flag_id}")
-    click.echo(f"report: {folder / 'report.md'}  (also results.json, results.csv)")
+    click.echo(f"report: {folder / 'report.html'}  (also report.md, report.tex, table.tex, figures, "
+               f"results.json, results.csv)")
+
+
+@main.command(epilog="""\b
+Examples:
+  fairness render reports/albert-vs-bert/results.json
+  fairness render results.json --format tex --figure-style icml --out camera-ready/
+  fairness render results.json --format html,md --out /tmp/review
+""")
+@click.argument("results_file", metavar="RESULTS.json", type=click.Path(dir_okay=False))
+@click.option("--format", "formats", default="html,tex,md,csv,json", show_default=True, metavar="F,F,...",
+              help="Any of html, tex, md, csv, json.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: the results "
+                                                                        "file's folder.")
+@click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True)
+def render(results_file, formats, out_dir, figure_style):
+    """Re-render a results file without measuring: the camera-ready loop."""
+    from pathlib import Path
+
+    from .render.report import load_for_render, render as run_render
+
+    res = load_for_render(results_file)
+    folder = Path(out_dir) if out_dir else Path(results_file).parent
+    written = run_render(res, folder, formats=[f.strip() for f in formats.split(",") if f.strip()],
+                         style=figure_style)
+    for path in written:
+        click.echo(str(path))
 
 
 if __name__ == "__main__":

@@ -241,6 +241,8 @@ def rule_sequence_length(a, b):
     pr, fr = a["params"] / b["params"], a["flops"] / b["flops"]
     if abs(pr - 1) > SAME_PARAMS or max(fr, 1 / fr) <= FLOPS_APART:
         return []
+    if any(m.get("applied") and m["applied"] / m["params"] > SHARING_RATIO for m in (a, b)):
+        return []  # parameter sharing explains the gap, and has its own flag
     return [Flag("sequence-length", "warn", [a["name"], b["name"]], {"params_ratio": pr, "flops_ratio": fr},
                  f"{a['name']} and {b['name']} have about the same parameters ({_fmt(pr)}) but FLOPs {_fmt(fr)}: "
                  f"the input length differs (patch size, resolution or sequence length), which parameters do not "
