@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/fairness measure timm:vit_base_patch16_224
+	$(BIN)/fairness demo
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q

@@ -14,6 +14,7 @@ sources, and returns the results file; `render()` writes its formats.
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Callable
@@ -39,7 +40,10 @@ def _check_keys(d, allowed, what):
         raise FairnessError(f"{what}: expected a mapping, got {type(d).__name__}")
     unknown = set(d) - allowed
     if unknown:
-        raise FairnessError(f"{what}: unknown keys {sorted(unknown)}; known: {sorted(allowed)}")
+        key = sorted(unknown)[0]
+        close = difflib.get_close_matches(key, sorted(allowed), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise FairnessError(f"{what}: unknown key {key!r}{hint} (known: {', '.join(sorted(allowed))})")
 
 
 def load_config(path: str) -> dict:

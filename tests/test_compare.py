@@ -37,7 +37,7 @@ def test_albert_vs_bert_example(tmp_path):
 
 @pytest.mark.parametrize("text, expected", [
     ("proposed: {source: hf:albert}\n", "'baseline' is missing"),
-    ("proposed: {source: hf:albert}\nbaseline: {source: hf:bert, kwarg: {}}\n", "unknown keys ['kwarg']"),
+    ("proposed: {source: hf:albert}\nbaseline: {source: hf:bert, kwarg: {}}\n", "did you mean 'kwargs'"),
     ("proposed: {source: hf:albert}\nbaseline: {source: hf:bert}\nmatch: [size]\n", "match:"),
     ("proposed: {source: hf:albert}\nbaseline: {source: hf:bert}\nmeasure: {devise: cpu}\n", "devise"),
     ("proposed: [\n", "line 2"),

@@ -38,8 +38,14 @@ def _values(m: dict) -> dict:
             "latency": lat.get("median_s"), "peak_memory": (m.get("memory") or {}).get("peak_bytes")}
 
 
-def _label(text) -> str:
-    """A user string as matplotlib text: `$` would start mathtext, so it is escaped."""
+def _label(text, tex: bool = False) -> str:
+    """A user string as figure text. For PGF every LaTeX special character is escaped (the text
+    goes through LaTeX); otherwise only `$`, which would start mathtext."""
+    if tex:
+        from .latex import escape
+
+        # matplotlib turns "\$" back into "$" (mathtext unescaping) before LaTeX sees it
+        return escape(text).replace(r"\$", r"\textdollar{}")
     return str(text).replace("$", r"\$")
 
 
@@ -54,7 +60,7 @@ def _rc(style: str):
             "svg.fonttype": "none", "pdf.fonttype": 42, "font.family": "DejaVu Sans"}
 
 
-def ratios_figure(results: dict, style: str = "neurips"):
+def ratios_figure(results: dict, style: str = "neurips", tex: bool = False):
     """Horizontal bars per model: cost ratio to the baseline on each indicator (log scale)."""
     base = _values(_baseline(results))
     models = [m for m in results["models"] if m is not _baseline(results)]
@@ -72,18 +78,18 @@ def ratios_figure(results: dict, style: str = "neurips"):
                 if v:
                     ax.barh(y, v / base[k], left=0, color=colors[i % 10], height=0.8)
                     ax.text(v / base[k], y, f" {v / base[k]:.2f}x", va="center", fontsize=STYLES[style]["font"] - 2)
-                labels.append(f"{_label(m['name'])}: {label}")
+                labels.append(f"{_label(m['name'], tex)}: {label}")
                 y += 1
         ax.set_xscale("log")
         ax.axvline(1.0, color="black", linewidth=0.8)
         ax.set_yticks(range(len(labels)), labels)
         ax.invert_yaxis()
-        ax.set_xlabel(f"cost relative to the baseline ({_label(_baseline(results)['name'])} = 1; lower is cheaper)")
+        ax.set_xlabel(f"cost relative to the baseline ({_label(_baseline(results)['name'], tex)} = 1; lower is cheaper)")
         fig.tight_layout()
     return fig
 
 
-def quality_figure(results: dict, style: str = "neurips"):
+def quality_figure(results: dict, style: str = "neurips", tex: bool = False):
     """One panel per indicator: the quality metric against that indicator, every model that has both."""
     with_q = [m for m in results["models"] if m.get("quality")]
     if len(with_q) < 2:
@@ -100,11 +106,11 @@ def quality_figure(results: dict, style: str = "neurips"):
                 v = _values(m).get(k)
                 if v:
                     ax.scatter([v], [m["quality"][metric]], s=18, color=plt.get_cmap("tab10").colors[j % 10],
-                               label=_label(m["name"]), zorder=3)
+                               label=_label(m["name"], tex), zorder=3)
             ax.set_xscale("log")
             ax.set_xlabel(label)
             ax.grid(True, linewidth=0.3)
-        axes[0][0].set_ylabel(_label(metric))
+        axes[0][0].set_ylabel(_label(metric, tex))
         handles, names = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, names, loc="upper center", ncol=min(4, len(names)), frameon=False,
                    bbox_to_anchor=(0.5, 1.12))
@@ -112,7 +118,7 @@ def quality_figure(results: dict, style: str = "neurips"):
     return fig
 
 
-def latency_figure(results: dict, style: str = "neurips"):
+def latency_figure(results: dict, style: str = "neurips", tex: bool = False):
     """Latency (median, one call) against batch size, for models measured at several sizes."""
     series = []
     for m in results["models"]:
@@ -124,7 +130,7 @@ def latency_figure(results: dict, style: str = "neurips"):
     with plt.rc_context(_rc(style)):
         fig, ax = plt.subplots(figsize=(STYLES[style].get("column", STYLES[style]["width"] / 2) * 1.2, 2.2))
         for name, xs, ys in series:
-            ax.plot(xs, [y * 1e3 for y in ys], marker="o", markersize=3, label=_label(name))
+            ax.plot(xs, [y * 1e3 for y in ys], marker="o", markersize=3, label=_label(name, tex))
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("batch size")
@@ -141,7 +147,9 @@ FIGURES = {"ratios": ratios_figure, "quality": quality_figure, "latency": latenc
 def svg_text(fig) -> str:
     """The figure as inline SVG (no XML prolog, no date)."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "fairness"})
+    # ids in the SVG are hashes salted at save time: a fixed salt makes them the same every run
+    with plt.rc_context({"svg.hashsalt": "fairness", "svg.fonttype": "none"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "fairness"})
     plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg"):]
@@ -163,11 +171,13 @@ def write_figures(results: dict, folder: Path, style: str) -> list[Path]:
         fig.savefig(path, metadata={"CreationDate": None, "ModDate": None, "Creator": "fairness",
                                     "Producer": "fairness"})
         written.append(path)
+        plt.close(fig)
         if pgf_available():
             with plt.rc_context({"pgf.texsystem": "pdflatex", "pgf.rcfonts": False}):
+                fig = make(results, style, tex=True)  # its text goes through LaTeX: escaped for it
                 fig.savefig(folder / f"fig_{name}.pgf")
+                plt.close(fig)
             written.append(folder / f"fig_{name}.pgf")
-        plt.close(fig)
     return written
 
 
