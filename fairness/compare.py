@@ -29,7 +29,7 @@ from .runner import RunSettings, check_settings
 from .sources import InputSpec, Source
 from .spec import read_yaml
 
-TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure"}
+TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family"}
 MODEL_KEYS = {"name", "source", "kwargs", "quality"}
 MEASURE_KEYS = {"device", "seq_len", "image_size", "speed", "batch", "dtype", "min_time", "inputs"}
 INDICATORS = COUNT_INDICATORS + SPEED_INDICATORS
@@ -71,8 +71,11 @@ def load_config(path: str) -> dict:
     measure = cfg.get("measure") or {}
     _check_keys(measure, MEASURE_KEYS, f"{what}: measure")
     name = str(cfg.get("name") or Path(path).stem)
+    family = cfg.get("family")
+    if family is not None and not isinstance(family, str):
+        raise FairnessError(f"{what}: family: expected the path of a family YAML file (see examples/family.yaml)")
     return {"name": name, "proposed": cfg["proposed"], "baseline": cfg["baseline"], "match": match,
-            "strategies": strategies, "measure": measure}
+            "strategies": strategies, "measure": measure, "family": family}
 
 
 def safe_name(name: str) -> str:
@@ -84,7 +87,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
             baseline_name: str | None = None, proposed_kwargs: dict | None = None,
             baseline_kwargs: dict | None = None, quality: dict | None = None, match: list[str] | None = None,
             strategies: list[str] | None = None, image_size=None, seq_len: int | None = None,
-            input_factory: str | None = None, speed: RunSettings | None = None,
+            input_factory: str | None = None, speed: RunSettings | None = None, family_file: str | None = None,
             progress: Callable[[str], None] = lambda m: None) -> dict:
     """Measure the proposed model and the baseline, build the baseline's variants matched to
     the proposed model on each indicator in `match`, measure them all together, and judge.
@@ -113,9 +116,10 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     progress("counting the proposed model and the baseline")
     first = to_plain(measure_models(targets, image_size=image_size, seq_len=seq_len, input_factory=input_factory,
                                     fvcore=False)["models"])
-    b = load_baseline(baseline if isinstance(baseline, str) else baseline.text, baseline_kwargs, spec)
+    b = load_baseline(baseline if isinstance(baseline, str) else baseline.text, baseline_kwargs, spec, family_file)
     base_name = first[1]["name"]
-    variants = []  # (Target, match record, knob values)
+    variants = []  # (Target, match record, knob values, input spec)
+    failed = []  # records of variants whose search failed
     for indicator in match:
         if indicator in COUNT_INDICATORS:
             target = float({"params": first[0]["params"]["unique"], "macs": first[0]["flops"]["macs"],
@@ -133,6 +137,10 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                                                                        if x != "auto"], default=1)),
                                 progress=progress)
         for v in found:
+            if "failed" in v:
+                label = f"{base_name} {v['strategy']}-matched on {indicator}"
+                failed.append({"id": label, "name": label, "role": "variant", "failed": v["failed"]})
+                continue
             if "values" not in v or v["values"] == b.values:
                 continue  # the baseline itself is the match: nothing to add
             same = next((x for x in variants if x[2] == v["values"]), None)
@@ -154,17 +162,25 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     progress(f"measuring {2 + len(variants)} models" + (" and timing them together" if speed else ""))
     # One group, timed interleaved; variants that change the input (resolution, sequence
     # length) are measured at their own input, one by one.
+    # A variant that fails is recorded as failed; the others and the report go on.
     res = measure_models(targets + [v[0] for v in variants if same_input(v[3])], image_size=image_size,
-                         seq_len=seq_len, input_factory=input_factory, fvcore=False, speed=speed, progress=progress)
+                         seq_len=seq_len, input_factory=input_factory, fvcore=False, speed=speed, progress=progress,
+                         keep_going=True)
+    for m in res["models"][:2]:
+        if m.get("failed"):
+            raise FairnessError(m["failed"])
     for t, _, _, vspec in variants:
         if not same_input(vspec):
             res["models"] += measure_models([t], image_size=vspec.image_size, seq_len=vspec.seq_len,
                                             input_factory=vspec.factory, fvcore=False, speed=speed,
-                                            progress=progress)["models"]
+                                            progress=progress, keep_going=True)["models"]
+    res["models"] += failed
     res = to_plain(res)
     by_name = {v[0].name: v for v in variants}
     base_params = float(res["models"][1]["params"]["unique"])
     for m in res["models"]:
+        if m.get("failed"):
+            continue
         if m["name"] in by_name:
             _, match_rec, values, _ = by_name[m["name"]]
             m["match"], m["knobs"] = match_rec, values
@@ -196,4 +212,4 @@ def compare_config(path: str, *, device: str | None = None, no_speed: bool = Fal
                             b.get("name") or b["source"]: b.get("quality") or {}},
                    match=cfg["match"], strategies=cfg["strategies"],
                    image_size=tuple(size) if isinstance(size, list) else size, seq_len=ms.get("seq_len"),
-                   input_factory=ms.get("inputs"), speed=speed, progress=progress)
+                   input_factory=ms.get("inputs"), speed=speed, family_file=cfg["family"], progress=progress)

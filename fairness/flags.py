@@ -450,7 +450,7 @@ CLAIM_AWARE = (rule_parameter_sharing, rule_sparsity, rule_single_indicator)
 
 def evaluate(results: dict, claim_text: str = "") -> list[dict]:
     """Every flag for a results file (or audited claims), most severe first, duplicates removed."""
-    models = to_plain(results["models"])
+    models = [m for m in to_plain(results["models"]) if not m.get("failed")]
     views = []
     for m in models:
         v = view(m)

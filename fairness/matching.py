@@ -250,7 +250,11 @@ def match_counts(b: Baseline, indicator: str, target: float, strategies: list[st
             continue
         progress(f"{strategy}: searching {b.family.name} for {indicator} = {target:.6g}")
         t0 = time.perf_counter()
-        values, achieved, n = solve_count(b, strategy, indicator, target, tol)
+        try:
+            values, achieved, n = solve_count(b, strategy, indicator, target, tol)
+        except FairnessError as e:  # a candidate the model cannot build: this strategy fails alone
+            out.append({"strategy": strategy, "failed": e.message})
+            continue
         rec = match_record(indicator, strategy, target, achieved, tol, n, time.perf_counter() - t0)
         if not rec["within_tolerance"]:
             lo, hi = reachable(b, strategy, indicator)
@@ -297,26 +301,11 @@ def match_speed(b: Baseline, indicator: str, target: float, strategies: list[str
             measured.append((values, flops, t, noise))
             return t
 
-        measure(b.values)
-        for _ in range(MAX_SPEED_CANDIDATES - 1):
-            values, _, t, _ = min(measured, key=lambda m: abs(math.log(m[2] / t_target)))
-            if abs(t / t_target - 1) <= tol:
-                break
-            fit = _lstsq([(math.log(f), math.log(tt)) for _, f, tt, _ in measured])
-            a, slope = fit if fit else (math.log(measured[0][2]) - math.log(measured[0][1]), 1.0)
-            slope = max(slope, 0.05)  # more FLOPs never run faster, in this model
-            flops_goal = math.exp((math.log(t_target) - a) / slope)
-            values, _, _ = solve_count(b, strategy, "flops", flops_goal, 0.005)
-            done = {_key(m[0]) for m in measured}
-            if _key(values) in done:
-                # The goal lies between lattice points already measured: try the unmeasured
-                # neighbour of the best one whose FLOPs come closest to the goal.
-                best = min(measured, key=lambda m: abs(math.log(m[2] / t_target)))[0]
-                fresh = [n for n in _neighbours(b, STRATEGIES[strategy], best) if _key(n) not in done]
-                if not fresh:
-                    break
-                values = min(fresh, key=lambda n: abs(math.log(count_indicator(b, n, "flops") / flops_goal)))
-            measure(values)
+        try:
+            _speed_search(b, strategy, t_target, tol, measured, measure)
+        except FairnessError as e:
+            out.append({"strategy": strategy, "failed": e.message})
+            continue
         values, flops, t, noise = min(measured, key=lambda m: abs(math.log(m[2] / t_target)))
         achieved = 1.0 / t if indicator == "throughput" else t
         # The tolerance means little below the measurement's own noise: both are recorded.
@@ -326,6 +315,31 @@ def match_speed(b: Baseline, indicator: str, target: float, strategies: list[str
             rec["reason"] = f"closest of {len(measured)} measured candidates"
         out.append({"strategy": strategy, "values": values, "match": rec})
     return out
+
+
+def _speed_search(b: Baseline, strategy: str, t_target: float, tol: float, measured: list, measure) -> None:
+    """Measure candidates until one is within `tol` of the target time, or the budget is spent:
+    the baseline first, then proposals from a fit of log time against log FLOPs."""
+    measure(b.values)
+    for _ in range(MAX_SPEED_CANDIDATES - 1):
+        values, _, t, _ = min(measured, key=lambda m: abs(math.log(m[2] / t_target)))
+        if abs(t / t_target - 1) <= tol:
+            break
+        fit = _lstsq([(math.log(f), math.log(tt)) for _, f, tt, _ in measured])
+        a, slope = fit if fit else (math.log(measured[0][2]) - math.log(measured[0][1]), 1.0)
+        slope = max(slope, 0.05)  # more FLOPs never run faster, in this model
+        flops_goal = math.exp((math.log(t_target) - a) / slope)
+        values, _, _ = solve_count(b, strategy, "flops", flops_goal, 0.005)
+        done = {_key(m[0]) for m in measured}
+        if _key(values) in done:
+            # The goal lies between lattice points already measured: try the unmeasured
+            # neighbour of the best one whose FLOPs come closest to the goal.
+            best = min(measured, key=lambda m: abs(math.log(m[2] / t_target)))[0]
+            fresh = [n for n in _neighbours(b, STRATEGIES[strategy], best) if _key(n) not in done]
+            if not fresh:
+                break
+            values = min(fresh, key=lambda n: abs(math.log(count_indicator(b, n, "flops") / flops_goal)))
+        measure(values)
 
 
 def device_timer(b: Baseline, settings, indicator: str, batch: int):
@@ -398,8 +412,8 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
                                tolerance, progress)
     found = [v for v in variants if "values" in v]
     if not found:
-        raise FairnessError(f"{b.src.text}: no strategy applies to a {indicator} target: "
-                            + "; ".join(f"{v['strategy']}: {v['skipped']}" for v in variants))
+        raise FairnessError(f"{b.src.text}: no strategy gave a variant for the {indicator} target: "
+                            + "; ".join(f"{v['strategy']}: {v.get('skipped') or v.get('failed')}" for v in variants))
     if all(v["match"].get("reason", "").startswith("out of reach") for v in found):
         ranges = "; ".join(f"{v['strategy']} {v['match']['reachable'][0]:.4g} to {v['match']['reachable'][1]:.4g}"
                            for v in found)
@@ -422,6 +436,7 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
                    "maximum": k.maximum, "note": k.note} for k in b.family.knobs],
         "indicator": indicator, "target": target, "match_to": match_to, "convention": CONVENTION[indicator],
         "skipped": {v["strategy"]: v["skipped"] for v in variants if "skipped" in v},
+        "failed": {v["strategy"]: v["failed"] for v in variants if "failed" in v},
         "settings": settings.record() if settings else None,
     }
     return res

@@ -219,13 +219,16 @@ def _fill_memory(record: dict) -> None:
 def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int | None = None,
                    seq_len: int | None = None, input_factory: str | None = None, batch_size: int = 1,
                    count_device: str = "meta", fvcore: bool = True, speed: RunSettings | None = None,
-                   progress: Progress = _quiet, on_record: Callable[[dict], None] | None = None) -> dict:
+                   progress: Progress = _quiet, on_record: Callable[[dict], None] | None = None,
+                   keep_going: bool = False) -> dict:
     """Measure several models for one comparison; return a results file (dict).
 
     Every model is counted first (`count_device`, meta by default). With `speed`, all of them
     are then built on `speed.device` and timed together, interleaved; the results gain each
     model's speed record, its measured peak memory, and every model's speed-up over the first.
     `on_record(results)` is called whenever a part is done, so a caller can save it.
+    `keep_going`: a model that cannot be built or counted is recorded as failed (with the
+    reason) and the others go on; otherwise its error stops the run.
     """
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
@@ -236,8 +239,18 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     else:
         env = environment(count_device)
     results = new_results([], env)
+    ok_targets = []
     for t in targets:
-        record = _count_one(t, spec, batch_size, count_device, fvcore, progress)
+        try:
+            record = _count_one(t, spec, batch_size, count_device, fvcore, progress)
+        except FairnessError as e:
+            if not keep_going:
+                raise
+            name = t.name or (t.model if isinstance(t.model, str) else type(t.model).__name__)
+            progress(f"{name}: failed: {e.message}")
+            results["models"].append({"id": str(name), "name": str(name), "role": t.role, "failed": e.message})
+            continue
+        ok_targets.append(t)
         taken = {m["id"] for m in results["models"]}
         if record["id"] in taken:  # the same model twice: ids stay unique, as the results file needs
             record["id"] = record["name"] = next(f"{record['id']} ({k})" for k in itertools.count(2)
@@ -247,9 +260,10 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
             on_record(results)
     if speed is None:
         return results
-    runs = [_runnable(t, rec, spec, speed.device, progress) for t, rec in zip(targets, results["models"])]
-    speeds, ratios = time_models(runs, speed, env, progress)
-    for rec, sp in zip(results["models"], speeds):
+    counted = [m for m in results["models"] if not m.get("failed")]
+    runs = [_runnable(t, rec, spec, speed.device, progress) for t, rec in zip(ok_targets, counted)]
+    speeds, ratios = time_models(runs, speed, env, progress) if runs else ([], [])
+    for rec, sp in zip(counted, speeds):
         rec["speed"] = sp
         _fill_memory(rec)
     results["speed_ratios"] = ratios

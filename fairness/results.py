@@ -30,6 +30,15 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+def measured(results: dict) -> list[dict]:
+    """The models that were measured; a model whose measurement failed has only `failed`."""
+    return [m for m in results["models"] if not m.get("failed")]
+
+
+def failures(results: dict) -> list[dict]:
+    return [m for m in results["models"] if m.get("failed")]
+
+
 def new_results(models: list[dict], env: dict, flags: list[dict] | None = None,
                 speed_ratios: list[dict] | None = None) -> dict:
     """A results file. `speed_ratios`: each model's speed-up over the first, paired in time."""

@@ -59,3 +59,29 @@ def test_speed_targets_need_speed():
 def test_unknown_match_indicator_on_the_command_line():
     r = run("compare", "--proposed", "hf:albert", "--baseline", "hf:bert", "--match", "size", "--no-speed", "-q")
     assert r.exit_code == 2 and "expected indicators from params" in r.stderr
+
+
+def test_a_variant_that_crashes_fails_alone(tmp_path):
+    """The width-matched variant cannot be built (width 32 > 24): it is marked failed with the
+    reason; the depth-matched variant, the flags and every report file are still there."""
+    family = Path(__file__).parent.parent / "examples" / "family.yaml"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"""
+name: fragile
+proposed: {{name: wide, source: "python:tiny_models:mlp_stack", kwargs: {{width: 32}}}}
+baseline: {{name: fragile, source: "python:tiny_models:fragile_mlp"}}
+family: {family}
+match: [params]
+strategies: [width, depth]
+measure: {{speed: false, inputs: "python:tiny_models:mlp_inputs"}}
+""")
+    r = run("compare", str(cfg), "-q", "--out", str(tmp_path / "out"))
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    failed = [m for m in res["models"] if m.get("failed")]
+    assert [m["name"] for m in failed] == ["fragile width-matched on params"]
+    assert "width 32 is not supported" in failed[0]["failed"]
+    assert any(m.get("match", {}) and m["match"]["strategy"] == "depth" for m in res["models"] if not m.get("failed"))
+    for name in ("report.html", "report.md", "report.tex", "table.tex", "results.csv"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    assert "Failed:" in (tmp_path / "out" / "report.html").read_text()

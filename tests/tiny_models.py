@@ -137,3 +137,10 @@ def mlp_stack(depth: int = 4, width: int = 16):
 
 def mlp_inputs(batch_size: int = 1, device="cpu"):
     return torch.randn(batch_size, 8, device=device)
+
+
+def fragile_mlp(depth: int = 4, width: int = 16):
+    """MLPStack that cannot be built wider than 24: a variant that crashes, for the report."""
+    if width > 24:
+        raise RuntimeError(f"width {width} is not supported by this model")
+    return MLPStack(depth, width)

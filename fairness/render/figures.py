@@ -49,8 +49,12 @@ def _label(text, tex: bool = False) -> str:
     return str(text).replace("$", r"\$")
 
 
+def _models(results: dict) -> list[dict]:
+    return [m for m in results["models"] if not m.get("failed")]
+
+
 def _baseline(results: dict) -> dict:
-    return next((m for m in results["models"] if m["role"] == "baseline"), results["models"][0])
+    return next((m for m in _models(results) if m["role"] == "baseline"), _models(results)[0])
 
 
 def _rc(style: str):
@@ -63,7 +67,7 @@ def _rc(style: str):
 def ratios_figure(results: dict, style: str = "neurips", tex: bool = False):
     """Horizontal bars per model: cost ratio to the baseline on each indicator (log scale)."""
     base = _values(_baseline(results))
-    models = [m for m in results["models"] if m is not _baseline(results)]
+    models = [m for m in _models(results) if m is not _baseline(results)]
     keys = [(k, label) for k, label in COSTS if base.get(k) and any(_values(m).get(k) for m in models)]
     if not models or not keys:
         return None
@@ -91,7 +95,7 @@ def ratios_figure(results: dict, style: str = "neurips", tex: bool = False):
 
 def quality_figure(results: dict, style: str = "neurips", tex: bool = False):
     """One panel per indicator: the quality metric against that indicator, every model that has both."""
-    with_q = [m for m in results["models"] if m.get("quality")]
+    with_q = [m for m in _models(results) if m.get("quality")]
     if len(with_q) < 2:
         return None
     metric = next(iter(with_q[0]["quality"]))
@@ -121,7 +125,7 @@ def quality_figure(results: dict, style: str = "neurips", tex: bool = False):
 def latency_figure(results: dict, style: str = "neurips", tex: bool = False):
     """Latency (median, one call) against batch size, for models measured at several sizes."""
     series = []
-    for m in results["models"]:
+    for m in _models(results):
         runs = [r for r in ((m.get("speed") or {}).get("runs") or []) if r.get("latency")]
         if len(runs) >= 2:
             series.append((m["name"], [r["batch_size"] for r in runs], [r["latency"]["median_s"] for r in runs]))

@@ -20,7 +20,7 @@ def escape(text) -> str:
 
 def table_tex(results: dict) -> str:
     """booktabs + siunitx: numbers aligned on the decimal point, units in the header, best in bold."""
-    models = results["models"]
+    models = [m for m in results["models"] if not m.get("failed")]
     cols = [c for c in COLUMNS if any(cell_value(m, c) is not None for m in models)]
     quality = sorted({k for m in models for k in (m.get("quality") or {})})
     best = best_rows(models, cols, quality)
@@ -53,6 +53,9 @@ def report_tex(results: dict, figures: list[str]) -> str:
              r"\begin{document}", rf"\section*{{{title}}}",
              rf"\textbf{{Verdict: {escape(results.get('verdict', 'n/a'))}.}}", "",
              r"\begin{center}", r"\resizebox{\textwidth}{!}{\input{table.tex}}", r"\end{center}", ""]
+    for m in results["models"]:
+        if m.get("failed"):
+            lines.append(rf"\noindent\textbf{{Failed:}} {escape(m['name'])}: {escape(m['failed'])}\par")
     flags = results.get("flags") or []
     if flags:
         lines += [r"\subsection*{Flags}", r"\begin{itemize}"]

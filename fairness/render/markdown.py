@@ -33,13 +33,15 @@ def _row(m: dict, base: dict) -> list[str]:
 
 def comparison_markdown(res: dict) -> str:
     cmp = res.get("comparison") or {}
-    base = next((m for m in res["models"] if m["role"] == "baseline"), res["models"][0])
+    models = [m for m in res["models"] if not m.get("failed")]
+    base = next((m for m in models if m["role"] == "baseline"), models[0])
     header = ["model", "role", "params (unique)", "applied", "active", "MACs", "throughput", "latency (b=1)",
               "peak memory", "matched on", "", "quality"]
     lines = [f"### fairness: {_md_cell(cmp.get('name', 'comparison'))}", "",
              f"**Verdict: {res.get('verdict', 'n/a')}** ({_counts(res.get('flags') or [])})", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_md_cell(c) for c in _row(m, base)) + " |" for m in res["models"]]
+    lines += ["| " + " | ".join(_md_cell(c) for c in _row(m, base)) + " |" for m in models]
+    lines += [f"\n**Failed:** {_md_cell(m['name'])}: {_md_cell(m['failed'])}" for m in res["models"] if m.get("failed")]
     env = res["environment"]
     timed = any(m.get("speed") for m in res["models"])
     where = (f" Speed on {env['device_name']} ({env['device']}, {env['dtype']}, torch {env['torch']}), "

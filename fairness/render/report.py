@@ -40,7 +40,7 @@ def _flag_groups(flags: list[dict]) -> list[dict]:
 
 
 def html_text(results: dict, style: str = "neurips") -> str:
-    models = results["models"]
+    models = [m for m in results["models"] if not m.get("failed")]
     base = next((m for m in models if m["role"] == "baseline"), models[0])
     cols = [c for c in COLUMNS if any(cell_value(m, c) is not None for m in models)]
     best = best_rows(models, cols, [])
@@ -71,7 +71,8 @@ def html_text(results: dict, style: str = "neurips") -> str:
         subtitle=f"{cmp.get('proposed', models[0]['name'])} against {cmp.get('baseline', base['name'])}"
                  + (f" and {len(models) - 2} matched variants" if len(models) > 2 else ""),
         verdict=verdict, reasons=reasons, flag_groups=groups, headers=[c.header for c in cols], rows=rows,
-        figures=figures, environment=[(k, v) for k, v in env.items()], raw_json=dumps(results))
+        figures=figures, environment=[(k, v) for k, v in env.items()], raw_json=dumps(results),
+        failed=[(m["name"], m["failed"]) for m in results["models"] if m.get("failed")])
 
 
 def render(results: dict, out: str | Path, formats=FORMATS, style: str = "neurips") -> list[Path]:

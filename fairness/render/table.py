@@ -207,6 +207,8 @@ def match_table(results: dict) -> str:
                          + _input_flags(m["input"]))
     for strategy, why in mt["skipped"].items():
         lines.append(f"{strategy}: not applicable; {why}")
+    for strategy, why in (mt.get("failed") or {}).items():
+        lines.append(f"{strategy}: FAILED; {why}")
     lines += [""] + textwrap.wrap(
         f"Lattice: {mt['family_description']}. Tolerance {next((m['match']['tolerance'] for m in models if m.get('match')), 0):.0%}; "
         "a variant outside it is the closest lattice point found. Capacity loss: under half the baseline's "
