@@ -85,3 +85,17 @@ measure: {{speed: false, inputs: "python:tiny_models:mlp_inputs"}}
     for name in ("report.html", "report.md", "report.tex", "table.tex", "results.csv"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     assert "Failed:" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_python_api_takes_a_module_and_renders(tmp_path):
+    """fairness.compare with an nn.Module as the proposed model; fairness.render writes the formats."""
+    import fairness
+    from tiny_models import MLPStack
+
+    family = str(Path(__file__).parent.parent / "examples" / "family.yaml")
+    res = fairness.compare(MLPStack(4, 32), "python:tiny_models:mlp_stack", family_file=family,
+                           input_factory="python:tiny_models:mlp_inputs", match=["params"], strategies=["width"])
+    variant = res["models"][2]
+    assert variant["knobs"] == {"depth": 4, "width": 32} and variant["match"]["rel_error"] == 0
+    written = fairness.render(res, tmp_path, formats=("md", "json"))
+    assert sorted(p.name for p in written) == ["report.md", "results.json"]
