@@ -7,7 +7,7 @@ import traceback
 
 import click
 
-from .errors import FairnessError
+from .errors import EXIT_INTERRUPTED, EXIT_SOME_FAILED, FairnessError
 
 EPILOG_MEASURE = """\b
 Examples:
@@ -39,7 +39,7 @@ class _Group(click.Group):
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            ctx.exit(130)
+            ctx.exit(EXIT_INTERRUPTED)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -410,6 +410,8 @@ def compare(config, proposed, baseline, match_text, strategies, name, image_size
 
 
 def _summary(res: dict, folder) -> None:
+    """The verdict, the kinds of flag, the failures and where the report is; exit 3 when some
+    models failed (the others and the report are complete)."""
     from .render.flags import flags_text
 
     click.echo(flags_text(res["flags"], res["verdict"]).split("\n\n")[0])
@@ -418,6 +420,12 @@ def _summary(res: dict, folder) -> None:
         click.echo(f"  [{severity}] {flag_id}")
     click.echo(f"report: {folder / 'report.html'}  (also report.md, report.tex, table.tex, figures, "
                f"results.json, results.csv)")
+    failed = [f"{m['name']}: {m['failed']}" for m in res["models"] if m.get("failed")]
+    failed += [f"{m['name']}: {e}" for m in res["models"] for e in ((m.get("speed") or {}).get("errors") or [])]
+    for line in failed:
+        click.echo(f"failed: {line}", err=True)
+    if failed:
+        click.get_current_context().exit(EXIT_SOME_FAILED)
 
 
 @main.command(epilog="""\b

@@ -46,6 +46,30 @@ def _check_keys(d, allowed, what):
         raise FairnessError(f"{what}: unknown key {key!r}{hint} (known: {', '.join(sorted(allowed))})")
 
 
+def _positive_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _check_measure(ms: dict, what: str) -> None:
+    """The types of the measure: section, so nothing downstream meets a value it cannot use."""
+    checks = {
+        "device": (lambda v: isinstance(v, str) and v.split(":")[0] in ("cpu", "cuda"), "cpu, cuda or cuda:N"),
+        "seq_len": (_positive_int, "a positive integer"),
+        "image_size": (lambda v: _positive_int(v) or (isinstance(v, list) and len(v) == 2
+                                                      and all(_positive_int(x) for x in v)), "S or [H, W]"),
+        "speed": (lambda v: isinstance(v, bool), "true or false"),
+        "batch": (lambda v: _positive_int(v) or v == "auto" or (isinstance(v, list) and v and all(
+            _positive_int(x) or x == "auto" for x in v)), "a positive integer, auto, or a list of them"),
+        "dtype": (lambda v: v in ("float32", "bfloat16", "float16"), "float32, bfloat16 or float16"),
+        "min_time": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 3600,
+                     "seconds, between 0 and 3600"),
+        "inputs": (lambda v: isinstance(v, str) and v.startswith("python:"), "python:module:function"),
+    }
+    for key, (ok, expected) in checks.items():
+        if key in ms and not ok(ms[key]):
+            raise FairnessError(f"{what}.{key}: {ms[key]!r}; expected {expected}")
+
+
 def load_config(path: str) -> dict:
     """Read and check a compare config; errors name the file and the key."""
     what = f"config {path}"
@@ -70,6 +94,7 @@ def load_config(path: str) -> dict:
         raise FairnessError(f"{what}: strategies: expected a list of {', '.join(STRATEGIES)}, got {strategies!r}")
     measure = cfg.get("measure") or {}
     _check_keys(measure, MEASURE_KEYS, f"{what}: measure")
+    _check_measure(measure, f"{what}: measure")
     name = str(cfg.get("name") or Path(path).stem)
     family = cfg.get("family")
     if family is not None and not isinstance(family, str):

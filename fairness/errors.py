@@ -7,6 +7,8 @@ anything else escaping the library is a bug and shows a traceback.
 
 # Exit codes, documented in the README.
 EXIT_BAD_INPUT = 2
+EXIT_SOME_FAILED = 3  # a comparison finished, but some of its models failed (marked in the report)
+EXIT_INTERRUPTED = 130
 
 
 class FairnessError(Exception):

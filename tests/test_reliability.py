@@ -1,0 +1,94 @@
+"""Reliability: property-based tests over the two parsers users feed by hand (compare configs
+and claims files), and the security guarantees (safe YAML only, no eval/exec/shell on user
+input, no network at run time)."""
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fairness import FairnessError
+from fairness.audit import load_claims
+from fairness.compare import load_config
+
+PACKAGE = Path(__file__).parent.parent / "fairness"
+
+# YAML documents that look like configs and claims: the right keys with wrong values, wrong
+# keys, wrong nesting, odd scalars. Every one must give a result or a FairnessError.
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
+                    st.text(max_size=30), st.sampled_from(["86M", "4.1 GMACs", "3 ms", "img/s", "-1", "1e309",
+                                                           "timm:resnet18", "hf:bert", "python:x:y", "params"]))
+keys = st.sampled_from(["name", "proposed", "baseline", "match", "strategies", "measure", "family", "source",
+                        "kwargs", "quality", "claim", "models", "params", "flops", "macs", "throughput", "latency",
+                        "value", "unit", "device", "batch_size", "dtype", "role", "depth", "seq_len", "speed", "x"])
+documents = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                           st.dictionaries(keys, inner, max_size=6)), max_leaves=25)
+
+
+def _parses_or_refuses(loader, doc, tmp_path_factory):
+    path = tmp_path_factory.mktemp("doc") / "f.yaml"
+    path.write_text(yaml.safe_dump(doc) if not isinstance(doc, str) else doc)
+    try:
+        loader(str(path))
+    except FairnessError as e:
+        assert e.message and "\n" not in e.message.strip()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=documents)
+def test_config_parser_never_raises_anything_but_fairness_error(doc, tmp_path_factory):
+    _parses_or_refuses(load_config, doc, tmp_path_factory)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=documents)
+def test_claims_parser_never_raises_anything_but_fairness_error(doc, tmp_path_factory):
+    _parses_or_refuses(load_claims, doc, tmp_path_factory)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=200))
+def test_any_text_file_is_answered(text, tmp_path_factory):
+    _parses_or_refuses(load_claims, text, tmp_path_factory)
+    _parses_or_refuses(load_config, text, tmp_path_factory)
+
+
+def test_yaml_is_only_ever_safe_loaded_and_nothing_is_evaluated():
+    """No yaml.load/unsafe_load/full_load, eval, exec, os.system or shell=True anywhere in the package."""
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                f = node.func
+                name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+                owner = getattr(getattr(f, "value", None), "id", "")
+                assert not (owner == "yaml" and name in ("load", "unsafe_load", "full_load", "load_all")), path
+                assert name not in ("eval", "exec") or owner not in ("", "builtins"), path
+                assert not (owner == "os" and name in ("system", "popen")), path
+                assert all(not (k.arg == "shell" and getattr(k.value, "value", False) is True)
+                           for k in node.keywords), path
+
+
+def test_demo_opens_no_socket(tmp_path):
+    """`fairness demo` in a process where opening any socket raises: it completes."""
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(
+        "import socket\n"
+        "def _refuse(*a, **k):\n"
+        "    raise RuntimeError('fairness opened a socket')\n"
+        "socket.socket.connect = _refuse\n"
+        "socket.socket.connect_ex = _refuse\n"
+        "socket.create_connection = _refuse\n"
+        "socket.getaddrinfo = _refuse\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(guard)] + sys.path), HF_HUB_OFFLINE="1")
+    proc = subprocess.run([sys.executable, "-m", "fairness.cli", "demo", "--out", str(tmp_path / "out"), "-q",
+                           "--device", "cpu"], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode in (0, 3), proc.stderr[-3000:]
+    assert "opened a socket" not in proc.stderr
+    assert (tmp_path / "out" / "report.html").stat().st_size > 0
