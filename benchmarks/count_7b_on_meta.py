@@ -26,10 +26,10 @@ r = fairness.measure("hf:llama", kwargs=dict(hidden_size=4096, intermediate_size
 t_measure = time.perf_counter() - t1
 print(json.dumps({"import_s": t_import, "measure_s": t_measure,
                   "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "params": r["params"].unique, "macs": r["flops"].macs,
-                  "attention_macs": r["flops"].attention["macs_dense"],
-                  "effective_attention_macs": r["flops"].attention["macs_effective"],
-                  "coverage": r["flops"].coverage, "bytes_moved": r["memory"]["bytes_moved"]}))
+                  "params": r["params"]["unique"], "macs": r["flops"]["macs"],
+                  "attention_macs": r["flops"]["attention"]["macs_dense"],
+                  "effective_attention_macs": r["flops"]["attention"]["macs_effective"],
+                  "coverage": r["flops"]["coverage"], "bytes_moved": r["memory"]["bytes_moved"]}))
 """
 
 

@@ -372,14 +372,17 @@ examples/albert_vs_bert.yaml.
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: reports/NAME/.")
 @click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True,
               help="Figure sizes and fonts for the venue's text width.")
+@click.option("--resume", is_flag=True, help="Reuse the measurements an interrupted run of the same comparison "
+                                             "stored in the output folder; measure only the rest.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def compare(config, proposed, baseline, match_text, strategies, name, image_size, seq_len, input_factory, device,
-            no_speed, batch_text, dtype, min_time, out_dir, figure_style, quiet):
+            no_speed, batch_text, dtype, min_time, out_dir, figure_style, resume, quiet):
     """Compare a proposed model with a baseline and its matched variants; write the report."""
     from pathlib import Path
 
     from . import results as results_mod
-    from .compare import compare as run_compare, compare_config, safe_name
+    from .cache import Cache
+    from .compare import compare as run_compare, compare_config, load_config, safe_name
     from .render.report import render
     from .runner import RunSettings
     from .sources import parse_image_size
@@ -387,22 +390,26 @@ def compare(config, proposed, baseline, match_text, strategies, name, image_size
     progress = _progress(quiet)
     if config and (proposed or baseline):
         raise FairnessError("give a CONFIG.yaml or --proposed/--baseline, not both")
+    if not config and not (proposed and baseline):
+        raise FairnessError("give a CONFIG.yaml, or both --proposed SOURCE and --baseline SOURCE")
+    name = name or (load_config(config)["name"] if config else
+                    f"{proposed.split(':')[-1]}-vs-{baseline.split(':')[-1]}")
+    folder = Path(out_dir or Path("reports") / safe_name(name))
+    # every finished measurement is kept here as it is done; --resume reuses them
+    cache = Cache(folder / ".fairness-cache", reuse=resume, progress=progress)
     if config:
-        res = compare_config(config, device=device, no_speed=no_speed, progress=progress)
+        res = compare_config(config, device=device, no_speed=no_speed, cache=cache, progress=progress)
     else:
-        if not (proposed and baseline):
-            raise FairnessError("give a CONFIG.yaml, or both --proposed SOURCE and --baseline SOURCE")
         match = [m.strip() for m in (match_text or "params,flops").split(",") if m.strip()]
         speed = None if no_speed else RunSettings(device=device or _default_device(), dtype=dtype,
                                                   batch_sizes=_parse_batches(batch_text), min_duration_s=min_time)
-        res = run_compare(proposed, baseline, name=name or f"{proposed.split(':')[-1]}-vs-{baseline.split(':')[-1]}",
-                          match=match, strategies=list(strategies) or None,
+        res = run_compare(proposed, baseline, name=name, match=match, strategies=list(strategies) or None,
                           image_size=parse_image_size(image_size) if image_size else None, seq_len=seq_len,
-                          input_factory=input_factory, speed=speed, progress=progress)
+                          input_factory=input_factory, speed=speed, cache=cache, progress=progress)
     res = results_mod.to_plain(res)
-    if name:
-        res["comparison"]["name"] = name
-    folder = Path(out_dir or Path("reports") / safe_name(res["comparison"]["name"]))
+    res["comparison"]["name"] = name
+    if resume:
+        progress(f"resumed: {cache.reused} measurements reused from {cache.folder}")
     results_mod.write(res, folder / "results.json")  # first: the measurements are never lost to a renderer
     progress("rendering the report")
     render(res, folder, style=figure_style)

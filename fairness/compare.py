@@ -24,6 +24,8 @@ from .flags import evaluate, verdict
 from .matching import COUNT_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, load_baseline, \
     match_counts, match_speed, device_timer
 from .measure import Target, measure_models
+from .cache import Cache, identity
+from .indicators.env import environment
 from .results import to_plain
 from .runner import RunSettings, check_settings
 from .sources import InputSpec, Source
@@ -113,11 +115,13 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
             baseline_kwargs: dict | None = None, quality: dict | None = None, match: list[str] | None = None,
             strategies: list[str] | None = None, image_size=None, seq_len: int | None = None,
             input_factory: str | None = None, speed: RunSettings | None = None, family_file: str | None = None,
-            progress: Callable[[str], None] = lambda m: None) -> dict:
+            cache: Cache | None = None, progress: Callable[[str], None] = lambda m: None) -> dict:
     """Measure the proposed model and the baseline, build the baseline's variants matched to
     the proposed model on each indicator in `match`, measure them all together, and judge.
     `baseline` must be a source (its family is scaled); `proposed` a source or an nn.Module.
-    `quality`: {model name: {metric: value}}. Returns the results file."""
+    `quality`: {model name: {metric: value}}. `cache`: every finished measurement and variant
+    search is stored as it is done, and reused when resuming. Returns the results file."""
+    cache = cache or Cache(None)
     match = list(match or ["params", "flops"])
     strategies = list(strategies or STRATEGIES)
     bad = [m for m in match if m not in INDICATORS] + [x for x in strategies if x not in STRATEGIES]
@@ -140,13 +144,26 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                Target(baseline, kwargs=baseline_kwargs, name=baseline_name, role="baseline")]
     progress("counting the proposed model and the baseline")
     first = to_plain(measure_models(targets, image_size=image_size, seq_len=seq_len, input_factory=input_factory,
-                                    fvcore=False)["models"])
+                                    fvcore=False, cache=cache)["models"])
     b = load_baseline(baseline if isinstance(baseline, str) else baseline.text, baseline_kwargs, spec, family_file)
     base_name = first[1]["name"]
     variants = []  # (Target, match record, knob values, input spec)
     failed = []  # records of variants whose search failed
     for indicator in match:
-        if indicator in COUNT_INDICATORS:
+        search_key = {"kind": "variant search", "label": f"{indicator} matches of {base_name}",
+                      "baseline": b.src.text, "baseline_kwargs": b.src.kwargs, "family": family_file,
+                      "spec": [image_size, seq_len, input_factory], "indicator": indicator,
+                      "proposed": proposed if isinstance(proposed, str) else None,
+                      "proposed_kwargs": proposed_kwargs, "proposed_counts": [first[0]["params"]["unique"],
+                                                                              first[0]["flops"]["macs"]],
+                      "strategies": strategies, "settings": speed.record() if speed else None,
+                      "env": identity(environment(speed.device if speed else "meta"))}
+        found = cache.get(search_key)
+        if found is not None:  # JSON has no tuples: knob values of stage lists come back as lists
+            for v in found:
+                if "values" in v:
+                    v["values"] = {k: tuple(x) if isinstance(x, list) else x for k, x in v["values"].items()}
+        elif indicator in COUNT_INDICATORS:
             target = float({"params": first[0]["params"]["unique"], "macs": first[0]["flops"]["macs"],
                             "flops": first[0]["flops"]["flops"]}[indicator])
             found = match_counts(b, indicator, target, strategies, progress=progress)
@@ -161,6 +178,8 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                                 device_timer(b, speed, indicator, max([x for x in speed.batch_sizes
                                                                        if x != "auto"], default=1)),
                                 progress=progress)
+        # the key holds the proposed model's counts, so a search for an object is reusable too
+        cache.put(search_key, found)
         for v in found:
             if "failed" in v:
                 label = f"{base_name} {v['strategy']}-matched on {indicator}"
@@ -190,7 +209,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     # A variant that fails is recorded as failed; the others and the report go on.
     res = measure_models(targets + [v[0] for v in variants if same_input(v[3])], image_size=image_size,
                          seq_len=seq_len, input_factory=input_factory, fvcore=False, speed=speed, progress=progress,
-                         keep_going=True)
+                         keep_going=True, cache=cache)
     for m in res["models"][:2]:
         if m.get("failed"):
             raise FairnessError(m["failed"])
@@ -198,7 +217,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
         if not same_input(vspec):
             res["models"] += measure_models([t], image_size=vspec.image_size, seq_len=vspec.seq_len,
                                             input_factory=vspec.factory, fvcore=False, speed=speed,
-                                            progress=progress, keep_going=True)["models"]
+                                            progress=progress, keep_going=True, cache=cache)["models"]
     res["models"] += failed
     res = to_plain(res)
     by_name = {v[0].name: v for v in variants}
@@ -218,7 +237,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     return res
 
 
-def compare_config(path: str, *, device: str | None = None, no_speed: bool = False,
+def compare_config(path: str, *, device: str | None = None, no_speed: bool = False, cache: Cache | None = None,
                    progress: Callable[[str], None] = lambda m: None) -> dict:
     cfg = load_config(path)
     ms = cfg["measure"]
@@ -237,4 +256,5 @@ def compare_config(path: str, *, device: str | None = None, no_speed: bool = Fal
                             b.get("name") or b["source"]: b.get("quality") or {}},
                    match=cfg["match"], strategies=cfg["strategies"],
                    image_size=tuple(size) if isinstance(size, list) else size, seq_len=ms.get("seq_len"),
-                   input_factory=ms.get("inputs"), speed=speed, family_file=cfg["family"], progress=progress)
+                   input_factory=ms.get("inputs"), speed=speed, family_file=cfg["family"], cache=cache,
+                   progress=progress)

@@ -366,7 +366,8 @@ def target_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, s
 
         rec = measure(text, kwargs=kwargs, image_size=spec.image_size, seq_len=spec.seq_len,
                       input_factory=spec.factory, fvcore=False)
-        return float({"params": rec["params"].unique, "macs": rec["flops"].macs, "flops": rec["flops"].flops}[indicator])
+        return float({"params": rec["params"]["unique"], "macs": rec["flops"]["macs"],
+                      "flops": rec["flops"]["flops"]}[indicator])
     from .runner import Runnable, measure_rate
 
     src = parse_source(text, kwargs)
@@ -419,7 +420,7 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
                            for v in found)
         raise FairnessError(f"{indicator} target {target:.4g} is out of reach of every strategy for "
                             f"{b.src.text} ({ranges}); choose a target in one of these ranges")
-    base_params = float(base_rec["params"].unique)
+    base_params = float(base_rec["params"]["unique"])
     for v in found:
         src, vspec = b.variant(v["values"])
         rec = measure(src, image_size=vspec.image_size, seq_len=vspec.seq_len, input_factory=vspec.factory,
@@ -427,7 +428,7 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
                       name=f"{b.src.text} {v['strategy']}-matched on {indicator}")
         rec["match"] = v["match"]
         rec["knobs"] = v["values"]
-        rec["capacity_loss"] = capacity_loss(b, v["values"], float(rec["params"].unique), base_params)
+        rec["capacity_loss"] = capacity_loss(b, v["values"], float(rec["params"]["unique"]), base_params)
         models.append(rec)
     res = new_results(models, env)
     res["matching"] = {

@@ -24,7 +24,8 @@ from .indicators import flops as flops_mod
 from .indicators.fvcore_engine import fvcore_count
 from .indicators.env import environment
 from .indicators.params import count_params
-from .results import new_results
+from .cache import Cache, identity
+from .results import new_results, to_plain
 from .runner import Runnable, RunSettings, apply_settings, check_settings, time_models
 from .sources import (InputSpec, Inputs, Source, build, describe_input, make_inputs, parse_source,
                       split_input_value)
@@ -175,7 +176,7 @@ def _runnable(t: Target, record: dict, spec: InputSpec, device: str, progress: P
     """The model on the target device with random weights, and its inputs at any batch size."""
     src = _resolve(t.model, t.kwargs)
     name = record["name"]
-    macs = record["flops"].macs
+    macs = to_plain(record["flops"])["macs"]
     if src is not None:
         progress(f"building {name} on {device} for timing")
         module = build(src, device)
@@ -216,11 +217,22 @@ def _fill_memory(record: dict) -> None:
         record["memory"]["train_peak_bytes"] = train_mem["peak_allocated_bytes" if cuda else "peak_rss_bytes"]
 
 
+def _count_key(t: Target, spec: InputSpec, batch: int, device: str, fvcore: bool, env: dict) -> dict | None:
+    """What a count depends on; None for a model given as an object (no stable identity)."""
+    if not isinstance(t.model, (str, Source)):
+        return None
+    src = _resolve(t.model, t.kwargs)
+    return {"kind": "count", "label": t.name or src.text, "source": src.text, "kwargs": src.kwargs,
+            "name": t.name, "role": t.role, "inputs": t.inputs is None and [spec.image_size, spec.seq_len,
+                                                                             spec.factory],
+            "batch": batch, "count_device": device, "fvcore": fvcore, "env": identity(env)}
+
+
 def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int | None = None,
                    seq_len: int | None = None, input_factory: str | None = None, batch_size: int = 1,
                    count_device: str = "meta", fvcore: bool = True, speed: RunSettings | None = None,
                    progress: Progress = _quiet, on_record: Callable[[dict], None] | None = None,
-                   keep_going: bool = False) -> dict:
+                   keep_going: bool = False, cache: Cache | None = None) -> dict:
     """Measure several models for one comparison; return a results file (dict).
 
     Every model is counted first (`count_device`, meta by default). With `speed`, all of them
@@ -229,7 +241,10 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     `on_record(results)` is called whenever a part is done, so a caller can save it.
     `keep_going`: a model that cannot be built or counted is recorded as failed (with the
     reason) and the others go on; otherwise its error stops the run.
+    `cache`: each finished count, and the group's timing, is stored as it is done, and reused
+    when the cache was opened to resume (models given as objects are always measured).
     """
+    cache = cache or Cache(None)
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
     spec = InputSpec(image_size=image_size, seq_len=seq_len, factory=input_factory)
@@ -239,10 +254,15 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     else:
         env = environment(count_device)
     results = new_results([], env)
-    ok_targets = []
+    ok_targets, count_keys = [], []
     for t in targets:
+        key = _count_key(t, spec, batch_size, count_device, fvcore, env)
         try:
-            record = _count_one(t, spec, batch_size, count_device, fvcore, progress)
+            record = cache.get(key) if key else None
+            if record is None:
+                record = to_plain(_count_one(t, spec, batch_size, count_device, fvcore, progress))
+                if key:
+                    cache.put(key, record)
         except FairnessError as e:
             if not keep_going:
                 raise
@@ -251,6 +271,7 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
             results["models"].append({"id": str(name), "name": str(name), "role": t.role, "failed": e.message})
             continue
         ok_targets.append(t)
+        count_keys.append(key)
         taken = {m["id"] for m in results["models"]}
         if record["id"] in taken:  # the same model twice: ids stay unique, as the results file needs
             record["id"] = record["name"] = next(f"{record['id']} ({k})" for k in itertools.count(2)
@@ -261,8 +282,16 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     if speed is None:
         return results
     counted = [m for m in results["models"] if not m.get("failed")]
-    runs = [_runnable(t, rec, spec, speed.device, progress) for t, rec in zip(ok_targets, counted)]
-    speeds, ratios = time_models(runs, speed, env, progress) if runs else ([], [])
+    speed_key = ({"kind": "timing", "label": ", ".join(m["name"] for m in counted), "models": count_keys,
+                  "settings": speed.record(), "env": identity(env)} if all(count_keys) else None)
+    timed = cache.get(speed_key) if speed_key else None
+    if timed is not None:
+        speeds, ratios = timed["speeds"], timed["ratios"]
+    else:
+        runs = [_runnable(t, rec, spec, speed.device, progress) for t, rec in zip(ok_targets, counted)]
+        speeds, ratios = time_models(runs, speed, env, progress) if runs else ([], [])
+        if speed_key:
+            cache.put(speed_key, {"speeds": speeds, "ratios": ratios})
     for rec, sp in zip(counted, speeds):
         rec["speed"] = sp
         _fill_memory(rec)

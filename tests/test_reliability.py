@@ -4,10 +4,12 @@ input, no network at run time)."""
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -92,3 +94,61 @@ def test_demo_opens_no_socket(tmp_path):
     assert proc.returncode in (0, 3), proc.stderr[-3000:]
     assert "opened a socket" not in proc.stderr
     assert (tmp_path / "out" / "report.html").stat().st_size > 0
+
+
+RESUME_CONFIG = """
+name: resume
+proposed: {{name: wide, source: "python:tiny_models:mlp_stack", kwargs: {{width: 32}}}}
+baseline: {{name: base, source: "python:tiny_models:mlp_stack"}}
+family: {family}
+match: [params, flops]
+strategies: [width, depth]
+measure: {{speed: true, device: cpu, min_time: 0.3, inputs: "python:tiny_models:mlp_inputs"}}
+"""
+
+
+def _counts(folder: Path) -> dict:
+    import json
+
+    res = json.loads((folder / "results.json").read_text())
+    return {m["name"]: (m["params"], m["flops"]["macs"], m["flops"]["flops"], m["flops"]["by_op"], m["activations"],
+                        m["memory"]["bytes_moved"], m.get("knobs"), (m.get("match") or {}).get("achieved"))
+            for m in res["models"]}
+
+
+def _cli(*args, cwd):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent)] + sys.path))
+    return subprocess.Popen([sys.executable, "-m", "fairness.cli", "compare", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])
+def test_interrupted_compare_resumes_to_the_same_counts(tmp_path, sig):
+    """Stop a comparison once its counts and searches are stored (SIGINT: Ctrl-C; SIGKILL: an
+    out-of-memory kill), resume it, and get every count of an uninterrupted run."""
+    import signal
+    import time
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(RESUME_CONFIG.format(family=Path(__file__).parent.parent / "examples" / "family.yaml"))
+    whole = _cli(str(cfg), "--out", str(tmp_path / "whole"), "-q", cwd=tmp_path)
+    assert whole.wait(timeout=300) == 0, whole.stderr.read()
+
+    part = _cli(str(cfg), "--out", str(tmp_path / "part"), "-q", cwd=tmp_path)
+    cache = tmp_path / "part" / ".fairness-cache"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(cache.glob("*.json"))) < 4:  # 2 counts + 2 searches stored
+        time.sleep(0.05)
+    part.send_signal(getattr(signal, sig))
+    code = part.wait(timeout=60)
+    assert code == (130 if sig == "SIGINT" else -9)
+    assert not (tmp_path / "part" / "results.json").exists()  # stopped before the end
+    stored = len(list(cache.glob("*.json")))
+    assert stored >= 4 and not list(cache.glob(".*.tmp"))  # atomic: no half-written entry left
+
+    resumed = _cli(str(cfg), "--out", str(tmp_path / "part"), "--resume", cwd=tmp_path)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    reused = int(re.search(r"resumed: (\d+) measurements reused", err).group(1))
+    assert reused >= 4
+    assert _counts(tmp_path / "part") == _counts(tmp_path / "whole")

@@ -1,0 +1,64 @@
+"""Finished measurements, kept so that an interrupted run can resume (`--resume`).
+
+Each measurement is stored as soon as it is done, atomically (a temporary file, then a
+rename), under a key built from everything it depends on: the model (source and kwargs),
+its inputs, the settings, and the environment (versions of fairness, torch, timm,
+transformers; CPU; device). A run with `--resume` reuses every entry whose key matches and
+measures only the rest; an entry that cannot be read (a truncated file) is measured again.
+Models given as Python objects have no stable key and are always measured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from .results import to_plain
+
+
+def identity(env: dict) -> dict:
+    """The parts of the environment a cached measurement must share with this run."""
+    from . import __version__
+
+    return {"fairness": __version__, **{k: env.get(k) for k in ("torch", "timm", "transformers", "cpu",
+                                                                 "device", "device_name", "dtype")}}
+
+
+class Cache:
+    def __init__(self, folder: str | Path | None, reuse: bool = False,
+                 progress: Callable[[str], None] = lambda m: None):
+        self.folder = Path(folder) if folder is not None else None
+        self.reuse = reuse
+        self.progress = progress
+        self.reused = 0
+
+    @staticmethod
+    def key(what: dict) -> str:
+        text = json.dumps(to_plain(what), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def get(self, what: dict) -> Any | None:
+        if not self.reuse or self.folder is None:
+            return None
+        path = self.folder / f"{self.key(what)}.json"
+        try:
+            entry = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+        if entry.get("what") != json.loads(json.dumps(to_plain(what), sort_keys=True, default=str)):
+            return None  # a hash collision or an edited file: measure again
+        self.reused += 1
+        self.progress(f"reusing {what.get('kind')} of {what.get('label', '')} from {path.name}")
+        return entry["value"]
+
+    def put(self, what: dict, value: Any) -> None:
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{self.key(what)}.json"
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps({"what": to_plain(what), "value": to_plain(value)}, sort_keys=True, default=str))
+        os.replace(tmp, path)
