@@ -23,7 +23,7 @@ import re
 from typing import Callable
 
 from .errors import FairnessError
-from .spec import read_yaml
+from .spec import check_name, read_yaml
 
 TOP_KEYS = {"claim", "quality", "models", "name"}
 MODEL_KEYS = {"name", "role", "source", "kwargs", "params", "flops", "macs", "throughput", "latency", "depth",
@@ -120,6 +120,7 @@ def load_claims(path: str) -> dict:
         what = f"models[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
             raise FairnessError(f"claims file {path}: {what} needs a 'name'")
+        check_name(entry["name"], f"claims file {path}: {what}.name")
         what = f"models[{i}] ({entry['name']})"
         unknown = set(entry) - MODEL_KEYS - ({quality_key} if quality_key else set())
         if unknown:

@@ -29,7 +29,7 @@ from .indicators.env import environment
 from .results import to_plain
 from .runner import RunSettings, check_settings
 from .sources import InputSpec, Source
-from .spec import read_yaml
+from .spec import check_name, read_yaml
 
 TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family"}
 MODEL_KEYS = {"name", "source", "kwargs", "quality"}
@@ -81,6 +81,8 @@ def load_config(path: str) -> dict:
         if role not in cfg:
             raise FairnessError(f"{what}: '{role}' is missing; give {{name: ..., source: ...}}")
         _check_keys(cfg[role], MODEL_KEYS, f"{what}: {role}")
+        if cfg[role].get("name") is not None:
+            check_name(cfg[role]["name"], f"{what}: {role}.name")
         if not isinstance(cfg[role].get("source"), str):
             raise FairnessError(f"{what}: {role}.source: expected a source such as timm:resnet50")
         for key, typ in (("kwargs", dict), ("quality", dict)):
@@ -97,7 +99,7 @@ def load_config(path: str) -> dict:
     measure = cfg.get("measure") or {}
     _check_keys(measure, MEASURE_KEYS, f"{what}: measure")
     _check_measure(measure, f"{what}: measure")
-    name = str(cfg.get("name") or Path(path).stem)
+    name = check_name(str(cfg.get("name") or Path(path).stem), f"{what}: name")
     family = cfg.get("family")
     if family is not None and not isinstance(family, str):
         raise FairnessError(f"{what}: family: expected the path of a family YAML file (see examples/family.yaml)")

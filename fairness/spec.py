@@ -9,6 +9,19 @@ import yaml
 from .errors import FairnessError
 
 
+MAX_NAME = 200  # characters in a model or comparison name: longer ones are data, not names
+
+
+def check_name(name, what: str) -> str:
+    """A name users give (models, comparisons): a short single-line string."""
+    if not isinstance(name, str) or not name.strip():
+        raise FairnessError(f"{what}: expected a non-empty name, got {name!r}")
+    if len(name) > MAX_NAME or "\n" in name:
+        raise FairnessError(f"{what}: a name of {len(name)} characters{' over several lines' if chr(10) in name else ''}; "
+                            f"expected one line of at most {MAX_NAME}")
+    return name
+
+
 def read_yaml(path: str, what: str):
     """The parsed file, by yaml.safe_load (no tags that build objects). `what` names the file
     in errors, e.g. "claims file x.yaml" or "--family x.yaml"."""

@@ -152,3 +152,46 @@ def test_interrupted_compare_resumes_to_the_same_counts(tmp_path, sig):
     reused = int(re.search(r"resumed: (\d+) measurements reused", err).group(1))
     assert reused >= 4
     assert _counts(tmp_path / "part") == _counts(tmp_path / "whole")
+
+
+# --- the catalogue of bad inputs not covered elsewhere ---------------------------------------------
+
+
+def _run(*args):
+    from click.testing import CliRunner
+
+    from fairness.cli import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def _one_line_exit_2(r, expected):
+    assert r.exit_code == 2, r.output
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith("error: ") and expected in line
+
+
+def test_truncated_results_file(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text('{"schema": "fairness/v1", "models": [{"id": "a", "na')
+    _one_line_exit_2(_run("render", str(path)), "truncated?")
+
+
+def test_python_factory_that_fails_on_import(tmp_path, monkeypatch):
+    (tmp_path / "broken_on_import.py").write_text("raise RuntimeError('this module cannot be imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _one_line_exit_2(_run("measure", "python:broken_on_import:build", "--no-speed", "-q"),
+                     "importing 'broken_on_import' failed: RuntimeError")
+
+
+def test_a_10_mb_model_name(tmp_path):
+    claims = tmp_path / "c.yaml"
+    claims.write_text(yaml.safe_dump({"claim": "x", "models": [{"name": "n" * 10_000_000, "params": 1e6},
+                                                               {"name": "b", "params": 2e6}]}))
+    _one_line_exit_2(_run("audit", str(claims)), "at most 200")
+
+
+def test_zero_and_negative_sizes():
+    _one_line_exit_2(_run("measure", "timm:resnet18", "--image-size", "0", "--no-speed", "-q"), "--image-size")
+    _one_line_exit_2(_run("measure", "hf:bert", "--seq-len", "-3", "--no-speed", "-q"), "--seq-len")
+    _one_line_exit_2(_run("measure", "timm:resnet18", "--batch", "-2", "-q"), "--batch")
