@@ -59,7 +59,7 @@ def _speed(entry, what: str, is_latency: bool) -> dict:
                             f"dtype)")
     unknown = set(entry) - SPEED_KEYS
     if unknown:
-        raise FairnessError(f"{what}: unknown keys {sorted(unknown)}; known: {sorted(SPEED_KEYS)}")
+        raise FairnessError(f"{what}: unknown keys {sorted(map(str, unknown))}; known: {sorted(SPEED_KEYS)}")
     value, unit_in_value = parse_quantity(entry["value"], f"{what}.value")
     unit = entry.get("unit") or unit_in_value
     out = {k: v for k, v in entry.items() if k not in ("value", "unit")}
@@ -108,7 +108,7 @@ def load_claims(path: str) -> dict:
         raise FairnessError(f"claims file {path}: expected a mapping with 'claim' and 'models' (see examples/claims/)")
     unknown = set(data) - TOP_KEYS
     if unknown:
-        raise FairnessError(f"claims file {path}: unknown keys {sorted(unknown)}; known: {sorted(TOP_KEYS)}")
+        raise FairnessError(f"claims file {path}: unknown keys {sorted(map(str, unknown))}; known: {sorted(TOP_KEYS)}")
     models = data.get("models")
     if not isinstance(models, list) or len(models) < 2:
         raise FairnessError(f"claims file {path}: 'models' must list at least two models (proposed and baseline)")
@@ -124,7 +124,7 @@ def load_claims(path: str) -> dict:
         what = f"models[{i}] ({entry['name']})"
         unknown = set(entry) - MODEL_KEYS - ({quality_key} if quality_key else set())
         if unknown:
-            raise FairnessError(f"claims file {path}: {what}: unknown keys {sorted(unknown)}; known: "
+            raise FairnessError(f"claims file {path}: {what}: unknown keys {sorted(map(str, unknown))}; known: "
                                 f"{sorted(MODEL_KEYS)} and the quality key {quality_key!r}")
         role = entry.get("role", "proposed" if i == 0 else "baseline")
         if role not in ROLES:

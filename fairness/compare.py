@@ -42,7 +42,7 @@ def _check_keys(d, allowed, what):
         raise FairnessError(f"{what}: expected a mapping, got {type(d).__name__}")
     unknown = set(d) - allowed
     if unknown:
-        key = sorted(unknown)[0]
+        key = sorted(map(str, unknown))[0]
         close = difflib.get_close_matches(key, sorted(allowed), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise FairnessError(f"{what}: unknown key {key!r}{hint} (known: {', '.join(sorted(allowed))})")

@@ -37,7 +37,7 @@ def _knob(entry, path: str) -> tuple[Knob, int]:
     unknown = set(entry) - KNOB_KEYS
     if unknown:
         raise FairnessError(f"--family {path}: knob {entry.get('name')!r} has unknown keys "
-                            f"{sorted(unknown)}; known: {sorted(KNOB_KEYS)}")
+                            f"{sorted(map(str, unknown))}; known: {sorted(KNOB_KEYS)}")
     name, role = entry.get("name"), entry.get("role")
     if not isinstance(name, str) or role not in ROLES:
         raise FairnessError(f"--family {path}: knob {entry!r} needs a name and a role in {ROLES}")
