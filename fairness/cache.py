@@ -60,5 +60,10 @@ class Cache:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{self.key(what)}.json"
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps({"what": to_plain(what), "value": to_plain(value)}, sort_keys=True, default=str))
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps({"what": to_plain(what), "value": to_plain(value)}, sort_keys=True,
+                                      default=str))
+            os.replace(tmp, path)  # the entry appears whole or not at all
+        except BaseException:  # Ctrl-C mid-write: leave no temporary file behind (a kill may)
+            tmp.unlink(missing_ok=True)
+            raise

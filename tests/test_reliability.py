@@ -3,6 +3,7 @@ and claims files), and the security guarantees (safe YAML only, no eval/exec/she
 input, no network at run time)."""
 
 import ast
+import json
 import os
 import re
 import subprocess
@@ -108,8 +109,6 @@ measure: {{speed: true, device: cpu, min_time: 0.3, inputs: "python:tiny_models:
 
 
 def _counts(folder: Path) -> dict:
-    import json
-
     res = json.loads((folder / "results.json").read_text())
     return {m["name"]: (m["params"], m["flops"]["macs"], m["flops"]["flops"], m["flops"]["by_op"], m["activations"],
                         m["memory"]["bytes_moved"], m.get("knobs"), (m.get("match") or {}).get("achieved"))
@@ -143,8 +142,12 @@ def test_interrupted_compare_resumes_to_the_same_counts(tmp_path, sig):
     code = part.wait(timeout=60)
     assert code == (130 if sig == "SIGINT" else -9)
     assert not (tmp_path / "part" / "results.json").exists()  # stopped before the end
-    stored = len(list(cache.glob("*.json")))
-    assert stored >= 4 and not list(cache.glob(".*.tmp"))  # atomic: no half-written entry left
+    entries = list(cache.glob("*.json"))
+    assert len(entries) >= 4
+    for entry in entries:  # atomic: every entry that exists is whole (a kill may leave a .tmp, never a part)
+        assert "value" in json.loads(entry.read_text())
+    if sig == "SIGINT":
+        assert not list(cache.glob(".*.tmp"))  # Ctrl-C cleans up after itself
 
     resumed = _cli(str(cfg), "--out", str(tmp_path / "part"), "--resume", cwd=tmp_path)
     out, err = resumed.communicate(timeout=300)
