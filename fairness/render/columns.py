@@ -20,10 +20,6 @@ class Column:
     def tex_header(self) -> str:
         return self.header.replace("%", r"\%")
 
-    @property
-    def tex_format(self) -> str:
-        return f"6.{self.digits}"
-
     def tex_number(self, v: float) -> str:
         return f"{v / self.scale:.{self.digits}f}"
 

@@ -24,7 +24,11 @@ def table_tex(results: dict) -> str:
     cols = [c for c in COLUMNS if any(cell_value(m, c) is not None for m in models)]
     quality = sorted({k for m in models for k in (m.get("quality") or {})})
     best = best_rows(models, cols, quality)
-    spec = "l" + "".join(f"S[table-format={c.tex_format}]" for c in cols) + "S[table-format=3.2]" * len(quality)
+    def fmt(c) -> str:  # integer digits the column needs, so siunitx reserves no more width than that
+        values = [abs(v) / c.scale for m in models if (v := cell_value(m, c)) is not None]
+        return f"{max((len(str(int(v))) for v in values), default=1)}.{c.digits}"
+
+    spec = "l" + "".join(f"S[table-format={fmt(c)}]" for c in cols) + "S[table-format=3.2]" * len(quality)
     head = ["{Model}"] + [f"{{{c.tex_header}}}" for c in cols] + [f"{{{escape(q)}}}" for q in quality]
     lines = [f"% fairness table: needs {PACKAGES} in the preamble.",
              "% Counts per example (one forward pass); MACs: multiply-accumulates. Best in each column in bold.",
