@@ -427,8 +427,9 @@ def _summary(res: dict, folder) -> None:
         click.echo(f"  [{severity}] {flag_id}")
     click.echo(f"report: {folder / 'report.html'}  (also report.md, report.tex, table.tex, figures, "
                f"results.json, results.csv)")
-    failed = [f"{m['name']}: {m['failed']}" for m in res["models"] if m.get("failed")]
-    failed += [f"{m['name']}: {e}" for m in res["models"] for e in ((m.get("speed") or {}).get("errors") or [])]
+    from .results import failures
+
+    failed = [f"{name}: {why}" for name, why in failures(res)]
     for line in failed:
         click.echo(f"failed: {line}", err=True)
     if failed:

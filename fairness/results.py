@@ -35,8 +35,11 @@ def measured(results: dict) -> list[dict]:
     return [m for m in results["models"] if not m.get("failed")]
 
 
-def failures(results: dict) -> list[dict]:
-    return [m for m in results["models"] if m.get("failed")]
+def failures(results: dict) -> list[tuple[str, str]]:
+    """(model name, reason) for every model that failed, or whose timing failed at a batch size."""
+    out = [(m["name"], m["failed"]) for m in results["models"] if m.get("failed")]
+    out += [(m["name"], e) for m in results["models"] for e in ((m.get("speed") or {}).get("errors") or [])]
+    return out
 
 
 def new_results(models: list[dict], env: dict, flags: list[dict] | None = None,

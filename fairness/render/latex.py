@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from ..results import failures
 from .columns import COLUMNS, best_rows, cell_value
 
 _SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
@@ -57,9 +58,8 @@ def report_tex(results: dict, figures: list[str]) -> str:
              r"\begin{document}", rf"\section*{{{title}}}",
              rf"\textbf{{Verdict: {escape(results.get('verdict', 'n/a'))}.}}", "",
              r"\begin{center}", r"\resizebox{\textwidth}{!}{\input{table.tex}}", r"\end{center}", ""]
-    for m in results["models"]:
-        if m.get("failed"):
-            lines.append(rf"\noindent\textbf{{Failed:}} {escape(m['name'])}: {escape(m['failed'])}\par")
+    for name, why in failures(results):
+        lines.append(rf"\noindent\textbf{{Failed:}} {escape(name)}: {escape(why)}\par")
     flags = results.get("flags") or []
     if flags:
         lines += [r"\subsection*{Flags}", r"\begin{itemize}"]

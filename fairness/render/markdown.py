@@ -3,6 +3,7 @@ function of the results file."""
 
 from __future__ import annotations
 
+from ..results import failures
 from .flags import _counts, _evidence, _md_cell
 from .units import seconds, si, size
 
@@ -41,7 +42,7 @@ def comparison_markdown(res: dict) -> str:
              f"**Verdict: {res.get('verdict', 'n/a')}** ({_counts(res.get('flags') or [])})", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_md_cell(c) for c in _row(m, base)) + " |" for m in models]
-    lines += [f"\n**Failed:** {_md_cell(m['name'])}: {_md_cell(m['failed'])}" for m in res["models"] if m.get("failed")]
+    lines += [f"\n**Failed:** {_md_cell(name)}: {_md_cell(why)}" for name, why in failures(res)]
     env = res["environment"]
     timed = any(m.get("speed") for m in res["models"])
     where = (f" Speed on {env['device_name']} ({env['device']}, {env['dtype']}, torch {env['torch']}), "

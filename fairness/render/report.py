@@ -10,7 +10,7 @@ import jinja2
 from markupsafe import Markup
 
 from ..errors import FairnessError
-from ..results import dumps
+from ..results import dumps, failures
 from .columns import COLUMNS, best_rows, cell_value
 from .figures import STYLES, inline_svgs, write_figures
 from .flags import _evidence
@@ -72,7 +72,7 @@ def html_text(results: dict, style: str = "neurips") -> str:
                  + (f" and {len(models) - 2} matched variants" if len(models) > 2 else ""),
         verdict=verdict, reasons=reasons, flag_groups=groups, headers=[c.header for c in cols], rows=rows,
         figures=figures, environment=[(k, v) for k, v in env.items()], raw_json=dumps(results),
-        failed=[(m["name"], m["failed"]) for m in results["models"] if m.get("failed")])
+        failed=failures(results))
 
 
 def render(results: dict, out: str | Path, formats=FORMATS, style: str = "neurips") -> list[Path]:
