@@ -50,9 +50,11 @@ def main(ctx, debug):
     """fairness: fair comparisons of machine-learning models.
 
     Measures every cost indicator (parameters in all their senses, MACs and
-    FLOPs, activations, bytes moved) so that a comparison on one of them
-    cannot hide a loss on another ("The Efficiency Misnomer", Dehghani et
-    al., ICLR 2022).
+    FLOPs, activations, bytes moved, throughput, latency, peak memory, idle
+    share, energy), builds baselines matched on them, flags unfair
+    comparisons and writes the report, so that a comparison on one indicator
+    cannot hide a loss on another ("The Efficiency Misnomer", Dehghani et al.,
+    ICLR 2022). Start with `fairness demo`.
     """
     ctx.meta["debug"] = debug
 
@@ -367,8 +369,9 @@ examples/albert_vs_bert.yaml.
 @click.option("--batch", "batch_text", default="1", show_default=True, metavar="N,N,...",
               help="Batch sizes to time (without a config).")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32",
-              show_default=True)
-@click.option("--min-time", "min_time", type=float, default=1.0, show_default=True, metavar="S")
+              show_default=True, help="Compute dtype for timing (autocast).")
+@click.option("--min-time", "min_time", type=float, default=1.0, show_default=True, metavar="S",
+              help="Each timing runs at least this long per model.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: reports/NAME/.")
 @click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True,
               help="Figure sizes and fonts for the venue's text width.")
