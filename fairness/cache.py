@@ -5,7 +5,9 @@ rename), under a key built from everything it depends on: the model (source and 
 its inputs, the settings, and the environment (versions of fairness, torch, timm,
 transformers; CPU; device). A run with `--resume` reuses every entry whose key matches and
 measures only the rest; an entry that cannot be read (a truncated file) is measured again.
-Models given as Python objects have no stable key and are always measured.
+Models given as Python objects have no stable key and are always measured. Within one
+run, an entry is measured once: `compare` counts the proposed model and the baseline before
+its variant search and reads those counts back for the final table.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class Cache:
         self.folder = Path(folder) if folder is not None else None
         self.reuse = reuse
         self.progress = progress
-        self.reused = 0
+        self.reused = 0  # entries read back from an earlier run
+        self._this_run: dict[str, Any] = {}  # what this run measured: never measured twice
 
     @staticmethod
     def key(what: dict) -> str:
@@ -41,9 +44,12 @@ class Cache:
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def get(self, what: dict) -> Any | None:
+        key = self.key(what)
+        if key in self._this_run:
+            return json.loads(self._this_run[key])  # a copy: callers may change what they get
         if not self.reuse or self.folder is None:
             return None
-        path = self.folder / f"{self.key(what)}.json"
+        path = self.folder / f"{key}.json"
         try:
             entry = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
@@ -55,6 +61,7 @@ class Cache:
         return entry["value"]
 
     def put(self, what: dict, value: Any) -> None:
+        self._this_run[self.key(what)] = json.dumps(to_plain(value), sort_keys=True, default=str)
         if self.folder is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
