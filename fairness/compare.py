@@ -174,11 +174,9 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
 
             if not isinstance(proposed, str):
                 raise FairnessError(f"match: {indicator} needs the proposed model as a source")
-            target = target_of(proposed, proposed_kwargs, spec, indicator, speed, max(
-                [x for x in speed.batch_sizes if x != "auto"], default=1))
-            found = match_speed(b, indicator, target, strategies,
-                                device_timer(b, speed, indicator, max([x for x in speed.batch_sizes
-                                                                       if x != "auto"], default=1)),
+            batch = max([x for x in speed.batch_sizes if x != "auto"], default=1)  # throughput's batch
+            target = target_of(proposed, proposed_kwargs, spec, indicator, speed, batch)
+            found = match_speed(b, indicator, target, strategies, device_timer(b, speed, indicator, batch),
                                 progress=progress)
         # the key holds the proposed model's counts, so a search for an object is reusable too
         cache.put(search_key, found)

@@ -138,9 +138,13 @@ def _fmt(r: float) -> str:
 # --- the rules -----------------------------------------------------------------------------------
 
 
+def _setting_of(m: dict, key: str) -> dict | None:
+    """The settings of a model's throughput or latency."""
+    return m.get("latency_setting" if key == "latency" else "speed_setting")
+
+
 def _speeds_comparable(a: dict, b: dict, key: str) -> bool:
-    sa, sb = a.get(f"{'latency' if key == 'latency' else 'speed'}_setting"), \
-        b.get(f"{'latency' if key == 'latency' else 'speed'}_setting")
+    sa, sb = _setting_of(a, key), _setting_of(b, key)
     return not sa or not sb or _setting_diff(sa, sb) == {}
 
 
@@ -336,8 +340,7 @@ def rule_capacity(a, b):
 def rule_hardware(a, b):
     out = []
     for key in ("throughput", "latency"):
-        sa, sb = a.get(f"{'latency' if key == 'latency' else 'speed'}_setting"), \
-            b.get(f"{'latency' if key == 'latency' else 'speed'}_setting")
+        sa, sb = _setting_of(a, key), _setting_of(b, key)
         if a.get(key) and b.get(key) and sa and sb and (diff := _setting_diff(sa, sb)):
             out.append(Flag("hardware-mismatch", "unfair", [a["name"], b["name"]], {"indicator": key, **diff},
                             f"The {key} of {a['name']} and {b['name']} were measured under different settings ("

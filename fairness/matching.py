@@ -342,16 +342,23 @@ def _speed_search(b: Baseline, strategy: str, t_target: float, tol: float, measu
         measure(values)
 
 
+def _on_device(src: Source, spec: InputSpec, device: str):
+    """A source built on the timing device, with its inputs at any batch size."""
+    from .runner import Runnable
+
+    module = build(src, device)
+    return Runnable(src.text, module, lambda n: make_inputs(module, src, spec, n, device))
+
+
 def device_timer(b: Baseline, settings, indicator: str, batch: int):
     """time_of(values) for match_speed: build the variant on the settings' device and time it."""
-    from .runner import Runnable, measure_rate
+    from .runner import measure_rate
 
     def time_of(values):
         src, spec = b.variant(values)
-        module = build(src, settings.device)
-        run = Runnable(src.text, module, lambda n: make_inputs(module, src, spec, n, settings.device))
+        run = _on_device(src, spec, settings.device)
         seconds, noise = measure_rate(run, settings, indicator, batch)
-        module = run = None  # free the variant before emptying the cache
+        run = None  # free the variant before emptying the cache
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         return seconds, noise
@@ -368,12 +375,10 @@ def target_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, s
                       input_factory=spec.factory, fvcore=False)
         return float({"params": rec["params"]["unique"], "macs": rec["flops"]["macs"],
                       "flops": rec["flops"]["flops"]}[indicator])
-    from .runner import Runnable, measure_rate
+    from .runner import measure_rate
 
-    src = parse_source(text, kwargs)
-    module = build(src, settings.device)
-    run = Runnable(src.text, module, lambda n: make_inputs(module, src, spec, n, settings.device))
-    seconds, _ = measure_rate(run, settings, indicator, batch)
+    seconds, _ = measure_rate(_on_device(parse_source(text, kwargs), spec, settings.device), settings, indicator,
+                              batch)
     return 1.0 / seconds if indicator == "throughput" else seconds
 
 

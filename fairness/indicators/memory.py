@@ -24,27 +24,26 @@ from ..errors import FairnessError
 CHILD_TIMEOUT_S = 900
 
 
-def _maxrss_bytes() -> int:
-    """The process's peak resident set: VmHWM on Linux (which `_reset_peak` can reset), else
-    getrusage's ru_maxrss (KiB on Linux, bytes on macOS)."""
+def _status_bytes(field: str) -> int | None:
+    """A size from Linux's /proc/self/status (VmHWM, VmRSS: kB), or None elsewhere."""
     try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss if sys.platform == "darwin" else rss * 1024
-
-
-def _current_rss_bytes() -> int | None:
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) * 1024
     except OSError:
         pass
     return None
+
+
+def _maxrss_bytes() -> int:
+    """The process's peak resident set: VmHWM on Linux (which `_reset_peak` can reset), else
+    getrusage's ru_maxrss (KiB on Linux, bytes on macOS)."""
+    peak = _status_bytes("VmHWM")
+    if peak is not None:
+        return peak
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024
 
 
 def _reset_peak() -> bool:
@@ -81,7 +80,7 @@ def _child(task: dict) -> dict:
 
     torch.set_num_threads(task["threads"])
     reset = _reset_peak()
-    before = _current_rss_bytes() if reset else _maxrss_bytes()
+    before = _status_bytes("VmRSS") if reset else _maxrss_bytes()
     src = parse_source(task["source"], task["kwargs"])
     module = build(src, "cpu")
     size = task.get("image_size")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
+from .table import aligned
 from .units import seconds, si
 
 _MARK = {"unfair": "UNFAIR", "warn": "warn", "info": "info"}
@@ -78,9 +79,8 @@ def _model_rows(res: dict) -> list[tuple]:
 def audit_text(res: dict) -> str:
     a = res["audit"]
     rows = _model_rows(res)
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     lines = [f"audit of {a['file']}", f"claim: {a['claim']}" if a["claim"] else "claim: (none stated)", ""]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines += aligned(rows, left=set(range(len(rows[0]))))
     lines += ["", "Measured: counted on the meta device where a source is given (FLOPs = 2 x MACs + other ops)."]
     lines += [f"not measured: {m['name']}: {m['measure_error']}" for m in res["models"] if m.get("measure_error")]
     lines.append("")

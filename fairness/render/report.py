@@ -3,7 +3,6 @@ gives the same files, byte for byte."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jinja2
@@ -115,5 +114,4 @@ def load_for_render(path: str) -> dict:
     data = load(path)
     if not data.get("models"):
         raise FairnessError(f"results file {path}: no models to render")
-    json.dumps(data)  # plain data only
     return data

@@ -79,6 +79,14 @@ def model_table(m: dict, detail: bool = False) -> str:
     return "\n".join(lines)
 
 
+def aligned(rows: list[tuple], left: set[int]) -> list[str]:
+    """Rows of cells as text lines in aligned columns: columns in `left` left-aligned, the
+    rest (numbers) right-aligned; no trailing spaces."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(str(c).ljust(w) if i in left else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+            .rstrip() for r in rows]
+
+
 def speed_table(m: dict) -> str:
     """One model's run-time indicators per batch size, with units and definitions."""
     sp = m.get("speed")
@@ -127,9 +135,7 @@ def speed_table(m: dict) -> str:
                          f"{si(tr.get('achieved_flops_per_s'), 'FLOP/s')} (3 x forward)"
                          + (f"; compilation took {seconds(tr['compile_s'])}" if tr.get("compile_s") else "")
                          + ("; NOISY" if tr["throughput"]["noisy"] else ""))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [head, ""] + ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
-                          for row in rows]
+    lines = [head, ""] + aligned(rows, left={0})
     lines += notes
     work = sp.get("workload")
     if work:
@@ -197,9 +203,7 @@ def match_table(results: dict) -> str:
         knobs = " ".join(f"{k}={v}" for k, v in (m.get("knobs") or {}).items()) or m["name"]
         rows.append((label, knobs, si(m["params"]["unique"]), si(m["flops"]["macs"]), si(m["flops"]["flops"]),
                      achieved, error, status))
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
-    lines += ["  ".join(str(c).ljust(w) if i in (0, 1, 7) else str(c).rjust(w)
-                        for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
+    lines += aligned(rows, left={0, 1, 7})
     lines += ["", "rebuild each variant (to train it):"]
     for m in models:
         if m["role"] == "variant":
