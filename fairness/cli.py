@@ -130,6 +130,10 @@ def _parse_batches(text: str) -> tuple:
 @click.option("--no-speed", is_flag=True, help="Count only: no timing, no peak memory.")
 @click.option("--no-idle", is_flag=True, help="Skip the device idle share (torch.profiler, CUDA).")
 @click.option("--no-energy", is_flag=True, help="Skip energy per example (NVML, CUDA).")
+@click.option("--isolate/--no-isolate", default=None,
+              help="Time each model in a worker process of its own, still interleaved, so allocator and "
+                   "autotuner state cannot pass between models. Default: on for CUDA when every model is "
+                   "a source.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--detail", is_flag=True, help="Table: add the breakdown by op and by module.")
 @click.option("--no-fvcore", is_flag=True, help="Skip the fvcore cross-check (a torch.jit trace on CPU).")
@@ -139,7 +143,7 @@ def _parse_batches(text: str) -> tuple:
 @click.pass_context
 def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text, device, count_device, dtype,
             channels_last, compile_mode, threads, train, tf32, min_time, workload_examples, workload_steps, no_speed,
-            no_idle, no_energy, fmt, detail, no_fvcore, out, quiet):
+            no_idle, no_energy, isolate, fmt, detail, no_fvcore, out, quiet):
     """Measure every cost indicator of one or more models (SOURCE...).
 
     Counts (parameters, MACs, FLOPs, activations, bytes moved) come from one
@@ -166,7 +170,7 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
     if not no_speed and device != "meta":
         speed = RunSettings(device=device, dtype=dtype, channels_last=channels_last, compile=compile_mode,
                             threads=threads, train=train, tf32=tf32, batch_sizes=batches,
-                            min_duration_s=min_time, idle=not no_idle, energy=not no_energy,
+                            min_duration_s=min_time, idle=not no_idle, energy=not no_energy, isolate=isolate,
                             workload_examples=workload_examples, workload_steps=workload_steps)
     count_batch = min([b for b in batches if b != "auto"], default=1)
     targets = [Target(s, kwargs=parse_kwargs(kwargs), role="proposed" if i == 0 else "baseline")
@@ -372,6 +376,10 @@ examples/albert_vs_bert.yaml.
               show_default=True, help="Compute dtype for timing (autocast).")
 @click.option("--min-time", "min_time", type=float, default=1.0, show_default=True, metavar="S",
               help="Each timing runs at least this long per model.")
+@click.option("--isolate/--no-isolate", default=None,
+              help="Time each model in a worker process of its own, still interleaved, so allocator and "
+                   "autotuner state cannot pass between models. Default: on for CUDA when every model is "
+                   "a source.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: reports/NAME/.")
 @click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True,
               help="Figure sizes and fonts for the venue's text width.")
@@ -379,7 +387,7 @@ examples/albert_vs_bert.yaml.
                                              "stored in the output folder; measure only the rest.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def compare(config, proposed, baseline, match_text, strategies, name, image_size, seq_len, input_factory, device,
-            no_speed, batch_text, dtype, min_time, out_dir, figure_style, resume, quiet):
+            no_speed, batch_text, dtype, min_time, isolate, out_dir, figure_style, resume, quiet):
     """Compare a proposed model with a baseline and its matched variants; write the report."""
     from pathlib import Path
 
@@ -401,11 +409,13 @@ def compare(config, proposed, baseline, match_text, strategies, name, image_size
     # every finished measurement is kept here as it is done; --resume reuses them
     cache = Cache(folder / ".fairness-cache", reuse=resume, progress=progress)
     if config:
-        res = compare_config(config, device=device, no_speed=no_speed, cache=cache, progress=progress)
+        res = compare_config(config, device=device, no_speed=no_speed, isolate=isolate, cache=cache,
+                             progress=progress)
     else:
         match = [m.strip() for m in (match_text or "params,flops").split(",") if m.strip()]
         speed = None if no_speed else RunSettings(device=device or _default_device(), dtype=dtype,
-                                                  batch_sizes=_parse_batches(batch_text), min_duration_s=min_time)
+                                                  batch_sizes=_parse_batches(batch_text), min_duration_s=min_time,
+                                                  isolate=isolate)
         res = run_compare(proposed, baseline, name=name, match=match, strategies=list(strategies) or None,
                           image_size=parse_image_size(image_size) if image_size else None, seq_len=seq_len,
                           input_factory=input_factory, speed=speed, cache=cache, progress=progress)

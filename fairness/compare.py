@@ -33,7 +33,7 @@ from .spec import check_name, read_yaml
 
 TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family"}
 MODEL_KEYS = {"name", "source", "kwargs", "quality"}
-MEASURE_KEYS = {"device", "seq_len", "image_size", "speed", "batch", "dtype", "min_time", "inputs"}
+MEASURE_KEYS = {"device", "seq_len", "image_size", "speed", "batch", "dtype", "min_time", "inputs", "isolate"}
 INDICATORS = COUNT_INDICATORS + SPEED_INDICATORS
 
 
@@ -60,6 +60,7 @@ def _check_measure(ms: dict, what: str) -> None:
         "image_size": (lambda v: _positive_int(v) or (isinstance(v, list) and len(v) == 2
                                                       and all(_positive_int(x) for x in v)), "S or [H, W]"),
         "speed": (lambda v: isinstance(v, bool), "true or false"),
+        "isolate": (lambda v: isinstance(v, bool), "true or false"),
         "batch": (lambda v: _positive_int(v) or v == "auto" or (isinstance(v, list) and v and all(
             _positive_int(x) or x == "auto" for x in v)), "a positive integer, auto, or a list of them"),
         "dtype": (lambda v: v in ("float32", "bfloat16", "float16"), "float32, bfloat16 or float16"),
@@ -237,8 +238,8 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     return res
 
 
-def compare_config(path: str, *, device: str | None = None, no_speed: bool = False, cache: Cache | None = None,
-                   progress: Callable[[str], None] = lambda m: None) -> dict:
+def compare_config(path: str, *, device: str | None = None, no_speed: bool = False, isolate: bool | None = None,
+                   cache: Cache | None = None, progress: Callable[[str], None] = lambda m: None) -> dict:
     cfg = load_config(path)
     ms = cfg["measure"]
     want_speed = bool(ms.get("speed", True)) and not no_speed
@@ -247,7 +248,8 @@ def compare_config(path: str, *, device: str | None = None, no_speed: bool = Fal
         batches = ms.get("batch", [1])
         speed = RunSettings(device=device or ms.get("device") or "cpu", dtype=ms.get("dtype", "float32"),
                             batch_sizes=tuple(batches if isinstance(batches, list) else [batches]),
-                            min_duration_s=float(ms.get("min_time", 1.0)), idle=True, energy=True)
+                            min_duration_s=float(ms.get("min_time", 1.0)), idle=True, energy=True,
+                            isolate=isolate if isolate is not None else ms.get("isolate"))
     p, b = cfg["proposed"], cfg["baseline"]
     size = ms.get("image_size")
     return compare(p["source"], b["source"], name=cfg["name"], proposed_name=p.get("name"),

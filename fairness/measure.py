@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import torch
@@ -26,8 +26,8 @@ from .indicators.env import environment
 from .indicators.params import count_params
 from .cache import Cache, identity
 from .results import new_results, to_plain
-from .runner import Runnable, RunSettings, apply_settings, check_settings, time_models
-from .sources import (InputSpec, Inputs, Source, build, describe_input, make_inputs, parse_source,
+from .runner import Runnable, RunSettings, apply_settings, check_settings, default_isolate, time_models
+from .sources import (InputSpec, Inputs, Source, build, describe_input, make_inputs, parse_source, recipe,
                       split_input_value)
 
 # A model counted on meta is built again on the CPU only up to this size of parameters:
@@ -172,17 +172,18 @@ def _count_one(t: Target, spec: InputSpec, batch_size: int, device: str, fvcore:
     return record
 
 
-def _runnable(t: Target, record: dict, spec: InputSpec, device: str, progress: Progress) -> Runnable:
-    """The model on the target device with random weights, and its inputs at any batch size."""
+def _runnable(t: Target, record: dict, spec: InputSpec, device: str, isolate: bool, progress: Progress) -> Runnable:
+    """The model on the target device with random weights, and its inputs at any batch size.
+    With `isolate`, only its recipe: its worker process builds it."""
     src = _resolve(t.model, t.kwargs)
     name = record["name"]
     macs = to_plain(record["flops"])["macs"]
+    if src is not None and isolate:
+        return Runnable(name, None, None, macs, rebuild=recipe(src, spec))
     if src is not None:
         progress(f"building {name} on {device} for timing")
         module = build(src, device)
-        rebuild = {"source": src.text, "kwargs": dict(src.kwargs),
-                   "image_size": list(spec.image_size) if spec.image_size else None,
-                   "seq_len": spec.seq_len, "factory": spec.factory}
+        rebuild = recipe(src, spec)
         return Runnable(name, module, lambda b: make_inputs(module, src, spec, b, device), macs, rebuild=rebuild)
     module = t.model
     here, there = _model_device(module), torch.device(device)
@@ -250,6 +251,8 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     spec = InputSpec(image_size=image_size, seq_len=seq_len, factory=input_factory)
     if speed is not None:
         speed = check_settings(speed)
+        speed = replace(speed, isolate=default_isolate(speed, all(isinstance(t.model, (str, Source))
+                                                                  for t in targets)))
         env = apply_settings(speed)
     else:
         env = environment(count_device)
@@ -288,7 +291,7 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     if timed is not None:
         speeds, ratios = timed["speeds"], timed["ratios"]
     else:
-        runs = [_runnable(t, rec, spec, speed.device, progress) for t, rec in zip(ok_targets, counted)]
+        runs = [_runnable(t, rec, spec, speed.device, speed.isolate, progress) for t, rec in zip(ok_targets, counted)]
         speeds, ratios = time_models(runs, speed, env, progress) if runs else ([], [])
         if speed_key:
             cache.put(speed_key, {"speeds": speeds, "ratios": ratios})

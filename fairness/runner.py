@@ -23,8 +23,8 @@ from .indicators import energy as energy_mod
 from .indicators import idle as idle_mod
 from .indicators import memory as memory_mod
 from .indicators.env import environment, peak_flops, physical_cores
-from .indicators.speed import (Throughput, Timing, calls_for, latency_from, paired_ratio, run_interleaved,
-                               throughput_from)
+from .indicators.speed import (StepTimer, Throughput, TimerFailed, Timing, calls_for, latency_from,
+                               paired_ratio, run_interleaved, throughput_from)
 from .sources import Inputs
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -60,6 +60,9 @@ class RunSettings:
     energy: bool = True
     workload_examples: int | None = None  # wall-clock estimate for this many examples (inference)
     workload_steps: int | None = None  # ... and for this many training steps (with train)
+    # Each model in a worker process of its own (isolate.py). None: the default, decided by
+    # default_isolate() once the models are known.
+    isolate: bool | None = None
 
     @property
     def torch_device(self) -> torch.device:
@@ -72,7 +75,7 @@ class RunSettings:
                 # TF32 and cuDNN's autotuner exist on CUDA only
                 "tf32": self.tf32 if cuda else None, "cudnn_benchmark": self.cudnn_benchmark if cuda else None,
                 "batch_sizes": list(self.batch_sizes), "min_duration_s": self.min_duration_s,
-                "min_samples": self.min_samples, "warmup_s": self.warmup_s}
+                "min_samples": self.min_samples, "warmup_s": self.warmup_s, "isolate": self.isolate}
 
 
 def check_settings(s: RunSettings) -> RunSettings:
@@ -109,6 +112,15 @@ def check_settings(s: RunSettings) -> RunSettings:
         raise FairnessError(f"--dtype {s.dtype}: autocast on {dev.type} cannot run it ({type(e).__name__}: "
                             f"{str(e).splitlines()[0][:160]}); use --dtype float32") from None
     return replace(s, threads=s.threads or physical_cores())
+
+
+def default_isolate(s: RunSettings, all_sources: bool) -> bool:
+    """--isolate unless told otherwise: on CUDA, where allocator and autotuner state would
+    otherwise pass from one model to the next, when every model can be rebuilt in another
+    process (given as a source, not as a Python object). Its cost: benchmarks/RESULTS.md."""
+    if s.isolate is not None:
+        return s.isolate
+    return s.torch_device.type == "cuda" and all_sources
 
 
 def apply_settings(s: RunSettings) -> dict:
@@ -215,6 +227,7 @@ class Runnable:
     rebuild: dict | None = None  # how a fresh process rebuilds it (source, kwargs, input spec), or None
     compile: str | None = None  # torch.compile mode, set by time_models
     failed: str | None = None  # set when a batch size failed; larger ones are skipped
+    worker: object | None = None  # with --isolate: the process it runs in (isolate.Worker); module is None
     _train_copy: torch.nn.Module | None = None
     _targets: dict = field(default_factory=dict)
 
@@ -286,6 +299,9 @@ def cuda_peak(step, module, inputs: Inputs, device: torch.device) -> dict:
 def _auto_batch(run: Runnable, s: RunSettings, progress: Progress) -> tuple[int, str]:
     """Largest power of two whose step (training step with --train) runs without running out
     of memory; searched in eager mode."""
+    if run.worker:
+        progress(f"{run.name}: --batch auto, searched in its worker process")
+        return run.worker.auto_batch()
     dev = s.torch_device
     module = run.module_for(s.train)
     module.train(s.train)
@@ -317,6 +333,9 @@ def _batch_plan(runs: list[Runnable], s: RunSettings, progress: Progress) -> lis
     paper's latency), then the requested sizes in increasing order. Nothing is changed silently."""
     plans = []
     for run in runs:
+        if run.failed:
+            plans.append([])
+            continue
         if run.fixed_batch is not None:
             plans.append([(run.fixed_batch, "the batch of the inputs given")])
             continue
@@ -355,27 +374,45 @@ def _mfu(s: RunSettings, env: dict, macs: float | None, samples_per_s: float, fa
             "peak_source": peak[1] if peak else "no peak known for this device"}
 
 
-def _prepare(run: Runnable, b: int, s: RunSettings, train: bool):
-    """Inputs at batch b and the step; the first call timed on its own (it includes compilation)."""
-    inputs = run.inputs_at(b)
-    if s.channels_last:
-        inputs = channels_last_inputs(inputs)
-    target = run.target(train)
-    target.train(train)
-    step = make_step(target, inputs, s, train=train)
-    dev = s.torch_device
-    t0 = time.perf_counter()
-    step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for _ in range(3):
-        step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    per_call = (time.perf_counter() - t0) / 3
-    return target, inputs, step, first, per_call
+class Prepared(StepTimer):
+    """One model ready to time at one batch size, in this process: a StepTimer for its step,
+    plus what is measured around the timing. The first call is timed on its own (with
+    --compile it is the compilation); three more size the timed blocks. A model in a worker
+    process (`--isolate`) is prepared there and answers the same calls (isolate.py)."""
+
+    def __init__(self, run: Runnable, b: int, s: RunSettings, train: bool):
+        inputs = run.inputs_at(b)
+        if s.channels_last:
+            inputs = channels_last_inputs(inputs)
+        target = run.target(train)
+        target.train(train)
+        super().__init__(make_step(target, inputs, s, train=train), s.device)
+        self.target, self.inputs, self.batch_size = target, inputs, b
+        self.device = s.torch_device
+        self.tokens = _tokens_per_example(inputs.record)
+        t0 = time.perf_counter()
+        self.step()
+        self._sync()
+        self.first_call_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for _ in range(3):
+            self.step()
+        self._sync()
+        self.per_call_s = (time.perf_counter() - t0) / 3
+
+    def cuda_memory(self) -> dict:
+        return cuda_peak(self.step, self.target, self.inputs, self.device)
+
+    def idle(self, steps: int) -> float:
+        return idle_mod.idle_share(self.step, self.device, steps=steps)
+
+    def energy(self) -> dict:
+        return energy_mod.measure_energy(self.step, self.device, self.batch_size).record()
+
+
+def prepare(run: Runnable, b: int, s: RunSettings, train: bool):
+    """The model at batch b, ready to time: in its worker process with --isolate, else here."""
+    return run.worker.prepare(b, train) if run.worker else Prepared(run, b, s, train)
 
 
 def _fail(run: Runnable, b: int, s: RunSettings, what: str, e: Exception) -> dict:
@@ -386,7 +423,8 @@ def _fail(run: Runnable, b: int, s: RunSettings, what: str, e: Exception) -> dic
         reason = e.message
     else:
         first = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
-        reason = f"{what} at batch {b} on {s.device} raised {type(e).__name__}: {first}"
+        kind = getattr(e, "remote_type", type(e).__name__)  # an error raised in a worker process names its own
+        reason = f"{what} at batch {b} on {s.device} raised {kind}: {first}"
     run.failed = f"{run.name}: {reason}"
     _free(s.torch_device)
     return {"batch_size": b, "error": reason}
@@ -401,37 +439,43 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
     for run in runs:
         b = b_of[run.name]
         try:
-            target, inputs, step, first, per_call = _prepare(run, b, s, train)
+            p = prepare(run, b, s, train)
         except Exception as e:
             out[run.name] = _fail(run, b, s, kind, e)
             continue
-        rec = {"first_call_s": first}
+        rec = {"first_call_s": p.first_call_s}
         if s.compile:
-            rec["compile_s"] = first  # the first call of a compiled model is its compilation
-        prepared.append((run, b, target, inputs, step, calls_for(per_call, BLOCK_S), rec))
+            rec["compile_s"] = p.first_call_s  # the first call of a compiled model is its compilation
+        prepared.append((run, b, p, calls_for(p.per_call_s, BLOCK_S), rec))
         out[run.name] = rec
+    timing = dict(warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
+    while prepared:
+        names = ", ".join(f"{p[0].name}@{p[1]}" for p in prepared)
+        where = "interleaved, a process each" if prepared[0][0].worker else "interleaved"
+        try:
+            progress(f"timing {kind} throughput: {names} (>= {s.min_duration_s:g} s each, {where})")
+            tp_rounds = run_interleaved([p[2] for p in prepared], per_call=False,
+                                        calls_per_block=[p[3] for p in prepared], **timing)
+            lat_rounds = None
+            if not train:
+                progress(f"timing {kind} latency: {names}")
+                lat_rounds = run_interleaved([p[2] for p in prepared], per_call=True, **timing)
+            break
+        except TimerFailed as e:  # that model fails alone; the others are timed again without it
+            run, b = prepared[e.index][:2]
+            out[run.name] = _fail(run, b, s, f"timing the {kind}", e.error)
+            del prepared[e.index]
+        except Exception as e:
+            for run, b, *_ in prepared:
+                out[run.name] = _fail(run, b, s, f"timing the {kind}", e)
+            return out
     if not prepared:
-        return out
-    names = ", ".join(f"{p[0].name}@{p[1]}" for p in prepared)
-    timing = dict(device=s.device, warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
-    try:
-        progress(f"timing {kind} throughput: {names} (>= {s.min_duration_s:g} s each, interleaved)")
-        tp_rounds = run_interleaved([p[4] for p in prepared], per_call=False,
-                                    calls_per_block=[p[5] for p in prepared], **timing)
-        lat_rounds = None
-        if not train:
-            progress(f"timing {kind} latency: {names}")
-            lat_rounds = run_interleaved([p[4] for p in prepared], per_call=True, **timing)
-    except Exception as e:
-        for run, b, *_ in prepared:
-            out[run.name] = _fail(run, b, s, f"timing the {kind}", e)
         return out
 
     dev = s.torch_device
-    for i, (run, b, target, inputs, step, calls, rec) in enumerate(prepared):
-        tokens = _tokens_per_example(inputs.record)
+    for i, (run, b, p, calls, rec) in enumerate(prepared):
         tp = throughput_from(Timing(tuple(t for r in tp_rounds[i] for t in r)), b, calls)
-        rec["throughput"] = _throughput_record(tp, tokens)
+        rec["throughput"] = _throughput_record(tp, p.tokens)
         rec["rounds"] = {"throughput": [list(r) for r in tp_rounds[i]]}
         if lat_rounds is not None:
             lat = latency_from(Timing(tuple(t for r in lat_rounds[i] for t in r)), b)
@@ -442,7 +486,7 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
             rec["step_s"] = tp.batch_size / tp.samples_per_s
         try:
             if dev.type == "cuda":
-                rec["memory"] = cuda_peak(step, target, inputs, dev)
+                rec["memory"] = p.cuda_memory()
             elif run.rebuild is not None:
                 progress(f"{run.name}@{b}: peak resident memory of a fresh process ({kind})")
                 rec["memory"] = memory_mod.cpu_peak_rss(run.rebuild, b, s, train)
@@ -451,10 +495,10 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
             continue
         if dev.type == "cuda" and not train:
             _secondary(rec, "idle_share", s.idle, progress, f"{run.name}@{b}: device idle share (torch.profiler)",
-                       lambda: idle_mod.idle_share(step, dev, steps=max(3, min(calls, 50))))
+                       lambda: p.idle(max(3, min(calls, 50))))
             _secondary(rec, "energy", s.energy and energy_mod.energy_unavailable(dev) is None, progress,
                        f"{run.name}@{b}: energy over {energy_mod.ENERGY_WINDOW_S:g} s (NVML)",
-                       lambda: energy_mod.measure_energy(step, dev, b).record())
+                       p.energy)
     return out
 
 
@@ -473,6 +517,12 @@ def _secondary(rec: dict, key: str, wanted: bool, progress: Progress, message: s
 def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progress) -> tuple[list[dict], list[dict]]:
     """Time every model on the target device. Returns a speed record per model (in order) and
     the paired speed ratios of every model to the first. Failures are recorded, not raised."""
+    if s.isolate:
+        from . import isolate
+
+        isolate.check_isolatable(runs)
+        with isolate.workers(runs, s, progress):
+            return _time_all(runs, s, env, progress)
     dev = s.torch_device
     modes = [run.module.training for run in runs]
     for run in runs:
@@ -490,9 +540,13 @@ def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progr
 
 
 def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progress) -> tuple[list[dict], list[dict]]:
+    records: dict[str, list[dict]] = {r.name: [] for r in runs}
+    for r in runs:
+        if r.failed:  # its worker could not start
+            records[r.name].append({"batch_size": 1, "batch_note": "batch 1: latency",
+                                    "error": r.failed.removeprefix(f"{r.name}: ")})
     plans = _batch_plan(runs, s, progress)
     positions = max(len(p) for p in plans)
-    records: dict[str, list[dict]] = {r.name: [] for r in runs}
     ratios: list[dict] = []
     for pos in range(positions):
         live = [r for r, p in zip(runs, plans) if pos < len(p) and r.failed is None]
@@ -598,13 +652,13 @@ def measure_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -> t
     """One quick speed number for matching: seconds per example at `batch` (throughput), or
     the median seconds per call at batch 1 (latency); and its noise, IQR / median."""
     b = batch if indicator == "throughput" else 1
-    _, inputs, step, _, per_call = _prepare(run, b, s, train=False)
-    timing = dict(device=s.device, warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
+    p = Prepared(run, b, s, train=False)
+    timing = dict(warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
     if indicator == "throughput":
-        calls = calls_for(per_call, BLOCK_S)
-        rounds = run_interleaved([step], per_call=False, calls_per_block=calls, **timing)[0]
+        calls = calls_for(p.per_call_s, BLOCK_S)
+        rounds = run_interleaved([p], per_call=False, calls_per_block=calls, **timing)[0]
         t = Timing(tuple(x for r in rounds for x in r))
         return t.median_s / (calls * b), t.iqr_s / t.median_s
-    rounds = run_interleaved([step], per_call=True, **timing)[0]
+    rounds = run_interleaved([p], per_call=True, **timing)[0]
     t = Timing(tuple(x for r in rounds for x in r))
     return t.median_s, t.iqr_s / t.median_s

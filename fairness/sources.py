@@ -285,6 +285,25 @@ def make_inputs(model: torch.nn.Module, src: Source | None, spec: InputSpec, bat
     return _image_inputs(channels or _in_channels(model), size, batch_size, device, origin)
 
 
+def recipe(src: Source, spec: InputSpec) -> dict:
+    """How another process builds the same model with the same inputs: plain JSON. Used by the
+    fresh process that measures CPU peak memory and by the worker of `--isolate`."""
+    return {"source": src.text, "kwargs": dict(src.kwargs),
+            "image_size": list(spec.image_size) if spec.image_size else None,
+            "seq_len": spec.seq_len, "factory": spec.factory}
+
+
+def build_from(rec: dict, device: str) -> tuple[torch.nn.Module, Callable[[int], Inputs]]:
+    """The model a recipe describes, built on `device` with random weights, and its inputs at
+    any batch size."""
+    src = parse_source(rec["source"], rec["kwargs"])
+    module = build(src, device)
+    size = rec.get("image_size")
+    spec = InputSpec(image_size=tuple(size) if size else None, seq_len=rec.get("seq_len"),
+                     factory=rec.get("factory"))
+    return module, lambda b: make_inputs(module, src, spec, b, device)
+
+
 def _pair(v) -> tuple[int, int]:
     return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
 

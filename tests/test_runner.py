@@ -16,7 +16,7 @@ import fairness
 from fairness import FairnessError
 from fairness.cli import main
 from fairness.indicators import speed as speed_mod
-from fairness.indicators.speed import paired_ratio, run_interleaved
+from fairness.indicators.speed import StepTimer, paired_ratio, run_interleaved
 from fairness.measure import Target, measure_models
 from fairness.runner import Runnable, RunSettings, _batch_plan, check_settings
 from tiny_models import SharedBlock
@@ -187,7 +187,8 @@ def test_run_interleaved_alternates_blocks(fake_clock):
     """Rounds alternate A B and B A, each block after one untimed re-warm call; min_samples is met."""
     log = []
     a, b = _counting_steps(log, fake_clock)
-    rounds = run_interleaved([a, b], "cpu", per_call=False, calls_per_block=[2, 3], warmup_s=0.0, min_warmup=3,
+    rounds = run_interleaved([StepTimer(a, "cpu"), StepTimer(b, "cpu")], per_call=False, calls_per_block=[2, 3],
+                             warmup_s=0.0, min_warmup=3,
                              min_samples=4, min_duration_s=0.0, max_duration_s=1e9)
     ab, ba = "A" * 3 + "B" * 4, "B" * 4 + "A" * 3
     assert "".join(log) == "AAA" + "BBB" + (ab + ba) * 2  # warm-up, then 4 rounds
@@ -198,7 +199,8 @@ def test_run_interleaved_per_call_chunks(fake_clock):
     """per_call=True: a chunk of single-call times per model and round, after a re-warm call."""
     log = []
     a, b = _counting_steps(log, fake_clock)
-    rounds = run_interleaved([a, b], "cpu", per_call=True, chunk_calls=3, warmup_s=0.0, min_warmup=1,
+    rounds = run_interleaved([StepTimer(a, "cpu"), StepTimer(b, "cpu")], per_call=True, chunk_calls=3,
+                             warmup_s=0.0, min_warmup=1,
                              min_samples=5, min_duration_s=0.0, max_duration_s=1e9)
     assert rounds == [[(1.0,) * 3] * 2, [(10.0,) * 3] * 2]  # 2 rounds of 3 reach 5 samples
     assert "".join(log) == "AB" + "A" * 4 + "B" * 4 + "B" * 4 + "A" * 4
@@ -208,7 +210,8 @@ def test_run_interleaved_real_clock_meets_min_samples():
     """On the real clock, with a real model, every step gets at least min_samples times."""
     model, x = torch.nn.Linear(4, 4), torch.randn(2, 4)
     steps = [lambda: model(x), lambda: model(x).relu()]
-    rounds = run_interleaved(steps, "cpu", per_call=False, calls_per_block=[3, 5], warmup_s=0.0,
+    rounds = run_interleaved([StepTimer(s, "cpu") for s in steps], per_call=False, calls_per_block=[3, 5],
+                             warmup_s=0.0,
                              min_samples=6, min_duration_s=0.0)
     assert [len(r) for r in rounds] == [6, 6]
     assert all(t > 0 for r in rounds for (t,) in r)

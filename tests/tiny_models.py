@@ -1,5 +1,9 @@
 """Tiny models whose counts can be worked out by hand (used in-process and as python: sources)."""
 
+import os
+import signal
+import sys
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -143,4 +147,47 @@ def fragile_mlp(depth: int = 4, width: int = 16):
     """MLPStack that cannot be built wider than 24: a variant that crashes, for the report."""
     if width > 24:
         raise RuntimeError(f"width {width} is not supported by this model")
+    return MLPStack(depth, width)
+
+
+def _in_worker() -> bool:
+    """True inside an `--isolate` worker process (python -m fairness.isolate)."""
+    return os.path.basename(sys.argv[0]) == "isolate.py"
+
+
+class Chatty(MLPStack):
+    """MLPStack that prints on every call: its output must not reach the worker's protocol."""
+
+    def forward(self, x):
+        print("chatty forward: {not json")
+        return super().forward(x)
+
+
+def chatty_mlp(depth: int = 2, width: int = 16):
+    return Chatty(depth, width)
+
+
+class DiesInWorker(MLPStack):
+    """MLPStack whose worker process is killed (SIGKILL, as the kernel's out-of-memory killer
+    does) after `calls` calls: a worker that dies in the middle of the timing."""
+
+    def __init__(self, calls: int = 20):
+        super().__init__(2, 16)
+        self.calls, self.done = calls, 0
+
+    def forward(self, x):
+        self.done += 1
+        if _in_worker() and x.device.type != "meta" and self.done > self.calls:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().forward(x)
+
+
+def dies_in_worker(calls: int = 20):
+    return DiesInWorker(calls)
+
+
+def unbuildable_in_worker(depth: int = 2, width: int = 16):
+    """Builds here (counting) but raises in a worker: a model that cannot be placed on the device."""
+    if _in_worker():
+        raise RuntimeError("cannot build in a worker")
     return MLPStack(depth, width)

@@ -14,12 +14,12 @@ import's own high-water mark could hide a small model entirely.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import subprocess
 import sys
 
 from ..errors import FairnessError
+from ..isolate import child_env
 
 CHILD_TIMEOUT_S = 900
 
@@ -62,9 +62,8 @@ def cpu_peak_rss(rebuild: dict, batch_size: int, settings, train: bool) -> dict:
     Python process on the CPU, with the same dtype, channels_last and thread count."""
     task = {**rebuild, "batch_size": batch_size, "train": train, "dtype": settings.dtype,
             "channels_last": settings.channels_last, "threads": settings.threads}
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))  # python: sources import alike
     proc = subprocess.run([sys.executable, "-m", "fairness.indicators.memory", json.dumps(task)],
-                          capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, env=env)
+                          capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, env=child_env())
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]
@@ -76,17 +75,13 @@ def _child(task: dict) -> dict:
     import torch
 
     from ..runner import RunSettings, channels_last_inputs, make_step
-    from ..sources import InputSpec, build, make_inputs, parse_source
+    from ..sources import build_from
 
     torch.set_num_threads(task["threads"])
     reset = _reset_peak()
     before = _status_bytes("VmRSS") if reset else _maxrss_bytes()
-    src = parse_source(task["source"], task["kwargs"])
-    module = build(src, "cpu")
-    size = task.get("image_size")
-    spec = InputSpec(image_size=tuple(size) if size else None, seq_len=task.get("seq_len"),
-                     factory=task.get("factory"))
-    inputs = make_inputs(module, src, spec, task["batch_size"], "cpu")
+    module, inputs_at = build_from(task, "cpu")
+    inputs = inputs_at(task["batch_size"])
     settings = RunSettings(device="cpu", dtype=task["dtype"], channels_last=task["channels_last"],
                            threads=task["threads"])
     if settings.channels_last:

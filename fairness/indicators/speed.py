@@ -14,6 +14,7 @@ speed ratios are paired round by round, with a confidence interval.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 import time
@@ -77,77 +78,120 @@ def _cuda(device) -> bool:
     return torch.device(device).type == "cuda"
 
 
-def run_interleaved(steps: list[Callable[[], object]], device, *, per_call: bool, calls_per_block: list[int] | int = 1,
-                    chunk_calls: int = 10, warmup_s: float = 0.5, min_warmup: int = 3, min_samples: int = 10,
-                    min_duration_s: float = 1.0, max_duration_s: float = 60.0) -> list[list[tuple[float, ...]]]:
-    """Time several steps in rounds (A B, B A, A B, ...), so drift on a shared machine hits them alike.
+class StepTimer:
+    """Times one step in this process. run_interleaved drives a model through these four calls;
+    a model in a worker process of its own (`--isolate`, isolate.py) answers the same four."""
 
-    Each model warms up for at least `min_warmup` calls and `warmup_s` seconds. Then, each
-    round, every step in turn gives one timed block (`per_call=False`: `calls_per_block` calls,
-    one synchronize at the end) or a chunk of `chunk_calls` single-call times (`per_call=True`:
-    CUDA events around every call). With more than one step, one untimed call precedes each
-    block or chunk, so switching models stays out of the times. Rounds continue until every
-    step has `min_samples` times and each has run for `min_duration_s` on average, or until
-    `max_duration_s` in all. Returns, per step, its times grouped by round.
-    """
-    if isinstance(calls_per_block, int):
-        calls_per_block = [calls_per_block] * len(steps)
-    if per_call:
-        calls_per_block = [1] * len(steps)
-    cuda = _cuda(device)
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
-    rewarm = len(steps) > 1
+    def __init__(self, step: Callable[[], object], device):
+        self.step = step
+        self.cuda = _cuda(device)
 
-    for step in steps:
-        start = time.perf_counter()
-        done = 0
-        while done < min_warmup or time.perf_counter() - start < warmup_s:
-            step()
+    def _sync(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+
+    def warmup(self, seconds: float, min_calls: int) -> None:
+        start, done = time.perf_counter(), 0
+        while done < min_calls or time.perf_counter() - start < seconds:
+            self.step()
             done += 1
-    sync()
+        self._sync()
 
-    def timed(step, calls: int) -> float:
-        if cuda:
+    def rewarm(self) -> None:
+        """One untimed call, so that switching models stays out of the next times."""
+        self.step()
+        self._sync()
+
+    def block(self, calls: int) -> float:
+        """Seconds for `calls` calls in a row, with one synchronize at the end."""
+        if self.cuda:
             t0, t1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             t0.record()
             for _ in range(calls):
-                step()
+                self.step()
             t1.record()
             t1.synchronize()
             return t0.elapsed_time(t1) / 1e3  # CUDA events read milliseconds
         t0 = time.perf_counter()
         for _ in range(calls):
-            step()
+            self.step()
         return time.perf_counter() - t0
 
-    rounds: list[list[tuple[float, ...]]] = [[] for _ in steps]
-    counts = [0] * len(steps)
+    def singles(self, n: int) -> tuple[float, ...]:
+        """n single-call times (latency): each call timed on its own."""
+        return tuple(self.block(1) for _ in range(n))
+
+
+class TimerFailed(Exception):
+    """A model raised while it was timed with others: `index` says which, `error` what."""
+
+    def __init__(self, index: int, error: Exception):
+        super().__init__(str(error))
+        self.index, self.error = index, error
+
+
+def run_interleaved(timers: list, *, per_call: bool, calls_per_block: list[int] | int = 1,
+                    chunk_calls: int = 10, warmup_s: float = 0.5, min_warmup: int = 3, min_samples: int = 10,
+                    min_duration_s: float = 1.0, max_duration_s: float = 60.0) -> list[list[tuple[float, ...]]]:
+    """Time several models in rounds (A B, B A, A B, ...), so drift on a shared machine hits them alike.
+
+    `timers`: one StepTimer (or a worker answering its calls) per model. Each model warms up
+    for at least `min_warmup` calls and `warmup_s` seconds. Then, each round, every model in
+    turn gives one timed block (`per_call=False`: `calls_per_block` calls, one synchronize at
+    the end) or a chunk of `chunk_calls` single-call times (`per_call=True`: CUDA events
+    around every call). With more than one model, one untimed call precedes each block or
+    chunk, so switching models stays out of the times. Rounds continue until every model has
+    `min_samples` times and each has run for `min_duration_s` on average, or until
+    `max_duration_s` in all. Returns, per model, its times grouped by round. An error in one
+    model of several is raised as TimerFailed, naming the model, so the caller can go on
+    without it.
+    """
+    if isinstance(calls_per_block, int):
+        calls_per_block = [calls_per_block] * len(timers)
+    rewarm = len(timers) > 1
+    for i, timer in enumerate(timers):
+        with _blame(i, len(timers)):
+            timer.warmup(warmup_s, min_warmup)
+
+    rounds: list[list[tuple[float, ...]]] = [[] for _ in timers]
+    counts = [0] * len(timers)
     began = time.perf_counter()
     while True:
         # A B, then B A: a model that always ran second would always run after the other one
         # (caches, clocks), and that order would show up in the ratio.
-        order = range(len(steps)) if len(rounds[0]) % 2 == 0 else reversed(range(len(steps)))
+        order = range(len(timers)) if len(rounds[0]) % 2 == 0 else reversed(range(len(timers)))
         for i in order:
-            step = steps[i]
-            if rewarm:
-                step()
-                sync()
-            if per_call:
-                times = tuple(timed(step, 1) for _ in range(chunk_calls if rewarm else 1))
-            else:
-                times = (timed(step, calls_per_block[i]),)
-            rounds[i].append(times)
+            timer = timers[i]
+            with _blame(i, len(timers)):
+                if rewarm:
+                    timer.rewarm()
+                if per_call:
+                    times = timer.singles(chunk_calls if rewarm else 1)
+                else:
+                    times = (timer.block(calls_per_block[i]),)
+            rounds[i].append(tuple(times))
             counts[i] += len(times)
         elapsed = time.perf_counter() - began
-        if (min(counts) >= min_samples and elapsed >= min_duration_s * len(steps)) or elapsed >= max_duration_s:
+        if (min(counts) >= min_samples and elapsed >= min_duration_s * len(timers)) or elapsed >= max_duration_s:
             return rounds
+
+
+@contextlib.contextmanager
+def _blame(index: int, count: int):
+    """Name the model an error came from, when several are timed together."""
+    try:
+        yield
+    except Exception as e:
+        if count == 1:
+            raise
+        raise TimerFailed(index, e) from e
 
 
 def run_timed(step: Callable[[], object], device, *, per_call: bool, calls_per_block: int = 1,
               warmup_s: float = 0.5, min_warmup: int = 3, min_blocks: int = 10, min_duration_s: float = 1.0,
               max_duration_s: float = 30.0) -> Timing:
     """Time one step: per-block times (`per_call=False`) or per-call times (`per_call=True`)."""
-    rounds = run_interleaved([step], device, per_call=per_call, calls_per_block=calls_per_block,
+    rounds = run_interleaved([StepTimer(step, device)], per_call=per_call, calls_per_block=calls_per_block,
                              warmup_s=warmup_s, min_warmup=min_warmup, min_samples=min_blocks,
                              min_duration_s=min_duration_s, max_duration_s=max_duration_s)[0]
     return Timing(tuple(t for r in rounds for t in r))

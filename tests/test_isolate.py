@@ -1,0 +1,117 @@
+"""`--isolate`: each model timed in a worker process of its own, still interleaved.
+
+On the CPU with tiny models: the records have the same structure as in-process ones, the
+workers are gone afterwards, a model that prints cannot break the protocol, and a worker
+that cannot build its model or dies mid-timing (SIGKILL) fails alone, with the reason.
+No test asserts a time.
+"""
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from fairness import FairnessError, isolate
+from fairness.cli import main
+from fairness.measure import Target, measure_models
+from fairness.runner import RunSettings, default_isolate
+
+INPUTS = "python:tiny_models:mlp_inputs"  # [batch, 8]
+FAST = dict(device="cpu", min_duration_s=0.05, warmup_s=0.01, threads=1, isolate=True)
+
+
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def workers_seen(monkeypatch):
+    """Every Worker started during the test, to check that none is left running."""
+    seen = []
+    original = isolate.Worker.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        seen.append(self)
+
+    monkeypatch.setattr(isolate.Worker, "__init__", init)
+    return seen
+
+
+def _measure(*sources, batch=(1, 4)):
+    return measure_models([Target(s, name=s.split(":")[-1]) for s in sources], input_factory=INPUTS,
+                          fvcore=False, speed=RunSettings(batch_sizes=batch, **FAST))
+
+
+def test_isolated_records_are_complete_and_the_workers_are_gone(workers_seen):
+    res = _measure("python:tiny_models:mlp_stack", "python:tiny_models:fragile_mlp")
+    assert len(workers_seen) == 2 and len({w.pid for w in workers_seen}) == 2
+    assert all(w._proc.returncode is not None for w in workers_seen)  # closed, not left behind
+    for m in res["models"]:
+        sp = m["speed"]
+        assert sp["settings"]["isolate"] is True and sp["errors"] == []
+        assert [r["batch_size"] for r in sp["runs"]] == [1, 4]
+        assert sp["throughput"]["n"] >= 10 and sp["latency"]["n"] >= 10
+        assert m["memory"]["peak_bytes"] > 0  # the CPU peak of a fresh process, as without --isolate
+    ratios = {(r["indicator"], r["batch_size"]) for r in res["speed_ratios"]}
+    assert ratios == {(i, b) for i in ("throughput", "latency") for b in (1, 4)}
+    assert all(r["ci95"][0] <= r["speedup"] <= r["ci95"][1] for r in res["speed_ratios"])
+
+
+def test_a_model_that_prints_does_not_break_the_protocol():
+    res = _measure("python:tiny_models:chatty_mlp", batch=(1,))
+    assert res["models"][0]["speed"]["errors"] == []
+    assert res["models"][0]["speed"]["throughput"]["samples_per_s"] > 0
+
+
+def test_a_worker_killed_mid_timing_fails_alone(workers_seen):
+    """SIGKILL in the middle of the timing (the out-of-memory killer's way): that model is
+    recorded as failed with the worker's exit; the other is timed to the end."""
+    res = _measure("python:tiny_models:mlp_stack", "python:tiny_models:dies_in_worker", batch=(1,))
+    ok, dead = res["models"]
+    assert ok["speed"]["errors"] == [] and ok["speed"]["throughput"]["n"] >= 10
+    assert len(dead["speed"]["errors"]) == 1
+    assert "ended (exit -9)" in dead["speed"]["errors"][0]
+    assert dead["speed"]["throughput"] is None
+    assert res["speed_ratios"] == []  # no ratio to a model that was not timed
+    assert all(w._proc.returncode is not None for w in workers_seen)
+
+
+def test_a_model_its_worker_cannot_build_fails_alone():
+    res = _measure("python:tiny_models:unbuildable_in_worker", "python:tiny_models:mlp_stack", batch=(1,))
+    bad, ok = res["models"]
+    assert len(bad["speed"]["errors"]) == 1
+    assert "its worker process could not build it" in bad["speed"]["errors"][0]
+    assert "RuntimeError: cannot build in a worker" in bad["speed"]["errors"][0]
+    assert ok["speed"]["errors"] == [] and ok["speed"]["throughput"]["n"] >= 10
+
+
+def test_a_module_object_cannot_be_isolated():
+    with pytest.raises(FairnessError, match=r"--isolate: .* Python object.*--no-isolate"):
+        measure_models([Target(torch.nn.Linear(8, 8), inputs=torch.randn(1, 8), name="lin")], fvcore=False,
+                       speed=RunSettings(**FAST))
+
+
+@pytest.mark.parametrize("device, asked, sources, expected", [
+    ("cuda", None, True, True),  # the default on CUDA
+    ("cuda", None, False, False),  # ... unless a model is a Python object
+    ("cpu", None, True, False),  # not on the CPU by default
+    ("cpu", True, True, True),  # asked for: honoured
+    ("cuda", False, True, False),
+])
+def test_default_isolate(device, asked, sources, expected):
+    assert default_isolate(RunSettings(device=device, isolate=asked), sources) is expected
+
+
+def test_cli_isolate_flag(tmp_path):
+    out = tmp_path / "r.json"
+    r = CliRunner().invoke(main, ["measure", "python:tiny_models:mlp_stack", "--inputs", INPUTS, "--device", "cpu",
+                                  "--isolate", "--min-time", "0.05", "--no-fvcore", "--out", str(out), "-q"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text())["models"][0]["speed"]["settings"]["isolate"] is True
+    assert "isolate" in CliRunner().invoke(main, ["compare", "--help"]).output
