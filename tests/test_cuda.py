@@ -76,3 +76,29 @@ def test_auto_batch_and_out_of_memory_on_cuda():
     runs = rec["speed"]["runs"]
     assert "throughput" in runs[0] and runs[0]["batch_size"] == 1
     assert "out of memory" in runs[1]["error"]
+
+
+@cuda
+def test_isolate_is_the_default_on_cuda_and_keeps_memory_per_model():
+    """Sources on CUDA are timed in a worker each by default. A small model timed beside a
+    large one: in one process the small one's peak reserved memory includes the large one's
+    weights (the allocator is shared); with --isolate it is its own."""
+    from fairness.measure import Target, measure_models
+    from fairness.runner import RunSettings
+
+    big_weights = 4 * (8 * 4096 + 4096 + 4 * (4096 * 4096 + 4096))  # MLPStack(4, 4096), float32
+    targets = [Target("python:tiny_models:mlp_stack", kwargs={"width": 4096}, name="big"),
+               Target("python:tiny_models:mlp_stack", kwargs={"width": 16}, name="small")]
+    fast = dict(device="cuda", batch_sizes=(1,), min_duration_s=0.05, warmup_s=0.01, idle=True, energy=False)
+    reserved = {}
+    for isolate in (None, False):
+        res = measure_models(targets, input_factory="python:tiny_models:mlp_inputs", fvcore=False,
+                             speed=RunSettings(isolate=isolate, **fast))
+        big, small = res["models"]
+        assert big["speed"]["settings"]["isolate"] is (isolate is None)
+        assert big["speed"]["errors"] == small["speed"]["errors"] == []
+        assert 0.0 <= small["speed"]["runs"][0]["idle_share"] <= 1.0
+        assert big["memory"]["peak_bytes"] >= big_weights
+        reserved[isolate] = small["memory"]["peak_reserved_bytes"]
+    assert reserved[False] >= big_weights  # in one process: the big model's blocks count
+    assert reserved[None] < big_weights / 10  # in its own process: only its own
