@@ -33,6 +33,9 @@ SCENARIOS = {
         "typical": (["timm:resnet50", "timm:vit_base_patch16_224", "timm:convnext_tiny"],
                     ["--batch", "1,256", "--dtype", "bfloat16"]),
         "smallest": (["timm:resnet50", "timm:vit_base_patch16_224"], ["--batch", "1", "--no-idle", "--no-energy"]),
+        # batch 1 is launch-bound (the host's time per call): alone, and the same model twice
+        "alone-b1": (["timm:resnet50"], ["--batch", "1", "--no-idle", "--no-energy"]),
+        "twice-b1": (["timm:resnet50", "timm:resnet50"], ["--batch", "1", "--no-idle", "--no-energy"]),
     },
     "cpu": {
         "typical": (["timm:resnet18", "timm:vit_tiny_patch16_224", "timm:mobilenetv3_small_100"],
@@ -64,10 +67,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--quick", action="store_true", help="only the smallest scenario")
+    ap.add_argument("--scenarios", help="comma-separated names of the scenarios to run (default: all)")
     args = ap.parse_args()
     scenarios = SCENARIOS["cuda" if args.device.startswith("cuda") else "cpu"]
     if args.quick:
         scenarios = {"smallest": scenarios["smallest"]}
+    if args.scenarios:
+        scenarios = {k: scenarios[k] for k in args.scenarios.split(",")}
     tmp = Path(tempfile.mkdtemp())
     summary = []
     for scen, (models, extra) in scenarios.items():
@@ -82,14 +88,14 @@ def main():
             tp = [m["speed"]["throughput"]["samples_per_s"] for m in ms]
             lat = [m["speed"]["latency"]["median_s"] for m in ms]
             reserved = [m["memory"].get("peak_reserved_bytes") for m in ms]
-            big = max(r["batch_size"] for r in res["speed_ratios"])
+            big = max((r["batch_size"] for r in res["speed_ratios"]), default=1)
             ratios = {(r["model"], r["indicator"]): r["speedup"] for r in res["speed_ratios"]
                       if r["batch_size"] in (big, 1)}
             rows[mode].append({"wall": wall, "timing": wall - counting, "tp": tp, "lat": lat, "ratios": ratios,
                                "reserved": reserved})
             print(f"{mode:13} {wall:7.1f} {wall - counting:8.1f}  " + "  ".join(f"{t:10.0f} /s " for t in tp)
                   + "   " + ", ".join(f"{short(m)} {ratios.get((m, 'throughput'), float('nan')):.3f}; "
-                                      f"{ratios.get((m, 'latency'), float('nan')):.3f}" for m in models[1:]))
+                                      f"{ratios.get((m, 'latency'), float('nan')):.3f}" for m in [m["name"] for m in ms][1:]))
             print(f"{'':13} {'':7} {'':8}  " + "  ".join(f"{x * 1e3:9.2f} ms  " for x in lat) + "   latency median, batch 1")
             if reserved[0] is not None:
                 print(f"{'':13} {'':7} {'':8}  " + "  ".join(f"{r / 2**20:9.0f} MiB " for r in reserved)

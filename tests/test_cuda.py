@@ -101,4 +101,4 @@ def test_isolate_is_the_default_on_cuda_and_keeps_memory_per_model():
         assert big["memory"]["peak_bytes"] >= big_weights
         reserved[isolate] = small["memory"]["peak_reserved_bytes"]
     assert reserved[False] >= big_weights  # in one process: the big model's blocks count
-    assert reserved[None] < big_weights / 10  # in its own process: only its own
+    assert reserved[None] < big_weights / 2  # in its own process: only its own (and its cuBLAS workspace)
