@@ -7,6 +7,8 @@ scenarios:
   typical   three models, --batch 1,256 --dtype bfloat16, idle share and energy on (the defaults)
   smallest  two models, --batch 1 --no-idle --no-energy: the least timing work, where the
             cost of starting the workers weighs most
+  alone-b1, twice-b1   resnet50 alone and against itself at batch 1 (launch-bound): a
+            same-model speed-up should read 1.0
 
 Prints per run: wall-clock seconds of the whole command and of its timing stage (the
 command minus counting), each model's throughput at the largest batch and latency at
@@ -15,7 +17,8 @@ batch 1, the speed-up of every model over the first, and CUDA peak reserved memo
 scenario, the cost of --isolate (mean wall time, isolated / in-process - 1) and how far
 the isolated numbers sit from the in-process ones.
 
-    python benchmarks/gpu_isolate_cost.py            # needs a CUDA device; about 6 minutes on an H200
+    python benchmarks/gpu_isolate_cost.py            # needs a CUDA device; about 10 minutes on an H200
+    python benchmarks/gpu_isolate_cost.py --scenarios alone-b1,twice-b1   # batch 1 only
     python benchmarks/gpu_isolate_cost.py --device cpu --quick   # the same on the CPU, small models
 """
 

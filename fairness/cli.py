@@ -132,8 +132,9 @@ def _parse_batches(text: str) -> tuple:
 @click.option("--no-energy", is_flag=True, help="Skip energy per example (NVML, CUDA).")
 @click.option("--isolate/--no-isolate", default=None,
               help="Time each model in a worker process of its own, still interleaved, so allocator and "
-                   "autotuner state cannot pass between models. Default: on for CUDA when every model is "
-                   "a source.")
+                   "autotuner state cannot pass between models. Off by default: on an H200 it cost 25-80% "
+                   "more wall time, and batch-1 ratios between processes were less stable "
+                   "(benchmarks/RESULTS.md).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--detail", is_flag=True, help="Table: add the breakdown by op and by module.")
 @click.option("--no-fvcore", is_flag=True, help="Skip the fvcore cross-check (a torch.jit trace on CPU).")
@@ -170,7 +171,7 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
     if not no_speed and device != "meta":
         speed = RunSettings(device=device, dtype=dtype, channels_last=channels_last, compile=compile_mode,
                             threads=threads, train=train, tf32=tf32, batch_sizes=batches,
-                            min_duration_s=min_time, idle=not no_idle, energy=not no_energy, isolate=isolate,
+                            min_duration_s=min_time, idle=not no_idle, energy=not no_energy, isolate=bool(isolate),
                             workload_examples=workload_examples, workload_steps=workload_steps)
     count_batch = min([b for b in batches if b != "auto"], default=1)
     targets = [Target(s, kwargs=parse_kwargs(kwargs), role="proposed" if i == 0 else "baseline")
@@ -378,8 +379,9 @@ examples/albert_vs_bert.yaml.
               help="Each timing runs at least this long per model.")
 @click.option("--isolate/--no-isolate", default=None,
               help="Time each model in a worker process of its own, still interleaved, so allocator and "
-                   "autotuner state cannot pass between models. Default: on for CUDA when every model is "
-                   "a source.")
+                   "autotuner state cannot pass between models. Off by default: on an H200 it cost 25-80% "
+                   "more wall time, and batch-1 ratios between processes were less stable "
+                   "(benchmarks/RESULTS.md).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: reports/NAME/.")
 @click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True,
               help="Figure sizes and fonts for the venue's text width.")
@@ -415,7 +417,7 @@ def compare(config, proposed, baseline, match_text, strategies, name, image_size
         match = [m.strip() for m in (match_text or "params,flops").split(",") if m.strip()]
         speed = None if no_speed else RunSettings(device=device or _default_device(), dtype=dtype,
                                                   batch_sizes=_parse_batches(batch_text), min_duration_s=min_time,
-                                                  isolate=isolate)
+                                                  isolate=bool(isolate))
         res = run_compare(proposed, baseline, name=name, match=match, strategies=list(strategies) or None,
                           image_size=parse_image_size(image_size) if image_size else None, seq_len=seq_len,
                           input_factory=input_factory, speed=speed, cache=cache, progress=progress)

@@ -249,7 +249,7 @@ def compare_config(path: str, *, device: str | None = None, no_speed: bool = Fal
         speed = RunSettings(device=device or ms.get("device") or "cpu", dtype=ms.get("dtype", "float32"),
                             batch_sizes=tuple(batches if isinstance(batches, list) else [batches]),
                             min_duration_s=float(ms.get("min_time", 1.0)), idle=True, energy=True,
-                            isolate=isolate if isolate is not None else ms.get("isolate"))
+                            isolate=isolate if isolate is not None else ms.get("isolate", False))
     p, b = cfg["proposed"], cfg["baseline"]
     size = ms.get("image_size")
     return compare(p["source"], b["source"], name=cfg["name"], proposed_name=p.get("name"),

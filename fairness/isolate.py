@@ -27,9 +27,6 @@ import tempfile
 
 from .errors import FairnessError
 
-# A worker that waited on its pipe while the others ran wakes on a cold core and a switched
-# GPU context: before its next timed block it runs for this long, not just one call.
-REWARM_S = 0.02
 
 
 def child_env() -> dict:
@@ -220,8 +217,6 @@ def _serve(task: dict, answers) -> None:
                 prepared = Prepared(run, args[0], s, args[1])
                 value = {"first_call_s": prepared.first_call_s, "per_call_s": prepared.per_call_s,
                          "tokens": prepared.tokens}
-            elif op == "rewarm":
-                value = prepared.warmup(REWARM_S, 1)
             elif op == "auto_batch":
                 value = list(_auto_batch(run, s, lambda m: None))
             else:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -26,7 +26,7 @@ from .indicators.env import environment
 from .indicators.params import count_params
 from .cache import Cache, identity
 from .results import new_results, to_plain
-from .runner import Runnable, RunSettings, apply_settings, check_settings, default_isolate, time_models
+from .runner import Runnable, RunSettings, apply_settings, check_settings, time_models
 from .sources import (InputSpec, Inputs, Source, build, describe_input, make_inputs, parse_source, recipe,
                       split_input_value)
 
@@ -251,8 +251,6 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     spec = InputSpec(image_size=image_size, seq_len=seq_len, factory=input_factory)
     if speed is not None:
         speed = check_settings(speed)
-        speed = replace(speed, isolate=default_isolate(speed, all(isinstance(t.model, (str, Source))
-                                                                  for t in targets)))
         env = apply_settings(speed)
     else:
         env = environment(count_device)

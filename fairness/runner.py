@@ -60,9 +60,9 @@ class RunSettings:
     energy: bool = True
     workload_examples: int | None = None  # wall-clock estimate for this many examples (inference)
     workload_steps: int | None = None  # ... and for this many training steps (with train)
-    # Each model in a worker process of its own (isolate.py). None: the default, decided by
-    # default_isolate() once the models are known.
-    isolate: bool | None = None
+    # Each model in a worker process of its own (isolate.py). Off by default: it costs 25-80% more
+    # wall time, and launch-bound ratios between processes are less stable (benchmarks/RESULTS.md).
+    isolate: bool = False
 
     @property
     def torch_device(self) -> torch.device:
@@ -112,15 +112,6 @@ def check_settings(s: RunSettings) -> RunSettings:
         raise FairnessError(f"--dtype {s.dtype}: autocast on {dev.type} cannot run it ({type(e).__name__}: "
                             f"{str(e).splitlines()[0][:160]}); use --dtype float32") from None
     return replace(s, threads=s.threads or physical_cores())
-
-
-def default_isolate(s: RunSettings, all_sources: bool) -> bool:
-    """--isolate unless told otherwise: on CUDA, where allocator and autotuner state would
-    otherwise pass from one model to the next, when every model can be rebuilt in another
-    process (given as a source, not as a Python object). Its cost: benchmarks/RESULTS.md."""
-    if s.isolate is not None:
-        return s.isolate
-    return s.torch_device.type == "cuda" and all_sources
 
 
 def apply_settings(s: RunSettings) -> dict:

@@ -79,10 +79,10 @@ def test_auto_batch_and_out_of_memory_on_cuda():
 
 
 @cuda
-def test_isolate_is_the_default_on_cuda_and_keeps_memory_per_model():
-    """Sources on CUDA are timed in a worker each by default. A small model timed beside a
-    large one: in one process the small one's peak reserved memory includes the large one's
-    weights (the allocator is shared); with --isolate it is its own."""
+def test_isolate_keeps_memory_per_model_on_cuda():
+    """A small model timed beside a large one: in one process the small one's peak reserved
+    memory includes the large one's weights (the allocator is shared); with --isolate it is
+    its own."""
     from fairness.measure import Target, measure_models
     from fairness.runner import RunSettings
 
@@ -91,14 +91,14 @@ def test_isolate_is_the_default_on_cuda_and_keeps_memory_per_model():
                Target("python:tiny_models:mlp_stack", kwargs={"width": 16}, name="small")]
     fast = dict(device="cuda", batch_sizes=(1,), min_duration_s=0.05, warmup_s=0.01, idle=True, energy=False)
     reserved = {}
-    for isolate in (None, False):
+    for isolate in (True, False):
         res = measure_models(targets, input_factory="python:tiny_models:mlp_inputs", fvcore=False,
                              speed=RunSettings(isolate=isolate, **fast))
         big, small = res["models"]
-        assert big["speed"]["settings"]["isolate"] is (isolate is None)
+        assert big["speed"]["settings"]["isolate"] is isolate
         assert big["speed"]["errors"] == small["speed"]["errors"] == []
         assert 0.0 <= small["speed"]["runs"][0]["idle_share"] <= 1.0
         assert big["memory"]["peak_bytes"] >= big_weights
         reserved[isolate] = small["memory"]["peak_reserved_bytes"]
     assert reserved[False] >= big_weights  # in one process: the big model's blocks count
-    assert reserved[None] < big_weights / 2  # in its own process: only its own (and its cuBLAS workspace)
+    assert reserved[True] < big_weights / 2  # in its own process: only its own (and its cuBLAS workspace)

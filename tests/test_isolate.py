@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from fairness import FairnessError, isolate
 from fairness.cli import main
 from fairness.measure import Target, measure_models
-from fairness.runner import RunSettings, default_isolate
+from fairness.runner import RunSettings
 
 INPUTS = "python:tiny_models:mlp_inputs"  # [batch, 8]
 FAST = dict(device="cpu", min_duration_s=0.05, warmup_s=0.01, threads=1, isolate=True)
@@ -96,17 +96,6 @@ def test_a_module_object_cannot_be_isolated():
                        speed=RunSettings(**FAST))
 
 
-@pytest.mark.parametrize("device, asked, sources, expected", [
-    ("cuda", None, True, True),  # the default on CUDA
-    ("cuda", None, False, False),  # ... unless a model is a Python object
-    ("cpu", None, True, False),  # not on the CPU by default
-    ("cpu", True, True, True),  # asked for: honoured
-    ("cuda", False, True, False),
-])
-def test_default_isolate(device, asked, sources, expected):
-    assert default_isolate(RunSettings(device=device, isolate=asked), sources) is expected
-
-
 def test_cli_isolate_flag(tmp_path):
     out = tmp_path / "r.json"
     r = CliRunner().invoke(main, ["measure", "python:tiny_models:mlp_stack", "--inputs", INPUTS, "--device", "cpu",
@@ -114,4 +103,9 @@ def test_cli_isolate_flag(tmp_path):
                            catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert json.loads(out.read_text())["models"][0]["speed"]["settings"]["isolate"] is True
+    # off by default: it costs more than the 20% the issue allowed (benchmarks/RESULTS.md)
+    r = CliRunner().invoke(main, ["measure", "python:tiny_models:mlp_stack", "--inputs", INPUTS, "--device", "cpu",
+                                  "--min-time", "0.05", "--no-fvcore", "--out", str(out), "-q"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text())["models"][0]["speed"]["settings"]["isolate"] is False
     assert "isolate" in CliRunner().invoke(main, ["compare", "--help"]).output
