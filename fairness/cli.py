@@ -94,6 +94,14 @@ def _parse_batches(text: str) -> tuple:
     return tuple(dict.fromkeys(out))
 
 
+# shared by measure and compare
+_isolate_option = click.option(
+    "--isolate/--no-isolate", default=None,
+    help="Time each model in a worker process of its own, still interleaved, so allocator and autotuner "
+         "state cannot pass between models. Off by default: on an H200 it cost 25-83% more wall time, and "
+         "batch-1 ratios between processes were less stable (benchmarks/RESULTS.md).")
+
+
 @main.command(epilog=EPILOG_MEASURE)
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @click.option("-k", "--kwarg", "kwargs", multiple=True, metavar="KEY=VALUE",
@@ -130,11 +138,7 @@ def _parse_batches(text: str) -> tuple:
 @click.option("--no-speed", is_flag=True, help="Count only: no timing, no peak memory.")
 @click.option("--no-idle", is_flag=True, help="Skip the device idle share (torch.profiler, CUDA).")
 @click.option("--no-energy", is_flag=True, help="Skip energy per example (NVML, CUDA).")
-@click.option("--isolate/--no-isolate", default=None,
-              help="Time each model in a worker process of its own, still interleaved, so allocator and "
-                   "autotuner state cannot pass between models. Off by default: on an H200 it cost 25-80% "
-                   "more wall time, and batch-1 ratios between processes were less stable "
-                   "(benchmarks/RESULTS.md).")
+@_isolate_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--detail", is_flag=True, help="Table: add the breakdown by op and by module.")
 @click.option("--no-fvcore", is_flag=True, help="Skip the fvcore cross-check (a torch.jit trace on CPU).")
@@ -377,11 +381,7 @@ examples/albert_vs_bert.yaml.
               show_default=True, help="Compute dtype for timing (autocast).")
 @click.option("--min-time", "min_time", type=float, default=1.0, show_default=True, metavar="S",
               help="Each timing runs at least this long per model.")
-@click.option("--isolate/--no-isolate", default=None,
-              help="Time each model in a worker process of its own, still interleaved, so allocator and "
-                   "autotuner state cannot pass between models. Off by default: on an H200 it cost 25-80% "
-                   "more wall time, and batch-1 ratios between processes were less stable "
-                   "(benchmarks/RESULTS.md).")
+@_isolate_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: reports/NAME/.")
 @click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True,
               help="Figure sizes and fonts for the venue's text width.")

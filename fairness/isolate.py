@@ -183,7 +183,7 @@ def check_isolatable(runs: list) -> None:
 def _serve(task: dict, answers) -> None:
     import torch
 
-    from .runner import Prepared, RunSettings, Runnable, _auto_batch, _free, apply_settings
+    from .runner import Prepared, RunSettings, Runnable, apply_settings, auto_batch, free_cache
     from .sources import build_from
 
     fields = dict(task["settings"], batch_sizes=tuple(task["settings"]["batch_sizes"]), isolate=False)
@@ -213,12 +213,12 @@ def _serve(task: dict, answers) -> None:
         try:
             if op == "prepare":
                 prepared = None  # drop the last batch size's step before the next is made
-                _free(s.torch_device)
+                free_cache(s.torch_device)
                 prepared = Prepared(run, args[0], s, args[1])
                 value = {"first_call_s": prepared.first_call_s, "per_call_s": prepared.per_call_s,
                          "tokens": prepared.tokens}
             elif op == "auto_batch":
-                value = list(_auto_batch(run, s, lambda m: None))
+                value = list(auto_batch(run, s, lambda m: None))
             else:
                 value = getattr(prepared, op)(*args)
             reply(value=value)

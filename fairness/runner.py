@@ -60,7 +60,7 @@ class RunSettings:
     energy: bool = True
     workload_examples: int | None = None  # wall-clock estimate for this many examples (inference)
     workload_steps: int | None = None  # ... and for this many training steps (with train)
-    # Each model in a worker process of its own (isolate.py). Off by default: it costs 25-80% more
+    # Each model in a worker process of its own (isolate.py). Off by default: it costs 25-83% more
     # wall time, and launch-bound ratios between processes are less stable (benchmarks/RESULTS.md).
     isolate: bool = False
 
@@ -197,7 +197,7 @@ def is_oom(e: BaseException) -> bool:
     return isinstance(e, oom_types) or "out of memory" in text or "can't allocate memory" in text
 
 
-def _free(device: torch.device) -> None:
+def free_cache(device: torch.device) -> None:
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -272,7 +272,7 @@ def cuda_peak(step, module, inputs: Inputs, device: torch.device) -> dict:
     bytes (weights, buffers, inputs, optimizer state) plus the most the step added on top, so
     other models resident for interleaving do not count. Reserved: the caching allocator's
     peak for the whole process."""
-    _free(device)
+    free_cache(device)
     torch.cuda.synchronize(device)
     torch.cuda.reset_peak_memory_stats(device)
     before = torch.cuda.memory_allocated(device)
@@ -287,7 +287,7 @@ def cuda_peak(step, module, inputs: Inputs, device: torch.device) -> dict:
 # --- batch sizes -------------------------------------------------------------------------
 
 
-def _auto_batch(run: Runnable, s: RunSettings, progress: Progress) -> tuple[int, str]:
+def auto_batch(run: Runnable, s: RunSettings, progress: Progress) -> tuple[int, str]:
     """Largest power of two whose step (training step with --train) runs without running out
     of memory; searched in eager mode."""
     if run.worker:
@@ -310,7 +310,7 @@ def _auto_batch(run: Runnable, s: RunSettings, progress: Progress) -> tuple[int,
             break
         finally:
             step = None  # drop the step's tensors before the allocator's cache is emptied
-            _free(dev)
+            free_cache(dev)
         best, b = b, b * 2
     if best is None:
         raise FairnessError(f"{run.name}: --batch auto: even batch 1 runs out of memory on {s.device}")
@@ -333,7 +333,7 @@ def _batch_plan(runs: list[Runnable], s: RunSettings, progress: Progress) -> lis
         sizes: dict[int, str] = {1: "batch 1: latency"}
         for b in s.batch_sizes:
             if b == "auto":
-                size, why = _auto_batch(run, s, progress)
+                size, why = auto_batch(run, s, progress)
                 sizes[size] = why
             else:
                 sizes[b] = "requested"
@@ -417,7 +417,7 @@ def _fail(run: Runnable, b: int, s: RunSettings, what: str, e: Exception) -> dic
         kind = getattr(e, "remote_type", type(e).__name__)  # an error raised in a worker process names its own
         reason = f"{what} at batch {b} on {s.device} raised {kind}: {first}"
     run.failed = f"{run.name}: {reason}"
-    _free(s.torch_device)
+    free_cache(s.torch_device)
     return {"batch_size": b, "error": reason}
 
 
@@ -527,7 +527,7 @@ def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progr
             run.module.train(mode)
             if s.channels_last and run.rebuild is None:
                 run.module.to(memory_format=torch.contiguous_format)
-        _free(dev)
+        free_cache(dev)
 
 
 def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progress) -> tuple[list[dict], list[dict]]:
