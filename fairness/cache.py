@@ -12,12 +12,14 @@ its variant search and reads those counts back for the final table.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any, Callable
 
+from .errors import FairnessError
 from .results import to_plain
 
 
@@ -64,13 +66,18 @@ class Cache:
         self._this_run[self.key(what)] = json.dumps(to_plain(value), sort_keys=True, default=str)
         if self.folder is None:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{self.key(what)}.json"
         tmp = path.with_name(f".{path.name}.tmp")
         try:
+            self.folder.mkdir(parents=True, exist_ok=True)
             tmp.write_text(json.dumps({"what": to_plain(what), "value": to_plain(value)}, sort_keys=True,
                                       default=str))
             os.replace(tmp, path)  # the entry appears whole or not at all
+        except OSError as e:  # a full disk, a folder taken away: say so, as for the results file
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise FairnessError(f"cannot keep a measurement in {self.folder}: {e.strerror}; "
+                                f"choose another --out") from None
         except BaseException:  # Ctrl-C mid-write: leave no temporary file behind (a kill may)
             tmp.unlink(missing_ok=True)
             raise

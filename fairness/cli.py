@@ -143,12 +143,15 @@ _isolate_option = click.option(
 @click.option("--detail", is_flag=True, help="Table: add the breakdown by op and by module.")
 @click.option("--no-fvcore", is_flag=True, help="Skip the fvcore cross-check (a torch.jit trace on CPU).")
 @click.option("--out", type=click.Path(dir_okay=False),
-              help="Also write the results file (JSON) here, after every model is counted and when timing ends.")
+              help="Also write the results file (JSON) here, after every model is counted and when timing ends. "
+                   "Each finished count and timing is also kept in .fairness-cache/ beside it, for --resume.")
+@click.option("--resume", is_flag=True, help="Reuse the counts and timings an interrupted run with the same --out "
+                                             "and settings kept; measure only the rest.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 @click.pass_context
 def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text, device, count_device, dtype,
             channels_last, compile_mode, threads, train, tf32, min_time, workload_examples, workload_steps, no_speed,
-            no_idle, no_energy, isolate, fmt, detail, no_fvcore, out, quiet):
+            no_idle, no_energy, isolate, fmt, detail, no_fvcore, out, resume, quiet):
     """Measure every cost indicator of one or more models (SOURCE...).
 
     Counts (parameters, MACs, FLOPs, activations, bytes moved) come from one
@@ -157,7 +160,10 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
     timed in interleaved rounds and compared to the first, with 95% confidence
     intervals.
     """
+    from pathlib import Path
+
     from . import results as results_mod
+    from .cache import Cache
     from .measure import Target, measure_models
     from .render.flags import flags_text
     from .render.table import csv_text, model_table, speed_summary
@@ -169,6 +175,13 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
         raise FairnessError("-k applies to a single SOURCE; measure models with different arguments one at a time")
     if min_time <= 0:
         raise FairnessError(f"--min-time {min_time}: expected a positive number of seconds")
+    if resume and not out:
+        raise FairnessError("--resume: give the --out of the interrupted run; its measurements are kept beside it")
+    # every finished count and timing is kept beside --out as it is done; --resume reuses them
+    cache = None
+    if out:
+        folder = results_mod.check_writable(Path(out).parent, f"--out {out}")
+        cache = Cache(folder / ".fairness-cache", reuse=resume, progress=progress)
     device = device or _default_device()
     batches = _parse_batches(batch_text)
     speed = None
@@ -187,8 +200,10 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
 
     res = measure_models(targets, image_size=parse_image_size(image_size) if image_size else None, seq_len=seq_len,
                          input_factory=input_factory, batch_size=count_batch, count_device=count_device,
-                         fvcore=not no_fvcore, speed=speed, progress=progress, on_record=save)
+                         fvcore=not no_fvcore, speed=speed, progress=progress, on_record=save, cache=cache)
     res = results_mod.to_plain(res)
+    if resume:
+        progress(f"resumed: {cache.reused} measurements reused from {cache.folder}")
     if len(res["models"]) > 1:  # a comparison: the first model against the others
         from .flags import evaluate, verdict
 
@@ -409,6 +424,7 @@ def compare(config, proposed, baseline, match_text, strategies, name, image_size
                     f"{proposed.split(':')[-1]}-vs-{baseline.split(':')[-1]}")
     folder = Path(out_dir or Path("reports") / safe_name(name))
     # every finished measurement is kept here as it is done; --resume reuses them
+    results_mod.check_writable(folder, f"--out {folder}")
     cache = Cache(folder / ".fairness-cache", reuse=resume, progress=progress)
     if config:
         res = compare_config(config, device=device, no_speed=no_speed, isolate=isolate, cache=cache,

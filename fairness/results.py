@@ -66,6 +66,20 @@ def write(results: dict, path: str | os.PathLike) -> Path:
     return path
 
 
+def check_writable(folder: str | os.PathLike, what: str) -> Path:
+    """Make `folder` and write a file there, before anything is measured: an hour of timing
+    must not end in a folder that cannot take the results."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".fairness-probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise FairnessError(f"{what}: cannot write into {folder} ({e.strerror}); choose another --out") from None
+    return folder
+
+
 def load(path: str | os.PathLike) -> dict:
     path = Path(path)
     try:

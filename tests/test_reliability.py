@@ -198,3 +198,34 @@ def test_zero_and_negative_sizes():
     _one_line_exit_2(_run("measure", "timm:resnet18", "--image-size", "0", "--no-speed", "-q"), "--image-size")
     _one_line_exit_2(_run("measure", "hf:bert", "--seq-len", "-3", "--no-speed", "-q"), "--seq-len")
     _one_line_exit_2(_run("measure", "timm:resnet18", "--batch", "-2", "-q"), "--batch")
+
+
+def test_an_output_path_that_cannot_be_written(tmp_path):
+    """Refused before anything is measured. A file in the way stands in for a folder without
+    write permission (the tests may run as root, for whom permissions do not hold)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    _one_line_exit_2(_run("measure", "python:tiny_models:mlp_stack", "--inputs", "python:tiny_models:mlp_inputs",
+                          "--no-speed", "--out", str(blocker / "r.json"), "-q"), "cannot write into")
+    _one_line_exit_2(_run("compare", "--proposed", "python:tiny_models:mlp_stack", "--baseline",
+                          "python:tiny_models:mlp_stack", "--inputs", "python:tiny_models:mlp_inputs", "--no-speed",
+                          "--out", str(blocker / "sub"), "-q"), "cannot write into")
+
+
+def test_measure_resume_reuses_counts_and_timing(tmp_path):
+    """measure keeps each count and the timing beside --out; --resume reads them back, so the
+    second run's numbers are the first run's, timings included."""
+    out = tmp_path / "r.json"
+    args = ["measure", "python:tiny_models:mlp_stack", "python:tiny_models:fragile_mlp", "--inputs",
+            "python:tiny_models:mlp_inputs", "--device", "cpu", "--min-time", "0.05", "--no-fvcore",
+            "--out", str(out)]
+    first = _run(*args)
+    assert first.exit_code == 0, first.output
+    before = json.loads(out.read_text())
+    again = _run(*args, "--resume")
+    assert again.exit_code == 0, again.output
+    assert "resumed: 3 measurements reused" in again.stderr  # two counts and the group's timing
+    after = json.loads(out.read_text())
+    assert after["models"] == before["models"]
+    assert after["speed_ratios"] == before["speed_ratios"]
+    _one_line_exit_2(_run(*args[:-2], "--resume"), "--resume: give the --out")
