@@ -96,9 +96,10 @@ def main():
                       if r["batch_size"] in (big, 1)}
             rows[mode].append({"wall": wall, "timing": wall - counting, "tp": tp, "lat": lat, "ratios": ratios,
                                "reserved": reserved})
+            others = [m["name"] for m in ms[1:]]
             print(f"{mode:13} {wall:7.1f} {wall - counting:8.1f}  " + "  ".join(f"{t:10.0f} /s " for t in tp)
                   + "   " + ", ".join(f"{short(m)} {ratios.get((m, 'throughput'), float('nan')):.3f}; "
-                                      f"{ratios.get((m, 'latency'), float('nan')):.3f}" for m in [m["name"] for m in ms][1:]))
+                                      f"{ratios.get((m, 'latency'), float('nan')):.3f}" for m in others))
             print(f"{'':13} {'':7} {'':8}  " + "  ".join(f"{x * 1e3:9.2f} ms  " for x in lat) + "   latency median, batch 1")
             if reserved[0] is not None:
                 print(f"{'':13} {'':7} {'':8}  " + "  ".join(f"{r / 2**20:9.0f} MiB " for r in reserved)
