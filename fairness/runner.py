@@ -379,7 +379,6 @@ class Prepared(StepTimer):
         target.train(train)
         super().__init__(make_step(target, inputs, s, train=train), s.device)
         self.target, self.inputs, self.batch_size = target, inputs, b
-        self.device = s.torch_device
         self.tokens = _tokens_per_example(inputs.record)
         t0 = time.perf_counter()
         self.step()

@@ -74,21 +74,18 @@ class Timing:
         return self.median_s > 0 and self.iqr_s / self.median_s > NOISY_IQR_RATIO
 
 
-def _cuda(device) -> bool:
-    return torch.device(device).type == "cuda"
-
-
 class StepTimer:
     """Times one step in this process. run_interleaved drives a model through these four calls;
     a model in a worker process of its own (`--isolate`, isolate.py) answers the same four."""
 
     def __init__(self, step: Callable[[], object], device):
         self.step = step
-        self.cuda = _cuda(device)
+        self.device = torch.device(device)
+        self.cuda = self.device.type == "cuda"
 
     def _sync(self) -> None:
         if self.cuda:
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(self.device)
 
     def warmup(self, seconds: float, min_calls: int) -> None:
         start, done = time.perf_counter(), 0
@@ -105,12 +102,13 @@ class StepTimer:
     def block(self, calls: int) -> float:
         """Seconds for `calls` calls in a row, with one synchronize at the end."""
         if self.cuda:
-            t0, t1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            t0.record()
-            for _ in range(calls):
-                self.step()
-            t1.record()
-            t1.synchronize()
+            with torch.cuda.device(self.device):  # events on the timed device's stream, cuda:N too
+                t0, t1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                t0.record()
+                for _ in range(calls):
+                    self.step()
+                t1.record()
+                t1.synchronize()
             return t0.elapsed_time(t1) / 1e3  # CUDA events read milliseconds
         t0 = time.perf_counter()
         for _ in range(calls):
