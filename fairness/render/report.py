@@ -71,7 +71,8 @@ def html_text(results: dict, style: str = "neurips") -> str:
                  + (f" and {len(models) - 2} matched variants" if len(models) > 2 else ""),
         verdict=verdict, reasons=reasons, flag_groups=groups, headers=[c.header for c in cols], rows=rows,
         figures=figures, environment=[(k, v) for k, v in env.items()], raw_json=dumps(results),
-        failed=failures(results))
+        failed=failures(results),
+        isolated=any(((m.get("speed") or {}).get("settings") or {}).get("isolate") for m in models))
 
 
 def render(results: dict, out: str | Path, formats=FORMATS, style: str = "neurips") -> list[Path]:

@@ -95,7 +95,8 @@ def speed_table(m: dict) -> str:
     st = sp["settings"]
     head = f"speed and memory of {m['name']} on {st['device']}, {st['dtype']}"
     head += "".join([", channels_last" if st["channels_last"] else "",
-                     f", compiled ({st['compile']})" if st["compile"] else "", f", {st['threads']} CPU threads"])
+                     f", compiled ({st['compile']})" if st["compile"] else "", f", {st['threads']} CPU threads",
+                     ", in a worker process of its own (--isolate)" if st.get("isolate") else ""])
     rows = [("batch", "throughput", "95% CI", "latency p50", "p90", "p99 (n)", "peak memory", "idle", "energy",
              "achieved", "MFU")]
     notes: list[str] = []
