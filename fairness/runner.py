@@ -133,15 +133,16 @@ def _autocast(s: RunSettings):
 # --- the timed step ----------------------------------------------------------------------
 
 
-def _first_float_tensor(out):
+def _float_tensors(out):
+    """Every floating-point tensor in a model's output (tensors, dicts such as Hugging Face
+    ModelOutput, lists and tuples, nested)."""
     if isinstance(out, torch.Tensor):
-        return out if out.is_floating_point() else None
+        if out.is_floating_point():
+            yield out
+        return
     values = out.values() if isinstance(out, dict) else out if isinstance(out, (list, tuple)) else ()
     for v in values:
-        t = _first_float_tensor(v)
-        if t is not None:
-            return t
-    return None
+        yield from _float_tensors(v)
 
 
 def channels_last_inputs(inputs: Inputs) -> Inputs:
@@ -173,7 +174,7 @@ def make_step(module: torch.nn.Module, inputs: Inputs, s: RunSettings, train: bo
     def train_step():
         with _autocast(s):
             out = module(*args, **kwargs)
-        first = _first_float_tensor(out)
+        first = next(_float_tensors(out), None)
         if first is None:
             raise FairnessError("--train: the model returned no floating-point tensor to take a loss of")
         loss = first.float().mean()
@@ -381,9 +382,15 @@ class Prepared(StepTimer):
         self.target, self.inputs, self.batch_size = target, inputs, b
         self.tokens = _tokens_per_example(inputs.record)
         t0 = time.perf_counter()
-        self.step()
+        out = self.step()
         self._sync()
         self.first_call_s = time.perf_counter() - t0
+        # A model whose output is NaN or inf is broken at these settings: timing it would
+        # measure a computation nobody can use, so it fails (alone) with the reason.
+        if any(not torch.isfinite(t).all() for t in _float_tensors(out)):
+            raise FairnessError(f"{run.name}: the forward pass at batch {b} returned NaN or inf on {s.device} "
+                                f"({s.dtype}); check the model and its inputs, or try --dtype float32")
+        out = None
         t0 = time.perf_counter()
         for _ in range(3):
             self.step()

@@ -335,3 +335,16 @@ def test_batch_that_does_not_fit_exit_2_and_keeps_what_was_measured(tmp_path):
     assert runs[0]["batch_size"] == 1 and runs[0]["throughput"]["n"] >= 10
     assert runs[1]["batch_size"] == 4 and "out of memory" in runs[1]["error"]
     assert json.loads(out.read_text())["models"][0]["speed"]["runs"][0]["throughput"] == runs[0]["throughput"]
+
+
+@pytest.mark.parametrize("isolate", [False, True])
+def test_a_model_that_returns_nan_fails_alone(isolate):
+    """NaN output is a broken computation: that model fails with the reason, the other is timed."""
+    res = measure_models([Target("python:tiny_models:nan_out", name="nan"), Target("python:tiny_models:mlp_stack",
+                                                                                   name="ok")],
+                         input_factory="python:tiny_models:mlp_inputs", fvcore=False,
+                         speed=RunSettings(batch_sizes=(1,), isolate=isolate, **FAST))
+    bad, ok = res["models"]
+    assert len(bad["speed"]["errors"]) == 1 and "returned NaN or inf" in bad["speed"]["errors"][0]
+    assert bad["speed"]["throughput"] is None
+    assert ok["speed"]["errors"] == [] and ok["speed"]["throughput"]["n"] >= 10

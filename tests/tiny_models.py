@@ -191,3 +191,15 @@ def unbuildable_in_worker(depth: int = 2, width: int = 16):
     if _in_worker():
         raise RuntimeError("cannot build in a worker")
     return MLPStack(depth, width)
+
+
+class NaNOut(MLPStack):
+    """MLPStack whose output is NaN on a real device (meta has no values: it counts normally)."""
+
+    def forward(self, x):
+        out = super().forward(x)
+        return out if out.device.type == "meta" else out * float("nan")
+
+
+def nan_out(depth: int = 2, width: int = 16):
+    return NaNOut(depth, width)
