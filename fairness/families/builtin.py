@@ -52,6 +52,16 @@ def _resnet_read(model) -> dict[str, Value]:
     return {"layers": layers, "channels": channels, "img_size": 224}
 
 
+def _stage_knobs(depth: str, width: str) -> tuple[Knob, ...]:
+    """The knobs of a four-stage convnet with total stride 32 (ResNet, ConvNeXt): blocks per
+    stage, stage widths in multiples of 8, and the image side in multiples of the stride."""
+    return (Knob(depth, "depth", minimum=1, maximum=64, note="blocks per stage"),
+            Knob(width, "width", multiple_of=8, minimum=8, maximum=8192, flops_power=2,
+                 note="stage widths, multiples of 8"),
+            Knob("img_size", "input", multiple_of=32, minimum=32, maximum=4096, flops_power=2,
+                 note="a multiple of the total stride 32"))
+
+
 def resnet_family(model, default_size: int) -> Family:
     def read(m):
         return {**_resnet_read(m), "img_size": default_size}
@@ -63,11 +73,7 @@ def resnet_family(model, default_size: int) -> Family:
 
     return Family(
         name="timm ResNet",
-        knobs=(Knob("layers", "depth", minimum=1, maximum=64, note="blocks per stage"),
-               Knob("channels", "width", multiple_of=8, minimum=8, maximum=8192, flops_power=2,
-                    note="stage widths, multiples of 8"),
-               Knob("img_size", "input", multiple_of=32, minimum=32, maximum=4096, flops_power=2,
-                    note="a multiple of the total stride 32")),
+        knobs=_stage_knobs("layers", "channels"),
         read=read, to_kwargs=to_kwargs,
         description="layers per stage, stage channels (and stem width), image size")
 
@@ -86,11 +92,7 @@ def convnext_family(model, default_size: int) -> Family:
 
     return Family(
         name="timm ConvNeXt",
-        knobs=(Knob("depths", "depth", minimum=1, maximum=64, note="blocks per stage"),
-               Knob("dims", "width", multiple_of=8, minimum=8, maximum=8192, flops_power=2,
-                    note="stage widths, multiples of 8"),
-               Knob("img_size", "input", multiple_of=32, minimum=32, maximum=4096, flops_power=2,
-                    note="a multiple of the total stride 32")),
+        knobs=_stage_knobs("depths", "dims"),
         read=read, to_kwargs=to_kwargs, description="depths, dims, image size")
 
 
