@@ -53,8 +53,11 @@ class Worker:
         self._proc = subprocess.Popen([sys.executable, "-m", "fairness.isolate", json.dumps(task)],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
                                       text=True, env=child_env())
-        self.pid = self._proc.pid
         self._ready = False
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
 
     def wait_ready(self) -> None:
         """Block until the child has built its model on the device (or raise why it could not)."""
@@ -82,9 +85,6 @@ class Worker:
 
     def call(self, op: str, *args):
         self.wait_ready()
-        if self._proc.poll() is not None:
-            raise WorkerError(f"the worker process of {self.name} ended (exit {self._proc.returncode}); "
-                              f"last line of its output: {self._tail()}")
         try:
             self._proc.stdin.write(json.dumps({"op": op, "args": list(args)}) + "\n")
             self._proc.stdin.flush()
