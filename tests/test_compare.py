@@ -4,15 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from fairness.cli import main
+from cli_run import one_line_exit_2, run
 
 EXAMPLE = str(Path(__file__).parent.parent / "examples" / "albert_vs_bert.yaml")
-
-
-def run(*args):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def test_albert_vs_bert_example(tmp_path):
@@ -45,10 +40,7 @@ def test_albert_vs_bert_example(tmp_path):
 def test_bad_config_one_line_exit_2(tmp_path, text, expected):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(text)
-    r = run("compare", str(cfg), "-q", "--out", str(tmp_path / "out"))
-    assert r.exit_code == 2
-    (line,) = r.stderr.strip().splitlines()
-    assert expected in line
+    one_line_exit_2(run("compare", str(cfg), "-q", "--out", str(tmp_path / "out")), expected)
 
 
 def test_speed_targets_need_speed():

@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from fairness import FairnessError
-from fairness.cli import main
 from fairness.matching import (capacity_loss, count_indicator, load_baseline, match_counts, match_speed,
                                values_at)
 from fairness.sources import InputSpec
+from cli_run import one_line_exit_2, run
 
 FAMILY = str(Path(__file__).parent.parent / "examples" / "family.yaml")
 MLP = "python:tiny_models:mlp_stack"
@@ -21,10 +20,6 @@ SPEC = InputSpec(factory="python:tiny_models:mlp_inputs")
 
 def mlp_params(depth, width):
     return 8 * width + width + depth * (width * width + width)  # see tiny_models.MLPStack
-
-
-def run(*args):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def test_declared_family_counts_by_hand():
@@ -134,10 +129,7 @@ def test_cli_match_table_and_json(tmp_path):
     (["--baseline", MLP, "--family", "/nonexistent.yaml", "--params", "1e4"], "--family /nonexistent.yaml"),
 ])
 def test_bad_match_input_one_line_exit_2(args, expected):
-    r = run("match", *args, "-q")
-    assert r.exit_code == 2
-    (line,) = r.stderr.strip().splitlines()
-    assert line.startswith("error: ") and expected in line
+    one_line_exit_2(run("match", *args, "-q"), expected)
 
 
 def test_declared_family_errors_name_the_key(tmp_path):

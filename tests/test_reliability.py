@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from fairness import FairnessError
 from fairness.audit import load_claims
 from fairness.compare import load_config
+from cli_run import one_line_exit_2, run
 
 PACKAGE = Path(__file__).parent.parent / "fairness"
 
@@ -160,30 +161,16 @@ def test_interrupted_compare_resumes_to_the_same_counts(tmp_path, sig):
 # --- the catalogue of bad inputs not covered elsewhere ---------------------------------------------
 
 
-def _run(*args):
-    from click.testing import CliRunner
-
-    from fairness.cli import main
-
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def _one_line_exit_2(r, expected):
-    assert r.exit_code == 2, r.output
-    (line,) = r.stderr.strip().splitlines()
-    assert line.startswith("error: ") and expected in line
-
-
 def test_truncated_results_file(tmp_path):
     path = tmp_path / "results.json"
     path.write_text('{"schema": "fairness/v1", "models": [{"id": "a", "na')
-    _one_line_exit_2(_run("render", str(path)), "truncated?")
+    one_line_exit_2(run("render", str(path)), "truncated?")
 
 
 def test_python_factory_that_fails_on_import(tmp_path, monkeypatch):
     (tmp_path / "broken_on_import.py").write_text("raise RuntimeError('this module cannot be imported')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    _one_line_exit_2(_run("measure", "python:broken_on_import:build", "--no-speed", "-q"),
+    one_line_exit_2(run("measure", "python:broken_on_import:build", "--no-speed", "-q"),
                      "importing 'broken_on_import' failed: RuntimeError")
 
 
@@ -191,13 +178,13 @@ def test_a_10_mb_model_name(tmp_path):
     claims = tmp_path / "c.yaml"
     claims.write_text(yaml.safe_dump({"claim": "x", "models": [{"name": "n" * 10_000_000, "params": 1e6},
                                                                {"name": "b", "params": 2e6}]}))
-    _one_line_exit_2(_run("audit", str(claims)), "at most 200")
+    one_line_exit_2(run("audit", str(claims)), "at most 200")
 
 
 def test_zero_and_negative_sizes():
-    _one_line_exit_2(_run("measure", "timm:resnet18", "--image-size", "0", "--no-speed", "-q"), "--image-size")
-    _one_line_exit_2(_run("measure", "hf:bert", "--seq-len", "-3", "--no-speed", "-q"), "--seq-len")
-    _one_line_exit_2(_run("measure", "timm:resnet18", "--batch", "-2", "-q"), "--batch")
+    one_line_exit_2(run("measure", "timm:resnet18", "--image-size", "0", "--no-speed", "-q"), "--image-size")
+    one_line_exit_2(run("measure", "hf:bert", "--seq-len", "-3", "--no-speed", "-q"), "--seq-len")
+    one_line_exit_2(run("measure", "timm:resnet18", "--batch", "-2", "-q"), "--batch")
 
 
 def test_an_output_path_that_cannot_be_written(tmp_path):
@@ -205,9 +192,9 @@ def test_an_output_path_that_cannot_be_written(tmp_path):
     write permission (the tests may run as root, for whom permissions do not hold)."""
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    _one_line_exit_2(_run("measure", "python:tiny_models:mlp_stack", "--inputs", "python:tiny_models:mlp_inputs",
+    one_line_exit_2(run("measure", "python:tiny_models:mlp_stack", "--inputs", "python:tiny_models:mlp_inputs",
                           "--no-speed", "--out", str(blocker / "r.json"), "-q"), "cannot write into")
-    _one_line_exit_2(_run("compare", "--proposed", "python:tiny_models:mlp_stack", "--baseline",
+    one_line_exit_2(run("compare", "--proposed", "python:tiny_models:mlp_stack", "--baseline",
                           "python:tiny_models:mlp_stack", "--inputs", "python:tiny_models:mlp_inputs", "--no-speed",
                           "--out", str(blocker / "sub"), "-q"), "cannot write into")
 
@@ -219,13 +206,13 @@ def test_measure_resume_reuses_counts_and_timing(tmp_path):
     args = ["measure", "python:tiny_models:mlp_stack", "python:tiny_models:fragile_mlp", "--inputs",
             "python:tiny_models:mlp_inputs", "--device", "cpu", "--min-time", "0.05", "--no-fvcore",
             "--out", str(out)]
-    first = _run(*args)
+    first = run(*args)
     assert first.exit_code == 0, first.output
     before = json.loads(out.read_text())
-    again = _run(*args, "--resume")
+    again = run(*args, "--resume")
     assert again.exit_code == 0, again.output
     assert "resumed: 3 measurements reused" in again.stderr  # two counts and the group's timing
     after = json.loads(out.read_text())
     assert after["models"] == before["models"]
     assert after["speed_ratios"] == before["speed_ratios"]
-    _one_line_exit_2(_run(*args[:-2], "--resume"), "--resume: give the --out")
+    one_line_exit_2(run(*args[:-2], "--resume"), "--resume: give the --out")

@@ -10,16 +10,15 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from click.testing import CliRunner
 
 import fairness
 from fairness import FairnessError
-from fairness.cli import main
 from fairness.indicators import speed as speed_mod
 from fairness.indicators.speed import StepTimer, paired_ratio, run_interleaved
 from fairness.measure import Target, measure_models
 from fairness.runner import Runnable, RunSettings, _batch_plan, check_settings
 from tiny_models import SharedBlock
+from cli_run import one_line_exit_2, run
 
 SOURCE = "python:tiny_models:shared_block"
 INPUTS = "python:tiny_models:vector_inputs"  # vector_inputs(batch_size, device): [batch, 4]
@@ -32,10 +31,6 @@ def _keep_torch_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
-
-
-def run(*args):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
@@ -277,9 +272,7 @@ def test_check_settings_refuses_with_the_option_named(settings, expected):
 def test_bad_speed_options_one_line_exit_2(args, expected):
     """Bad speed options stop before any timing: one line on stderr, exit 2."""
     r = run("measure", SOURCE, "--inputs", INPUTS, *args, "-q")
-    assert r.exit_code == 2, r.output
-    assert expected in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
+    one_line_exit_2(r, expected)
     assert "Traceback" not in r.output
 
 
@@ -325,12 +318,9 @@ def test_batch_that_does_not_fit_exit_2_and_keeps_what_was_measured(tmp_path):
     """Out of memory at batch 4: exit 2, one error line naming the batch; batch 1 is kept,
     on stdout and in --out."""
     out = tmp_path / "r.json"
-    r = CliRunner().invoke(main, ["measure", "python:tiny_models:fails_above", "--inputs", INPUTS, "--batch", "1,4",
-                                  "--device", "cpu", "--min-time", "0.05", "--format", "json", "-q", "--no-fvcore",
-                                  "--out", str(out)])
-    assert r.exit_code == 2
-    (line,) = r.stderr.strip().splitlines()
-    assert line.startswith("error: ") and "out of memory at batch 4" in line
+    r = run("measure", "python:tiny_models:fails_above", "--inputs", INPUTS, "--batch", "1,4", "--device", "cpu",
+            "--min-time", "0.05", "--format", "json", "-q", "--no-fvcore", "--out", str(out))
+    one_line_exit_2(r, "out of memory at batch 4")
     runs = json.loads(r.stdout)["models"][0]["speed"]["runs"]
     assert runs[0]["batch_size"] == 1 and runs[0]["throughput"]["n"] >= 10
     assert runs[1]["batch_size"] == 4 and "out of memory" in runs[1]["error"]
