@@ -4,54 +4,123 @@
     quality: top1
     models:
       - name: Ours
-        role: proposed
+        role: proposed                      # default: the first model; several rows may be proposed
         source: python:ours.model:build     # optional: measured when given
         params: 86e6                        # numbers, or strings with a prefix: 86M, 4.4G
-        flops: 4.4e9                        # as printed; `macs:` also accepted
+        active_params: 22M                  # optional: parameters one token uses (MoE)
+        applied_params: 1.03G               # optional: counted once per use (shared blocks)
+        flops: 4.4e9                        # as printed; `macs:` also accepted ("4.1 GMACs")
         throughput: {value: 3000, unit: img/s, device: V100, batch_size: 256, dtype: float16}
         latency: {value: 0.004, unit: s, device: V100, batch_size: 1}
+        speedup: {value: 2.1, over: ViT-B/16, indicator: throughput, device: V100, batch_size: 256}
+        image_size: 224                     # optional inputs: image_size, seq_len, and decoder_seq_len
+                                            # (encoder-decoders: T5's FLOPs are printed for 114 decoder tokens)
         top1: 81.0
+      - name: ViT-B/16
+        role: baseline
+        source: timm:vit_base_patch16_224
+        matched_on: params                  # the paper matched this baseline on params, macs, ...
+        scaled_from: timm:vit_large_patch16_224   # the paper shrank (or grew) it from this model
+        top1: 79.9
 
-Stated numbers are kept as `claims` in each model's record; a model with a
-source is also measured (counts on the meta device), and its stated numbers
-are checked against the measurement. Works without any model code.
+Stated numbers are kept as `claims` in each model's record, with the relative precision
+each was printed with (claims["precision"]: "29M" is 29M +- 0.5M, so 0.5/29); a model
+with a source is also measured (counts on the meta device), and its stated numbers are
+checked against the measurement. Works without any model code.
 """
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Callable
 
 from .errors import FairnessError
 from .spec import check_name, read_yaml
 
 TOP_KEYS = {"claim", "quality", "models", "name"}
-MODEL_KEYS = {"name", "role", "source", "kwargs", "params", "flops", "macs", "throughput", "latency", "depth",
-              "image_size", "seq_len", "quality"}
-SPEED_KEYS = {"value", "unit", "device", "batch_size", "dtype", "threads", "compile"}
+MODEL_KEYS = {"name", "role", "source", "kwargs", "params", "active_params", "applied_params", "flops", "macs",
+              "throughput", "latency", "speedup", "depth", "matched_on", "scaled_from", "image_size", "seq_len",
+              "decoder_seq_len", "quality"}
+SETTING_KEYS = {"device", "batch_size", "dtype", "threads", "compile"}  # what a speed depends on
+SPEED_KEYS = {"value", "unit"} | SETTING_KEYS
+SPEEDUP_KEYS = {"value", "over", "indicator"} | SETTING_KEYS
+PARAM_KEYS = ("params", "active_params", "applied_params")
+MATCH_INDICATORS = ("params", "macs", "flops", "throughput", "latency")
 ROLES = ("proposed", "baseline")
-_PREFIX = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "B": 1e9, "T": 1e12}
+_PREFIX = {"k": 3, "K": 3, "M": 6, "G": 9, "B": 9, "T": 12}  # powers of ten
 _TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
 _RATE_UNITS = ("img/s", "images/s", "samples/s", "examples/s", "ex/s", "seq/s", "sequences/s", "tokens/s")
+_UNIT_WORDS = {"flops", "flop", "macs", "mac", "params", "parameters", "p", *_RATE_UNITS, *_TIME_UNITS}
+_NUMBER = re.compile(r"\s*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))((?:[eE][-+]?[0-9]+)?)\s*(.*?)\s*")
+
+
+def _split_unit(rest: str) -> tuple[int, str | None] | None:
+    """The text after a number to (power of ten, unit word or None); None if it is neither.
+    A unit word is read whole first, so the M of "MACs" or the m of "ms" is no prefix."""
+    if not rest:
+        return 0, None
+    if rest.lower() in _UNIT_WORDS:
+        return 0, rest
+    word = rest[1:].strip()
+    if rest[0] in _PREFIX and (not word or word.lower() in _UNIT_WORDS):
+        return _PREFIX[rest[0]], word or None
+    return None
+
+
+def _precision(mantissa: str) -> float:
+    """Half a unit of the last significant digit, relative: "29" 0.5/29, "4.40" 0.5/440,
+    "0.004" 0.5/4. An integer's trailing zeros are not significant ("86000000": 0.5/86)."""
+    digits = mantissa.lstrip("+-")
+    if "." in digits:
+        digits = digits.replace(".", "")
+    else:
+        digits = digits.rstrip("0")
+    return 0.5 / int(digits.lstrip("0") or "1")
+
+
+def parse_stated(value, what: str) -> tuple[float, str | None, float]:
+    """86e6, "86M", "4.4 GFLOPs", "4.1 GMACs", "4.1 MACs" -> (number, unit word or None,
+    relative precision as printed)."""
+    if isinstance(value, bool) or value is None:
+        raise FairnessError(f"{what}: expected a number such as 86e6 or 86M, got {value!r}")
+    if isinstance(value, (int, float)):
+        # YAML has already turned the text into a number: its shortest form is what was
+        # printed, except that a float's ".0" says nothing (86e6 loads as 86000000.0).
+        text = repr(value).removesuffix(".0")
+    else:
+        text = str(value)
+    m = _NUMBER.fullmatch(text)
+    unit = _split_unit(m.group(3)) if m else None
+    if unit is None:
+        raise FairnessError(f"{what}: {value!r} is not a number; write 86e6, 86M or 4.4 GFLOPs "
+                            f"(prefixes k, M, G, B, T; units FLOPs, MACs, params, img/s, s, ms, ...)")
+    # In decimal, so that "4.1 GMACs" is 4.1e9 exactly, not 4.1 * 1e9 = 4099999999.9999995.
+    number = float(Decimal(m.group(1) + m.group(2)).scaleb(unit[0]))
+    if number != number or number in (float("inf"), float("-inf")):
+        raise FairnessError(f"{what}: {value!r} must be a finite number")
+    if number <= 0:
+        raise FairnessError(f"{what}: {value!r} must be positive; counts, speeds and times are never zero or "
+                            f"negative")
+    return number, unit[1], _precision(m.group(1))
 
 
 def parse_quantity(value, what: str) -> tuple[float, str | None]:
     """86e6, "86M", "4.4 GFLOPs", "4.1 GMACs" -> (number, unit word or None)."""
-    if isinstance(value, bool) or value is None:
-        raise FairnessError(f"{what}: expected a number such as 86e6 or 86M, got {value!r}")
-    if isinstance(value, (int, float)):
-        number, unit = float(value), None
-    else:
-        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([kKMGBT]?)\s*([A-Za-z/µ]*)\s*", str(value))
-        if not m:
-            raise FairnessError(f"{what}: {value!r} is not a number; write 86e6, 86M or 4.4 GFLOPs")
-        number, unit = float(m.group(1)) * _PREFIX[m.group(2)], (m.group(3) or None)
-    if number <= 0 or number != number or number == float("inf"):
-        raise FairnessError(f"{what}: {value!r} must be a positive, finite number")
+    number, unit, _ = parse_stated(value, what)
     return number, unit
 
 
-def _speed(entry, what: str, is_latency: bool) -> dict:
+def _settings(out: dict, what: str) -> dict:
+    """The settings a stated speed depends on, checked where a wrong type would mislead later."""
+    batch = out.get("batch_size")
+    if "batch_size" in out and (isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0):
+        raise FairnessError(f"{what}.batch_size: expected a positive integer, got {batch!r}")
+    return out
+
+
+def _speed(entry, what: str, is_latency: bool) -> tuple[dict, float]:
+    """A stated throughput or latency -> (record in samples/s or seconds, relative precision)."""
     if isinstance(entry, (int, float, str)) and not isinstance(entry, bool):
         entry = {"value": entry}
     if not isinstance(entry, dict) or "value" not in entry:
@@ -60,45 +129,105 @@ def _speed(entry, what: str, is_latency: bool) -> dict:
     unknown = set(entry) - SPEED_KEYS
     if unknown:
         raise FairnessError(f"{what}: unknown keys {sorted(map(str, unknown))}; known: {sorted(SPEED_KEYS)}")
-    value, unit_in_value = parse_quantity(entry["value"], f"{what}.value")
+    value, unit_in_value, precision = parse_stated(entry["value"], f"{what}.value")
     unit = entry.get("unit") or unit_in_value
     out = {k: v for k, v in entry.items() if k not in ("value", "unit")}
     if is_latency:
-        if unit is not None and unit not in _TIME_UNITS:
+        if unit is not None and str(unit).lower() not in _TIME_UNITS:
             raise FairnessError(f"{what}.unit: {unit!r} is not a time; use s, ms or us")
-        out["value"] = value * _TIME_UNITS.get(unit or "s", 1.0)
+        out["value"] = value * _TIME_UNITS[str(unit or "s").lower()]
         out["unit"] = "s"
     else:
-        if unit is not None and unit not in _RATE_UNITS:
+        if unit is not None and str(unit).lower() not in _RATE_UNITS:
             raise FairnessError(f"{what}.unit: {unit!r} is not a rate; use one of {', '.join(_RATE_UNITS)}")
-        out["value"], out["unit"] = value, unit or "samples/s"
-    if "batch_size" in out and (not isinstance(out["batch_size"], int) or out["batch_size"] <= 0):
-        raise FairnessError(f"{what}.batch_size: expected a positive integer, got {out['batch_size']!r}")
-    return out
+        out["value"], out["unit"] = value, str(unit or "samples/s").lower()
+    return _settings(out, what), precision
+
+
+def _speedup(entry, what: str) -> tuple[dict, float]:
+    """A stated speed-up (2.1, "2.1x" or a mapping) -> (record, relative precision). Which
+    model it is over is settled by load_claims, once every name and role is known."""
+    if not isinstance(entry, dict):
+        entry = {"value": entry}
+    if "value" not in entry:
+        raise FairnessError(f"{what}: expected a number or a mapping with 'value' (and over, indicator, device, "
+                            f"batch_size, dtype), e.g. speedup: {{value: 2.1, over: ResNet-50}}")
+    unknown = set(entry) - SPEEDUP_KEYS
+    if unknown:
+        raise FairnessError(f"{what}: unknown keys {sorted(map(str, unknown))}; known: {sorted(SPEEDUP_KEYS)}")
+    value = entry["value"]
+    if isinstance(value, str):  # as printed: "2.1x", "2.1×"
+        value = re.sub(r"\s*[xX×]\s*$", "", value)
+    number, unit, precision = parse_stated(value, f"{what}.value")
+    if unit:
+        raise FairnessError(f"{what}.value: {entry['value']!r} has a unit; a speed-up is a plain ratio, "
+                            f"e.g. 2.1 or 2.1x")
+    indicator = entry.get("indicator", "throughput")
+    if indicator not in ("throughput", "latency"):
+        raise FairnessError(f"{what}.indicator: {indicator!r}; expected throughput (the default) or latency")
+    over = entry.get("over")
+    if over is not None and not isinstance(over, str):
+        raise FairnessError(f"{what}.over: expected the name of another model of this file, got {over!r}")
+    out = {"value": number, "over": over, "indicator": indicator,
+           **{k: v for k, v in entry.items() if k in SETTING_KEYS}}
+    return _settings(out, what), precision
 
 
 def _claims(entry: dict, what: str, quality_key: str | None) -> dict:
     claims: dict = {}
-    if "params" in entry:
-        claims["params"], unit = parse_quantity(entry["params"], f"{what}.params")
-        if unit and unit.lower() not in ("params", "parameters", "p"):
-            raise FairnessError(f"{what}.params: unit {unit!r} is not a parameter count")
+    precision: dict = {}
+    for key in PARAM_KEYS:
+        if key in entry:
+            claims[key], unit, precision[key] = parse_stated(entry[key], f"{what}.{key}")
+            if unit and unit.lower() not in ("params", "parameters", "p"):
+                raise FairnessError(f"{what}.{key}: unit {unit!r} is not a parameter count")
     for key in ("flops", "macs"):
         if key in entry:
-            number, unit = parse_quantity(entry[key], f"{what}.{key}")
+            number, unit, precision[key] = parse_stated(entry[key], f"{what}.{key}")
             word = (unit or key).lower()
             if "mac" in word and key == "flops" or "flop" in word and key == "macs":
                 raise FairnessError(f"{what}.{key}: {entry[key]!r} says {unit}, which contradicts the key {key!r}; "
                                     f"put MACs under 'macs:' and FLOPs under 'flops:'")
+            if unit and word not in ("flops", "flop", "macs", "mac"):
+                raise FairnessError(f"{what}.{key}: unit {unit!r} is not an operation count; write e.g. 4.4 GFLOPs")
             claims[key] = number
     for key, is_latency in (("throughput", False), ("latency", True)):
         if key in entry:
-            claims[key] = _speed(entry[key], f"{what}.{key}", is_latency)
+            claims[key], precision[key] = _speed(entry[key], f"{what}.{key}", is_latency)
+    if "speedup" in entry:
+        claims["speedup"], precision["speedup"] = _speedup(entry["speedup"], f"{what}.speedup")
     if "depth" in entry:
         claims["depth"] = parse_quantity(entry["depth"], f"{what}.depth")[0]
+    if "matched_on" in entry:
+        if entry["matched_on"] not in MATCH_INDICATORS:
+            raise FairnessError(f"{what}.matched_on: {entry['matched_on']!r}; expected the indicator the paper "
+                                f"matched this model on, one of {', '.join(MATCH_INDICATORS)}")
+        claims["matched_on"] = entry["matched_on"]
+    if "scaled_from" in entry:
+        claims["scaled_from"] = _source(entry["scaled_from"], f"{what}.scaled_from")
     if quality_key and quality_key in entry:
         claims["quality"] = {quality_key: entry[quality_key]}
+    if precision:
+        claims["precision"] = precision
     return claims
+
+
+def _source(text, what: str) -> str:
+    from .sources import parse_source  # imports torch: only when a file names such a source
+
+    if not isinstance(text, str):
+        raise FairnessError(f"{what}: expected a model source such as timm:resnet50, got {text!r}")
+    try:
+        return parse_source(text).text
+    except FairnessError as e:
+        raise FairnessError(f"{what}: {e.message}") from None
+
+
+def _positive_int(entry: dict, key: str, what: str) -> int | None:
+    value = entry.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise FairnessError(f"{what}.{key}: expected a positive number of tokens, got {value!r}")
+    return value
 
 
 def load_claims(path: str) -> dict:
@@ -115,7 +244,7 @@ def load_claims(path: str) -> dict:
     quality_key = data.get("quality")
     if quality_key is not None and not isinstance(quality_key, str):
         raise FairnessError(f"claims file {path}: 'quality' names a key of the models, e.g. quality: top1")
-    out = []
+    out, whats = [], []
     for i, entry in enumerate(models):
         what = f"models[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
@@ -133,18 +262,57 @@ def load_claims(path: str) -> dict:
             raise FairnessError(f"claims file {path}: {what}.kwargs: expected a mapping")
         out.append({"name": entry["name"], "role": role, "source": entry.get("source"),
                     "kwargs": entry.get("kwargs") or {}, "image_size": entry.get("image_size"),
-                    "seq_len": entry.get("seq_len"), "claims": _claims(entry, f"{path}: {what}", quality_key)})
+                    "seq_len": _positive_int(entry, "seq_len", f"claims file {path}: {what}"),
+                    "decoder_seq_len": _positive_int(entry, "decoder_seq_len", f"claims file {path}: {what}"),
+                    "claims": _claims(entry, f"{path}: {what}", quality_key)})
+        whats.append(what)
     names = [m["name"] for m in out]
     if len(set(names)) != len(names):
         raise FairnessError(f"claims file {path}: model names repeat ({names}); give each a distinct name")
+    roles = [m["role"] for m in out]
+    if "proposed" not in roles or "baseline" not in roles:
+        raise FairnessError(f"claims file {path}: needs at least one proposed and one baseline model, got roles "
+                            f"{roles}; set role: proposed or role: baseline (without it the first model is "
+                            f"proposed, the others baselines)")
+    baselines = [m["name"] for m, role in zip(out, roles) if role == "baseline"]
+    for m, what in zip(out, whats):
+        speedup = m["claims"].get("speedup")
+        if speedup is None:
+            continue
+        others = [n for n in names if n != m["name"]]
+        if speedup["over"] is None:
+            if len(baselines) != 1 or baselines[0] == m["name"]:
+                raise FairnessError(f"claims file {path}: {what}.speedup: over which model? write speedup: "
+                                    f"{{value: {speedup['value']:g}, over: NAME}} with NAME one of {others}")
+            speedup["over"] = baselines[0]
+        elif speedup["over"] not in others:
+            raise FairnessError(f"claims file {path}: {what}.speedup.over: {speedup['over']!r} is not another model "
+                                f"of this file; expected one of {others}")
     return {"claim": str(data.get("claim") or ""), "quality": quality_key, "models": out}
+
+
+def _scaled_from(source: str, inputs: dict, progress: Callable[[str], None]) -> dict:
+    """The model a baseline was shrunk or grown from, counted on the same inputs: its unique
+    parameters and depth (calls of matrix ops) show how far the paper moved it."""
+    from .measure import measure
+    from .results import to_plain
+
+    progress(f"measuring {source} (scaled from) on meta")
+    try:
+        rec = to_plain(measure(source, fvcore=False, role="baseline", **inputs))
+    except FairnessError as e:
+        progress(f"{source}: not measured ({e.message})")
+        return {"source": source, "error": e.message}
+    by_op = rec["flops"]["by_op"]
+    return {"source": source, "params": rec["params"]["unique"],
+            "depth": sum(op["calls"] for op in by_op.values() if op["macs"] > 0)}
 
 
 def audit(path: str, *, measure_sources: bool = True, progress: Callable[[str], None] = lambda m: None) -> dict:
     """Check a claims file: a results file whose models carry their claims (and measurements
     where a source is given), with the flags."""
-    from .flags import evaluate, verdict
     from .indicators.env import environment
+    from .judgement import attach
     from .measure import measure
     from .results import new_results, to_plain
 
@@ -152,22 +320,23 @@ def audit(path: str, *, measure_sources: bool = True, progress: Callable[[str], 
     records = []
     for m in spec["models"]:
         rec = {"id": m["name"], "name": m["name"], "role": m["role"], "source": m["source"], "kwargs": m["kwargs"]}
+        size = m["image_size"]
+        inputs = {"image_size": tuple(size) if isinstance(size, list) else size, "seq_len": m["seq_len"],
+                  "decoder_seq_len": m["decoder_seq_len"]}
         if m["source"] and measure_sources:
             progress(f"measuring {m['name']} ({m['source']}) on meta")
-            size = m["image_size"]
             try:
                 rec = to_plain(measure(m["source"], kwargs=m["kwargs"], name=m["name"], role=m["role"],
-                                       fvcore=False, image_size=tuple(size) if isinstance(size, list) else size,
-                                       seq_len=m["seq_len"]))
+                                       fvcore=False, **inputs))
             except FairnessError as e:
                 # A reviewer often has the paper but not its code: the claims are still checked.
                 progress(f"{m['name']}: not measured ({e.message}); checking its stated numbers only")
                 rec["measure_error"] = e.message
+        if m["claims"].get("scaled_from") and measure_sources:
+            rec["scaled_from"] = _scaled_from(m["claims"]["scaled_from"], inputs, progress)
         rec["claims"] = m["claims"]
         rec["quality"] = (m["claims"].get("quality") or {})
         records.append(rec)
     res = new_results(records, environment("meta"))
     res["audit"] = {"file": str(path), "claim": spec["claim"], "quality": spec["quality"]}
-    res["flags"] = evaluate(res, spec["claim"])
-    res["verdict"] = verdict(res["flags"])
-    return res
+    return attach(res, spec["claim"])

@@ -165,7 +165,7 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
     from . import results as results_mod
     from .cache import Cache
     from .measure import Target, measure_models
-    from .render.flags import flags_text
+    from .render.flags import judgement_text
     from .render.table import csv_text, model_table, speed_summary
     from .runner import RunSettings
     from .sources import parse_image_size, parse_kwargs
@@ -205,11 +205,9 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
     if resume:
         progress(f"resumed: {cache.reused} measurements reused from {cache.folder}")
     if len(res["models"]) > 1:  # a comparison: the first model against the others
-        from .flags import evaluate, verdict
+        from .judgement import attach
 
-        res["flags"] = evaluate(res)
-        res["verdict"] = verdict(res["flags"])
-        save(res)
+        save(attach(res))
     if out:
         progress(f"results written to {out}")
     if fmt == "json":
@@ -221,7 +219,7 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
         if speed is not None:
             click.echo("\n" + speed_summary(res))
         if "verdict" in res:
-            click.echo("\n" + flags_text(res["flags"], res["verdict"]))
+            click.echo("\n" + judgement_text(res))
     errors = [f"{m['name']}: {e}" for m in res["models"] for e in ((m.get("speed") or {}).get("errors") or [])]
     if errors:
         for e in errors:
@@ -450,12 +448,11 @@ def compare(config, proposed, baseline, match_text, strategies, name, image_size
 def _summary(res: dict, folder) -> None:
     """The verdict, the kinds of flag, the failures and where the report is; exit 3 when some
     models failed (the others and the report are complete)."""
-    from .render.flags import flags_text
+    from .render.flags import judgement_text
 
-    click.echo(flags_text(res["flags"], res["verdict"]).split("\n\n")[0])
-    kinds = sorted({(f["severity"], f["id"]) for f in res["flags"]}, key=lambda k: ("unfair", "warn", "info").index(k[0]))
-    for severity, flag_id in kinds:
-        click.echo(f"  [{severity}] {flag_id}")
+    click.echo(judgement_text(res).split("\n\n")[0])
+    for f in res["judgement"]["findings"]:
+        click.echo(f"  [{f['severity']}] {f['id']}" + ("" if f["scope"] == "principal" else " (matched variants)"))
     click.echo(f"report: {folder / 'report.html'}  (also report.md, report.tex, table.tex, figures, "
                f"results.json, results.csv)")
     from .results import failures

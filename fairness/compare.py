@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import FairnessError
-from .flags import evaluate, verdict
+from .judgement import attach
 from .matching import COUNT_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, load_baseline, \
     match_counts, match_speed, device_timer
 from .measure import Target, measure_models
@@ -152,6 +152,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     base_name = first[1]["name"]
     variants = []  # (Target, match record, knob values, input spec)
     failed = []  # records of variants whose search failed
+    baseline_matches = {}  # indicator -> match record, where the baseline is already within tolerance
     for indicator in match:
         search_key = {"kind": "variant search", "label": f"{indicator} matches of {base_name}",
                       "baseline": b.src.text, "baseline_kwargs": b.src.kwargs, "family": family_file,
@@ -186,8 +187,11 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                 label = f"{base_name} {v['strategy']}-matched on {indicator}"
                 failed.append({"id": label, "name": label, "role": "variant", "failed": v["failed"]})
                 continue
-            if "values" not in v or v["values"] == b.values:
-                continue  # the baseline itself is the match: nothing to add
+            if "values" not in v:
+                continue
+            if v["values"] == b.values:  # the baseline itself is the match: no variant to add
+                baseline_matches.setdefault(indicator, v["match"])
+                continue
             same = next((x for x in variants if x[2] == v["values"]), None)
             if same is not None:  # another strategy or indicator already gave this variant
                 same[1].setdefault("also", []).append({"indicator": indicator, "strategy": v["strategy"]})
@@ -232,10 +236,9 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
             m["capacity_loss"] = capacity_loss(b, values, float(m["params"]["unique"]), base_params)
         m["quality"] = dict((quality or {}).get(m["name"], {}))
     res["comparison"] = {"name": name, "proposed": res["models"][0]["name"], "baseline": base_name,
-                         "match": match, "strategies": strategies, "family": b.family.name}
-    res["flags"] = evaluate(res)
-    res["verdict"] = verdict(res["flags"])
-    return res
+                         "match": match, "strategies": strategies, "family": b.family.name,
+                         "baseline_matches": baseline_matches}
+    return attach(res)
 
 
 def compare_config(path: str, *, device: str | None = None, no_speed: bool = False, isolate: bool | None = None,

@@ -34,6 +34,7 @@ import torch
 from .errors import FairnessError
 from .families import Family, family_for, size_of
 from .families.base import Value
+from .flags import CAPACITY_FLOOR  # one threshold for a variant fairness builds and a baseline a paper scaled
 from .indicators import flops as flops_mod
 from .indicators.speed import NOISY_IQR_RATIO
 from .sources import InputSpec, Source, build, make_inputs, parse_source
@@ -54,7 +55,6 @@ CONVENTION = {
     "throughput": "samples/s at the stated batch size",
     "latency": "seconds per call at batch 1 (median)",
 }
-CAPACITY_FLOOR = 0.5  # a variant keeping under half the baseline's params, depth or width has lost capacity
 MAX_SOLVE_STEPS = 10
 MAX_DESCENT_SWEEPS = 4  # rounds of lattice-neighbour moves after solving along the path
 MAX_SPEED_CANDIDATES = 6

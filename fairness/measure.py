@@ -226,6 +226,8 @@ def _count_key(t: Target, spec: InputSpec, batch: int, device: str, fvcore: bool
     return {"kind": "count", "label": t.name or src.text, "source": src.text, "kwargs": src.kwargs,
             "name": t.name, "role": t.role, "inputs": t.inputs is None and [spec.image_size, spec.seq_len,
                                                                              spec.factory],
+            # only when given, so that the keys of caches written before it still match
+            **({"decoder_seq_len": spec.decoder_seq_len} if spec.decoder_seq_len else {}),
             "batch": batch, "count_device": device, "fvcore": fvcore, "env": identity(env)}
 
 
@@ -233,7 +235,8 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
                    seq_len: int | None = None, input_factory: str | None = None, batch_size: int = 1,
                    count_device: str = "meta", fvcore: bool = True, speed: RunSettings | None = None,
                    progress: Progress = _quiet, on_record: Callable[[dict], None] | None = None,
-                   keep_going: bool = False, cache: Cache | None = None) -> dict:
+                   keep_going: bool = False, cache: Cache | None = None,
+                   decoder_seq_len: int | None = None) -> dict:
     """Measure several models for one comparison; return a results file (dict).
 
     Every model is counted first (`count_device`, meta by default). With `speed`, all of them
@@ -244,11 +247,12 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     reason) and the others go on; otherwise its error stops the run.
     `cache`: each finished count, and the group's timing, is stored as it is done, and reused
     when the cache was opened to resume (models given as objects are always measured).
+    `decoder_seq_len`: decoder tokens of encoder-decoder models (None: as many as `seq_len`).
     """
     cache = cache or Cache(None)
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
-    spec = InputSpec(image_size=image_size, seq_len=seq_len, factory=input_factory)
+    spec = InputSpec(image_size=image_size, seq_len=seq_len, factory=input_factory, decoder_seq_len=decoder_seq_len)
     if speed is not None:
         speed = check_settings(speed)
         env = apply_settings(speed)
@@ -306,19 +310,20 @@ def measure(model: torch.nn.Module | str | Source, inputs=None, *, kwargs: dict 
             image_size: tuple[int, int] | int | None = None, seq_len: int | None = None,
             input_factory: str | None = None, batch_size: int = 1, device: str = "meta",
             name: str | None = None, role: str = "proposed", fvcore: bool = True,
-            speed: RunSettings | None = None, progress: Progress = _quiet) -> dict:
+            speed: RunSettings | None = None, progress: Progress = _quiet,
+            decoder_seq_len: int | None = None) -> dict:
     """Measure every indicator of one model; return its results record.
 
     `model` is a source (`"timm:resnet50"`, `"hf:bert"`, ...) or an nn.Module
     object. `inputs` are example inputs (tensor, tuple or dict of keyword
     tensors); without them, the model's default input is made, or the one
-    described by `image_size` / `seq_len` / `input_factory`. Counts are per
+    described by `image_size` / `seq_len` (`decoder_seq_len`) / `input_factory`. Counts are per
     example and do not depend on `device` (where counting runs); "meta" needs
     no memory for weights. `speed=RunSettings(device="cuda", ...)` also times it.
     """
     results = measure_models([Target(model, inputs, kwargs, name, role)], image_size=image_size, seq_len=seq_len,
                              input_factory=input_factory, batch_size=batch_size, count_device=device,
-                             fvcore=fvcore, speed=speed, progress=progress)
+                             fvcore=fvcore, speed=speed, progress=progress, decoder_seq_len=decoder_seq_len)
     return results["models"][0]
 
 

@@ -186,6 +186,9 @@ class InputSpec:
     image_size: tuple[int, int] | None = None
     seq_len: int | None = None
     factory: str | None = None  # python:package.module:function(batch_size, device) -> inputs
+    # Encoder-decoder models only: decoder tokens. None: as many as the encoder's seq_len.
+    # Papers often count fewer (T5's FLOPs: 512 encoder, 114 decoder tokens).
+    decoder_seq_len: int | None = None
 
 
 def parse_image_size(text: str) -> tuple[int, int]:
@@ -249,6 +252,8 @@ def make_inputs(model: torch.nn.Module, src: Source | None, spec: InputSpec, bat
         raise FairnessError(f"--batch {batch_size}: expected a positive batch size")
     if spec.seq_len is not None and spec.seq_len <= 0:
         raise FairnessError(f"--seq-len {spec.seq_len}: expected a positive sequence length")
+    if spec.decoder_seq_len is not None and spec.decoder_seq_len <= 0:
+        raise FairnessError(f"decoder_seq_len {spec.decoder_seq_len}: expected a positive sequence length")
     if spec.factory:
         return _factory_inputs(spec.factory, batch_size, device)
 
@@ -290,7 +295,7 @@ def recipe(src: Source, spec: InputSpec) -> dict:
     fresh process that measures CPU peak memory and by the worker of `--isolate`."""
     return {"source": src.text, "kwargs": dict(src.kwargs),
             "image_size": list(spec.image_size) if spec.image_size else None,
-            "seq_len": spec.seq_len, "factory": spec.factory}
+            "seq_len": spec.seq_len, "factory": spec.factory, "decoder_seq_len": spec.decoder_seq_len}
 
 
 def build_from(rec: dict, device: str) -> tuple[torch.nn.Module, Callable[[int], Inputs]]:
@@ -300,7 +305,7 @@ def build_from(rec: dict, device: str) -> tuple[torch.nn.Module, Callable[[int],
     module = build(src, device)
     size = rec.get("image_size")
     spec = InputSpec(image_size=tuple(size) if size else None, seq_len=rec.get("seq_len"),
-                     factory=rec.get("factory"))
+                     factory=rec.get("factory"), decoder_seq_len=rec.get("decoder_seq_len"))
     return module, lambda b: make_inputs(module, src, spec, b, device)
 
 
@@ -341,9 +346,11 @@ def _hf_token_inputs(config, spec: InputSpec, batch_size: int, device) -> Inputs
     record = {"kind": "tokens", "batch_size": batch_size, "seq_len": seq_len, "vocab_size": vocab,
               "default_from": None if spec.seq_len else f"fairness default seq_len={DEFAULT_SEQ_LEN}"}
     if getattr(config, "is_encoder_decoder", False):
-        # Encoder-decoder models (T5, Switch Transformers) also need decoder tokens: same length.
-        kwargs["decoder_input_ids"] = _token_ids(vocab, batch_size, seq_len, device)
-        record["decoder_seq_len"] = seq_len
+        # Encoder-decoder models (T5, Switch Transformers) also need decoder tokens: by default
+        # as many as the encoder's.
+        decoder_len = spec.decoder_seq_len or seq_len
+        kwargs["decoder_input_ids"] = _token_ids(vocab, batch_size, decoder_len, device)
+        record["decoder_seq_len"] = decoder_len
     return Inputs((), kwargs, record)
 
 

@@ -33,5 +33,15 @@ def read_yaml(path: str, what: str):
         return yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise FairnessError(f"{what}: not valid YAML{where}") from None
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        if mark is None and isinstance(getattr(e, "position", None), int):  # a reader error: a bad character
+            line, column = text.count("\n", 0, e.position) + 1, e.position - text.rfind("\n", 0, e.position)
+        where = f" at line {line}, column {column}" if line else ""
+        # PyYAML's own words say what is wrong; a reader error has no `problem` and says it
+        # in its first line.
+        problem = getattr(e, "problem", None) or str(e).strip().splitlines()[0]
+        context, start = getattr(e, "context", None), getattr(e, "context_mark", None)
+        if context and start and (start.line + 1, start.column + 1) != (line, column):
+            context += f" started at line {start.line + 1}, column {start.column + 1}"
+        why = " ".join((f"{problem} ({context})" if context else problem).split())  # one line
+        raise FairnessError(f"{what}: not valid YAML{where}: {why}") from None

@@ -20,12 +20,21 @@ def test_albert_vs_bert_example(tmp_path):
     roles = [m["role"] for m in res["models"]]
     assert roles[:2] == ["proposed", "baseline"] and set(roles[2:]) == {"variant"}
     ids = {(f["id"], f["severity"]) for f in res["flags"]}
-    assert ("parameter-sharing", "unfair") in ids and ("capacity-handicap", "unfair") in ids
+    assert ("parameter-sharing", "unfair") in ids and ("capacity-handicap", "info") in ids
+    j = res["judgement"]
+    assert j["verdict"] == res["verdict"] == "unfair" and j["findings"][0]["id"] == "parameter-sharing"
+    # the params-matched BERT is shown as a capacity loss in the matched table, not as the verdict's reason
+    (width,) = [m for m in j["matched"] if m["indicator"] == "params" and m["strategy"] == "width"]
+    assert "params 10% of the baseline's" in width["capacity_loss"] and "means little" in width["answer"]
+    flops = {r["indicator"]: r["outcome"] for r in width["rows"]}
+    assert flops["flops"] == "falls behind" and flops["glue"] == "unknown until trained"
+    (own,) = [m for m in j["matched"] if m["indicator"] == "flops"]
+    assert own["is_baseline"] and "BERT-base itself is the closest match" in own["answer"]
     variants = [m for m in res["models"] if m["role"] == "variant"]
     assert all(m["match"]["indicator"] == "params" for m in variants)  # FLOPs: BERT-base itself
     assert res["models"][0]["quality"] == {"glue": 89.4}
     report = (tmp_path / "report.md").read_text()
-    assert "**Verdict: unfair**" in report and "train this: -k num_hidden_layers=" in report
+    assert "**Verdict: unfair**" in report and r"train this: -k num\_hidden\_layers=" in report
     header = (tmp_path / "results.csv").read_text().splitlines()[0]
     assert "params.unique" in header and "flops.macs" in header
 

@@ -9,7 +9,7 @@ import pytest
 
 from fairness import FairnessError
 from fairness.audit import audit, parse_quantity
-from fairness.flags import evaluate, verdict
+from fairness.judgement import judge
 from fairness.measure import Target, measure_models
 from fairness.runner import RunSettings
 from cli_run import one_line_exit_2, run
@@ -35,6 +35,11 @@ def rec(name, role="baseline", params=1e6, applied=None, active=None, embedding=
                       if throughput else None,
                       "latency": {"median_s": latency, "batch_size": 1, "noisy": False} if latency else None}
     return m
+
+
+def evaluate(results, claim=""):
+    """Every flag of a results file (or of hand-built records)."""
+    return judge(results, claim)["flags"]
 
 
 def flag_ids(proposed, baseline, claim=""):
@@ -103,10 +108,15 @@ def test_memory_bound():
     assert "memory-bound" not in flag_ids(*pair(activations=1.9e6))
 
 
-def test_capacity_handicap():
-    shrunk = rec("B variant", role="variant", capacity_loss=["params 30% of the baseline's"])
-    fl = evaluate({"models": [rec("P", "proposed"), shrunk]})
-    assert [f["severity"] for f in fl if f["id"] == "capacity-handicap"] == ["unfair"]
+def test_capacity_handicap_of_a_built_variant_is_its_own_property():
+    """A variant fairness built that keeps 30% of the baseline is marked (info, about that model);
+    it does not make the user's comparison unfair."""
+    shrunk = rec("B variant", role="variant", capacity_loss=["params 30% of the baseline's"],
+                 match={"indicator": "params", "strategy": "width", "rel_error": 0.0})
+    j = judge({"models": [rec("P", "proposed"), rec("B"), shrunk]})
+    (f,) = [f for f in j["flags"] if f["id"] == "capacity-handicap"]
+    assert (f["severity"], f["scope"], f["models"]) == ("info", "model", ["B variant"])
+    assert "means little" in f["message"] and j["verdict"] == "fair"
     assert "capacity-handicap" not in flag_ids(rec("P", "proposed"), rec("B variant", role="variant"))
 
 
@@ -150,10 +160,10 @@ def test_noisy_timing_and_incomplete_count():
 def test_every_flag_is_complete_and_verdict_follows_severity():
     fl = evaluate({"models": list(pair(applied=1.6e6, macs=1.2e9))})  # sharing at equal params: unfair
     for f in fl:
-        assert set(f) == {"id", "severity", "models", "evidence", "message", "advice", "reference"}
+        assert set(f) == {"id", "severity", "models", "evidence", "message", "advice", "reference", "scope"}
         assert f["evidence"] and f["message"] and f["advice"] and f["reference"]
-    assert verdict(fl) == "unfair"
-    assert verdict([]) == "fair"
+    assert judge({"models": list(pair(applied=1.6e6, macs=1.2e9))})["verdict"] == "unfair"
+    assert judge({"models": list(pair())})["verdict"] == "fair"
 
 
 # --- real architectures ------------------------------------------------------------------------

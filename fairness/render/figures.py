@@ -21,6 +21,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display; the only backend every machine has
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..readings import measured  # noqa: E402
+
 STYLES = {  # figure width in inches, and the base font size
     "neurips": {"width": 5.5, "font": 8},
     "iclr": {"width": 5.5, "font": 8},
@@ -31,11 +33,10 @@ COSTS = (("params", "parameters (unique)"), ("macs", "MACs"), ("throughput", "ti
 
 
 def _values(m: dict) -> dict:
-    sp = m.get("speed") or {}
-    tp, lat = sp.get("throughput") or {}, sp.get("latency") or {}
-    return {"params": (m.get("params") or {}).get("unique"), "macs": (m.get("flops") or {}).get("macs"),
-            "throughput": 1 / tp["samples_per_s"] if tp.get("samples_per_s") else None,
-            "latency": lat.get("median_s"), "peak_memory": (m.get("memory") or {}).get("peak_bytes")}
+    """Costs, lower is cheaper: throughput turned into time per example."""
+    tp = measured(m, "throughput")
+    return {"params": measured(m, "params"), "macs": measured(m, "macs"), "throughput": 1 / tp if tp else None,
+            "latency": measured(m, "latency"), "peak_memory": measured(m, "peak_memory")}
 
 
 def _label(text, tex: bool = False) -> str:

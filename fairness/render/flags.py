@@ -1,14 +1,22 @@
-"""Flags and audits for people: terminal text and Markdown (a GitHub issue, an OpenReview
-comment). Pure functions of a results file."""
+"""The judgement for people: terminal text and Markdown (a GitHub issue, an OpenReview comment).
+Pure functions of a results file: the verdict and its summary, the findings, the matched
+comparisons, and for an audit the stated numbers beside the measured ones."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 
+from .. import readings as rd
+from ..judgement import judgement_of
+from ..readings import INDICATORS
 from .table import aligned
 from .units import seconds, si
 
 _MARK = {"unfair": "UNFAIR", "warn": "warn", "info": "info"}
+CONVENTION = ("Ratios: counts and memory as a cost ratio (< 1: cheaper); throughput and latency as a speed-up "
+              "(> 1: faster). Outcomes: what happens to the proposed model's advantage when the baseline is "
+              "replaced by its matched variant.")
 
 
 def _evidence(ev: dict) -> str:
@@ -24,33 +32,98 @@ def _evidence(ev: dict) -> str:
     return ", ".join(f"{k}={fmt(v)}" for k, v in ev.items())
 
 
-def _counts(flags: list[dict]) -> str:
-    return ", ".join(f"{sum(f['severity'] == s for f in flags)} {s}" for s in ("unfair", "warn", "info"))
+def md(text) -> str:
+    """A user's string (a model name, a claim) as Markdown text that cannot become markup: HTML
+    tags, emphasis, links, code and table cells are escaped; one line."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"([\\`*_\[\]|#!{}])", r"\\\1", text).replace("\r", " ").replace("\n", " ")
 
 
-def flags_text(flags: list[dict], verdict: str) -> str:
-    lines = [f"verdict: {verdict.upper()} ({_counts(flags)})"]
-    for f in flags:
-        lines += ["", f"[{_MARK[f['severity']]}] {f['id']}: {', '.join(f['models'])}"]
+def matched_table(j: dict) -> list[list]:
+    """Rows of the matched comparisons: header, then per variant and indicator its cells."""
+    rows = [["matched on", "variant", "indicator", "vs baseline", "vs variant", "outcome"]]
+    for m in j.get("matched") or []:
+        on = m["indicator"] + (f" (+{', '.join(m['also'])})" if m.get("also") else "")
+        variant = m["variant"] + (f" ({m['rel_error']:+.1%})" if m.get("rel_error") is not None else "")
+        for i, r in enumerate(m["rows"]):
+            rows.append([on if i == 0 else "", variant if i == 0 else "", _indicator_name(r),
+                         _cell(r, "as_made"), _cell(r, "matched"), r["outcome"]])
+    return rows
+
+
+def _indicator_name(r: dict) -> str:
+    if r["kind"] == "quality":
+        return f"{r['indicator']} (points)"
+    return INDICATORS[r["indicator"]].label + (" (speed-up)" if r["kind"] == rd.SPEED else " (cost ratio)")
+
+
+def _cell(r: dict, which: str) -> str:
+    x = r[which]
+    if x is None:
+        return "not known" if r["kind"] == "quality" else "n/a"
+    if r["kind"] == "quality":
+        return f"{x:+.3g}"
+    ci = r.get(f"{which}_ci95")
+    return f"{x:.3g}x" + (f" [{ci[0]:.3g}-{ci[1]:.3g}]" if ci else "")
+
+
+def judgement_text(res: dict) -> str:
+    j = judgement_of(res)
+    lines = [f"verdict: {j['verdict'].upper()}"]
+    for s in j["summary"]:
+        lines += textwrap.wrap(s, 100, initial_indent="  ", subsequent_indent="  ")
+    lines += ["", f"findings ({len(j['findings'])}):"] if j["findings"] else \
+        ["", "No rule fired: the indicators known agree on this comparison."]
+    for f in j["findings"]:
+        where = "" if f["scope"] == "principal" else " (matched variants; not in the verdict)"
+        lines += ["", f"[{_MARK[f['severity']]}] {f['id']}: {', '.join(f['models'])}{where}"]
         lines += textwrap.wrap(f["message"], 100, initial_indent="  ", subsequent_indent="  ")
         lines += textwrap.wrap(f"evidence: {_evidence(f['evidence'])}", 100, initial_indent="  ",
                                subsequent_indent="    ")
         lines += textwrap.wrap(f"advice: {f['advice']}", 100, initial_indent="  ", subsequent_indent="    ")
         lines.append(f"  see: The Efficiency Misnomer, {f['reference']}")
-    if not flags:
-        lines.append("No rule fired: the indicators known agree on this comparison.")
+        if f["others_text"]:
+            lines += textwrap.wrap(f["others_text"], 100, initial_indent="  ", subsequent_indent="    ")
+    if j.get("matched"):
+        lines += ["", "matched comparisons: the proposed model against the baseline, and against each variant", ""]
+        lines += aligned(matched_table(j), left={0, 1, 2, 5})
+        lines += [""] + textwrap.wrap(CONVENTION, 100)
     return "\n".join(lines)
 
 
+def judgement_markdown(res: dict) -> list[str]:
+    """The verdict, its summary, the findings and the matched comparisons as Markdown lines."""
+    j = judgement_of(res)
+    lines = [f"**Verdict: {j['verdict']}**", ""] + [md(s) for s in j["summary"]] + ["", "#### Findings", ""]
+    for f in j["findings"]:
+        where = "" if f["scope"] == "principal" else " (matched variants; not in the verdict)"
+        lines += [f"- **{f['severity']} `{f['id']}`** ({md(', '.join(f['models']))}){where}: {md(f['message'])}",
+                  f"  - evidence: {md(_evidence(f['evidence']))}", f"  - advice: {md(f['advice'])}",
+                  f"  - see: *The Efficiency Misnomer*, {md(f['reference'])}"]
+        if f["others_text"]:
+            lines.append(f"  - {md(f['others_text'])}")
+    if not j["findings"]:
+        lines.append("No rule fired: the indicators known agree on this comparison.")
+    if j.get("matched"):
+        lines += ["", "#### Matched comparisons", ""] + md_table(matched_table(j)) + ["", md(CONVENTION)]
+    return lines
+
+
+def md_table(rows: list[list]) -> list[str]:
+    return ["| " + " | ".join(md(c) for c in rows[0]) + " |", "|" + "---|" * len(rows[0])] + \
+        ["| " + " | ".join(md(c) for c in r) + " |" for r in rows[1:]]
+
+
+# --- audit -----------------------------------------------------------------------------------------
+
+
 def _stated_measured(m: dict, key: str) -> tuple[str, str]:
-    claims = m.get("claims") or {}
-    stated = si(claims[key]) if claims.get(key) else ""
-    measured = ""
-    if key == "params" and m.get("params"):
-        measured = si(m["params"]["unique"])
-    elif key in ("flops", "macs") and m.get("flops"):
-        measured = si(m["flops"][key])
-    return stated, measured
+    """A count as the paper states it, and as measured ('not measured' where nothing was)."""
+    stated = rd.stated(m, key)
+    if key == "flops" and "flops" not in (m.get("claims") or {}):
+        stated = None  # stated MACs go in the MACs column, not doubled here
+    measured = rd.measured(m, key)
+    return si(stated) if stated else "", si(measured) if measured else "not measured"
 
 
 def _speed_claim(c: dict | None, is_latency: bool) -> str:
@@ -63,17 +136,22 @@ def _speed_claim(c: dict | None, is_latency: bool) -> str:
 
 
 def _model_rows(res: dict) -> list[tuple]:
-    rows = [("model", "role", "params stated", "measured", "FLOPs stated", "measured", "MACs measured",
-             "throughput stated", "latency stated")]
+    rows = [("model", "role", "params stated", "measured", "FLOPs stated", "measured", "MACs stated", "measured",
+             "throughput stated", "latency stated", "quality")]
     for m in res["models"]:
-        ps, pm = _stated_measured(m, "params")
-        fs, fm = _stated_measured(m, "flops")
         claims = m.get("claims") or {}
-        if not fs and claims.get("macs"):
-            fs = f"{si(claims['macs'])} MACs"
-        rows.append((m["name"], m["role"], ps, pm, fs, fm, _stated_measured(m, "macs")[1],
-                     _speed_claim(claims.get("throughput"), False), _speed_claim(claims.get("latency"), True)))
+        quality = ", ".join(f"{k} {v:g}" for k, v in rd.quality(m).items())
+        rows.append((m["name"], m["role"], *_stated_measured(m, "params"), *_stated_measured(m, "flops"),
+                     *_stated_measured(m, "macs"), _speed_claim(claims.get("throughput"), False),
+                     _speed_claim(claims.get("latency"), True), quality))
     return rows
+
+
+def _built_lines(res: dict) -> list[str]:
+    from ..flags import built_text
+
+    out = [f"{m['name']}: measured {built_text(m)}" for m in res["models"] if built_text(m)]
+    return out + [f"{m['name']}: not measured: {m['measure_error']}" for m in res["models"] if m.get("measure_error")]
 
 
 def audit_text(res: dict) -> str:
@@ -82,30 +160,15 @@ def audit_text(res: dict) -> str:
     lines = [f"audit of {a['file']}", f"claim: {a['claim']}" if a["claim"] else "claim: (none stated)", ""]
     lines += aligned(rows, left=set(range(len(rows[0]))))
     lines += ["", "Measured: counted on the meta device where a source is given (FLOPs = 2 x MACs + other ops)."]
-    lines += [f"not measured: {m['name']}: {m['measure_error']}" for m in res["models"] if m.get("measure_error")]
-    lines.append("")
-    lines.append(flags_text(res["flags"], res["verdict"]))
-    return "\n".join(lines)
-
-
-def _md_cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    lines += _built_lines(res)
+    return "\n".join(lines + ["", judgement_text(res)])
 
 
 def audit_markdown(res: dict) -> str:
     a = res["audit"]
-    rows = _model_rows(res)
-    lines = [f"### fairness audit: {_md_cell(a['claim']) or a['file']}", "",
-             f"**Verdict: {res['verdict']}** ({_counts(res['flags'])})", "",
-             "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows[1:]]
-    lines.append("")
-    for f in res["flags"]:
-        lines += [f"- **{_MARK[f['severity']]} `{f['id']}`** ({_md_cell(', '.join(f['models']))}): "
-                  f"{_md_cell(f['message'])}",
-                  f"  - evidence: {_md_cell(_evidence(f['evidence']))}",
-                  f"  - advice: {_md_cell(f['advice'])}",
-                  f"  - see: *The Efficiency Misnomer*, {_md_cell(f['reference'])}"]
+    lines = [f"### fairness audit: {md(a['claim'] or a['file'])}", ""] + judgement_markdown(res)
+    lines += ["", "#### The numbers", ""] + md_table(_model_rows(res)) + [""]
+    lines += [f"- {md(x)}" for x in _built_lines(res)]
     lines += ["", "FLOPs = 2 x MACs + other ops; measured counts come from one forward pass on the meta device "
                   "(fairness audit)."]
     return "\n".join(lines)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 from ..results import failures
-from .columns import COLUMNS, best_rows, cell_value
+from ..judgement import judgement_of
+from .columns import COLUMNS, best_rows, cell_value, tex_header, tex_number
 
 _SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
             "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
@@ -30,7 +31,7 @@ def table_tex(results: dict) -> str:
         return f"{max((len(str(int(v))) for v in values), default=1)}.{c.digits}"
 
     spec = "l" + "".join(f"S[table-format={fmt(c)}]" for c in cols) + "S[table-format=3.2]" * len(quality)
-    head = ["{Model}"] + [f"{{{c.tex_header}}}" for c in cols] + [f"{{{escape(q)}}}" for q in quality]
+    head = ["{Model}"] + [f"{{{tex_header(c)}}}" for c in cols] + [f"{{{escape(q)}}}" for q in quality]
     lines = [f"% fairness table: needs {PACKAGES} in the preamble.",
              "% Counts per example (one forward pass); MACs: multiply-accumulates. Best in each column in bold.",
              r"\begin{tabular}{" + spec + "}", r"\toprule", " & ".join(head) + r" \\", r"\midrule"]
@@ -38,7 +39,7 @@ def table_tex(results: dict) -> str:
         cells = [escape(m["name"])]
         for c in cols:
             v = cell_value(m, c)
-            text = "{--}" if v is None else c.tex_number(v)
+            text = "{--}" if v is None else tex_number(c, v)
             cells.append((r"\bfseries " + text) if (c.key, i) in best and v is not None else text)
         for q in quality:
             v = (m.get("quality") or {}).get(q)
@@ -50,27 +51,25 @@ def table_tex(results: dict) -> str:
 
 
 def report_tex(results: dict, figures: list[str]) -> str:
-    """A standalone article: verdict, table, flags, figures."""
+    """A standalone article: verdict and summary, table, findings, figures."""
     cmp = results.get("comparison") or {}
     title = escape(cmp.get("name") or "fairness report")
+    j = judgement_of(results)
     lines = [r"\documentclass[10pt]{article}", r"\usepackage[margin=1in]{geometry}", r"\usepackage{booktabs}",
              r"\usepackage{siunitx}", r"\sisetup{detect-weight=true, detect-family=true}", r"\usepackage{graphicx}",
              r"\begin{document}", rf"\section*{{{title}}}",
-             rf"\textbf{{Verdict: {escape(results.get('verdict', 'n/a'))}.}}", "",
+             rf"\textbf{{{escape(j['summary'][0])}}} " + escape(" ".join(j["summary"][1:])), "",
              r"\begin{center}", r"\resizebox{\textwidth}{!}{\input{table.tex}}", r"\end{center}", ""]
     for name, why in failures(results):
         lines.append(rf"\noindent\textbf{{Failed:}} {escape(name)}: {escape(why)}\par")
-    flags = results.get("flags") or []
-    if flags:
-        lines += [r"\subsection*{Flags}", r"\begin{itemize}"]
-        seen = set()
-        for f in flags:
-            if (f["id"], f["severity"]) in seen:
-                continue
-            seen.add((f["id"], f["severity"]))
-            lines.append(rf"\item \textbf{{{escape(f['severity'])}: {escape(f['id'])}}} ({escape(', '.join(f['models']))}). "
+    if j["findings"]:
+        lines += [r"\subsection*{Findings}", r"\begin{itemize}"]
+        for f in j["findings"]:
+            scope = "" if f["scope"] == "principal" else " (matched variants; not in the verdict)"
+            lines.append(rf"\item \textbf{{{escape(f['severity'])}: {escape(f['id'])}}}{escape(scope)}. "
                          rf"{escape(f['message'])} \emph{{Advice:}} {escape(f['advice'])} "
-                         rf"\emph{{See}} The Efficiency Misnomer, {escape(f['reference'])}.")
+                         rf"\emph{{See}} The Efficiency Misnomer, {escape(f['reference'])}."
+                         + (rf" {escape(f['others_text'])}." if f["others_text"] else ""))
         lines.append(r"\end{itemize}")
     for name in figures:
         lines += [r"\begin{figure}[h]", r"\centering", rf"\includegraphics[width=\textwidth]{{{name}.pdf}}",

@@ -10,32 +10,23 @@ from markupsafe import Markup
 
 from ..errors import FairnessError
 from ..results import dumps, failures
-from .columns import COLUMNS, best_rows, cell_value
+from ..flags import built_text
+from ..judgement import judgement_of
+from ..readings import quality, ratio
+from .columns import COLUMNS, best_rows, cell_value, text
 from .figures import STYLES, inline_svgs, write_figures
-from .flags import _evidence
+from .flags import CONVENTION, _evidence, matched_table
 from .latex import report_tex, table_tex
 from .markdown import comparison_markdown
 from .table import csv_text
 
 FORMATS = ("html", "tex", "md", "csv", "json")
-_SEVERITY_ORDER = ("unfair", "warn", "info")
 
 
 def _env():
     return jinja2.Environment(loader=jinja2.PackageLoader("fairness", "templates"),
                               autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-
-
-def _flag_groups(flags: list[dict]) -> list[dict]:
-    """Flags of one kind and severity together: a comparison with several variants repeats them."""
-    groups: dict[tuple, dict] = {}
-    for f in flags:
-        g = groups.setdefault((f["severity"], f["id"]), {"severity": f["severity"], "id": f["id"],
-                                                         "advice": f["advice"], "reference": f["reference"],
-                                                         "flags": []})
-        g["flags"].append({**f, "evidence_text": _evidence(f["evidence"])})
-    return sorted(groups.values(), key=lambda g: _SEVERITY_ORDER.index(g["severity"]))
 
 
 def html_text(results: dict, style: str = "neurips") -> str:
@@ -47,29 +38,29 @@ def html_text(results: dict, style: str = "neurips") -> str:
     for i, m in enumerate(models):
         cells = []
         for c in cols:
-            v, ref = cell_value(m, c), cell_value(base, c)
-            ratio = f"{v / ref:.2f}x" if v is not None and ref and m is not base else ""
-            cells.append({"text": c.text(v), "best": (c.key, i) in best, "ratio": ratio})
+            v = cell_value(m, c)
+            r = ratio(c.key, v, cell_value(base, c)) if m is not base else None
+            cells.append({"text": text(c, v), "best": (c.key, i) in best, "ratio": f"{r:.2f}x" if r else ""})
         match = m.get("match")
-        quality = ", ".join(f"{k} {v}" for k, v in (m.get("quality") or {}).items())
-        if not quality and m["role"] == "variant":
-            quality = "train this: " + " ".join(f"-k {k}={v}" for k, v in (m.get("kwargs") or {}).items())
+        q = ", ".join(f"{k} {v:g}" for k, v in quality(m).items())
+        if not q and m["role"] == "variant":
+            q = "train this: " + " ".join(f"-k {k}={v}" for k, v in (m.get("kwargs") or {}).items())
         if m.get("capacity_loss"):
-            quality += (" | " if quality else "") + "capacity loss: " + "; ".join(m["capacity_loss"])
-        rows.append({"name": m["name"], "role": m["role"], "cells": cells, "quality": quality,
+            q += (" | " if q else "") + "capacity loss: " + "; ".join(m["capacity_loss"])
+        rows.append({"name": m["name"], "role": m["role"], "cells": cells, "quality": q, "built": built_text(m),
                      "match": f"{match['indicator']} ({match['strategy']}, {match['rel_error']:+.1%})" if match else ""})
-    groups = _flag_groups(results.get("flags") or [])
+    j = judgement_of(results)
+    findings = [{**f, "evidence_text": _evidence(f["evidence"])} for f in j["findings"]]
     env = results.get("environment") or {}
     cmp = results.get("comparison") or {}
-    verdict = results.get("verdict") or "n/a"
-    reasons = ", ".join(g["id"] for g in groups if g["severity"] == "unfair") or \
-        ", ".join(g["id"] for g in groups if g["severity"] == "warn")
     figures = [(name, Markup(svg)) for name, svg in inline_svgs(results, style).items()]  # matplotlib escapes text
+    matched = matched_table(j)
     return _env().get_template("report.html.j2").render(
-        title=cmp.get("name") or "comparison",
+        title=cmp.get("name") or (results.get("audit") or {}).get("claim") or "comparison",
         subtitle=f"{cmp.get('proposed', models[0]['name'])} against {cmp.get('baseline', base['name'])}"
                  + (f" and {len(models) - 2} matched variants" if len(models) > 2 else ""),
-        verdict=verdict, reasons=reasons, flag_groups=groups, headers=[c.header for c in cols], rows=rows,
+        verdict=j["verdict"], summary=j["summary"], findings=findings, matched_header=matched[0],
+        matched_rows=matched[1:], convention=CONVENTION, headers=[c.header for c in cols], rows=rows,
         figures=figures, environment=[(k, v) for k, v in env.items()], raw_json=dumps(results),
         failed=failures(results),
         isolated=any(((m.get("speed") or {}).get("settings") or {}).get("isolate") for m in models))

@@ -10,7 +10,7 @@ from ..sources import describe_input
 from .units import percent, seconds, si, size
 
 
-def _input_text(inp: dict) -> str:
+def input_text(inp: dict) -> str:
     text = describe_input(inp)
     if inp.get("kind") == "tokens":
         text += f" (vocabulary {inp['vocab_size']})"
@@ -56,7 +56,7 @@ def model_table(m: dict, detail: bool = False) -> str:
     vwidth = max(len(r[1]) for r in rows)
     lines = [
         f"{m['name']}  ({m['source']}{_kwargs_text(m.get('kwargs'))})",
-        f"input: {_input_text(m['input'])}; counted on {m.get('counted_on', '?')}",
+        f"input: {input_text(m['input'])}; counted on {m.get('counted_on', '?')}",
         "",
         f"{'indicator':<{width}}  {'value':>{vwidth}}  definition",
         f"{'-' * width}  {'-' * vwidth}  {'-' * 10}",

@@ -1,0 +1,309 @@
+"""The judgement of a comparison: two questions, two answers (DESIGN.md, "Judgement").
+
+1. Is the comparison as made fair? The proposed model against the baseline; in an audit,
+   every proposed row against every baseline row. Verdict: fair, questionable, unfair, or
+   insufficient (fewer than two cost indicators known for a pair: never fair by default).
+   Flags on the matched variants fairness built do not enter it.
+2. Does the proposed model's advantage survive matching? For each indicator matched on, the
+   proposed model beside the baseline's variant matched on it: on every other indicator and
+   on quality, the advantage survives, shrinks, reverses, appears (where there was none), falls
+   behind (a loss appears or grows), or is unknown until the variant is trained.
+
+Flags are folded into findings: one per kind, the principal pair first, the other pairs
+counted; each finding keeps every flag of its kind for the results file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from . import readings as rd
+from .flags import DISAGREE_MARGIN, QUALITY_TIE, SEVERITIES, model_flags, pair_flags, pair_ratios, tie_margin, view
+from .readings import INDICATORS, JUDGED
+
+VERDICTS = ("fair", "insufficient", "questionable", "unfair")  # in rising order: a report takes its worst pair's
+# Within a severity, the finding that explains most comes first: a specific cause (a convention, sharing,
+# sparsity, input length) before its symptoms (indicators that disagree), measurement notes last.
+KIND_ORDER = ("units", "capacity-handicap", "parameter-sharing", "sparsity", "sequence-length", "claim-mismatch",
+              "embedding-heavy", "parallelism", "flops-speed-mismatch", "memory-bound", "hardware-mismatch",
+              "quality-tradeoff", "single-indicator", "indicators-disagree", "incomplete-count", "noisy-timing")
+OUTCOMES = ("survives", "shrinks", "reverses", "appears", "falls behind", "none", "matched", "unknown until trained",
+            "not measured")
+
+
+def roles(models: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
+    """(proposed, baselines, variants): the first model stands in when none is marked proposed."""
+    proposed = [m for m in models if m["role"] == "proposed"] or models[:1]
+    variants = [m for m in models if m["role"] == "variant" and m not in proposed]
+    return proposed, [m for m in models if m not in proposed and m not in variants], variants
+
+
+def pair_verdict(flags: list, known: list[str]) -> str:
+    if any(f.severity == "unfair" for f in flags):
+        return "unfair"
+    if len(known) < 2:
+        return "insufficient"
+    return "questionable" if any(f.severity == "warn" for f in flags) else "fair"
+
+
+def judge(results: dict, claim_text: str = "") -> dict:
+    """The verdict on the comparison as made, the findings, and the matched comparisons."""
+    views = [view(m) for m in results["models"] if not m.get("failed")]
+    if not views:
+        return {"verdict": "insufficient", "pairs": [], "findings": [], "matched": [], "flags": [],
+                "summary": ["Verdict: insufficient. No model was measured."]}
+    proposed, baselines, variants = roles(views)
+    own = {v["name"]: model_flags(v) for v in views}
+    flags = [f for fl in own.values() for f in fl]
+    pairs = []
+    for p in proposed:
+        for b in baselines:
+            fl = pair_flags(p, b, claim_text, "principal")
+            mine = fl + [f for n in (p["name"], b["name"]) for f in own[n] if f.severity != "info"]
+            ratios = pair_ratios(p, b)
+            pairs.append({"models": [p["name"], b["name"]], "verdict": pair_verdict(mine, list(ratios)),
+                          "known": list(ratios), "ratios": {f"{k}_{INDICATORS[k].ratio_name}": r
+                                                            for k, r in ratios.items()},
+                          "flags": sorted({f.id for f in mine})})
+            flags += fl
+        for v in variants:
+            flags += pair_flags(p, v, claim_text, "matched")
+    verdict = max((p["verdict"] for p in pairs), key=VERDICTS.index, default="insufficient")
+    plain = _dedupe(flags)
+    principal_models = {n for p in pairs for n in p["models"]}
+    findings = fold(plain, principal_models)
+    matched = matched_comparisons(results, proposed, baselines, variants)
+    return {"verdict": verdict, "pairs": pairs, "findings": findings, "matched": matched, "flags": plain,
+            "summary": summary(verdict, pairs, findings, matched)}
+
+
+def _dedupe(flags: list) -> list[dict]:
+    seen, out = set(), []
+    for f in flags:
+        if (f.id, f.message) not in seen:
+            seen.add((f.id, f.message))
+            out.append(asdict(f))
+    return out
+
+
+def _is_principal(f: dict, principal_models: set) -> bool:
+    return f["scope"] == "principal" or (f["scope"] == "model" and f["severity"] != "info"
+                                         and set(f["models"]) <= principal_models)
+
+
+def fold(flags: list[dict], principal_models: set) -> list[dict]:
+    """One finding per kind: its principal flag first (most severe), the others counted."""
+    kinds: dict[str, list[dict]] = {}
+    for f in flags:
+        kinds.setdefault(f["id"], []).append(f)
+    out = []
+    for kind, group in kinds.items():
+        main = [f for f in group if _is_principal(f, principal_models)]
+        ranked = sorted(main or group, key=lambda f: -SEVERITIES.index(f["severity"]))
+        head = ranked[0]
+        rest = [f for f in group if f is not head]
+        out.append({"id": kind, "severity": head["severity"], "scope": "principal" if main else "matched",
+                    "models": head["models"], "message": head["message"], "evidence": head["evidence"],
+                    "advice": head["advice"], "reference": head["reference"], "others": len(rest),
+                    "others_text": _others_text(rest), "flags": group})
+    order = {k: i for i, k in enumerate(KIND_ORDER)}
+    return sorted(out, key=lambda f: (f["scope"] != "principal", -SEVERITIES.index(f["severity"]),
+                                      order.get(f["id"], len(order))))
+
+
+def _others_text(rest: list[dict]) -> str:
+    if not rest:
+        return ""
+    names = sorted({" vs ".join(f["models"]) for f in rest})
+    shown = "; ".join(names[:3]) + (f"; and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"also {len(rest)} more of this kind ({shown}): see results.json"
+
+
+# --- the matched comparisons ----------------------------------------------------------------------
+
+
+def _paired(results: dict, a: dict, b: dict, key: str) -> tuple[float, list[float]] | None:
+    """The speed-up of a over b paired round by round in one interleaved group, with its 95% CI,
+    at the batch size of a's headline number (the largest for throughput, 1 for latency)."""
+    rec = (a["record"].get("speed") or {}).get(key) or {}
+    batch = rec.get("batch_size")
+    for r in results.get("speed_ratios") or []:
+        if r["indicator"] != key or r["batch_size"] != batch or r.get("reference_batch_size", batch) != batch:
+            continue
+        if r["model"] == a["name"] and r["reference"] == b["name"]:
+            return r["speedup"], list(r["ci95"])
+        if r["model"] == b["name"] and r["reference"] == a["name"]:
+            return 1 / r["speedup"], [1 / r["ci95"][1], 1 / r["ci95"][0]]
+    return None
+
+
+def _cell(results: dict, a: dict, b: dict, key: str) -> dict | None:
+    """a against b on one indicator: the ratio in its convention, the advantage (> 1: a better),
+    the tie margin, and the 95% CI where the speeds were timed together."""
+    r = pair_ratios(a, b).get(key)
+    if r is None:
+        return None
+    cell = {"ratio": r, "margin": tie_margin(a, b, key)}
+    if INDICATORS[key].convention == rd.SPEED:
+        paired = _paired(results, a, b, key)
+        if paired:
+            cell["ratio"], cell["ci95"] = paired
+            r = paired[0]
+            cell["margin"] = max(DISAGREE_MARGIN, (paired[1][1] - paired[1][0]) / 2 / r)
+    cell["advantage"] = r if INDICATORS[key].convention == rd.SPEED else 1 / r
+    return cell
+
+
+def outcome(as_made: dict | None, matched: dict | None) -> str:
+    """What happens to the proposed model's advantage when the baseline is replaced by its variant."""
+    if matched is None:
+        return "not measured"
+    a1, m1 = matched["advantage"], matched["margin"]
+    a0, m0 = (as_made["advantage"], as_made["margin"]) if as_made else (1.0, 0.0)
+    if a0 <= 1 + m0:  # no advantage as made: one may appear, or the proposed model falls (further) behind
+        if a1 > 1 + m1:
+            return "appears"
+        return "falls behind" if a1 < 1 / (1 + m1) and a1 < a0 / (1 + max(m0, m1)) else "none"
+    if a1 < 1 / (1 + m1):
+        return "reverses"
+    if a1 <= 1 + m1 or a1 < a0 / (1 + max(m0, m1)):
+        return "shrinks"
+    return "survives"
+
+
+def _quality_row(p: dict, b: dict, v: dict) -> dict:
+    """Quality, in points: known where the user gave it (fairness never measures quality)."""
+    q = next((q for q in p["quality"] if q in b["quality"] or q in v["quality"]), next(iter(p["quality"]), "quality"))
+    as_made = p["quality"][q] - b["quality"][q] if q in p["quality"] and q in b["quality"] else None
+    if q not in v["quality"] or q not in p["quality"]:
+        return {"indicator": q, "kind": "quality", "as_made": as_made, "matched": None,
+                "outcome": "unknown until trained"}
+    delta = p["quality"][q] - v["quality"][q]
+
+    def cell(d):
+        return None if d is None else {"advantage": 1 + d / 100, "margin": QUALITY_TIE / 100}
+
+    return {"indicator": q, "kind": "quality", "as_made": as_made, "matched": delta,
+            "outcome": outcome(cell(as_made), cell(delta))}
+
+
+def matched_comparisons(results: dict, proposed: list, baselines: list, variants: list) -> list[dict]:
+    """For each variant, grouped by the indicator it is matched on: the proposed model against it
+    beside the proposed model against the baseline, indicator by indicator. Where the baseline
+    itself is the closest match on an indicator, it stands as its own variant."""
+    if len(proposed) != 1 or not baselines:
+        return []
+    p, b = proposed[0], baselines[0]
+    own = (results.get("comparison") or {}).get("baseline_matches") or {}
+    entries = [(v, v["match"] or {}) for v in variants] + [(b, m) for m in own.values()]
+    out = []
+    for v, match in entries:
+        on = [match.get("indicator")] + [x["indicator"] for x in match.get("also") or []]
+        rows = []
+        for k in JUDGED:
+            made, vs = _cell(results, p, b, k), _cell(results, p, v, k)
+            if made is None and vs is None:
+                continue
+            row = {"indicator": k, "kind": INDICATORS[k].convention,
+                   "as_made": made and made["ratio"], "matched": vs and vs["ratio"],
+                   "outcome": "matched" if k in on or (k == "flops" and "macs" in on) else outcome(made, vs)}
+            if vs and "ci95" in vs:
+                row["matched_ci95"] = vs["ci95"]
+            if made and "ci95" in made:
+                row["as_made_ci95"] = made["ci95"]
+            rows.append(row)
+        rows.append(_quality_row(p, b, v))
+        out.append({"indicator": match.get("indicator"), "also": on[1:], "variant": v["name"],
+                    "is_baseline": v is b, "strategy": match.get("strategy"), "rel_error": match.get("rel_error"),
+                    "within_tolerance": match.get("within_tolerance"), "capacity_loss": v["capacity_loss"],
+                    "built": v["built"], "rows": rows, "answer": _answer(p, v, match, rows, v is b)})
+    order = {k: i for i, k in enumerate(rd.INDICATORS)}
+    return sorted(out, key=lambda m: order.get(m["indicator"], len(order)))
+
+
+def _fmt(row: dict, which: str) -> str:
+    x = row[which]
+    if x is None:
+        return "n/a"
+    if row["kind"] == "quality":
+        return f"{x:+.3g} points"
+    return f"{x:.3g}x"
+
+
+def _answer(p: dict, v: dict, match: dict, rows: list[dict], is_baseline: bool) -> str:
+    """One sentence a reviewer can paste: what matching does to the proposed model's advantage."""
+    ind = match.get("indicator")
+    label = INDICATORS[ind].label if ind in INDICATORS else ind
+    err = f", {match['rel_error']:+.1%}" if match.get("rel_error") is not None else ""
+    parts = []
+    for r in rows:
+        if r["outcome"] == "matched":
+            continue
+        if r["kind"] == "quality":
+            parts.append(f"{r['indicator']} {r['outcome']}" if r["outcome"] == "unknown until trained" else
+                         f"{r['indicator']} {_fmt(r, 'as_made')} → {_fmt(r, 'matched')} ({r['outcome']})")
+            continue
+        name = INDICATORS[r["indicator"]].label
+        word = {"none": "no advantage", "appears": "an advantage appears"}.get(r["outcome"], r["outcome"])
+        parts.append(f"{name} {_fmt(r, 'as_made')} → {_fmt(r, 'matched')} ({word})")
+    if is_baseline:  # nothing changes: say where the comparison as made stands
+        made = [f"{r['indicator'] if r['kind'] == 'quality' else INDICATORS[r['indicator']].label} "
+                f"{_fmt(r, 'as_made')}" for r in rows if r["outcome"] != "matched" and r["as_made"] is not None]
+        return (f"At equal {label}, {v['name']} itself is the closest match ({err.lstrip(', ')}), so the comparison "
+                f"as made is the matched one" + (": " + "; ".join(made) if made else "") + ".")
+    text = f"At equal {label} ({v['name']}{err}), {p['name']} against it: " + "; ".join(parts) + "."
+    if v["capacity_loss"]:
+        text += f" The variant keeps {'; '.join(v['capacity_loss'])}: a win against it means little."
+    return text
+
+
+def _headline(matched: list[dict]) -> list[dict]:
+    """Per matched indicator, the variant a reader should look at first: one that keeps the
+    baseline's capacity if any does, then the closest match."""
+    out = {}
+    for m in matched:
+        key = (bool(m["capacity_loss"]), abs(m["rel_error"] or 0))
+        if m["indicator"] not in out or key < out[m["indicator"]][0]:
+            out[m["indicator"]] = (key, m)
+    return [m for _, m in out.values()]
+
+
+def summary(verdict: str, pairs: list[dict], findings: list[dict], matched: list[dict]) -> list[str]:
+    """A few sentences a reviewer can paste: the verdict on the comparison as made, its main
+    finding, and what matching does."""
+    lines = []
+    if len(pairs) == 1:
+        p = pairs[0]
+        lines.append(f"Verdict on {p['models'][0]} against {p['models'][1]} as compared: {verdict}.")
+    else:
+        lines.append(f"Verdict on the comparison as made ({len(pairs)} pairs): {verdict}. "
+                     + "; ".join(f"{' vs '.join(p['models'])}: {p['verdict']}" for p in pairs) + ".")
+    thin = [p for p in pairs if len(p["known"]) < 2]
+    for p in thin:
+        known = ", ".join(p["known"]) or "none"
+        lines.append(f"{' vs '.join(p['models'])}: too little is known to judge (cost indicators known for both: "
+                     f"{known}); report at least parameters, FLOPs and a measured speed.")
+    main = [f for f in findings if f["scope"] == "principal" and f["severity"] != "info"]
+    if main:
+        lines.append(main[0]["message"])
+    lines += [m["answer"] for m in _headline(matched)]
+    return lines
+
+
+def judgement_of(results: dict) -> dict:
+    """The judgement a results file carries, or one made now for files written before it had one."""
+    if results.get("judgement"):
+        return results["judgement"]
+    j = judge(results, (results.get("audit") or {}).get("claim") or "")
+    j.pop("flags")
+    return j
+
+
+def attach(results: dict, claim_text: str = "") -> dict:
+    """Judge a results file in place: every flag under `flags`, the verdict under `verdict` (the
+    contract's names), the findings, matched comparisons and summary under `judgement`."""
+    j = judge(results, claim_text)
+    results["flags"] = j.pop("flags")
+    results["verdict"] = j["verdict"]
+    results["judgement"] = j
+    return results
