@@ -87,8 +87,7 @@ def _dedupe(flags: list) -> list[dict]:
 
 
 def _is_principal(f: dict, principal_models: set) -> bool:
-    return f["scope"] == "principal" or (f["scope"] == "model" and f["severity"] != "info"
-                                         and set(f["models"]) <= principal_models)
+    return f["scope"] == "principal" or (f["scope"] == "model" and set(f["models"]) <= principal_models)
 
 
 def fold(flags: list[dict], principal_models: set) -> list[dict]:
@@ -150,6 +149,8 @@ def _cell(results: dict, a: dict, b: dict, key: str) -> dict | None:
             cell["ratio"], cell["ci95"] = paired
             r = paired[0]
             cell["margin"] = max(DISAGREE_MARGIN, (paired[1][1] - paired[1][0]) / 2 / r)
+        elif results.get("speed_ratios"):  # timed, but not in one interleaved group: drift is not paired out
+            cell["apart"] = True
     cell["advantage"] = r if INDICATORS[key].convention == rd.SPEED else 1 / r
     return cell
 
@@ -206,11 +207,13 @@ def matched_comparisons(results: dict, proposed: list, baselines: list, variants
                 continue
             row = {"indicator": k, "kind": INDICATORS[k].convention,
                    "as_made": made and made["ratio"], "matched": vs and vs["ratio"],
+                   "behind": bool(made and made["advantage"] < 1 / (1 + made["margin"])),
                    "outcome": "matched" if k in on or (k == "flops" and "macs" in on) else outcome(made, vs)}
-            if vs and "ci95" in vs:
-                row["matched_ci95"] = vs["ci95"]
-            if made and "ci95" in made:
-                row["as_made_ci95"] = made["ci95"]
+            for which, cell in (("as_made", made), ("matched", vs)):
+                if cell and "ci95" in cell:
+                    row[f"{which}_ci95"] = cell["ci95"]
+                if cell and cell.get("apart"):
+                    row[f"{which}_apart"] = True
             rows.append(row)
         rows.append(_quality_row(p, b, v))
         out.append({"indicator": match.get("indicator"), "also": on[1:], "variant": v["name"],
@@ -227,7 +230,7 @@ def _fmt(row: dict, which: str) -> str:
         return "n/a"
     if row["kind"] == "quality":
         return f"{x:+.3g} points"
-    return f"{x:.3g}x"
+    return f"{x:.3g}x" + (" (timed apart)" if row.get(f"{which}_apart") else "")
 
 
 def _answer(p: dict, v: dict, match: dict, rows: list[dict], is_baseline: bool) -> str:
@@ -245,6 +248,8 @@ def _answer(p: dict, v: dict, match: dict, rows: list[dict], is_baseline: bool) 
             continue
         name = INDICATORS[r["indicator"]].label
         word = {"none": "no advantage", "appears": "an advantage appears"}.get(r["outcome"], r["outcome"])
+        if r["outcome"] == "none" and r["as_made"] is not None and r.get("behind"):
+            word = "still behind"
         parts.append(f"{name} {_fmt(r, 'as_made')} → {_fmt(r, 'matched')} ({word})")
     if is_baseline:  # nothing changes: say where the comparison as made stands
         made = [f"{r['indicator'] if r['kind'] == 'quality' else INDICATORS[r['indicator']].label} "

@@ -15,8 +15,9 @@ from .units import seconds, si
 
 _MARK = {"unfair": "UNFAIR", "warn": "warn", "info": "info"}
 CONVENTION = ("Ratios: counts and memory as a cost ratio (< 1: cheaper); throughput and latency as a speed-up "
-              "(> 1: faster). Outcomes: what happens to the proposed model's advantage when the baseline is "
-              "replaced by its matched variant.")
+              "(> 1: faster), with the 95% CI of the speed-up where the models were timed in one interleaved group; "
+              "'timed apart': not timed together, so machine drift is not paired out. Outcomes: what happens to the "
+              "proposed model's advantage when the baseline is replaced by its matched variant.")
 
 
 def _evidence(ev: dict) -> str:
@@ -64,7 +65,8 @@ def _cell(r: dict, which: str) -> str:
     if r["kind"] == "quality":
         return f"{x:+.3g}"
     ci = r.get(f"{which}_ci95")
-    return f"{x:.3g}x" + (f" [{ci[0]:.3g}-{ci[1]:.3g}]" if ci else "")
+    return f"{x:.3g}x" + (f" [{ci[0]:.3g}-{ci[1]:.3g}]" if ci else "") + (" (timed apart)" if r.get(f"{which}_apart")
+                                                                         else "")
 
 
 def judgement_text(res: dict) -> str:

@@ -101,9 +101,13 @@ def render(results: dict, out: str | Path, formats=FORMATS, style: str = "neurip
 
 
 def load_for_render(path: str) -> dict:
+    """A results file, judged again by this fairness's rules: measurements are kept as they are,
+    the verdict and findings follow the current rules (and files written before there was a
+    judgement get one)."""
+    from ..judgement import attach
     from ..results import load
 
     data = load(path)
     if not data.get("models"):
         raise FairnessError(f"results file {path}: no models to render")
-    return data
+    return attach(data, (data.get("audit") or {}).get("claim") or "")

@@ -1,0 +1,283 @@
+"""The judgement: the verdict on the comparison as made, findings folded by kind, the matched
+comparisons, one ratio convention; on records built by hand, then on real architectures
+(counts on meta) and on claims files as a reviewer writes them."""
+
+import json
+import re
+
+import pytest
+from markdown_it import MarkdownIt
+
+from fairness.audit import audit
+from fairness.judgement import judge, outcome
+from fairness.render.report import render
+from fairness.render.flags import md
+from cli_run import run
+from test_flags import EXAMPLES, rec
+
+
+def variant(name, indicator, **kw):
+    return rec(name, "variant", match={"indicator": indicator, "strategy": "width", "rel_error": 0.004,
+                                       "within_tolerance": True}, **kw)
+
+
+def kinds(j):
+    return [f["id"] for f in j["findings"]]
+
+
+# --- the comparison as made ------------------------------------------------------------------
+
+
+def test_verdict_judges_the_comparison_as_made_not_the_variants():
+    """P shares its weights (applied 1.6x unique). Against the baseline (P has 2x its parameters)
+    that is a warning; against the variant matched on parameters it is unfair. The verdict is the
+    first pair's: questionable; the variant's flag is kept, scoped to the matched comparison."""
+    p = rec("P", "proposed", params=2e6, applied=3.2e6)
+    j = judge({"models": [p, rec("B"), variant("B params-matched", "params", params=2e6)]})
+    assert j["verdict"] == "questionable"
+    sharing = {(tuple(f["models"]), f["severity"], f["scope"]) for f in j["flags"] if f["id"] == "parameter-sharing"}
+    assert sharing == {(("P", "B"), "warn", "principal"), (("P", "B params-matched"), "unfair", "matched")}
+    (f,) = [f for f in j["findings"] if f["id"] == "parameter-sharing"]
+    assert f["models"] == ["P", "B"] and f["others"] == 1 and len(f["flags"]) == 2  # principal first, the rest kept
+
+
+def test_sharing_that_buys_the_parameter_advantage_is_unfair():
+    """ALBERT's shape: a tenth of the unique parameters, about the same applied: unfair as made."""
+    p = rec("P", "proposed", params=1e6, applied=9e6)
+    j = judge({"models": [p, rec("B", params=10e6)]})
+    assert j["verdict"] == "unfair" and j["findings"][0]["id"] == "parameter-sharing"
+    assert "what sharing buys" in j["findings"][0]["message"]
+
+
+def test_insufficient_when_fewer_than_two_indicators_are_known():
+    only_params = {"name": "P", "role": "proposed", "params": {"unique": 1e6}}
+    j = judge({"models": [only_params, {"name": "B", "role": "baseline", "params": {"unique": 2e6}}]})
+    assert j["verdict"] == "insufficient" and j["pairs"][0]["known"] == ["params"]
+    assert "too little is known" in " ".join(j["summary"])
+    nothing = judge({"models": [{"name": "P", "role": "proposed"}, {"name": "B", "role": "baseline"}]})
+    assert nothing["verdict"] == "insufficient"  # never fair by default
+    assert judge({"models": []})["verdict"] == "insufficient"
+
+
+def test_an_unfair_flag_outweighs_too_little_known():
+    a = {"name": "P", "role": "proposed", "claims": {"flops": 1e9}, "flops": {"flops": 2e9, "macs": 1e9}}
+    b = {"name": "B", "role": "baseline", "claims": {"flops": 2e9}, "flops": {"flops": 2e9, "macs": 1e9}}
+    assert judge({"models": [a, b]})["verdict"] == "unfair"  # FLOPs in two conventions: off by 2x
+
+
+def test_findings_fold_by_kind_principal_pair_first():
+    """Three variants that all disagree with P on indicators: one finding, the principal pair's
+    flag at its head, the other three counted and kept."""
+    p = rec("P", "proposed", params=0.5e6, macs=1.2e9)
+    vs = [variant(f"V{i}", "flops", params=0.1e6 * (i + 1), macs=1.25e9) for i in range(3)]
+    j = judge({"models": [p, rec("B"), *vs]})
+    (f,) = [f for f in j["findings"] if f["id"] == "indicators-disagree"]
+    assert f["models"] == ["P", "B"] and f["others"] == 3 and len(f["flags"]) == 4
+    assert "3 more of this kind" in f["others_text"]
+    assert len(kinds(j)) == len(set(kinds(j)))  # one finding per kind
+
+
+def test_specific_causes_come_before_their_symptoms():
+    """Equal parameters, 4x the FLOPs (ViT-B/32 against ViT-B/16): sequence length first, then the
+    indicators that disagree because of it."""
+    j = judge({"models": [rec("P", "proposed", params=1.02e6, macs=0.25e9), rec("B")]})
+    assert kinds(j)[:2] == ["sequence-length", "indicators-disagree"] and j["verdict"] == "questionable"
+
+
+def test_measurement_notes_do_not_change_the_verdict():
+    j = judge({"models": [rec("P", "proposed", throughput=100.0, noisy=True), rec("B", throughput=100.0)]})
+    assert "noisy-timing" in kinds(j) and j["verdict"] == "fair"
+    (f,) = [f for f in j["findings"] if f["id"] == "noisy-timing"]
+    assert f["scope"] == "principal" and f["severity"] == "info"
+
+
+def test_quality_is_used_cheaper_at_lower_quality_is_a_tradeoff():
+    p = rec("P", "proposed", throughput=400.0, quality={"top1": 76.0})
+    j = judge({"models": [p, rec("B", throughput=100.0, quality={"top1": 80.5})]})
+    (f,) = [f for f in j["findings"] if f["id"] == "quality-tradeoff"]
+    assert "4x the throughput of B" in f["message"] and "4.5 points lower top1" in f["message"]
+    better = rec("P", "proposed", throughput=400.0, quality={"top1": 81.0})
+    assert "quality-tradeoff" not in kinds(judge({"models": [better, rec("B", throughput=100.0,
+                                                                          quality={"top1": 80.5})]}))
+
+
+# --- one ratio convention ----------------------------------------------------------------------
+
+
+def test_speed_is_a_speedup_and_counts_a_cost_ratio():
+    """P has 2.13x B's throughput and half its latency at 0.25x its FLOPs: the messages and the
+    evidence say so in that direction, and nothing calls a time ratio 'throughput'."""
+    p = rec("P", "proposed", macs=0.25e9, throughput=213.0, latency=0.002)
+    j = judge({"models": [p, rec("B", throughput=100.0, latency=0.004)]})
+    ev = j["pairs"][0]["ratios"]
+    assert ev["throughput_speedup"] == pytest.approx(2.13) and ev["latency_speedup"] == pytest.approx(2.0)
+    assert ev["flops_ratio"] == pytest.approx(0.25)
+    text = json.dumps(j)
+    assert "2.13x the throughput of B" in text and "0.25x the FLOPs of B" in text and "2x as fast as B" in text
+    assert "throughput_ratio" not in text and "time_ratio" not in text
+
+
+# --- the matched comparisons --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("as_made, matched, expected", [
+    (2.0, 1.97, "survives"),  # within the 2% margin of the advantage it had
+    (2.0, 2.5, "survives"),
+    (2.0, 1.3, "shrinks"),
+    (2.0, 1.0, "shrinks"),  # to a tie
+    (2.0, 0.8, "reverses"),
+    (1.0, 1.5, "appears"),
+    (1.0, 0.5, "falls behind"),
+    (0.5, 0.3, "falls behind"),
+    (0.5, 0.5, "none"),
+])
+def test_outcome_of_an_advantage_under_matching(as_made, matched, expected):
+    def cell(a):
+        return {"advantage": a, "margin": 0.02}
+
+    assert outcome(cell(as_made), cell(matched)) == expected
+    assert outcome(cell(as_made), None) == "not measured"
+
+
+def test_matched_table_speedups_with_cis_and_capacity_of_the_variant():
+    """The proposed model beside the baseline (paired: 2x [1.9-2.1]) and beside the FLOPs-matched
+    variant, timed in the same group (0.8x [0.78-0.82]): the speed advantage reverses; quality is
+    unknown until the variant is trained; the variant's capacity loss is said in the answer."""
+    settings = {"settings": {"device": "cuda", "dtype": "float32"}}
+    p = rec("P", "proposed", throughput=200.0, quality={"top1": 80.0})
+    b = rec("B", macs=4e9, params=4e6, throughput=100.0, quality={"top1": 79.0})
+    v = variant("V", "flops", params=1.5e6, throughput=250.0, capacity_loss=["params 38% of the baseline's"])
+    for m in (p, b, v):
+        m["speed"].update(settings)
+        m["speed"]["throughput"]["batch_size"] = 64
+    ratios = [{"model": "B", "reference": "P", "indicator": "throughput", "batch_size": 64, "speedup": 0.5,
+               "ci95": [0.4762, 0.5263]},
+              {"model": "V", "reference": "P", "indicator": "throughput", "batch_size": 64, "speedup": 1.25,
+               "ci95": [1.2195, 1.2821]}]
+    j = judge({"models": [p, b, v], "speed_ratios": ratios})
+    (m,) = j["matched"]
+    rows = {r["indicator"]: r for r in m["rows"]}
+    assert rows["flops"]["outcome"] == "matched"
+    assert rows["throughput"]["outcome"] == "reverses"
+    assert rows["throughput"]["as_made"] == pytest.approx(2.0) and rows["throughput"]["matched"] == pytest.approx(0.8)
+    assert rows["throughput"]["matched_ci95"] == pytest.approx([0.78, 0.82], abs=1e-3)
+    assert rows["params"]["outcome"] == "shrinks"  # 0.25x of B's parameters, 0.67x of the variant's
+    assert rows["top1"]["outcome"] == "unknown until trained" and rows["top1"]["as_made"] == pytest.approx(1.0)
+    assert "means little" in m["answer"] and "throughput 2x → 0.8x (reverses)" in m["answer"]
+    assert any("At equal FLOPs (V" in s for s in j["summary"])
+
+
+def test_speeds_timed_apart_are_marked():
+    p, b = rec("P", "proposed", throughput=200.0), rec("B", throughput=100.0)
+    v = variant("V", "flops", throughput=100.0)
+    ratios = [{"model": "B", "reference": "P", "indicator": "throughput", "batch_size": 64, "speedup": 0.5,
+               "ci95": [0.49, 0.51]}]
+    (m,) = judge({"models": [p, b, v], "speed_ratios": ratios})["matched"]
+    (row,) = [r for r in m["rows"] if r["indicator"] == "throughput"]
+    assert row.get("matched_apart") and not row.get("as_made_apart") and "(timed apart)" in m["answer"]
+
+
+# --- claims: what a reviewer has ----------------------------------------------------------------
+
+
+def _claims(tmp_path, text):
+    path = tmp_path / "claims.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_printed_precision_makes_a_tie(tmp_path):
+    """29M against 28M is a tie at two significant digits: no indicators-disagree for it."""
+    res = audit(_claims(tmp_path, "models:\n  - {name: A, params: 29M, flops: 1.0G}\n"
+                                  "  - {name: B, params: 28M, flops: 1.3G}\n"), measure_sources=False)
+    assert "indicators-disagree" not in kinds(res["judgement"])
+    res = audit(_claims(tmp_path, "models:\n  - {name: A, params: 29.0M, flops: 1.0G}\n"
+                                  "  - {name: B, params: 28.0M, flops: 1.3G}\n"), measure_sources=False)
+    assert "indicators-disagree" in kinds(res["judgement"])  # three digits: 3.6% is a real loss
+
+
+def test_claims_without_numbers_are_insufficient_and_params_only_is_flagged(tmp_path):
+    res = audit(_claims(tmp_path, "models:\n  - {name: A}\n  - {name: B}\n"), measure_sources=False)
+    assert res["verdict"] == "insufficient"
+    res = audit(_claims(tmp_path, "models:\n  - {name: A, params: 5M}\n  - {name: B, params: 25M}\n"),
+                measure_sources=False)
+    assert res["verdict"] == "insufficient"
+    measured = audit(_claims(tmp_path, "models:\n  - {name: A, params: 11.7M, source: timm:resnet18}\n"
+                                       "  - {name: B, params: 25.6M, source: timm:resnet50}\n"))
+    assert measured["verdict"] != "fair" and "single-indicator" in kinds(measured["judgement"])
+    (f,) = [f for f in measured["flags"] if f["id"] == "single-indicator"]
+    assert f["evidence"]["rests_on"] == "params" and "flops" in f["evidence"]["also_known"]
+
+
+def test_a_multi_row_table_is_every_proposed_row_against_every_baseline():
+    res = audit(str(EXAMPLES / "claims" / "efficientnet_table.yaml"), measure_sources=False)
+    pairs = [tuple(p["models"]) for p in res["judgement"]["pairs"]]
+    assert pairs == [(f"EfficientNet-B{i}", "ResNet-50") for i in range(5)]
+    assert all(p["known"] == ["params", "flops"] for p in res["judgement"]["pairs"])
+
+
+def test_a_claimed_baseline_scaled_down_is_a_capacity_handicap():
+    """In an audit the paper's own baseline can be the shrunk one: unfair on the comparison as made."""
+    b = rec("B-small", params=3e6, claims={"matched_on": "flops"},
+            scaled_from={"source": "timm:resnet50", "params": 25.6e6, "depth": 54})
+    j = judge({"models": [rec("P", "proposed", params=3e6), b]})
+    assert j["verdict"] == "unfair" and j["findings"][0]["id"] == "capacity-handicap"
+    assert "keeps 12% of its params" in j["findings"][0]["message"]
+
+
+def test_stated_flops_30_percent_off_is_caught(tmp_path):
+    res = audit(_claims(tmp_path, "models:\n  - {name: A, source: timm:resnet18, flops: 4.7G}\n"
+                                  "  - {name: B, source: timm:resnet50, flops: 8.2G}\n"))
+    (f,) = [f for f in res["flags"] if f["id"] == "claim-mismatch"]
+    assert f["models"] == ["A"] and f["evidence"]["indicator"] == "flops" and f["evidence"]["off"] > 0.25
+    assert "timm:resnet18 with its defaults" in f["message"] and "image 1x3x224x224" in f["message"]
+
+
+def test_render_of_an_audit_results_file(tmp_path):
+    """Every format of an audit without model code: unmeasured cells say so."""
+    res = audit(_claims(tmp_path, "claim: A is faster\nquality: top1\nmodels:\n"
+                                  "  - {name: A, params: 22M, flops: 4.6G, top1: 79.0, throughput: 1000}\n"
+                                  "  - {name: B, params: 86M, flops: 17.6G, top1: 81.1, throughput: 300}\n"),
+                measure_sources=False)
+    path = tmp_path / "audit.json"
+    path.write_text(json.dumps(res))
+    r = run("render", str(path), "--out", str(tmp_path / "out"))
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "not measured" in text and "quality-tradeoff" in text and "2.1 points lower top1" in text
+
+
+# --- Markdown for an OpenReview comment ---------------------------------------------------------
+
+
+def test_markdown_cannot_be_injected(tmp_path):
+    evil = "<script>alert(1)</script> *bold* [link](http://x.invalid) a|b"
+    res = audit(_claims(tmp_path, f"claim: {json.dumps(evil)}\nmodels:\n"
+                                  f"  - {{name: {json.dumps(evil)}, params: 5M, flops: 1G}}\n"
+                                  "  - {name: B, params: 25M, flops: 4G}\n"), measure_sources=False)
+    r = run("audit", str(tmp_path / "claims.yaml"), "--no-measure", "--format", "md", "-q")
+    html = MarkdownIt("commonmark").enable("table").render(r.stdout)
+    assert "<script" not in html and "<a " not in html and "<em>bold" not in html
+    assert "&lt;script&gt;" in html and "[link](http://x.invalid)" in html
+    # the table keeps its columns: an escaped | in a name does not split a cell
+    rows = re.findall(r"<tr>(.*?)</tr>", html, re.S)
+    assert len({r.count("<td") + r.count("<th") for r in rows}) <= 2  # matched table and numbers table
+    assert md("a|b") == r"a\|b" and md("*x*") == r"\*x\*"
+    render(res, tmp_path / "rendered", formats=("md",))
+
+
+# --- real architectures, counts only ------------------------------------------------------------
+
+
+def test_vit_patch32_against_patch16_is_questionable_on_sequence_length(tmp_path):
+    r = run("compare", "--proposed", "timm:vit_base_patch32_224", "--baseline", "timm:vit_base_patch16_224",
+            "--match", "params,flops", "--strategy", "width", "--strategy", "input", "--no-speed", "-q",
+            "--out", str(tmp_path))
+    assert r.exit_code == 0, r.output
+    j = json.loads((tmp_path / "results.json").read_text())["judgement"]
+    assert j["verdict"] == "questionable" and j["findings"][0]["id"] == "sequence-length"
+    assert r.stdout.startswith("verdict: QUESTIONABLE")
+    (own,) = [m for m in j["matched"] if m["indicator"] == "params"]
+    assert own["is_baseline"]  # ViT-B/16 is within 2% of ViT-B/32's parameters already
+    (width,) = [m for m in j["matched"] if m["indicator"] == "flops" and m["strategy"] == "width"]
+    assert {r["indicator"]: r["outcome"] for r in width["rows"]}["params"] == "falls behind"
