@@ -11,10 +11,10 @@
 with `from fairness.compare import load_config` or `from fairness.render.latex import escape`.
 """
 
-from .errors import FairnessError
+from .errors import FairnessError, ModelFailed
 from .measure import measure
 from .compare import compare  # noqa: E402  (the function shadows its module's name on purpose)
 from .render.report import render  # noqa: E402
 
-__all__ = ["measure", "compare", "render", "FairnessError"]
+__all__ = ["measure", "compare", "render", "FairnessError", "ModelFailed"]
 __version__ = "0.1.0"

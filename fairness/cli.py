@@ -321,10 +321,14 @@ Examples:
   fairness audit claims.yaml --no-measure        # the paper's numbers only
 
 \b
-The claims file (YAML): claim, quality, and models with name, role (proposed|baseline),
-optional source (measured when given), params, flops or macs, throughput {value, unit,
-device, batch_size, dtype}, latency {value, unit, device, batch_size}, and the quality key.
-Exit 0 whatever the verdict: the flags are the answer, not an error.
+The claims file (YAML): claim, quality, and models with name, role (proposed|baseline;
+several proposed rows make a table: each is judged against every baseline), optional
+source (measured when given; image_size, seq_len, decoder_seq_len), params, active_params,
+applied_params, flops or macs (as printed: "4.2G", "4.1 GMACs"), throughput {value, unit,
+device, batch_size, dtype}, latency {value, unit, device, batch_size}, speedup {value, over,
+indicator}, matched_on and scaled_from (a baseline the paper scaled), and the quality key.
+See the README's audit section for a full example.
+Exit 0 whatever the verdict: the findings are the answer, not an error.
 """
 
 
@@ -339,8 +343,9 @@ def audit(claims_file, fmt, no_measure, out, quiet):
 
     For a reviewer with only the paper: the stated numbers are checked against each
     other and, where a source is given, against fairness's own measurement. Prints
-    the verdict and every flag with its evidence, advice and the section of "The
-    Efficiency Misnomer" it rests on.
+    the verdict on the comparison as made (fair, questionable, unfair, insufficient),
+    and the findings with their evidence, advice and the section of "The Efficiency
+    Misnomer" they rest on.
     """
     from . import results as results_mod
     from .audit import audit as run_audit

@@ -19,13 +19,14 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from .errors import FairnessError
+from .errors import FairnessError, ModelFailed
 from .judgement import attach
 from .matching import COUNT_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, load_baseline, \
     match_counts, match_speed, device_timer
 from .measure import Target, measure_models
 from .cache import Cache, identity
 from .indicators.env import environment
+from .readings import measured
 from .results import to_plain
 from .runner import RunSettings, check_settings
 from .sources import InputSpec, Source
@@ -158,8 +159,8 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                       "baseline": b.src.text, "baseline_kwargs": b.src.kwargs, "family": family_file,
                       "spec": [image_size, seq_len, input_factory], "indicator": indicator,
                       "proposed": proposed if isinstance(proposed, str) else None,
-                      "proposed_kwargs": proposed_kwargs, "proposed_counts": [first[0]["params"]["unique"],
-                                                                              first[0]["flops"]["macs"]],
+                      "proposed_kwargs": proposed_kwargs, "proposed_counts": [measured(first[0], "params"),
+                                                                              measured(first[0], "macs")],
                       "strategies": strategies, "settings": speed.record() if speed else None,
                       "env": identity(environment(speed.device if speed else "meta"))}
         found = cache.get(search_key)
@@ -168,8 +169,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                 if "values" in v:
                     v["values"] = {k: tuple(x) if isinstance(x, list) else x for k, x in v["values"].items()}
         elif indicator in COUNT_INDICATORS:
-            target = float({"params": first[0]["params"]["unique"], "macs": first[0]["flops"]["macs"],
-                            "flops": first[0]["flops"]["flops"]}[indicator])
+            target = measured(first[0], indicator)
             found = match_counts(b, indicator, target, strategies, progress=progress)
         else:
             from .matching import target_of
@@ -216,8 +216,8 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                          seq_len=seq_len, input_factory=input_factory, fvcore=False, speed=speed, progress=progress,
                          keep_going=True, cache=cache)
     for m in res["models"][:2]:
-        if m.get("failed"):
-            raise FairnessError(m["failed"])
+        if m.get("failed"):  # without the proposed model or the baseline there is no comparison
+            raise ModelFailed(m["failed"])
     for t, _, _, vspec in variants:
         if not same_input(vspec):
             res["models"] += measure_models([t], image_size=vspec.image_size, seq_len=vspec.seq_len,
@@ -226,14 +226,14 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     res["models"] += failed
     res = to_plain(res)
     by_name = {v[0].name: v for v in variants}
-    base_params = float(res["models"][1]["params"]["unique"])
+    base_params = measured(res["models"][1], "params")
     for m in res["models"]:
         if m.get("failed"):
             continue
         if m["name"] in by_name:
             _, match_rec, values, _ = by_name[m["name"]]
             m["match"], m["knobs"] = match_rec, values
-            m["capacity_loss"] = capacity_loss(b, values, float(m["params"]["unique"]), base_params)
+            m["capacity_loss"] = capacity_loss(b, values, measured(m, "params"), base_params)
         m["quality"] = dict((quality or {}).get(m["name"], {}))
     res["comparison"] = {"name": name, "proposed": res["models"][0]["name"], "baseline": base_name,
                          "match": match, "strategies": strategies, "family": b.family.name,

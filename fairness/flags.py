@@ -92,8 +92,20 @@ def view(m: dict) -> dict:
         "noisy": [k for k in ("throughput", "latency") if ((m.get("speed") or {}).get(k) or {}).get("noisy")],
         "capacity_loss": m.get("capacity_loss") or [], "claims": m.get("claims") or {}, "match": m.get("match"),
         "quality": rd.quality(m), "scaled_from": m.get("scaled_from"), "built": built_text(m),
+        # ratios of parameter senses from one source: a stated unique count over a measured applied
+        # one would compare two configurations (a paper's ALBERT-base with a default ALBERT-xxlarge)
+        "sharing": _senses(m, "applied", "params"), "sparsity": _senses(m, "params", "active"),
     })
     return v
+
+
+def _senses(m: dict, top: str, bottom: str) -> tuple[float, float] | None:
+    """(top, bottom) of two parameter senses, both stated or else both measured."""
+    for read in (rd.stated, rd.measured):
+        t, b = read(m, top), read(m, bottom)
+        if t and b:
+            return t, b
+    return None
 
 
 def built_text(m: dict) -> str:
@@ -165,7 +177,7 @@ def _evidence(ratios: dict) -> dict:
 
 def wins_losses(a: dict, b: dict, ratios: dict) -> tuple[list[str], list[str]]:
     """The indicators on which a is better than b, and those on which it is worse, ties left out."""
-    adv = {k: r if INDICATORS[k].convention == rd.SPEED else 1 / r for k, r in ratios.items()}
+    adv = {k: advantage(k, r) for k, r in ratios.items()}
     wins = [k for k, x in adv.items() if x > 1 + tie_margin(a, b, k)]
     losses = [k for k, x in adv.items() if x < 1 / (1 + tie_margin(a, b, k))]
     return wins, losses
@@ -179,7 +191,7 @@ def rule_indicators_disagree(a, b):
     if len(ratios) < 2:
         return []
     wins, losses = wins_losses(a, b, ratios)
-    adv = [r if INDICATORS[k].convention == rd.SPEED else 1 / r for k, r in ratios.items()]
+    adv = [advantage(k, r) for k, r in ratios.items()]
     spread = max(adv) / min(adv)
     if not (wins and losses) and spread <= DISAGREE_SPREAD:
         return []
@@ -209,17 +221,19 @@ def rule_parameter_sharing(a, b, claim_text=""):
     equal parameters, or when its parameter advantage over the other model is what sharing buys."""
     out = []
     for m, other in ((a, b), (b, a)):
-        if not (m.get("applied") and m.get("params")) or m["applied"] / m["params"] <= SHARING_RATIO:
+        if not m["sharing"] or m["sharing"][0] / m["sharing"][1] <= SHARING_RATIO:
             continue
-        r = m["applied"] / m["params"]
+        applied, unique = m["sharing"]
+        r = applied / unique
         pr = rd.ratio("params", m["params"], other.get("params"))
         looks_cheaper = pr is not None and pr < 1 - tie_margin(m, other, "params")
         unfair = _param_claim(a, b, claim_text) or looks_cheaper
-        msg = (f"{m['name']} reuses its weights: each of its {si(m['params'])} unique parameters is applied "
+        as_built = " (as built)" if rd.stated(m["record"], "params") and unique != m["params"] else ""
+        msg = (f"{m['name']} reuses its weights: each of its {si(unique)} unique parameters{as_built} is applied "
                f"{r:.2f} times per forward pass, so its parameter count understates its compute.")
-        ev = {"applied": m["applied"], "unique": m["params"], "applied_over_unique": r}
+        ev = {"applied": applied, "unique": unique, "applied_over_unique": r}
         if looks_cheaper:
-            ar = rd.ratio("params", m["applied"], other.get("applied"))
+            ar = rd.ratio("params", applied, (other["sharing"] or (other.get("applied"),))[0])
             ev["params_ratio"] = pr
             msg += (f" It has {INDICATORS['params'].words(pr, other['name'])}"
                     + (f" but {ar:.3g}x its applied parameters" if ar else "")
@@ -235,13 +249,14 @@ def rule_parameter_sharing(a, b, claim_text=""):
 def rule_sparsity(a, b, claim_text=""):
     out = []
     for m, other in ((a, b), (b, a)):
-        if not (m.get("active") and m.get("params")) or m["params"] / m["active"] <= SPARSITY_RATIO:
+        if not m["sparsity"] or m["sparsity"][0] / m["sparsity"][1] <= SPARSITY_RATIO:
             continue
-        r = m["params"] / m["active"]
+        unique, active = m["sparsity"]
+        r = unique / active
         unfair = _param_claim(a, b, claim_text)
         out.append(Flag("sparsity", "unfair" if unfair else "warn", [m["name"], other["name"]],
-                        {"unique": m["params"], "active": m["active"], "unique_over_active": r},
-                        f"{m['name']} is sparse: one token touches {si(m['active'])} of its {si(m['params'])} "
+                        {"unique": unique, "active": active, "unique_over_active": r},
+                        f"{m['name']} is sparse: one token touches {si(active)} of its {si(unique)} "
                         f"parameters ({1 / r:.0%}). Matching on parameters is unfair to a dense model, and matching "
                         f"on FLOPs does not mean equal speed (routing and memory for all experts still cost time)."
                         + (" A comparison at equal parameters is therefore unfair." if unfair else ""),
@@ -271,7 +286,7 @@ def rule_sequence_length(a, b):
         return []
     if abs(pr - 1) > SAME_PARAMS + tie_margin(a, b, "params") - DISAGREE_MARGIN or max(fr, 1 / fr) <= FLOPS_APART:
         return []
-    if any(m.get("applied") and m.get("params") and m["applied"] / m["params"] > SHARING_RATIO for m in (a, b)):
+    if any(m["sharing"] and m["sharing"][0] / m["sharing"][1] > SHARING_RATIO for m in (a, b)):
         return []  # parameter sharing explains the gap, and has its own flag
     return [Flag("sequence-length", "warn", [a["name"], b["name"]], {"params_ratio": pr, "flops_ratio": fr},
                  f"{a['name']} has about the same parameters as {b['name']} ({pr:.3g}x) but "

@@ -115,7 +115,7 @@ def _others_text(rest: list[dict]) -> str:
         return ""
     names = sorted({" vs ".join(f["models"]) for f in rest})
     shown = "; ".join(names[:3]) + (f"; and {len(names) - 3} more" if len(names) > 3 else "")
-    return f"also {len(rest)} more of this kind ({shown}): see results.json"
+    return f"Also {len(rest)} more of this kind ({shown}): see results.json"
 
 
 # --- the matched comparisons ----------------------------------------------------------------------
@@ -151,7 +151,7 @@ def _cell(results: dict, a: dict, b: dict, key: str) -> dict | None:
             cell["margin"] = max(DISAGREE_MARGIN, (paired[1][1] - paired[1][0]) / 2 / r)
         elif results.get("speed_ratios"):  # timed, but not in one interleaved group: drift is not paired out
             cell["apart"] = True
-    cell["advantage"] = r if INDICATORS[key].convention == rd.SPEED else 1 / r
+    cell["advantage"] = rd.advantage(key, r)
     return cell
 
 

@@ -37,6 +37,7 @@ from .families.base import Value
 from .flags import CAPACITY_FLOOR  # one threshold for a variant fairness builds and a baseline a paper scaled
 from .indicators import flops as flops_mod
 from .indicators.speed import NOISY_IQR_RATIO
+from .readings import measured
 from .sources import InputSpec, Source, build, make_inputs, parse_source
 
 STRATEGIES: dict[str, dict[str, float]] = {
@@ -373,8 +374,7 @@ def target_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, s
 
         rec = measure(text, kwargs=kwargs, image_size=spec.image_size, seq_len=spec.seq_len,
                       input_factory=spec.factory, fvcore=False)
-        return float({"params": rec["params"]["unique"], "macs": rec["flops"]["macs"],
-                      "flops": rec["flops"]["flops"]}[indicator])
+        return measured(rec, indicator)
     from .runner import measure_rate
 
     seconds, _ = measure_rate(_on_device(parse_source(text, kwargs), spec, settings.device), settings, indicator,
@@ -425,7 +425,7 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
                            for v in found)
         raise FairnessError(f"{indicator} target {target:.4g} is out of reach of every strategy for "
                             f"{b.src.text} ({ranges}); choose a target in one of these ranges")
-    base_params = float(base_rec["params"]["unique"])
+    base_params = measured(base_rec, "params")
     for v in found:
         src, vspec = b.variant(v["values"])
         rec = measure(src, image_size=vspec.image_size, seq_len=vspec.seq_len, input_factory=vspec.factory,
@@ -433,7 +433,7 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
                       name=f"{b.src.text} {v['strategy']}-matched on {indicator}")
         rec["match"] = v["match"]
         rec["knobs"] = v["values"]
-        rec["capacity_loss"] = capacity_loss(b, v["values"], float(rec["params"]["unique"]), base_params)
+        rec["capacity_loss"] = capacity_loss(b, v["values"], measured(rec, "params"), base_params)
         models.append(rec)
     res = new_results(models, env)
     res["matching"] = {

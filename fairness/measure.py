@@ -27,7 +27,7 @@ from .indicators.params import count_params
 from .cache import Cache, identity
 from .results import new_results, to_plain
 from .runner import Runnable, RunSettings, apply_settings, check_settings, time_models
-from .sources import (InputSpec, Inputs, Source, build, describe_input, make_inputs, parse_source, recipe,
+from .sources import (InputSpec, Inputs, Source, architecture, build, describe_input, make_inputs, parse_source, recipe,
                       split_input_value)
 
 # A model counted on meta is built again on the CPU only up to this size of parameters:
@@ -153,6 +153,7 @@ def _count_one(t: Target, spec: InputSpec, batch_size: int, device: str, fvcore:
         "name": name or what,
         "source": src.text if src else f"object:{type(model).__module__}.{type(model).__qualname__}",
         "kwargs": dict(src.kwargs) if src else {},
+        "architecture": architecture(module),
         "input": ins.record,
         "match": None,
         "counted_on": counted_on,

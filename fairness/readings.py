@@ -125,16 +125,9 @@ def ratio(key: str, a: float | None, b: float | None) -> float | None:
     return b / a if key == "latency" else a / b
 
 
-def advantage(key: str, a: float | None, b: float | None) -> float | None:
-    """How much better a is than b on `key`: > 1 better, < 1 worse."""
-    r = ratio(key, a, b)
-    if r is None:
-        return None
+def advantage(key: str, r: float) -> float:
+    """A ratio in the one convention as an advantage: > 1 means a is better than b on `key`."""
     return r if INDICATORS[key].convention == SPEED else 1 / r
-
-
-def ratio_of(a: dict, b: dict, key: str) -> float | None:
-    return ratio(key, value(a, key), value(b, key))
 
 
 def quality(m: dict) -> dict:

@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from .errors import FairnessError
+from .errors import FairnessError, ModelFailed
 from .indicators import energy as energy_mod
 from .indicators import idle as idle_mod
 from .indicators import memory as memory_mod
@@ -388,7 +388,7 @@ class Prepared(StepTimer):
         # A model whose output is NaN or inf is broken at these settings: timing it would
         # measure a computation nobody can use, so it fails (alone) with the reason.
         if any(not torch.isfinite(t).all() for t in _float_tensors(out)):
-            raise FairnessError(f"{run.name}: the forward pass at batch {b} returned NaN or inf on {s.device} "
+            raise ModelFailed(f"{run.name}: the forward pass at batch {b} returned NaN or inf on {s.device} "
                                 f"({s.dtype}); check the model and its inputs, or try --dtype float32")
         out = None
         t0 = time.perf_counter()

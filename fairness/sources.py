@@ -392,3 +392,20 @@ def describe_input(record: dict) -> str:
     if record.get("kind") == "tokens":
         return f"tokens {record['batch_size']}x{record['seq_len']}"
     return f"inputs {record.get('shapes')}"
+
+
+# The sizes of a transformers config under the names common configs use (BERT, GPT-2, T5, Mixtral):
+# enough to say which model was built. hf:albert without kwargs is ALBERT-xxlarge (hidden_size 4096).
+_CONFIG_SIZES = ("num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads",
+                 "intermediate_size", "embedding_size", "n_layer", "n_embd", "n_head", "num_layers",
+                 "num_decoder_layers", "d_model", "d_ff", "num_heads", "num_experts", "num_local_experts")
+
+
+def architecture(model: torch.nn.Module) -> dict:
+    """The sizes that say which model was built: a transformers config's, its defaults included
+    (other models are named by their source and kwargs)."""
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(config, "to_dict"):
+        return {}
+    d = config.to_dict()
+    return {k: d[k] for k in _CONFIG_SIZES if isinstance(d.get(k), int) and not isinstance(d.get(k), bool)}

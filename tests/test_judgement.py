@@ -73,7 +73,7 @@ def test_findings_fold_by_kind_principal_pair_first():
     j = judge({"models": [p, rec("B"), *vs]})
     (f,) = [f for f in j["findings"] if f["id"] == "indicators-disagree"]
     assert f["models"] == ["P", "B"] and f["others"] == 3 and len(f["flags"]) == 4
-    assert "3 more of this kind" in f["others_text"]
+    assert "Also 3 more of this kind" in f["others_text"]
     assert len(kinds(j)) == len(set(kinds(j)))  # one finding per kind
 
 
