@@ -281,3 +281,26 @@ def test_vit_patch32_against_patch16_is_questionable_on_sequence_length(tmp_path
     assert own["is_baseline"]  # ViT-B/16 is within 2% of ViT-B/32's parameters already
     (width,) = [m for m in j["matched"] if m["indicator"] == "flops" and m["strategy"] == "width"]
     assert {r["indicator"]: r["outcome"] for r in width["rows"]}["params"] == "falls behind"
+
+
+def test_a_claim_checked_against_a_default_config_names_it(tmp_path):
+    """hf:albert without kwargs is ALBERT-xxlarge (222.6M): the mismatch with a stated 12M says so."""
+    res = audit(_claims(tmp_path, "models:\n  - {name: ALBERT, source: 'hf:albert', params: 12M, flops: 22.5G}\n"
+                                  "  - {name: BERT, source: 'hf:bert', params: 110M, flops: 22.4G}\n"))
+    (f,) = [f for f in res["flags"] if f["id"] == "claim-mismatch" and f["evidence"]["indicator"] == "params"]
+    assert "222.6 M of hf:albert with its defaults" in f["message"] and "hidden_size=4096" in f["message"]
+    (sharing,) = [f for f in res["flags"] if f["id"] == "parameter-sharing"]
+    # measured applied over measured unique: one configuration, not a stated 12M against xxlarge's uses
+    assert sharing["evidence"]["unique"] == pytest.approx(222.6e6, rel=1e-3) and "(as built)" in sharing["message"]
+
+
+def test_a_model_whose_output_is_nan_fails_as_a_model_not_as_bad_input():
+    from fairness.errors import FairnessError, ModelFailed
+    from fairness.runner import Prepared, Runnable, RunSettings
+    from fairness.sources import Inputs
+    from tiny_models import mlp_inputs, nan_out
+
+    run_ = Runnable("nan", nan_out(), lambda b: Inputs((mlp_inputs(b),), {}, {"kind": "given", "batch_size": b}))
+    with pytest.raises(ModelFailed, match="returned NaN or inf") as e:
+        Prepared(run_, 1, RunSettings(device="cpu", min_duration_s=0.05, warmup_s=0.01, threads=1), False)
+    assert isinstance(e.value, FairnessError) and e.value.exit_code == 3  # one line in the CLI, its own exit code

@@ -4,6 +4,7 @@ function of the results file; every user string is escaped (render/flags.py's `m
 from __future__ import annotations
 
 from .. import readings as rd
+from ..flags import built_text
 from ..results import failures
 from .flags import judgement_markdown, md, md_table
 from .units import seconds, si, size
@@ -36,6 +37,7 @@ def comparison_markdown(res: dict) -> str:
     header = ["model", "role"] + [h for _, h, _ in _COLUMNS] + ["matched on", "", "quality"]
     lines = [f"### fairness: {md(cmp.get('name', 'comparison'))}", ""] + judgement_markdown(res)
     lines += ["", "#### Models", ""] + md_table([header] + [_row(m, base) for m in models])
+    lines += [""] + [f"- {md(m['name'])}: {md(built_text(m))}" for m in models if built_text(m)]
     lines += [f"\n**Failed:** {md(name)}: {md(why)}" for name, why in failures(res)]
     env = res["environment"]
     timed = any(m.get("speed") for m in res["models"])
