@@ -171,7 +171,8 @@ def _words(ratios: dict, other: str) -> str:
     return "; ".join(INDICATORS[k].words(r, other) for k, r in ratios.items())
 
 
-def _evidence(ratios: dict) -> dict:
+def ratio_evidence(ratios: dict) -> dict:
+    """Ratios as evidence fields: params_ratio, flops_ratio, throughput_speedup, ..."""
     return {f"{k}_{INDICATORS[k].ratio_name}": r for k, r in ratios.items()}
 
 
@@ -195,7 +196,7 @@ def rule_indicators_disagree(a, b):
     spread = max(adv) / min(adv)
     if not (wins and losses) and spread <= DISAGREE_SPREAD:
         return []
-    ev = {**_evidence(ratios), "spread": spread}
+    ev = {**ratio_evidence(ratios), "spread": spread}
     if wins and losses:
         msg = (f"{a['name']} is better than {b['name']} on {', '.join(wins)} but worse on {', '.join(losses)} "
                f"({_words(ratios, b['name'])}): which model is 'more efficient' depends on the indicator chosen.")
@@ -357,7 +358,7 @@ def rule_memory_bound(a, b):
              and max(r, 1 / r) > MEMORY_APART}
     if not apart:
         return []
-    return [Flag("memory-bound", "warn", [a["name"], b["name"]], {"flops_ratio": fr, **_evidence(apart)},
+    return [Flag("memory-bound", "warn", [a["name"], b["name"]], {"flops_ratio": fr, **ratio_evidence(apart)},
                  f"At similar FLOPs ({fr:.3g}x), {a['name']} has "
                  + ", ".join(f"{r:.3g}x the {INDICATORS[k].label}" for k, r in apart.items())
                  + f" of {b['name']}: memory traffic, not arithmetic, will set their speed apart.",
@@ -512,7 +513,7 @@ def rule_quality_tradeoff(a, b):
         return []
     words = _words({k: ratios[k] for k in gained}, b["name"])
     return [Flag("quality-tradeoff", "warn", [a["name"], b["name"]], {"quality": q, "delta": delta,
-                                                                      **_evidence({k: ratios[k] for k in gained})},
+                                                                      **ratio_evidence({k: ratios[k] for k in gained})},
                  f"{a['name']} is {how} than {b['name']} ({words}) at {abs(delta):.3g} points "
                  f"{'lower' if delta < 0 else 'higher'} {q}: a different point on the quality-cost trade-off, not "
                  f"an improvement by itself.",

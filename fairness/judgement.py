@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from . import readings as rd
-from .flags import DISAGREE_MARGIN, QUALITY_TIE, SEVERITIES, model_flags, pair_flags, pair_ratios, tie_margin, view
+from .flags import (DISAGREE_MARGIN, QUALITY_TIE, SEVERITIES, model_flags, pair_flags, pair_ratios, ratio_evidence,
+                    tie_margin, view)
 from .readings import INDICATORS, JUDGED
 
 VERDICTS = ("fair", "insufficient", "questionable", "unfair")  # in rising order: a report takes its worst pair's
@@ -27,8 +28,6 @@ VERDICTS = ("fair", "insufficient", "questionable", "unfair")  # in rising order
 KIND_ORDER = ("units", "capacity-handicap", "parameter-sharing", "sparsity", "sequence-length", "claim-mismatch",
               "embedding-heavy", "parallelism", "flops-speed-mismatch", "memory-bound", "hardware-mismatch",
               "quality-tradeoff", "single-indicator", "indicators-disagree", "incomplete-count", "noisy-timing")
-OUTCOMES = ("survives", "shrinks", "reverses", "appears", "falls behind", "none", "matched", "unknown until trained",
-            "not measured")
 
 
 def roles(models: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
@@ -62,8 +61,7 @@ def judge(results: dict, claim_text: str = "") -> dict:
             mine = fl + [f for n in (p["name"], b["name"]) for f in own[n] if f.severity != "info"]
             ratios = pair_ratios(p, b)
             pairs.append({"models": [p["name"], b["name"]], "verdict": pair_verdict(mine, list(ratios)),
-                          "known": list(ratios), "ratios": {f"{k}_{INDICATORS[k].ratio_name}": r
-                                                            for k, r in ratios.items()},
+                          "known": list(ratios), "ratios": ratio_evidence(ratios),
                           "flags": sorted({f.id for f in mine})})
             flags += fl
         for v in variants:
