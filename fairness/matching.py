@@ -227,7 +227,7 @@ def capacity_loss(b: Baseline, values: dict[str, Value], params: float, base_par
         if k.role in ("depth", "width"):
             kept = size_of(values[k.name]) / size_of(b.values[k.name])
             if kept < CAPACITY_FLOOR:
-                out.append(f"{k.role} ({k.name}) {kept:.0%} of the baseline's")
+                out.append(f"{k.role}{f' ({k.name})' if k.name != k.role else ''} {kept:.0%} of the baseline's")
     return out
 
 
