@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -209,20 +210,16 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
         return True
 
     progress(f"measuring {2 + len(variants)} models" + (" and timing them together" if speed else ""))
-    # One group, timed interleaved; variants that change the input (resolution, sequence
-    # length) are measured at their own input, one by one.
+    # One group, timed in interleaved rounds, so every speed-up is paired round by round; a
+    # variant that changes the input (resolution, sequence length) is timed there at its own.
     # A variant that fails is recorded as failed; the others and the report go on.
-    res = measure_models(targets + [v[0] for v in variants if same_input(v[3])], image_size=image_size,
-                         seq_len=seq_len, input_factory=input_factory, fvcore=False, speed=speed, progress=progress,
-                         keep_going=True, cache=cache)
+    res = measure_models(targets + [replace(t, spec=None if same_input(vspec) else vspec)
+                                    for t, _, _, vspec in variants],
+                         image_size=image_size, seq_len=seq_len, input_factory=input_factory, fvcore=False,
+                         speed=speed, progress=progress, keep_going=True, cache=cache, references=2)
     for m in res["models"][:2]:
         if m.get("failed"):  # without the proposed model or the baseline there is no comparison
             raise ModelFailed(m["failed"])
-    for t, _, _, vspec in variants:
-        if not same_input(vspec):
-            res["models"] += measure_models([t], image_size=vspec.image_size, seq_len=vspec.seq_len,
-                                            input_factory=vspec.factory, fvcore=False, speed=speed,
-                                            progress=progress, keep_going=True, cache=cache)["models"]
     res["models"] += failed
     res = to_plain(res)
     by_name = {v[0].name: v for v in variants}

@@ -84,6 +84,9 @@ class Target:
     kwargs: dict | None = None  # constructor arguments of a source string
     name: str | None = None
     role: str = "proposed"
+    # its own input (an input-matched variant: another resolution or length), timed in the same
+    # interleaved group as the others; None: the group's input
+    spec: InputSpec | None = None
 
 
 def _resolve(model, kwargs) -> Source | None:
@@ -237,7 +240,7 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
                    count_device: str = "meta", fvcore: bool = True, speed: RunSettings | None = None,
                    progress: Progress = _quiet, on_record: Callable[[dict], None] | None = None,
                    keep_going: bool = False, cache: Cache | None = None,
-                   decoder_seq_len: int | None = None) -> dict:
+                   decoder_seq_len: int | None = None, references: int = 1) -> dict:
     """Measure several models for one comparison; return a results file (dict).
 
     Every model is counted first (`count_device`, meta by default). With `speed`, all of them
@@ -249,6 +252,8 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     `cache`: each finished count, and the group's timing, is stored as it is done, and reused
     when the cache was opened to resume (models given as objects are always measured).
     `decoder_seq_len`: decoder tokens of encoder-decoder models (None: as many as `seq_len`).
+    `references`: speed-ups are paired against each of the first this many models (compare: the
+    proposed model and the baseline).
     """
     cache = cache or Cache(None)
     if isinstance(image_size, int):
@@ -262,11 +267,11 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     results = new_results([], env)
     ok_targets, count_keys = [], []
     for t in targets:
-        key = _count_key(t, spec, batch_size, count_device, fvcore, env)
+        key = _count_key(t, t.spec or spec, batch_size, count_device, fvcore, env)
         try:
             record = cache.get(key) if key else None
             if record is None:
-                record = to_plain(_count_one(t, spec, batch_size, count_device, fvcore, progress))
+                record = to_plain(_count_one(t, t.spec or spec, batch_size, count_device, fvcore, progress))
                 if key:
                     cache.put(key, record)
         except FairnessError as e:
@@ -289,13 +294,15 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
         return results
     counted = [m for m in results["models"] if not m.get("failed")]
     speed_key = ({"kind": "timing", "label": ", ".join(m["name"] for m in counted), "models": count_keys,
-                  "settings": speed.record(), "env": identity(env)} if all(count_keys) else None)
+                  "settings": speed.record(), "env": identity(env),
+                  **({"references": references} if references != 1 else {})} if all(count_keys) else None)
     timed = cache.get(speed_key) if speed_key else None
     if timed is not None:
         speeds, ratios = timed["speeds"], timed["ratios"]
     else:
-        runs = [_runnable(t, rec, spec, speed.device, speed.isolate, progress) for t, rec in zip(ok_targets, counted)]
-        speeds, ratios = time_models(runs, speed, env, progress) if runs else ([], [])
+        runs = [_runnable(t, rec, t.spec or spec, speed.device, speed.isolate, progress)
+                for t, rec in zip(ok_targets, counted)]
+        speeds, ratios = time_models(runs, speed, env, progress, references) if runs else ([], [])
         if speed_key:
             cache.put(speed_key, {"speeds": speeds, "ratios": ratios})
     for rec, sp in zip(counted, speeds):

@@ -511,15 +511,17 @@ def _secondary(rec: dict, key: str, wanted: bool, progress: Progress, message: s
         rec.setdefault("unavailable", {})[key] = f"{type(e).__name__}: {str(e).strip()[:200]}"
 
 
-def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progress) -> tuple[list[dict], list[dict]]:
+def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progress,
+                references: int = 1) -> tuple[list[dict], list[dict]]:
     """Time every model on the target device. Returns a speed record per model (in order) and
-    the paired speed ratios of every model to the first. Failures are recorded, not raised."""
+    the paired speed ratios of every model to each of the first `references` models. Failures
+    are recorded, not raised."""
     if s.isolate:
         from . import isolate
 
         isolate.check_isolatable(runs)
         with isolate.workers(runs, s, progress):
-            return _time_all(runs, s, env, progress)
+            return _time_all(runs, s, env, progress, references)
     dev = s.torch_device
     modes = [run.module.training for run in runs]
     for run in runs:
@@ -527,7 +529,7 @@ def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progr
         if s.channels_last:
             run.module.to(memory_format=torch.channels_last)
     try:
-        return _time_all(runs, s, env, progress)
+        return _time_all(runs, s, env, progress, references)
     finally:
         for run, mode in zip(runs, modes):  # a caller's own object is given back as it came
             run.module.train(mode)
@@ -536,7 +538,8 @@ def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progr
         free_cache(dev)
 
 
-def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progress) -> tuple[list[dict], list[dict]]:
+def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progress,
+              references: int) -> tuple[list[dict], list[dict]]:
     records: dict[str, list[dict]] = {r.name: [] for r in runs}
     for r in runs:
         if r.failed:  # its worker could not start
@@ -558,7 +561,9 @@ def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progres
             if r.name in train:
                 rec["train"] = train[r.name]
             records[r.name].append(rec)
-        ratios += _ratios(runs[0], live, infer, b_of)
+        for i, ref in enumerate(runs[:references]):  # each pair once: later models against each reference
+            later = [r for r in live if all(r is not x for x in runs[:i + 1])]
+            ratios += _ratios(ref, later, infer, b_of)
         for r in live:
             rec = records[r.name][-1]
             macs = r.macs_per_example
@@ -578,7 +583,7 @@ def _per_example(rec: dict, indicator: str, batch: int) -> list[tuple[float, ...
 
 
 def _ratios(ref: Runnable, live: list[Runnable], infer: dict, b_of: dict) -> list[dict]:
-    """Every live model's speed-up over the reference (the first model) in this phase."""
+    """Every live model's speed-up over the reference in this phase."""
     out = []
     ref_rec = infer.get(ref.name, {})
     for r in live:

@@ -101,3 +101,27 @@ def test_python_api_takes_a_module_and_renders(tmp_path):
     assert variant["knobs"] == {"depth": 4, "width": 32} and variant["match"]["rel_error"] == 0
     written = fairness.render(res, tmp_path, formats=("md", "json"))
     assert sorted(p.name for p in written) == ["report.md", "results.json"]
+
+
+def test_an_input_matched_variant_is_timed_in_the_same_rounds():
+    """ViT-S matched to ViT-Ti's FLOPs by its input alone (a smaller image): it is timed in the
+    same interleaved rounds as the others, with the same n, and its speed-up over the proposed
+    model and over the baseline is paired round by round."""
+    from fairness import compare
+    from fairness.runner import RunSettings
+
+    speed = RunSettings(device="cpu", batch_sizes=(1,), min_duration_s=0.05, warmup_s=0.01, threads=1,
+                        idle=False, energy=False)
+    res = compare("timm:vit_tiny_patch16_224", "timm:vit_small_patch16_224", match=["flops"], strategies=["input"],
+                  speed=speed, proposed_name="Ti", baseline_name="S")
+    names = [m["name"] for m in res["models"]]
+    assert names == ["Ti", "S", "S input-matched on flops"]
+    variant = res["models"][2]
+    assert variant["input"]["height"] < 224  # its own input, in the same group
+    rounds = {m["name"]: len(m["speed"]["runs"][0]["rounds"]["throughput"]) for m in res["models"]}
+    assert len(set(rounds.values())) == 1
+    pairs = {(r["model"], r["reference"]) for r in res["speed_ratios"] if r["indicator"] == "throughput"}
+    assert pairs == {("S", "Ti"), ("S input-matched on flops", "Ti"), ("S input-matched on flops", "S")}
+    (m,) = res["judgement"]["matched"]
+    (row,) = [r for r in m["rows"] if r["indicator"] == "throughput"]
+    assert "matched_ci95" in row and not row.get("matched_apart")

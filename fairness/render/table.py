@@ -171,8 +171,8 @@ def speed_summary(results: dict) -> str:
                           f"compile {env['compile']}", 110, subsequent_indent="  ")
     ratios = results.get("speed_ratios") or []
     if ratios:
-        lines += ["", "speed-up over the first model (reference time per example / model time per example, "
-                      "paired round by round; > 1: faster)"]
+        lines += ["", "speed-ups (reference time per example / model time per example, paired round by round; "
+                      "> 1: faster)"]
         for r in ratios:
             lines.append(f"  {r['model']} vs {r['reference']}: {r['indicator']} at batch {r['batch_size']}: "
                          f"{r['speedup']:.3f}x [95% CI {r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}, {r['n']} rounds]")
