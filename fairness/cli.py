@@ -102,6 +102,37 @@ _isolate_option = click.option(
          "batch-1 ratios between processes were less stable (benchmarks/RESULTS.md).")
 
 
+def _run_options(f):
+    """The settings that change a speed number, shared by measure and compare (None: not given)."""
+    options = [
+        click.option("--channels-last", "channels_last", type=click.Choice(["auto", "true", "false"]),
+                     is_flag=False, flag_value="true", default=None,
+                     help="Model and 4-d inputs in channels_last memory format. auto (the default): on for "
+                          "convolutional networks, as they are run for speed; recorded per model."),
+        click.option("--compile", "compile_mode", is_flag=False, flag_value="default", default=None,
+                     type=click.Choice(["default", "reduce-overhead", "max-autotune"]),  # runner.COMPILE_MODES
+                     help="torch.compile the model (mode optional). Compile time is reported apart from timings."),
+        click.option("--threads", type=int, metavar="N", help="CPU threads for torch. Default: the physical cores."),
+        click.option("--train", is_flag=True, default=None,
+                     help="Also time one training step (forward, backward, SGD step) and its peak memory."),
+        click.option("--tf32", is_flag=True, default=None,
+                     help="Allow TF32 for float32 matmuls (CUDA; off by default in torch)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+_CHANNELS_LAST = {"auto": "auto", "true": True, "false": False}
+
+
+def _run_overrides(channels_last, compile_mode, threads, train, tf32) -> dict:
+    """The run options given on the command line, as measure: keys of a config."""
+    given = {"channels_last": _CHANNELS_LAST.get(channels_last),
+             "compile": compile_mode, "threads": threads, "train": train, "tf32": tf32}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 @main.command(epilog=EPILOG_MEASURE)
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @click.option("-k", "--kwarg", "kwargs", multiple=True, metavar="KEY=VALUE",
@@ -121,14 +152,7 @@ _isolate_option = click.option(
               help="Where counting runs. Counts do not depend on it; meta needs no memory for weights.")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32",
               show_default=True, help="Compute dtype; bfloat16/float16 run under torch.autocast.")
-@click.option("--channels-last", is_flag=True, help="Model and 4-d inputs in channels_last memory format.")
-@click.option("--compile", "compile_mode", is_flag=False, flag_value="default", default=None,
-              type=click.Choice(["default", "reduce-overhead", "max-autotune"]),
-              help="torch.compile the model (mode optional). Compile time is reported apart from timings.")
-@click.option("--threads", type=int, metavar="N", help="CPU threads for torch. Default: the physical cores.")
-@click.option("--train", is_flag=True, help="Also time one training step (forward, backward, SGD step) "
-                                            "and its peak memory.")
-@click.option("--tf32", is_flag=True, help="Allow TF32 for float32 matmuls (CUDA; off by default in torch).")
+@_run_options
 @click.option("--min-time", "min_time", type=float, default=1.0, show_default=True, metavar="S",
               help="Each timing runs at least this long per model (and at least 10 samples).")
 @click.option("--workload", "workload_examples", type=int, metavar="N",
@@ -186,9 +210,9 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
     batches = _parse_batches(batch_text)
     speed = None
     if not no_speed and device != "meta":
-        speed = RunSettings(device=device, dtype=dtype, channels_last=channels_last, compile=compile_mode,
-                            threads=threads, train=train, tf32=tf32, batch_sizes=batches,
-                            min_duration_s=min_time, idle=not no_idle, energy=not no_energy, isolate=bool(isolate),
+        speed = RunSettings(device=device, dtype=dtype, channels_last=_CHANNELS_LAST[channels_last or "auto"],
+                            compile=compile_mode, threads=threads, train=bool(train), tf32=bool(tf32),
+                            batch_sizes=batches, min_duration_s=min_time, idle=not no_idle, energy=not no_energy, isolate=bool(isolate),
                             workload_examples=workload_examples, workload_steps=workload_steps)
     count_batch = min([b for b in batches if b != "auto"], default=1)
     targets = [Target(s, kwargs=parse_kwargs(kwargs), role="proposed" if i == 0 else "baseline")
@@ -393,12 +417,14 @@ examples/albert_vs_bert.yaml.
 @click.option("--device", metavar="cpu|cuda", help="Where speed is measured. Default: the config's, else cuda "
                                                     "if visible, else cpu.")
 @click.option("--no-speed", is_flag=True, help="Counts only.")
-@click.option("--batch", "batch_text", default="1", show_default=True, metavar="N,N,...",
-              help="Batch sizes to time (without a config).")
-@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32",
-              show_default=True, help="Compute dtype for timing (autocast).")
-@click.option("--min-time", "min_time", type=float, default=1.0, show_default=True, metavar="S",
-              help="Each timing runs at least this long per model.")
+@click.option("--batch", "batch_text", default=None, metavar="N|N,N,...|auto",
+              help="Batch sizes to time (latency is always also measured at batch 1). auto: the largest power "
+                   "of two that fits (CUDA). Default: the config's, else 1.")
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default=None,
+              help="Compute dtype for timing (autocast). Default: the config's, else float32.")
+@click.option("--min-time", "min_time", type=float, default=None, metavar="S",
+              help="Each timing runs at least this long per model. Default: the config's, else 1.")
+@_run_options
 @_isolate_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: reports/NAME/.")
 @click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True,
@@ -407,15 +433,15 @@ examples/albert_vs_bert.yaml.
                                              "stored in the output folder; measure only the rest.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def compare(config, proposed, baseline, match_text, strategies, name, image_size, seq_len, input_factory, device,
-            no_speed, batch_text, dtype, min_time, isolate, out_dir, figure_style, resume, quiet):
+            no_speed, batch_text, dtype, min_time, channels_last, compile_mode, threads, train, tf32, isolate, out_dir,
+            figure_style, resume, quiet):
     """Compare a proposed model with a baseline and its matched variants; write the report."""
     from pathlib import Path
 
     from . import results as results_mod
     from .cache import Cache
-    from .compare import compare as run_compare, compare_config, load_config, safe_name
+    from .compare import compare as run_compare, compare_config, load_config, run_settings, safe_name
     from .render.report import render
-    from .runner import RunSettings
     from .sources import parse_image_size
 
     progress = _progress(quiet)
@@ -429,14 +455,16 @@ def compare(config, proposed, baseline, match_text, strategies, name, image_size
     # every finished measurement is kept here as it is done; --resume reuses them
     results_mod.check_writable(folder, f"--out {folder}")
     cache = Cache(folder / ".fairness-cache", reuse=resume, progress=progress)
+    given = {"batch": list(_parse_batches(batch_text)) if batch_text else None, "dtype": dtype,
+             "min_time": min_time, "isolate": isolate}
+    overrides = {**{k: v for k, v in given.items() if v is not None},
+                 **_run_overrides(channels_last, compile_mode, threads, train, tf32)}
     if config:
-        res = compare_config(config, device=device, no_speed=no_speed, isolate=isolate, cache=cache,
+        res = compare_config(config, device=device, no_speed=no_speed, overrides=overrides, cache=cache,
                              progress=progress)
     else:
         match = [m.strip() for m in (match_text or "params,flops").split(",") if m.strip()]
-        speed = None if no_speed else RunSettings(device=device or _default_device(), dtype=dtype,
-                                                  batch_sizes=_parse_batches(batch_text), min_duration_s=min_time,
-                                                  isolate=bool(isolate))
+        speed = None if no_speed else run_settings(overrides, device or _default_device())
         res = run_compare(proposed, baseline, name=name, match=match, strategies=list(strategies) or None,
                           image_size=parse_image_size(image_size) if image_size else None, seq_len=seq_len,
                           input_factory=input_factory, speed=speed, cache=cache, progress=progress)

@@ -29,13 +29,14 @@ from .cache import Cache, identity
 from .indicators.env import environment
 from .readings import measured
 from .results import to_plain
-from .runner import RunSettings, check_settings
+from .runner import COMPILE_MODES, RunSettings, check_settings
 from .sources import InputSpec, Source
 from .spec import check_name, read_yaml
 
 TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family"}
 MODEL_KEYS = {"name", "source", "kwargs", "quality"}
-MEASURE_KEYS = {"device", "seq_len", "image_size", "speed", "batch", "dtype", "min_time", "inputs", "isolate"}
+MEASURE_KEYS = {"device", "seq_len", "image_size", "speed", "batch", "dtype", "min_time", "inputs", "isolate",
+                "channels_last", "compile", "tf32", "threads", "train"}
 INDICATORS = COUNT_INDICATORS + SPEED_INDICATORS
 
 
@@ -69,6 +70,12 @@ def _check_measure(ms: dict, what: str) -> None:
         "min_time": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 3600,
                      "seconds, between 0 and 3600"),
         "inputs": (lambda v: isinstance(v, str) and v.startswith("python:"), "python:module:function"),
+        "channels_last": (lambda v: v in (True, False, "auto"), "auto, true or false"),
+        "compile": (lambda v: v in (True, False) or v in COMPILE_MODES,
+                    f"false, true or a mode ({', '.join(COMPILE_MODES)})"),
+        "tf32": (lambda v: isinstance(v, bool), "true or false"),
+        "threads": (_positive_int, "a positive integer"),
+        "train": (lambda v: isinstance(v, bool), "true or false"),
     }
     for key, (ok, expected) in checks.items():
         if key in ms and not ok(ms[key]):
@@ -238,18 +245,26 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     return attach(res)
 
 
-def compare_config(path: str, *, device: str | None = None, no_speed: bool = False, isolate: bool | None = None,
+def run_settings(ms: dict, device: str | None = None) -> RunSettings:
+    """The speed settings of a measure: section (or the command line's, in the same keys)."""
+    batches = ms.get("batch", [1])
+    compile_mode = ms.get("compile") or None
+    return RunSettings(device=device or ms.get("device") or "cpu", dtype=ms.get("dtype", "float32"),
+                       batch_sizes=tuple(batches if isinstance(batches, list) else [batches]),
+                       min_duration_s=float(ms.get("min_time", 1.0)), idle=True, energy=True,
+                       isolate=bool(ms.get("isolate", False)), channels_last=ms.get("channels_last", "auto"),
+                       compile="default" if compile_mode is True else compile_mode, tf32=bool(ms.get("tf32", False)),
+                       threads=ms.get("threads"), train=bool(ms.get("train", False)))
+
+
+def compare_config(path: str, *, device: str | None = None, no_speed: bool = False, overrides: dict | None = None,
                    cache: Cache | None = None, progress: Callable[[str], None] = lambda m: None) -> dict:
+    """A comparison from its config file; `overrides`: measure: keys given on the command line."""
     cfg = load_config(path)
-    ms = cfg["measure"]
+    ms = {**cfg["measure"], **(overrides or {})}
+    _check_measure(ms, f"config {path}: measure (with the command line's settings)")
     want_speed = bool(ms.get("speed", True)) and not no_speed
-    speed = None
-    if want_speed:
-        batches = ms.get("batch", [1])
-        speed = RunSettings(device=device or ms.get("device") or "cpu", dtype=ms.get("dtype", "float32"),
-                            batch_sizes=tuple(batches if isinstance(batches, list) else [batches]),
-                            min_duration_s=float(ms.get("min_time", 1.0)), idle=True, energy=True,
-                            isolate=isolate if isolate is not None else ms.get("isolate", False))
+    speed = run_settings(ms, device) if want_speed else None
     p, b = cfg["proposed"], cfg["baseline"]
     size = ms.get("image_size")
     return compare(p["source"], b["source"], name=cfg["name"], proposed_name=p.get("name"),

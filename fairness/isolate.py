@@ -153,7 +153,7 @@ def workers(runs: list, settings, progress):
     try:
         for run in runs:
             progress(f"starting a worker process for {run.name} (--isolate)")
-            run.worker = Worker(run.name, run.rebuild, settings)
+            run.worker = Worker(run.name, run.rebuild, dataclasses.replace(settings, channels_last=run.channels_last))
             started.append(run.worker)
         for run in runs:
             try:
@@ -198,7 +198,8 @@ def _serve(task: dict, answers) -> None:
         module, inputs_at = build_from(task["rebuild"], s.device)
         if s.channels_last:
             module.to(memory_format=torch.channels_last)
-        run = Runnable(task["name"], module, inputs_at, rebuild=task["rebuild"], compile=s.compile)
+        run = Runnable(task["name"], module, inputs_at, rebuild=task["rebuild"], compile=s.compile,
+                       channels_last=s.channels_last)
     except Exception as e:
         message = str(e) if isinstance(e, FairnessError) else f"{type(e).__name__}: {str(e).strip()[:300]}"
         reply(error=message, type=type(e).__name__)

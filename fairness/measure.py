@@ -26,7 +26,7 @@ from .indicators.env import environment
 from .indicators.params import count_params
 from .cache import Cache, identity
 from .results import new_results, to_plain
-from .runner import Runnable, RunSettings, apply_settings, check_settings, time_models
+from .runner import Runnable, RunSettings, apply_settings, channels_last_for, check_settings, time_models
 from .sources import (InputSpec, Inputs, Source, architecture, build, describe_input, make_inputs, parse_source, recipe,
                       split_input_value)
 
@@ -176,9 +176,15 @@ def _count_one(t: Target, spec: InputSpec, batch_size: int, device: str, fvcore:
     return record
 
 
-def _runnable(t: Target, record: dict, spec: InputSpec, device: str, isolate: bool, progress: Progress) -> Runnable:
+def _runnable(t: Target, record: dict, spec: InputSpec, s: RunSettings, progress: Progress) -> Runnable:
     """The model on the target device with random weights, and its inputs at any batch size.
     With `isolate`, only its recipe: its worker process builds it."""
+    run = _placed(t, record, spec, s.device, s.isolate, progress)
+    run.channels_last = channels_last_for(s.channels_last, record)
+    return run
+
+
+def _placed(t: Target, record: dict, spec: InputSpec, device: str, isolate: bool, progress: Progress) -> Runnable:
     src = _resolve(t.model, t.kwargs)
     name = record["name"]
     macs = to_plain(record["flops"])["macs"]
@@ -300,7 +306,7 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     if timed is not None:
         speeds, ratios = timed["speeds"], timed["ratios"]
     else:
-        runs = [_runnable(t, rec, t.spec or spec, speed.device, speed.isolate, progress)
+        runs = [_runnable(t, rec, t.spec or spec, speed, progress)
                 for t, rec in zip(ok_targets, counted)]
         speeds, ratios = time_models(runs, speed, env, progress, references) if runs else ([], [])
         if speed_key:

@@ -46,7 +46,8 @@ class RunSettings:
 
     device: str = "cpu"
     dtype: str = "float32"  # float32, or bfloat16 / float16 under torch.autocast
-    channels_last: bool = False
+    # True, False, or "auto": on for convolutional models (channels_last_for), as a user would run them
+    channels_last: bool | str = False
     compile: str | None = None  # a torch.compile mode, or None for eager
     threads: int | None = None  # CPU threads for torch; None: this machine's physical cores
     train: bool = False  # also time one training step: forward, backward, optimizer step
@@ -93,6 +94,8 @@ def check_settings(s: RunSettings) -> RunSettings:
         raise FairnessError(f"--dtype {s.dtype}: expected one of {', '.join(DTYPES)}")
     if s.compile and s.compile not in COMPILE_MODES:
         raise FairnessError(f"--compile {s.compile}: expected one of {', '.join(COMPILE_MODES)}")
+    if s.channels_last not in (True, False, "auto"):
+        raise FairnessError(f"channels_last {s.channels_last!r}: expected auto, true or false")
     if s.threads is not None and s.threads <= 0:
         raise FairnessError(f"--threads {s.threads}: expected a positive number of threads")
     for b in s.batch_sizes:
@@ -143,6 +146,19 @@ def _float_tensors(out):
     values = out.values() if isinstance(out, dict) else out if isinstance(out, (list, tuple)) else ()
     for v in values:
         yield from _float_tensors(v)
+
+
+CONV_CALLS = 4  # convolutions beyond a patch or stem embedding (ViT has one): a convolutional network
+
+
+def channels_last_for(setting: bool | str, record: dict) -> bool:
+    """channels_last for one model: as set, or with "auto" on for a convolutional network (its
+    counted forward pass runs CONV_CALLS or more convolutions), which is how such models are run
+    for speed (timm's benchmark.py --channels-last; cuDNN's NHWC kernels)."""
+    if setting != "auto":
+        return bool(setting)
+    conv = ((record.get("flops") or {}).get("by_op") or {}).get("convolution") or {}
+    return conv.get("calls", 0) >= CONV_CALLS
 
 
 def channels_last_inputs(inputs: Inputs) -> Inputs:
@@ -220,6 +236,7 @@ class Runnable:
     compile: str | None = None  # torch.compile mode, set by time_models
     failed: str | None = None  # set when a batch size failed; larger ones are skipped
     worker: object | None = None  # with --isolate: the process it runs in (isolate.Worker); module is None
+    channels_last: bool = False  # model and 4-d inputs in channels_last (the setting, resolved for this model)
     _train_copy: torch.nn.Module | None = None
     _targets: dict = field(default_factory=dict)
 
@@ -374,7 +391,7 @@ class Prepared(StepTimer):
 
     def __init__(self, run: Runnable, b: int, s: RunSettings, train: bool):
         inputs = run.inputs_at(b)
-        if s.channels_last:
+        if run.channels_last:
             inputs = channels_last_inputs(inputs)
         target = run.target(train)
         target.train(train)
@@ -486,7 +503,8 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
                 rec["memory"] = p.cuda_memory()
             elif run.rebuild is not None:
                 progress(f"{run.name}@{b}: peak resident memory of a fresh process ({kind})")
-                rec["memory"] = memory_mod.cpu_peak_rss(run.rebuild, b, s, train)
+                rec["memory"] = memory_mod.cpu_peak_rss(run.rebuild, b, replace(s, channels_last=run.channels_last),
+                                                        train)
         except Exception as e:
             out[run.name] = _fail(run, b, s, f"measuring the peak memory of the {kind}", e)
             continue
@@ -526,14 +544,14 @@ def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progr
     modes = [run.module.training for run in runs]
     for run in runs:
         run.compile = s.compile
-        if s.channels_last:
+        if run.channels_last:
             run.module.to(memory_format=torch.channels_last)
     try:
         return _time_all(runs, s, env, progress, references)
     finally:
         for run, mode in zip(runs, modes):  # a caller's own object is given back as it came
             run.module.train(mode)
-            if s.channels_last and run.rebuild is None:
+            if run.channels_last and run.rebuild is None:
                 run.module.to(memory_format=torch.contiguous_format)
         free_cache(dev)
 
@@ -609,7 +627,7 @@ def _speed_record(runs: list[dict], run: Runnable, s: RunSettings) -> dict:
     at1 = next((r for r in ok if r["batch_size"] == 1 and "latency" in r), None)
     at_fixed = next((r for r in ok if "latency" in r), None)
     rec = {
-        "settings": s.record(),
+        "settings": {**s.record(), "channels_last": run.channels_last},
         "throughput": primary["throughput"] if primary else None,
         "latency": (at1 or at_fixed or {}).get("latency"),
         "runs": runs,

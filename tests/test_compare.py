@@ -125,3 +125,42 @@ def test_an_input_matched_variant_is_timed_in_the_same_rounds():
     (m,) = res["judgement"]["matched"]
     (row,) = [r for r in m["rows"] if r["indicator"] == "throughput"]
     assert "matched_ci95" in row and not row.get("matched_apart")
+
+
+def test_compare_takes_every_run_setting_from_its_config_and_command_line(tmp_path, monkeypatch):
+    """The measure: section takes what `fairness measure` takes; a command-line option overrides it."""
+    import importlib
+
+    cmp = importlib.import_module("fairness.compare")  # the module: fairness.compare is also the function
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("proposed: {source: timm:resnet18}\nbaseline: {source: timm:resnet34}\n"
+                   "measure: {device: cpu, channels_last: false, compile: reduce-overhead, tf32: true, threads: 3,\n"
+                   "          train: true, batch: [1, 8], min_time: 0.2, dtype: bfloat16}\n")
+    seen = {}
+    monkeypatch.setattr(cmp, "compare", lambda *a, **kw: seen.update(kw))
+    cmp.compare_config(str(cfg), overrides={"threads": 2, "channels_last": "auto"})
+    s = seen["speed"]
+    assert (s.channels_last, s.compile, s.tf32, s.threads, s.train, s.batch_sizes, s.min_duration_s, s.dtype) == \
+        ("auto", "reduce-overhead", True, 2, True, (1, 8), 0.2, "bfloat16")
+    assert cmp.run_settings({}).channels_last == "auto"  # convolutional models run channels_last by default
+
+
+@pytest.mark.parametrize("measure, expected", [
+    ("{channels_last: sometimes}", "channels_last: 'sometimes'; expected auto, true or false"),
+    ("{compile: fastest}", "compile: 'fastest'"),
+    ("{threads: 0}", "threads: 0; expected a positive integer"),
+    ("{train: yes please}", "train: 'yes please'"),
+])
+def test_bad_run_settings_one_line_exit_2(tmp_path, measure, expected):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"proposed: {{source: hf:albert}}\nbaseline: {{source: hf:bert}}\nmeasure: {measure}\n")
+    one_line_exit_2(run("compare", str(cfg), "-q", "--out", str(tmp_path / "out")), expected)
+
+
+def test_channels_last_auto_is_on_for_convolutional_networks():
+    from fairness.runner import channels_last_for
+
+    resnet = {"flops": {"by_op": {"convolution": {"calls": 20}}}}
+    vit = {"flops": {"by_op": {"convolution": {"calls": 1}}}}  # the patch embedding
+    assert channels_last_for("auto", resnet) and not channels_last_for("auto", vit)
+    assert channels_last_for(True, vit) and not channels_last_for(False, resnet)
