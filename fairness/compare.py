@@ -23,7 +23,7 @@ from typing import Callable
 from .errors import FairnessError, ModelFailed
 from .judgement import attach
 from .matching import COUNT_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, load_baseline, \
-    match_counts, match_speed, device_timer
+    match_counts, match_speed, device_timer, unreachable
 from .measure import Target, measure_models
 from .cache import Cache, identity
 from .indicators.env import environment
@@ -162,6 +162,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     variants = []  # (Target, match record, knob values, input spec)
     failed = []  # records of variants whose search failed
     baseline_matches = {}  # indicator -> match record, where the baseline is already within tolerance
+    out_of_reach = []  # strategies that cannot reach a target: no variant, the reason in the report
     for indicator in match:
         search_key = {"kind": "variant search", "label": f"{indicator} matches of {base_name}",
                       "baseline": b.src.text, "baseline_kwargs": b.src.kwargs, "family": family_file,
@@ -196,6 +197,9 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                 failed.append({"id": label, "name": label, "role": "variant", "failed": v["failed"]})
                 continue
             if "values" not in v:
+                continue
+            if unreachable(indicator, v["match"]):
+                out_of_reach.append({"indicator": indicator, "strategy": v["strategy"], **v["match"]})
                 continue
             if v["values"] == b.values:  # the baseline itself is the match: no variant to add
                 baseline_matches.setdefault(indicator, v["match"])
@@ -241,7 +245,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
         m["quality"] = dict((quality or {}).get(m["name"], {}))
     res["comparison"] = {"name": name, "proposed": res["models"][0]["name"], "baseline": base_name,
                          "match": match, "strategies": strategies, "family": b.family.name,
-                         "baseline_matches": baseline_matches}
+                         "baseline_matches": baseline_matches, "unreachable": out_of_reach}
     return attach(res)
 
 

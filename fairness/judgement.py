@@ -218,8 +218,28 @@ def matched_comparisons(results: dict, proposed: list, baselines: list, variants
                     "is_baseline": v is b, "strategy": match.get("strategy"), "rel_error": match.get("rel_error"),
                     "within_tolerance": match.get("within_tolerance"), "capacity_loss": v["capacity_loss"],
                     "built": v["built"], "rows": rows, "answer": _answer(p, v, match, rows, v is b)})
+    out += [_unreachable(b, u) for u in (results.get("comparison") or {}).get("unreachable") or []]
     order = {k: i for i, k in enumerate(rd.INDICATORS)}
     return sorted(out, key=lambda m: order.get(m["indicator"], len(order)))
+
+
+LAUNCH_BOUND = 0.5  # the GPU idles over half of a batch-1 step: the host's launches set the time
+
+
+def _unreachable(b: dict, u: dict) -> dict:
+    """A strategy that could not reach the target: no variant, and why."""
+    label = INDICATORS[u["indicator"]].label
+    why = u.get("reason") or "not within tolerance"
+    text = (f"At equal {label}: {u['strategy']} scaling of {b['name']} does not reach it ({u['rel_error']:+.1%} at "
+            f"best; {why}), so no variant is shown.")
+    idle = next((r.get("idle_share") for r in (b["record"].get("speed") or {}).get("runs") or []
+                 if r.get("batch_size") == 1 and r.get("idle_share") is not None), None)
+    if u["indicator"] == "latency" and idle is not None and idle > LAUNCH_BOUND:
+        text += (f" Batch-1 time is launch-bound here (the GPU idles {idle:.0%} of a step): the host's kernel "
+                 f"launches, not the model's size, set it, so scaling the model barely moves it.")
+    return {"indicator": u["indicator"], "also": [], "variant": None, "unreachable": True, "is_baseline": False,
+            "strategy": u["strategy"], "rel_error": u["rel_error"], "within_tolerance": False, "capacity_loss": [],
+            "built": "", "rows": [], "answer": text}
 
 
 def _fmt(row: dict, which: str) -> str:
@@ -265,7 +285,7 @@ def _headline(matched: list[dict]) -> list[dict]:
     baseline's capacity if any does, then the closest match."""
     out = {}
     for m in matched:
-        key = (bool(m["capacity_loss"]), abs(m["rel_error"] or 0))
+        key = (bool(m.get("unreachable")), bool(m["capacity_loss"]), abs(m["rel_error"] or 0))
         if m["indicator"] not in out or key < out[m["indicator"]][0]:
             out[m["indicator"]] = (key, m)
     return [m for _, m in out.values()]

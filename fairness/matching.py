@@ -231,6 +231,15 @@ def capacity_loss(b: Baseline, values: dict[str, Value], params: float, base_par
     return out
 
 
+def unreachable(indicator: str, match: dict) -> bool:
+    """A speed target a strategy did not get within tolerance of, or a count target outside what
+    the strategy can reach at all: a variant there would not be matched, so none is given.
+    (A count target inside the range but between lattice points keeps its closest variant.)"""
+    if match["within_tolerance"]:
+        return False
+    return indicator in SPEED_INDICATORS or match.get("reason", "").startswith("out of reach")
+
+
 def match_record(indicator: str, strategy: str, target: float, achieved: float, tol: float, evaluations: int,
                  seconds: float, **extra) -> dict:
     rel = achieved / target - 1
@@ -313,7 +322,10 @@ def match_speed(b: Baseline, indicator: str, target: float, strategies: list[str
         rec = match_record(indicator, strategy, target, achieved, tol, len(measured), time.perf_counter() - t0,
                            noise=noise, noisy=noise > NOISY_IQR_RATIO, flops=flops)
         if not rec["within_tolerance"]:
-            rec["reason"] = f"closest of {len(measured)} measured candidates"
+            reached = [1.0 / m[2] if indicator == "throughput" else m[2] for m in measured]
+            rec["reachable"] = [min(reached), max(reached)]  # what the candidates measured spanned
+            rec["reason"] = (f"closest of {len(measured)} measured candidates, which spanned "
+                             f"{min(reached):.4g} to {max(reached):.4g}")
         out.append({"strategy": strategy, "values": values, "match": rec})
     return out
 
@@ -425,6 +437,12 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
                            for v in found)
         raise FairnessError(f"{indicator} target {target:.4g} is out of reach of every strategy for "
                             f"{b.src.text} ({ranges}); choose a target in one of these ranges")
+    gone = {v["strategy"]: v["match"] for v in found if unreachable(indicator, v["match"])}
+    found = [v for v in found if v["strategy"] not in gone]
+    if not found:
+        raise FairnessError(f"{indicator} target {target:.4g} is not reachable by scaling {b.src.text}: "
+                            + "; ".join(f"{s} {m['rel_error']:+.1%} at best ({m['reason']})" for s, m in gone.items())
+                            + f"; give a target within reach (tolerance {next(iter(gone.values()))['tolerance']:.0%})")
     base_params = measured(base_rec, "params")
     for v in found:
         src, vspec = b.variant(v["values"])
@@ -443,6 +461,7 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
         "indicator": indicator, "target": target, "match_to": match_to, "convention": CONVENTION[indicator],
         "skipped": {v["strategy"]: v["skipped"] for v in variants if "skipped" in v},
         "failed": {v["strategy"]: v["failed"] for v in variants if "failed" in v},
+        "unreachable": {s: f"{m['rel_error']:+.1%} at best ({m['reason']})" for s, m in gone.items()},
         "settings": settings.record() if settings else None,
     }
     return res

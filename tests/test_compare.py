@@ -28,6 +28,10 @@ def test_albert_vs_bert_example(tmp_path):
     assert "params 10% of the baseline's" in width["capacity_loss"] and "means little" in width["answer"]
     flops = {r["indicator"]: r["outcome"] for r in width["rows"]}
     assert flops["flops"] == "falls behind" and flops["glue"] == "unknown until trained"
+    # depth cannot get BERT to 11.7M (one layer and the embeddings are 31.5M): no variant, the reason shown
+    (depth,) = [m for m in j["matched"] if m["strategy"] == "depth"]
+    assert depth["unreachable"] and "out of reach" in depth["answer"] and "no variant" in depth["answer"]
+    assert not any("depth-matched" in m["name"] for m in res["models"])
     (own,) = [m for m in j["matched"] if m["indicator"] == "flops"]
     assert own["is_baseline"] and "BERT-base itself is the closest match" in own["answer"]
     variants = [m for m in res["models"] if m["role"] == "variant"]

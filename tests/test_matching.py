@@ -80,7 +80,7 @@ def test_vit_width_match_to_vit_small_is_vit_small():
 def test_capacity_loss_by_hand():
     b = load_baseline(MLP, {}, SPEC, FAMILY)
     loss = capacity_loss(b, {"depth": 1, "width": 16}, mlp_params(1, 16), mlp_params(4, 16))
-    assert loss == ["params 34% of the baseline's", "depth (depth) 25% of the baseline's"]
+    assert loss == ["params 34% of the baseline's", "depth 25% of the baseline's"]
     assert capacity_loss(b, {"depth": 3, "width": 16}, mlp_params(3, 16), mlp_params(4, 16)) == []
 
 
@@ -154,3 +154,10 @@ def test_cli_speed_match_on_cpu_runs_the_real_timer():
     match = data["models"][2]["match"]
     assert 1 <= match["candidates"] <= 6 and match["noise"] >= 0 and match["achieved"] > 0
     assert data["matching"]["settings"]["batch_sizes"] == [4]
+
+
+def test_an_unreachable_latency_target_is_refused_in_one_line():
+    """No width of ResNet-18 runs a call in a microsecond: no variant is given as 'matched'."""
+    one_line_exit_2(run("match", "--baseline", "timm:resnet18", "--latency", "1e-6", "--device", "cpu",
+                        "--strategy", "width", "--image-size", "64", "--min-time", "0.05", "-q"),
+                    "is not reachable by scaling timm:resnet18: width")

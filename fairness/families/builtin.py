@@ -37,7 +37,7 @@ def vit_family(model) -> Family:
         knobs=(Knob("depth", "depth", minimum=1, maximum=96, note="blocks"),
                Knob("embed_dim", "width", multiple_of=head, minimum=head, maximum=16384, flops_power=2,
                     note=f"heads x head size {head}; num_heads follows"),
-               Knob("img_size", "input", multiple_of=patch, minimum=patch, maximum=4096, flops_power=2,
+               Knob("img_size", "input", multiple_of=patch, minimum=2 * patch, maximum=4096, flops_power=2,
                     note=f"a multiple of the patch size {patch}")),
         read=_vit_read, to_kwargs=to_kwargs,
         description=f"depth, embed_dim (head size {head} kept, num_heads = embed_dim / {head}), img_size")

@@ -45,6 +45,9 @@ def matched_table(j: dict) -> list[list]:
     rows = [["matched on", "variant", "indicator", "vs baseline", "vs variant", "outcome"]]
     for m in j.get("matched") or []:
         on = m["indicator"] + (f" (+{', '.join(m['also'])})" if m.get("also") else "")
+        if m.get("unreachable"):
+            rows.append([on, f"{m['strategy']}: none ({m['rel_error']:+.1%} at best)", "", "", "", "not reachable"])
+            continue
         variant = m["variant"] + (f" ({m['rel_error']:+.1%})" if m.get("rel_error") is not None else "")
         for i, r in enumerate(m["rows"]):
             rows.append([on if i == 0 else "", variant if i == 0 else "", _indicator_name(r),

@@ -214,6 +214,8 @@ def match_table(results: dict) -> str:
         lines.append(f"{strategy}: not applicable; {why}")
     for strategy, why in (mt.get("failed") or {}).items():
         lines.append(f"{strategy}: FAILED; {why}")
+    for strategy, why in (mt.get("unreachable") or {}).items():
+        lines.append(f"{strategy}: not reachable, no variant; {why}")
     lines += [""] + textwrap.wrap(
         f"Lattice: {mt['family_description']}. Tolerance {next((m['match']['tolerance'] for m in models if m.get('match')), 0):.0%}; "
         "a variant outside it is the closest lattice point found. Capacity loss: under half the baseline's "
