@@ -117,6 +117,10 @@ def _run_options(f):
                      help="Also time one training step (forward, backward, SGD step) and its peak memory."),
         click.option("--tf32", is_flag=True, default=None,
                      help="Allow TF32 for float32 matmuls (CUDA; off by default in torch)."),
+        click.option("--cuda-graphs", is_flag=True, default=None,
+                     help="Also time each forward pass replayed from a CUDA graph, beside eager: the GPU's cost "
+                          "without the host's kernel launches. A model that cannot be captured keeps eager "
+                          "numbers, with the reason."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -126,10 +130,10 @@ def _run_options(f):
 _CHANNELS_LAST = {"auto": "auto", "true": True, "false": False}
 
 
-def _run_overrides(channels_last, compile_mode, threads, train, tf32) -> dict:
+def _run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs) -> dict:
     """The run options given on the command line, as measure: keys of a config."""
-    given = {"channels_last": _CHANNELS_LAST.get(channels_last),
-             "compile": compile_mode, "threads": threads, "train": train, "tf32": tf32}
+    given = {"channels_last": _CHANNELS_LAST.get(channels_last), "compile": compile_mode, "threads": threads,
+             "train": train, "tf32": tf32, "cuda_graphs": cuda_graphs}
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -174,8 +178,8 @@ def _run_overrides(channels_last, compile_mode, threads, train, tf32) -> dict:
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 @click.pass_context
 def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text, device, count_device, dtype,
-            channels_last, compile_mode, threads, train, tf32, min_time, workload_examples, workload_steps, no_speed,
-            no_idle, no_energy, isolate, fmt, detail, no_fvcore, out, resume, quiet):
+            channels_last, compile_mode, threads, train, tf32, cuda_graphs, min_time, workload_examples, workload_steps,
+            no_speed, no_idle, no_energy, isolate, fmt, detail, no_fvcore, out, resume, quiet):
     """Measure every cost indicator of one or more models (SOURCE...).
 
     Counts (parameters, MACs, FLOPs, activations, bytes moved) come from one
@@ -212,6 +216,7 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
     if not no_speed and device != "meta":
         speed = RunSettings(device=device, dtype=dtype, channels_last=_CHANNELS_LAST[channels_last or "auto"],
                             compile=compile_mode, threads=threads, train=bool(train), tf32=bool(tf32),
+                            cuda_graphs=bool(cuda_graphs),
                             batch_sizes=batches, min_duration_s=min_time, idle=not no_idle, energy=not no_energy, isolate=bool(isolate),
                             workload_examples=workload_examples, workload_steps=workload_steps)
     count_batch = min([b for b in batches if b != "auto"], default=1)
@@ -433,8 +438,8 @@ examples/albert_vs_bert.yaml.
                                              "stored in the output folder; measure only the rest.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def compare(config, proposed, baseline, match_text, strategies, name, image_size, seq_len, input_factory, device,
-            no_speed, batch_text, dtype, min_time, channels_last, compile_mode, threads, train, tf32, isolate, out_dir,
-            figure_style, resume, quiet):
+            no_speed, batch_text, dtype, min_time, channels_last, compile_mode, threads, train, tf32, cuda_graphs,
+            isolate, out_dir, figure_style, resume, quiet):
     """Compare a proposed model with a baseline and its matched variants; write the report."""
     from pathlib import Path
 
@@ -458,7 +463,7 @@ def compare(config, proposed, baseline, match_text, strategies, name, image_size
     given = {"batch": list(_parse_batches(batch_text)) if batch_text else None, "dtype": dtype,
              "min_time": min_time, "isolate": isolate}
     overrides = {**{k: v for k, v in given.items() if v is not None},
-                 **_run_overrides(channels_last, compile_mode, threads, train, tf32)}
+                 **_run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs)}
     if config:
         res = compare_config(config, device=device, no_speed=no_speed, overrides=overrides, cache=cache,
                              progress=progress)

@@ -36,7 +36,7 @@ from .spec import check_name, read_yaml
 TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family"}
 MODEL_KEYS = {"name", "source", "kwargs", "quality"}
 MEASURE_KEYS = {"device", "seq_len", "image_size", "speed", "batch", "dtype", "min_time", "inputs", "isolate",
-                "channels_last", "compile", "tf32", "threads", "train"}
+                "channels_last", "compile", "tf32", "threads", "train", "cuda_graphs"}
 INDICATORS = COUNT_INDICATORS + SPEED_INDICATORS
 
 
@@ -76,6 +76,7 @@ def _check_measure(ms: dict, what: str) -> None:
         "tf32": (lambda v: isinstance(v, bool), "true or false"),
         "threads": (_positive_int, "a positive integer"),
         "train": (lambda v: isinstance(v, bool), "true or false"),
+        "cuda_graphs": (lambda v: isinstance(v, bool), "true or false"),
     }
     for key, (ok, expected) in checks.items():
         if key in ms and not ok(ms[key]):
@@ -258,7 +259,8 @@ def run_settings(ms: dict, device: str | None = None) -> RunSettings:
                        min_duration_s=float(ms.get("min_time", 1.0)), idle=True, energy=True,
                        isolate=bool(ms.get("isolate", False)), channels_last=ms.get("channels_last", "auto"),
                        compile="default" if compile_mode is True else compile_mode, tf32=bool(ms.get("tf32", False)),
-                       threads=ms.get("threads"), train=bool(ms.get("train", False)))
+                       threads=ms.get("threads"), train=bool(ms.get("train", False)),
+                       cuda_graphs=bool(ms.get("cuda_graphs", False)))
 
 
 def compare_config(path: str, *, device: str | None = None, no_speed: bool = False, overrides: dict | None = None,

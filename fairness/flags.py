@@ -40,6 +40,7 @@ COVERAGE_MIN = 0.99  # under 99% of executed ops counted: the FLOPs are a lower 
 CLAIM_MISMATCH = 0.05  # a stated count 5% from the measured one
 CAPACITY_FLOOR = 0.5  # a baseline scaled to under half its parameters or depth is a handicapped one
 QUALITY_TIE = 0.1  # quality points: a tenth of a point is below what comparison tables print
+HOST_BOUND = 0.5  # the GPU idles over half of a batch-1 step: the host's kernel launches set its latency
 
 # Where each rule comes from in "The Efficiency Misnomer" (arXiv 2110.12894v2, ICLR 2022), by the
 # paper's own section headings ("A Primer on Cost Indicators", "Potential Disagreement Between Cost

@@ -92,8 +92,8 @@ class Worker:
             pass  # it died: _answer reads the end of its output and says so
         return self._answer()
 
-    def prepare(self, b: int, train: bool) -> "RemotePrepared":
-        return RemotePrepared(self, self.call("prepare", b, train))
+    def prepare(self, b: int, train: bool, graph: bool = False) -> "RemotePrepared":
+        return RemotePrepared(self, self.call("prepare", b, train, graph))
 
     def auto_batch(self) -> tuple[int, str]:
         best, why = self.call("auto_batch")
@@ -215,7 +215,7 @@ def _serve(task: dict, answers) -> None:
             if op == "prepare":
                 prepared = None  # drop the last batch size's step before the next is made
                 free_cache(s.torch_device)
-                prepared = Prepared(run, args[0], s, args[1])
+                prepared = Prepared(run, args[0], s, *args[1:])
                 value = {"first_call_s": prepared.first_call_s, "per_call_s": prepared.per_call_s,
                          "tokens": prepared.tokens}
             elif op == "auto_batch":

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from . import readings as rd
-from .flags import (DISAGREE_MARGIN, QUALITY_TIE, SEVERITIES, model_flags, pair_flags, pair_ratios, ratio_evidence,
+from .flags import (DISAGREE_MARGIN, HOST_BOUND, QUALITY_TIE, SEVERITIES, model_flags, pair_flags, pair_ratios, ratio_evidence,
                     tie_margin, view)
 from .readings import INDICATORS, JUDGED
 
@@ -125,7 +125,8 @@ def _paired(results: dict, a: dict, b: dict, key: str) -> tuple[float, list[floa
     rec = (a["record"].get("speed") or {}).get(key) or {}
     batch = rec.get("batch_size")
     for r in results.get("speed_ratios") or []:
-        if r["indicator"] != key or r["batch_size"] != batch or r.get("reference_batch_size", batch) != batch:
+        if r["indicator"] != key or r["batch_size"] != batch or r.get("reference_batch_size", batch) != batch \
+                or r.get("implementation", "eager") != "eager":
             continue
         if r["model"] == a["name"] and r["reference"] == b["name"]:
             return r["speedup"], list(r["ci95"])
@@ -223,9 +224,6 @@ def matched_comparisons(results: dict, proposed: list, baselines: list, variants
     return sorted(out, key=lambda m: order.get(m["indicator"], len(order)))
 
 
-LAUNCH_BOUND = 0.5  # the GPU idles over half of a batch-1 step: the host's launches set the time
-
-
 def _unreachable(b: dict, u: dict) -> dict:
     """A strategy that could not reach the target: no variant, and why."""
     label = INDICATORS[u["indicator"]].label
@@ -234,7 +232,7 @@ def _unreachable(b: dict, u: dict) -> dict:
             f"best; {why}), so no variant is shown.")
     idle = next((r.get("idle_share") for r in (b["record"].get("speed") or {}).get("runs") or []
                  if r.get("batch_size") == 1 and r.get("idle_share") is not None), None)
-    if u["indicator"] == "latency" and idle is not None and idle > LAUNCH_BOUND:
+    if u["indicator"] == "latency" and idle is not None and idle > HOST_BOUND:
         text += (f" Batch-1 time is launch-bound here (the GPU idles {idle:.0%} of a step): the host's kernel "
                  f"launches, not the model's size, set it, so scaling the model barely moves it.")
     return {"indicator": u["indicator"], "also": [], "variant": None, "unreachable": True, "is_baseline": False,

@@ -43,11 +43,11 @@ class Indicator:
     measured: Callable[[dict], object]
     stated: Callable[[dict], object] = lambda claims: None  # from a paper's claims (audit)
     digits: int = 2
+    higher_is_better: bool = False  # of the raw value: a rate; costs and times are better low
 
     @property
     def lower_is_better(self) -> bool:
-        """Of the raw value: a cost, or a latency, is better low; a throughput high."""
-        return self.key != "throughput"
+        return not self.higher_is_better
 
     @property
     def ratio_name(self) -> str:
@@ -55,8 +55,8 @@ class Indicator:
 
     def words(self, r: float, other: str) -> str:
         """A ratio in words: '0.25x the FLOPs of B', '2.13x the throughput of B'."""
-        if self.key == "latency":
-            return f"{r:.3g}x as fast as {other} at batch 1"
+        if self.convention == SPEED and not self.higher_is_better:
+            return f"{r:.3g}x as fast as {other} at batch 1" + (" (CUDA graphs)" if self.key == "graph_latency" else "")
         return f"{r:.3g}x the {self.label} of {other}"
 
 
@@ -80,9 +80,15 @@ INDICATORS = {i.key: i for i in (
               lambda m: _at(m, "memory", "bytes_moved"), digits=1),
     Indicator("throughput", "throughput", "Throughput (samples/s)", 1.0, SPEED,
               lambda m: _at(m, "speed", "throughput", "samples_per_s"),
-              lambda c: _at(c, "throughput", "value"), digits=1),
+              lambda c: _at(c, "throughput", "value"), digits=1, higher_is_better=True),
     Indicator("latency", "latency", "Latency, batch 1 (ms)", 1e-3, SPEED,
               lambda m: _at(m, "speed", "latency", "median_s"), lambda c: _at(c, "latency", "value")),
+    # the same forward pass replayed from a CUDA graph (--cuda-graphs): without the host's launches
+    Indicator("graph_throughput", "throughput with CUDA graphs", "Throughput, CUDA graph (samples/s)", 1.0, SPEED,
+              lambda m: _at(m, "speed", "cuda_graph", "throughput", "samples_per_s"), digits=1,
+              higher_is_better=True),
+    Indicator("graph_latency", "latency with CUDA graphs", "Latency, CUDA graph, batch 1 (ms)", 1e-3, SPEED,
+              lambda m: _at(m, "speed", "cuda_graph", "latency", "median_s")),
     Indicator("peak_memory", "peak memory", "Peak memory (MiB)", 2**20, COST,
               lambda m: _at(m, "memory", "peak_bytes"), digits=1),
 )}
@@ -122,7 +128,8 @@ def ratio(key: str, a: float | None, b: float | None) -> float | None:
     """The ratio of a to b in the one convention: cost ratio (a/b) or speed-up of a over b."""
     if not a or not b:
         return None
-    return b / a if key == "latency" else a / b
+    i = INDICATORS[key]
+    return b / a if i.convention == SPEED and not i.higher_is_better else a / b
 
 
 def advantage(key: str, r: float) -> float:

@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 
 from .errors import FairnessError, ModelFailed
+from .flags import HOST_BOUND
 from .indicators import energy as energy_mod
 from .indicators import idle as idle_mod
 from .indicators import memory as memory_mod
@@ -52,6 +53,9 @@ class RunSettings:
     threads: int | None = None  # CPU threads for torch; None: this machine's physical cores
     train: bool = False  # also time one training step: forward, backward, optimizer step
     tf32: bool = False  # allow TF32 for float32 matmuls (torch's default is off)
+    # also time each forward pass replayed from a CUDA graph, beside eager: the GPU's cost without
+    # the host's kernel launches (batch-1 eager latency on a fast GPU is mostly launches)
+    cuda_graphs: bool = False
     cudnn_benchmark: bool = True  # let cuDNN pick convolution algorithms, as timm's benchmark.py does
     batch_sizes: tuple = (1,)  # ints, or "auto": the largest power of two that fits (CUDA)
     warmup_s: float = 0.5
@@ -75,6 +79,7 @@ class RunSettings:
                 "compile": self.compile or False, "threads": self.threads, "train": self.train,
                 # TF32 and cuDNN's autotuner exist on CUDA only
                 "tf32": self.tf32 if cuda else None, "cudnn_benchmark": self.cudnn_benchmark if cuda else None,
+                "cuda_graphs": self.cuda_graphs if cuda else None,
                 "batch_sizes": list(self.batch_sizes), "min_duration_s": self.min_duration_s,
                 "min_samples": self.min_samples, "warmup_s": self.warmup_s, "isolate": self.isolate}
 
@@ -94,6 +99,9 @@ def check_settings(s: RunSettings) -> RunSettings:
         raise FairnessError(f"--dtype {s.dtype}: expected one of {', '.join(DTYPES)}")
     if s.compile and s.compile not in COMPILE_MODES:
         raise FairnessError(f"--compile {s.compile}: expected one of {', '.join(COMPILE_MODES)}")
+    if s.cuda_graphs and dev.type != "cuda":
+        raise FairnessError(f"--cuda-graphs: CUDA graphs need a CUDA device, not {s.device}; drop --cuda-graphs "
+                            f"or use --device cuda")
     if s.channels_last not in (True, False, "auto"):
         raise FairnessError(f"channels_last {s.channels_last!r}: expected auto, true or false")
     if s.threads is not None and s.threads <= 0:
@@ -127,10 +135,11 @@ def apply_settings(s: RunSettings) -> dict:
                        channels_last=s.channels_last)
 
 
-def _autocast(s: RunSettings):
+def _autocast(s: RunSettings, cache: bool = True):
     if s.dtype == "float32":
         return contextlib.nullcontext()
-    return torch.autocast(s.torch_device.type, dtype=DTYPES[s.dtype])
+    # a CUDA graph cannot hold autocast's weight cache (torch's CUDA graphs notes): off when capturing
+    return torch.autocast(s.torch_device.type, dtype=DTYPES[s.dtype], cache_enabled=cache)
 
 
 # --- the timed step ----------------------------------------------------------------------
@@ -168,17 +177,19 @@ def channels_last_inputs(inputs: Inputs) -> Inputs:
     return Inputs(tuple(cl(a) for a in inputs.args), {k: cl(v) for k, v in inputs.kwargs.items()}, inputs.record)
 
 
-def make_step(module: torch.nn.Module, inputs: Inputs, s: RunSettings, train: bool = False) -> Callable[[], object]:
+def make_step(module: torch.nn.Module, inputs: Inputs, s: RunSettings, train: bool = False,
+              graph: bool = False) -> Callable[[], object]:
     """The callable that is timed: one forward pass under no_grad (inference), or one training
     step: forward, backward of the mean of the first floating-point output (a stand-in loss whose
-    cost is negligible beside the model's), an optimizer step, gradients set to None."""
+    cost is negligible beside the model's), an optimizer step, gradients set to None.
+    `graph`: the forward pass captured in a CUDA graph, and the step its replay."""
     args, kwargs = inputs.args, inputs.kwargs
     if not train:
         def infer():
-            with torch.no_grad(), _autocast(s):
+            with torch.no_grad(), _autocast(s, cache=not graph):
                 return module(*args, **kwargs)
 
-        return infer
+        return cuda_graph(infer, s.torch_device) if graph else infer
 
     params = [p for p in module.parameters() if p.requires_grad]
     if not params:
@@ -205,6 +216,28 @@ def make_step(module: torch.nn.Module, inputs: Inputs, s: RunSettings, train: bo
 
     train_step.optimizer = opt
     return train_step
+
+
+def cuda_graph(step: Callable[[], object], device: torch.device) -> Callable[[], object]:
+    """`step` captured in a CUDA graph; the callable replays it (same inputs, same output tensors).
+    Warm-up runs on a side stream first, as torch's CUDA graphs notes prescribe. A model that
+    cannot be captured (data-dependent shapes, a sync with the host) raises here."""
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            step()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = step()
+
+    def replay():
+        graph.replay()
+        return out
+
+    replay.graph = graph  # keeps the graph (and its memory pool) alive as long as the step
+    return replay
 
 
 def is_oom(e: BaseException) -> bool:
@@ -389,13 +422,13 @@ class Prepared(StepTimer):
     --compile it is the compilation); three more size the timed blocks. A model in a worker
     process (`--isolate`) is prepared there and answers the same calls (isolate.py)."""
 
-    def __init__(self, run: Runnable, b: int, s: RunSettings, train: bool):
+    def __init__(self, run: Runnable, b: int, s: RunSettings, train: bool, graph: bool = False):
         inputs = run.inputs_at(b)
         if run.channels_last:
             inputs = channels_last_inputs(inputs)
         target = run.target(train)
         target.train(train)
-        super().__init__(make_step(target, inputs, s, train=train), s.device)
+        super().__init__(make_step(target, inputs, s, train=train, graph=graph), s.device)
         self.target, self.inputs, self.batch_size = target, inputs, b
         self.tokens = _tokens_per_example(inputs.record)
         t0 = time.perf_counter()
@@ -424,9 +457,9 @@ class Prepared(StepTimer):
         return energy_mod.measure_energy(self.step, self.device, self.batch_size).record()
 
 
-def prepare(run: Runnable, b: int, s: RunSettings, train: bool):
+def prepare(run: Runnable, b: int, s: RunSettings, train: bool, graph: bool = False):
     """The model at batch b, ready to time: in its worker process with --isolate, else here."""
-    return run.worker.prepare(b, train) if run.worker else Prepared(run, b, s, train)
+    return run.worker.prepare(b, train, graph) if run.worker else Prepared(run, b, s, train, graph)
 
 
 def _fail(run: Runnable, b: int, s: RunSettings, what: str, e: Exception) -> dict:
@@ -444,18 +477,30 @@ def _fail(run: Runnable, b: int, s: RunSettings, what: str, e: Exception) -> dic
     return {"batch_size": b, "error": reason}
 
 
-def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progress: Progress) -> dict:
-    """One phase (inference or training) at one batch position for every live model, interleaved.
-    Returns per model name: its partial run record, or an error record."""
+def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progress: Progress,
+           graph: bool = False) -> dict:
+    """One phase (inference, training, or inference replayed from CUDA graphs) at one batch
+    position for every live model, interleaved. Returns per model name: its partial run record,
+    or an error record. A model that cannot be captured in a graph keeps its eager numbers: its
+    graph record says why (`unavailable`), and it is not marked failed."""
     out: dict[str, dict] = {}
     prepared = []
-    kind = "training step" if train else "forward pass"
+    kind = "training step" if train else "forward pass (CUDA graph)" if graph else "forward pass"
+
+    def fail(run, b, what, e):
+        if not graph:
+            return _fail(run, b, s, what, e)
+        free_cache(s.torch_device)
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        return {"batch_size": b, "unavailable": f"{what} failed ({getattr(e, 'remote_type', type(e).__name__)}: "
+                                                f"{first}); eager numbers only"}
+
     for run in runs:
         b = b_of[run.name]
         try:
-            p = prepare(run, b, s, train)
+            p = prepare(run, b, s, train, graph)
         except Exception as e:
-            out[run.name] = _fail(run, b, s, kind, e)
+            out[run.name] = fail(run, b, "capturing the CUDA graph" if graph else kind, e)
             continue
         rec = {"first_call_s": p.first_call_s}
         if s.compile:
@@ -477,11 +522,11 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
             break
         except TimerFailed as e:  # that model fails alone; the others are timed again without it
             run, b = prepared[e.index][:2]
-            out[run.name] = _fail(run, b, s, f"timing the {kind}", e.error)
+            out[run.name] = fail(run, b, f"timing the {kind}", e.error)
             del prepared[e.index]
         except Exception as e:
             for run, b, *_ in prepared:
-                out[run.name] = _fail(run, b, s, f"timing the {kind}", e)
+                out[run.name] = fail(run, b, f"timing the {kind}", e)
             return out
     if not prepared:
         return out
@@ -498,6 +543,8 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
             rec["rounds"]["latency"] = [list(r) for r in lat_rounds[i]]
         else:
             rec["step_s"] = tp.batch_size / tp.samples_per_s
+        if graph:  # the replay's memory, idle share and energy are not what a user's eager run costs
+            continue
         try:
             if dev.type == "cuda":
                 rec["memory"] = p.cuda_memory()
@@ -574,14 +621,19 @@ def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progres
             continue
         infer = _phase(live, b_of, s, False, progress)
         train = _phase([r for r in live if r.failed is None], b_of, s, True, progress) if s.train else {}
+        graphs = _phase([r for r in live if r.failed is None], b_of, s, False, progress, graph=True) \
+            if s.cuda_graphs else {}
         for r in live:
             rec = {"batch_size": b_of[r.name], "batch_note": why[r.name], **infer.get(r.name, {})}
             if r.name in train:
                 rec["train"] = train[r.name]
+            if r.name in graphs:
+                rec["cuda_graph"] = graphs[r.name]
             records[r.name].append(rec)
         for i, ref in enumerate(runs[:references]):  # each pair once: later models against each reference
             later = [r for r in live if all(r is not x for x in runs[:i + 1])]
             ratios += _ratios(ref, later, infer, b_of)
+            ratios += _ratios(ref, later, graphs, b_of, "cuda_graph") if graphs else []
         for r in live:
             rec = records[r.name][-1]
             macs = r.macs_per_example
@@ -600,8 +652,9 @@ def _per_example(rec: dict, indicator: str, batch: int) -> list[tuple[float, ...
     return [tuple(t / (calls * batch) for t in r) for r in rec["rounds"][indicator]]
 
 
-def _ratios(ref: Runnable, live: list[Runnable], infer: dict, b_of: dict) -> list[dict]:
-    """Every live model's speed-up over the reference in this phase."""
+def _ratios(ref: Runnable, live: list[Runnable], infer: dict, b_of: dict,
+            implementation: str = "eager") -> list[dict]:
+    """Every live model's speed-up over the reference in this phase (eager, or CUDA graph replays)."""
     out = []
     ref_rec = infer.get(ref.name, {})
     for r in live:
@@ -616,6 +669,7 @@ def _ratios(ref: Runnable, live: list[Runnable], infer: dict, b_of: dict) -> lis
             out.append({"model": r.name, "reference": ref.name, "indicator": indicator,
                         "batch_size": b_of[r.name], "reference_batch_size": b_of[ref.name],
                         "speedup": ratio.ratio, "ci95": list(ratio.ci95), "n": ratio.n,
+                        "implementation": implementation,
                         "definition": "reference time per example / model time per example, "
                                       "paired round by round; > 1: the model is faster"})
     return out
@@ -626,16 +680,23 @@ def _speed_record(runs: list[dict], run: Runnable, s: RunSettings) -> dict:
     primary = max(ok, key=lambda r: r["batch_size"]) if ok else None
     at1 = next((r for r in ok if r["batch_size"] == 1 and "latency" in r), None)
     at_fixed = next((r for r in ok if "latency" in r), None)
+    latency_run = at1 or at_fixed or {}
+    if latency_run.get("latency") and (latency_run.get("idle_share") or 0) > HOST_BOUND:
+        latency_run["latency"]["host_bound"] = True
     rec = {
         "settings": {**s.record(), "channels_last": run.channels_last},
         "throughput": primary["throughput"] if primary else None,
-        "latency": (at1 or at_fixed or {}).get("latency"),
+        "latency": latency_run.get("latency"),
         "runs": runs,
         "errors": [r["error"] for r in runs if "error" in r]
                   + [r["train"]["error"] for r in runs if "error" in r.get("train", {})],
         "unavailable": _unavailable(s),
         "workload": _workload(primary, s),
     }
+    if s.cuda_graphs:  # beside eager, at the same batch sizes; or why a model has none
+        graph_tp, graph_lat = (primary or {}).get("cuda_graph") or {}, latency_run.get("cuda_graph") or {}
+        rec["cuda_graph"] = {"throughput": graph_tp.get("throughput"), "latency": graph_lat.get("latency"),
+                             "unavailable": graph_tp.get("unavailable") or graph_lat.get("unavailable")}
     if s.train and primary and "throughput" in primary.get("train", {}):
         rec["train"] = {"throughput": primary["train"]["throughput"], "step_s": primary["train"]["step_s"],
                         "optimizer": TRAIN_OPTIMIZER, "loss": "mean of the first floating-point output"}

@@ -7,7 +7,21 @@ from ..readings import INDICATORS, Indicator, measured
 
 # The table's columns, in order; applied and active parameters show sharing and sparsity.
 COLUMNS = tuple(INDICATORS[k] for k in ("params", "applied", "active", "macs", "flops", "throughput", "latency",
-                                        "peak_memory"))
+                                        "graph_throughput", "graph_latency", "peak_memory"))
+
+
+HOST_BOUND_NOTE = (" host-bound: the GPU idled over half of each batch-1 step, so the host's kernel launches (its "
+                   "CPU, thread count and load) set that latency more than the model; the CUDA graph latency, "
+                   "where given, is the model's cost without them.")
+
+
+def host_bound(m: dict, col: Indicator = INDICATORS["latency"]) -> bool:
+    """An eager batch-1 latency the host's kernel launches set (the GPU idles over half the step)."""
+    return col.key == "latency" and bool(((m.get("speed") or {}).get("latency") or {}).get("host_bound"))
+
+
+def host_bound_note(models: list[dict]) -> str:
+    return HOST_BOUND_NOTE if any(host_bound(m) for m in models) else ""
 
 
 def cell_value(m: dict, col: Indicator) -> float | None:

@@ -13,7 +13,7 @@ from ..results import dumps, failures
 from ..flags import built_text
 from ..judgement import judgement_of
 from ..readings import quality, ratio
-from .columns import COLUMNS, best_rows, cell_value, text
+from .columns import COLUMNS, best_rows, cell_value, host_bound, host_bound_note, text
 from .figures import STYLES, inline_svgs, write_figures
 from .flags import CONVENTION, _evidence, matched_table
 from .latex import report_tex, table_tex
@@ -40,7 +40,8 @@ def html_text(results: dict, style: str = "neurips") -> str:
         for c in cols:
             v = cell_value(m, c)
             r = ratio(c.key, v, cell_value(base, c)) if m is not base else None
-            cells.append({"text": text(c, v), "best": (c.key, i) in best, "ratio": f"{r:.2f}x" if r else ""})
+            cells.append({"text": text(c, v) + (" (host-bound)" if host_bound(m, c) else ""),
+                          "best": (c.key, i) in best, "ratio": f"{r:.2f}x" if r else ""})
         match = m.get("match")
         q = ", ".join(f"{k} {v:g}" for k, v in quality(m).items())
         if not q and m["role"] == "variant":
@@ -60,7 +61,8 @@ def html_text(results: dict, style: str = "neurips") -> str:
         subtitle=f"{cmp.get('proposed', models[0]['name'])} against {cmp.get('baseline', base['name'])}"
                  + (f" and {len(models) - 2} matched variants" if len(models) > 2 else ""),
         verdict=j["verdict"], summary=j["summary"], findings=findings, matched_header=matched[0],
-        matched_rows=matched[1:], convention=CONVENTION, headers=[c.header for c in cols], rows=rows,
+        matched_rows=matched[1:], convention=CONVENTION, host_bound_note=host_bound_note(models),
+        headers=[c.header for c in cols], rows=rows,
         figures=figures, environment=[(k, v) for k, v in env.items()], raw_json=dumps(results),
         failed=failures(results),
         isolated=any(((m.get("speed") or {}).get("settings") or {}).get("isolate") for m in models))

@@ -123,6 +123,17 @@ def speed_table(m: dict) -> str:
             notes.append(f"batch {b}: {si(tp['tokens_per_s'], 'tokens/s')}")
         if tp["noisy"] or (lat and lat["noisy"]):
             notes.append(f"batch {b}: NOISY (IQR over 10% of the median); close other work or raise --min-time")
+        if lat.get("host_bound"):
+            notes.append(f"batch {b}: latency HOST-BOUND (the GPU idles {percent(r['idle_share'])} of a step): the "
+                         f"host's kernel launches, its CPU and load set it more than the model")
+        graph = r.get("cuda_graph")
+        if graph and graph.get("unavailable"):
+            notes.append(f"batch {b}: CUDA graph: {graph['unavailable']}")
+        elif graph and graph.get("throughput"):
+            glat = graph.get("latency") or {}
+            notes.append(f"batch {b}: replayed from a CUDA graph: {si(graph['throughput']['samples_per_s'], '/s')}"
+                         + (f", latency p50 {seconds(glat['median_s'])} (IQR {percent(glat['iqr_s'] / glat['median_s'])}"
+                            f"{', NOISY' if glat['noisy'] else ''})" if glat else ""))
         if r.get("compile_s") is not None:
             notes.append(f"batch {b}: compilation (first call) took {seconds(r['compile_s'])}, not in the timings")
         tr = r.get("train")
