@@ -102,3 +102,27 @@ def test_isolate_keeps_memory_per_model_on_cuda():
         reserved[isolate] = small["memory"]["peak_reserved_bytes"]
     assert reserved[False] >= big_weights  # in one process: the big model's blocks count
     assert reserved[True] < big_weights / 2  # in its own process: only its own (and its cuBLAS workspace)
+
+
+@cuda
+def test_cuda_graphs_beside_eager_and_a_model_that_cannot_be_captured():
+    """--cuda-graphs: the replay is timed beside eager (throughput and batch-1 latency, paired
+    speed-ups tagged cuda_graph); a model that syncs with the host keeps its eager numbers, and its
+    graph record says why."""
+    from fairness.measure import Target, measure_models
+    from fairness.runner import RunSettings
+
+    res = measure_models([Target("python:tiny_models:mlp_stack", name="ok"),
+                          Target("python:tiny_models:mlp_stack", kwargs={"depth": 8}, name="deeper"),
+                          Target("python:tiny_models:syncs_with_host", name="syncs")],
+                         input_factory="python:tiny_models:mlp_inputs", fvcore=False,
+                         speed=RunSettings(device="cuda", batch_sizes=(1, 64), cuda_graphs=True, min_duration_s=0.1,
+                                           warmup_s=0.05))
+    ok, deeper, syncs = res["models"]
+    g = ok["speed"]["cuda_graph"]
+    assert g["throughput"]["samples_per_s"] > 0 and g["latency"]["median_s"] > 0 and not g["unavailable"]
+    assert syncs["speed"]["throughput"]["samples_per_s"] > 0 and syncs["speed"]["errors"] == []
+    assert "capturing the CUDA graph failed" in syncs["speed"]["cuda_graph"]["unavailable"]
+    graphed = {(r["model"], r["indicator"]) for r in res["speed_ratios"] if r["implementation"] == "cuda_graph"}
+    assert graphed == {("deeper", "throughput"), ("deeper", "latency")} and deeper["speed"]["cuda_graph"]["latency"]
+    assert ok["speed"]["settings"]["cuda_graphs"] is True

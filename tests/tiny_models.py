@@ -203,3 +203,16 @@ class NaNOut(MLPStack):
 
 def nan_out(depth: int = 2, width: int = 16):
     return NaNOut(depth, width)
+
+
+class SyncsWithHost(MLPStack):
+    """MLPStack that reads a value back to the host in its forward pass (a data-dependent branch):
+    it runs eagerly, but cannot be captured in a CUDA graph."""
+
+    def forward(self, x):
+        out = super().forward(x)
+        return out * 2 if out.sum().item() > 0 else out
+
+
+def syncs_with_host(depth: int = 2, width: int = 16):
+    return SyncsWithHost(depth, width)
