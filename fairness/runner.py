@@ -227,10 +227,18 @@ def cuda_graph(step: Callable[[], object], device: torch.device) -> Callable[[],
     with torch.cuda.stream(side):
         for _ in range(3):
             step()
-    torch.cuda.current_stream(device).wait_stream(side)
+    current = torch.cuda.current_stream(device)
+    current.wait_stream(side)
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = step()
+    try:
+        with torch.cuda.graph(graph):
+            out = step()
+    except Exception:
+        # A failed capture can leave its capture stream current (torch.cuda.graph's __exit__ stops
+        # at capture_end): the eager work that follows must run where it ran before.
+        torch.cuda.set_stream(current)
+        torch.cuda.synchronize(device)
+        raise
 
     def replay():
         graph.replay()
@@ -431,6 +439,10 @@ class Prepared(StepTimer):
         super().__init__(make_step(target, inputs, s, train=train, graph=graph), s.device)
         self.target, self.inputs, self.batch_size = target, inputs, b
         self.tokens = _tokens_per_example(inputs.record)
+        # energy is read around the timed throughput blocks: no window of its own (indicators/energy.py)
+        wants_energy = s.energy and self.cuda and not train and not graph
+        self.meter = energy_mod.EnergyMeter(self.device) if wants_energy and \
+            energy_mod.energy_unavailable(self.device) is None else None
         t0 = time.perf_counter()
         out = self.step()
         self._sync()
@@ -453,8 +465,18 @@ class Prepared(StepTimer):
     def idle(self, steps: int) -> float:
         return idle_mod.idle_share(self.step, self.device, steps=steps)
 
+    def block(self, calls: int) -> float:
+        if self.meter is None:
+            return super().block(calls)
+        return self.meter.around(lambda: super(Prepared, self).block(calls), calls * self.batch_size)
+
+    def singles(self, n: int) -> tuple[float, ...]:
+        # single calls are too short for the energy counter's steps: energy comes from the blocks
+        return tuple(StepTimer.block(self, 1) for _ in range(n))
+
     def energy(self) -> dict:
-        return energy_mod.measure_energy(self.step, self.device, self.batch_size).record()
+        measured = self.meter.energy() if self.meter else None
+        return (measured or energy_mod.measure_energy(self.step, self.device, self.batch_size)).record()
 
 
 def prepare(run: Runnable, b: int, s: RunSettings, train: bool, graph: bool = False):
@@ -508,6 +530,7 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
         prepared.append((run, b, p, calls_for(p.per_call_s, BLOCK_S), rec))
         out[run.name] = rec
     timing = dict(warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
+    window = time.perf_counter()  # the timed window: what a comparison cannot do without
     while prepared:
         names = ", ".join(f"{p[0].name}@{p[1]}" for p in prepared)
         where = "interleaved, a process each" if prepared[0][0].worker else "interleaved"
@@ -530,11 +553,13 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
             return out
     if not prepared:
         return out
+    window = time.perf_counter() - window
 
     dev = s.torch_device
     for i, (run, b, p, calls, rec) in enumerate(prepared):
         tp = throughput_from(Timing(tuple(t for r in tp_rounds[i] for t in r)), b, calls)
         rec["throughput"] = _throughput_record(tp, p.tokens)
+        rec["timed_window_s"] = window  # the whole interleaved phase, shared by its models
         rec["rounds"] = {"throughput": [list(r) for r in tp_rounds[i]]}
         if lat_rounds is not None:
             lat = latency_from(Timing(tuple(t for r in lat_rounds[i] for t in r)), b)
@@ -559,7 +584,7 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
             _secondary(rec, "idle_share", s.idle, progress, f"{run.name}@{b}: device idle share (torch.profiler)",
                        lambda: p.idle(max(3, min(calls, 50))))
             _secondary(rec, "energy", s.energy and energy_mod.energy_unavailable(dev) is None, progress,
-                       f"{run.name}@{b}: energy over {energy_mod.ENERGY_WINDOW_S:g} s (NVML)",
+                       f"{run.name}@{b}: energy (NVML, over its timed blocks)",
                        p.energy)
     return out
 

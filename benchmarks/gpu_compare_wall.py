@@ -1,0 +1,57 @@
+"""How long a comparison takes, against the floor of its timed windows.
+
+Runs the paper's four comparisons with `fairness compare` on the GPU (bfloat16, batch 1
+and 256, match on params and FLOPs, every strategy, every model in one interleaved
+group): examples/paper/vit_patch.yaml, depth_vs_width.yaml, efficientnet_vs_resnet.yaml
+and examples/albert_vs_bert.yaml (timed here). Prints each one's wall time, the sum of
+its timed windows (the interleaved timing phases: what a comparison cannot do without),
+their ratio, the verdict and the findings. Target (issue 14): at most 90 s each on an H200.
+
+    python benchmarks/gpu_compare_wall.py          # needs a CUDA device
+"""
+
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from fairness.compare import compare_config
+
+warnings.filterwarnings("ignore")
+
+ROOT = Path(__file__).resolve().parent.parent / "examples"
+CASES = {"vit_patch": ROOT / "paper" / "vit_patch.yaml", "depth_vs_width": ROOT / "paper" / "depth_vs_width.yaml",
+         "efficientnet_vs_resnet": ROOT / "paper" / "efficientnet_vs_resnet.yaml",
+         "albert_vs_bert": ROOT / "albert_vs_bert.yaml"}
+SETTINGS = {"speed": True, "dtype": "bfloat16", "batch": [1, 256]}
+
+
+def windows(res: dict) -> float:
+    """The timed windows of the group: each phase's once (every model of a phase shares it)."""
+    first = next(m for m in res["models"] if not m.get("failed"))
+    total = 0.0
+    for r in first["speed"]["runs"]:
+        for part in (r, r.get("train") or {}, r.get("cuda_graph") or {}):
+            total += part.get("timed_window_s", 0.0)
+    return total
+
+
+def main():
+    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, bfloat16, batch 1 and 256\n")
+    print(f"{'comparison':<24} {'models':>6} {'wall s':>7} {'windows s':>9} {'wall/windows':>12}  verdict: findings")
+    for name, path in CASES.items():
+        t0 = time.perf_counter()
+        res = compare_config(str(path), device="cuda", overrides=SETTINGS)
+        wall = time.perf_counter() - t0
+        floor = windows(res)
+        timed = sum(1 for m in res["models"] if not m.get("failed"))
+        findings = ", ".join(f["id"] + ("" if f["scope"] == "principal" else " (variants)")
+                             for f in res["judgement"]["findings"])
+        print(f"{name:<24} {timed:>6} {wall:7.1f} {floor:9.1f} {wall / floor:12.2f}  {res['verdict']}: {findings}")
+        for line in res["judgement"]["summary"]:
+            print(f"    {line}")
+
+
+if __name__ == "__main__":
+    main()
