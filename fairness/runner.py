@@ -221,11 +221,19 @@ def make_step(module: torch.nn.Module, inputs: Inputs, s: RunSettings, train: bo
 def cuda_graph(step: Callable[[], object], device: torch.device) -> Callable[[], object]:
     """`step` captured in a CUDA graph; the callable replays it (same inputs, same output tensors).
     Warm-up runs on a side stream first, as torch's CUDA graphs notes prescribe. A model that
-    cannot be captured (data-dependent shapes, a sync with the host) raises here."""
+    cannot be captured (data-dependent shapes, a sync with the host) raises here, found in the
+    first warm-up call under torch's sync debug mode, before any capture begins: a capture that
+    fails part-way leaves the CUDA random generator in capture state for the rest of the process."""
     side = torch.cuda.Stream(device)
     side.wait_stream(torch.cuda.current_stream(device))
     with torch.cuda.stream(side):
-        for _ in range(3):
+        mode = torch.cuda.get_sync_debug_mode()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            step()
+        finally:
+            torch.cuda.set_sync_debug_mode(mode)
+        for _ in range(2):
             step()
     current = torch.cuda.current_stream(device)
     current.wait_stream(side)
