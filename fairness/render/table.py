@@ -185,7 +185,8 @@ def speed_summary(results: dict) -> str:
         lines += ["", "speed-ups (reference time per example / model time per example, paired round by round; "
                       "> 1: faster)"]
         for r in ratios:
-            lines.append(f"  {r['model']} vs {r['reference']}: {r['indicator']} at batch {r['batch_size']}: "
+            how = " (CUDA graph replays)" if r.get("implementation") == "cuda_graph" else ""
+            lines.append(f"  {r['model']} vs {r['reference']}: {r['indicator']}{how} at batch {r['batch_size']}: "
                          f"{r['speedup']:.3f}x [95% CI {r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}, {r['n']} rounds]")
     return "\n".join(lines)
 
