@@ -26,13 +26,8 @@ import sys
 import tempfile
 
 from .errors import FairnessError
+from .step import child_env
 
-
-
-def child_env() -> dict:
-    """The environment of a child Python process: this one's, with its sys.path, so that
-    `python:` sources import in the child as they do here."""
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), PYTHONUNBUFFERED="1")
 
 
 class WorkerError(Exception):
@@ -116,7 +111,8 @@ class Worker:
 
 
 class RemotePrepared:
-    """A model prepared at one batch size in its worker: the calls of runner.Prepared."""
+    """A model prepared at one batch size in its worker: a step.PreparedModel, each call
+    answered by the worker's step.Prepared."""
 
     def __init__(self, worker: Worker, facts: dict):
         self._worker = worker
@@ -183,7 +179,7 @@ def check_isolatable(runs: list) -> None:
 def _serve(task: dict, answers) -> None:
     import torch
 
-    from .runner import Prepared, RunSettings, Runnable, apply_settings, auto_batch, free_cache
+    from .step import Prepared, RunSettings, Runnable, apply_settings, auto_batch, free_cache
     from .sources import build_from
 
     fields = dict(task["settings"], batch_sizes=tuple(task["settings"]["batch_sizes"]), isolate=False)

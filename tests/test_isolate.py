@@ -117,3 +117,30 @@ def test_cli_isolate_flag(tmp_path):
     assert r.exit_code == 0, r.output
     assert json.loads(out.read_text())["models"][0]["speed"]["settings"]["isolate"] is False
     assert "isolate" in run("compare", "--help").output
+
+
+def test_the_step_is_a_leaf_and_a_worker_answers_its_protocol():
+    """step.py (settings, the step, Prepared) imports no orchestration; the worker and the peak-memory
+    child import the step, never the runner: the runner <-> isolate <-> memory cycle is gone. A
+    worker's prepared model answers every call of the PreparedModel protocol."""
+    import ast
+    import inspect
+    from pathlib import Path
+
+    from fairness import isolate, step
+
+    def imports(module: str) -> set[str]:
+        tree = ast.parse((Path(step.__file__).parent / module).read_text())
+        found = set()
+        for node in ast.walk(tree):  # lazy imports inside functions too
+            if isinstance(node, ast.ImportFrom):
+                found |= {node.module or ""} | {a.name for a in node.names}
+        return {name.split(".")[-1] for name in found}
+
+    assert not imports("step.py") & {"runner", "isolate", "memory"}
+    assert not imports("isolate.py") & {"runner", "memory"}
+    assert not imports("indicators/memory.py") & {"runner", "isolate"}
+    calls = {n for n, v in vars(step.PreparedModel).items() if inspect.isfunction(v) and not n.startswith("_")}
+    assert calls == {"warmup", "rewarm", "block", "singles", "cuda_memory", "idle", "energy"}
+    for impl in (step.Prepared, isolate.RemotePrepared):
+        assert all(callable(getattr(impl, c, None)) for c in calls), impl

@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 from ..errors import FairnessError
-from ..isolate import child_env
+from ..step import child_env
 
 CHILD_TIMEOUT_S = 900
 
@@ -74,7 +74,7 @@ def cpu_peak_rss(rebuild: dict, batch_size: int, settings, train: bool) -> dict:
 def _child(task: dict) -> dict:
     import torch
 
-    from ..runner import RunSettings, channels_last_inputs, make_step
+    from ..step import RunSettings, channels_last_inputs, make_step
     from ..sources import build_from
 
     torch.set_num_threads(task["threads"])

@@ -1,0 +1,463 @@
+"""The step: what runs a model on the target device, in this process or in a `--isolate`
+worker. The settings a speed number depends on, the callable that is timed (eager, a
+training step, or a CUDA graph replay), a model placed on the device (`Runnable`), and a
+model prepared at one batch size (`Prepared`) with what is measured around its timing:
+CUDA peak memory, idle share, energy. `PreparedModel` is the interface both the runner and
+a worker's parent use. A leaf: it imports no orchestration (runner.py, isolate.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import gc
+import os
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Protocol
+
+import torch
+
+from .errors import FairnessError, ModelFailed
+from .indicators import energy as energy_mod
+from .indicators import idle as idle_mod
+from .indicators.env import environment, physical_cores
+from .indicators.speed import StepTimer
+from .sources import Inputs
+
+
+def child_env() -> dict:
+    """The environment of a child Python process: this one's, with its sys.path, so that
+    `python:` sources import in the child as they do here."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), PYTHONUNBUFFERED="1")
+
+
+class PreparedModel(Protocol):
+    """A model ready to time at one batch size: `Prepared` here, or a worker's answer to the
+    same calls (isolate.RemotePrepared). The timing loops (speed.run_interleaved) drive it."""
+
+    first_call_s: float  # the first call, on its own (with --compile: the compilation)
+    per_call_s: float  # three more calls' mean, to size the timed blocks
+    tokens: int | None  # tokens per example, for token inputs
+
+    def warmup(self, seconds: float, min_calls: int) -> None: ...
+    def rewarm(self) -> None: ...
+    def block(self, calls: int) -> float: ...
+    def singles(self, n: int) -> tuple[float, ...]: ...
+    def cuda_memory(self) -> dict: ...
+    def idle(self, steps: int) -> float: ...
+    def energy(self) -> dict: ...
+
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+AUTO_BATCH_CAP = 4096  # `--batch auto` stops doubling here: beyond it throughput has long saturated
+BLOCK_S = 0.05  # a timed block lasts about this long: one synchronize per 50 ms costs little
+# Backward costs about twice the forward (one matmul for the input gradient, one for the
+# weight gradient), so a training step is 3x the forward MACs: the convention of
+# Kaplan et al. 2020 and of PaLM's MFU (Chowdhery et al. 2022, appendix B).
+TRAIN_FLOPS_FACTOR = 3
+TRAIN_OPTIMIZER = "SGD, momentum 0.9 (timm benchmark.py's default optimizer)"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything that changes a speed number. Recorded with every measurement."""
+
+    device: str = "cpu"
+    dtype: str = "float32"  # float32, or bfloat16 / float16 under torch.autocast
+    # True, False, or "auto": on for convolutional models (channels_last_for), as a user would run them
+    channels_last: bool | str = False
+    compile: str | None = None  # a torch.compile mode, or None for eager
+    threads: int | None = None  # CPU threads for torch; None: this machine's physical cores
+    train: bool = False  # also time one training step: forward, backward, optimizer step
+    tf32: bool = False  # allow TF32 for float32 matmuls (torch's default is off)
+    # also time each forward pass replayed from a CUDA graph, beside eager: the GPU's cost without
+    # the host's kernel launches (batch-1 eager latency on a fast GPU is mostly launches)
+    cuda_graphs: bool = False
+    cudnn_benchmark: bool = True  # let cuDNN pick convolution algorithms, as timm's benchmark.py does
+    batch_sizes: tuple = (1,)  # ints, or "auto": the largest power of two that fits (CUDA)
+    warmup_s: float = 0.5
+    min_samples: int = 10  # timed blocks (throughput) and timed calls (latency), at least
+    min_duration_s: float = 1.0  # per model and per quantity, at least
+    idle: bool = True
+    energy: bool = True
+    workload_examples: int | None = None  # wall-clock estimate for this many examples (inference)
+    workload_steps: int | None = None  # ... and for this many training steps (with train)
+    # Each model in a worker process of its own (isolate.py). Off by default: it costs 25-83% more
+    # wall time, and launch-bound ratios between processes are less stable (benchmarks/RESULTS.md).
+    isolate: bool = False
+
+    @property
+    def torch_device(self) -> torch.device:
+        return torch.device(self.device)
+
+    def record(self) -> dict:
+        cuda = self.torch_device.type == "cuda"
+        return {"device": self.device, "dtype": self.dtype, "channels_last": self.channels_last,
+                "compile": self.compile or False, "threads": self.threads, "train": self.train,
+                # TF32 and cuDNN's autotuner exist on CUDA only
+                "tf32": self.tf32 if cuda else None, "cudnn_benchmark": self.cudnn_benchmark if cuda else None,
+                "cuda_graphs": self.cuda_graphs if cuda else None,
+                "batch_sizes": list(self.batch_sizes), "min_duration_s": self.min_duration_s,
+                "min_samples": self.min_samples, "warmup_s": self.warmup_s, "isolate": self.isolate}
+
+
+def check_settings(s: RunSettings) -> RunSettings:
+    """Refuse what the device cannot run, before anything is measured; fill in the thread count."""
+    dev = s.torch_device
+    if dev.type == "meta":
+        raise FairnessError("--device meta has no clock: speed needs cpu or cuda; "
+                            "pass --no-speed to count only, or --device cpu")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise FairnessError(f"--device {s.device}: no CUDA device is visible (torch.cuda.is_available() "
+                            f"is False); use --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise FairnessError(f"--device {s.device}: expected cpu, cuda or cuda:N")
+    if s.dtype not in DTYPES:
+        raise FairnessError(f"--dtype {s.dtype}: expected one of {', '.join(DTYPES)}")
+    if s.compile and s.compile not in COMPILE_MODES:
+        raise FairnessError(f"--compile {s.compile}: expected one of {', '.join(COMPILE_MODES)}")
+    if s.cuda_graphs and dev.type != "cuda":
+        raise FairnessError(f"--cuda-graphs: CUDA graphs need a CUDA device, not {s.device}; drop --cuda-graphs "
+                            f"or use --device cuda")
+    if s.channels_last not in (True, False, "auto"):
+        raise FairnessError(f"channels_last {s.channels_last!r}: expected auto, true or false")
+    if s.threads is not None and s.threads <= 0:
+        raise FairnessError(f"--threads {s.threads}: expected a positive number of threads")
+    for b in s.batch_sizes:
+        if b == "auto":
+            if dev.type != "cuda":
+                raise FairnessError("--batch auto: needs a CUDA device, where running out of memory is "
+                                    "caught; on the CPU give sizes, e.g. --batch 1,8,32")
+        elif not isinstance(b, int) or b <= 0:
+            raise FairnessError(f"--batch {b}: expected positive batch sizes or auto, e.g. --batch 1,32,256")
+    if s.dtype == "bfloat16" and dev.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise FairnessError(f"--dtype bfloat16: {torch.cuda.get_device_name(dev)} has no bfloat16 support; "
+                            f"use --dtype float16")
+    try:  # a dtype the device's autocast cannot run fails here, on a tiny matmul, not mid-run
+        with _autocast(s):
+            torch.ones(2, 2, device=dev) @ torch.ones(2, 2, device=dev)
+    except Exception as e:
+        raise FairnessError(f"--dtype {s.dtype}: autocast on {dev.type} cannot run it ({type(e).__name__}: "
+                            f"{str(e).splitlines()[0][:160]}); use --dtype float32") from None
+    return replace(s, threads=s.threads or physical_cores())
+
+
+def apply_settings(s: RunSettings) -> dict:
+    """Set the process-wide switches a run depends on; return the environment as measured."""
+    torch.set_num_threads(s.threads or physical_cores())
+    if s.torch_device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = s.tf32
+        torch.backends.cudnn.benchmark = s.cudnn_benchmark
+    return environment(s.device, dtype=s.dtype, threads=torch.get_num_threads(), compile_mode=s.compile,
+                       channels_last=s.channels_last)
+
+
+def _autocast(s: RunSettings, cache: bool = True):
+    if s.dtype == "float32":
+        return contextlib.nullcontext()
+    # a CUDA graph cannot hold autocast's weight cache (torch's CUDA graphs notes): off when capturing
+    return torch.autocast(s.torch_device.type, dtype=DTYPES[s.dtype], cache_enabled=cache)
+
+
+# --- the timed step ----------------------------------------------------------------------
+
+
+def _float_tensors(out):
+    """Every floating-point tensor in a model's output (tensors, dicts such as Hugging Face
+    ModelOutput, lists and tuples, nested)."""
+    if isinstance(out, torch.Tensor):
+        if out.is_floating_point():
+            yield out
+        return
+    values = out.values() if isinstance(out, dict) else out if isinstance(out, (list, tuple)) else ()
+    for v in values:
+        yield from _float_tensors(v)
+
+
+CONV_CALLS = 4  # convolutions beyond a patch or stem embedding (ViT has one): a convolutional network
+
+
+def channels_last_for(setting: bool | str, record: dict) -> bool:
+    """channels_last for one model: as set, or with "auto" on for a convolutional network (its
+    counted forward pass runs CONV_CALLS or more convolutions), which is how such models are run
+    for speed (timm's benchmark.py --channels-last; cuDNN's NHWC kernels)."""
+    if setting != "auto":
+        return bool(setting)
+    conv = ((record.get("flops") or {}).get("by_op") or {}).get("convolution") or {}
+    return conv.get("calls", 0) >= CONV_CALLS
+
+
+def channels_last_inputs(inputs: Inputs) -> Inputs:
+    def cl(t):
+        return t.contiguous(memory_format=torch.channels_last) if isinstance(t, torch.Tensor) and t.dim() == 4 else t
+
+    return Inputs(tuple(cl(a) for a in inputs.args), {k: cl(v) for k, v in inputs.kwargs.items()}, inputs.record)
+
+
+def make_step(module: torch.nn.Module, inputs: Inputs, s: RunSettings, train: bool = False,
+              graph: bool = False) -> Callable[[], object]:
+    """The callable that is timed: one forward pass under no_grad (inference), or one training
+    step: forward, backward of the mean of the first floating-point output (a stand-in loss whose
+    cost is negligible beside the model's), an optimizer step, gradients set to None.
+    `graph`: the forward pass captured in a CUDA graph, and the step its replay."""
+    args, kwargs = inputs.args, inputs.kwargs
+    if not train:
+        def infer():
+            with torch.no_grad(), _autocast(s, cache=not graph):
+                return module(*args, **kwargs)
+
+        return cuda_graph(infer, s.torch_device) if graph else infer
+
+    params = [p for p in module.parameters() if p.requires_grad]
+    if not params:
+        raise FairnessError("--train: the model has no trainable parameters (requires_grad is False everywhere)")
+    opt = torch.optim.SGD(params, lr=1e-6, momentum=0.9)
+    # float16 gradients underflow without loss scaling; a real float16 training step has it.
+    scaler = torch.amp.GradScaler(s.torch_device.type) if s.dtype == "float16" else None
+
+    def train_step():
+        with _autocast(s):
+            out = module(*args, **kwargs)
+        first = next(_float_tensors(out), None)
+        if first is None:
+            raise FairnessError("--train: the model returned no floating-point tensor to take a loss of")
+        loss = first.float().mean()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    train_step.optimizer = opt
+    return train_step
+
+
+def cuda_graph(step: Callable[[], object], device: torch.device) -> Callable[[], object]:
+    """`step` captured in a CUDA graph; the callable replays it (same inputs, same output tensors).
+    Warm-up runs on a side stream first, as torch's CUDA graphs notes prescribe. A model that
+    cannot be captured (data-dependent shapes, a sync with the host) raises here, found in the
+    first warm-up call under torch's sync debug mode, before any capture begins: a capture that
+    fails part-way leaves the CUDA random generator in capture state for the rest of the process."""
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        mode = torch.cuda.get_sync_debug_mode()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            step()
+        finally:
+            torch.cuda.set_sync_debug_mode(mode)
+        for _ in range(2):
+            step()
+    current = torch.cuda.current_stream(device)
+    current.wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    try:
+        with torch.cuda.graph(graph):
+            out = step()
+    except Exception:
+        # A failed capture can leave its capture stream current (torch.cuda.graph's __exit__ stops
+        # at capture_end): the eager work that follows must run where it ran before.
+        torch.cuda.set_stream(current)
+        torch.cuda.synchronize(device)
+        raise
+
+    def replay():
+        graph.replay()
+        return out
+
+    replay.graph = graph  # keeps the graph (and its memory pool) alive as long as the step
+    return replay
+
+
+def is_oom(e: BaseException) -> bool:
+    oom_types = tuple(t for t in (getattr(torch, "OutOfMemoryError", None),
+                                  getattr(torch.cuda, "OutOfMemoryError", None)) if t)
+    text = str(e)
+    return isinstance(e, oom_types) or "out of memory" in text or "can't allocate memory" in text
+
+
+def free_cache(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+# --- models to run ------------------------------------------------------------------------
+
+
+@dataclass
+class Runnable:
+    """A model placed on the target device, and how to make its inputs at any batch size."""
+
+    name: str
+    module: torch.nn.Module
+    inputs_at: Callable[[int], Inputs]
+    macs_per_example: float | None = None
+    fixed_batch: int | None = None  # inputs given by the user: only their batch size can run
+    rebuild: dict | None = None  # how a fresh process rebuilds it (source, kwargs, input spec), or None
+    compile: str | None = None  # torch.compile mode, set by time_models
+    failed: str | None = None  # set when a batch size failed; larger ones are skipped
+    worker: object | None = None  # with --isolate: the process it runs in (isolate.Worker); module is None
+    channels_last: bool = False  # model and 4-d inputs in channels_last (the setting, resolved for this model)
+    _train_copy: torch.nn.Module | None = None
+    _targets: dict = field(default_factory=dict)
+
+    def module_for(self, train: bool) -> torch.nn.Module:
+        """The eager module. A caller's own object is trained as a copy, so measuring a
+        training step never changes the caller's weights."""
+        if train and self.rebuild is None:
+            if self._train_copy is None:
+                self._train_copy = copy.deepcopy(self.module)
+            return self._train_copy
+        return self.module
+
+    def target(self, train: bool = False) -> torch.nn.Module:
+        """The module to call: `module_for(train)`, compiled when a compile mode is set."""
+        if train not in self._targets:
+            module = self.module_for(train)
+            if self.compile:
+                # dynamic=False: one graph per batch size, each compiled in that size's first call.
+                module = torch.compile(module, mode=None if self.compile == "default" else self.compile,
+                                       dynamic=False)
+            self._targets[train] = module
+        return self._targets[train]
+
+
+def _tokens_per_example(record: dict) -> int | None:
+    if record.get("kind") != "tokens":
+        return None
+    return record["seq_len"] + (record.get("decoder_seq_len") or 0)
+
+
+def _static_bytes(module: torch.nn.Module, inputs: Inputs, step) -> int:
+    """Bytes this model keeps on the device between steps: parameters, buffers, inputs and
+    optimizer state, each storage once."""
+    seen, total = set(), 0
+    tensors = list(module.parameters()) + list(module.buffers())
+    tensors += [t for t in list(inputs.args) + list(inputs.kwargs.values()) if isinstance(t, torch.Tensor)]
+    opt = getattr(step, "optimizer", None)
+    if opt is not None:
+        tensors += [t for state in opt.state.values() for t in state.values() if isinstance(t, torch.Tensor)]
+    for t in tensors:
+        st = t.untyped_storage()
+        key = (st.data_ptr(), st.nbytes())
+        if key not in seen:
+            seen.add(key)
+            total += st.nbytes()
+    return total
+
+
+def cuda_peak(step, module, inputs: Inputs, device: torch.device) -> dict:
+    """Peak CUDA memory of one warmed-up step, after a reset. Allocated: this model's resident
+    bytes (weights, buffers, inputs, optimizer state) plus the most the step added on top, so
+    other models resident for interleaving do not count. Reserved: the caching allocator's
+    peak for the whole process."""
+    free_cache(device)
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    step()
+    torch.cuda.synchronize(device)
+    added = torch.cuda.max_memory_allocated(device) - before
+    return {"peak_allocated_bytes": _static_bytes(module, inputs, step) + added,
+            "step_added_bytes": added,
+            "peak_reserved_bytes": torch.cuda.max_memory_reserved(device)}
+
+
+# --- batch sizes -------------------------------------------------------------------------
+
+
+def auto_batch(run: Runnable, s: RunSettings, progress: Progress) -> tuple[int, str]:
+    """Largest power of two whose step (training step with --train) runs without running out
+    of memory; searched in eager mode."""
+    if run.worker:
+        progress(f"{run.name}: --batch auto, searched in its worker process")
+        return run.worker.auto_batch()
+    dev = s.torch_device
+    module = run.module_for(s.train)
+    module.train(s.train)
+    best, b = None, 1
+    while b <= AUTO_BATCH_CAP:
+        progress(f"{run.name}: --batch auto, trying {b}")
+        try:
+            step = make_step(module, run.inputs_at(b), s, train=s.train)
+            step()
+            step()
+            torch.cuda.synchronize(dev)
+        except Exception as e:
+            if not is_oom(e):
+                raise
+            break
+        finally:
+            step = None  # drop the step's tensors before the allocator's cache is emptied
+            free_cache(dev)
+        best, b = b, b * 2
+    if best is None:
+        raise FairnessError(f"{run.name}: --batch auto: even batch 1 runs out of memory on {s.device}")
+    why = (f"auto: {best} is the largest power of two that fits; {best * 2} ran out of memory"
+           if best * 2 <= AUTO_BATCH_CAP else f"auto: stopped at the cap of {AUTO_BATCH_CAP}")
+    return best, why
+
+
+class Prepared(StepTimer):
+    """One model ready to time at one batch size, in this process: a StepTimer for its step,
+    plus what is measured around the timing. The first call is timed on its own (with
+    --compile it is the compilation); three more size the timed blocks. A model in a worker
+    process (`--isolate`) is prepared there and answers the same calls (isolate.py)."""
+
+    def __init__(self, run: Runnable, b: int, s: RunSettings, train: bool, graph: bool = False):
+        inputs = run.inputs_at(b)
+        if run.channels_last:
+            inputs = channels_last_inputs(inputs)
+        target = run.target(train)
+        target.train(train)
+        super().__init__(make_step(target, inputs, s, train=train, graph=graph), s.device)
+        self.target, self.inputs, self.batch_size = target, inputs, b
+        self.tokens = _tokens_per_example(inputs.record)
+        # energy is read around the timed throughput blocks: no window of its own (indicators/energy.py)
+        wants_energy = s.energy and self.cuda and not train and not graph
+        self.meter = energy_mod.EnergyMeter(self.device) if wants_energy and \
+            energy_mod.energy_unavailable(self.device) is None else None
+        t0 = time.perf_counter()
+        out = self.step()
+        self._sync()
+        self.first_call_s = time.perf_counter() - t0
+        # A model whose output is NaN or inf is broken at these settings: timing it would
+        # measure a computation nobody can use, so it fails (alone) with the reason.
+        if any(not torch.isfinite(t).all() for t in _float_tensors(out)):
+            raise ModelFailed(f"{run.name}: the forward pass at batch {b} returned NaN or inf on {s.device} "
+                                f"({s.dtype}); check the model and its inputs, or try --dtype float32")
+        out = None
+        t0 = time.perf_counter()
+        for _ in range(3):
+            self.step()
+        self._sync()
+        self.per_call_s = (time.perf_counter() - t0) / 3
+
+    def cuda_memory(self) -> dict:
+        return cuda_peak(self.step, self.target, self.inputs, self.device)
+
+    def idle(self, steps: int) -> float:
+        return idle_mod.idle_share(self.step, self.device, steps=steps)
+
+    def block(self, calls: int) -> float:
+        if self.meter is None:
+            return super().block(calls)
+        return self.meter.around(lambda: super(Prepared, self).block(calls), calls * self.batch_size)
+
+    def singles(self, n: int) -> tuple[float, ...]:
+        # single calls are too short for the energy counter's steps: energy comes from the blocks
+        return tuple(StepTimer.block(self, 1) for _ in range(n))
+
+    def energy(self) -> dict:
+        measured = self.meter.energy() if self.meter else None
+        return (measured or energy_mod.measure_energy(self.step, self.device, self.batch_size)).record()
