@@ -30,7 +30,7 @@ from .indicators.env import environment
 from .readings import measured
 from .results import to_plain
 from .runner import COMPILE_MODES, RunSettings, check_settings
-from .sources import InputSpec, Source
+from .sources import InputSpec, Source, parse_source
 from .spec import check_name, read_yaml
 
 TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family"}
@@ -188,7 +188,8 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                 raise FairnessError(f"match: {indicator} needs the proposed model as a source")
             batch = max([x for x in speed.batch_sizes if x != "auto"], default=1)  # throughput's batch
             target = target_of(proposed, proposed_kwargs, spec, indicator, speed, batch)
-            found = match_speed(b, indicator, target, strategies, device_timer(b, speed, indicator, batch),
+            timer = device_timer(b, speed, indicator, batch, parse_source(proposed, proposed_kwargs), target)
+            found = match_speed(b, indicator, target, strategies, timer,
                                 progress=progress)
         # the key holds the proposed model's counts, so a search for an object is reusable too
         cache.put(search_key, found)

@@ -320,7 +320,8 @@ def match_speed(b: Baseline, indicator: str, target: float, strategies: list[str
         achieved = 1.0 / t if indicator == "throughput" else t
         # The tolerance means little below the measurement's own noise: both are recorded.
         rec = match_record(indicator, strategy, target, achieved, tol, len(measured), time.perf_counter() - t0,
-                           noise=noise, noisy=noise > NOISY_IQR_RATIO, flops=flops)
+                           noise=noise, noisy=noise > NOISY_IQR_RATIO, flops=flops,
+                           paired_with=getattr(time_of, "paired_with", None))
         if not rec["within_tolerance"]:
             reached = [1.0 / m[2] if indicator == "throughput" else m[2] for m in measured]
             rec["reachable"] = [min(reached), max(reached)]  # what the candidates measured spanned
@@ -363,19 +364,36 @@ def _on_device(src: Source, spec: InputSpec, device: str):
     return Runnable(src.text, module, lambda n: make_inputs(module, src, spec, n, device))
 
 
-def device_timer(b: Baseline, settings, indicator: str, batch: int):
-    """time_of(values) for match_speed: build the variant on the settings' device and time it."""
-    from .runner import measure_rate
+def device_timer(b: Baseline, settings, indicator: str, batch: int, reference: Source | None = None,
+                 target: float | None = None, tol: float | None = None):
+    """time_of(values) for match_speed: build the variant on the settings' device and time it.
+    With `reference` (the model whose speed is the `target`), each candidate is timed in
+    interleaved rounds with it, so drift on the machine is paired out, and its timing stops as
+    soon as its speed-up's CI lies wholly outside the tolerance band; its time is the target's
+    divided by that speed-up, and its noise the CI's half-width over the speed-up."""
+    from .runner import Prepared, measure_against, measure_rate
+
+    tol = TOLERANCE[indicator] if tol is None else tol
+    ref: list = []  # the reference, prepared once on first use
 
     def time_of(values):
         src, spec = b.variant(values)
         run = _on_device(src, spec, settings.device)
-        seconds, noise = measure_rate(run, settings, indicator, batch)
+        if reference is None:
+            seconds, noise = measure_rate(run, settings, indicator, batch)
+        else:
+            if not ref:
+                ref.append(Prepared(_on_device(reference, b.spec, settings.device),
+                                    batch if indicator == "throughput" else 1, settings, train=False))
+            t_target = 1.0 / target if indicator == "throughput" else target
+            speedup, ci = measure_against(ref[0], run, settings, indicator, batch, (1 / (1 + tol), 1 / (1 - tol)))
+            seconds, noise = t_target / speedup, (ci[1] - ci[0]) / 2 / speedup
         run = None  # free the variant before emptying the cache
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         return seconds, noise
 
+    time_of.paired_with = reference.text if reference is not None else None
     return time_of
 
 
@@ -426,8 +444,9 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
     if indicator in COUNT_INDICATORS:
         variants = match_counts(b, indicator, target, strategies, tolerance, progress)
     else:
-        variants = match_speed(b, indicator, target, strategies, device_timer(b, settings, indicator, batch_size),
-                               tolerance, progress)
+        timer = device_timer(b, settings, indicator, batch_size, parse_source(match_to) if match_to else None, target,
+                             tolerance)
+        variants = match_speed(b, indicator, target, strategies, timer, tolerance, progress)
     found = [v for v in variants if "values" in v]
     if not found:
         raise FairnessError(f"{b.src.text}: no strategy gave a variant for the {indicator} target: "

@@ -353,6 +353,33 @@ def _workload(primary: dict | None, s: RunSettings) -> dict | None:
     return out
 
 
+def measure_against(reference: Prepared, run: Runnable, s: RunSettings, indicator: str, batch: int,
+                    band: tuple[float, float]) -> tuple[float, list[float]]:
+    """A speed-search candidate timed in interleaved rounds with the reference (the model whose
+    speed is the target, prepared once): the candidate's speed-up over it, paired round by
+    round, and its 95% CI. Timing stops early once the CI lies wholly outside `band` (the
+    speed-ups within tolerance of the target): that candidate is known not to match."""
+    b = batch if indicator == "throughput" else 1
+    p = Prepared(run, b, s, train=False)
+    timing = dict(warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
+
+    throughput = indicator == "throughput"
+    calls = [calls_for(x.per_call_s, BLOCK_S) for x in (reference, p)] if throughput else [1, 1]
+
+    def ratio(rounds):  # blocks of the two hold different numbers of calls: a ratio of times per call
+        ref, cand = ([tuple(t / c for t in r) for r in model] for model, c in zip(rounds, calls))
+        return paired_ratio(cand, ref, b, indicator)
+
+    def settled(rounds):
+        lo, hi = ratio(rounds).ci95
+        return hi < band[0] or lo > band[1]
+
+    rounds = run_interleaved([reference, p], per_call=not throughput, calls_per_block=calls, settled=settled,
+                             **timing)
+    r = ratio(rounds)
+    return r.ratio, list(r.ci95)
+
+
 def measure_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -> tuple[float, float]:
     """One quick speed number for matching: seconds per example at `batch` (throughput), or
     the median seconds per call at batch 1 (latency); and its noise, IQR / median."""

@@ -338,3 +338,21 @@ def test_a_model_that_returns_nan_fails_alone(isolate):
     assert len(bad["speed"]["errors"]) == 1 and "returned NaN or inf" in bad["speed"]["errors"][0]
     assert bad["speed"]["throughput"] is None
     assert ok["speed"]["errors"] == [] and ok["speed"]["throughput"]["n"] >= 10
+
+
+def test_run_interleaved_stops_once_settled(fake_clock):
+    """A speed-search candidate 10x slower than its reference: its speed-up's CI is outside a 3%
+    band after the first SETTLE_ROUNDS rounds, so timing stops there instead of at min_samples;
+    one whose CI straddles the band is timed to the end."""
+    a, b = _counting_steps([], fake_clock)
+
+    def time_pair(settled):
+        return run_interleaved([StepTimer(a, "cpu"), StepTimer(b, "cpu")], per_call=False, warmup_s=0.0,
+                               min_samples=50, min_duration_s=0.0, max_duration_s=1e9, settled=settled)
+
+    def outside(rounds):
+        lo, hi = paired_ratio(rounds[1], rounds[0], 1, "throughput").ci95  # B's speed-up over A: 0.1
+        return hi < 0.97 or lo > 1.03
+
+    assert len(time_pair(outside)[0]) == speed_mod.SETTLE_ROUNDS
+    assert len(time_pair(lambda rounds: False)[0]) == 50

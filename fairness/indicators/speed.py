@@ -25,6 +25,7 @@ import torch
 
 NOISY_IQR_RATIO = 0.10  # IQR over 10% of the median: torch.utils.benchmark warns at the same point
 P99_MIN_SAMPLES = 100  # below this, the 99th percentile is one of the last couple of samples
+SETTLE_ROUNDS = 6  # the fewest rounds whose order-statistic 95% CI of a paired ratio is worth reading
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:
@@ -130,7 +131,8 @@ class TimerFailed(Exception):
 
 def run_interleaved(timers: list, *, per_call: bool, calls_per_block: list[int] | int = 1,
                     chunk_calls: int = 10, warmup_s: float = 0.5, min_warmup: int = 3, min_samples: int = 10,
-                    min_duration_s: float = 1.0, max_duration_s: float = 60.0) -> list[list[tuple[float, ...]]]:
+                    min_duration_s: float = 1.0, max_duration_s: float = 60.0,
+                    settled: Callable[[list], bool] | None = None) -> list[list[tuple[float, ...]]]:
     """Time several models in rounds (A B, B A, A B, ...), so drift on a shared machine hits them alike.
 
     `timers`: one StepTimer (or a worker answering its calls) per model. Each model warms up
@@ -140,7 +142,8 @@ def run_interleaved(timers: list, *, per_call: bool, calls_per_block: list[int] 
     around every call). With more than one model, one untimed call precedes each block or
     chunk, so switching models stays out of the times. Rounds continue until every model has
     `min_samples` times and each has run for `min_duration_s` on average, or until
-    `max_duration_s` in all. Returns, per model, its times grouped by round. An error in one
+    `max_duration_s` in all, or, from SETTLE_ROUNDS rounds on, until `settled(rounds)` says the
+    answer is already known. Returns, per model, its times grouped by round. An error in one
     model of several is raised as TimerFailed, naming the model, so the caller can go on
     without it.
     """
@@ -171,6 +174,8 @@ def run_interleaved(timers: list, *, per_call: bool, calls_per_block: list[int] 
             counts[i] += len(times)
         elapsed = time.perf_counter() - began
         if (min(counts) >= min_samples and elapsed >= min_duration_s * len(timers)) or elapsed >= max_duration_s:
+            return rounds
+        if settled and len(rounds[0]) >= SETTLE_ROUNDS and settled(rounds):
             return rounds
 
 

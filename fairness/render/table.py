@@ -210,7 +210,9 @@ def match_table(results: dict) -> str:
         if match:
             status = "within tolerance" if match["within_tolerance"] else match.get("reason", "")
             if match.get("noise") is not None:  # speed: the tolerance beside the measurement's own noise
-                status += f" (noise {match['noise']:.1%} IQR/median{', NOISY' if match['noisy'] else ''})"
+                what = (f"95% CI half-width of the speed-up over {match['paired_with']}, timed together"
+                        if match.get("paired_with") else "IQR/median")
+                status += f" (noise {match['noise']:.1%} {what}{', NOISY' if match['noisy'] else ''})"
         if m.get("capacity_loss"):
             status += ("; " if status else "") + "CAPACITY LOSS: " + ", ".join(m["capacity_loss"])
         knobs = " ".join(f"{k}={v}" for k, v in (m.get("knobs") or {}).items()) or m["name"]
