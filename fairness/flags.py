@@ -235,7 +235,8 @@ def rule_parameter_sharing(a, b, claim_text=""):
                f"{r:.2f} times per forward pass, so its parameter count understates its compute.")
         ev = {"applied": applied, "unique": unique, "applied_over_unique": r}
         if looks_cheaper:
-            ar = rd.ratio("params", applied, (other["sharing"] or (other.get("applied"),))[0])
+            other_applied = other["sharing"][0] if other["sharing"] else other.get("applied")
+            ar = rd.ratio("params", applied, other_applied)
             ev["params_ratio"] = pr
             msg += (f" It has {INDICATORS['params'].words(pr, other['name'])}"
                     + (f" but {ar:.3g}x its applied parameters" if ar else "")

@@ -240,13 +240,17 @@ def _unreachable(b: dict, u: dict) -> dict:
             "built": "", "rows": [], "answer": text}
 
 
-def _fmt(row: dict, which: str) -> str:
+def fmt(row: dict, which: str, table: bool = False) -> str:
+    """One cell of a matched-comparison row ("as_made" or "matched"): a ratio, or quality points;
+    in a table with the speed-up's CI (the table's header names the points)."""
     x = row[which]
     if x is None:
-        return "n/a"
+        return "not known" if table and row["kind"] == "quality" else "n/a"
     if row["kind"] == "quality":
-        return f"{x:+.3g} points"
-    return f"{x:.3g}x" + (" (timed apart)" if row.get(f"{which}_apart") else "")
+        return f"{x:+.3g}" + ("" if table else " points")
+    ci = row.get(f"{which}_ci95") if table else None
+    return f"{x:.3g}x" + (f" [{ci[0]:.3g}-{ci[1]:.3g}]" if ci else "") + \
+        (" (timed apart)" if row.get(f"{which}_apart") else "")
 
 
 def _answer(p: dict, v: dict, match: dict, rows: list[dict], is_baseline: bool) -> str:
@@ -260,16 +264,16 @@ def _answer(p: dict, v: dict, match: dict, rows: list[dict], is_baseline: bool) 
             continue
         if r["kind"] == "quality":
             parts.append(f"{r['indicator']} {r['outcome']}" if r["outcome"] == "unknown until trained" else
-                         f"{r['indicator']} {_fmt(r, 'as_made')} → {_fmt(r, 'matched')} ({r['outcome']})")
+                         f"{r['indicator']} {fmt(r, 'as_made')} → {fmt(r, 'matched')} ({r['outcome']})")
             continue
         name = INDICATORS[r["indicator"]].label
         word = {"none": "no advantage", "appears": "an advantage appears"}.get(r["outcome"], r["outcome"])
         if r["outcome"] == "none" and r["as_made"] is not None and r.get("behind"):
             word = "still behind"
-        parts.append(f"{name} {_fmt(r, 'as_made')} → {_fmt(r, 'matched')} ({word})")
+        parts.append(f"{name} {fmt(r, 'as_made')} → {fmt(r, 'matched')} ({word})")
     if is_baseline:  # nothing changes: say where the comparison as made stands
         made = [f"{r['indicator'] if r['kind'] == 'quality' else INDICATORS[r['indicator']].label} "
-                f"{_fmt(r, 'as_made')}" for r in rows if r["outcome"] != "matched" and r["as_made"] is not None]
+                f"{fmt(r, 'as_made')}" for r in rows if r["outcome"] != "matched" and r["as_made"] is not None]
         return (f"At equal {label}, {v['name']} itself is the closest match ({err.lstrip(', ')}), so the comparison "
                 f"as made is the matched one" + (": " + "; ".join(made) if made else "") + ".")
     text = f"At equal {label} ({v['name']}{err}), {p['name']} against it: " + "; ".join(parts) + "."

@@ -8,7 +8,7 @@ import re
 import textwrap
 
 from .. import readings as rd
-from ..judgement import judgement_of
+from ..judgement import fmt, judgement_of
 from ..readings import INDICATORS
 from .table import aligned
 from .units import seconds, si
@@ -51,7 +51,7 @@ def matched_table(j: dict) -> list[list]:
         variant = m["variant"] + (f" ({m['rel_error']:+.1%})" if m.get("rel_error") is not None else "")
         for i, r in enumerate(m["rows"]):
             rows.append([on if i == 0 else "", variant if i == 0 else "", _indicator_name(r),
-                         _cell(r, "as_made"), _cell(r, "matched"), r["outcome"]])
+                         fmt(r, "as_made", table=True), fmt(r, "matched", table=True), r["outcome"]])
     return rows
 
 
@@ -59,17 +59,6 @@ def _indicator_name(r: dict) -> str:
     if r["kind"] == "quality":
         return f"{r['indicator']} (points)"
     return INDICATORS[r["indicator"]].label + (" (speed-up)" if r["kind"] == rd.SPEED else " (cost ratio)")
-
-
-def _cell(r: dict, which: str) -> str:
-    x = r[which]
-    if x is None:
-        return "not known" if r["kind"] == "quality" else "n/a"
-    if r["kind"] == "quality":
-        return f"{x:+.3g}"
-    ci = r.get(f"{which}_ci95")
-    return f"{x:.3g}x" + (f" [{ci[0]:.3g}-{ci[1]:.3g}]" if ci else "") + (" (timed apart)" if r.get(f"{which}_apart")
-                                                                         else "")
 
 
 def judgement_text(res: dict) -> str:
