@@ -237,6 +237,11 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
         from .judgement import attach
 
         save(attach(res))
+    else:  # one model: its own flags (FLOPs a lower bound, noisy timings)
+        from .judgement import model_notes
+
+        res["flags"] = model_notes(res)
+        save(res)
     if out:
         progress(f"results written to {out}")
     if fmt == "json":
@@ -249,6 +254,8 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
             click.echo("\n" + speed_summary(res))
         if "verdict" in res:
             click.echo("\n" + judgement_text(res))
+        for f in res.get("flags") if "verdict" not in res else []:
+            click.echo(f"\n[{f['severity']}] {f['id']}: {f['message']} {f['advice']}")
     errors = [f"{m['name']}: {e}" for m in res["models"] for e in ((m.get("speed") or {}).get("errors") or [])]
     if errors:
         for e in errors:

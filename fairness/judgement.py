@@ -324,6 +324,12 @@ def judgement_of(results: dict) -> dict:
     return j
 
 
+def model_notes(results: dict) -> list[dict]:
+    """Each model's own flags, for a measurement with nothing to compare (one model): FLOPs that
+    are a lower bound, noisy timings, a stated count the measurement contradicts."""
+    return _dedupe([f for m in results["models"] if not m.get("failed") for f in model_flags(view(m))])
+
+
 def attach(results: dict, claim_text: str = "") -> dict:
     """Judge a results file in place: every flag under `flags`, the verdict under `verdict` (the
     contract's names), the findings, matched comparisons and summary under `judgement`."""

@@ -259,6 +259,8 @@ def make_inputs(model: torch.nn.Module, src: Source | None, spec: InputSpec, bat
 
     config = getattr(model, "config", None)
     main_input = getattr(model, "main_input_name", None)
+    if config is not None and hasattr(config, "text_config") and hasattr(config, "vision_config"):
+        return _hf_text_image_inputs(config, spec, batch_size, device)
     if config is not None and main_input == "input_ids":
         # The model's defaults are kept (use_cache too: use_cache=False makes transformers
         # read position ids' values to detect packed sequences, which meta tensors lack).
@@ -334,9 +336,21 @@ def _vocab_size(model) -> int:
                         "pass --inputs python:module:function(batch_size, device)")
 
 
+def _hf_text_image_inputs(config, spec: InputSpec, batch_size: int, device) -> Inputs:
+    """A dual encoder (CLIP, SigLIP): tokens for its text tower and an image for its vision tower."""
+    tokens = _hf_token_inputs(config.text_config, spec, batch_size, device)
+    vision = config.vision_config
+    size = spec.image_size or _pair(getattr(vision, "image_size", 224))
+    image = _image_inputs(getattr(vision, "num_channels", 3), size, batch_size, device,
+                          "" if spec.image_size else "model config image_size", kw="pixel_values")
+    record = {**tokens.record, "image": {k: image.record[k] for k in ("channels", "height", "width")}}
+    return Inputs((), {**tokens.kwargs, **image.kwargs}, record)
+
+
 def _hf_token_inputs(config, spec: InputSpec, batch_size: int, device) -> Inputs:
-    seq_len = spec.seq_len or DEFAULT_SEQ_LEN
     max_pos = getattr(config, "max_position_embeddings", None)
+    # the default length, within what the model takes (CLIP's text tower: 77 positions)
+    seq_len = spec.seq_len or min(DEFAULT_SEQ_LEN, max_pos or DEFAULT_SEQ_LEN)
     if max_pos and seq_len > max_pos:
         raise FairnessError(f"--seq-len {seq_len}: the model's config allows at most "
                             f"max_position_embeddings={max_pos}; pass a shorter --seq-len or "
@@ -344,7 +358,8 @@ def _hf_token_inputs(config, spec: InputSpec, batch_size: int, device) -> Inputs
     vocab = int(config.vocab_size)
     kwargs = {"input_ids": _token_ids(vocab, batch_size, seq_len, device)}
     record = {"kind": "tokens", "batch_size": batch_size, "seq_len": seq_len, "vocab_size": vocab,
-              "default_from": None if spec.seq_len else f"fairness default seq_len={DEFAULT_SEQ_LEN}"}
+              "default_from": None if spec.seq_len else f"fairness default seq_len={DEFAULT_SEQ_LEN}"
+              if seq_len == DEFAULT_SEQ_LEN else f"the model's max_position_embeddings={seq_len}"}
     if getattr(config, "is_encoder_decoder", False):
         # Encoder-decoder models (T5, Switch Transformers) also need decoder tokens: by default
         # as many as the encoder's.
@@ -390,7 +405,9 @@ def describe_input(record: dict) -> str:
     if record.get("kind") == "image":
         return f"image {record['batch_size']}x{record['channels']}x{record['height']}x{record['width']}"
     if record.get("kind") == "tokens":
-        return f"tokens {record['batch_size']}x{record['seq_len']}"
+        image = record.get("image")
+        return f"tokens {record['batch_size']}x{record['seq_len']}" + (
+            f" + image {record['batch_size']}x{image['channels']}x{image['height']}x{image['width']}" if image else "")
     return f"inputs {record.get('shapes')}"
 
 

@@ -88,3 +88,13 @@ def test_debug_shows_traceback():
 def test_help_has_examples():
     r = run("measure", "--help")
     assert "Examples:" in r.stdout and "hf:llama" in r.stdout
+
+
+def test_one_model_with_an_uncounted_op_is_flagged(tmp_path):
+    """Measuring one model has nothing to compare, but FLOPs that are a lower bound are still said."""
+    out = tmp_path / "r.json"
+    r = run("measure", "python:tiny_models:determinant", "--inputs", "python:tiny_models:square_inputs",
+            "--no-speed", "--no-fvcore", "--out", str(out), "-q")
+    assert r.exit_code == 0, r.output
+    assert "[warn] incomplete-count" in r.stdout and "lower bound" in r.stdout
+    assert [f["id"] for f in json.loads(out.read_text())["flags"]] == ["incomplete-count"]

@@ -213,3 +213,32 @@ def test_routing_model_on_meta_says_to_use_a_real_device():
         model = Top1MoE()
     with pytest.raises(fairness.FairnessError, match="pass --count-device cpu"):
         fairness.measure(model, torch.empty(1, 16, 8, device="meta"), fvcore=False)
+
+
+def test_hardswish_is_pointwise_though_torch_does_not_tag_it():
+    """MobileNetV3's activation: one op per element, in place or not (torch tags neither pointwise)."""
+
+    class Hard(nn.Module):
+        def forward(self, x):
+            return nn.functional.hardswish(x) + nn.functional.hardswish(x.clone(), inplace=True)
+
+    r = m(Hard(), torch.randn(2, 5))
+    assert r["flops"]["coverage"] == 1.0 and not r["flops"]["unknown_ops"]
+    assert r["flops"]["other_flops"] == 5 * 3  # per example: two hardswishes and the add, 5 elements each
+
+
+def test_a_dual_encoder_gets_tokens_and_an_image():
+    """CLIP's config holds a text and a vision config, and no vocab_size of its own: its input is
+    tokens for the text tower (at most its 77 positions by default) and an image for the vision
+    tower, both described in the record."""
+    from fairness.measure import measure
+
+    tiny = {"text_config": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+                            "num_attention_heads": 2, "vocab_size": 100},
+            "vision_config": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+                              "num_attention_heads": 2, "image_size": 32, "patch_size": 16}, "projection_dim": 16}
+    r = measure("hf:clip", kwargs=tiny, fvcore=False)
+    inp = r["input"]
+    assert (inp["kind"], inp["seq_len"], inp["vocab_size"]) == ("tokens", 77, 100)
+    assert inp["image"] == {"channels": 3, "height": 32, "width": 32}
+    assert r["flops"]["coverage"] == 1.0 and r["flops"]["macs"] > 0

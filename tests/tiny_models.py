@@ -216,3 +216,18 @@ class SyncsWithHost(MLPStack):
 
 def syncs_with_host(depth: int = 2, width: int = 16):
     return SyncsWithHost(depth, width)
+
+
+class Determinant(nn.Module):
+    """An op fairness does not count (aten.linalg_det): its FLOPs are a lower bound."""
+
+    def forward(self, x):
+        return torch.linalg.det(x)
+
+
+def determinant():
+    return Determinant()
+
+
+def square_inputs(batch_size: int = 1, device="cpu"):
+    return torch.randn(batch_size, 3, 3, device=device)

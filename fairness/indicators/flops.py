@@ -328,6 +328,9 @@ OTHER_HANDLES: dict[Any, Callable] = {
     aten.scatter_add: _source_elements,
     aten.scatter_add_: _source_elements,
     aten.floor_divide: lambda args, kwargs, out: OpCost(other_flops=out.numel()),
+    # Pointwise, though torch does not tag them so (MobileNetV3, LeViT): one op per output element.
+    aten.hardswish: lambda args, kwargs, out: OpCost(other_flops=out.numel()),
+    aten.hardswish_: lambda args, kwargs, out: OpCost(other_flops=out.numel()),
     aten._adaptive_avg_pool3d: _adaptive_avg_pool,
     # Reductions and scans: one op per input element.
     **{op: _per_input_element(1) for op in (
