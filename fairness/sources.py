@@ -261,6 +261,8 @@ def make_inputs(model: torch.nn.Module, src: Source | None, spec: InputSpec, bat
     main_input = getattr(model, "main_input_name", None)
     if config is not None and hasattr(config, "text_config") and hasattr(config, "vision_config"):
         return _hf_text_image_inputs(config, spec, batch_size, device)
+    if config is not None and main_input == "input_features" and hasattr(config, "num_mel_bins"):
+        return _hf_audio_inputs(config, spec, batch_size, device)
     if config is not None and main_input == "input_ids":
         # The model's defaults are kept (use_cache too: use_cache=False makes transformers
         # read position ids' values to detect packed sequences, which meta tensors lack).
@@ -336,6 +338,20 @@ def _vocab_size(model) -> int:
                         "pass --inputs python:module:function(batch_size, device)")
 
 
+def _hf_audio_inputs(config, spec: InputSpec, batch_size: int, device) -> Inputs:
+    """A speech encoder-decoder (Whisper): log-mel features of the longest clip the encoder takes
+    (2 frames per encoder position: 3000 frames, 30 s, for Whisper), and decoder tokens."""
+    frames = 2 * config.max_source_positions
+    shape = (batch_size, config.num_mel_bins, frames)
+    features = torch.empty(*shape, device="meta") if str(device) == "meta" else torch.randn(*shape).to(device)
+    decoder_len = spec.decoder_seq_len or spec.seq_len or min(DEFAULT_SEQ_LEN, config.max_target_positions)
+    record = {"kind": "features", "batch_size": batch_size, "channels": config.num_mel_bins, "frames": frames,
+              "decoder_seq_len": decoder_len, "vocab_size": config.vocab_size,
+              "default_from": "the model's max_source_positions (30 s of audio)"}
+    return Inputs((), {"input_features": features,
+                       "decoder_input_ids": _token_ids(config.vocab_size, batch_size, decoder_len, device)}, record)
+
+
 def _hf_text_image_inputs(config, spec: InputSpec, batch_size: int, device) -> Inputs:
     """A dual encoder (CLIP, SigLIP): tokens for its text tower and an image for its vision tower."""
     tokens = _hf_token_inputs(config.text_config, spec, batch_size, device)
@@ -408,6 +424,9 @@ def describe_input(record: dict) -> str:
         image = record.get("image")
         return f"tokens {record['batch_size']}x{record['seq_len']}" + (
             f" + image {record['batch_size']}x{image['channels']}x{image['height']}x{image['width']}" if image else "")
+    if record.get("kind") == "features":
+        return (f"features {record['batch_size']}x{record['channels']}x{record['frames']} + decoder tokens "
+                f"{record['batch_size']}x{record['decoder_seq_len']}")
     return f"inputs {record.get('shapes')}"
 
 

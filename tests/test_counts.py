@@ -242,3 +242,18 @@ def test_a_dual_encoder_gets_tokens_and_an_image():
     assert (inp["kind"], inp["seq_len"], inp["vocab_size"]) == ("tokens", 77, 100)
     assert inp["image"] == {"channels": 3, "height": 32, "width": 32}
     assert r["flops"]["coverage"] == 1.0 and r["flops"]["macs"] > 0
+
+
+def test_a_speech_encoder_decoder_gets_log_mel_features_and_decoder_tokens():
+    """Whisper's default input: the longest clip its encoder takes (2 frames per position) and
+    decoder tokens within its positions."""
+    from fairness.measure import measure
+
+    tiny = {"d_model": 16, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2,
+            "decoder_attention_heads": 2, "encoder_ffn_dim": 32, "decoder_ffn_dim": 32, "num_mel_bins": 8,
+            "max_source_positions": 10, "max_target_positions": 16, "vocab_size": 50, "pad_token_id": 0,
+            "bos_token_id": 1, "eos_token_id": 2, "decoder_start_token_id": 1}
+    r = measure("hf:whisper", kwargs=tiny, fvcore=False)
+    inp = r["input"]
+    assert (inp["kind"], inp["channels"], inp["frames"], inp["decoder_seq_len"]) == ("features", 8, 20, 16)
+    assert r["flops"]["coverage"] == 1.0 and r["flops"]["macs"] > 0
