@@ -161,3 +161,22 @@ def test_an_unreachable_latency_target_is_refused_in_one_line():
     one_line_exit_2(run("match", "--baseline", "timm:resnet18", "--latency", "1e-6", "--device", "cpu",
                         "--strategy", "width", "--image-size", "64", "--min-time", "0.05", "-q"),
                     "is not reachable by scaling timm:resnet18: width")
+
+
+def test_torchvision_resnet_is_not_taken_for_timms():
+    """Both classes are called ResNet; timm's family would pass `layers` to torchvision's builder.
+    It is refused in one line, naming torchvision's class."""
+    one_line_exit_2(run("match", "--baseline", "torchvision:resnet50", "--params", "12.78e6", "-q"),
+                    "no known scalable family for torchvision.models.resnet.ResNet")
+
+
+def test_a_registered_family_is_found(monkeypatch):
+    """register_family: a matcher and a builder, as timm's register_model; the first match wins."""
+    from fairness import families
+    from fairness.families import declared_family, load_family_spec, register_family
+    from tiny_models import MLPStack
+
+    monkeypatch.setattr(families, "REGISTRY", list(families.REGISTRY))
+    register_family("tiny MLP stacks", lambda model, src: isinstance(model, MLPStack))(
+        lambda model, src, size, seq_len: declared_family(load_family_spec(FAMILY)))
+    assert families.family_for(MLPStack(4, 16), None, None, None).name == "MLP stack (tests/tiny_models.py)"

@@ -12,7 +12,23 @@ multiples of 8; image sides are multiples of the patch size (ViT) or of 32
 
 from __future__ import annotations
 
+from . import register_family
 from .base import Family, Knob, Value
+
+
+def _timm_class(name: str, attribute: str):
+    """Matches a model of timm's class `name` (torchvision's ResNet has the same name and other
+    arguments), however it was built: timm:NAME or a python: factory returning one."""
+    def matches(model, src) -> bool:
+        cls = type(model)
+        return cls.__name__ == name and cls.__module__.startswith("timm.") and hasattr(model, attribute)
+
+    return matches
+
+
+def _timm_size(model) -> int:
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    return int((cfg.get("input_size") or (3, 224, 224))[1])
 
 
 # --- timm VisionTransformer ---------------------------------------------------------------
@@ -21,6 +37,11 @@ from .base import Family, Knob, Value
 def _vit_read(model) -> dict[str, Value]:
     return {"depth": len(model.blocks), "embed_dim": model.embed_dim,
             "img_size": int(model.patch_embed.img_size[0])}
+
+
+@register_family("timm VisionTransformer", _timm_class("VisionTransformer", "patch_embed"))
+def _vit(model, src, size, seq_len) -> Family:
+    return vit_family(model)
 
 
 def vit_family(model) -> Family:
@@ -62,6 +83,11 @@ def _stage_knobs(depth: str, width: str) -> tuple[Knob, ...]:
                  note="a multiple of the total stride 32"))
 
 
+@register_family("timm ResNet", _timm_class("ResNet", "layer4"))
+def _resnet(model, src, size, seq_len) -> Family:
+    return resnet_family(model, size or _timm_size(model))
+
+
 def resnet_family(model, default_size: int) -> Family:
     def read(m):
         return {**_resnet_read(m), "img_size": default_size}
@@ -81,6 +107,11 @@ def resnet_family(model, default_size: int) -> Family:
 # --- timm ConvNeXt ---------------------------------------------------------------------------
 
 
+@register_family("timm ConvNeXt", _timm_class("ConvNeXt", "stages"))
+def _convnext(model, src, size, seq_len) -> Family:
+    return convnext_family(model, size or _timm_size(model))
+
+
 def convnext_family(model, default_size: int) -> Family:
     def read(m):
         return {"depths": tuple(len(s.blocks) for s in m.stages),
@@ -97,6 +128,17 @@ def convnext_family(model, default_size: int) -> Family:
 
 
 # --- Hugging Face transformers --------------------------------------------------------------
+
+
+HF_SIZES = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size")
+
+
+@register_family("Hugging Face configs with num_hidden_layers, hidden_size, num_attention_heads, intermediate_size",
+                 lambda model, src: all(hasattr(getattr(model, "config", None), k) for k in HF_SIZES))
+def _hf(model, src, size, seq_len) -> Family:
+    from ..sources import DEFAULT_SEQ_LEN
+
+    return hf_family(model, seq_len or DEFAULT_SEQ_LEN)
 
 
 def hf_family(model, seq_len: int) -> Family:
