@@ -188,9 +188,10 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                 raise FairnessError(f"match: {indicator} needs the proposed model as a source")
             batch = max([x for x in speed.batch_sizes if x != "auto"], default=1)  # throughput's batch
             target = target_of(proposed, proposed_kwargs, spec, indicator, speed, batch)
-            timer = device_timer(b, speed, indicator, batch, parse_source(proposed, proposed_kwargs), target)
-            found = match_speed(b, indicator, target, strategies, timer,
-                                progress=progress)
+            # the timer holds the proposed model on the device: a temporary, freed before the final timing
+            found = match_speed(b, indicator, target, strategies,
+                                device_timer(b, speed, indicator, batch, parse_source(proposed, proposed_kwargs),
+                                             target), progress=progress)
         # the key holds the proposed model's counts, so a search for an object is reusable too
         cache.put(search_key, found)
         for v in found:
