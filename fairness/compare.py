@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import FairnessError, ModelFailed
+from .families import NoFamily
 from .judgement import attach
 from .matching import COUNT_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, load_baseline, \
     match_counts, match_speed, device_timer, unreachable
@@ -158,13 +159,18 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     progress("counting the proposed model and the baseline")
     first = to_plain(measure_models(targets, image_size=image_size, seq_len=seq_len, input_factory=input_factory,
                                     fvcore=False, cache=cache)["models"])
-    b = load_baseline(baseline if isinstance(baseline, str) else baseline.text, baseline_kwargs, spec, family_file)
+    try:
+        b = load_baseline(baseline if isinstance(baseline, str) else baseline.text, baseline_kwargs, spec,
+                          family_file)
+    except NoFamily as e:  # no variants to build; the comparison as made is still measured and judged
+        b, no_family = None, e.message
+        progress(f"no matched variants: {e.message}")
     base_name = first[1]["name"]
     variants = []  # (Target, match record, knob values, input spec)
     failed = []  # records of variants whose search failed
     baseline_matches = {}  # indicator -> match record, where the baseline is already within tolerance
     out_of_reach = []  # strategies that cannot reach a target: no variant, the reason in the report
-    for indicator in match:
+    for indicator in match if b is not None else []:
         search_key = {"kind": "variant search", "label": f"{indicator} matches of {base_name}",
                       "baseline": b.src.text, "baseline_kwargs": b.src.kwargs, "family": family_file,
                       "spec": [image_size, seq_len, input_factory], "indicator": indicator,
@@ -247,7 +253,8 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
             m["capacity_loss"] = capacity_loss(b, values, measured(m, "params"), base_params)
         m["quality"] = dict((quality or {}).get(m["name"], {}))
     res["comparison"] = {"name": name, "proposed": res["models"][0]["name"], "baseline": base_name,
-                         "match": match, "strategies": strategies, "family": b.family.name,
+                         "match": match, "strategies": strategies, "family": b.family.name if b else None,
+                         **({} if b else {"no_family": no_family}),
                          "baseline_matches": baseline_matches, "unreachable": out_of_reach}
     return attach(res)
 

@@ -71,8 +71,10 @@ def judge(results: dict, claim_text: str = "") -> dict:
     principal_models = {n for p in pairs for n in p["models"]}
     findings = fold(plain, principal_models)
     matched = matched_comparisons(results, proposed, baselines, variants)
+    unmatched = (results.get("comparison") or {}).get("no_family")
     return {"verdict": verdict, "pairs": pairs, "findings": findings, "matched": matched, "flags": plain,
-            "summary": summary(verdict, pairs, findings, matched)}
+            "summary": summary(verdict, pairs, findings, matched)
+            + ([f"No matched baselines: {unmatched}."] if unmatched else [])}
 
 
 def _dedupe(flags: list) -> list[dict]:

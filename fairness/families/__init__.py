@@ -19,6 +19,10 @@ HOW_TO_DECLARE = ("declare one in YAML (--family FILE) with knobs: [{name, role:
                   "min, max, multiple_of, base}], see examples/family.yaml")
 
 
+class NoFamily(FairnessError):
+    """A baseline no registered family scales: a comparison still judges the pair as made."""
+
+
 @dataclass(frozen=True)
 class Registration:
     name: str  # in errors: what is built in
@@ -48,10 +52,11 @@ def family_for(model, src, image_size: tuple[int, int] | None, seq_len: int | No
             return r.build(model, src, image_size[0] if image_size else None, seq_len)
     kind = f"{type(model).__module__}.{type(model).__name__}"
     what = src.text if src is not None else kind
-    raise FairnessError(f"{what}: no known scalable family for {kind} (built in: "
+    raise NoFamily(f"{what}: no known scalable family for {kind} (built in: "
                         f"{', '.join(r.name for r in REGISTRY)}); {HOW_TO_DECLARE}")
 
 
 from . import builtin  # noqa: E402  the built-in families register themselves
 
-__all__ = ["Family", "Knob", "Value", "size_of", "family_for", "register_family", "HOW_TO_DECLARE", "builtin"]
+__all__ = ["Family", "Knob", "Value", "NoFamily", "size_of", "family_for", "register_family", "HOW_TO_DECLARE",
+           "builtin"]
