@@ -180,3 +180,27 @@ def test_a_registered_family_is_found(monkeypatch):
     register_family("tiny MLP stacks", lambda model, src: isinstance(model, MLPStack))(
         lambda model, src, size, seq_len: declared_family(load_family_spec(FAMILY)))
     assert families.family_for(MLPStack(4, 16), None, None, None).name == "MLP stack (tests/tiny_models.py)"
+
+
+@pytest.mark.parametrize("source, kwargs, width", [
+    ("hf:gpt2", {"n_layer": 4, "n_embd": 128, "n_head": 4, "vocab_size": 100, "n_positions": 64}, "n_embd"),
+    ("hf:distilbert", {"n_layers": 4, "dim": 128, "n_heads": 4, "hidden_dim": 512, "vocab_size": 100}, "dim"),
+    ("hf:t5", {"d_model": 128, "d_ff": 512, "num_layers": 4, "num_heads": 4, "d_kv": 32, "vocab_size": 100}, "d_model"),
+])
+def test_hugging_face_families_by_their_configs_field_names(source, kwargs, width):
+    """GPT-2, DistilBERT and T5 name their sizes differently from BERT; each is a family, and a
+    width variant keeps the head size (heads follow the width) and the MLP's ratio."""
+    b = load_baseline(source, kwargs, InputSpec(seq_len=16))
+    assert width in b.values and b.values[width] == 128
+    src, _ = b.variant({**b.values, width: 64})
+    heads = {"n_embd": "n_head", "dim": "n_heads", "d_model": "num_heads"}[width]
+    assert src.kwargs[width] == 64 and src.kwargs[heads] == 2
+    assert count_indicator(b, {**b.values, width: 64}, "params") < count_indicator(b, b.values, "params")
+
+
+def test_t5_depth_scales_encoder_and_decoder_together():
+    b = load_baseline("hf:t5", {"d_model": 64, "d_ff": 128, "num_heads": 2, "d_kv": 32, "vocab_size": 100},
+                      InputSpec(seq_len=16))
+    assert b.values["num_layers"] == (6, 6)  # T5's default: as many decoder layers as encoder layers
+    src, _ = b.variant({**b.values, "num_layers": (2, 2)})
+    assert (src.kwargs["num_layers"], src.kwargs["num_decoder_layers"]) == (2, 2)

@@ -1,7 +1,8 @@
 """Built-in families: timm VisionTransformer, ResNet and ConvNeXt; Hugging Face
-encoder and decoder configs. Each is found from a built model (its class, or a
-config with the four transformer sizes), so `timm:vit_small_patch16_224`,
-`timm:resnet50` and `hf:bert` need no declaration.
+configs by their field names (BERT-like, GPT-2, T5 and Switch, DistilBERT). Each
+registers itself (register_family) and is found from a built model (its class, or
+its config's fields), so `timm:vit_small_patch16_224`, `timm:resnet50`, `hf:bert`,
+`hf:gpt2` and `hf:t5` need no declaration.
 
 Width lattices follow how these families are scaled in their papers: a ViT or
 transformer keeps its head size (64 in ViT-Ti/S/B/L and BERT) and changes the
@@ -11,6 +12,8 @@ multiples of 8; image sides are multiples of the patch size (ViT) or of 32
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from . import register_family
 from .base import Family, Knob, Value
@@ -130,46 +133,84 @@ def convnext_family(model, default_size: int) -> Family:
 # --- Hugging Face transformers --------------------------------------------------------------
 
 
-HF_SIZES = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size")
+@dataclass(frozen=True)
+class HFFields:
+    """Where a transformers config keeps the sizes a family scales: configs name them differently."""
+
+    name: str
+    depth: tuple[str, ...]  # layer counts scaled together (T5: encoder and decoder)
+    width: str
+    heads: str
+    ffn: str  # the MLP's inner size; None in a config means 4 x width (GPT-2's n_inner)
+    head_dim: str | None = None  # T5's d_kv: the head size, kept; else width / heads
+    max_positions: str | None = "max_position_embeddings"  # None: no limit (relative positions)
 
 
-@register_family("Hugging Face configs with num_hidden_layers, hidden_size, num_attention_heads, intermediate_size",
-                 lambda model, src: all(hasattr(getattr(model, "config", None), k) for k in HF_SIZES))
-def _hf(model, src, size, seq_len) -> Family:
-    from ..sources import DEFAULT_SEQ_LEN
+HF_FIELDS = (
+    HFFields("Hugging Face BERT-like configs (num_hidden_layers, hidden_size, num_attention_heads, "
+             "intermediate_size)", ("num_hidden_layers",), "hidden_size", "num_attention_heads", "intermediate_size"),
+    HFFields("Hugging Face GPT-2-like configs (n_layer, n_embd, n_head, n_inner)", ("n_layer",), "n_embd", "n_head",
+             "n_inner", max_positions="n_positions"),
+    HFFields("Hugging Face T5 and Switch configs (num_layers, num_decoder_layers, d_model, d_ff, num_heads, d_kv)",
+             ("num_layers", "num_decoder_layers"), "d_model", "num_heads", "d_ff", head_dim="d_kv",
+             max_positions=None),
+    HFFields("Hugging Face DistilBERT-like configs (n_layers, dim, n_heads, hidden_dim)", ("n_layers",), "dim",
+             "n_heads", "hidden_dim"),
+)
 
-    return hf_family(model, seq_len or DEFAULT_SEQ_LEN)
+
+def _has_fields(f: HFFields):
+    def matches(model, src) -> bool:
+        cfg = getattr(model, "config", None)
+        return cfg is not None and all(hasattr(cfg, k) for k in (f.depth[0], f.width, f.heads, f.ffn))
+
+    return matches
 
 
-def hf_family(model, seq_len: int) -> Family:
+def _register_hf(f: HFFields) -> None:
+    @register_family(f.name, _has_fields(f))
+    def build(model, src, size, seq_len) -> Family:
+        from ..sources import DEFAULT_SEQ_LEN
+
+        return hf_family(model, seq_len or DEFAULT_SEQ_LEN, f)
+
+
+for _fields in HF_FIELDS:
+    _register_hf(_fields)
+
+
+def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
     cfg = model.config
-    head = cfg.hidden_size // cfg.num_attention_heads
-    kv_ratio = cfg.num_attention_heads // (getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads)
-    ffn_ratio = cfg.intermediate_size / cfg.hidden_size
-    max_pos = getattr(cfg, "max_position_embeddings", None) or 1 << 20
+    width0, heads0 = getattr(cfg, f.width), getattr(cfg, f.heads)
+    head = getattr(cfg, f.head_dim) if f.head_dim else width0 // heads0
+    kv_ratio = heads0 // (getattr(cfg, "num_key_value_heads", None) or heads0)
+    ffn_ratio = (getattr(cfg, f.ffn) or 4 * width0) / width0
+    max_pos = (getattr(cfg, f.max_positions, None) if f.max_positions else None) or 1 << 20
+    depth_knob = f.depth[0]
 
     def read(m):
-        c = m.config
-        return {"num_hidden_layers": c.num_hidden_layers, "hidden_size": c.hidden_size, "seq_len": seq_len}
+        c = m.config  # T5's num_decoder_layers None means as many as the encoder's
+        depth = tuple(getattr(c, d, None) or getattr(c, f.depth[0]) for d in f.depth)
+        return {depth_knob: depth if len(depth) > 1 else depth[0], f.width: getattr(c, f.width), "seq_len": seq_len}
 
     def to_kwargs(v: dict[str, Value]) -> tuple[dict, dict]:
-        heads = v["hidden_size"] // head
-        kwargs = {"num_hidden_layers": v["num_hidden_layers"], "hidden_size": v["hidden_size"],
-                  "num_attention_heads": heads,
+        heads = v[f.width] // head
+        depth = v[depth_knob] if isinstance(v[depth_knob], tuple) else (v[depth_knob],)
+        kwargs = {**dict(zip(f.depth, depth)), f.width: v[f.width], f.heads: heads,
                   # the MLP keeps its ratio to the width, rounded to a multiple of 8
-                  "intermediate_size": max(8, int(round(ffn_ratio * v["hidden_size"] / 8)) * 8)}
+                  f.ffn: max(8, int(round(ffn_ratio * v[f.width] / 8)) * 8)}
         if kv_ratio > 1:
             kwargs["num_key_value_heads"] = max(1, heads // kv_ratio)
         return kwargs, {"seq_len": v["seq_len"]}
 
+    layers = " and ".join(f.depth)
     return Family(
         name=f"Hugging Face {cfg.model_type}",
-        knobs=(Knob("num_hidden_layers", "depth", minimum=1, maximum=256, note="layers"),
-               Knob("hidden_size", "width", multiple_of=head * kv_ratio, minimum=head * kv_ratio, maximum=65536,
-                    flops_power=2, note=f"heads x head size {head}; intermediate_size keeps its ratio "
-                                        f"{ffn_ratio:g}"),
+        knobs=(Knob(depth_knob, "depth", minimum=1, maximum=256, note=f"layers ({layers}, scaled together)"
+                    if len(f.depth) > 1 else "layers"),
+               Knob(f.width, "width", multiple_of=head * kv_ratio, minimum=head * kv_ratio, maximum=65536,
+                    flops_power=2, note=f"heads x head size {head}; {f.ffn} keeps its ratio {ffn_ratio:g}"),
                Knob("seq_len", "input", multiple_of=1, minimum=1, maximum=int(max_pos), flops_power=1,
-                    note=f"tokens, at most max_position_embeddings={max_pos}")),
+                    note=f"tokens, at most {f.max_positions}={max_pos}" if f.max_positions else "tokens")),
         read=read, to_kwargs=to_kwargs,
-        description=f"num_hidden_layers, hidden_size (head size {head} kept; intermediate_size "
-                    f"{ffn_ratio:g} x hidden_size), seq_len")
+        description=f"{layers}, {f.width} (head size {head} kept; {f.ffn} {ffn_ratio:g} x {f.width}), seq_len")
