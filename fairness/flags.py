@@ -289,8 +289,9 @@ def rule_sequence_length(a, b):
         return []
     if abs(pr - 1) > SAME_PARAMS + tie_margin(a, b, "params") - DISAGREE_MARGIN or max(fr, 1 / fr) <= FLOPS_APART:
         return []
-    if any(m["sharing"] and m["sharing"][0] / m["sharing"][1] > SHARING_RATIO for m in (a, b)):
-        return []  # parameter sharing explains the gap, and has its own flag
+    if any(m["sharing"] and m["sharing"][0] / m["sharing"][1] > SHARING_RATIO for m in (a, b)) or \
+            any(m["sparsity"] and m["sparsity"][0] / m["sparsity"][1] > SPARSITY_RATIO for m in (a, b)):
+        return []  # parameter sharing or sparsity explains the gap, and has its own flag
     return [Flag("sequence-length", "warn", [a["name"], b["name"]], {"params_ratio": pr, "flops_ratio": fr},
                  f"{a['name']} has about the same parameters as {b['name']} ({pr:.3g}x) but "
                  f"{INDICATORS['flops'].words(fr, b['name'])}: the input length differs (patch size, resolution "

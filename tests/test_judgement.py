@@ -304,3 +304,11 @@ def test_a_model_whose_output_is_nan_fails_as_a_model_not_as_bad_input():
     with pytest.raises(ModelFailed, match="returned NaN or inf") as e:
         Prepared(run_, 1, RunSettings(device="cpu", min_duration_s=0.05, warmup_s=0.01, threads=1), False)
     assert isinstance(e.value, FairnessError) and e.value.exit_code == 3  # one line in the CLI, its own exit code
+
+
+def test_sparsity_not_input_length_explains_equal_params_unequal_flops():
+    """A mixture of experts at a dense model's parameters has a third of its FLOPs: that is sparsity
+    (its own flag), not a different input length."""
+    moe = rec("MoE", "proposed", params=3e6, active=1e6, macs=1e9)
+    ids = kinds(judge({"models": [moe, rec("Dense", params=3e6, macs=3e9)]}))
+    assert "sparsity" in ids and "sequence-length" not in ids
