@@ -204,3 +204,15 @@ def test_t5_depth_scales_encoder_and_decoder_together():
     assert b.values["num_layers"] == (6, 6)  # T5's default: as many decoder layers as encoder layers
     src, _ = b.variant({**b.values, "num_layers": (2, 2)})
     assert (src.kwargs["num_layers"], src.kwargs["num_decoder_layers"]) == (2, 2)
+
+
+def test_swin_family_keeps_its_head_size_and_window_tiling():
+    """Swin-T to Swin-S's 49.6M parameters by width: embed_dim 128, heads (4, 8, 16, 32) at head
+    size 32 in every stage; the image side moves in multiples of 224 (patch 4 x window 7 x 2^3)."""
+    b = load_baseline("timm:swin_tiny_patch4_window7_224", {}, InputSpec())
+    assert b.values == {"depths": (2, 2, 6, 2), "embed_dim": 96, "img_size": 224}
+    (width,) = match_counts(b, "params", 49.61e6, ["width"])
+    assert width["values"]["embed_dim"] == 128 and width["match"]["within_tolerance"]
+    src, spec = b.variant(width["values"])
+    assert src.kwargs["num_heads"] == (4, 8, 16, 32) and spec.image_size == (224, 224)
+    assert next(k for k in b.family.knobs if k.role == "input").multiple_of == 224

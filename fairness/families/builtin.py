@@ -1,4 +1,4 @@
-"""Built-in families: timm VisionTransformer, ResNet and ConvNeXt; Hugging Face
+"""Built-in families: timm VisionTransformer, ResNet, ConvNeXt and SwinTransformer; Hugging Face
 configs by their field names (BERT-like, GPT-2, T5 and Switch, DistilBERT). Each
 registers itself (register_family) and is found from a built model (its class, or
 its config's fields), so `timm:vit_small_patch16_224`, `timm:resnet50`, `hf:bert`,
@@ -128,6 +128,37 @@ def convnext_family(model, default_size: int) -> Family:
         name="timm ConvNeXt",
         knobs=_stage_knobs("depths", "dims"),
         read=read, to_kwargs=to_kwargs, description="depths, dims, image size")
+
+
+# --- timm Swin Transformer --------------------------------------------------------------------
+
+
+def _swin_read(model) -> dict[str, Value]:
+    return {"depths": tuple(len(layer.blocks) for layer in model.layers), "embed_dim": model.embed_dim,
+            "img_size": int(model.patch_embed.img_size[0])}
+
+
+@register_family("timm SwinTransformer", _timm_class("SwinTransformer", "layers"))
+def swin_family(model, src=None, size=None, seq_len=None) -> Family:
+    head = model.embed_dim // model.layers[0].blocks[0].attn.num_heads
+    stages = len(model.layers)
+    # windows tile every stage's feature map: the image side is a multiple of patch x window x 2^(stages-1)
+    step = int(model.patch_embed.patch_size[0]) * int(model.layers[0].blocks[0].window_size[0]) * 2 ** (stages - 1)
+
+    def to_kwargs(v: dict[str, Value]) -> tuple[dict, dict]:
+        heads = tuple(v["embed_dim"] * 2 ** i // head for i in range(stages))  # widths double per stage
+        return ({"depths": tuple(v["depths"]), "embed_dim": v["embed_dim"], "num_heads": heads,
+                 "img_size": v["img_size"]}, {"image_size": (v["img_size"], v["img_size"])})
+
+    return Family(
+        name="timm SwinTransformer",
+        knobs=(Knob("depths", "depth", minimum=1, maximum=64, note="blocks per stage"),
+               Knob("embed_dim", "width", multiple_of=head, minimum=head, maximum=8192, flops_power=2,
+                    note=f"heads x head size {head} in the first stage; every stage keeps its head size"),
+               Knob("img_size", "input", multiple_of=step, minimum=step, maximum=4096, flops_power=2,
+                    note=f"a multiple of {step}: windows tile every stage")),
+        read=_swin_read, to_kwargs=to_kwargs,
+        description=f"depths per stage, embed_dim (head size {head} kept), image size (multiples of {step})")
 
 
 # --- Hugging Face transformers --------------------------------------------------------------
