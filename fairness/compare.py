@@ -35,7 +35,7 @@ from .sources import InputSpec, Source, parse_source
 from .spec import check_name, read_yaml
 
 TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family"}
-MODEL_KEYS = {"name", "source", "kwargs", "quality"}
+MODEL_KEYS = {"name", "source", "kwargs", "quality", "image_size", "seq_len"}  # a model's own input size too
 MEASURE_KEYS = {"device", "seq_len", "image_size", "speed", "batch", "dtype", "min_time", "inputs", "isolate",
                 "channels_last", "compile", "tf32", "threads", "train", "cuda_graphs"}
 INDICATORS = COUNT_INDICATORS + SPEED_INDICATORS
@@ -100,6 +100,7 @@ def load_config(path: str) -> dict:
         for key, typ in (("kwargs", dict), ("quality", dict)):
             if cfg[role].get(key) is not None and not isinstance(cfg[role][key], typ):
                 raise FairnessError(f"{what}: {role}.{key}: expected a mapping")
+        _check_measure({k: cfg[role][k] for k in ("image_size", "seq_len") if k in cfg[role]}, f"{what}: {role}")
     match = cfg.get("match", ["params", "flops"])
     if isinstance(match, str):
         match = [match]
@@ -129,11 +130,14 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
             baseline_kwargs: dict | None = None, quality: dict | None = None, match: list[str] | None = None,
             strategies: list[str] | None = None, image_size=None, seq_len: int | None = None,
             input_factory: str | None = None, speed: RunSettings | None = None, family_file: str | None = None,
+            proposed_input: dict | None = None, baseline_input: dict | None = None,
             cache: Cache | None = None, progress: Callable[[str], None] = lambda m: None) -> dict:
     """Measure the proposed model and the baseline, build the baseline's variants matched to
     the proposed model on each indicator in `match`, measure them all together, and judge.
     `baseline` must be a source (its family is scaled); `proposed` a source or an nn.Module.
-    `quality`: {model name: {metric: value}}. `cache`: every finished measurement and variant
+    `quality`: {model name: {metric: value}}. `proposed_input`, `baseline_input`: a model's own
+    image_size or seq_len, where the two are compared at different inputs (EfficientNet-B4 at 380 px
+    against ResNet-50 at 224); the baseline's variants start from its own. `cache`: every finished measurement and variant
     search is stored as it is done, and reused when resuming. Returns the results file."""
     cache = cache or Cache(None)
     match = list(match or ["params", "flops"])
@@ -148,19 +152,22 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
     spec = InputSpec(image_size=image_size, seq_len=seq_len, factory=input_factory)
+    pspec, bspec = _own_input(spec, proposed_input), _own_input(spec, baseline_input)
     if speed is not None:
         speed = check_settings(speed)
     elif any(m in SPEED_INDICATORS for m in match):
         raise FairnessError(f"match: {', '.join(m for m in match if m in SPEED_INDICATORS)} needs speed; "
                             f"give a device (measure: {{device: cuda}}) or drop it from match")
 
-    targets = [Target(proposed, kwargs=proposed_kwargs, name=proposed_name, role="proposed"),
-               Target(baseline, kwargs=baseline_kwargs, name=baseline_name, role="baseline")]
+    targets = [Target(proposed, kwargs=proposed_kwargs, name=proposed_name, role="proposed",
+                      spec=pspec if pspec != spec else None),
+               Target(baseline, kwargs=baseline_kwargs, name=baseline_name, role="baseline",
+                      spec=bspec if bspec != spec else None)]
     progress("counting the proposed model and the baseline")
     first = to_plain(measure_models(targets, image_size=image_size, seq_len=seq_len, input_factory=input_factory,
                                     fvcore=False, cache=cache)["models"])
     try:
-        b = load_baseline(baseline if isinstance(baseline, str) else baseline.text, baseline_kwargs, spec,
+        b = load_baseline(baseline if isinstance(baseline, str) else baseline.text, baseline_kwargs, bspec,
                           family_file)
     except NoFamily as e:  # no variants to build; the comparison as made is still measured and judged
         b, no_family = None, e.message
@@ -174,6 +181,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
         search_key = {"kind": "variant search", "label": f"{indicator} matches of {base_name}",
                       "baseline": b.src.text, "baseline_kwargs": b.src.kwargs, "family": family_file,
                       "spec": [image_size, seq_len, input_factory], "indicator": indicator,
+                      **({"inputs": [proposed_input, baseline_input]} if proposed_input or baseline_input else {}),
                       "proposed": proposed if isinstance(proposed, str) else None,
                       "proposed_kwargs": proposed_kwargs, "proposed_counts": [measured(first[0], "params"),
                                                                               measured(first[0], "macs")],
@@ -193,11 +201,11 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
             if not isinstance(proposed, str):
                 raise FairnessError(f"match: {indicator} needs the proposed model as a source")
             batch = max([x for x in speed.batch_sizes if x != "auto"], default=1)  # throughput's batch
-            target = target_of(proposed, proposed_kwargs, spec, indicator, speed, batch)
+            target = target_of(proposed, proposed_kwargs, pspec, indicator, speed, batch)
             # the timer holds the proposed model on the device: a temporary, freed before the final timing
             found = match_speed(b, indicator, target, strategies,
                                 device_timer(b, speed, indicator, batch, parse_source(proposed, proposed_kwargs),
-                                             target), progress=progress)
+                                             target, reference_spec=pspec), progress=progress)
         # the key holds the proposed model's counts, so a search for an object is reusable too
         cache.put(search_key, found)
         for v in found:
@@ -233,7 +241,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     # One group, timed in interleaved rounds, so every speed-up is paired round by round; a
     # variant that changes the input (resolution, sequence length) is timed there at its own.
     # A variant that fails is recorded as failed; the others and the report go on.
-    res = measure_models(targets + [replace(t, spec=None if same_input(vspec) else vspec)
+    res = measure_models(targets + [replace(t, spec=None if same_input(vspec) and bspec == spec else vspec)
                                     for t, _, _, vspec in variants],
                          image_size=image_size, seq_len=seq_len, input_factory=input_factory, fvcore=False,
                          speed=speed, progress=progress, keep_going=True, cache=cache, references=2)
@@ -272,6 +280,15 @@ def run_settings(ms: dict, device: str | None = None) -> RunSettings:
                        cuda_graphs=bool(ms.get("cuda_graphs", False)))
 
 
+def _own_input(spec: InputSpec, given: dict | None) -> InputSpec:
+    """The group's input spec with a model's own image_size or seq_len."""
+    if not given:
+        return spec
+    size = given.get("image_size")
+    size = (size, size) if isinstance(size, int) else tuple(size) if size else spec.image_size
+    return replace(spec, image_size=size, seq_len=given.get("seq_len", spec.seq_len))
+
+
 def compare_config(path: str, *, device: str | None = None, no_speed: bool = False, overrides: dict | None = None,
                    cache: Cache | None = None, progress: Callable[[str], None] = lambda m: None) -> dict:
     """A comparison from its config file; `overrides`: measure: keys given on the command line."""
@@ -289,4 +306,5 @@ def compare_config(path: str, *, device: str | None = None, no_speed: bool = Fal
                    match=cfg["match"], strategies=cfg["strategies"],
                    image_size=tuple(size) if isinstance(size, list) else size, seq_len=ms.get("seq_len"),
                    input_factory=ms.get("inputs"), speed=speed, family_file=cfg["family"], cache=cache,
-                   progress=progress)
+                   proposed_input={k: p[k] for k in ("image_size", "seq_len") if k in p},
+                   baseline_input={k: b[k] for k in ("image_size", "seq_len") if k in b}, progress=progress)

@@ -365,7 +365,7 @@ def _on_device(src: Source, spec: InputSpec, device: str):
 
 
 def device_timer(b: Baseline, settings, indicator: str, batch: int, reference: Source | None = None,
-                 target: float | None = None, tol: float | None = None):
+                 target: float | None = None, tol: float | None = None, reference_spec: InputSpec | None = None):
     """time_of(values) for match_speed: build the variant on the settings' device and time it.
     With `reference` (the model whose speed is the `target`), each candidate is timed in
     interleaved rounds with it, so drift on the machine is paired out, and its timing stops as
@@ -383,7 +383,7 @@ def device_timer(b: Baseline, settings, indicator: str, batch: int, reference: S
             seconds, noise = measure_rate(run, settings, indicator, batch)
         else:
             if not ref:
-                ref.append(Prepared(_on_device(reference, b.spec, settings.device),
+                ref.append(Prepared(_on_device(reference, reference_spec or b.spec, settings.device),
                                     batch if indicator == "throughput" else 1, settings, train=False))
             t_target = 1.0 / target if indicator == "throughput" else target
             speedup, ci = measure_against(ref[0], run, settings, indicator, batch, (1 / (1 + tol), 1 / (1 - tol)))

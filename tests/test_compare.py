@@ -183,3 +183,18 @@ def test_a_baseline_without_a_family_still_gets_its_report(tmp_path):
     assert any(s.startswith("No matched baselines") for s in res["judgement"]["summary"])
     assert "No matched baselines" in (tmp_path / "out" / "report.md").read_text()
     assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "report.tex").exists()
+
+
+def test_each_model_at_its_own_input(tmp_path):
+    """A config may give each model its own image size (EfficientNet-B4 at 380 px against ResNet-50
+    at 224): each is counted there, and the baseline's variants start from the baseline's."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("proposed: {source: timm:resnet10t, image_size: 160}\n"
+                   "baseline: {source: timm:resnet18, image_size: 96}\n"
+                   "match: [flops]\nstrategies: [width]\nmeasure: {speed: false}\n")
+    r = run("compare", str(cfg), "-q", "--out", str(tmp_path / "out"))
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [m["input"]["height"] for m in res["models"]] == [160, 96, 96]
+    cfg.write_text("proposed: {source: timm:resnet10t, image_size: 0}\nbaseline: {source: timm:resnet18}\n")
+    one_line_exit_2(run("compare", str(cfg), "-q", "--out", str(tmp_path / "out2")), "proposed.image_size: 0")
