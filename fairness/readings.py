@@ -68,9 +68,9 @@ INDICATORS = {i.key: i for i in (
     Indicator("params", "parameters", "Params (M)", 1e6, COST, lambda m: _at(m, "params", "unique"),
               lambda c: c.get("params")),
     Indicator("applied", "applied parameters", "Applied params (M)", 1e6, COST,
-              lambda m: _at(m, "params", "applied"), lambda c: c.get("applied_params")),
+              lambda m: _at(m, "params", "applied"), lambda c: c.get(CLAIM_KEYS["applied"])),
     Indicator("active", "active parameters", "Active params (M)", 1e6, COST,
-              lambda m: _at(m, "params", "active"), lambda c: c.get("active_params")),
+              lambda m: _at(m, "params", "active"), lambda c: c.get(CLAIM_KEYS["active"])),
     Indicator("embedding", "embedding parameters", "Embedding params (M)", 1e6, COST,
               lambda m: _at(m, "params", "embedding")),
     Indicator("macs", "MACs", "MACs (G)", 1e9, COST, lambda m: _at(m, "flops", "macs"), lambda c: c.get("macs")),
@@ -98,6 +98,10 @@ INDICATORS = {i.key: i for i in (
 JUDGED = ("params", "flops", "throughput", "latency", "peak_memory")
 
 
+# where a claims file keeps a parameter sense the indicators call by a shorter name
+CLAIM_KEYS = {"applied": "applied_params", "active": "active_params"}
+
+
 def measured(m: dict, key: str) -> float | None:
     return num(INDICATORS[key].measured(m))
 
@@ -121,6 +125,7 @@ def precision(m: dict, key: str) -> float:
     claims = m.get("claims") or {}
     if key == "flops" and "flops" not in claims:  # stated as MACs, doubled
         key = "macs"
+    key = CLAIM_KEYS.get(key, key)
     return num((claims.get("precision") or {}).get(key)) or 0.0
 
 

@@ -312,3 +312,14 @@ def test_sparsity_not_input_length_explains_equal_params_unequal_flops():
     moe = rec("MoE", "proposed", params=3e6, active=1e6, macs=1e9)
     ids = kinds(judge({"models": [moe, rec("Dense", params=3e6, macs=3e9)]}))
     assert "sparsity" in ids and "sequence-length" not in ids
+
+
+def test_printed_precision_of_every_stated_parameter_sense():
+    """A claims file keeps active and applied parameters under their own keys; their printed
+    precision widens a tie, or a claim-mismatch band, as the parameter count's does."""
+    from fairness.readings import precision
+
+    m = {"claims": {"active_params": 7e6, "applied_params": 40e6, "params": 29e6,
+                    "precision": {"active_params": 0.5 / 7, "applied_params": 0.5 / 40, "params": 0.5 / 29}}}
+    assert [precision(m, k) for k in ("active", "applied", "params")] == [0.5 / 7, 0.5 / 40, 0.5 / 29]
+    assert precision({"params": {"active": 7e6}}, "active") == 0.0  # a measured number is exact
