@@ -7,10 +7,14 @@ and examples/albert_vs_bert.yaml (timed here). Prints each one's wall time, the 
 its timed windows (the interleaved timing phases: what a comparison cannot do without),
 their ratio, the verdict and the findings. Target (issue 14): at most 90 s each on an H200.
 
-    python benchmarks/gpu_compare_wall.py          # needs a CUDA device
+    python benchmarks/gpu_compare_wall.py                  # needs a CUDA device
+    python benchmarks/gpu_compare_wall.py --breakdown vit_patch   # where one comparison's time goes
 """
 
+import re
+import sys
 import time
+from collections import defaultdict
 import warnings
 from pathlib import Path
 
@@ -37,7 +41,39 @@ def windows(res: dict) -> float:
     return total
 
 
+class Stages:
+    """Wall time between progress messages, summed by the kind of step (model names removed)."""
+
+    def __init__(self):
+        self.last, self.kind, self.spent = time.perf_counter(), "start", defaultdict(float)
+
+    def __call__(self, message: str) -> None:
+        now = time.perf_counter()
+        self.spent[self.kind] += now - self.last
+        self.last = now
+        # "timm:resnet50@256: device idle share (torch.profiler)" -> "@N: device idle share"
+        text = re.sub(r"\S+:\S+|\S*@\d+", "", message.split("(")[0])
+        self.kind = re.sub(r"\d[\d.e+-]*", "N", " ".join(text.split()))[:70]
+
+    def report(self) -> None:
+        self("end")
+        total = sum(self.spent.values())
+        print(f"\n{'step':<72} {'s':>7} {'share':>6}")
+        for kind, s in sorted(self.spent.items(), key=lambda kv: -kv[1])[:20]:
+            print(f"{kind:<72} {s:7.1f} {s / total:6.1%}")
+
+
+def breakdown(name: str) -> None:
+    stages = Stages()
+    t0 = time.perf_counter()
+    compare_config(str(CASES[name]), device="cuda", overrides=SETTINGS, progress=stages)
+    print(f"{name}: {time.perf_counter() - t0:.1f} s wall")
+    stages.report()
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--breakdown":
+        return breakdown(sys.argv[2])
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, bfloat16, batch 1 and 256\n")
     print(f"{'comparison':<24} {'models':>6} {'wall s':>7} {'windows s':>9} {'wall/windows':>12}  verdict: findings")
     for name, path in CASES.items():

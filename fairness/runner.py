@@ -118,6 +118,7 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
 
     for run in runs:
         b = b_of[run.name]
+        progress(f"{run.name}@{b}: first call and warm-up ({kind})")
         try:
             p = prepare(run, b, s, train, graph)
         except Exception as e:
