@@ -5,7 +5,8 @@ and 256, match on params and FLOPs, every strategy, every model in one interleav
 group): examples/paper/vit_patch.yaml, depth_vs_width.yaml, efficientnet_vs_resnet.yaml
 and examples/albert_vs_bert.yaml (timed here). Prints each one's wall time, the sum of
 its timed windows (the interleaved timing phases: what a comparison cannot do without),
-their ratio, the verdict and the findings. Target (issue 14): at most 90 s each on an H200.
+their ratio, how many models' batch-1 latency is NOISY (IQR over 10% of the median), the
+verdict and the findings. Target (issue 14): at most 90 s each on an H200.
 
     python benchmarks/gpu_compare_wall.py                  # needs a CUDA device
     python benchmarks/gpu_compare_wall.py --breakdown vit_patch   # where one comparison's time goes
@@ -75,16 +76,18 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--breakdown":
         return breakdown(sys.argv[2])
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, bfloat16, batch 1 and 256\n")
-    print(f"{'comparison':<24} {'models':>6} {'wall s':>7} {'windows s':>9} {'wall/windows':>12}  verdict: findings")
+    print(f"{'comparison':<24} {'models':>6} {'noisy':>5} {'wall s':>7} {'windows s':>9} {'wall/windows':>12}  verdict: findings")
     for name, path in CASES.items():
         t0 = time.perf_counter()
         res = compare_config(str(path), device="cuda", overrides=SETTINGS)
         wall = time.perf_counter() - t0
         floor = windows(res)
         timed = sum(1 for m in res["models"] if not m.get("failed"))
+        noisy = sum(1 for m in res["models"] if ((m.get("speed") or {}).get("latency") or {}).get("noisy"))
         findings = ", ".join(f["id"] + ("" if f["scope"] == "principal" else " (variants)")
                              for f in res["judgement"]["findings"])
-        print(f"{name:<24} {timed:>6} {wall:7.1f} {floor:9.1f} {wall / floor:12.2f}  {res['verdict']}: {findings}")
+        print(f"{name:<24} {timed:>6} {noisy:>5} {wall:7.1f} {floor:9.1f} {wall / floor:12.2f}  "
+              f"{res['verdict']}: {findings}")
         for line in res["judgement"]["summary"]:
             print(f"    {line}")
 

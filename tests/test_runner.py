@@ -6,6 +6,7 @@ number of samples, and sanity (a confidence interval holds its median, p99 >= p9
 
 import json
 import re
+import statistics
 from types import SimpleNamespace
 
 import pytest
@@ -82,6 +83,18 @@ def test_latency_percentiles_are_ordered(module_record):
         assert lat["p99_s"] >= lat["p90_s"] >= lat["median_s"] > 0
         assert lat["n"] >= 10
         assert lat["p99_reliable"] == (lat["n"] >= 100)
+
+
+def test_latency_above_batch_1_is_read_from_the_throughput_blocks(module_record):
+    """Per-call latency is timed at batch 1 only; at batch 4 it is each synchronized throughput
+    block's time over its calls, and says so: no second timed phase for the same number."""
+    at1, at4 = module_record["speed"]["runs"]
+    assert "latency" in at1["rounds"] and "from_blocks" not in at1["latency"]
+    assert "latency" not in at4["rounds"] and at4["latency"]["from_blocks"]
+    calls = at4["throughput"]["calls_per_block"]
+    per_call = [t / calls for r in at4["rounds"]["throughput"] for t in r]
+    assert at4["latency"]["median_s"] == statistics.median(per_call)
+    assert at4["latency"]["n"] == at4["throughput"]["n"]
 
 
 def test_settings_are_recorded(module_record):
