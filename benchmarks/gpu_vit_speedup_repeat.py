@@ -2,9 +2,11 @@
 
 Issue 14 saw it read 2.07x in one compare and 2.79-2.82x in three others the same day.
 Each run is a separate process that times the models together, interleaved (bfloat16,
-batch 256, 1 s per quantity, as compare does), and prints ViT-B/32's paired throughput
-speed-up over ViT-B/16 with its 95% CI, beside the GPU's SM clock, temperature, power and
-clock-event reasons read from NVML right after. "pair": the two models alone; "group":
+batch 256, 1 s per quantity, as compare does, with --cuda-graphs), and prints ViT-B/32's
+paired throughput speed-up over ViT-B/16 with its 95% CI, eager and replayed from a CUDA
+graph, ViT-B/32's GPU idle share at batch 256 and its eager batch-1 latency (how fast this
+process's host launches kernels), and the GPU's SM clock, temperature, power and clock-event
+reasons read from NVML right after. "pair": the two models alone; "group":
 with the variants the vit_patch comparison times beside them (ViT-B/16 at depth 3 and at
 112 px), as compare does.
 
@@ -27,12 +29,20 @@ if group:
     targets += [Target("timm:vit_base_patch16_224", kwargs={"depth": 3}, name="B/16 d3"),
                 Target("timm:vit_base_patch16_224", kwargs={"img_size": 112}, name="B/16 112px",
                        spec=InputSpec(image_size=(112, 112)))]
-s = RunSettings(device="cuda", dtype="bfloat16", batch_sizes=(256,), channels_last="auto")
+from fairness.runner import apply_settings, check_settings
+s = check_settings(RunSettings(device="cuda", dtype="bfloat16", batch_sizes=(256,), channels_last="auto",
+                               cuda_graphs=True))
+apply_settings(s)
 res = measure_models(targets, speed=s, fvcore=False, references=2)
-tp = {m["name"]: m["speed"]["runs"][-1]["throughput"]["samples_per_s"] for m in res["models"]}  # batch 256
-r = next(r for r in res["speed_ratios"] if r["model"] == "B/16" and r["reference"] == "B/32"
-         and r["indicator"] == "throughput" and r["batch_size"] == 256)
-print(json.dumps({"tp": tp, "speedup": 1 / r["speedup"], "ci": [1 / r["ci95"][1], 1 / r["ci95"][0]], "n": r["n"]}))
+at256 = {m["name"]: m["speed"]["runs"][-1] for m in res["models"]}
+def up(impl):
+    r = next(r for r in res["speed_ratios"] if r["model"] == "B/16" and r["reference"] == "B/32"
+             and r["indicator"] == "throughput" and r["batch_size"] == 256 and r["implementation"] == impl)
+    return 1 / r["speedup"], [1 / r["ci95"][1], 1 / r["ci95"][0]]
+b32 = next(m for m in res["models"] if m["name"] == "B/32")["speed"]
+print(json.dumps({"tp": {k: r["throughput"]["samples_per_s"] for k, r in at256.items()},
+                  "idle": at256["B/32"].get("idle_share"), "b1_ms": 1e3 * b32["runs"][0]["latency"]["median_s"],
+                  "eager": up("eager"), "graph": up("cuda_graph")}))
 """
 
 
@@ -53,13 +63,16 @@ def nvml() -> str:
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 4
-    print(f"{'run':>3} {'group':>5} {'B/32 img/s':>11} {'B/16 img/s':>11} {'speed-up':>9} {'95% CI':>16} {'n':>3}  GPU after")
+    print(f"{'run':>3} {'group':>5} {'B/32 img/s':>10} {'B/16 img/s':>10} {'B/32 idle':>9} {'B/32 b1 ms':>10} "
+          f"{'eager speed-up [95% CI]':>25} {'graph speed-up [95% CI]':>25}  GPU after")
     for i in range(2 * n):
         kind = "pair" if i % 2 == 0 else "group"
         out = subprocess.run([sys.executable, "-c", CHILD, kind], check=True, capture_output=True, text=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{i + 1:>3} {kind:>5} {r['tp']['B/32']:11.0f} {r['tp']['B/16']:11.0f} {r['speedup']:9.3f} "
-              f"[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}] {r['n']:>3}  {nvml()}", flush=True)
+        e, g = r["eager"], r["graph"]
+        print(f"{i + 1:>3} {kind:>5} {r['tp']['B/32']:10.0f} {r['tp']['B/16']:10.0f} {r['idle'] or 0:9.1%} "
+              f"{r['b1_ms']:10.2f} {e[0]:8.3f} [{e[1][0]:.3f}, {e[1][1]:.3f}] {g[0]:8.3f} [{g[1][0]:.3f}, {g[1][1]:.3f}]"
+              f"  {nvml()}", flush=True)
 
 
 if __name__ == "__main__":
