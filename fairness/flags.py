@@ -81,6 +81,22 @@ class Flag:
 # --- reading a model ---------------------------------------------------------------------------
 
 
+def _noisy(speed: dict) -> list[str]:
+    """The headline speeds whose spread is over the gate. A host-bound eager latency with a steady
+    CUDA-graph replay beside it is left out: its spread is the host's launch jitter, which the
+    host-bound note already says, and the replay is the number to read."""
+    graph = (speed.get("cuda_graph") or {}).get("latency") or {}
+    out = []
+    for k in ("throughput", "latency"):
+        rec = speed.get(k) or {}
+        if not rec.get("noisy"):
+            continue
+        if k == "latency" and rec.get("host_bound") and graph.get("median_s") and not graph.get("noisy"):
+            continue
+        out.append(k)
+    return out
+
+
 def view(m: dict) -> dict:
     """The numbers the rules read from one model record, through readings.py: stated where a paper
     states them (audit), else measured."""
@@ -90,7 +106,7 @@ def view(m: dict) -> dict:
         "depth": rd.depth(m), "coverage": num((m.get("flops") or {}).get("coverage")),
         "speed_setting": rd.speed_setting(m, "throughput"), "latency_setting": rd.speed_setting(m, "latency"),
         "runs": (m.get("speed") or {}).get("runs") or [],
-        "noisy": [k for k in ("throughput", "latency") if ((m.get("speed") or {}).get(k) or {}).get("noisy")],
+        "noisy": _noisy(m.get("speed") or {}),
         "capacity_loss": m.get("capacity_loss") or [], "claims": m.get("claims") or {}, "match": m.get("match"),
         "quality": rd.quality(m), "scaled_from": m.get("scaled_from"), "built": built_text(m),
         # ratios of parameter senses from one source: a stated unique count over a measured applied

@@ -157,6 +157,22 @@ def test_noisy_timing_and_incomplete_count():
     assert "noisy-timing" not in ids and "incomplete-count" not in ids
 
 
+def test_host_bound_eager_latency_with_a_steady_graph_replay_is_not_noisy():
+    """A launch-bound eager latency jitters with the host; with a steady CUDA-graph replay beside
+    it, the host-bound note says so and noisy-timing does not repeat it. Without the replay, or
+    with a noisy replay, it is noisy."""
+    def model(graph_noisy):
+        m = rec("P", "proposed", latency=5e-3)
+        m["speed"]["latency"].update(noisy=True, host_bound=True)
+        if graph_noisy is not None:
+            m["speed"]["cuda_graph"] = {"latency": {"median_s": 1e-3, "batch_size": 1, "noisy": graph_noisy}}
+        return m
+
+    assert "noisy-timing" not in flag_ids(model(False), rec("B", latency=5e-3))
+    assert "noisy-timing" in flag_ids(model(True), rec("B", latency=5e-3))
+    assert "noisy-timing" in flag_ids(model(None), rec("B", latency=5e-3))
+
+
 def test_every_flag_is_complete_and_verdict_follows_severity():
     fl = evaluate({"models": list(pair(applied=1.6e6, macs=1.2e9))})  # sharing at equal params: unfair
     for f in fl:
