@@ -59,6 +59,9 @@ CONVENTION = {
 MAX_SOLVE_STEPS = 10
 MAX_DESCENT_SWEEPS = 4  # rounds of lattice-neighbour moves after solving along the path
 MAX_SPEED_CANDIDATES = 6
+# A trim is a fine correction: it moves one element (an MLP's hidden size, one stage's channels)
+# at most this share of its size, so it cannot hollow a layer out to reach a target.
+MAX_TRIM = 0.25
 
 
 @dataclass
@@ -116,8 +119,12 @@ def values_at(b: Baseline, shares: dict[str, float], s: float) -> dict[str, Valu
     """The lattice point of a strategy at FLOP factor s (1 is the baseline)."""
     out = {}
     for k in b.family.knobs:
-        share = shares.get(k.role, 0.0)
+        share = 0.0 if k.follows else shares.get(k.role, 0.0)
         out[k.name] = k.scale(b.values[k.name], s ** (share / k.flops_power)) if share else b.values[k.name]
+    for k in b.family.knobs:  # a follower takes its leader's factor, as it landed on its lattice
+        if k.follows:
+            factor = size_of(out[k.follows]) / size_of(b.values[k.follows])
+            out[k.name] = k.scale(b.values[k.name], factor) if factor != 1 else b.values[k.name]
     return out
 
 
@@ -145,8 +152,10 @@ class Search:
 
 
 def solve_count(b: Baseline, strategy: str, indicator: str, target: float, tol: float,
-                measure: Callable[[dict[str, Value]], float] | None = None) -> tuple[dict[str, Value], float, int]:
-    """The lattice point along `strategy` whose indicator is closest to `target`.
+                measure: Callable[[dict[str, Value]], float] | None = None, trim: bool = True
+                ) -> tuple[dict[str, Value], float, int]:
+    """The lattice point along `strategy` whose indicator is closest to `target`, then trimmed
+    (the family's fine steps) when the strategy's own lattice misses it by more than `tol`.
     Returns (knob values, achieved value, candidates evaluated)."""
     shares = STRATEGIES[strategy]
     search = Search(b, shares, measure or (lambda v: count_indicator(b, v, indicator)))
@@ -177,8 +186,52 @@ def solve_count(b: Baseline, strategy: str, indicator: str, target: float, tol: 
             search.value(values)
         if search.best(target)[0] is best_values:
             break
+    if trim:
+        for knob, element in b.family.trims:
+            if abs(search.best(target)[1] / target - 1) <= tol:
+                break
+            _trim(b, search, target, knob, element)
     best_values, best_value = search.best(target)
     return best_values, best_value, len(search.tried)
+
+
+def _trim(b: Baseline, search: Search, target: float, name: str, element: int | None) -> None:
+    """Move one element of one knob, from the best point so far, to where the indicator (which
+    grows with it) brackets the target: steps that double until the target is passed, then
+    bisection, within MAX_TRIM of the element's size. Every point is kept in `search`; a value
+    the model cannot be built at ends the walk."""
+    knob = b.family.knob(name)
+    start, value = search.best(target)
+    v = start[name]
+    items = list(v) if isinstance(v, tuple) else [v]
+    i = (element or 0) % len(items)
+    sign = 1 if value < target else -1  # the direction that moves towards the target
+    bound = knob.maximum if sign > 0 else knob.minimum
+    most = min(int(MAX_TRIM * items[i]), abs(bound - items[i])) // knob.multiple_of  # steps allowed
+
+    def passed(steps: int) -> bool | None:
+        """Whether `steps` steps towards the target reach or pass it; None: cannot be built."""
+        moved = items[:i] + [items[i] + sign * steps * knob.multiple_of] + items[i + 1:]
+        try:
+            got = search.value({**start, name: tuple(moved) if isinstance(v, tuple) else moved[0]})
+        except FairnessError:
+            return None
+        return (got - target) * sign >= 0
+
+    lo, hi, step = 0, None, 1  # lo steps fall short of the target, hi steps reach it
+    while hi is None and lo < most:
+        step = min(step, most)
+        reached = passed(step)
+        if reached is None:
+            return
+        lo, hi = (lo, step) if reached else (step, None)
+        step *= 2
+    while hi is not None and hi - lo > 1:
+        mid = (lo + hi) // 2
+        reached = passed(mid)
+        if reached is None:
+            return
+        lo, hi = (lo, mid) if reached else (mid, hi)
 
 
 def _neighbours(b: Baseline, shares: dict[str, float], values: dict[str, Value]) -> list[dict[str, Value]]:
@@ -224,7 +277,7 @@ def capacity_loss(b: Baseline, values: dict[str, Value], params: float, base_par
     if base_params and params / base_params < CAPACITY_FLOOR:
         out.append(f"params {params / base_params:.0%} of the baseline's")
     for k in b.family.knobs:
-        if k.role in ("depth", "width"):
+        if k.role in ("depth", "width") and not k.follows:  # a follower kept what its leader kept
             kept = size_of(values[k.name]) / size_of(b.values[k.name])
             if kept < CAPACITY_FLOOR:
                 out.append(f"{k.role}{f' ({k.name})' if k.name != k.role else ''} {kept:.0%} of the baseline's")
@@ -343,7 +396,7 @@ def _speed_search(b: Baseline, strategy: str, t_target: float, tol: float, measu
         a, slope = fit if fit else (math.log(measured[0][2]) - math.log(measured[0][1]), 1.0)
         slope = max(slope, 0.05)  # more FLOPs never run faster, in this model
         flops_goal = math.exp((math.log(t_target) - a) / slope)
-        values, _, _ = solve_count(b, strategy, "flops", flops_goal, 0.005)
+        values, _, _ = solve_count(b, strategy, "flops", flops_goal, 0.005, trim=False)  # time is not that exact
         done = {_key(m[0]) for m in measured}
         if _key(values) in done:
             # The goal lies between lattice points already measured: try the unmeasured

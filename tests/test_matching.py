@@ -74,7 +74,7 @@ def test_vit_width_match_to_vit_small_is_vit_small():
     small = load_baseline("timm:vit_small_patch16_224", {}, InputSpec())
     target = count_indicator(small, small.values, "flops")
     (v,) = match_counts(b, "flops", target, ["width"])
-    assert v["values"] == {"depth": 12, "embed_dim": 384, "img_size": 224} and v["match"]["rel_error"] == 0
+    assert v["values"] == {"depth": 12, "embed_dim": 384, "img_size": 224, "mlp_hidden": 1536} and v["match"]["rel_error"] == 0
 
 
 def test_capacity_loss_by_hand():

@@ -1,10 +1,17 @@
 """Scalable families: a model's knobs, their lattice, and how a variant is built.
 
 A knob is an integer (ViT depth) or a tuple of integers scaled together
-(ResNet's blocks per stage). Each has a role (depth, width or input), the
+(ResNet's blocks per stage). Each has a role (depth, width, input, or trim), the
 lattice its values live on (a minimum, a maximum, a multiple), and how FLOPs
 grow with it (`flops_power`: 1 for depth and sequence length, 2 for width and
 image side), which is what lets a strategy spread a change over its knobs.
+
+A strategy's main knobs move in coarse steps (a ViT's width in whole heads, a
+block of depth), so a family also names its trims: the smallest other steps
+(an MLP's hidden size in multiples of 8, one stage's channels) that close the
+last gap to a target after the main knobs have moved. A knob whose role is
+"trim" is never scaled by a strategy; it is an offset from what the main knobs
+imply (0 in the baseline), so the variant's knobs record the trim.
 """
 
 from __future__ import annotations
@@ -21,12 +28,15 @@ Value = int | tuple[int, ...]
 @dataclass(frozen=True)
 class Knob:
     name: str
-    role: str  # "depth" | "width" | "input"
+    role: str  # "depth" | "width" | "input" | "trim"
     multiple_of: int = 1
     minimum: int = 1
     maximum: int = 65536
     flops_power: float = 1.0  # FLOPs ~ value ** flops_power, other knobs fixed
     note: str = ""  # the lattice in words, for errors and --help
+    # Another knob this one is scaled with, by the same factor, so their ratio is kept (an MLP's
+    # hidden size follows the width); it is not scaled by a strategy on its own.
+    follows: str | None = None
 
     def snap(self, x: float) -> int:
         """The nearest lattice value to x."""
@@ -69,6 +79,8 @@ class Family:
     to_kwargs: Callable[[dict[str, Value]], tuple[dict, dict]]
     description: str = ""
     extra_checks: Callable[[dict[str, Value]], str | None] = field(default=lambda values: None)
+    # The fine steps that close the last gap, in order: (knob, element index of a tuple knob or None).
+    trims: tuple[tuple[str, int | None], ...] = ()
 
     def knob(self, name: str) -> Knob:
         for k in self.knobs:

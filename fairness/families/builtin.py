@@ -39,7 +39,15 @@ def _timm_size(model) -> int:
 
 def _vit_read(model) -> dict[str, Value]:
     return {"depth": len(model.blocks), "embed_dim": model.embed_dim,
-            "img_size": int(model.patch_embed.img_size[0])}
+            "img_size": int(model.patch_embed.img_size[0]), "mlp_hidden": model.blocks[0].mlp.fc1.out_features}
+
+
+def _hidden_knob(name: str, what: str, base: int, width: str) -> Knob:
+    """An MLP's hidden size: a width knob in multiples of 8 (of 1 where the baseline's is not one)
+    that follows the width (its ratio kept), and the fine trim of every strategy."""
+    m = 8 if base % 8 == 0 else 1
+    return Knob(name, "width", multiple_of=m, minimum=m, maximum=1 << 20, flops_power=2, follows=width,
+                note=f"{what}, multiples of {m}: scaled with {width}, and the fine trim")
 
 
 @register_family("timm VisionTransformer", _timm_class("VisionTransformer", "patch_embed"))
@@ -50,9 +58,13 @@ def _vit(model, src, size, seq_len) -> Family:
 def vit_family(model) -> Family:
     head = model.embed_dim // model.blocks[0].attn.num_heads
     patch = int(model.patch_embed.patch_size[0])
+    ratio = model.blocks[0].mlp.fc1.out_features / model.embed_dim
 
     def to_kwargs(v: dict[str, Value]) -> tuple[dict, dict]:
         kwargs = {"depth": v["depth"], "embed_dim": v["embed_dim"], "num_heads": v["embed_dim"] // head}
+        if v["mlp_hidden"] != int(v["embed_dim"] * ratio):
+            # timm builds int(embed_dim * mlp_ratio) hidden units: the half unit makes that exact
+            kwargs["mlp_ratio"] = (v["mlp_hidden"] + 0.5) / v["embed_dim"]
         size = v["img_size"]
         return {**kwargs, "img_size": size}, {"image_size": (size, size)}
 
@@ -62,9 +74,12 @@ def vit_family(model) -> Family:
                Knob("embed_dim", "width", multiple_of=head, minimum=head, maximum=16384, flops_power=2,
                     note=f"heads x head size {head}; num_heads follows"),
                Knob("img_size", "input", multiple_of=patch, minimum=2 * patch, maximum=4096, flops_power=2,
-                    note=f"a multiple of the patch size {patch}")),
-        read=_vit_read, to_kwargs=to_kwargs,
-        description=f"depth, embed_dim (head size {head} kept, num_heads = embed_dim / {head}), img_size")
+                    note=f"a multiple of the patch size {patch}"),
+               _hidden_knob("mlp_hidden", "the MLP's hidden size", model.blocks[0].mlp.fc1.out_features,
+                            "embed_dim")),
+        read=_vit_read, to_kwargs=to_kwargs, trims=(("mlp_hidden", None),),
+        description=f"depth, embed_dim (head size {head} kept, num_heads = embed_dim / {head}), img_size, "
+                    f"mlp_hidden (scaled with embed_dim; the fine trim)")
 
 
 # --- timm ResNet -----------------------------------------------------------------------------
@@ -103,7 +118,7 @@ def resnet_family(model, default_size: int) -> Family:
     return Family(
         name="timm ResNet",
         knobs=_stage_knobs("layers", "channels"),
-        read=read, to_kwargs=to_kwargs,
+        read=read, to_kwargs=to_kwargs, trims=(("channels", -1), ("channels", 0)),
         description="layers per stage, stage channels (and stem width), image size")
 
 
@@ -127,7 +142,8 @@ def convnext_family(model, default_size: int) -> Family:
     return Family(
         name="timm ConvNeXt",
         knobs=_stage_knobs("depths", "dims"),
-        read=read, to_kwargs=to_kwargs, description="depths, dims, image size")
+        read=read, to_kwargs=to_kwargs, description="depths, dims, image size",
+        trims=(("dims", -1), ("dims", 0)))
 
 
 # --- timm Swin Transformer --------------------------------------------------------------------
@@ -222,14 +238,13 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
     def read(m):
         c = m.config  # T5's num_decoder_layers None means as many as the encoder's
         depth = tuple(getattr(c, d, None) or getattr(c, f.depth[0]) for d in f.depth)
-        return {depth_knob: depth if len(depth) > 1 else depth[0], f.width: getattr(c, f.width), "seq_len": seq_len}
+        return {depth_knob: depth if len(depth) > 1 else depth[0], f.width: getattr(c, f.width), "seq_len": seq_len,
+                f.ffn: getattr(c, f.ffn) or 4 * getattr(c, f.width)}
 
     def to_kwargs(v: dict[str, Value]) -> tuple[dict, dict]:
         heads = v[f.width] // head
         depth = v[depth_knob] if isinstance(v[depth_knob], tuple) else (v[depth_knob],)
-        kwargs = {**dict(zip(f.depth, depth)), f.width: v[f.width], f.heads: heads,
-                  # the MLP keeps its ratio to the width, rounded to a multiple of 8
-                  f.ffn: max(8, int(round(ffn_ratio * v[f.width] / 8)) * 8)}
+        kwargs = {**dict(zip(f.depth, depth)), f.width: v[f.width], f.heads: heads, f.ffn: v[f.ffn]}
         if kv_ratio > 1:
             kwargs["num_key_value_heads"] = max(1, heads // kv_ratio)
         return kwargs, {"seq_len": v["seq_len"]}
@@ -240,8 +255,11 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
         knobs=(Knob(depth_knob, "depth", minimum=1, maximum=256, note=f"layers ({layers}, scaled together)"
                     if len(f.depth) > 1 else "layers"),
                Knob(f.width, "width", multiple_of=head * kv_ratio, minimum=head * kv_ratio, maximum=65536,
-                    flops_power=2, note=f"heads x head size {head}; {f.ffn} keeps its ratio {ffn_ratio:g}"),
+                    flops_power=2, note=f"heads x head size {head}"),
                Knob("seq_len", "input", multiple_of=1, minimum=1, maximum=int(max_pos), flops_power=1,
-                    note=f"tokens, at most {f.max_positions}={max_pos}" if f.max_positions else "tokens")),
-        read=read, to_kwargs=to_kwargs,
-        description=f"{layers}, {f.width} (head size {head} kept; {f.ffn} {ffn_ratio:g} x {f.width}), seq_len")
+                    note=f"tokens, at most {f.max_positions}={max_pos}" if f.max_positions else "tokens"),
+               _hidden_knob(f.ffn, f"the MLP's inner size ({ffn_ratio:g} x {f.width} in the baseline)",
+                            int(ffn_ratio * width0), f.width)),
+        read=read, to_kwargs=to_kwargs, trims=((f.ffn, None),),
+        description=f"{layers}, {f.width} (head size {head} kept), {f.ffn} (scaled with {f.width}, "
+                    f"{ffn_ratio:g} x in the baseline; the fine trim), seq_len")
