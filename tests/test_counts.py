@@ -257,3 +257,12 @@ def test_a_speech_encoder_decoder_gets_log_mel_features_and_decoder_tokens():
     inp = r["input"]
     assert (inp["kind"], inp["channels"], inp["frames"], inp["decoder_seq_len"]) == ("features", 8, 20, 16)
     assert r["flops"]["coverage"] == 1.0 and r["flops"]["macs"] > 0
+
+
+def test_an_op_has_one_rule():
+    """The registry keeps one row per op: a second registration would hide the first."""
+    from fairness.indicators.flops import OPS, register_op
+
+    with pytest.raises(ValueError, match="registered twice"):
+        register_op(torch.ops.aten.mm, lambda args, kwargs, out: None)
+    assert OPS[torch.ops.aten.mm].formula.__name__ == "_mm"

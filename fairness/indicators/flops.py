@@ -2,11 +2,14 @@
 
 One forward pass runs under a `TorchDispatchMode`, so every aten op that
 executes is seen once, after autograd and composite decompositions, on any
-device (meta included). Each op is either
+device (meta included). What the counter does with an op is one row of the
+registry `OPS`: an `OpRule` with its cost formula, whether it moves bytes,
+whether its extra outputs are saved statistics, and its part in
+mixture-of-experts routing (`register_op(aten.x, formula, ...)`). An op with
+no row is
 
-* counted by a handle in `MATRIX_HANDLES` or `OTHER_HANDLES`,
-* pointwise (torch tags it so): one flop per output element,
-* zero by definition (views, copies, indexing, tensor creation), or
+* a view (from its schema): free, and moves nothing,
+* pointwise (torch tags it so): one flop per output element, or
 * unknown: listed in `unknown_ops` and left out of `coverage`.
 
 Conventions, stated wherever a number is printed:
@@ -85,6 +88,15 @@ def _first_tensor(x):
             if isinstance(y, torch.Tensor):
                 return y
     return None
+
+
+def _is_view(func) -> bool:
+    return any(r.alias_info is not None and not r.alias_info.is_write for r in func._schema.returns)
+
+
+def _rows(t: torch.Tensor) -> int:
+    """Token rows of an activation: everything but the feature dimension."""
+    return t.numel() // t.shape[-1] if t.dim() else 1
 
 
 # --- matrix-type ops --------------------------------------------------------
@@ -289,111 +301,155 @@ def _adaptive_avg_pool(args, kwargs, out) -> OpCost:
     return OpCost(other_flops=args[0].numel() + out.numel())  # sum every input, divide every output
 
 
-MATRIX_HANDLES: dict[Any, Callable] = {
-    aten.mm: _mm,
-    aten.addmm: _addmm,
-    aten._addmm_activation: _addmm,
-    aten.bmm: _bmm,
-    aten._grouped_mm: _grouped_mm,
-    aten.baddbmm: _baddbmm,
-    aten.mv: _mv,
-    aten.dot: _dot,
-    aten.convolution: _convolution,
-    aten._convolution: _convolution,
-    aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_kernel(0, 1, 2, 4, 5),
-    aten._scaled_dot_product_flash_attention: _sdpa_kernel(0, 1, 2, 4),
-    aten._scaled_dot_product_efficient_attention: _sdpa_kernel(0, 1, 2, 6, 3),
-    aten._scaled_dot_product_cudnn_attention: _sdpa_kernel(0, 1, 2, 6, 3),
-    aten._native_multi_head_attention: _native_mha,
-}
+def _zero(args, kwargs, out) -> OpCost:
+    return ZERO
 
-OTHER_HANDLES: dict[Any, Callable] = {
-    aten._softmax: _per_input_element(SOFTMAX_FLOPS),
-    aten._safe_softmax: _per_input_element(SOFTMAX_FLOPS),
-    aten._log_softmax: _per_input_element(SOFTMAX_FLOPS),
-    aten.native_layer_norm: _normalize(2),
-    aten.native_group_norm: _normalize(1),
-    aten.native_batch_norm: _native_batch_norm,
-    aten.cudnn_batch_norm: _native_batch_norm,  # same arguments; what CUDA runs in float32
-    aten.miopen_batch_norm: _native_batch_norm,
-    aten._native_batch_norm_legit: _batch_norm_training,
-    aten._native_batch_norm_legit_no_training: _batch_norm_eval,
-    aten.max_pool2d_with_indices: _pool_window,
-    aten.max_pool3d_with_indices: _pool_window,
-    aten.avg_pool2d: _pool_window,
-    aten.avg_pool3d: _pool_window,
-    aten._adaptive_avg_pool2d: _adaptive_avg_pool,
-    aten.index_add: _source_elements,
-    aten.index_add_: _source_elements,
-    aten.scatter_add: _source_elements,
-    aten.scatter_add_: _source_elements,
-    aten.floor_divide: lambda args, kwargs, out: OpCost(other_flops=out.numel()),
-    # Pointwise, though torch does not tag them so (MobileNetV3, LeViT): one op per output element.
-    aten.hardswish: lambda args, kwargs, out: OpCost(other_flops=out.numel()),
-    aten.hardswish_: lambda args, kwargs, out: OpCost(other_flops=out.numel()),
-    aten._adaptive_avg_pool3d: _adaptive_avg_pool,
-    # Reductions and scans: one op per input element.
-    **{op: _per_input_element(1) for op in (
-        aten.sum, aten.mean, aten.prod, aten.amax, aten.amin, aten.max, aten.min,
-        aten.argmax, aten.argmin, aten.var, aten.var_mean, aten.std, aten.std_mean,
-        aten.cumsum, aten.cumprod, aten.logsumexp, aten.topk, aten.sort, aten.any, aten.all,
-        aten.norm, aten.linalg_vector_norm, aten.aminmax, aten.histc, aten.bincount,
-    )},
-}
+
+def _per_output_element(args, kwargs, out) -> OpCost:
+    """Pointwise: one op per output element."""
+    return OpCost(other_flops=sum(t.numel() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)))
+
+
+# --- the registry: one row per op --------------------------------------------
+
+# What an op does to mixture-of-experts routing (see _Counter._track_routing).
+SOURCE = "source"  # its integer or boolean outputs pick tokens (a router's argmax, topk, nonzero)
+SELECTOR = "selector"  # selects rows of its first tensor argument by an index or mask
+COMBINER = "combiner"  # writes selected rows back into dense rows: its output is not routed
+
+
+@dataclass(frozen=True)
+class OpRule:
+    """Everything the counter does with one aten op.
+
+    formula: (args, kwargs, out) -> OpCost. A cost with `effective_macs` is attention.
+    traffic: False for ops that allocate or query shapes without reading or writing data;
+      such ops move no bytes and use no parameters.
+    statistics: outputs after the first are statistics saved for the backward pass, whose
+      shapes differ by device (CPU returns empty ones in eval): only the first is charged.
+    routing: SOURCE, SELECTOR, COMBINER or None (marks pass through to outputs).
+    expert_groups: (args) -> how many stacked expert matrices one call holds; each
+      parameter element is then used by 1/groups of the rows.
+    """
+
+    formula: Callable[[tuple, dict, Any], OpCost]
+    traffic: bool = True
+    statistics: bool = False
+    routing: str | None = None
+    expert_groups: Callable[[tuple], int] | None = None
+
+
+OPS: dict[Any, OpRule] = {}  # aten overload packet -> its rule
+
+
+def register_op(ops, formula: Callable, **treatment) -> None:
+    """Register one rule for `ops` (an aten op or a tuple of them). An op has one rule:
+    registering it twice is an error, so a row is the op's whole treatment."""
+    rule = OpRule(formula, **treatment)
+    for op in ops if isinstance(ops, tuple) else (ops,):
+        if op in OPS:
+            raise ValueError(f"{op} is registered twice; change its one row instead")
+        OPS[op] = rule
+
+
+# Ops that no row names follow these defaults: a view (recognised from its schema) does
+# nothing and moves nothing; an op torch tags pointwise costs one op per output element;
+# anything else is unknown, reported in `unknown_ops` and left out of `coverage`.
+_VIEW = OpRule(_zero, traffic=False)
+_POINTWISE = OpRule(_per_output_element)
+
+
+def rule_for(func) -> OpRule | None:
+    """The rule of an op overload: its row, or the default; None if unknown."""
+    rule = OPS.get(func.overloadpacket)
+    if rule is not None:
+        return rule
+    if _is_view(func):
+        return _VIEW
+    if torch.Tag.pointwise in func.tags:
+        return _POINTWISE
+    return None
+
+
+# Matrix-type ops: their work is MACs.
+register_op(aten.mm, _mm)
+register_op((aten.addmm, aten._addmm_activation), _addmm)
+register_op(aten.bmm, _bmm)
+register_op(aten.baddbmm, _baddbmm)
+register_op(aten._grouped_mm, _grouped_mm,
+            expert_groups=lambda args: args[1].shape[0] if args[1].dim() == 3 else 1)
+register_op(aten.mv, _mv)
+register_op(aten.dot, _dot)
+register_op((aten.convolution, aten._convolution), _convolution)
+register_op(aten._scaled_dot_product_flash_attention_for_cpu, _sdpa_kernel(0, 1, 2, 4, 5))
+register_op(aten._scaled_dot_product_flash_attention, _sdpa_kernel(0, 1, 2, 4))
+register_op(aten._scaled_dot_product_efficient_attention, _sdpa_kernel(0, 1, 2, 6, 3))
+register_op(aten._scaled_dot_product_cudnn_attention, _sdpa_kernel(0, 1, 2, 6, 3))
+register_op(aten._native_multi_head_attention, _native_mha)
+
+# Softmax and norms. Norms also return statistics for the backward pass.
+register_op((aten._softmax, aten._safe_softmax, aten._log_softmax), _per_input_element(SOFTMAX_FLOPS))
+register_op(aten.native_layer_norm, _normalize(2), statistics=True)
+register_op(aten.native_group_norm, _normalize(1), statistics=True)
+# cudnn and miopen: same arguments as native_batch_norm; what CUDA runs in float32
+register_op((aten.native_batch_norm, aten.cudnn_batch_norm, aten.miopen_batch_norm), _native_batch_norm,
+            statistics=True)
+register_op(aten._native_batch_norm_legit, _batch_norm_training, statistics=True)
+register_op(aten._native_batch_norm_legit_no_training, _batch_norm_eval, statistics=True)
 if hasattr(aten, "_fused_rms_norm"):
-    OTHER_HANDLES[aten._fused_rms_norm] = _rms_norm
+    register_op(aten._fused_rms_norm, _rms_norm)
 
-# Zero by definition: data movement, indexing and tensor creation do no arithmetic.
-# (Their bytes still count towards bytes_moved.) Views are recognised from their
-# schema and need no entry here. Checked before torch's pointwise tag, so copies and
-# selects that torch tags pointwise (_to_copy, where, masked_fill) stay zero.
-ZERO_OPS = {
+# Pooling.
+register_op((aten.max_pool2d_with_indices, aten.max_pool3d_with_indices, aten.avg_pool2d, aten.avg_pool3d),
+            _pool_window)
+register_op((aten._adaptive_avg_pool2d, aten._adaptive_avg_pool3d), _adaptive_avg_pool)
+
+# Pointwise, though torch does not tag them so (MobileNetV3, LeViT): one op per output element.
+register_op((aten.floor_divide, aten.hardswish, aten.hardswish_), _per_output_element)
+
+# Reductions and scans: one op per input element. The arg- and top-k ones are also how a
+# router picks experts (argsort reaches dispatch as sort).
+register_op((aten.sum, aten.mean, aten.prod, aten.amax, aten.amin, aten.var, aten.var_mean, aten.std,
+             aten.std_mean, aten.cumsum, aten.cumprod, aten.logsumexp, aten.any, aten.all, aten.norm,
+             aten.linalg_vector_norm, aten.aminmax, aten.histc, aten.bincount), _per_input_element(1))
+register_op((aten.argmax, aten.argmin, aten.max, aten.min, aten.topk, aten.sort), _per_input_element(1),
+            routing=SOURCE)
+# Sampling experts: a cumulative sum over the probabilities, then a search.
+register_op(aten.multinomial, _per_input_element(1), routing=SOURCE)
+
+# Adds of selected rows into dense ones: one add per source element.
+register_op((aten.index_add, aten.index_add_, aten.scatter_add, aten.scatter_add_), _source_elements,
+            routing=COMBINER)
+
+# Zero by definition: data movement, indexing and tensor creation do no arithmetic (their
+# bytes still count). Copies and selects that torch tags pointwise (_to_copy, where,
+# masked_fill) are named here, so the pointwise default does not apply to them.
+register_op((
     aten.clone, aten.copy_, aten._to_copy, aten.copy, aten.contiguous, aten.cat, aten.stack,
-    aten.embedding, aten.index, aten.index_select, aten.gather, aten.take, aten.masked_select,
-    aten.nonzero, aten.index_put, aten.index_put_, aten.scatter, aten.scatter_, aten.index_copy,
+    aten.embedding, aten.constant_pad_nd, aten.reflection_pad2d, aten.replication_pad2d, aten.repeat,
+    aten.repeat_interleave, aten.roll, aten.flip, aten.tril, aten.triu, aten.one_hot, aten.index_copy,
     aten.index_copy_, aten.slice_scatter, aten.select_scatter, aten.diagonal_scatter,
-    aten.constant_pad_nd, aten.reflection_pad2d, aten.replication_pad2d, aten.repeat,
-    aten.repeat_interleave, aten.roll, aten.flip, aten.tril, aten.triu, aten.one_hot,
     aten.zeros, aten.zeros_like, aten.ones, aten.ones_like, aten.full, aten.full_like,
-    aten.empty, aten.empty_like, aten.empty_strided, aten.new_zeros, aten.new_ones,
-    aten.new_empty, aten.new_empty_strided, aten.new_full, aten.scalar_tensor, aten.arange,
+    aten.new_zeros, aten.new_ones, aten.new_full, aten.scalar_tensor, aten.arange,
     aten.linspace, aten.fill, aten.fill_, aten.zero_, aten.lift_fresh, aten.lift_fresh_copy,
     aten.detach, aten.alias, aten._unsafe_view, aten.randint, aten.randn, aten.rand,
     aten.randperm, aten.bernoulli, aten.bernoulli_, aten.normal_, aten.uniform_,
     aten._local_scalar_dense, aten.item, aten.split_with_sizes_copy, aten.unbind_copy,
     aten.upsample_nearest2d, aten.upsample_nearest1d, aten.upsample_nearest3d,
     aten.pixel_shuffle, aten.pixel_unshuffle, aten.im2col, aten.col2im, aten.unfold_copy,
-    aten.sym_size, aten.sym_stride, aten.sym_numel, aten.sym_storage_offset, aten.is_nonzero,
-    aten.equal, aten.allclose, aten._assert_async, aten._assert_tensor_metadata,
+    aten.is_nonzero, aten.equal, aten.allclose, aten._assert_async, aten._assert_tensor_metadata,
     aten.resize_, aten.set_, aten.masked_fill, aten.masked_fill_, aten.where,
-}
-# Ops that allocate without writing move no bytes.
-NO_TRAFFIC = {aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, aten.new_empty_strided,
-              aten.sym_size, aten.sym_stride, aten.sym_numel, aten.sym_storage_offset}
-
-# Norms also return statistics for the backward pass, whose shapes differ by device
-# (CPU returns empty ones in eval); only their main output is charged as bytes written.
-STATS_OUTPUT_OPS = {aten.native_layer_norm, aten.native_group_norm, aten.native_batch_norm,
-                    aten.cudnn_batch_norm, aten.miopen_batch_norm,
-                    aten._native_batch_norm_legit, aten._native_batch_norm_legit_no_training}
-
-# Routing: ops whose integer or boolean outputs pick tokens (mixture-of-experts routers).
-ROUTING_SOURCES = {aten.argmax, aten.argmin, aten.topk, aten.sort, aten.argsort, aten.max, aten.min,
-                   aten.nonzero, aten.multinomial}
-# Ops that select rows of their first tensor argument by an index or mask.
-ROW_SELECTORS = {aten.index, aten.index_select, aten.masked_select, aten.gather, aten.take}
+), _zero)
+register_op(aten.nonzero, _zero, routing=SOURCE)
+register_op((aten.index, aten.index_select, aten.masked_select, aten.gather, aten.take), _zero,
+            routing=SELECTOR)
+register_op((aten.index_put, aten.index_put_, aten.scatter, aten.scatter_), _zero, routing=COMBINER)
+# Allocation without writing, and shape queries: nothing moved.
+register_op((aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, aten.new_empty_strided,
+             aten.sym_size, aten.sym_stride, aten.sym_numel, aten.sym_storage_offset), _zero, traffic=False)
 
 _ROUTING = "_fairness_routing"  # attribute on a tensor: it holds routing indices or masks
 _ROUTED = "_fairness_routed_rows"  # attribute on a tensor: rows selected from a source of that many rows
-
-
-def _is_view(func) -> bool:
-    return any(r.alias_info is not None and not r.alias_info.is_write for r in func._schema.returns)
-
-
-def _rows(t: torch.Tensor) -> int:
-    """Token rows of an activation: everything but the feature dimension."""
-    return t.numel() // t.shape[-1] if t.dim() else 1
 
 
 @dataclass
@@ -494,43 +550,33 @@ class _Counter(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        packet = func.overloadpacket
         flat_in = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
         flat_out = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
-        view = _is_view(func)
-        self._track_routing(packet, flat_in, flat_out, args)
+        rule = rule_for(func)
+        self._track_routing(rule.routing if rule else None, flat_in, flat_out, args)
         if self.attention_depth:
             return out  # costed whole by the attention function mode
 
         self.r.op_calls += 1
-        if packet in MATRIX_HANDLES:
-            cost = MATRIX_HANDLES[packet](args, kwargs, out)
-            if cost.effective_macs is not None:
-                self._note_attention(cost, causal=cost.effective_macs != cost.macs)
-        elif packet in OTHER_HANDLES:
-            cost = OTHER_HANDLES[packet](args, kwargs, out)
-        elif view or packet in ZERO_OPS:
-            cost = ZERO
-        elif torch.Tag.pointwise in func.tags:
-            cost = OpCost(other_flops=sum(t.numel() for t in flat_out))
-        else:
-            cost = None
-        if cost is None:
-            self.r.unknown_ops[str(packet)] = self.r.unknown_ops.get(str(packet), 0) + 1
+        if rule is None:
+            self.r.unknown_ops[str(func.overloadpacket)] = self.r.unknown_ops.get(str(func.overloadpacket), 0) + 1
             cost = ZERO
         else:
             self.r.known_calls += 1
+            cost = rule.formula(args, kwargs, out)
+            if cost.effective_macs is not None:
+                self._note_attention(cost, causal=cost.effective_macs != cost.macs)
 
-        if view or packet in NO_TRAFFIC:
+        # Unknown ops still read and write their tensors; views move nothing.
+        if _is_view(func) or (rule is not None and not rule.traffic):
             nbytes = 0
         else:
-            if packet in STATS_OUTPUT_OPS:
+            if rule is not None and rule.statistics:
                 flat_out = flat_out[:1]
             nbytes = sum(_distinct_elements(t) * t.element_size() for t in flat_in + flat_out)
-            # A grouped GEMM sends each row through one of G stacked expert matrices.
-            groups = args[1].shape[0] if packet is aten._grouped_mm and args[1].dim() == 3 else 1
+            groups = rule.expert_groups(args) if rule is not None and rule.expert_groups else 1
             self._note_param_uses(flat_in, groups)
-        self.record(str(packet).replace("aten.", ""), cost, nbytes)
+        self.record(str(func.overloadpacket).replace("aten.", ""), cost, nbytes)
         return out
 
     def _note_attention(self, cost: OpCost, causal: bool) -> None:
@@ -555,22 +601,22 @@ class _Counter(TorchDispatchMode):
             if sid in self.param_storages:
                 self.r.param_uses[sid].append(ParamUse(_distinct_elements(t), share))
 
-    def _track_routing(self, packet, flat_in, flat_out, args) -> None:
+    def _track_routing(self, routing: str | None, flat_in, flat_out, args) -> None:
         """Mark router outputs, and rows selected by them, so that experts' parameters
-        are counted as active only for the share of tokens routed to them."""
-        if packet in ROUTING_SOURCES:
+        are counted as active only for the share of tokens routed to them. `routing`
+        is the op's rule's (SOURCE, SELECTOR, COMBINER or None)."""
+        if routing == SOURCE:
             for t in flat_out:
                 if not t.is_floating_point():
                     self._mark(t, _ROUTING, True)
             return
-        if packet in ROW_SELECTORS and len(flat_in) >= 2 and isinstance(args[0], torch.Tensor):
+        if routing == SELECTOR and len(flat_in) >= 2 and isinstance(args[0], torch.Tensor):
             source = args[0]
             if any(getattr(t, _ROUTING, False) for t in flat_in[1:]) and source.dim():
                 for t in flat_out:
                     self._mark(t, _ROUTED, getattr(source, _ROUTED, _rows(source)))
                 return
-        if packet in {aten.index_put, aten.index_put_, aten.index_add, aten.index_add_,
-                      aten.scatter_add, aten.scatter_add_, aten.scatter, aten.scatter_}:
+        if routing == COMBINER:
             return  # results are combined back into dense rows
         if any(getattr(t, _ROUTING, False) for t in flat_in) and not any(
                 t.is_floating_point() for t in flat_out):
