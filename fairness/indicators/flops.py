@@ -30,7 +30,11 @@ is intercepted by a `TorchFunctionMode` and costed by one formula, whatever
 kernel then runs (CPU flash, CUDA flash, memory-efficient, cuDNN, or the
 math path on meta). That keeps counts identical on every device and backend.
 The fused kernels also have handles, for when they are reached without the
-Python function (from C++).
+Python function (from C++). Attention written out as two batched products
+around a softmax (q @ k^T in eager code, an einsum, which reaches dispatch as
+a bmm, or the math path of SDPA) is recognised from the data flow: the
+product whose output the softmax reads and the product that reads the
+softmax's output are attention's MACs (see `_Counter._track_attention`).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
@@ -317,6 +322,10 @@ SOURCE = "source"  # its integer or boolean outputs pick tokens (a router's argm
 SELECTOR = "selector"  # selects rows of its first tensor argument by an index or mask
 COMBINER = "combiner"  # writes selected rows back into dense rows: its output is not routed
 
+# Its part in attention written out as matrix products (see _Counter._track_attention).
+PRODUCT = "product"  # a batched matrix product: scores if a softmax reads it, values if it reads one
+SOFTMAX = "softmax"
+
 
 @dataclass(frozen=True)
 class OpRule:
@@ -330,6 +339,8 @@ class OpRule:
     routing: SOURCE, SELECTOR, COMBINER or None (marks pass through to outputs).
     expert_groups: (args) -> how many stacked expert matrices one call holds; each
       parameter element is then used by 1/groups of the rows.
+    attention: PRODUCT, SOFTMAX or None, for attention that is not one
+      scaled_dot_product_attention call.
     """
 
     formula: Callable[[tuple, dict, Any], OpCost]
@@ -337,6 +348,7 @@ class OpRule:
     statistics: bool = False
     routing: str | None = None
     expert_groups: Callable[[tuple], int] | None = None
+    attention: str | None = None
 
 
 OPS: dict[Any, OpRule] = {}  # aten overload packet -> its rule
@@ -374,8 +386,10 @@ def rule_for(func) -> OpRule | None:
 # Matrix-type ops: their work is MACs.
 register_op(aten.mm, _mm)
 register_op((aten.addmm, aten._addmm_activation), _addmm)
-register_op(aten.bmm, _bmm)
-register_op(aten.baddbmm, _baddbmm)
+# Batched products are where attention written as q @ k^T, as an einsum (which reaches
+# dispatch as permutes, views and bmm) or as the math path of SDPA does its MACs.
+register_op(aten.bmm, _bmm, attention=PRODUCT)
+register_op(aten.baddbmm, _baddbmm, attention=PRODUCT)
 register_op(aten._grouped_mm, _grouped_mm,
             expert_groups=lambda args: args[1].shape[0] if args[1].dim() == 3 else 1)
 register_op(aten.mv, _mv)
@@ -388,7 +402,8 @@ register_op(aten._scaled_dot_product_cudnn_attention, _sdpa_kernel(0, 1, 2, 6, 3
 register_op(aten._native_multi_head_attention, _native_mha)
 
 # Softmax and norms. Norms also return statistics for the backward pass.
-register_op((aten._softmax, aten._safe_softmax, aten._log_softmax), _per_input_element(SOFTMAX_FLOPS))
+register_op((aten._softmax, aten._safe_softmax), _per_input_element(SOFTMAX_FLOPS), attention=SOFTMAX)
+register_op(aten._log_softmax, _per_input_element(SOFTMAX_FLOPS))  # a classifier's, not attention's
 register_op(aten.native_layer_norm, _normalize(2), statistics=True)
 register_op(aten.native_group_norm, _normalize(1), statistics=True)
 # cudnn and miopen: same arguments as native_batch_norm; what CUDA runs in float32
@@ -404,8 +419,17 @@ register_op((aten.max_pool2d_with_indices, aten.max_pool3d_with_indices, aten.av
             _pool_window)
 register_op((aten._adaptive_avg_pool2d, aten._adaptive_avg_pool3d), _adaptive_avg_pool)
 
-# Pointwise, though torch does not tag them so (MobileNetV3, LeViT): one op per output element.
-register_op((aten.floor_divide, aten.hardswish, aten.hardswish_), _per_output_element)
+# Pointwise, though torch does not tag them all so: one op per output element, the convention
+# torch's tag gives every other activation (gelu, silu, sigmoid), so that the choice of an
+# activation does not change a model's FLOPs. hardswish (MobileNetV3, LeViT) and
+# hardsigmoid (MobileNetV3's squeeze-excite, tagged) are x * relu6(x + 3) / 6 and
+# relu6(x + 3) / 6: a few comparisons per element, no transcendental. glu halves its input:
+# one sigmoid-and-multiply per output element. _prelu_kernel: one comparison-and-multiply.
+register_op((aten.hardswish, aten.hardswish_, aten.hardsigmoid, aten.hardsigmoid_, aten.gelu_, aten.mish_,
+             aten.glu, aten._prelu_kernel), _per_output_element)
+# logsigmoid also returns a buffer for the backward pass (empty on CUDA): a statistics output.
+register_op(aten.log_sigmoid_forward, _per_input_element(1), statistics=True)
+register_op(aten.floor_divide, _per_output_element)  # a division and a floor: torch does not tag it
 
 # Reductions and scans: one op per input element. The arg- and top-k ones are also how a
 # router picks experts (argsort reaches dispatch as sort).
@@ -447,9 +471,23 @@ register_op((aten.index_put, aten.index_put_, aten.scatter, aten.scatter_), _zer
 # Allocation without writing, and shape queries: nothing moved.
 register_op((aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, aten.new_empty_strided,
              aten.sym_size, aten.sym_stride, aten.sym_numel, aten.sym_storage_offset), _zero, traffic=False)
+# Changes a tensor's strides in place (adaptive_avg_pool2d's channels-last output): metadata only.
+register_op(aten.as_strided_, _zero, traffic=False)
 
 _ROUTING = "_fairness_routing"  # attribute on a tensor: it holds routing indices or masks
 _ROUTED = "_fairness_routed_rows"  # attribute on a tensor: rows selected from a source of that many rows
+_SCORES = "_fairness_scores"  # attribute on a tensor: elementwise from a batched product's output (_Scores)
+_PROBS = "_fairness_probabilities"  # attribute on a tensor: elementwise from a softmax of scores
+_MARKS = (_ROUTING, _ROUTED, _SCORES, _PROBS)
+
+
+@dataclass
+class _Scores:
+    """A batched product that may turn out to be attention scores: its MACs, and whether a
+    softmax has already claimed them."""
+
+    macs: int
+    claimed: bool = False
 
 
 @dataclass
@@ -532,7 +570,7 @@ class _Counter(TorchDispatchMode):
         for ref in self.marked:
             t = ref()
             if t is not None:
-                for attr in (_ROUTING, _ROUTED):
+                for attr in _MARKS:
                     if attr in t.__dict__:
                         delattr(t, attr)
         self.marked.clear()
@@ -566,6 +604,7 @@ class _Counter(TorchDispatchMode):
             cost = rule.formula(args, kwargs, out)
             if cost.effective_macs is not None:
                 self._note_attention(cost, causal=cost.effective_macs != cost.macs)
+        self._track_attention(rule.attention if rule else None, cost, flat_in, flat_out)
 
         # Unknown ops still read and write their tensors; views move nothing.
         if _is_view(func) or (rule is not None and not rule.traffic):
@@ -584,6 +623,43 @@ class _Counter(TorchDispatchMode):
         self.r.attention_macs += cost.macs
         self.r.attention_effective_macs += cost.effective_macs
         self.r.causal_attention_calls += int(causal)
+
+    def _track_attention(self, role: str | None, cost: OpCost, flat_in, flat_out) -> None:
+        """Attention that is not one scaled_dot_product_attention call (q @ k^T written out,
+        an einsum, the math path of SDPA inside nn.MultiheadAttention) runs as two batched
+        products around a softmax. A batched product whose output reaches a softmax through
+        elementwise ops only (scale, mask or bias add, dtype cast, views) holds the scores;
+        a batched product that reads the softmax's output sums the values. Both are added to
+        attention's MACs (dense: a mask's values are not read); the softmax is one call.
+        `role` is the op's rule's (PRODUCT, SOFTMAX or None)."""
+        if role == PRODUCT:
+            if any(hasattr(t, _PROBS) for t in flat_in):
+                self._add_attention_macs(cost.macs)
+            else:
+                for t in flat_out:
+                    self._mark(t, _SCORES, _Scores(cost.macs))
+            return
+        if role == SOFTMAX:
+            scores = next((getattr(t, _SCORES) for t in flat_in if hasattr(t, _SCORES)), None)
+            if scores is not None and not scores.claimed:
+                scores.claimed = True
+                self.r.attention_calls += 1
+                self._add_attention_macs(scores.macs)
+                for t in flat_out:
+                    self._mark(t, _PROBS, True)
+            return
+        if cost.macs:
+            return  # another matrix op: what it computes is neither scores nor probabilities
+        for attr in (_SCORES, _PROBS):
+            marked = next((t for t in flat_in if hasattr(t, attr)), None)
+            if marked is not None:
+                for t in flat_out:
+                    if t.numel() == marked.numel():  # elementwise (or a view): the same values, moved
+                        self._mark(t, attr, getattr(marked, attr))
+
+    def _add_attention_macs(self, macs: int) -> None:
+        self.r.attention_macs += macs
+        self.r.attention_effective_macs += macs
 
     def _note_param_uses(self, flat_in: list[torch.Tensor], groups: int = 1) -> None:
         """Record which parameters this op read, and for what share of the tokens: rows
@@ -651,6 +727,12 @@ class _AttentionMode(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if func is F.multi_head_attention_forward:
+            # A mode does not see the calls inside a function it was handed, so this one's
+            # SDPA reaches dispatch as a kernel: fused on CPU and CUDA, the math path on meta.
+            # The math path everywhere makes every device run (and count) the same ops.
+            with sdpa_kernel(SDPBackend.MATH):
+                return func(*args, **kwargs)
         if func is not F.scaled_dot_product_attention or self.counter.attention_depth:
             return func(*args, **kwargs)
         names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal")
