@@ -32,7 +32,8 @@ from .sources import (InputSpec, Inputs, Source, architecture, build, describe_i
 
 # A model counted on meta is built again on the CPU only up to this size of parameters:
 # for fvcore (torch.jit cannot trace on meta) and for models whose forward needs values
-# (mixture-of-experts routing). Above it, counting stays free of memory for weights.
+# (`.item()`, a router that moe.py does not know). Above it, counting stays free of memory
+# for weights. Known mixture-of-experts blocks need no copy: moe.py balances their routing.
 CPU_COPY_MAX_PARAM_BYTES = 2 * 2**30
 # Engines that disagree by more than this are shown to the user.
 ENGINE_TOLERANCE = 0.01
@@ -139,7 +140,7 @@ def _count_one(t: Target, spec: InputSpec, batch_size: int, device: str, fvcore:
     fv, note = None, None
     if fvcore:
         progress("cross-checking MACs with fvcore (torch.jit trace)")
-        fv, note = _fvcore_check(module, ins, src, spec, batch, counted_on)
+        fv, note = _fvcore_check(module, ins, src, spec, batch, counted_on, counted.routing)
     fvcore_macs = fv.macs if fv else None
     if fv and counted.macs and abs(fv.macs - counted.macs) / counted.macs > ENGINE_TOLERANCE:
         diff = (fv.macs - counted.macs) / counted.macs
@@ -341,8 +342,11 @@ def measure(model: torch.nn.Module | str | Source, inputs=None, *, kwargs: dict 
     return results["models"][0]
 
 
-def _fvcore_check(module, ins: Inputs, src, spec, batch, counted_on):
+def _fvcore_check(module, ins: Inputs, src, spec, batch, counted_on, routing=None):
     """Run fvcore on real tensors; returns (FvcoreCounts for the whole batch or None, note)."""
+    if routing and routing.startswith("balanced"):
+        return None, ("fvcore skipped: routing was balanced on meta, and a CPU copy would route "
+                      "by its random weights; the engines would count different routings")
     if counted_on == "meta":
         if src is None:
             return None, "fvcore skipped: the model object is on meta and cannot be copied with its buffers"

@@ -39,10 +39,11 @@ softmax's output are attention's MACs (see `_Counter._track_attention`).
 
 from __future__ import annotations
 
+import itertools
 import math
 import weakref
 from collections import defaultdict
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -52,6 +53,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
+
+from . import moe
 
 aten = torch.ops.aten
 
@@ -140,6 +143,23 @@ def _grouped_mm(args, kwargs, out) -> OpCost:
     a batched product. Either way every output element is a K-long dot product."""
     a = args[0]
     return OpCost(macs=out.numel() * a.shape[-1], activations=out.numel())
+
+
+def _grouped_mm_on_meta(args, kwargs) -> torch.Tensor:
+    """_grouped_mm's output on meta, whose own meta kernel takes bfloat16 only (the CUDA
+    kernel's limit; the CPU kernel takes float32 too). Shapes as torch documents them:
+    a [M, K] x b [G, K, N] -> [M, N]; [G, M, K] x [G, K, N] -> [G, M, N];
+    [M, K] x [K, N] with G offsets -> [G, M, N]; [G, M, K] x [K, N] -> [M, N]."""
+    a, b = args[0], args[1]
+    offs = args[2] if len(args) > 2 else kwargs.get("offs")
+    out_dtype = (args[4] if len(args) > 4 else kwargs.get("out_dtype")) or a.dtype
+    if a.dim() == 2 and b.dim() == 2:
+        shape = (offs.shape[0], a.shape[0], b.shape[-1])
+    elif a.dim() == 3 and b.dim() == 3:
+        shape = (a.shape[0], a.shape[1], b.shape[-1])
+    else:
+        shape = (a.shape[-2], b.shape[-1])
+    return torch.empty(shape, dtype=out_dtype, device="meta")
 
 
 def _mv(args, kwargs, out) -> OpCost:
@@ -341,6 +361,8 @@ class OpRule:
       parameter element is then used by 1/groups of the rows.
     attention: PRODUCT, SOFTMAX or None, for attention that is not one
       scaled_dot_product_attention call.
+    on_meta: (args, kwargs) -> the output, for an op whose meta kernel refuses calls that
+      other devices run.
     """
 
     formula: Callable[[tuple, dict, Any], OpCost]
@@ -349,6 +371,7 @@ class OpRule:
     routing: str | None = None
     expert_groups: Callable[[tuple], int] | None = None
     attention: str | None = None
+    on_meta: Callable[[tuple, dict], Any] | None = None
 
 
 OPS: dict[Any, OpRule] = {}  # aten overload packet -> its rule
@@ -390,7 +413,7 @@ register_op((aten.addmm, aten._addmm_activation), _addmm)
 # dispatch as permutes, views and bmm) or as the math path of SDPA does its MACs.
 register_op(aten.bmm, _bmm, attention=PRODUCT)
 register_op(aten.baddbmm, _baddbmm, attention=PRODUCT)
-register_op(aten._grouped_mm, _grouped_mm,
+register_op(aten._grouped_mm, _grouped_mm, on_meta=_grouped_mm_on_meta,
             expert_groups=lambda args: args[1].shape[0] if args[1].dim() == 3 else 1)
 register_op(aten.mv, _mv)
 register_op(aten.dot, _dot)
@@ -537,6 +560,9 @@ class CountResult:
     module_calls: dict = field(default_factory=lambda: defaultdict(int))
     # storage id -> uses of that storage's parameter(s)
     param_uses: dict = field(default_factory=lambda: defaultdict(list))
+    # how mixture-of-experts routers were treated: "balanced top-k (meta)", "measured (cpu)";
+    # None for a model without routers
+    routing: str | None = None
 
     @property
     def flops(self) -> int:
@@ -587,10 +613,13 @@ class _Counter(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        flat_in = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
-        flat_out = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
         rule = rule_for(func)
+        flat_in = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+        if rule is not None and rule.on_meta is not None and any(t.device.type == "meta" for t in flat_in):
+            out = rule.on_meta(args, kwargs)
+        else:
+            out = func(*args, **kwargs)
+        flat_out = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
         self._track_routing(rule.routing if rule else None, flat_in, flat_out, args)
         if self.attention_depth:
             return out  # costed whole by the attention function mode
@@ -623,6 +652,13 @@ class _Counter(TorchDispatchMode):
         self.r.attention_macs += cost.macs
         self.r.attention_effective_macs += cost.effective_macs
         self.r.causal_attention_calls += int(causal)
+
+    def route_index(self, rows: int, device) -> torch.Tensor:
+        """An index of `rows` tokens that counts as picked by a router: a balanced router's
+        choice, where values are unknown (moe.py). The index's values are never read."""
+        idx = torch.zeros(rows, dtype=torch.long, device=device)
+        self._mark(idx, _ROUTING, True)
+        return idx
 
     def _track_attention(self, role: str | None, cost: OpCost, flat_in, flat_out) -> None:
         """Attention that is not one scaled_dot_product_attention call (q @ k^T written out,
@@ -817,24 +853,41 @@ def run_forward(model: torch.nn.Module, args: tuple, kwargs: dict):
         return model(*args, **kwargs)
 
 
-def count(model: torch.nn.Module, args: tuple = (), kwargs: dict | None = None) -> CountResult:
+def _device_of(model: torch.nn.Module) -> str:
+    first = next(itertools.chain(model.parameters(), model.buffers()), None)
+    return first.device.type if first is not None else "cpu"
+
+
+def count(model: torch.nn.Module, args: tuple = (), kwargs: dict | None = None,
+          balanced_routing: bool | None = None) -> CountResult:
     """Run one forward pass of `model` on `args`/`kwargs` and count everything it executes.
 
     The model is run in eval mode, without gradients. Nothing is left behind:
-    hooks, modes and the MHA fast-path setting are all restored.
+    hooks, modes, replaced forwards and the MHA fast-path setting are all restored.
+    `balanced_routing`: mixture-of-experts blocks registered in moe.py split their tokens
+    evenly over their experts instead of running their routers' choices. Default: on meta,
+    where routers' choices cannot be read.
     """
+    device = _device_of(model)
+    if balanced_routing is None:
+        balanced_routing = device == "meta"
     result = CountResult()
     stack: list[str] = []
     counter = _Counter(result, param_storages(model), stack)
+    routing = moe.balanced_routing(model, counter.route_index) if balanced_routing else nullcontext([])
     was_training = model.training
     model.eval()
     try:
-        with _mha_fastpath_off(), _module_tracking(model, stack, result.module_calls), \
+        with _mha_fastpath_off(), _module_tracking(model, stack, result.module_calls), routing as blocks, \
                 _AttentionMode(counter), counter:
             run_forward(model, args, kwargs or {})
     finally:
         counter.clear_marks()
         model.train(was_training)
+    if blocks:
+        result.routing = f"balanced top-k ({device})"
+    elif moe.has_moe_blocks(model) or any(u.token_share < 1 for uses in result.param_uses.values() for u in uses):
+        result.routing = f"measured ({device})"
     return result
 
 
@@ -866,6 +919,7 @@ class FlopCounts:
     fvcore_note: str | None
     attention: dict
     arithmetic_intensity: float | None
+    routing: str | None = None  # mixture of experts: "balanced top-k (meta)" or "measured (cpu)"
     convention: str = CONVENTION
 
 
@@ -895,4 +949,5 @@ def summarize(r: CountResult, batch_size: int, fvcore_macs=None, fvcore_note=Non
             "macs_effective": per_example(r.attention_effective_macs, batch_size),
         },
         arithmetic_intensity=round(r.flops / r.bytes_moved, 4) if r.bytes_moved else None,
+        routing=r.routing,
     )
