@@ -312,3 +312,18 @@ def test_activations_torch_does_not_tag_pointwise():
     # hardsigmoid 6, glu 3 (it halves the input), logsigmoid 6, mish 6; four sums over 6, 3, 6, 6
     # inputs; three adds of scalars
     assert r["flops"]["other_flops"] == 6 + 3 + 6 + 6 + (6 + 3 + 6 + 6) + 3
+
+
+def test_a_model_that_reads_values_moves_to_the_cpu_by_itself():
+    """DeBERTa-v2 checks its input for padding with `pad_token_id in input_ids` (an .item()),
+    which meta tensors cannot answer: it is counted on the CPU, and the progress says why."""
+    tiny = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, vocab_size=100)
+    said = []
+    r = to_plain(fairness.measure("hf:deberta-v2", kwargs=tiny, seq_len=16, fvcore=False, progress=said.append))
+    assert r["counted_on"] == "cpu"
+    assert any("cannot run on meta" in s and ".item()" in s and "counting it on the cpu" in s for s in said)
+    # per token: q, k, v and output projections 4 x 32x32, feed-forward 32x64 and 64x32;
+    # attention: 2 heads x 16 x 16 pairs x (16 + 16) for q.k and p.v (head size 16)
+    att = 2 * 16 * 16 * 32
+    assert r["flops"]["attention"]["macs_dense"] == att
+    assert r["flops"]["macs"] == 16 * (4 * 32 * 32 + 2 * 32 * 64) + att
