@@ -35,6 +35,12 @@ around a softmax (q @ k^T in eager code, an einsum, which reaches dispatch as
 a bmm, or the math path of SDPA) is recognised from the data flow: the
 product whose output the softmax reads and the product that reads the
 softmax's output are attention's MACs (see `_Counter._track_attention`).
+
+Mixture-of-experts: the tokens a router picks are followed through the ops
+that select and combine them (`routing` in an op's rule), so that an expert's
+parameters are active for the share of tokens routed to it. On meta, where a
+router's choice has no values, the blocks registered in moe.py split the
+tokens evenly over the experts instead (`CountResult.routing` says which).
 """
 
 from __future__ import annotations
