@@ -153,7 +153,8 @@ def _run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graph
               help="Where speed and memory are measured. Default: cuda if visible, else cpu. "
                    "meta: counts only.")
 @click.option("--count-device", default="meta", show_default=True, metavar="meta|cpu|cuda",
-              help="Where counting runs. Counts do not depend on it; meta needs no memory for weights.")
+              help="Where counting runs. Counts do not depend on it; meta needs no memory for weights. "
+                   "Mixture-of-experts routing: balanced top-k on meta, the router's own on cpu/cuda.")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32",
               show_default=True, help="Compute dtype; bfloat16/float16 run under torch.autocast.")
 @_run_options

@@ -30,10 +30,14 @@ from .runner import Runnable, RunSettings, apply_settings, channels_last_for, ch
 from .sources import (InputSpec, Inputs, Source, architecture, build, describe_input, make_inputs, parse_source, recipe,
                       split_input_value)
 
-# A model counted on meta is built again on the CPU only up to this size of parameters:
-# for fvcore (torch.jit cannot trace on meta) and for models whose forward needs values
-# (mixture-of-experts routing). Above it, counting stays free of memory for weights.
+# fvcore's cross-check (torch.jit cannot trace on meta) builds a CPU copy of a model counted
+# on meta only up to this size of parameters: it is a check, and should cost little.
 CPU_COPY_MAX_PARAM_BYTES = 2 * 2**30
+# A model whose forward needs values (`.item()`, a router that moe.py does not know) cannot be
+# counted on meta; it is counted on the CPU up to this size: 2B float32 parameters, which a
+# 16 GiB laptop holds with one forward pass. Known mixture-of-experts blocks need no copy:
+# moe.py balances their routing on meta.
+CPU_COUNT_MAX_PARAM_BYTES = 8 * 2**30
 # Engines that disagree by more than this are shown to the user.
 ENGINE_TOLERANCE = 0.01
 
@@ -63,6 +67,14 @@ def _wrap_inputs(inputs, batch_size: int) -> Inputs:
     return Inputs(args, kwargs, {"kind": "given", "batch_size": batch, "shapes": shapes})
 
 
+class ForwardFailed(FairnessError):
+    """The model's forward pass raised while being counted; `reason` is its error in one line."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 def _count(model, inputs: Inputs, what: str) -> flops_mod.CountResult:
     try:
         return flops_mod.count(model, inputs.args, inputs.kwargs)
@@ -70,9 +82,9 @@ def _count(model, inputs: Inputs, what: str) -> flops_mod.CountResult:
         raise
     except Exception as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise FairnessError(f"{what}: the forward pass raised {type(e).__name__}: {msg[:300]} "
-                            f"(input: {describe_input(inputs.record)}); check --image-size/--seq-len, "
-                            f"or pass --inputs python:module:function") from None
+        reason = f"{type(e).__name__}: {msg[:300]}"
+        raise ForwardFailed(f"{what}: the forward pass raised {reason} (input: {describe_input(inputs.record)}); "
+                            f"check --image-size/--seq-len, or pass --inputs python:module:function", reason) from None
 
 
 @dataclass
@@ -121,15 +133,21 @@ def _count_one(t: Target, spec: InputSpec, batch_size: int, device: str, fvcore:
     counted_on = str(device)
     try:
         counted = _count(module, ins, what)
-    except FairnessError as e:
-        # Data-dependent ops (a router's nonzero, boolean indexing) cannot run on meta,
-        # where tensors have no values; a small model is counted on the CPU instead.
+    except ForwardFailed as e:
+        # Ops that read values (`.item()`, a router's nonzero, boolean indexing) cannot run on
+        # meta, where tensors have none; a model that is not too large is counted on the CPU.
         if str(device) != "meta":
             raise
-        if src is None or _param_bytes(module) > CPU_COPY_MAX_PARAM_BYTES:
-            raise FairnessError(f"{e.message}. On the meta device tensors have no values; if the model "
-                                f"needs them (routing, data-dependent shapes), pass --count-device cpu or cuda") from None
-        progress("the meta device cannot run this model (data-dependent ops); counting on cpu")
+        size = _param_bytes(module)
+        if src is None or size > CPU_COUNT_MAX_PARAM_BYTES:
+            why = ("it is a model object, which cannot be built again" if src is None else
+                   f"its {size / 2**30:.1f} GiB of weights are over the {CPU_COUNT_MAX_PARAM_BYTES / 2**30:.0f} GiB "
+                   f"limit for a CPU copy")
+            raise FairnessError(f"{e.message}. On the meta device tensors have no values, and the model was not "
+                                f"counted on the CPU instead: {why}; if the model needs values (routing, "
+                                f"data-dependent shapes), pass --count-device cpu or cuda") from None
+        progress(f"{what} cannot run on meta, where tensors have no values ({e.reason}); counting it on "
+                 f"the cpu instead, with {size / 2**30:.1f} GiB of random weights (counts do not depend on the device)")
         module = build(src, "cpu")
         ins = make_inputs(module, src, spec, batch, "cpu")
         counted = _count(module, ins, what)
@@ -139,7 +157,7 @@ def _count_one(t: Target, spec: InputSpec, batch_size: int, device: str, fvcore:
     fv, note = None, None
     if fvcore:
         progress("cross-checking MACs with fvcore (torch.jit trace)")
-        fv, note = _fvcore_check(module, ins, src, spec, batch, counted_on)
+        fv, note = _fvcore_check(module, ins, src, spec, batch, counted_on, counted.routing)
     fvcore_macs = fv.macs if fv else None
     if fv and counted.macs and abs(fv.macs - counted.macs) / counted.macs > ENGINE_TOLERANCE:
         diff = (fv.macs - counted.macs) / counted.macs
@@ -341,8 +359,11 @@ def measure(model: torch.nn.Module | str | Source, inputs=None, *, kwargs: dict 
     return results["models"][0]
 
 
-def _fvcore_check(module, ins: Inputs, src, spec, batch, counted_on):
+def _fvcore_check(module, ins: Inputs, src, spec, batch, counted_on, routing=None):
     """Run fvcore on real tensors; returns (FvcoreCounts for the whole batch or None, note)."""
+    if routing and routing.startswith("balanced"):
+        return None, ("fvcore skipped: routing was balanced on meta, and a CPU copy would route "
+                      "by its random weights; the engines would count different routings")
     if counted_on == "meta":
         if src is None:
             return None, "fvcore skipped: the model object is on meta and cannot be copied with its buffers"

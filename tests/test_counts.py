@@ -110,10 +110,16 @@ def test_multihead_attention_fast_path_keeps_projections(need_weights):
             return self.mha(x, x, x, need_weights=need_weights)[0]
 
     expected = 5 * 16 * 48 + 4 * 5 * 5 * (4 + 4) + 5 * 16 * 16  # in-proj, attention, out-proj
+    records = []
     for device in ("cpu", "meta"):
         with torch.device(device):
             model, x = MHA().eval(), torch.randn(1, 5, 16)
-        assert m(model, x)["flops"]["macs"] == expected
+        r = m(model, x)
+        assert r["flops"]["macs"] == expected
+        assert r["flops"]["attention"]["macs_dense"] == 4 * 5 * 5 * (4 + 4)
+        records.append((r["flops"]["flops"], r["flops"]["by_op"], r["memory"]["bytes_moved"]))
+    # The SDPA inside nn.MultiheadAttention runs its math path on every device: the same ops.
+    assert records[0] == records[1]
 
 
 def test_native_mha_op_counted_whole():
@@ -257,3 +263,67 @@ def test_a_speech_encoder_decoder_gets_log_mel_features_and_decoder_tokens():
     inp = r["input"]
     assert (inp["kind"], inp["channels"], inp["frames"], inp["decoder_seq_len"]) == ("features", 8, 20, 16)
     assert r["flops"]["coverage"] == 1.0 and r["flops"]["macs"] > 0
+
+
+def test_an_op_has_one_rule():
+    """The registry keeps one row per op: a second registration would hide the first."""
+    from fairness.indicators.flops import OPS, register_op
+
+    with pytest.raises(ValueError, match="registered twice"):
+        register_op(torch.ops.aten.mm, lambda args, kwargs, out: None)
+    assert OPS[torch.ops.aten.mm].formula.__name__ == "_mm"
+
+
+def test_einsum_attention_is_attention():
+    """An einsum reaches dispatch as permutes, views and a bmm: the bmm whose output a softmax
+    reads holds the scores, the bmm that reads the softmax's output sums the values."""
+
+    class Einsum(nn.Module):
+        def forward(self, q, k, v):
+            scores = torch.einsum("bhqd,bhkd->bhqk", q, k) * 8 ** -0.5
+            return torch.einsum("bhqk,bhkd->bhqd", scores.softmax(-1), v)
+
+    q, k = torch.randn(1, 2, 4, 8), torch.randn(1, 2, 6, 8)
+    r = m(Einsum(), (q, k, k))
+    # 2 heads x 4 queries x 6 keys, 8-long dot products: q.k, then the same for p.v
+    assert r["flops"]["macs"] == 2 * 4 * 6 * 8 * 2
+    assert r["flops"]["attention"] == {"calls": 1, "causal_calls": 0, "macs_dense": 2 * 4 * 6 * 8 * 2,
+                                       "macs_effective": 2 * 4 * 6 * 8 * 2}
+    # counted as the matrix products they are: the by-op table still says bmm
+    assert r["flops"]["by_op"]["bmm"]["macs"] == 2 * 4 * 6 * 8 * 2
+
+
+def test_a_softmax_over_a_linear_layer_is_not_attention():
+    """A router's softmax reads a linear layer's output (mm, not a batched product)."""
+    r = m(nn.Sequential(nn.Linear(8, 4), nn.Softmax(-1)), torch.randn(1, 16, 8))
+    assert r["flops"]["attention"]["calls"] == 0 and r["flops"]["attention"]["macs_dense"] == 0
+
+
+def test_activations_torch_does_not_tag_pointwise():
+    """One op per output element, as torch's tag costs gelu or silu."""
+
+    class Acts(nn.Module):
+        def forward(self, x):
+            return (nn.functional.hardsigmoid(x).sum() + nn.functional.glu(x).sum()
+                    + nn.functional.logsigmoid(x).sum() + nn.functional.mish(x.clone(), inplace=True).sum())
+
+    r = m(Acts(), torch.randn(1, 6))
+    assert r["flops"]["coverage"] == 1.0 and not r["flops"]["unknown_ops"]
+    # hardsigmoid 6, glu 3 (it halves the input), logsigmoid 6, mish 6; four sums over 6, 3, 6, 6
+    # inputs; three adds of scalars
+    assert r["flops"]["other_flops"] == 6 + 3 + 6 + 6 + (6 + 3 + 6 + 6) + 3
+
+
+def test_a_model_that_reads_values_moves_to_the_cpu_by_itself():
+    """DeBERTa-v2 checks its input for padding with `pad_token_id in input_ids` (an .item()),
+    which meta tensors cannot answer: it is counted on the CPU, and the progress says why."""
+    tiny = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, vocab_size=100)
+    said = []
+    r = to_plain(fairness.measure("hf:deberta-v2", kwargs=tiny, seq_len=16, fvcore=False, progress=said.append))
+    assert r["counted_on"] == "cpu"
+    assert any("cannot run on meta" in s and ".item()" in s and "counting it on the cpu" in s for s in said)
+    # per token: q, k, v and output projections 4 x 32x32, feed-forward 32x64 and 64x32;
+    # attention: 2 heads x 16 x 16 pairs x (16 + 16) for q.k and p.v (head size 16)
+    att = 2 * 16 * 16 * 32
+    assert r["flops"]["attention"]["macs_dense"] == att
+    assert r["flops"]["macs"] == 16 * (4 * 32 * 32 + 2 * 32 * 64) + att

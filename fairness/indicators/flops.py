@@ -2,11 +2,14 @@
 
 One forward pass runs under a `TorchDispatchMode`, so every aten op that
 executes is seen once, after autograd and composite decompositions, on any
-device (meta included). Each op is either
+device (meta included). What the counter does with an op is one row of the
+registry `OPS`: an `OpRule` with its cost formula, whether it moves bytes,
+whether its extra outputs are saved statistics, and its part in
+mixture-of-experts routing (`register_op(aten.x, formula, ...)`). An op with
+no row is
 
-* counted by a handle in `MATRIX_HANDLES` or `OTHER_HANDLES`,
-* pointwise (torch tags it so): one flop per output element,
-* zero by definition (views, copies, indexing, tensor creation), or
+* a view (from its schema): free, and moves nothing,
+* pointwise (torch tags it so): one flop per output element, or
 * unknown: listed in `unknown_ops` and left out of `coverage`.
 
 Conventions, stated wherever a number is printed:
@@ -27,23 +30,37 @@ is intercepted by a `TorchFunctionMode` and costed by one formula, whatever
 kernel then runs (CPU flash, CUDA flash, memory-efficient, cuDNN, or the
 math path on meta). That keeps counts identical on every device and backend.
 The fused kernels also have handles, for when they are reached without the
-Python function (from C++).
+Python function (from C++). Attention written out as two batched products
+around a softmax (q @ k^T in eager code, an einsum, which reaches dispatch as
+a bmm, or the math path of SDPA) is recognised from the data flow: the
+product whose output the softmax reads and the product that reads the
+softmax's output are attention's MACs (see `_Counter._track_attention`).
+
+Mixture-of-experts: the tokens a router picks are followed through the ops
+that select and combine them (`routing` in an op's rule), so that an expert's
+parameters are active for the share of tokens routed to it. On meta, where a
+router's choice has no values, the blocks registered in moe.py split the
+tokens evenly over the experts instead (`CountResult.routing` says which).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import weakref
 from collections import defaultdict
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import torch
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
+
+from . import moe
 
 aten = torch.ops.aten
 
@@ -87,6 +104,15 @@ def _first_tensor(x):
     return None
 
 
+def _is_view(func) -> bool:
+    return any(r.alias_info is not None and not r.alias_info.is_write for r in func._schema.returns)
+
+
+def _rows(t: torch.Tensor) -> int:
+    """Token rows of an activation: everything but the feature dimension."""
+    return t.numel() // t.shape[-1] if t.dim() else 1
+
+
 # --- matrix-type ops --------------------------------------------------------
 
 
@@ -123,6 +149,23 @@ def _grouped_mm(args, kwargs, out) -> OpCost:
     a batched product. Either way every output element is a K-long dot product."""
     a = args[0]
     return OpCost(macs=out.numel() * a.shape[-1], activations=out.numel())
+
+
+def _grouped_mm_on_meta(args, kwargs) -> torch.Tensor:
+    """_grouped_mm's output on meta, whose own meta kernel takes bfloat16 only (the CUDA
+    kernel's limit; the CPU kernel takes float32 too). Shapes as torch documents them:
+    a [M, K] x b [G, K, N] -> [M, N]; [G, M, K] x [G, K, N] -> [G, M, N];
+    [M, K] x [K, N] with G offsets -> [G, M, N]; [G, M, K] x [K, N] -> [M, N]."""
+    a, b = args[0], args[1]
+    offs = args[2] if len(args) > 2 else kwargs.get("offs")
+    out_dtype = (args[4] if len(args) > 4 else kwargs.get("out_dtype")) or a.dtype
+    if a.dim() == 2 and b.dim() == 2:
+        shape = (offs.shape[0], a.shape[0], b.shape[-1])
+    elif a.dim() == 3 and b.dim() == 3:
+        shape = (a.shape[0], a.shape[1], b.shape[-1])
+    else:
+        shape = (a.shape[-2], b.shape[-1])
+    return torch.empty(shape, dtype=out_dtype, device="meta")
 
 
 def _mv(args, kwargs, out) -> OpCost:
@@ -289,111 +332,191 @@ def _adaptive_avg_pool(args, kwargs, out) -> OpCost:
     return OpCost(other_flops=args[0].numel() + out.numel())  # sum every input, divide every output
 
 
-MATRIX_HANDLES: dict[Any, Callable] = {
-    aten.mm: _mm,
-    aten.addmm: _addmm,
-    aten._addmm_activation: _addmm,
-    aten.bmm: _bmm,
-    aten._grouped_mm: _grouped_mm,
-    aten.baddbmm: _baddbmm,
-    aten.mv: _mv,
-    aten.dot: _dot,
-    aten.convolution: _convolution,
-    aten._convolution: _convolution,
-    aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_kernel(0, 1, 2, 4, 5),
-    aten._scaled_dot_product_flash_attention: _sdpa_kernel(0, 1, 2, 4),
-    aten._scaled_dot_product_efficient_attention: _sdpa_kernel(0, 1, 2, 6, 3),
-    aten._scaled_dot_product_cudnn_attention: _sdpa_kernel(0, 1, 2, 6, 3),
-    aten._native_multi_head_attention: _native_mha,
-}
+def _zero(args, kwargs, out) -> OpCost:
+    return ZERO
 
-OTHER_HANDLES: dict[Any, Callable] = {
-    aten._softmax: _per_input_element(SOFTMAX_FLOPS),
-    aten._safe_softmax: _per_input_element(SOFTMAX_FLOPS),
-    aten._log_softmax: _per_input_element(SOFTMAX_FLOPS),
-    aten.native_layer_norm: _normalize(2),
-    aten.native_group_norm: _normalize(1),
-    aten.native_batch_norm: _native_batch_norm,
-    aten.cudnn_batch_norm: _native_batch_norm,  # same arguments; what CUDA runs in float32
-    aten.miopen_batch_norm: _native_batch_norm,
-    aten._native_batch_norm_legit: _batch_norm_training,
-    aten._native_batch_norm_legit_no_training: _batch_norm_eval,
-    aten.max_pool2d_with_indices: _pool_window,
-    aten.max_pool3d_with_indices: _pool_window,
-    aten.avg_pool2d: _pool_window,
-    aten.avg_pool3d: _pool_window,
-    aten._adaptive_avg_pool2d: _adaptive_avg_pool,
-    aten.index_add: _source_elements,
-    aten.index_add_: _source_elements,
-    aten.scatter_add: _source_elements,
-    aten.scatter_add_: _source_elements,
-    aten.floor_divide: lambda args, kwargs, out: OpCost(other_flops=out.numel()),
-    # Pointwise, though torch does not tag them so (MobileNetV3, LeViT): one op per output element.
-    aten.hardswish: lambda args, kwargs, out: OpCost(other_flops=out.numel()),
-    aten.hardswish_: lambda args, kwargs, out: OpCost(other_flops=out.numel()),
-    aten._adaptive_avg_pool3d: _adaptive_avg_pool,
-    # Reductions and scans: one op per input element.
-    **{op: _per_input_element(1) for op in (
-        aten.sum, aten.mean, aten.prod, aten.amax, aten.amin, aten.max, aten.min,
-        aten.argmax, aten.argmin, aten.var, aten.var_mean, aten.std, aten.std_mean,
-        aten.cumsum, aten.cumprod, aten.logsumexp, aten.topk, aten.sort, aten.any, aten.all,
-        aten.norm, aten.linalg_vector_norm, aten.aminmax, aten.histc, aten.bincount,
-    )},
-}
+
+def _per_output_element(args, kwargs, out) -> OpCost:
+    """Pointwise: one op per output element."""
+    return OpCost(other_flops=sum(t.numel() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)))
+
+
+# --- the registry: one row per op --------------------------------------------
+
+# What an op does to mixture-of-experts routing (see _Counter._track_routing).
+SOURCE = "source"  # its integer or boolean outputs pick tokens (a router's argmax, topk, nonzero)
+SELECTOR = "selector"  # selects rows of its first tensor argument by an index or mask
+COMBINER = "combiner"  # writes selected rows back into dense rows: its output is not routed
+
+# Its part in attention written out as matrix products (see _Counter._track_attention).
+PRODUCT = "product"  # a batched matrix product: scores if a softmax reads it, values if it reads one
+SOFTMAX = "softmax"
+
+
+@dataclass(frozen=True)
+class OpRule:
+    """Everything the counter does with one aten op.
+
+    formula: (args, kwargs, out) -> OpCost. A cost with `effective_macs` is attention.
+    traffic: False for ops that allocate or query shapes without reading or writing data;
+      such ops move no bytes and use no parameters.
+    statistics: outputs after the first are statistics saved for the backward pass, whose
+      shapes differ by device (CPU returns empty ones in eval): only the first is charged.
+    routing: SOURCE, SELECTOR, COMBINER or None (marks pass through to outputs).
+    expert_groups: (args) -> how many stacked expert matrices one call holds; each
+      parameter element is then used by 1/groups of the rows.
+    attention: PRODUCT, SOFTMAX or None, for attention that is not one
+      scaled_dot_product_attention call.
+    on_meta: (args, kwargs) -> the output, for an op whose meta kernel refuses calls that
+      other devices run.
+    """
+
+    formula: Callable[[tuple, dict, Any], OpCost]
+    traffic: bool = True
+    statistics: bool = False
+    routing: str | None = None
+    expert_groups: Callable[[tuple], int] | None = None
+    attention: str | None = None
+    on_meta: Callable[[tuple, dict], Any] | None = None
+
+
+OPS: dict[Any, OpRule] = {}  # aten overload packet -> its rule
+
+
+def register_op(ops, formula: Callable, **treatment) -> None:
+    """Register one rule for `ops` (an aten op or a tuple of them). An op has one rule:
+    registering it twice is an error, so a row is the op's whole treatment."""
+    rule = OpRule(formula, **treatment)
+    for op in ops if isinstance(ops, tuple) else (ops,):
+        if op in OPS:
+            raise ValueError(f"{op} is registered twice; change its one row instead")
+        OPS[op] = rule
+
+
+# Ops that no row names follow these defaults: a view (recognised from its schema) does
+# nothing and moves nothing; an op torch tags pointwise costs one op per output element;
+# anything else is unknown, reported in `unknown_ops` and left out of `coverage`.
+_VIEW = OpRule(_zero, traffic=False)
+_POINTWISE = OpRule(_per_output_element)
+
+
+def rule_for(func) -> OpRule | None:
+    """The rule of an op overload: its row, or the default; None if unknown."""
+    rule = OPS.get(func.overloadpacket)
+    if rule is not None:
+        return rule
+    if _is_view(func):
+        return _VIEW
+    if torch.Tag.pointwise in func.tags:
+        return _POINTWISE
+    return None
+
+
+# Matrix-type ops: their work is MACs.
+register_op(aten.mm, _mm)
+register_op((aten.addmm, aten._addmm_activation), _addmm)
+# Batched products are where attention written as q @ k^T, as an einsum (which reaches
+# dispatch as permutes, views and bmm) or as the math path of SDPA does its MACs.
+register_op(aten.bmm, _bmm, attention=PRODUCT)
+register_op(aten.baddbmm, _baddbmm, attention=PRODUCT)
+register_op(aten._grouped_mm, _grouped_mm, on_meta=_grouped_mm_on_meta,
+            expert_groups=lambda args: args[1].shape[0] if args[1].dim() == 3 else 1)
+register_op(aten.mv, _mv)
+register_op(aten.dot, _dot)
+register_op((aten.convolution, aten._convolution), _convolution)
+register_op(aten._scaled_dot_product_flash_attention_for_cpu, _sdpa_kernel(0, 1, 2, 4, 5))
+register_op(aten._scaled_dot_product_flash_attention, _sdpa_kernel(0, 1, 2, 4))
+register_op(aten._scaled_dot_product_efficient_attention, _sdpa_kernel(0, 1, 2, 6, 3))
+register_op(aten._scaled_dot_product_cudnn_attention, _sdpa_kernel(0, 1, 2, 6, 3))
+register_op(aten._native_multi_head_attention, _native_mha)
+
+# Softmax and norms. Norms also return statistics for the backward pass.
+register_op((aten._softmax, aten._safe_softmax), _per_input_element(SOFTMAX_FLOPS), attention=SOFTMAX)
+register_op(aten._log_softmax, _per_input_element(SOFTMAX_FLOPS))  # a classifier's, not attention's
+register_op(aten.native_layer_norm, _normalize(2), statistics=True)
+register_op(aten.native_group_norm, _normalize(1), statistics=True)
+# cudnn and miopen: same arguments as native_batch_norm; what CUDA runs in float32
+register_op((aten.native_batch_norm, aten.cudnn_batch_norm, aten.miopen_batch_norm), _native_batch_norm,
+            statistics=True)
+register_op(aten._native_batch_norm_legit, _batch_norm_training, statistics=True)
+register_op(aten._native_batch_norm_legit_no_training, _batch_norm_eval, statistics=True)
 if hasattr(aten, "_fused_rms_norm"):
-    OTHER_HANDLES[aten._fused_rms_norm] = _rms_norm
+    register_op(aten._fused_rms_norm, _rms_norm)
 
-# Zero by definition: data movement, indexing and tensor creation do no arithmetic.
-# (Their bytes still count towards bytes_moved.) Views are recognised from their
-# schema and need no entry here. Checked before torch's pointwise tag, so copies and
-# selects that torch tags pointwise (_to_copy, where, masked_fill) stay zero.
-ZERO_OPS = {
+# Pooling.
+register_op((aten.max_pool2d_with_indices, aten.max_pool3d_with_indices, aten.avg_pool2d, aten.avg_pool3d),
+            _pool_window)
+register_op((aten._adaptive_avg_pool2d, aten._adaptive_avg_pool3d), _adaptive_avg_pool)
+
+# Pointwise, though torch does not tag them all so: one op per output element, the convention
+# torch's tag gives every other activation (gelu, silu, sigmoid), so that the choice of an
+# activation does not change a model's FLOPs. hardswish (MobileNetV3, LeViT) and
+# hardsigmoid (MobileNetV3's squeeze-excite, tagged) are x * relu6(x + 3) / 6 and
+# relu6(x + 3) / 6: a few comparisons per element, no transcendental. glu halves its input:
+# one sigmoid-and-multiply per output element. _prelu_kernel: one comparison-and-multiply.
+register_op((aten.hardswish, aten.hardswish_, aten.hardsigmoid, aten.hardsigmoid_, aten.gelu_, aten.mish_,
+             aten.glu, aten._prelu_kernel), _per_output_element)
+# logsigmoid also returns a buffer for the backward pass (empty on CUDA): a statistics output.
+register_op(aten.log_sigmoid_forward, _per_input_element(1), statistics=True)
+register_op(aten.floor_divide, _per_output_element)  # a division and a floor: torch does not tag it
+
+# Reductions and scans: one op per input element. The arg- and top-k ones are also how a
+# router picks experts (argsort reaches dispatch as sort).
+register_op((aten.sum, aten.mean, aten.prod, aten.amax, aten.amin, aten.var, aten.var_mean, aten.std,
+             aten.std_mean, aten.cumsum, aten.cumprod, aten.logsumexp, aten.any, aten.all, aten.norm,
+             aten.linalg_vector_norm, aten.aminmax, aten.histc, aten.bincount), _per_input_element(1))
+register_op((aten.argmax, aten.argmin, aten.max, aten.min, aten.topk, aten.sort), _per_input_element(1),
+            routing=SOURCE)
+# Sampling experts: a cumulative sum over the probabilities, then a search.
+register_op(aten.multinomial, _per_input_element(1), routing=SOURCE)
+
+# Adds of selected rows into dense ones: one add per source element.
+register_op((aten.index_add, aten.index_add_, aten.scatter_add, aten.scatter_add_), _source_elements,
+            routing=COMBINER)
+
+# Zero by definition: data movement, indexing and tensor creation do no arithmetic (their
+# bytes still count). Copies and selects that torch tags pointwise (_to_copy, where,
+# masked_fill) are named here, so the pointwise default does not apply to them.
+register_op((
     aten.clone, aten.copy_, aten._to_copy, aten.copy, aten.contiguous, aten.cat, aten.stack,
-    aten.embedding, aten.index, aten.index_select, aten.gather, aten.take, aten.masked_select,
-    aten.nonzero, aten.index_put, aten.index_put_, aten.scatter, aten.scatter_, aten.index_copy,
+    aten.embedding, aten.constant_pad_nd, aten.reflection_pad2d, aten.replication_pad2d, aten.repeat,
+    aten.repeat_interleave, aten.roll, aten.flip, aten.tril, aten.triu, aten.one_hot, aten.index_copy,
     aten.index_copy_, aten.slice_scatter, aten.select_scatter, aten.diagonal_scatter,
-    aten.constant_pad_nd, aten.reflection_pad2d, aten.replication_pad2d, aten.repeat,
-    aten.repeat_interleave, aten.roll, aten.flip, aten.tril, aten.triu, aten.one_hot,
     aten.zeros, aten.zeros_like, aten.ones, aten.ones_like, aten.full, aten.full_like,
-    aten.empty, aten.empty_like, aten.empty_strided, aten.new_zeros, aten.new_ones,
-    aten.new_empty, aten.new_empty_strided, aten.new_full, aten.scalar_tensor, aten.arange,
+    aten.new_zeros, aten.new_ones, aten.new_full, aten.scalar_tensor, aten.arange,
     aten.linspace, aten.fill, aten.fill_, aten.zero_, aten.lift_fresh, aten.lift_fresh_copy,
     aten.detach, aten.alias, aten._unsafe_view, aten.randint, aten.randn, aten.rand,
     aten.randperm, aten.bernoulli, aten.bernoulli_, aten.normal_, aten.uniform_,
     aten._local_scalar_dense, aten.item, aten.split_with_sizes_copy, aten.unbind_copy,
     aten.upsample_nearest2d, aten.upsample_nearest1d, aten.upsample_nearest3d,
     aten.pixel_shuffle, aten.pixel_unshuffle, aten.im2col, aten.col2im, aten.unfold_copy,
-    aten.sym_size, aten.sym_stride, aten.sym_numel, aten.sym_storage_offset, aten.is_nonzero,
-    aten.equal, aten.allclose, aten._assert_async, aten._assert_tensor_metadata,
+    aten.is_nonzero, aten.equal, aten.allclose, aten._assert_async, aten._assert_tensor_metadata,
     aten.resize_, aten.set_, aten.masked_fill, aten.masked_fill_, aten.where,
-}
-# Ops that allocate without writing move no bytes.
-NO_TRAFFIC = {aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, aten.new_empty_strided,
-              aten.sym_size, aten.sym_stride, aten.sym_numel, aten.sym_storage_offset}
-
-# Norms also return statistics for the backward pass, whose shapes differ by device
-# (CPU returns empty ones in eval); only their main output is charged as bytes written.
-STATS_OUTPUT_OPS = {aten.native_layer_norm, aten.native_group_norm, aten.native_batch_norm,
-                    aten.cudnn_batch_norm, aten.miopen_batch_norm,
-                    aten._native_batch_norm_legit, aten._native_batch_norm_legit_no_training}
-
-# Routing: ops whose integer or boolean outputs pick tokens (mixture-of-experts routers).
-ROUTING_SOURCES = {aten.argmax, aten.argmin, aten.topk, aten.sort, aten.argsort, aten.max, aten.min,
-                   aten.nonzero, aten.multinomial}
-# Ops that select rows of their first tensor argument by an index or mask.
-ROW_SELECTORS = {aten.index, aten.index_select, aten.masked_select, aten.gather, aten.take}
+), _zero)
+register_op(aten.nonzero, _zero, routing=SOURCE)
+register_op((aten.index, aten.index_select, aten.masked_select, aten.gather, aten.take), _zero,
+            routing=SELECTOR)
+register_op((aten.index_put, aten.index_put_, aten.scatter, aten.scatter_), _zero, routing=COMBINER)
+# Allocation without writing, and shape queries: nothing moved.
+register_op((aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, aten.new_empty_strided,
+             aten.sym_size, aten.sym_stride, aten.sym_numel, aten.sym_storage_offset), _zero, traffic=False)
+# Changes a tensor's strides in place (adaptive_avg_pool2d's channels-last output): metadata only.
+register_op(aten.as_strided_, _zero, traffic=False)
 
 _ROUTING = "_fairness_routing"  # attribute on a tensor: it holds routing indices or masks
 _ROUTED = "_fairness_routed_rows"  # attribute on a tensor: rows selected from a source of that many rows
+_SCORES = "_fairness_scores"  # attribute on a tensor: elementwise from a batched product's output (_Scores)
+_PROBS = "_fairness_probabilities"  # attribute on a tensor: elementwise from a softmax of scores
+_MARKS = (_ROUTING, _ROUTED, _SCORES, _PROBS)
 
 
-def _is_view(func) -> bool:
-    return any(r.alias_info is not None and not r.alias_info.is_write for r in func._schema.returns)
+@dataclass
+class _Scores:
+    """A batched product that may turn out to be attention scores: its MACs, and whether a
+    softmax has already claimed them."""
 
-
-def _rows(t: torch.Tensor) -> int:
-    """Token rows of an activation: everything but the feature dimension."""
-    return t.numel() // t.shape[-1] if t.dim() else 1
+    macs: int
+    claimed: bool = False
 
 
 @dataclass
@@ -443,6 +566,9 @@ class CountResult:
     module_calls: dict = field(default_factory=lambda: defaultdict(int))
     # storage id -> uses of that storage's parameter(s)
     param_uses: dict = field(default_factory=lambda: defaultdict(list))
+    # how mixture-of-experts routers were treated: "balanced top-k (meta)", "measured (cpu)";
+    # None for a model without routers
+    routing: str | None = None
 
     @property
     def flops(self) -> int:
@@ -476,7 +602,7 @@ class _Counter(TorchDispatchMode):
         for ref in self.marked:
             t = ref()
             if t is not None:
-                for attr in (_ROUTING, _ROUTED):
+                for attr in _MARKS:
                     if attr in t.__dict__:
                         delattr(t, attr)
         self.marked.clear()
@@ -493,44 +619,38 @@ class _Counter(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        packet = func.overloadpacket
+        rule = rule_for(func)
         flat_in = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+        if rule is not None and rule.on_meta is not None and any(t.device.type == "meta" for t in flat_in):
+            out = rule.on_meta(args, kwargs)
+        else:
+            out = func(*args, **kwargs)
         flat_out = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
-        view = _is_view(func)
-        self._track_routing(packet, flat_in, flat_out, args)
+        self._track_routing(rule.routing if rule else None, flat_in, flat_out, args)
         if self.attention_depth:
             return out  # costed whole by the attention function mode
 
         self.r.op_calls += 1
-        if packet in MATRIX_HANDLES:
-            cost = MATRIX_HANDLES[packet](args, kwargs, out)
-            if cost.effective_macs is not None:
-                self._note_attention(cost, causal=cost.effective_macs != cost.macs)
-        elif packet in OTHER_HANDLES:
-            cost = OTHER_HANDLES[packet](args, kwargs, out)
-        elif view or packet in ZERO_OPS:
-            cost = ZERO
-        elif torch.Tag.pointwise in func.tags:
-            cost = OpCost(other_flops=sum(t.numel() for t in flat_out))
-        else:
-            cost = None
-        if cost is None:
-            self.r.unknown_ops[str(packet)] = self.r.unknown_ops.get(str(packet), 0) + 1
+        if rule is None:
+            self.r.unknown_ops[str(func.overloadpacket)] = self.r.unknown_ops.get(str(func.overloadpacket), 0) + 1
             cost = ZERO
         else:
             self.r.known_calls += 1
+            cost = rule.formula(args, kwargs, out)
+            if cost.effective_macs is not None:
+                self._note_attention(cost, causal=cost.effective_macs != cost.macs)
+        self._track_attention(rule.attention if rule else None, cost, flat_in, flat_out)
 
-        if view or packet in NO_TRAFFIC:
+        # Unknown ops still read and write their tensors; views move nothing.
+        if _is_view(func) or (rule is not None and not rule.traffic):
             nbytes = 0
         else:
-            if packet in STATS_OUTPUT_OPS:
+            if rule is not None and rule.statistics:
                 flat_out = flat_out[:1]
             nbytes = sum(_distinct_elements(t) * t.element_size() for t in flat_in + flat_out)
-            # A grouped GEMM sends each row through one of G stacked expert matrices.
-            groups = args[1].shape[0] if packet is aten._grouped_mm and args[1].dim() == 3 else 1
+            groups = rule.expert_groups(args) if rule is not None and rule.expert_groups else 1
             self._note_param_uses(flat_in, groups)
-        self.record(str(packet).replace("aten.", ""), cost, nbytes)
+        self.record(str(func.overloadpacket).replace("aten.", ""), cost, nbytes)
         return out
 
     def _note_attention(self, cost: OpCost, causal: bool) -> None:
@@ -538,6 +658,50 @@ class _Counter(TorchDispatchMode):
         self.r.attention_macs += cost.macs
         self.r.attention_effective_macs += cost.effective_macs
         self.r.causal_attention_calls += int(causal)
+
+    def route_index(self, rows: int, device) -> torch.Tensor:
+        """An index of `rows` tokens that counts as picked by a router: a balanced router's
+        choice, where values are unknown (moe.py). The index's values are never read."""
+        idx = torch.zeros(rows, dtype=torch.long, device=device)
+        self._mark(idx, _ROUTING, True)
+        return idx
+
+    def _track_attention(self, role: str | None, cost: OpCost, flat_in, flat_out) -> None:
+        """Attention that is not one scaled_dot_product_attention call (q @ k^T written out,
+        an einsum, the math path of SDPA inside nn.MultiheadAttention) runs as two batched
+        products around a softmax. A batched product whose output reaches a softmax through
+        elementwise ops only (scale, mask or bias add, dtype cast, views) holds the scores;
+        a batched product that reads the softmax's output sums the values. Both are added to
+        attention's MACs (dense: a mask's values are not read); the softmax is one call.
+        `role` is the op's rule's (PRODUCT, SOFTMAX or None)."""
+        if role == PRODUCT:
+            if any(hasattr(t, _PROBS) for t in flat_in):
+                self._add_attention_macs(cost.macs)
+            else:
+                for t in flat_out:
+                    self._mark(t, _SCORES, _Scores(cost.macs))
+            return
+        if role == SOFTMAX:
+            scores = next((getattr(t, _SCORES) for t in flat_in if hasattr(t, _SCORES)), None)
+            if scores is not None and not scores.claimed:
+                scores.claimed = True
+                self.r.attention_calls += 1
+                self._add_attention_macs(scores.macs)
+                for t in flat_out:
+                    self._mark(t, _PROBS, True)
+            return
+        if cost.macs:
+            return  # another matrix op: what it computes is neither scores nor probabilities
+        for attr in (_SCORES, _PROBS):
+            marked = next((t for t in flat_in if hasattr(t, attr)), None)
+            if marked is not None:
+                for t in flat_out:
+                    if t.numel() == marked.numel():  # elementwise (or a view): the same values, moved
+                        self._mark(t, attr, getattr(marked, attr))
+
+    def _add_attention_macs(self, macs: int) -> None:
+        self.r.attention_macs += macs
+        self.r.attention_effective_macs += macs
 
     def _note_param_uses(self, flat_in: list[torch.Tensor], groups: int = 1) -> None:
         """Record which parameters this op read, and for what share of the tokens: rows
@@ -555,22 +719,22 @@ class _Counter(TorchDispatchMode):
             if sid in self.param_storages:
                 self.r.param_uses[sid].append(ParamUse(_distinct_elements(t), share))
 
-    def _track_routing(self, packet, flat_in, flat_out, args) -> None:
+    def _track_routing(self, routing: str | None, flat_in, flat_out, args) -> None:
         """Mark router outputs, and rows selected by them, so that experts' parameters
-        are counted as active only for the share of tokens routed to them."""
-        if packet in ROUTING_SOURCES:
+        are counted as active only for the share of tokens routed to them. `routing`
+        is the op's rule's (SOURCE, SELECTOR, COMBINER or None)."""
+        if routing == SOURCE:
             for t in flat_out:
                 if not t.is_floating_point():
                     self._mark(t, _ROUTING, True)
             return
-        if packet in ROW_SELECTORS and len(flat_in) >= 2 and isinstance(args[0], torch.Tensor):
+        if routing == SELECTOR and len(flat_in) >= 2 and isinstance(args[0], torch.Tensor):
             source = args[0]
             if any(getattr(t, _ROUTING, False) for t in flat_in[1:]) and source.dim():
                 for t in flat_out:
                     self._mark(t, _ROUTED, getattr(source, _ROUTED, _rows(source)))
                 return
-        if packet in {aten.index_put, aten.index_put_, aten.index_add, aten.index_add_,
-                      aten.scatter_add, aten.scatter_add_, aten.scatter, aten.scatter_}:
+        if routing == COMBINER:
             return  # results are combined back into dense rows
         if any(getattr(t, _ROUTING, False) for t in flat_in) and not any(
                 t.is_floating_point() for t in flat_out):
@@ -605,6 +769,12 @@ class _AttentionMode(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if func is F.multi_head_attention_forward:
+            # A mode does not see the calls inside a function it was handed, so this one's
+            # SDPA reaches dispatch as a kernel: fused on CPU and CUDA, the math path on meta.
+            # The math path everywhere makes every device run (and count) the same ops.
+            with sdpa_kernel(SDPBackend.MATH):
+                return func(*args, **kwargs)
         if func is not F.scaled_dot_product_attention or self.counter.attention_depth:
             return func(*args, **kwargs)
         names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal")
@@ -689,24 +859,41 @@ def run_forward(model: torch.nn.Module, args: tuple, kwargs: dict):
         return model(*args, **kwargs)
 
 
-def count(model: torch.nn.Module, args: tuple = (), kwargs: dict | None = None) -> CountResult:
+def _device_of(model: torch.nn.Module) -> str:
+    first = next(itertools.chain(model.parameters(), model.buffers()), None)
+    return first.device.type if first is not None else "cpu"
+
+
+def count(model: torch.nn.Module, args: tuple = (), kwargs: dict | None = None,
+          balanced_routing: bool | None = None) -> CountResult:
     """Run one forward pass of `model` on `args`/`kwargs` and count everything it executes.
 
     The model is run in eval mode, without gradients. Nothing is left behind:
-    hooks, modes and the MHA fast-path setting are all restored.
+    hooks, modes, replaced forwards and the MHA fast-path setting are all restored.
+    `balanced_routing`: mixture-of-experts blocks registered in moe.py split their tokens
+    evenly over their experts instead of running their routers' choices. Default: on meta,
+    where routers' choices cannot be read.
     """
+    device = _device_of(model)
+    if balanced_routing is None:
+        balanced_routing = device == "meta"
     result = CountResult()
     stack: list[str] = []
     counter = _Counter(result, param_storages(model), stack)
+    routing = moe.balanced_routing(model, counter.route_index) if balanced_routing else nullcontext([])
     was_training = model.training
     model.eval()
     try:
-        with _mha_fastpath_off(), _module_tracking(model, stack, result.module_calls), \
+        with _mha_fastpath_off(), _module_tracking(model, stack, result.module_calls), routing as blocks, \
                 _AttentionMode(counter), counter:
             run_forward(model, args, kwargs or {})
     finally:
         counter.clear_marks()
         model.train(was_training)
+    if blocks:
+        result.routing = f"balanced top-k ({device})"
+    elif moe.has_moe_blocks(model) or any(u.token_share < 1 for uses in result.param_uses.values() for u in uses):
+        result.routing = f"measured ({device})"
     return result
 
 
@@ -738,6 +925,7 @@ class FlopCounts:
     fvcore_note: str | None
     attention: dict
     arithmetic_intensity: float | None
+    routing: str | None = None  # mixture of experts: "balanced top-k (meta)" or "measured (cpu)"
     convention: str = CONVENTION
 
 
@@ -767,4 +955,5 @@ def summarize(r: CountResult, batch_size: int, fvcore_macs=None, fvcore_note=Non
             "macs_effective": per_example(r.attention_effective_macs, batch_size),
         },
         arithmetic_intensity=round(r.flops / r.bytes_moved, 4) if r.bytes_moved else None,
+        routing=r.routing,
     )

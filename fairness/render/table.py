@@ -29,7 +29,8 @@ def model_table(m: dict, detail: bool = False) -> str:
         ("parameters (unique)", si(p["unique"]), "each storage once; tied weights once"),
         ("  total", si(p["total"]), "every registration; tied weights at each place"),
         ("  applied", si(p["applied"]), "once per use in one forward pass"),
-        ("  active", si(p["active"]), "touched per token on average (MoE: routed share)"),
+        ("  active", si(p["active"]), "touched per token on average (MoE: routed share"
+         + (f"; routing {f['routing']})" if f.get("routing") else ")")),
         ("  embedding", si(p["embedding"]), "token, position and patch embeddings"),
         ("  non-embedding", si(p["non_embedding"]), "unique minus embedding"),
         ("  trainable", si(p["trainable"]), "requires_grad"),
