@@ -405,6 +405,20 @@ Examples:
       --baseline timm:vit_small_patch16_224 --match params,flops --no-speed
   fairness compare --proposed timm:convnext_tiny --baseline timm:resnet50 --device cuda \\
       --dtype bfloat16 --batch 1,256 --match params,flops,throughput
+  fairness compare --proposed timm:vit_small_patch16_224 --proposed-kwarg depth=6 \\
+      --baseline timm:vit_small_patch16_224 --baseline-kwarg embed_dim=192 --baseline-kwarg num_heads=3
+  fairness compare --proposed timm:efficientnet_b4 --proposed-image-size 380 \\
+      --baseline timm:resnet50 --baseline-image-size 224 --match flops --no-speed
+  fairness compare examples/albert_vs_bert.yaml --baseline-kwarg num_hidden_layers=6 --seq-len 256
+
+\b
+Each model takes its own constructor arguments (--proposed-kwarg, --baseline-kwarg KEY=VALUE,
+repeatable) and its own input (--proposed-image-size, --baseline-image-size,
+--proposed-seq-len, --baseline-seq-len). With a config, the command line wins over the file:
+a kwarg replaces that key of the model's kwargs (the others are kept), a model's own input its
+entry's image_size or seq_len, a shared --image-size or --seq-len the measure: section's. A
+model's own input, from either, wins over the shared one. The baseline's variants start from
+the baseline as given: its kwargs and its input.
 
 \b
 Writes report.html, report.tex (+ table.tex and figures as PDF/PGF), report.md,
@@ -413,18 +427,54 @@ examples/albert_vs_bert.yaml.
 """
 
 
+def _model_options(role: str, kwarg_pairs: tuple, image_size: str | None, seq_len: int | None) -> dict:
+    """One model's own options (--proposed-kwarg, --baseline-image-size, ...) as the keys of its
+    config entry: kwargs, image_size, seq_len; only those given."""
+    from .sources import parse_image_size, parse_kwargs
+
+    if seq_len is not None and seq_len <= 0:
+        raise FairnessError(f"--{role}-seq-len {seq_len}: expected a positive number of tokens, e.g. 512")
+    given = {"kwargs": parse_kwargs(kwarg_pairs, f"--{role}-kwarg"), "seq_len": seq_len,
+             "image_size": list(parse_image_size(image_size, f"--{role}-image-size")) if image_size else None}
+    return {k: v for k, v in given.items() if v}
+
+
+def _label(source: str, kwargs: dict | None) -> str | None:
+    """The name of a model given with kwargs on the command line: its source and its arguments,
+    so that one source compared with itself at other arguments gives two names in the report."""
+    return f"{source} " + " ".join(f"{k}={v}" for k, v in kwargs.items()) if kwargs else None
+
+
 @main.command(epilog=EPILOG_COMPARE)
 @click.argument("config", required=False, metavar="[CONFIG.yaml]", type=click.Path(dir_okay=False))
 @click.option("--proposed", metavar="SOURCE", help="The proposed model (instead of a config).")
 @click.option("--baseline", metavar="SOURCE", help="The baseline, whose family is scaled for matched variants.")
+@click.option("--proposed-kwarg", "proposed_kwargs", multiple=True, metavar="KEY=VALUE",
+              help="Constructor argument of the proposed model; VALUE is a YAML scalar (6, 0.1, true, [2,2]). "
+                   "Repeatable. Wins over the config's proposed.kwargs.")
+@click.option("--baseline-kwarg", "baseline_kwargs", multiple=True, metavar="KEY=VALUE",
+              help="Constructor argument of the baseline, kept by its variants unless they scale that knob. "
+                   "Repeatable. Wins over the config's baseline.kwargs.")
 @click.option("--match", "match_text", default=None, metavar="I,I,...",
               help="Indicators to match the baseline on: params, macs, flops, throughput, latency. "
-                   "Default: params,flops.")
+                   "Default: the config's, else params,flops.")
 @click.option("--strategy", "strategies", multiple=True, type=click.Choice(["width", "depth", "compound", "input"]),
-              help="Strategies for the variants (repeatable). Default: all that apply.")
+              help="Strategies for the variants (repeatable). Default: the config's, else all that apply.")
+@click.option("--family", "family_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="YAML declaring the knobs of a python: baseline (see examples/family.yaml). Wins over the "
+                   "config's family.")
 @click.option("--name", help="Name of the comparison (the output folder). Default: from the config or models.")
-@click.option("--image-size", metavar="S|H,W", help="Image input size. Default: the model's own config.")
-@click.option("--seq-len", type=int, metavar="N", help="Token input length. Default: 128 for token models.")
+@click.option("--image-size", metavar="S|H,W", help="Image input size of both models. Default: the config's, "
+                                                    "else each model's own config.")
+@click.option("--proposed-image-size", metavar="S|H,W", help="The proposed model's own image size (EfficientNet-B4 "
+                                                             "at 380 against ResNet-50 at 224).")
+@click.option("--baseline-image-size", metavar="S|H,W", help="The baseline's own image size; its variants start "
+                                                             "from it.")
+@click.option("--seq-len", type=int, metavar="N", help="Token input length of both models. Default: the config's, "
+                                                      "else 128 for token models.")
+@click.option("--proposed-seq-len", type=int, metavar="N", help="The proposed model's own token input length.")
+@click.option("--baseline-seq-len", type=int, metavar="N", help="The baseline's own token input length; its "
+                                                                "variants start from it.")
 @click.option("--inputs", "input_factory", metavar="python:MOD:FN", help="Input factory FN(batch_size, device).")
 @click.option("--device", metavar="cpu|cuda", help="Where speed is measured. Default: the config's, else cuda "
                                                     "if visible, else cpu.")
@@ -444,9 +494,10 @@ examples/albert_vs_bert.yaml.
 @click.option("--resume", is_flag=True, help="Reuse the measurements an interrupted run of the same comparison "
                                              "stored in the output folder; measure only the rest.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
-def compare(config, proposed, baseline, match_text, strategies, name, image_size, seq_len, input_factory, device,
-            no_speed, batch_text, dtype, min_time, channels_last, compile_mode, threads, train, tf32, cuda_graphs,
-            isolate, out_dir, figure_style, resume, quiet):
+def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_text, strategies, family_file, name,
+            image_size, proposed_image_size, baseline_image_size, seq_len, proposed_seq_len, baseline_seq_len,
+            input_factory, device, no_speed, batch_text, dtype, min_time, channels_last, compile_mode, threads, train,
+            tf32, cuda_graphs, isolate, out_dir, figure_style, resume, quiet):
     """Compare a proposed model with a baseline and its matched variants; write the report."""
     from pathlib import Path
 
@@ -461,6 +512,11 @@ def compare(config, proposed, baseline, match_text, strategies, name, image_size
         raise FairnessError("give a CONFIG.yaml or --proposed/--baseline, not both")
     if not config and not (proposed and baseline):
         raise FairnessError("give a CONFIG.yaml, or both --proposed SOURCE and --baseline SOURCE")
+    # checked before anything is written, so a typo costs no output folder
+    models = {"proposed": _model_options("proposed", proposed_kwargs, proposed_image_size, proposed_seq_len),
+              "baseline": _model_options("baseline", baseline_kwargs, baseline_image_size, baseline_seq_len)}
+    size = list(parse_image_size(image_size)) if image_size else None
+    match = [m.strip() for m in match_text.split(",") if m.strip()] if match_text else None
     name = name or (load_config(config)["name"] if config else
                     f"{proposed.split(':')[-1]}-vs-{baseline.split(':')[-1]}")
     folder = Path(out_dir or Path("reports") / safe_name(name))
@@ -468,18 +524,25 @@ def compare(config, proposed, baseline, match_text, strategies, name, image_size
     results_mod.check_writable(folder, f"--out {folder}")
     cache = Cache(folder / ".fairness-cache", reuse=resume, progress=progress)
     given = {"batch": list(_parse_batches(batch_text)) if batch_text else None, "dtype": dtype,
-             "min_time": min_time, "isolate": isolate}
+             "min_time": min_time, "isolate": isolate, "image_size": size, "seq_len": seq_len,
+             "inputs": input_factory}
     overrides = {**{k: v for k, v in given.items() if v is not None},
                  **_run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs)}
     if config:
-        res = compare_config(config, device=device, no_speed=no_speed, overrides=overrides, cache=cache,
-                             progress=progress)
+        res = compare_config(config, device=device, no_speed=no_speed, overrides=overrides, models=models,
+                             match=match, strategies=list(strategies) or None, family_file=family_file,
+                             cache=cache, progress=progress)
     else:
-        match = [m.strip() for m in (match_text or "params,flops").split(",") if m.strip()]
         speed = None if no_speed else run_settings(overrides, device or _default_device())
-        res = run_compare(proposed, baseline, name=name, match=match, strategies=list(strategies) or None,
-                          image_size=parse_image_size(image_size) if image_size else None, seq_len=seq_len,
-                          input_factory=input_factory, speed=speed, cache=cache, progress=progress)
+        p, b = models["proposed"], models["baseline"]
+        res = run_compare(proposed, baseline, name=name, match=match or ["params", "flops"],
+                          strategies=list(strategies) or None,
+                          proposed_name=_label(proposed, p.get("kwargs")), proposed_kwargs=p.get("kwargs"),
+                          baseline_name=_label(baseline, b.get("kwargs")), baseline_kwargs=b.get("kwargs"),
+                          image_size=tuple(size) if size else None, seq_len=seq_len, input_factory=input_factory,
+                          proposed_input={k: v for k, v in p.items() if k != "kwargs"},
+                          baseline_input={k: v for k, v in b.items() if k != "kwargs"},
+                          family_file=family_file, speed=speed, cache=cache, progress=progress)
     res = results_mod.to_plain(res)
     res["comparison"]["name"] = name
     if resume:

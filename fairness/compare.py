@@ -289,22 +289,36 @@ def _own_input(spec: InputSpec, given: dict | None) -> InputSpec:
     return replace(spec, image_size=size, seq_len=given.get("seq_len", spec.seq_len))
 
 
+def with_model_overrides(model: dict, given: dict | None) -> dict:
+    """A config's proposed: or baseline: entry with the command line's values for that model:
+    each given key wins; kwargs are merged key by key, so one -k changes one argument."""
+    given = {k: v for k, v in (given or {}).items() if v not in (None, {})}
+    out = {**model, **{k: v for k, v in given.items() if k != "kwargs"}}
+    if "kwargs" in given:
+        out["kwargs"] = {**(model.get("kwargs") or {}), **given["kwargs"]}
+    return out
+
+
 def compare_config(path: str, *, device: str | None = None, no_speed: bool = False, overrides: dict | None = None,
-                   cache: Cache | None = None, progress: Callable[[str], None] = lambda m: None) -> dict:
-    """A comparison from its config file; `overrides`: measure: keys given on the command line."""
+                   models: dict | None = None, match: list[str] | None = None, strategies: list[str] | None = None,
+                   family_file: str | None = None, cache: Cache | None = None,
+                   progress: Callable[[str], None] = lambda m: None) -> dict:
+    """A comparison from its config file. What the command line gives wins: `overrides`, measure:
+    keys; `models`, {"proposed"|"baseline": {kwargs, image_size, seq_len}} merged into that model's
+    entry (see with_model_overrides); `match`, `strategies`, `family_file`."""
     cfg = load_config(path)
     ms = {**cfg["measure"], **(overrides or {})}
     _check_measure(ms, f"config {path}: measure (with the command line's settings)")
     want_speed = bool(ms.get("speed", True)) and not no_speed
     speed = run_settings(ms, device) if want_speed else None
-    p, b = cfg["proposed"], cfg["baseline"]
+    p, b = (with_model_overrides(cfg[role], (models or {}).get(role)) for role in ("proposed", "baseline"))
     size = ms.get("image_size")
     return compare(p["source"], b["source"], name=cfg["name"], proposed_name=p.get("name"),
                    baseline_name=b.get("name"), proposed_kwargs=p.get("kwargs"), baseline_kwargs=b.get("kwargs"),
                    quality={p.get("name") or p["source"]: p.get("quality") or {},
                             b.get("name") or b["source"]: b.get("quality") or {}},
-                   match=cfg["match"], strategies=cfg["strategies"],
+                   match=match or cfg["match"], strategies=strategies or cfg["strategies"],
                    image_size=tuple(size) if isinstance(size, list) else size, seq_len=ms.get("seq_len"),
-                   input_factory=ms.get("inputs"), speed=speed, family_file=cfg["family"], cache=cache,
-                   proposed_input={k: p[k] for k in ("image_size", "seq_len") if k in p},
+                   input_factory=ms.get("inputs"), speed=speed, family_file=family_file or cfg["family"],
+                   cache=cache, proposed_input={k: p[k] for k in ("image_size", "seq_len") if k in p},
                    baseline_input={k: b[k] for k in ("image_size", "seq_len") if k in b}, progress=progress)

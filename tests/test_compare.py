@@ -198,3 +198,65 @@ def test_each_model_at_its_own_input(tmp_path):
     assert [m["input"]["height"] for m in res["models"]] == [160, 96, 96]
     cfg.write_text("proposed: {source: timm:resnet10t, image_size: 0}\nbaseline: {source: timm:resnet18}\n")
     one_line_exit_2(run("compare", str(cfg), "-q", "--out", str(tmp_path / "out2")), "proposed.image_size: 0")
+
+
+FAMILY = str(Path(__file__).parent.parent / "examples" / "family.yaml")
+
+
+def test_each_model_takes_its_own_kwargs_on_the_command_line(tmp_path):
+    """MLPStack(depth, w) has 8w + w + depth (w^2 + w) parameters (tests/tiny_models.py). One source,
+    depth 4, at width 32 against width 8: 288 + 4 x 1056 = 4512 against 72 + 4 x 72 = 360. The
+    baseline's variants start from its own width 8: width-matched at width 32 (4512, exact);
+    depth-matched where 72 + 72 d is closest to 4512, d = 62 (4536)."""
+    r = run("compare", "--proposed", "python:tiny_models:mlp_stack", "--proposed-kwarg", "width=32",
+            "--baseline", "python:tiny_models:mlp_stack", "--baseline-kwarg", "width=8", "--family", FAMILY,
+            "--inputs", "python:tiny_models:mlp_inputs", "--match", "params", "--strategy", "width",
+            "--strategy", "depth", "--no-speed", "-q", "--out", str(tmp_path))
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "results.json").read_text())
+    got = [(m["name"], m["kwargs"], m["params"]["unique"]) for m in res["models"]]
+    assert got == [("python:tiny_models:mlp_stack width=32", {"width": 32}, 4512),
+                   ("python:tiny_models:mlp_stack width=8", {"width": 8}, 360),
+                   ("python:tiny_models:mlp_stack width=8 width-matched on params", {"width": 32, "depth": 4}, 4512),
+                   ("python:tiny_models:mlp_stack width=8 depth-matched on params", {"width": 8, "depth": 62}, 4536)]
+    assert res["verdict"] in ("fair", "questionable", "unfair")
+
+
+def test_the_command_line_wins_over_the_config_model_by_model(tmp_path):
+    """tiny_conv(c, bias): params 27c (+ c), MACs 27 c H W. The config builds the proposed model at
+    c = 4 without bias and both at 8 px; the command line sets the proposed c = 2 (bias stays off:
+    27 x 2 = 54 params; 27 x 2 x 64 = 3456 MACs) and the baseline's input to 16 px (c = 4 with
+    bias: 112 params; 27 x 4 x 256 = 27648 MACs). No family: measured and judged, no variants."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("proposed: {source: 'python:tiny_models:tiny_conv', kwargs: {channels: 4, bias: false},"
+                   " image_size: 8}\n"
+                   "baseline: {source: 'python:tiny_models:tiny_conv', image_size: 8}\n"
+                   "measure: {speed: false}\n")
+    r = run("compare", str(cfg), "--proposed-kwarg", "channels=2", "--baseline-image-size", "16", "-q",
+            "--out", str(tmp_path / "out"))
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    got = [(m["kwargs"], m["input"]["height"], m["params"]["unique"], m["flops"]["macs"]) for m in res["models"]]
+    assert got == [({"channels": 2, "bias": False}, 8, 54, 3456), ({}, 16, 112, 27648)]
+    assert "no known scalable family" in res["comparison"]["no_family"]
+
+
+def test_each_model_at_its_own_input_on_the_command_line(tmp_path):
+    """Without a config: a shared --image-size, and the baseline's own, which wins for it."""
+    r = run("compare", "--proposed", "python:tiny_models:tiny_conv", "--baseline", "python:tiny_models:tiny_conv",
+            "--image-size", "8", "--baseline-image-size", "4,6", "--no-speed", "-q", "--out", str(tmp_path))
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "results.json").read_text())
+    got = [(m["input"]["height"], m["input"]["width"], m["flops"]["macs"]) for m in res["models"]]
+    assert got == [(8, 8, 27 * 4 * 64), (4, 6, 27 * 4 * 24)]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--proposed-kwarg", "oops"], "--proposed-kwarg 'oops': expected KEY=VALUE"),
+    (["--baseline-image-size", "0"], "--baseline-image-size '0': expected a positive size"),
+    (["--proposed-seq-len", "0"], "--proposed-seq-len 0: expected a positive number of tokens"),
+])
+def test_bad_model_options_one_line_exit_2(tmp_path, args, expected):
+    one_line_exit_2(run("compare", "--proposed", "hf:albert", "--baseline", "hf:bert", *args, "--no-speed", "-q",
+                        "--out", str(tmp_path / "out")), expected)
+    assert not (tmp_path / "out").exists()  # checked before anything is written
