@@ -20,11 +20,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
+import torch
+
 from .errors import FairnessError, ModelFailed
 from .families import NoFamily
 from .judgement import attach
-from .matching import COUNT_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, load_baseline, \
-    match_counts, match_speed, device_timer, unreachable
+from .matching import COUNT_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, count_indicator, \
+    load_baseline, match_counts, match_speed, device_timer, unreachable
 from .measure import Target, measure_models
 from .cache import Cache, identity
 from .indicators.env import environment
@@ -131,10 +133,21 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
             strategies: list[str] | None = None, image_size=None, seq_len: int | None = None,
             input_factory: str | None = None, speed: RunSettings | None = None, family_file: str | None = None,
             proposed_input: dict | None = None, baseline_input: dict | None = None,
-            cache: Cache | None = None, progress: Callable[[str], None] = lambda m: None) -> dict:
+            baseline_source: str | None = None, cache: Cache | None = None,
+            progress: Callable[[str], None] = lambda m: None) -> dict:
     """Measure the proposed model and the baseline, build the baseline's variants matched to
     the proposed model on each indicator in `match`, measure them all together, and judge.
-    `baseline` must be a source (its family is scaled); `proposed` a source or an nn.Module.
+
+    `proposed`: a source (`"timm:resnet50"`, with `proposed_kwargs`) or an nn.Module.
+    `baseline`: a source, whose family is scaled for the variants (`family_file` declares the
+    knobs of a python: factory); or an nn.Module. A variant is the baseline's constructor at
+    other arguments, which a built module does not carry: give `baseline_source` (with
+    `baseline_kwargs`), the source the module was built from, and the module is measured as
+    the baseline while its variants are built from that source (which must build a model of
+    the module's parameter count). A module without `baseline_source` is measured and judged
+    as the comparison was made, and the report says why it has no matched variants.
+    Modules are counted and timed where they are; give inputs by `input_factory` unless their
+    default is known (a timm model's, or an `image_size` / `seq_len`).
     `quality`: {model name: {metric: value}}. `proposed_input`, `baseline_input`: a model's own
     image_size or seq_len, where the two are compared at different inputs (EfficientNet-B4 at 380 px
     against ResNet-50 at 224); the baseline's variants start from its own. `cache`: every finished measurement and variant
@@ -146,9 +159,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     if bad:
         raise FairnessError(f"match/strategy {bad}: expected indicators from {', '.join(INDICATORS)} and "
                             f"strategies from {', '.join(STRATEGIES)}")
-    if not isinstance(baseline, (str, Source)):
-        raise FairnessError("baseline: expected a source such as timm:vit_small_patch16_224 (its family is scaled "
-                            "to build the matched variants)")
+    scaled = _scaled_source(baseline, baseline_source, baseline_kwargs)  # None: a module without its source
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
     spec = InputSpec(image_size=image_size, seq_len=seq_len, factory=input_factory)
@@ -161,14 +172,17 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
 
     targets = [Target(proposed, kwargs=proposed_kwargs, name=proposed_name, role="proposed",
                       spec=pspec if pspec != spec else None),
-               Target(baseline, kwargs=baseline_kwargs, name=baseline_name, role="baseline",
-                      spec=bspec if bspec != spec else None)]
+               Target(baseline, kwargs=None if scaled is None else baseline_kwargs, name=baseline_name,
+                      role="baseline", spec=bspec if bspec != spec else None)]
     progress("counting the proposed model and the baseline")
     first = to_plain(measure_models(targets, image_size=image_size, seq_len=seq_len, input_factory=input_factory,
                                     fvcore=False, cache=cache)["models"])
     try:
-        b = load_baseline(baseline if isinstance(baseline, str) else baseline.text, baseline_kwargs, bspec,
-                          family_file)
+        if scaled is None:
+            raise NoFamily(_no_source(baseline))
+        b = load_baseline(scaled, baseline_kwargs, bspec, family_file)
+        if isinstance(baseline, torch.nn.Module):
+            _check_built_from(b, measured(first[1], "params"))
     except NoFamily as e:  # no variants to build; the comparison as made is still measured and judged
         b, no_family = None, e.message
         progress(f"no matched variants: {e.message}")
@@ -263,8 +277,48 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     res["comparison"] = {"name": name, "proposed": res["models"][0]["name"], "baseline": base_name,
                          "match": match, "strategies": strategies, "family": b.family.name if b else None,
                          **({} if b else {"no_family": no_family}),
+                         # a module measured as the baseline, its variants built from this source
+                         **({"baseline_source": b.src.text} if b and isinstance(baseline, torch.nn.Module) else {}),
                          "baseline_matches": baseline_matches, "unreachable": out_of_reach}
     return attach(res)
+
+
+def _scaled_source(baseline, baseline_source: str | None, baseline_kwargs: dict | None) -> str | None:
+    """The source the baseline's variants are built from; None for a module given without one."""
+    if isinstance(baseline, (str, Source)):
+        if baseline_source is not None:
+            raise FairnessError(f"baseline_source={baseline_source!r}: only for a baseline given as an nn.Module; "
+                                f"the source baseline is scaled itself, so leave baseline_source out")
+        return baseline if isinstance(baseline, str) else baseline.text
+    if not isinstance(baseline, torch.nn.Module):
+        raise FairnessError(f"baseline: got {type(baseline).__name__}; expected a source such as "
+                            f"'timm:resnet50' (its family is scaled for the matched variants) or a torch.nn.Module")
+    if baseline_source is None and baseline_kwargs:
+        raise FairnessError("baseline_kwargs: the baseline is an nn.Module, already built; give them with "
+                            "baseline_source='timm:NAME' (the source it was built from), or leave them out")
+    if baseline_source is not None and not isinstance(baseline_source, str):
+        raise FairnessError(f"baseline_source: got {type(baseline_source).__name__}; expected a source string "
+                            f"such as 'timm:resnet50'")
+    return baseline_source
+
+
+def _no_source(module) -> str:
+    """Why a module baseline has no variants, and how to get them (the report shows it)."""
+    arch = (getattr(module, "pretrained_cfg", None) or {}).get("architecture")  # timm records its model name
+    hint = f"baseline_source='timm:{arch}'" if arch else "baseline_source='timm:NAME' or 'python:pkg.mod:factory'"
+    return (f"the baseline was given as an nn.Module ({type(module).__name__}) without the source it was built "
+            f"from, and a variant is that constructor at other arguments; pass {hint} with its baseline_kwargs")
+
+
+def _check_built_from(b, module_params: float) -> None:
+    """A module measured as the baseline while its variants come from `b.src`: the source must build
+    the same model, or the variants would be matched from another one."""
+    built = count_indicator(b, b.values, "params")
+    if built != module_params:
+        raise FairnessError(f"baseline_source {b.src.text} with {b.src.kwargs or 'no kwargs'} builds a model of "
+                            f"{built:,.0f} parameters, but the baseline module has {module_params:,.0f}; give the "
+                            f"source and baseline_kwargs it was built from, or leave baseline_source out to "
+                            f"compare without matched variants")
 
 
 def run_settings(ms: dict, device: str | None = None) -> RunSettings:

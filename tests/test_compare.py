@@ -260,3 +260,79 @@ def test_bad_model_options_one_line_exit_2(tmp_path, args, expected):
     one_line_exit_2(run("compare", "--proposed", "hf:albert", "--baseline", "hf:bert", *args, "--no-speed", "-q",
                         "--out", str(tmp_path / "out")), expected)
     assert not (tmp_path / "out").exists()  # checked before anything is written
+
+
+def _mlp(width: int):
+    """Linear(8, w), ReLU, Linear(w, 4): params 8w + w + 4w + 4 = 13w + 4; MACs 8w + 4w = 12w."""
+    from torch import nn
+
+    return nn.Sequential(nn.Linear(8, width), nn.ReLU(), nn.Linear(width, 4))
+
+
+def test_python_api_compares_two_modules(tmp_path):
+    """Both models as nn.Modules built in the test: 13 x 32 + 4 = 420 parameters and 384 MACs
+    against 13 x 16 + 4 = 212 and 192. Both are measured and judged; a module has no source to
+    build variants from, which the report says, naming the fix."""
+    import fairness
+
+    res = fairness.compare(proposed=_mlp(32), baseline=_mlp(16), proposed_name="wide", baseline_name="narrow",
+                           input_factory="python:tiny_models:mlp_inputs", match=["params"])
+    fairness.render(res, tmp_path, formats=("json", "md"))
+    written = json.loads((tmp_path / "results.json").read_text())
+    got = [(m["name"], m["role"], m["params"]["unique"], m["flops"]["macs"]) for m in written["models"]]
+    assert got == [("wide", "proposed", 420, 384), ("narrow", "baseline", 212, 192)]
+    assert written["verdict"] in ("fair", "questionable", "unfair")
+    assert "nn.Module (Sequential) without the source" in written["comparison"]["no_family"]
+    assert "No matched baselines: the baseline was given as an nn.Module" in (tmp_path / "report.md").read_text()
+
+
+def test_a_module_baseline_is_scaled_from_its_source():
+    """MLPStack(4, 8) built by the user, with the source it came from: it is measured as the
+    baseline (72 + 4 x 72 = 360 parameters), and its width-matched variant for MLPStack(4, 32)'s
+    4512 parameters is built from the source: width 32."""
+    import fairness
+    from tiny_models import MLPStack
+
+    res = fairness.compare(MLPStack(4, 32), MLPStack(4, 8), baseline_source="python:tiny_models:mlp_stack",
+                           baseline_kwargs={"width": 8}, family_file=FAMILY, baseline_name="narrow",
+                           input_factory="python:tiny_models:mlp_inputs", match=["params"], strategies=["width"])
+    base, variant = res["models"][1:]
+    assert base["params"]["unique"] == 360 and base["source"].startswith("object:")
+    assert variant["knobs"] == {"depth": 4, "width": 32} and variant["params"]["unique"] == 4512
+    assert res["comparison"]["baseline_source"] == "python:tiny_models:mlp_stack"
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    # the source at its default width 16 is 144 + 4 x 272 = 1232 parameters, not the module's 360
+    ({"baseline_source": "python:tiny_models:mlp_stack"}, "builds a model of 1,232 parameters, but the "
+                                                          "baseline module has 360"),
+    ({"baseline_kwargs": {"width": 8}}, "baseline_kwargs: the baseline is an nn.Module"),
+    ({"baseline_source": 3}, "baseline_source: got int"),
+])
+def test_a_module_baseline_with_a_wrong_source_is_refused(kwargs, expected):
+    import fairness
+    from tiny_models import MLPStack
+
+    with pytest.raises(fairness.FairnessError, match=expected):
+        fairness.compare(MLPStack(4, 32), MLPStack(4, 8), family_file=FAMILY, match=["params"],
+                         input_factory="python:tiny_models:mlp_inputs", **kwargs)
+
+
+def test_a_timm_module_without_its_source_is_told_its_name():
+    """timm records the model name in pretrained_cfg: the report names the source to pass."""
+    import timm
+
+    import fairness
+
+    res = fairness.compare(timm.create_model("resnet10t"), timm.create_model("resnet14t"), match=["params"])
+    assert "baseline_source='timm:resnet14t'" in res["comparison"]["no_family"]
+    assert [m["params"]["unique"] > 0 for m in res["models"]] == [True, True]
+
+
+def test_a_source_baseline_takes_no_baseline_source():
+    import fairness
+
+    with pytest.raises(fairness.FairnessError, match="only for a baseline given as an nn.Module"):
+        fairness.compare("hf:albert", "hf:bert", baseline_source="hf:bert")
+    with pytest.raises(fairness.FairnessError, match="baseline: got int; expected a source"):
+        fairness.compare("hf:albert", 3)
