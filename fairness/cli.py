@@ -102,6 +102,15 @@ _isolate_option = click.option(
          "batch-1 ratios between processes were less stable (benchmarks/RESULTS.md).")
 
 
+def _count_device_option(default: str | None = "meta", also: str = ""):
+    """--count-device, shared by measure, match and compare."""
+    return click.option("--count-device", default=default, show_default=default is not None,
+                        metavar="meta|cpu|cuda",
+                        help="Where counting runs" + also + ". Counts do not depend on it; meta needs no memory "
+                             "for weights, cpu or cuda run a model whose forward pass needs values (routing, "
+                             "data-dependent shapes)." + ("" if default else " Default: the config's, else meta."))
+
+
 def _run_options(f):
     """The settings that change a speed number, shared by measure and compare (None: not given)."""
     options = [
@@ -152,8 +161,7 @@ def _run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graph
 @click.option("--device", metavar="cpu|cuda|cuda:N|meta",
               help="Where speed and memory are measured. Default: cuda if visible, else cpu. "
                    "meta: counts only.")
-@click.option("--count-device", default="meta", show_default=True, metavar="meta|cpu|cuda",
-              help="Where counting runs. Counts do not depend on it; meta needs no memory for weights.")
+@_count_device_option()
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32",
               show_default=True, help="Compute dtype; bfloat16/float16 run under torch.autocast.")
 @_run_options
@@ -274,7 +282,7 @@ Examples:
 \b
 Strategies: width (width only), depth (depth only), compound (0.2 of the FLOP change on
 depth, 0.8 on width: Dollar et al. 2021), input (image size or sequence length), all.
-Counts run on the meta device (no memory); speed targets are timed on --device.
+Counts run on --count-device (meta: no memory); speed targets are timed on --device.
 """
 
 
@@ -300,6 +308,7 @@ Counts run on the meta device (no memory); speed targets are timed on --device.
 @click.option("--inputs", "input_factory", metavar="python:MOD:FN",
               help="Input factory FN(batch_size, device) returning a tensor, tuple or dict.")
 @click.option("--device", metavar="cpu|cuda", help="Speed targets: where to time. Default: cuda if visible.")
+@_count_device_option(also=", the search's candidates too")
 @click.option("--batch", "batch_size", type=int, default=1, show_default=True,
               help="Speed targets: the batch size of --throughput.")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32",
@@ -310,7 +319,8 @@ Counts run on the meta device (no memory); speed targets are timed on --device.
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the results file (JSON) here.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def match(baseline, kwargs, params, macs, flops, throughput, latency, match_to, indicator, strategy, tolerance,
-          family_file, image_size, seq_len, input_factory, device, batch_size, dtype, min_time, fmt, out, quiet):
+          family_file, image_size, seq_len, input_factory, device, count_device, batch_size, dtype, min_time, fmt,
+          out, quiet):
     """Build variants of a baseline matched to a target on params, MACs, FLOPs or speed.
 
     Prints the baseline beside one variant per strategy: knob values, the -k arguments that
@@ -342,7 +352,8 @@ def match(baseline, kwargs, params, macs, flops, throughput, latency, match_to, 
                          target=None if match_to else next(iter(given.values())), match_to=match_to,
                          strategies=["width", "depth", "compound", "input"] if strategy == "all" else [strategy],
                          tolerance=tolerance, family_file=family_file, device=device or _default_device(),
-                         batch_size=batch_size, dtype=dtype, min_time=min_time, progress=_progress(quiet))
+                         batch_size=batch_size, dtype=dtype, min_time=min_time, count_device=count_device,
+                         progress=_progress(quiet))
     res = results_mod.to_plain(res)
     if out:
         results_mod.write(res, out)
@@ -478,6 +489,7 @@ def _label(source: str, kwargs: dict | None) -> str | None:
 @click.option("--inputs", "input_factory", metavar="python:MOD:FN", help="Input factory FN(batch_size, device).")
 @click.option("--device", metavar="cpu|cuda", help="Where speed is measured. Default: the config's, else cuda "
                                                     "if visible, else cpu.")
+@_count_device_option(default=None, also=", the variant search's candidates too")
 @click.option("--no-speed", is_flag=True, help="Counts only.")
 @click.option("--batch", "batch_text", default=None, metavar="N|N,N,...|auto",
               help="Batch sizes to time (latency is always also measured at batch 1). auto: the largest power "
@@ -496,7 +508,7 @@ def _label(source: str, kwargs: dict | None) -> str | None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_text, strategies, family_file, name,
             image_size, proposed_image_size, baseline_image_size, seq_len, proposed_seq_len, baseline_seq_len,
-            input_factory, device, no_speed, batch_text, dtype, min_time, channels_last, compile_mode, threads, train,
+            input_factory, device, count_device, no_speed, batch_text, dtype, min_time, channels_last, compile_mode, threads, train,
             tf32, cuda_graphs, isolate, out_dir, figure_style, resume, quiet):
     """Compare a proposed model with a baseline and its matched variants; write the report."""
     from pathlib import Path
@@ -504,6 +516,7 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
     from . import results as results_mod
     from .cache import Cache
     from .compare import compare as run_compare, compare_config, load_config, run_settings, safe_name
+    from .measure import check_count_device
     from .render.report import render
     from .sources import parse_image_size
 
@@ -516,6 +529,8 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
     models = {"proposed": _model_options("proposed", proposed_kwargs, proposed_image_size, proposed_seq_len),
               "baseline": _model_options("baseline", baseline_kwargs, baseline_image_size, baseline_seq_len)}
     size = list(parse_image_size(image_size)) if image_size else None
+    if count_device:
+        check_count_device(count_device)
     match = [m.strip() for m in match_text.split(",") if m.strip()] if match_text else None
     name = name or (load_config(config)["name"] if config else
                     f"{proposed.split(':')[-1]}-vs-{baseline.split(':')[-1]}")
@@ -525,7 +540,7 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
     cache = Cache(folder / ".fairness-cache", reuse=resume, progress=progress)
     given = {"batch": list(_parse_batches(batch_text)) if batch_text else None, "dtype": dtype,
              "min_time": min_time, "isolate": isolate, "image_size": size, "seq_len": seq_len,
-             "inputs": input_factory}
+             "inputs": input_factory, "count_device": count_device}
     overrides = {**{k: v for k, v in given.items() if v is not None},
                  **_run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs)}
     if config:
@@ -542,7 +557,8 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
                           image_size=tuple(size) if size else None, seq_len=seq_len, input_factory=input_factory,
                           proposed_input={k: v for k, v in p.items() if k != "kwargs"},
                           baseline_input={k: v for k, v in b.items() if k != "kwargs"},
-                          family_file=family_file, speed=speed, cache=cache, progress=progress)
+                          family_file=family_file, count_device=count_device or "meta", speed=speed, cache=cache,
+                          progress=progress)
     res = results_mod.to_plain(res)
     res["comparison"]["name"] = name
     if resume:

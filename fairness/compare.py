@@ -39,7 +39,7 @@ from .spec import check_name, read_yaml
 TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family"}
 MODEL_KEYS = {"name", "source", "kwargs", "quality", "image_size", "seq_len"}  # a model's own input size too
 MEASURE_KEYS = {"device", "seq_len", "image_size", "speed", "batch", "dtype", "min_time", "inputs", "isolate",
-                "channels_last", "compile", "tf32", "threads", "train", "cuda_graphs"}
+                "channels_last", "compile", "tf32", "threads", "train", "cuda_graphs", "count_device"}
 INDICATORS = COUNT_INDICATORS + SPEED_INDICATORS
 
 
@@ -62,6 +62,8 @@ def _check_measure(ms: dict, what: str) -> None:
     """The types of the measure: section, so nothing downstream meets a value it cannot use."""
     checks = {
         "device": (lambda v: isinstance(v, str) and v.split(":")[0] in ("cpu", "cuda"), "cpu, cuda or cuda:N"),
+        "count_device": (lambda v: isinstance(v, str) and v.split(":")[0] in ("meta", "cpu", "cuda"),
+                         "meta, cpu, cuda or cuda:N"),
         "seq_len": (_positive_int, "a positive integer"),
         "image_size": (lambda v: _positive_int(v) or (isinstance(v, list) and len(v) == 2
                                                       and all(_positive_int(x) for x in v)), "S or [H, W]"),
@@ -133,7 +135,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
             strategies: list[str] | None = None, image_size=None, seq_len: int | None = None,
             input_factory: str | None = None, speed: RunSettings | None = None, family_file: str | None = None,
             proposed_input: dict | None = None, baseline_input: dict | None = None,
-            baseline_source: str | None = None, cache: Cache | None = None,
+            baseline_source: str | None = None, count_device: str = "meta", cache: Cache | None = None,
             progress: Callable[[str], None] = lambda m: None) -> dict:
     """Measure the proposed model and the baseline, build the baseline's variants matched to
     the proposed model on each indicator in `match`, measure them all together, and judge.
@@ -146,8 +148,10 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     the baseline while its variants are built from that source (which must build a model of
     the module's parameter count). A module without `baseline_source` is measured and judged
     as the comparison was made, and the report says why it has no matched variants.
-    Modules are counted and timed where they are; give inputs by `input_factory` unless their
-    default is known (a timm model's, or an `image_size` / `seq_len`).
+    Sources are counted on `count_device` (meta: no memory for weights; cpu or cuda where a
+    forward pass needs values), the variant search's candidates too; modules are counted and
+    timed where they are. Give a module's inputs by `input_factory` unless their default is
+    known (a timm model's, or an `image_size` / `seq_len`).
     `quality`: {model name: {metric: value}}. `proposed_input`, `baseline_input`: a model's own
     image_size or seq_len, where the two are compared at different inputs (EfficientNet-B4 at 380 px
     against ResNet-50 at 224); the baseline's variants start from its own. `cache`: every finished measurement and variant
@@ -176,11 +180,11 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                       role="baseline", spec=bspec if bspec != spec else None)]
     progress("counting the proposed model and the baseline")
     first = to_plain(measure_models(targets, image_size=image_size, seq_len=seq_len, input_factory=input_factory,
-                                    fvcore=False, cache=cache)["models"])
+                                    fvcore=False, cache=cache, count_device=count_device)["models"])
     try:
         if scaled is None:
             raise NoFamily(_no_source(baseline))
-        b = load_baseline(scaled, baseline_kwargs, bspec, family_file)
+        b = load_baseline(scaled, baseline_kwargs, bspec, family_file, count_device)
         if isinstance(baseline, torch.nn.Module):
             _check_built_from(b, measured(first[1], "params"))
     except NoFamily as e:  # no variants to build; the comparison as made is still measured and judged
@@ -200,7 +204,9 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                       "proposed_kwargs": proposed_kwargs, "proposed_counts": [measured(first[0], "params"),
                                                                               measured(first[0], "macs")],
                       "strategies": strategies, "settings": speed.record() if speed else None,
-                      "env": identity(environment(speed.device if speed else "meta"))}
+                      "env": identity(environment(speed.device if speed else "meta")),
+                      # only when given, so that the keys of caches written before it still match
+                      **({"count_device": count_device} if count_device != "meta" else {})}
         found = cache.get(search_key)
         if found is not None:  # JSON has no tuples: knob values of stage lists come back as lists
             for v in found:
@@ -258,7 +264,8 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     res = measure_models(targets + [replace(t, spec=None if same_input(vspec) and bspec == spec else vspec)
                                     for t, _, _, vspec in variants],
                          image_size=image_size, seq_len=seq_len, input_factory=input_factory, fvcore=False,
-                         speed=speed, progress=progress, keep_going=True, cache=cache, references=2)
+                         speed=speed, progress=progress, keep_going=True, cache=cache, references=2,
+                         count_device=count_device)
     for m in res["models"][:2]:
         if m.get("failed"):  # without the proposed model or the baseline there is no comparison
             raise ModelFailed(m["failed"])
@@ -374,5 +381,6 @@ def compare_config(path: str, *, device: str | None = None, no_speed: bool = Fal
                    match=match or cfg["match"], strategies=strategies or cfg["strategies"],
                    image_size=tuple(size) if isinstance(size, list) else size, seq_len=ms.get("seq_len"),
                    input_factory=ms.get("inputs"), speed=speed, family_file=family_file or cfg["family"],
-                   cache=cache, proposed_input={k: p[k] for k in ("image_size", "seq_len") if k in p},
+                   count_device=ms.get("count_device", "meta"), cache=cache,
+                   proposed_input={k: p[k] for k in ("image_size", "seq_len") if k in p},
                    baseline_input={k: b[k] for k in ("image_size", "seq_len") if k in b}, progress=progress)

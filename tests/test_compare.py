@@ -203,17 +203,21 @@ def test_each_model_at_its_own_input(tmp_path):
 FAMILY = str(Path(__file__).parent.parent / "examples" / "family.yaml")
 
 
-def test_each_model_takes_its_own_kwargs_on_the_command_line(tmp_path):
+@pytest.mark.parametrize("count_device", ["meta", "cpu"])
+def test_each_model_takes_its_own_kwargs_on_the_command_line(tmp_path, count_device, build_devices):
     """MLPStack(depth, w) has 8w + w + depth (w^2 + w) parameters (tests/tiny_models.py). One source,
     depth 4, at width 32 against width 8: 288 + 4 x 1056 = 4512 against 72 + 4 x 72 = 360. The
     baseline's variants start from its own width 8: width-matched at width 32 (4512, exact);
-    depth-matched where 72 + 72 d is closest to 4512, d = 62 (4536)."""
+    depth-matched where 72 + 72 d is closest to 4512, d = 62 (4536). The same on every count
+    device, where every model and every candidate of the search is built."""
     r = run("compare", "--proposed", "python:tiny_models:mlp_stack", "--proposed-kwarg", "width=32",
             "--baseline", "python:tiny_models:mlp_stack", "--baseline-kwarg", "width=8", "--family", FAMILY,
             "--inputs", "python:tiny_models:mlp_inputs", "--match", "params", "--strategy", "width",
-            "--strategy", "depth", "--no-speed", "-q", "--out", str(tmp_path))
+            "--strategy", "depth", "--count-device", count_device, "--no-speed", "-q", "--out", str(tmp_path))
     assert r.exit_code == 0, r.output
+    assert set(build_devices) == {count_device}
     res = json.loads((tmp_path / "results.json").read_text())
+    assert {m["counted_on"] for m in res["models"]} == {count_device}
     got = [(m["name"], m["kwargs"], m["params"]["unique"]) for m in res["models"]]
     assert got == [("python:tiny_models:mlp_stack width=32", {"width": 32}, 4512),
                    ("python:tiny_models:mlp_stack width=8", {"width": 8}, 360),
@@ -255,6 +259,7 @@ def test_each_model_at_its_own_input_on_the_command_line(tmp_path):
     (["--proposed-kwarg", "oops"], "--proposed-kwarg 'oops': expected KEY=VALUE"),
     (["--baseline-image-size", "0"], "--baseline-image-size '0': expected a positive size"),
     (["--proposed-seq-len", "0"], "--proposed-seq-len 0: expected a positive number of tokens"),
+    (["--count-device", "gpu"], "--count-device gpu: expected meta, cpu, cuda or cuda:N"),
 ])
 def test_bad_model_options_one_line_exit_2(tmp_path, args, expected):
     one_line_exit_2(run("compare", "--proposed", "hf:albert", "--baseline", "hf:bert", *args, "--no-speed", "-q",
