@@ -278,11 +278,13 @@ Examples:
   fairness match --baseline hf:bert --macs 5e9 --strategy compound --format json --out bert.json
   fairness match --baseline timm:convnext_tiny --throughput 12000 --batch 256 --device cuda --dtype bfloat16
   fairness match --baseline python:mypkg.models:build --family mynet.yaml --flops 2e9
+  fairness match --baseline python:mypkg.moe:build --family moe.yaml --params 1e8 --count-device cpu
 
 \b
 Strategies: width (width only), depth (depth only), compound (0.2 of the FLOP change on
 depth, 0.8 on width: Dollar et al. 2021), input (image size or sequence length), all.
-Counts run on --count-device (meta: no memory); speed targets are timed on --device.
+Counts run on --count-device: meta (the default) needs no memory; cpu runs a model whose
+forward pass needs values (a router's choices). Speed targets are timed on --device.
 """
 
 
@@ -420,7 +422,8 @@ Examples:
       --baseline timm:vit_small_patch16_224 --baseline-kwarg embed_dim=192 --baseline-kwarg num_heads=3
   fairness compare --proposed timm:efficientnet_b4 --proposed-image-size 380 \\
       --baseline timm:resnet50 --baseline-image-size 224 --match flops --no-speed
-  fairness compare examples/albert_vs_bert.yaml --baseline-kwarg num_hidden_layers=6 --seq-len 256
+  fairness compare examples/albert_vs_bert.yaml --baseline-kwarg num_hidden_layers=6 --seq-len 256 \\
+      --count-device cpu
 
 \b
 Each model takes its own constructor arguments (--proposed-kwarg, --baseline-kwarg KEY=VALUE,

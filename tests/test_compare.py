@@ -341,3 +341,10 @@ def test_a_source_baseline_takes_no_baseline_source():
         fairness.compare("hf:albert", "hf:bert", baseline_source="hf:bert")
     with pytest.raises(fairness.FairnessError, match="baseline: got int; expected a source"):
         fairness.compare("hf:albert", 3)
+
+
+def test_help_shows_the_per_model_options_and_the_count_device():
+    compare_help = run("compare", "--help").stdout
+    assert "--proposed-kwarg depth=6" in compare_help and "--baseline-image-size 224" in compare_help
+    assert "--count-device cpu" in compare_help and "wins over the shared one" in " ".join(compare_help.split())
+    assert "--count-device cpu" in run("match", "--help").stdout
