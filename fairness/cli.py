@@ -428,11 +428,12 @@ Examples:
 \b
 Each model takes its own constructor arguments (--proposed-kwarg, --baseline-kwarg KEY=VALUE,
 repeatable) and its own input (--proposed-image-size, --baseline-image-size,
---proposed-seq-len, --baseline-seq-len). With a config, the command line wins over the file:
-a kwarg replaces that key of the model's kwargs (the others are kept), a model's own input its
-entry's image_size or seq_len, a shared --image-size or --seq-len the measure: section's. A
-model's own input, from either, wins over the shared one. The baseline's variants start from
-the baseline as given: its kwargs and its input.
+--proposed-seq-len, --baseline-seq-len); a model given kwargs is named by them. With a
+config, the command line wins over the file: a kwarg replaces that key of the model's kwargs
+(the others are kept; the config's quality numbers, the configured model's, are dropped), a
+model's own input its entry's image_size or seq_len, a shared --image-size or --seq-len the
+measure: section's. A model's own input, from either, wins over the shared one. The
+baseline's variants start from the baseline as given: its kwargs and its input.
 
 \b
 Writes report.html, report.tex (+ table.tex and figures as PDF/PGF), report.md,
@@ -451,12 +452,6 @@ def _model_options(role: str, kwarg_pairs: tuple, image_size: str | None, seq_le
     given = {"kwargs": parse_kwargs(kwarg_pairs, f"--{role}-kwarg"), "seq_len": seq_len,
              "image_size": list(parse_image_size(image_size, f"--{role}-image-size")) if image_size else None}
     return {k: v for k, v in given.items() if v}
-
-
-def _label(source: str, kwargs: dict | None) -> str | None:
-    """The name of a model given with kwargs on the command line: its source and its arguments,
-    so that one source compared with itself at other arguments gives two names in the report."""
-    return f"{source} " + " ".join(f"{k}={v}" for k, v in kwargs.items()) if kwargs else None
 
 
 @main.command(epilog=EPILOG_COMPARE)
@@ -511,14 +506,14 @@ def _label(source: str, kwargs: dict | None) -> str | None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_text, strategies, family_file, name,
             image_size, proposed_image_size, baseline_image_size, seq_len, proposed_seq_len, baseline_seq_len,
-            input_factory, device, count_device, no_speed, batch_text, dtype, min_time, channels_last, compile_mode, threads, train,
-            tf32, cuda_graphs, isolate, out_dir, figure_style, resume, quiet):
+            input_factory, device, count_device, no_speed, batch_text, dtype, min_time, channels_last, compile_mode,
+            threads, train, tf32, cuda_graphs, isolate, out_dir, figure_style, resume, quiet):
     """Compare a proposed model with a baseline and its matched variants; write the report."""
     from pathlib import Path
 
     from . import results as results_mod
     from .cache import Cache
-    from .compare import compare as run_compare, compare_config, load_config, run_settings, safe_name
+    from .compare import compare as run_compare, compare_config, load_config, run_settings, safe_name, with_kwargs
     from .measure import check_count_device
     from .render.report import render
     from .sources import parse_image_size
@@ -555,8 +550,10 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
         p, b = models["proposed"], models["baseline"]
         res = run_compare(proposed, baseline, name=name, match=match or ["params", "flops"],
                           strategies=list(strategies) or None,
-                          proposed_name=_label(proposed, p.get("kwargs")), proposed_kwargs=p.get("kwargs"),
-                          baseline_name=_label(baseline, b.get("kwargs")), baseline_kwargs=b.get("kwargs"),
+                          # named by their kwargs: one source at other arguments is two names
+                          proposed_name=with_kwargs(proposed, p["kwargs"]) if "kwargs" in p else None,
+                          baseline_name=with_kwargs(baseline, b["kwargs"]) if "kwargs" in b else None,
+                          proposed_kwargs=p.get("kwargs"), baseline_kwargs=b.get("kwargs"),
                           image_size=tuple(size) if size else None, seq_len=seq_len, input_factory=input_factory,
                           proposed_input={k: v for k, v in p.items() if k != "kwargs"},
                           baseline_input={k: v for k, v in b.items() if k != "kwargs"},

@@ -350,6 +350,12 @@ def _own_input(spec: InputSpec, given: dict | None) -> InputSpec:
     return replace(spec, image_size=size, seq_len=given.get("seq_len", spec.seq_len))
 
 
+def with_kwargs(name: str, kwargs: dict | None) -> str:
+    """A model's name with the arguments given on the command line, so that one source at other
+    arguments, or a config's model changed by them, is told apart in the report."""
+    return " ".join([name, *(f"{k}={v}" for k, v in (kwargs or {}).items())])
+
+
 def with_model_overrides(model: dict, given: dict | None) -> dict:
     """A config's proposed: or baseline: entry with the command line's values for that model:
     each given key wins; kwargs are merged key by key, so one -k changes one argument."""
@@ -357,6 +363,9 @@ def with_model_overrides(model: dict, given: dict | None) -> dict:
     out = {**model, **{k: v for k, v in given.items() if k != "kwargs"}}
     if "kwargs" in given:
         out["kwargs"] = {**(model.get("kwargs") or {}), **given["kwargs"]}
+        out["name"] = with_kwargs(model.get("name") or model["source"], given["kwargs"])
+        # the config's quality numbers are the configured model's, not this other one's
+        out.pop("quality", None)
     return out
 
 

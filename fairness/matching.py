@@ -109,8 +109,8 @@ def count_indicator(b: Baseline, values: dict[str, Value], indicator: str) -> fl
     try:
         r = flops_mod.count(model, ins.args, ins.kwargs)
     except Exception as e:
-        raise FairnessError(f"{src.text} with {values}: the forward pass on {b.count_device} raised {type(e).__name__}: "
-                            f"{str(e).splitlines()[0][:200] if str(e) else ''}") from None
+        raise FairnessError(f"{src.text} with {values}: the forward pass on {b.count_device} raised "
+                            f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}") from None
     return float(r.macs if indicator == "macs" else 2 * r.macs + r.other_flops)
 
 

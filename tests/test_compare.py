@@ -227,13 +227,13 @@ def test_each_model_takes_its_own_kwargs_on_the_command_line(tmp_path, count_dev
 
 
 def test_the_command_line_wins_over_the_config_model_by_model(tmp_path):
-    """tiny_conv(c, bias): params 27c (+ c), MACs 27 c H W. The config builds the proposed model at
-    c = 4 without bias and both at 8 px; the command line sets the proposed c = 2 (bias stays off:
+    """tiny_conv(c, bias): params 27c (+ c), MACs 27 c H W. The config builds the proposed model
+    (conv4) at c = 4 without bias and both at 8 px; the command line sets the proposed c = 2 (bias stays off:
     27 x 2 = 54 params; 27 x 2 x 64 = 3456 MACs) and the baseline's input to 16 px (c = 4 with
     bias: 112 params; 27 x 4 x 256 = 27648 MACs). No family: measured and judged, no variants."""
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("proposed: {source: 'python:tiny_models:tiny_conv', kwargs: {channels: 4, bias: false},"
-                   " image_size: 8}\n"
+    cfg.write_text("proposed: {name: conv4, source: 'python:tiny_models:tiny_conv', kwargs: {channels: 4, "
+                   "bias: false}, image_size: 8, quality: {top1: 50}}\n"
                    "baseline: {source: 'python:tiny_models:tiny_conv', image_size: 8}\n"
                    "measure: {speed: false}\n")
     r = run("compare", str(cfg), "--proposed-kwarg", "channels=2", "--baseline-image-size", "16", "-q",
@@ -242,6 +242,8 @@ def test_the_command_line_wins_over_the_config_model_by_model(tmp_path):
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     got = [(m["kwargs"], m["input"]["height"], m["params"]["unique"], m["flops"]["macs"]) for m in res["models"]]
     assert got == [({"channels": 2, "bias": False}, 8, 54, 3456), ({}, 16, 112, 27648)]
+    # another model than the config's conv4: named by the change, without conv4's quality
+    assert res["models"][0]["name"] == "conv4 channels=2" and res["models"][0]["quality"] == {}
     assert "no known scalable family" in res["comparison"]["no_family"]
 
 
