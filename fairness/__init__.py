@@ -4,6 +4,7 @@
     >>> record = fairness.measure("timm:resnet50")                          # a source string
     >>> record = fairness.measure(my_module, torch.randn(1, 3, 224, 224))   # or an object
     >>> results = fairness.compare(my_module, "timm:vit_small_patch16_224", match=["params", "flops"])
+    >>> results = fairness.compare(my_module, resnet, baseline_source="timm:resnet18")  # a built baseline
     >>> fairness.render(results, "reports/mine")                            # html, tex, md, csv, json
 
 `fairness.compare` and `fairness.render` are functions here; their modules are

@@ -102,6 +102,16 @@ _isolate_option = click.option(
          "batch-1 ratios between processes were less stable (benchmarks/RESULTS.md).")
 
 
+def _count_device_option(default: str | None = "meta", also: str = ""):
+    """--count-device, shared by measure, match and compare."""
+    return click.option("--count-device", default=default, show_default=default is not None,
+                        metavar="meta|cpu|cuda",
+                        help="Where counting runs" + also + ". Counts do not depend on it; meta needs no memory "
+                             "for weights, cpu or cuda run a model whose forward pass needs values (routing, "
+                             "data-dependent shapes). Mixture-of-experts routing: balanced top-k on meta, the "
+                             "router's own on cpu or cuda." + ("" if default else " Default: the config's, else meta."))
+
+
 def _run_options(f):
     """The settings that change a speed number, shared by measure and compare (None: not given)."""
     options = [
@@ -152,9 +162,7 @@ def _run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graph
 @click.option("--device", metavar="cpu|cuda|cuda:N|meta",
               help="Where speed and memory are measured. Default: cuda if visible, else cpu. "
                    "meta: counts only.")
-@click.option("--count-device", default="meta", show_default=True, metavar="meta|cpu|cuda",
-              help="Where counting runs. Counts do not depend on it; meta needs no memory for weights. "
-                   "Mixture-of-experts routing: balanced top-k on meta, the router's own on cpu/cuda.")
+@_count_device_option()
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32",
               show_default=True, help="Compute dtype; bfloat16/float16 run under torch.autocast.")
 @_run_options
@@ -271,11 +279,13 @@ Examples:
   fairness match --baseline hf:bert --macs 5e9 --strategy compound --format json --out bert.json
   fairness match --baseline timm:convnext_tiny --throughput 12000 --batch 256 --device cuda --dtype bfloat16
   fairness match --baseline python:mypkg.models:build --family mynet.yaml --flops 2e9
+  fairness match --baseline python:mypkg.moe:build --family moe.yaml --params 1e8 --count-device cpu
 
 \b
 Strategies: width (width only), depth (depth only), compound (0.2 of the FLOP change on
 depth, 0.8 on width: Dollar et al. 2021), input (image size or sequence length), all.
-Counts run on the meta device (no memory); speed targets are timed on --device.
+Counts run on --count-device: meta (the default) needs no memory; cpu runs a model whose
+forward pass needs values (a router's choices). Speed targets are timed on --device.
 """
 
 
@@ -301,6 +311,7 @@ Counts run on the meta device (no memory); speed targets are timed on --device.
 @click.option("--inputs", "input_factory", metavar="python:MOD:FN",
               help="Input factory FN(batch_size, device) returning a tensor, tuple or dict.")
 @click.option("--device", metavar="cpu|cuda", help="Speed targets: where to time. Default: cuda if visible.")
+@_count_device_option(also=", the search's candidates too")
 @click.option("--batch", "batch_size", type=int, default=1, show_default=True,
               help="Speed targets: the batch size of --throughput.")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32",
@@ -311,7 +322,8 @@ Counts run on the meta device (no memory); speed targets are timed on --device.
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the results file (JSON) here.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def match(baseline, kwargs, params, macs, flops, throughput, latency, match_to, indicator, strategy, tolerance,
-          family_file, image_size, seq_len, input_factory, device, batch_size, dtype, min_time, fmt, out, quiet):
+          family_file, image_size, seq_len, input_factory, device, count_device, batch_size, dtype, min_time, fmt,
+          out, quiet):
     """Build variants of a baseline matched to a target on params, MACs, FLOPs or speed.
 
     Prints the baseline beside one variant per strategy: knob values, the -k arguments that
@@ -343,7 +355,8 @@ def match(baseline, kwargs, params, macs, flops, throughput, latency, match_to, 
                          target=None if match_to else next(iter(given.values())), match_to=match_to,
                          strategies=["width", "depth", "compound", "input"] if strategy == "all" else [strategy],
                          tolerance=tolerance, family_file=family_file, device=device or _default_device(),
-                         batch_size=batch_size, dtype=dtype, min_time=min_time, progress=_progress(quiet))
+                         batch_size=batch_size, dtype=dtype, min_time=min_time, count_device=count_device,
+                         progress=_progress(quiet))
     res = results_mod.to_plain(res)
     if out:
         results_mod.write(res, out)
@@ -406,6 +419,22 @@ Examples:
       --baseline timm:vit_small_patch16_224 --match params,flops --no-speed
   fairness compare --proposed timm:convnext_tiny --baseline timm:resnet50 --device cuda \\
       --dtype bfloat16 --batch 1,256 --match params,flops,throughput
+  fairness compare --proposed timm:vit_small_patch16_224 --proposed-kwarg depth=6 \\
+      --baseline timm:vit_small_patch16_224 --baseline-kwarg embed_dim=192 --baseline-kwarg num_heads=3
+  fairness compare --proposed timm:efficientnet_b4 --proposed-image-size 380 \\
+      --baseline timm:resnet50 --baseline-image-size 224 --match flops --no-speed
+  fairness compare examples/albert_vs_bert.yaml --baseline-kwarg num_hidden_layers=6 --seq-len 256 \\
+      --count-device cpu
+
+\b
+Each model takes its own constructor arguments (--proposed-kwarg, --baseline-kwarg KEY=VALUE,
+repeatable) and its own input (--proposed-image-size, --baseline-image-size,
+--proposed-seq-len, --baseline-seq-len); a model given kwargs is named by them. With a
+config, the command line wins over the file: a kwarg replaces that key of the model's kwargs
+(the others are kept; the config's quality numbers, the configured model's, are dropped), a
+model's own input its entry's image_size or seq_len, a shared --image-size or --seq-len the
+measure: section's. A model's own input, from either, wins over the shared one. The
+baseline's variants start from the baseline as given: its kwargs and its input.
 
 \b
 Writes report.html, report.tex (+ table.tex and figures as PDF/PGF), report.md,
@@ -414,21 +443,52 @@ examples/albert_vs_bert.yaml.
 """
 
 
+def _model_options(role: str, kwarg_pairs: tuple, image_size: str | None, seq_len: int | None) -> dict:
+    """One model's own options (--proposed-kwarg, --baseline-image-size, ...) as the keys of its
+    config entry: kwargs, image_size, seq_len; only those given."""
+    from .sources import parse_image_size, parse_kwargs
+
+    if seq_len is not None and seq_len <= 0:
+        raise FairnessError(f"--{role}-seq-len {seq_len}: expected a positive number of tokens, e.g. 512")
+    given = {"kwargs": parse_kwargs(kwarg_pairs, f"--{role}-kwarg"), "seq_len": seq_len,
+             "image_size": list(parse_image_size(image_size, f"--{role}-image-size")) if image_size else None}
+    return {k: v for k, v in given.items() if v}
+
+
 @main.command(epilog=EPILOG_COMPARE)
 @click.argument("config", required=False, metavar="[CONFIG.yaml]", type=click.Path(dir_okay=False))
 @click.option("--proposed", metavar="SOURCE", help="The proposed model (instead of a config).")
 @click.option("--baseline", metavar="SOURCE", help="The baseline, whose family is scaled for matched variants.")
+@click.option("--proposed-kwarg", "proposed_kwargs", multiple=True, metavar="KEY=VALUE",
+              help="Constructor argument of the proposed model; VALUE is a YAML scalar (6, 0.1, true, [2,2]). "
+                   "Repeatable. Wins over the config's proposed.kwargs.")
+@click.option("--baseline-kwarg", "baseline_kwargs", multiple=True, metavar="KEY=VALUE",
+              help="Constructor argument of the baseline, kept by its variants unless they scale that knob. "
+                   "Repeatable. Wins over the config's baseline.kwargs.")
 @click.option("--match", "match_text", default=None, metavar="I,I,...",
               help="Indicators to match the baseline on: params, macs, flops, throughput, latency. "
-                   "Default: params,flops.")
+                   "Default: the config's, else params,flops.")
 @click.option("--strategy", "strategies", multiple=True, type=click.Choice(["width", "depth", "compound", "input"]),
-              help="Strategies for the variants (repeatable). Default: all that apply.")
+              help="Strategies for the variants (repeatable). Default: the config's, else all that apply.")
+@click.option("--family", "family_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="YAML declaring the knobs of a python: baseline (see examples/family.yaml). Wins over the "
+                   "config's family.")
 @click.option("--name", help="Name of the comparison (the output folder). Default: from the config or models.")
-@click.option("--image-size", metavar="S|H,W", help="Image input size. Default: the model's own config.")
-@click.option("--seq-len", type=int, metavar="N", help="Token input length. Default: 128 for token models.")
+@click.option("--image-size", metavar="S|H,W", help="Image input size of both models. Default: the config's, "
+                                                    "else each model's own config.")
+@click.option("--proposed-image-size", metavar="S|H,W", help="The proposed model's own image size (EfficientNet-B4 "
+                                                             "at 380 against ResNet-50 at 224).")
+@click.option("--baseline-image-size", metavar="S|H,W", help="The baseline's own image size; its variants start "
+                                                             "from it.")
+@click.option("--seq-len", type=int, metavar="N", help="Token input length of both models. Default: the config's, "
+                                                      "else 128 for token models.")
+@click.option("--proposed-seq-len", type=int, metavar="N", help="The proposed model's own token input length.")
+@click.option("--baseline-seq-len", type=int, metavar="N", help="The baseline's own token input length; its "
+                                                                "variants start from it.")
 @click.option("--inputs", "input_factory", metavar="python:MOD:FN", help="Input factory FN(batch_size, device).")
 @click.option("--device", metavar="cpu|cuda", help="Where speed is measured. Default: the config's, else cuda "
                                                     "if visible, else cpu.")
+@_count_device_option(default=None, also=", the variant search's candidates too")
 @click.option("--no-speed", is_flag=True, help="Counts only.")
 @click.option("--batch", "batch_text", default=None, metavar="N|N,N,...|auto",
               help="Batch sizes to time (latency is always also measured at batch 1). auto: the largest power "
@@ -445,15 +505,17 @@ examples/albert_vs_bert.yaml.
 @click.option("--resume", is_flag=True, help="Reuse the measurements an interrupted run of the same comparison "
                                              "stored in the output folder; measure only the rest.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
-def compare(config, proposed, baseline, match_text, strategies, name, image_size, seq_len, input_factory, device,
-            no_speed, batch_text, dtype, min_time, channels_last, compile_mode, threads, train, tf32, cuda_graphs,
-            isolate, out_dir, figure_style, resume, quiet):
+def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_text, strategies, family_file, name,
+            image_size, proposed_image_size, baseline_image_size, seq_len, proposed_seq_len, baseline_seq_len,
+            input_factory, device, count_device, no_speed, batch_text, dtype, min_time, channels_last, compile_mode,
+            threads, train, tf32, cuda_graphs, isolate, out_dir, figure_style, resume, quiet):
     """Compare a proposed model with a baseline and its matched variants; write the report."""
     from pathlib import Path
 
     from . import results as results_mod
     from .cache import Cache
-    from .compare import compare as run_compare, compare_config, load_config, run_settings, safe_name
+    from .compare import compare as run_compare, compare_config, load_config, run_settings, safe_name, with_kwargs
+    from .measure import check_count_device
     from .render.report import render
     from .sources import parse_image_size
 
@@ -462,6 +524,13 @@ def compare(config, proposed, baseline, match_text, strategies, name, image_size
         raise FairnessError("give a CONFIG.yaml or --proposed/--baseline, not both")
     if not config and not (proposed and baseline):
         raise FairnessError("give a CONFIG.yaml, or both --proposed SOURCE and --baseline SOURCE")
+    # checked before anything is written, so a typo costs no output folder
+    models = {"proposed": _model_options("proposed", proposed_kwargs, proposed_image_size, proposed_seq_len),
+              "baseline": _model_options("baseline", baseline_kwargs, baseline_image_size, baseline_seq_len)}
+    size = list(parse_image_size(image_size)) if image_size else None
+    if count_device:
+        check_count_device(count_device)
+    match = [m.strip() for m in match_text.split(",") if m.strip()] if match_text else None
     name = name or (load_config(config)["name"] if config else
                     f"{proposed.split(':')[-1]}-vs-{baseline.split(':')[-1]}")
     folder = Path(out_dir or Path("reports") / safe_name(name))
@@ -469,18 +538,28 @@ def compare(config, proposed, baseline, match_text, strategies, name, image_size
     results_mod.check_writable(folder, f"--out {folder}")
     cache = Cache(folder / ".fairness-cache", reuse=resume, progress=progress)
     given = {"batch": list(_parse_batches(batch_text)) if batch_text else None, "dtype": dtype,
-             "min_time": min_time, "isolate": isolate}
+             "min_time": min_time, "isolate": isolate, "image_size": size, "seq_len": seq_len,
+             "inputs": input_factory, "count_device": count_device}
     overrides = {**{k: v for k, v in given.items() if v is not None},
                  **_run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs)}
     if config:
-        res = compare_config(config, device=device, no_speed=no_speed, overrides=overrides, cache=cache,
-                             progress=progress)
+        res = compare_config(config, device=device, no_speed=no_speed, overrides=overrides, models=models,
+                             match=match, strategies=list(strategies) or None, family_file=family_file,
+                             cache=cache, progress=progress)
     else:
-        match = [m.strip() for m in (match_text or "params,flops").split(",") if m.strip()]
         speed = None if no_speed else run_settings(overrides, device or _default_device())
-        res = run_compare(proposed, baseline, name=name, match=match, strategies=list(strategies) or None,
-                          image_size=parse_image_size(image_size) if image_size else None, seq_len=seq_len,
-                          input_factory=input_factory, speed=speed, cache=cache, progress=progress)
+        p, b = models["proposed"], models["baseline"]
+        res = run_compare(proposed, baseline, name=name, match=match or ["params", "flops"],
+                          strategies=list(strategies) or None,
+                          # named by their kwargs: one source at other arguments is two names
+                          proposed_name=with_kwargs(proposed, p["kwargs"]) if "kwargs" in p else None,
+                          baseline_name=with_kwargs(baseline, b["kwargs"]) if "kwargs" in b else None,
+                          proposed_kwargs=p.get("kwargs"), baseline_kwargs=b.get("kwargs"),
+                          image_size=tuple(size) if size else None, seq_len=seq_len, input_factory=input_factory,
+                          proposed_input={k: v for k, v in p.items() if k != "kwargs"},
+                          baseline_input={k: v for k, v in b.items() if k != "kwargs"},
+                          family_file=family_file, count_device=count_device or "meta", speed=speed, cache=cache,
+                          progress=progress)
     res = results_mod.to_plain(res)
     res["comparison"]["name"] = name
     if resume:

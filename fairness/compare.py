@@ -20,11 +20,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
+import torch
+
 from .errors import FairnessError, ModelFailed
 from .families import NoFamily
 from .judgement import attach
-from .matching import COUNT_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, load_baseline, \
-    match_counts, match_speed, device_timer, unreachable
+from .matching import COUNT_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, count_indicator, \
+    load_baseline, match_counts, match_speed, device_timer, unreachable
 from .measure import Target, measure_models
 from .cache import Cache, identity
 from .indicators.env import environment
@@ -37,7 +39,7 @@ from .spec import check_name, read_yaml
 TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family"}
 MODEL_KEYS = {"name", "source", "kwargs", "quality", "image_size", "seq_len"}  # a model's own input size too
 MEASURE_KEYS = {"device", "seq_len", "image_size", "speed", "batch", "dtype", "min_time", "inputs", "isolate",
-                "channels_last", "compile", "tf32", "threads", "train", "cuda_graphs"}
+                "channels_last", "compile", "tf32", "threads", "train", "cuda_graphs", "count_device"}
 INDICATORS = COUNT_INDICATORS + SPEED_INDICATORS
 
 
@@ -60,6 +62,8 @@ def _check_measure(ms: dict, what: str) -> None:
     """The types of the measure: section, so nothing downstream meets a value it cannot use."""
     checks = {
         "device": (lambda v: isinstance(v, str) and v.split(":")[0] in ("cpu", "cuda"), "cpu, cuda or cuda:N"),
+        "count_device": (lambda v: isinstance(v, str) and v.split(":")[0] in ("meta", "cpu", "cuda"),
+                         "meta, cpu, cuda or cuda:N"),
         "seq_len": (_positive_int, "a positive integer"),
         "image_size": (lambda v: _positive_int(v) or (isinstance(v, list) and len(v) == 2
                                                       and all(_positive_int(x) for x in v)), "S or [H, W]"),
@@ -131,10 +135,23 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
             strategies: list[str] | None = None, image_size=None, seq_len: int | None = None,
             input_factory: str | None = None, speed: RunSettings | None = None, family_file: str | None = None,
             proposed_input: dict | None = None, baseline_input: dict | None = None,
-            cache: Cache | None = None, progress: Callable[[str], None] = lambda m: None) -> dict:
+            baseline_source: str | None = None, count_device: str = "meta", cache: Cache | None = None,
+            progress: Callable[[str], None] = lambda m: None) -> dict:
     """Measure the proposed model and the baseline, build the baseline's variants matched to
     the proposed model on each indicator in `match`, measure them all together, and judge.
-    `baseline` must be a source (its family is scaled); `proposed` a source or an nn.Module.
+
+    `proposed`: a source (`"timm:resnet50"`, with `proposed_kwargs`) or an nn.Module.
+    `baseline`: a source, whose family is scaled for the variants (`family_file` declares the
+    knobs of a python: factory); or an nn.Module. A variant is the baseline's constructor at
+    other arguments, which a built module does not carry: give `baseline_source` (with
+    `baseline_kwargs`), the source the module was built from, and the module is measured as
+    the baseline while its variants are built from that source (which must build a model of
+    the module's parameter count). A module without `baseline_source` is measured and judged
+    as the comparison was made, and the report says why it has no matched variants.
+    Sources are counted on `count_device` (meta: no memory for weights; cpu or cuda where a
+    forward pass needs values), the variant search's candidates too; modules are counted and
+    timed where they are. Give a module's inputs by `input_factory` unless their default is
+    known (a timm model's, or an `image_size` / `seq_len`).
     `quality`: {model name: {metric: value}}. `proposed_input`, `baseline_input`: a model's own
     image_size or seq_len, where the two are compared at different inputs (EfficientNet-B4 at 380 px
     against ResNet-50 at 224); the baseline's variants start from its own. `cache`: every finished measurement and variant
@@ -146,9 +163,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     if bad:
         raise FairnessError(f"match/strategy {bad}: expected indicators from {', '.join(INDICATORS)} and "
                             f"strategies from {', '.join(STRATEGIES)}")
-    if not isinstance(baseline, (str, Source)):
-        raise FairnessError("baseline: expected a source such as timm:vit_small_patch16_224 (its family is scaled "
-                            "to build the matched variants)")
+    scaled = _scaled_source(baseline, baseline_source, baseline_kwargs)  # None: a module without its source
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
     spec = InputSpec(image_size=image_size, seq_len=seq_len, factory=input_factory)
@@ -161,14 +176,17 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
 
     targets = [Target(proposed, kwargs=proposed_kwargs, name=proposed_name, role="proposed",
                       spec=pspec if pspec != spec else None),
-               Target(baseline, kwargs=baseline_kwargs, name=baseline_name, role="baseline",
-                      spec=bspec if bspec != spec else None)]
+               Target(baseline, kwargs=None if scaled is None else baseline_kwargs, name=baseline_name,
+                      role="baseline", spec=bspec if bspec != spec else None)]
     progress("counting the proposed model and the baseline")
     first = to_plain(measure_models(targets, image_size=image_size, seq_len=seq_len, input_factory=input_factory,
-                                    fvcore=False, cache=cache)["models"])
+                                    fvcore=False, cache=cache, count_device=count_device)["models"])
     try:
-        b = load_baseline(baseline if isinstance(baseline, str) else baseline.text, baseline_kwargs, bspec,
-                          family_file)
+        if scaled is None:
+            raise NoFamily(_no_source(baseline))
+        b = load_baseline(scaled, baseline_kwargs, bspec, family_file, count_device)
+        if isinstance(baseline, torch.nn.Module):
+            _check_built_from(b, measured(first[1], "params"))
     except NoFamily as e:  # no variants to build; the comparison as made is still measured and judged
         b, no_family = None, e.message
         progress(f"no matched variants: {e.message}")
@@ -186,7 +204,9 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                       "proposed_kwargs": proposed_kwargs, "proposed_counts": [measured(first[0], "params"),
                                                                               measured(first[0], "macs")],
                       "strategies": strategies, "settings": speed.record() if speed else None,
-                      "env": identity(environment(speed.device if speed else "meta"))}
+                      "env": identity(environment(speed.device if speed else "meta")),
+                      # only when given, so that the keys of caches written before it still match
+                      **({"count_device": count_device} if count_device != "meta" else {})}
         found = cache.get(search_key)
         if found is not None:  # JSON has no tuples: knob values of stage lists come back as lists
             for v in found:
@@ -244,7 +264,8 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     res = measure_models(targets + [replace(t, spec=None if same_input(vspec) and bspec == spec else vspec)
                                     for t, _, _, vspec in variants],
                          image_size=image_size, seq_len=seq_len, input_factory=input_factory, fvcore=False,
-                         speed=speed, progress=progress, keep_going=True, cache=cache, references=2)
+                         speed=speed, progress=progress, keep_going=True, cache=cache, references=2,
+                         count_device=count_device)
     for m in res["models"][:2]:
         if m.get("failed"):  # without the proposed model or the baseline there is no comparison
             raise ModelFailed(m["failed"])
@@ -263,8 +284,48 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     res["comparison"] = {"name": name, "proposed": res["models"][0]["name"], "baseline": base_name,
                          "match": match, "strategies": strategies, "family": b.family.name if b else None,
                          **({} if b else {"no_family": no_family}),
+                         # a module measured as the baseline, its variants built from this source
+                         **({"baseline_source": b.src.text} if b and isinstance(baseline, torch.nn.Module) else {}),
                          "baseline_matches": baseline_matches, "unreachable": out_of_reach}
     return attach(res)
+
+
+def _scaled_source(baseline, baseline_source: str | None, baseline_kwargs: dict | None) -> str | None:
+    """The source the baseline's variants are built from; None for a module given without one."""
+    if isinstance(baseline, (str, Source)):
+        if baseline_source is not None:
+            raise FairnessError(f"baseline_source={baseline_source!r}: only for a baseline given as an nn.Module; "
+                                f"the source baseline is scaled itself, so leave baseline_source out")
+        return baseline if isinstance(baseline, str) else baseline.text
+    if not isinstance(baseline, torch.nn.Module):
+        raise FairnessError(f"baseline: got {type(baseline).__name__}; expected a source such as "
+                            f"'timm:resnet50' (its family is scaled for the matched variants) or a torch.nn.Module")
+    if baseline_source is None and baseline_kwargs:
+        raise FairnessError("baseline_kwargs: the baseline is an nn.Module, already built; give them with "
+                            "baseline_source='timm:NAME' (the source it was built from), or leave them out")
+    if baseline_source is not None and not isinstance(baseline_source, str):
+        raise FairnessError(f"baseline_source: got {type(baseline_source).__name__}; expected a source string "
+                            f"such as 'timm:resnet50'")
+    return baseline_source
+
+
+def _no_source(module) -> str:
+    """Why a module baseline has no variants, and how to get them (the report shows it)."""
+    arch = (getattr(module, "pretrained_cfg", None) or {}).get("architecture")  # timm records its model name
+    hint = f"baseline_source='timm:{arch}'" if arch else "baseline_source='timm:NAME' or 'python:pkg.mod:factory'"
+    return (f"the baseline was given as an nn.Module ({type(module).__name__}) without the source it was built "
+            f"from, and a variant is that constructor at other arguments; pass {hint} with its baseline_kwargs")
+
+
+def _check_built_from(b, module_params: float) -> None:
+    """A module measured as the baseline while its variants come from `b.src`: the source must build
+    the same model, or the variants would be matched from another one."""
+    built = count_indicator(b, b.values, "params")
+    if built != module_params:
+        raise FairnessError(f"baseline_source {b.src.text} with {b.src.kwargs or 'no kwargs'} builds a model of "
+                            f"{built:,.0f} parameters, but the baseline module has {module_params:,.0f}; give the "
+                            f"source and baseline_kwargs it was built from, or leave baseline_source out to "
+                            f"compare without matched variants")
 
 
 def run_settings(ms: dict, device: str | None = None) -> RunSettings:
@@ -289,22 +350,46 @@ def _own_input(spec: InputSpec, given: dict | None) -> InputSpec:
     return replace(spec, image_size=size, seq_len=given.get("seq_len", spec.seq_len))
 
 
+def with_kwargs(name: str, kwargs: dict | None) -> str:
+    """A model's name with the arguments given on the command line, so that one source at other
+    arguments, or a config's model changed by them, is told apart in the report."""
+    return " ".join([name, *(f"{k}={v}" for k, v in (kwargs or {}).items())])
+
+
+def with_model_overrides(model: dict, given: dict | None) -> dict:
+    """A config's proposed: or baseline: entry with the command line's values for that model:
+    each given key wins; kwargs are merged key by key, so one -k changes one argument."""
+    given = {k: v for k, v in (given or {}).items() if v not in (None, {})}
+    out = {**model, **{k: v for k, v in given.items() if k != "kwargs"}}
+    if "kwargs" in given:
+        out["kwargs"] = {**(model.get("kwargs") or {}), **given["kwargs"]}
+        out["name"] = with_kwargs(model.get("name") or model["source"], given["kwargs"])
+        # the config's quality numbers are the configured model's, not this other one's
+        out.pop("quality", None)
+    return out
+
+
 def compare_config(path: str, *, device: str | None = None, no_speed: bool = False, overrides: dict | None = None,
-                   cache: Cache | None = None, progress: Callable[[str], None] = lambda m: None) -> dict:
-    """A comparison from its config file; `overrides`: measure: keys given on the command line."""
+                   models: dict | None = None, match: list[str] | None = None, strategies: list[str] | None = None,
+                   family_file: str | None = None, cache: Cache | None = None,
+                   progress: Callable[[str], None] = lambda m: None) -> dict:
+    """A comparison from its config file. What the command line gives wins: `overrides`, measure:
+    keys; `models`, {"proposed"|"baseline": {kwargs, image_size, seq_len}} merged into that model's
+    entry (see with_model_overrides); `match`, `strategies`, `family_file`."""
     cfg = load_config(path)
     ms = {**cfg["measure"], **(overrides or {})}
     _check_measure(ms, f"config {path}: measure (with the command line's settings)")
     want_speed = bool(ms.get("speed", True)) and not no_speed
     speed = run_settings(ms, device) if want_speed else None
-    p, b = cfg["proposed"], cfg["baseline"]
+    p, b = (with_model_overrides(cfg[role], (models or {}).get(role)) for role in ("proposed", "baseline"))
     size = ms.get("image_size")
     return compare(p["source"], b["source"], name=cfg["name"], proposed_name=p.get("name"),
                    baseline_name=b.get("name"), proposed_kwargs=p.get("kwargs"), baseline_kwargs=b.get("kwargs"),
                    quality={p.get("name") or p["source"]: p.get("quality") or {},
                             b.get("name") or b["source"]: b.get("quality") or {}},
-                   match=cfg["match"], strategies=cfg["strategies"],
+                   match=match or cfg["match"], strategies=strategies or cfg["strategies"],
                    image_size=tuple(size) if isinstance(size, list) else size, seq_len=ms.get("seq_len"),
-                   input_factory=ms.get("inputs"), speed=speed, family_file=cfg["family"], cache=cache,
+                   input_factory=ms.get("inputs"), speed=speed, family_file=family_file or cfg["family"],
+                   count_device=ms.get("count_device", "meta"), cache=cache,
                    proposed_input={k: p[k] for k in ("image_size", "seq_len") if k in p},
                    baseline_input={k: b[k] for k in ("image_size", "seq_len") if k in b}, progress=progress)

@@ -11,8 +11,8 @@ gets a share a of the change is multiplied by s^(a/p):
                                           Model Scaling": most of the change on width)
     input     input 1                   (image side x s^0.5, or sequence length x s)
 
-Counts (params, MACs, FLOPs) are measured on the meta device, so each candidate
-costs a fraction of a second and no memory. The search solves along s in log
+Counts (params, MACs, FLOPs) are measured on the meta device by default (`count_device`), so
+each candidate costs a fraction of a second and no memory. The search solves along s in log
 space (Newton steps with a secant slope), then moves to lattice neighbours (one
 knob element a step up or down) while that brings it closer, and keeps the
 closest point found. Speed targets
@@ -72,6 +72,7 @@ class Baseline:
     family: Family
     values: dict[str, Value]
     spec: InputSpec
+    count_device: str = "meta"  # where each candidate is built and counted
 
     def variant(self, values: dict[str, Value]) -> tuple[Source, InputSpec]:
         kwargs, inputs = self.family.to_kwargs(values)
@@ -81,9 +82,10 @@ class Baseline:
         return src, spec
 
 
-def load_baseline(text: str, kwargs: dict | None, spec: InputSpec, family_file: str | None = None) -> Baseline:
+def load_baseline(text: str, kwargs: dict | None, spec: InputSpec, family_file: str | None = None,
+                  count_device: str = "meta") -> Baseline:
     src = parse_source(text, kwargs)
-    model = build(src, "meta")
+    model = build(src, count_device)
     family = family_for(model, src, spec.image_size, spec.seq_len, family_file)
     values = family.read(model)
     for k in family.knobs:  # a -k for a declared knob is the baseline's value
@@ -91,13 +93,13 @@ def load_baseline(text: str, kwargs: dict | None, spec: InputSpec, family_file: 
             v = src.kwargs[k.name]
             values[k.name] = tuple(v) if isinstance(v, list) else v
     family.check(values)
-    return Baseline(src, family, values, spec)
+    return Baseline(src, family, values, spec, count_device)
 
 
 def count_indicator(b: Baseline, values: dict[str, Value], indicator: str) -> float:
-    """params, MACs or FLOPs per example of one variant, on the meta device."""
+    """params, MACs or FLOPs per example of one variant, on the baseline's count device."""
     src, spec = b.variant(values)
-    model = build(src, "meta")
+    model = build(src, b.count_device)
     if indicator == "params":
         seen, total = set(), 0
         for p in model.parameters():
@@ -106,12 +108,12 @@ def count_indicator(b: Baseline, values: dict[str, Value], indicator: str) -> fl
                 seen.add(st._cdata)
                 total += p.numel()
         return float(total)
-    ins = make_inputs(model, src, spec, 1, "meta")
+    ins = make_inputs(model, src, spec, 1, b.count_device)
     try:
         r = flops_mod.count(model, ins.args, ins.kwargs)
     except Exception as e:
-        raise FairnessError(f"{src.text} with {values}: the forward pass on meta raised {type(e).__name__}: "
-                            f"{str(e).splitlines()[0][:200] if str(e) else ''}") from None
+        raise FairnessError(f"{src.text} with {values}: the forward pass on {b.count_device} raised "
+                            f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}") from None
     return float(r.macs if indicator == "macs" else 2 * r.macs + r.other_flops)
 
 
@@ -450,13 +452,14 @@ def device_timer(b: Baseline, settings, indicator: str, batch: int, reference: S
     return time_of
 
 
-def target_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, settings=None, batch: int = 1) -> float:
-    """The indicator of another model (--match-to): counted on meta, or timed on the device."""
+def target_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, settings=None, batch: int = 1,
+              count_device: str = "meta") -> float:
+    """The indicator of another model (--match-to): counted on `count_device`, or timed on the device."""
     if indicator in COUNT_INDICATORS:
         from .measure import measure
 
         rec = measure(text, kwargs=kwargs, image_size=spec.image_size, seq_len=spec.seq_len,
-                      input_factory=spec.factory, fvcore=False)
+                      input_factory=spec.factory, fvcore=False, device=count_device)
         return measured(rec, indicator)
     from .runner import measure_rate
 
@@ -468,18 +471,20 @@ def target_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, s
 def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: str, target: float | None,
                    match_to: str | None = None, strategies: list[str] | None = None, tolerance: float | None = None,
                    family_file: str | None = None, device: str = "cpu", batch_size: int = 1, dtype: str = "float32",
-                   min_time: float = 1.0, progress: Callable[[str], None] = lambda m: None) -> dict:
+                   min_time: float = 1.0, count_device: str = "meta",
+                   progress: Callable[[str], None] = lambda m: None) -> dict:
     """The whole `fairness match`: a results file with the baseline, the target model (with
-    --match-to) and one variant per strategy, each with every count and its match record."""
+    --match-to) and one variant per strategy, each with every count and its match record.
+    Every count, the search's candidates included, runs on `count_device`."""
     from .indicators.env import environment
-    from .measure import measure
+    from .measure import check_count_device, measure
     from .results import new_results
     from .runner import RunSettings, apply_settings, check_settings
 
     strategies = strategies or list(STRATEGIES)
-    b = load_baseline(baseline, kwargs, spec, family_file)
+    b = load_baseline(baseline, kwargs, spec, family_file, check_count_device(count_device))
     progress(f"{b.src.text}: family {b.family.name}; knobs {b.values}")
-    settings, env = None, environment("meta")
+    settings, env = None, environment(count_device)
     if indicator in SPEED_INDICATORS:
         settings = check_settings(RunSettings(device=device, dtype=dtype, batch_sizes=(batch_size,),
                                               min_duration_s=min_time, idle=False, energy=False))
@@ -487,11 +492,11 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
     models = []
     if match_to:
         progress(f"measuring the target: {match_to} {indicator}")
-        target = target_of(match_to, None, spec, indicator, settings, batch_size)
+        target = target_of(match_to, None, spec, indicator, settings, batch_size, count_device)
         models.append(measure(match_to, image_size=spec.image_size, seq_len=spec.seq_len,
-                              input_factory=spec.factory, fvcore=False, role="proposed"))
+                              input_factory=spec.factory, fvcore=False, role="proposed", device=count_device))
     base_rec = measure(b.src, image_size=spec.image_size, seq_len=spec.seq_len, input_factory=spec.factory,
-                       fvcore=False, role="baseline")
+                       fvcore=False, role="baseline", device=count_device)
     base_rec["knobs"] = b.values
     models.append(base_rec)
     if indicator in COUNT_INDICATORS:
@@ -519,7 +524,7 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
     for v in found:
         src, vspec = b.variant(v["values"])
         rec = measure(src, image_size=vspec.image_size, seq_len=vspec.seq_len, input_factory=vspec.factory,
-                      fvcore=False, role="variant",
+                      fvcore=False, role="variant", device=count_device,
                       name=f"{b.src.text} {v['strategy']}-matched on {indicator}")
         rec["match"] = v["match"]
         rec["knobs"] = v["values"]
@@ -534,6 +539,6 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
         "skipped": {v["strategy"]: v["skipped"] for v in variants if "skipped" in v},
         "failed": {v["strategy"]: v["failed"] for v in variants if "failed" in v},
         "unreachable": {s: f"{m['rel_error']:+.1%} at best ({m['reason']})" for s, m in gone.items()},
-        "settings": settings.record() if settings else None,
+        "settings": settings.record() if settings else None, "count_device": count_device,
     }
     return res

@@ -259,6 +259,21 @@ def _count_key(t: Target, spec: InputSpec, batch: int, device: str, fvcore: bool
             "batch": batch, "count_device": device, "fvcore": fvcore, "env": identity(env)}
 
 
+def check_count_device(device: str) -> str:
+    """Where counting runs (`--count-device`), refused before anything is built when it cannot."""
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        kind = None
+    if kind not in ("meta", "cpu", "cuda"):
+        raise FairnessError(f"--count-device {device}: expected meta, cpu, cuda or cuda:N; meta (the default) "
+                            f"counts any size of model without memory for weights")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise FairnessError(f"--count-device {device}: no CUDA device is visible (torch.cuda.is_available() is "
+                            f"False); count on meta (the default) or cpu")
+    return device
+
+
 def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int | None = None,
                    seq_len: int | None = None, input_factory: str | None = None, batch_size: int = 1,
                    count_device: str = "meta", fvcore: bool = True, speed: RunSettings | None = None,
@@ -280,6 +295,7 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     proposed model and the baseline).
     """
     cache = cache or Cache(None)
+    check_count_device(count_device)
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
     spec = InputSpec(image_size=image_size, seq_len=seq_len, factory=input_factory, decoder_seq_len=decoder_seq_len)

@@ -48,18 +48,20 @@ def parse_source(text: str, kwargs: dict | None = None) -> Source:
     return Source(kind, name, dict(kwargs or {}))
 
 
-def parse_kwargs(pairs: tuple[str, ...] | list[str]) -> dict:
-    """`KEY=VALUE` strings to a dict; values are YAML scalars (6, 0.1, true, [2, 2], null)."""
+def parse_kwargs(pairs: tuple[str, ...] | list[str], option: str = "-k") -> dict:
+    """`KEY=VALUE` strings to a dict; values are YAML scalars (6, 0.1, true, [2, 2], null).
+    `option` names the command-line option they came from, in errors."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip().isidentifier():
-            raise FairnessError(f"model argument {pair!r}: expected KEY=VALUE, e.g. -k depth=6 -k embed_dim=384")
+            raise FairnessError(f"model argument {option} {pair!r}: expected KEY=VALUE, e.g. {option} depth=6 "
+                                f"{option} embed_dim=384")
         try:
             out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
         except yaml.YAMLError as e:
-            raise FairnessError(f"model argument {pair!r}: the value is not a YAML scalar ({e.problem}); "
-                                f"quote strings, e.g. -k act_layer=gelu") from None
+            raise FairnessError(f"model argument {option} {pair!r}: the value is not a YAML scalar ({e.problem}); "
+                                f"quote strings, e.g. {option} act_layer=gelu") from None
     return out
 
 
@@ -191,7 +193,8 @@ class InputSpec:
     decoder_seq_len: int | None = None
 
 
-def parse_image_size(text: str) -> tuple[int, int]:
+def parse_image_size(text: str, what: str = "--image-size") -> tuple[int, int]:
+    """'224', '384,640' or '384x640'; `what` names the option in the error."""
     parts = [p.strip() for p in str(text).replace("x", ",").split(",")]
     try:
         sizes = [int(p) for p in parts]
@@ -200,7 +203,7 @@ def parse_image_size(text: str) -> tuple[int, int]:
     if len(sizes) == 1:
         sizes = sizes * 2
     if len(sizes) != 2 or min(sizes) <= 0:
-        raise FairnessError(f"--image-size {text!r}: expected a positive size S or H,W, e.g. 224 or 384,640")
+        raise FairnessError(f"{what} {text!r}: expected a positive size S or H,W, e.g. 224 or 384,640")
     return sizes[0], sizes[1]
 
 

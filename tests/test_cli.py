@@ -72,6 +72,7 @@ def test_kwargs_and_python_source():
     (["measure", "python:tiny_models:broken_factory"], "building the model failed"),
     (["measure", "python:tiny_models:shared_block"], "no default input is known"),
     (["measure", "hf:bert", "--seq-len", "4096"], "max_position_embeddings=512"),
+    (["measure", "timm:resnet18", "--count-device", "bogus"], "--count-device bogus: expected meta, cpu"),
 ])
 def test_bad_input_one_line_exit_2(args, expected):
     r = run(*args, "-q")

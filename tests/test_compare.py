@@ -202,3 +202,155 @@ def test_each_model_at_its_own_input(tmp_path):
     assert [m["input"]["height"] for m in res["models"]] == [160, 96, 96]
     cfg.write_text("proposed: {source: timm:resnet10t, image_size: 0}\nbaseline: {source: timm:resnet18}\n")
     one_line_exit_2(run("compare", str(cfg), "-q", "--out", str(tmp_path / "out2")), "proposed.image_size: 0")
+
+
+FAMILY = str(Path(__file__).parent.parent / "examples" / "family.yaml")
+
+
+@pytest.mark.parametrize("count_device", ["meta", "cpu"])
+def test_each_model_takes_its_own_kwargs_on_the_command_line(tmp_path, count_device, build_devices):
+    """MLPStack(depth, w) has 8w + w + depth (w^2 + w) parameters (tests/tiny_models.py). One source,
+    depth 4, at width 32 against width 8: 288 + 4 x 1056 = 4512 against 72 + 4 x 72 = 360. The
+    baseline's variants start from its own width 8: width-matched at width 32 (4512, exact);
+    depth-matched where 72 + 72 d is closest to 4512, d = 62 (4536). The same on every count
+    device, where every model and every candidate of the search is built."""
+    r = run("compare", "--proposed", "python:tiny_models:mlp_stack", "--proposed-kwarg", "width=32",
+            "--baseline", "python:tiny_models:mlp_stack", "--baseline-kwarg", "width=8", "--family", FAMILY,
+            "--inputs", "python:tiny_models:mlp_inputs", "--match", "params", "--strategy", "width",
+            "--strategy", "depth", "--count-device", count_device, "--no-speed", "-q", "--out", str(tmp_path))
+    assert r.exit_code == 0, r.output
+    assert set(build_devices) == {count_device}
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert {m["counted_on"] for m in res["models"]} == {count_device}
+    got = [(m["name"], m["kwargs"], m["params"]["unique"]) for m in res["models"]]
+    assert got == [("python:tiny_models:mlp_stack width=32", {"width": 32}, 4512),
+                   ("python:tiny_models:mlp_stack width=8", {"width": 8}, 360),
+                   ("python:tiny_models:mlp_stack width=8 width-matched on params", {"width": 32, "depth": 4}, 4512),
+                   ("python:tiny_models:mlp_stack width=8 depth-matched on params", {"width": 8, "depth": 62}, 4536)]
+    assert res["verdict"] in ("fair", "questionable", "unfair")
+
+
+def test_the_command_line_wins_over_the_config_model_by_model(tmp_path):
+    """tiny_conv(c, bias): params 27c (+ c), MACs 27 c H W. The config builds the proposed model
+    (conv4) at c = 4 without bias and both at 8 px; the command line sets the proposed c = 2 (bias stays off:
+    27 x 2 = 54 params; 27 x 2 x 64 = 3456 MACs) and the baseline's input to 16 px (c = 4 with
+    bias: 112 params; 27 x 4 x 256 = 27648 MACs). No family: measured and judged, no variants."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("proposed: {name: conv4, source: 'python:tiny_models:tiny_conv', kwargs: {channels: 4, "
+                   "bias: false}, image_size: 8, quality: {top1: 50}}\n"
+                   "baseline: {source: 'python:tiny_models:tiny_conv', image_size: 8}\n"
+                   "measure: {speed: false}\n")
+    r = run("compare", str(cfg), "--proposed-kwarg", "channels=2", "--baseline-image-size", "16", "-q",
+            "--out", str(tmp_path / "out"))
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    got = [(m["kwargs"], m["input"]["height"], m["params"]["unique"], m["flops"]["macs"]) for m in res["models"]]
+    assert got == [({"channels": 2, "bias": False}, 8, 54, 3456), ({}, 16, 112, 27648)]
+    # another model than the config's conv4: named by the change, without conv4's quality
+    assert res["models"][0]["name"] == "conv4 channels=2" and res["models"][0]["quality"] == {}
+    assert "no known scalable family" in res["comparison"]["no_family"]
+
+
+def test_each_model_at_its_own_input_on_the_command_line(tmp_path):
+    """Without a config: a shared --image-size, and the baseline's own, which wins for it."""
+    r = run("compare", "--proposed", "python:tiny_models:tiny_conv", "--baseline", "python:tiny_models:tiny_conv",
+            "--image-size", "8", "--baseline-image-size", "4,6", "--no-speed", "-q", "--out", str(tmp_path))
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "results.json").read_text())
+    got = [(m["input"]["height"], m["input"]["width"], m["flops"]["macs"]) for m in res["models"]]
+    assert got == [(8, 8, 27 * 4 * 64), (4, 6, 27 * 4 * 24)]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--proposed-kwarg", "oops"], "--proposed-kwarg 'oops': expected KEY=VALUE"),
+    (["--baseline-image-size", "0"], "--baseline-image-size '0': expected a positive size"),
+    (["--proposed-seq-len", "0"], "--proposed-seq-len 0: expected a positive number of tokens"),
+    (["--count-device", "gpu"], "--count-device gpu: expected meta, cpu, cuda or cuda:N"),
+])
+def test_bad_model_options_one_line_exit_2(tmp_path, args, expected):
+    one_line_exit_2(run("compare", "--proposed", "hf:albert", "--baseline", "hf:bert", *args, "--no-speed", "-q",
+                        "--out", str(tmp_path / "out")), expected)
+    assert not (tmp_path / "out").exists()  # checked before anything is written
+
+
+def _mlp(width: int):
+    """Linear(8, w), ReLU, Linear(w, 4): params 8w + w + 4w + 4 = 13w + 4; MACs 8w + 4w = 12w."""
+    from torch import nn
+
+    return nn.Sequential(nn.Linear(8, width), nn.ReLU(), nn.Linear(width, 4))
+
+
+def test_python_api_compares_two_modules(tmp_path):
+    """Both models as nn.Modules built in the test: 13 x 32 + 4 = 420 parameters and 384 MACs
+    against 13 x 16 + 4 = 212 and 192. Both are measured and judged; a module has no source to
+    build variants from, which the report says, naming the fix."""
+    import fairness
+
+    res = fairness.compare(proposed=_mlp(32), baseline=_mlp(16), proposed_name="wide", baseline_name="narrow",
+                           input_factory="python:tiny_models:mlp_inputs", match=["params"])
+    fairness.render(res, tmp_path, formats=("json", "md"))
+    written = json.loads((tmp_path / "results.json").read_text())
+    got = [(m["name"], m["role"], m["params"]["unique"], m["flops"]["macs"]) for m in written["models"]]
+    assert got == [("wide", "proposed", 420, 384), ("narrow", "baseline", 212, 192)]
+    assert written["verdict"] in ("fair", "questionable", "unfair")
+    assert "nn.Module (Sequential) without the source" in written["comparison"]["no_family"]
+    assert "No matched baselines: the baseline was given as an nn.Module" in (tmp_path / "report.md").read_text()
+
+
+def test_a_module_baseline_is_scaled_from_its_source():
+    """MLPStack(4, 8) built by the user, with the source it came from: it is measured as the
+    baseline (72 + 4 x 72 = 360 parameters), and its width-matched variant for MLPStack(4, 32)'s
+    4512 parameters is built from the source: width 32."""
+    import fairness
+    from tiny_models import MLPStack
+
+    res = fairness.compare(MLPStack(4, 32), MLPStack(4, 8), baseline_source="python:tiny_models:mlp_stack",
+                           baseline_kwargs={"width": 8}, family_file=FAMILY, baseline_name="narrow",
+                           input_factory="python:tiny_models:mlp_inputs", match=["params"], strategies=["width"])
+    base, variant = res["models"][1:]
+    assert base["params"]["unique"] == 360 and base["source"].startswith("object:")
+    assert variant["knobs"] == {"depth": 4, "width": 32} and variant["params"]["unique"] == 4512
+    assert res["comparison"]["baseline_source"] == "python:tiny_models:mlp_stack"
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    # the source at its default width 16 is 144 + 4 x 272 = 1232 parameters, not the module's 360
+    ({"baseline_source": "python:tiny_models:mlp_stack"}, "builds a model of 1,232 parameters, but the "
+                                                          "baseline module has 360"),
+    ({"baseline_kwargs": {"width": 8}}, "baseline_kwargs: the baseline is an nn.Module"),
+    ({"baseline_source": 3}, "baseline_source: got int"),
+])
+def test_a_module_baseline_with_a_wrong_source_is_refused(kwargs, expected):
+    import fairness
+    from tiny_models import MLPStack
+
+    with pytest.raises(fairness.FairnessError, match=expected):
+        fairness.compare(MLPStack(4, 32), MLPStack(4, 8), family_file=FAMILY, match=["params"],
+                         input_factory="python:tiny_models:mlp_inputs", **kwargs)
+
+
+def test_a_timm_module_without_its_source_is_told_its_name():
+    """timm records the model name in pretrained_cfg: the report names the source to pass."""
+    import timm
+
+    import fairness
+
+    res = fairness.compare(timm.create_model("resnet10t"), timm.create_model("resnet14t"), match=["params"])
+    assert "baseline_source='timm:resnet14t'" in res["comparison"]["no_family"]
+    assert [m["params"]["unique"] > 0 for m in res["models"]] == [True, True]
+
+
+def test_a_source_baseline_takes_no_baseline_source():
+    import fairness
+
+    with pytest.raises(fairness.FairnessError, match="only for a baseline given as an nn.Module"):
+        fairness.compare("hf:albert", "hf:bert", baseline_source="hf:bert")
+    with pytest.raises(fairness.FairnessError, match="baseline: got int; expected a source"):
+        fairness.compare("hf:albert", 3)
+
+
+def test_help_shows_the_per_model_options_and_the_count_device():
+    compare_help = run("compare", "--help").stdout
+    assert "--proposed-kwarg depth=6" in compare_help and "--baseline-image-size 224" in compare_help
+    assert "--count-device cpu" in compare_help and "wins over the shared one" in " ".join(compare_help.split())
+    assert "--count-device cpu" in run("match", "--help").stdout

@@ -116,6 +116,25 @@ def test_cli_match_table_and_json(tmp_path):
     assert data["models"][1]["kwargs"] == {"depth": 4, "width": 32}
 
 
+def test_match_counts_on_the_count_device(build_devices):
+    """--count-device cpu: the baseline, the variant and every candidate of the search are built
+    and counted on the CPU, with meta's counts: MLPStack(4, w) has 8w + 4w^2 MACs, 1152 at the
+    baseline's width 16 and 4352 at width 32, the MACs target."""
+    counts = {}
+    for device in ("meta", "cpu"):
+        build_devices.clear()
+        r = run("match", "--baseline", MLP, "--family", FAMILY, "--inputs", SPEC.factory, "--macs", "4352",
+                "--strategy", "width", "--count-device", device, "--format", "json", "-q")
+        assert r.exit_code == 0, r.output
+        assert set(build_devices) == {device} and len(build_devices) >= 3  # baseline, a candidate, the variant
+        data = json.loads(r.stdout)
+        assert [m["counted_on"] for m in data["models"]] == [device, device]
+        assert data["matching"]["count_device"] == device
+        counts[device] = [(m["params"], m["flops"], m.get("knobs")) for m in data["models"]]
+    assert counts["cpu"] == counts["meta"]
+    assert [c[1]["macs"] for c in counts["cpu"]] == [1152, 4352]
+
+
 @pytest.mark.parametrize("args, expected", [
     (["--baseline", MLP, "--family", FAMILY, "--inputs", SPEC.factory, "-k", "width=17", "--params", "1e4"],
      "off the lattice"),
@@ -127,6 +146,8 @@ def test_cli_match_table_and_json(tmp_path):
     (["--baseline", MLP, "--family", FAMILY, "--params", "-5"], "positive"),
     (["--baseline", MLP, "--family", FAMILY, "--match-to", "timm:resnet18"], "--indicator"),
     (["--baseline", MLP, "--family", "/nonexistent.yaml", "--params", "1e4"], "--family /nonexistent.yaml"),
+    (["--baseline", MLP, "--family", FAMILY, "--params", "1e4", "--count-device", "gpu"],
+     "--count-device gpu: expected meta, cpu, cuda or cuda:N"),
 ])
 def test_bad_match_input_one_line_exit_2(args, expected):
     one_line_exit_2(run("match", *args, "-q"), expected)

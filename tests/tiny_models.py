@@ -231,3 +231,9 @@ def determinant():
 
 def square_inputs(batch_size: int = 1, device="cpu"):
     return torch.randn(batch_size, 3, 3, device=device)
+
+
+def tiny_conv(channels: int = 4, bias: bool = True):
+    """One 3x3 convolution from RGB, padded: params 27c (+ c with bias); MACs per example at
+    H x W = 27 c H W. It takes any image size, so each model's own input is easy to check."""
+    return nn.Conv2d(3, channels, 3, padding=1, bias=bias)
