@@ -1,0 +1,55 @@
+"""The gallery: the paper's comparisons measured on the GPU, written to reports/NAME/.
+
+Runs `fairness compare` on each config (bfloat16, batch 1 and 256 (64 for the seq2seq
+pair), match on params and FLOPs, every strategy, --cuda-graphs beside eager) and writes
+results.json and every rendered format into OUT/NAME/. Prints each one's wall time and its
+NOISY count: models whose headline latency is noisy (an eager host-bound latency with a
+steady graph replay beside it does not count, as in the noisy-timing rule).
+
+    python benchmarks/gpu_gallery.py [OUT]        # needs a CUDA device; OUT defaults to reports/
+"""
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from fairness import results as results_mod
+from fairness.compare import compare_config, load_config, safe_name
+from fairness.flags import view
+from fairness.render.report import render
+
+warnings.filterwarnings("ignore")
+
+ROOT = Path(__file__).resolve().parent.parent / "examples"
+CASES = [ROOT / "paper" / "vit_patch.yaml", ROOT / "paper" / "depth_vs_width.yaml",
+         ROOT / "paper" / "efficientnet_vs_resnet.yaml", ROOT / "albert_vs_bert.yaml",
+         ROOT / "paper" / "switch_vs_t5.yaml"]
+SETTINGS = {"speed": True, "dtype": "bfloat16", "batch": [1, 256], "cuda_graphs": True}
+
+
+def main():
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("reports")
+    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, bfloat16, --cuda-graphs\n")
+    print(f"{'comparison':<34} {'models':>6} {'noisy':>5} {'wall s':>7}  verdict")
+    for path in CASES:
+        settings = dict(SETTINGS)
+        if "switch" in path.name:
+            settings["batch"] = [1, 64]  # encoder and decoder at 128 tokens each
+        t0 = time.perf_counter()
+        res = results_mod.to_plain(compare_config(str(path), device="cuda", overrides=settings))
+        wall = time.perf_counter() - t0
+        name = load_config(str(path))["name"]
+        res["comparison"]["name"] = name
+        folder = out / safe_name(name)
+        results_mod.write(res, folder / "results.json")
+        render(res, folder)
+        timed = [m for m in res["models"] if not m.get("failed")]
+        noisy = sum(1 for m in timed if view(m)["noisy"])
+        print(f"{name:<34} {len(timed):>6} {noisy:>5} {wall:7.1f}  {res['verdict']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
