@@ -6,7 +6,8 @@ results.json and every rendered format into OUT/NAME/. Prints each one's wall ti
 NOISY count: models whose headline latency is noisy (an eager host-bound latency with a
 steady graph replay beside it does not count, as in the noisy-timing rule).
 
-    python benchmarks/gpu_gallery.py [OUT]        # needs a CUDA device; OUT defaults to reports/
+    python benchmarks/gpu_gallery.py [OUT [NAME]]   # needs a CUDA device; OUT defaults to reports/;
+                                                     # NAME: only the config whose file name holds it
 """
 
 import sys
@@ -32,9 +33,12 @@ SETTINGS = {"speed": True, "dtype": "bfloat16", "batch": [1, 256], "cuda_graphs"
 
 def main():
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("reports")
+    only = sys.argv[2] if len(sys.argv) > 2 else None  # a part of one config's file name
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, bfloat16, --cuda-graphs\n")
     print(f"{'comparison':<34} {'models':>6} {'noisy':>5} {'wall s':>7}  verdict")
     for path in CASES:
+        if only and only not in path.name:
+            continue
         settings = dict(SETTINGS)
         if "switch" in path.name:
             settings["batch"] = [1, 64]  # encoder and decoder at 128 tokens each

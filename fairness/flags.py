@@ -40,7 +40,7 @@ COVERAGE_MIN = 0.99  # under 99% of executed ops counted: the FLOPs are a lower 
 CLAIM_MISMATCH = 0.05  # a stated count 5% from the measured one
 CAPACITY_FLOOR = 0.5  # a baseline scaled to under half its parameters or depth is a handicapped one
 QUALITY_TIE = 0.1  # quality points: a tenth of a point is below what comparison tables print
-HOST_BOUND = 0.5  # the GPU idles over half of a batch-1 step: the host's kernel launches set its latency
+HOST_BOUND = 0.5  # the GPU idles over half of a step (batch 1 most of all): the host's kernel launches set its time
 
 # Where each rule comes from in "The Efficiency Misnomer" (arXiv 2110.12894v2, ICLR 2022), by the
 # paper's own section headings ("A Primer on Cost Indicators", "Potential Disagreement Between Cost
@@ -82,16 +82,18 @@ class Flag:
 
 
 def _noisy(speed: dict) -> list[str]:
-    """The headline speeds whose spread is over the gate. A host-bound eager latency with a steady
-    CUDA-graph replay beside it is left out: its spread is the host's launch jitter, which the
-    host-bound note already says, and the replay is the number to read."""
-    graph = (speed.get("cuda_graph") or {}).get("latency") or {}
+    """The headline speeds whose spread is over the gate. A host-bound eager number (the GPU idle
+    over HOST_BOUND of its run) with a steady CUDA-graph replay beside it is left out: its spread
+    is the host's launch jitter, which the host-bound note says, and the replay is the one to read."""
     out = []
     for k in ("throughput", "latency"):
         rec = speed.get(k) or {}
         if not rec.get("noisy"):
             continue
-        if k == "latency" and rec.get("host_bound") and graph.get("median_s") and not graph.get("noisy"):
+        run = next((r for r in speed.get("runs") or [] if r.get("batch_size") == rec.get("batch_size")), {})
+        host_bound = rec.get("host_bound") or (run.get("idle_share") or 0) > HOST_BOUND
+        graph = (speed.get("cuda_graph") or {}).get(k) or {}
+        if host_bound and graph and not graph.get("noisy"):
             continue
         out.append(k)
     return out

@@ -209,6 +209,7 @@ def matched_comparisons(results: dict, proposed: list, baselines: list, variants
             row = {"indicator": k, "kind": INDICATORS[k].convention,
                    "as_made": made and made["ratio"], "matched": vs and vs["ratio"],
                    "behind": bool(made and made["advantage"] < 1 / (1 + made["margin"])),
+                   "still_behind": bool(vs and vs["advantage"] < 1),
                    "outcome": "matched" if k in on or (k == "flops" and "macs" in on) else outcome(made, vs)}
             for which, cell in (("as_made", made), ("matched", vs)):
                 if cell and "ci95" in cell:
@@ -271,7 +272,8 @@ def _answer(p: dict, v: dict, match: dict, rows: list[dict], is_baseline: bool) 
         name = INDICATORS[r["indicator"]].label
         word = {"none": "no advantage", "appears": "an advantage appears"}.get(r["outcome"], r["outcome"])
         if r["outcome"] == "none" and r["as_made"] is not None and r.get("behind"):
-            word = "still behind"
+            # behind as made; against the variant ahead or behind, but within the timing's CI
+            word = "still behind" if r.get("still_behind") else "no clear advantage: within the CI"
         parts.append(f"{name} {fmt(r, 'as_made')} → {fmt(r, 'matched')} ({word})")
     if is_baseline:  # nothing changes: say where the comparison as made stands
         made = [f"{r['indicator'] if r['kind'] == 'quality' else INDICATORS[r['indicator']].label} "

@@ -173,6 +173,19 @@ def test_host_bound_eager_latency_with_a_steady_graph_replay_is_not_noisy():
     assert "noisy-timing" in flag_ids(model(None), rec("B", latency=5e-3))
 
 
+def test_host_bound_eager_throughput_with_a_steady_graph_replay_is_not_noisy():
+    """The same for throughput, host-bound when the GPU idled over half of its run (seq2seq at
+    batch 64 on the H200): with a steady replay it is not noisy-timing; busy, it is."""
+    def model(idle):
+        m = rec("P", "proposed", throughput=100.0, noisy=True,
+                runs=[{"batch_size": 64, "idle_share": idle, "throughput": {"samples_per_s": 100.0}}])
+        m["speed"]["cuda_graph"] = {"throughput": {"samples_per_s": 400.0, "batch_size": 64, "noisy": False}}
+        return m
+
+    assert "noisy-timing" not in flag_ids(model(0.8), rec("B", throughput=100.0))
+    assert "noisy-timing" in flag_ids(model(0.1), rec("B", throughput=100.0))
+
+
 def test_every_flag_is_complete_and_verdict_follows_severity():
     fl = evaluate({"models": list(pair(applied=1.6e6, macs=1.2e9))})  # sharing at equal params: unfair
     for f in fl:
