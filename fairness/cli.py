@@ -591,6 +591,91 @@ def _summary(res: dict, folder) -> None:
 
 @main.command(epilog="""\b
 Examples:
+  fairness zoo examples/zoo.yaml --device cuda
+  fairness zoo examples/zoo.yaml --no-speed                    # counts only: params, MACs, FLOPs
+  fairness zoo results-imagenet.csv --quality top1 --reference resnet50.a1_in1k --no-speed
+
+\b
+MODELS.yaml lists the models (name, source, kwargs, quality, cite; image_size or seq_len
+of its own) with `quality: NAME` (the number the fronts use), `reference: NAME` (timed in
+every group; default: the first model), `group_size` (default 8) and a measure: section as
+compare's. A CSV with a `model` column (a source, or a timm model name) and quality columns
+(top1, top5, ...) is read as well: timm's results tables are. Quality is never measured or
+downloaded. Writes report.html, report.md, table.tex, fig_fronts.pdf, fig_agreement.pdf,
+results.csv and results.json into --out (default reports/NAME/).
+""")
+@click.argument("zoo_file", metavar="MODELS.yaml|MODELS.csv", type=click.Path(dir_okay=False))
+@click.option("--quality", metavar="NAME", help="The quality number the fronts use. Default: the file's, or the "
+                                                "only one given.")
+@click.option("--reference", metavar="NAME", help="The model every timing group includes. Default: the file's, "
+                                                  "else the first model.")
+@click.option("--device", metavar="cpu|cuda", help="Where speed is measured. Default: the file's, else cuda if "
+                                                   "visible, else cpu.")
+@_count_device_option(None)
+@click.option("--no-speed", is_flag=True, help="Counts only.")
+@click.option("--batch", "batch_text", metavar="N|N,N,...|auto", help="Batch sizes to time (latency is always "
+                                                                       "also measured at batch 1).")
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), help="Compute dtype for timing.")
+@click.option("--min-time", type=float, metavar="S", help="Each timing runs at least this long per model.")
+@_run_options
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: reports/NAME/.")
+@click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True)
+@click.option("--resume", is_flag=True, help="Reuse the counts and timings an interrupted run with the same --out "
+                                             "and settings kept; measure only the rest.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
+def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text, dtype, min_time, channels_last,
+        compile_mode, threads, train, tf32, cuda_graphs, out_dir, figure_style, resume, quiet):
+    """Many models: the Pareto front of quality against each cost indicator, and where they disagree.
+
+    Every model is counted on meta and timed in interleaved groups that all include the
+    reference, so speed-ups compare across groups. For each indicator (params, MACs, FLOPs,
+    throughput, latency, peak memory) the report draws the front, gives the rank agreement of
+    every pair of indicators (Kendall's tau-b), and names the models that are on one front but
+    dominated on another, and by which model.
+    """
+    from pathlib import Path
+
+    from . import results as results_mod
+    from .cache import Cache
+    from .compare import safe_name
+    from .render.zoo import render_zoo
+    from .zoo import load_zoo, run_zoo
+
+    progress = _progress(quiet)
+    if count_device:
+        from .measure import check_count_device
+
+        check_count_device(count_device)
+    spec = load_zoo(zoo_file, quality, reference)  # checked before anything is written
+    name, device = spec["name"], device or spec["measure"].get("device") or _default_device()
+    folder = Path(out_dir or Path("reports") / safe_name(name))
+    results_mod.check_writable(folder, f"--out {folder}")
+    cache = Cache(folder / ".fairness-cache", reuse=resume, progress=progress)
+    given = {"batch": list(_parse_batches(batch_text)) if batch_text else None, "dtype": dtype,
+             "min_time": min_time, "count_device": count_device}
+    overrides = {**{k: v for k, v in given.items() if v is not None},
+                 **_run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs)}
+    res = run_zoo(zoo_file, device=device, no_speed=no_speed, overrides=overrides, quality=quality,
+                  reference=reference, cache=cache, progress=progress,
+                  on_record=lambda partial: results_mod.write(partial, folder / "results.json"))
+    res = results_mod.to_plain(res)
+    results_mod.write(res, folder / "results.json")  # first: the measurements are never lost to a renderer
+    progress("rendering the report")
+    render_zoo(res, folder, style=figure_style)
+    from .render.zoo import summary
+
+    for line in summary(res):
+        click.echo(line)
+    click.echo(f"report: {folder / 'report.html'}  (also report.md, table.tex, figures, results.json, results.csv)")
+    failed = [m for m in res["models"] if m.get("failed")]
+    if failed:
+        click.echo(f"{len(failed)} model(s) failed: " + "; ".join(f"{m['name']}: {m['failed']}" for m in failed),
+                   err=True)
+        raise SystemExit(3)
+
+
+@main.command(epilog="""\b
+Examples:
   fairness render reports/albert-vs-bert/results.json
   fairness render results.json --format tex --figure-style icml --out camera-ready/
   fairness render results.json --format html,md --out /tmp/review

@@ -143,6 +143,27 @@ def mlp_inputs(batch_size: int = 1, device="cpu"):
     return torch.randn(batch_size, 8, device=device)
 
 
+class SharedMLP(nn.Module):
+    """Linear(8, w), then one Linear(w, w) applied `times` times (its input is mlp_inputs'):
+    params = 9w + w^2 + w; MACs per example = 8w + times w^2. Few parameters, many MACs."""
+
+    def __init__(self, times: int = 8, width: int = 8):
+        super().__init__()
+        self.inp = nn.Linear(8, width)
+        self.layer = nn.Linear(width, width)
+        self.times = times
+
+    def forward(self, x):
+        x = self.inp(x)
+        for _ in range(self.times):
+            x = self.layer(x)
+        return x
+
+
+def shared_mlp(times: int = 8, width: int = 8):
+    return SharedMLP(times, width)
+
+
 def fragile_mlp(depth: int = 4, width: int = 16):
     """MLPStack that cannot be built wider than 24: a variant that crashes, for the report."""
     if width > 24:

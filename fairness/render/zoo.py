@@ -1,0 +1,252 @@
+"""A zoo's formats: HTML, Markdown, LaTeX (table and figures), CSV and JSON, from its results file.
+
+The table lists every model with its quality and each cost indicator; a star marks the models
+on that indicator's Pareto front. The figures: quality against each indicator as one row of
+small multiples with the front drawn, and a heat map of the rank agreement (Kendall's tau-b)
+between indicators. Pure: the same results file gives the same files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
+from markupsafe import Markup  # noqa: E402
+
+from ..readings import INDICATORS  # noqa: E402
+from ..results import dumps, write  # noqa: E402
+from ..zoo import cost  # noqa: E402
+from .figures import STYLES, svg_text  # noqa: E402
+from .latex import escape  # noqa: E402
+from .report import _env  # noqa: E402
+from .units import seconds, si, size  # noqa: E402
+
+STAR = "\u2605"
+OFFSETS = ((3, 3), (3, -3), (-3, 3), (-3, -3))  # points: where a model's number sits beside its marker
+
+
+def _value(m: dict, key: str) -> float | None:
+    """The number shown: speeds through the reference where the zoo was timed in groups."""
+    c = cost(m, key)
+    if c is None:
+        return None
+    return 1 / c if INDICATORS[key].higher_is_better else c
+
+
+def _text(key: str, v: float | None) -> str:
+    if v is None:
+        return "n/a"
+    if key == "latency":
+        return seconds(v)
+    if key == "peak_memory":
+        return size(v)
+    if key == "throughput":
+        return si(v, "/s")
+    return si(v)
+
+
+def _ok(res: dict) -> list[dict]:
+    return [m for m in res["models"] if not m.get("failed")]
+
+
+def table_rows(res: dict) -> tuple[list[str], list[list[str]]]:
+    z = res["zoo"]
+    q = z["quality"]
+    header = ["model", q or "quality"] + [INDICATORS[k].header for k in z["indicators"]]
+    rows = []
+    for m in _ok(res):
+        cells = [m["name"], f"{m['quality'][q]:g}" if q in (m.get("quality") or {}) else "n/a"]
+        for k in z["indicators"]:
+            star = f" {STAR}" if m["name"] in z["fronts"].get(k, []) else ""
+            cells.append(_text(k, _value(m, k)) + star)
+        rows.append(cells)
+    return header, rows
+
+
+def summary(res: dict) -> list[str]:
+    """What a reader needs first: how many models, which indicators disagree most, and the models
+    the fronts disagree about."""
+    z = res["zoo"]
+    ok = _ok(res)
+    lines = [f"{len(ok)} models" + (f" ({len(res['models']) - len(ok)} failed)" if len(ok) < len(res["models"]) else "")
+             + f"; quality: {z['quality'] or 'none given'}" + (" (lower is better)" if z["lower_is_better"] else "")
+             + (f"; speed timed in {len(z['groups'])} interleaved groups, each with {z['reference']}"
+                if any(m.get("speed") for m in ok) else "; counts only")]
+    pairs = sorted(((t, a, b) for a, row in z["tau"].items() for b, t in row.items() if a < b))
+    if pairs:
+        t, a, b = pairs[0]
+        lines.append(f"The rankings by {INDICATORS[a].label} and by {INDICATORS[b].label} agree least "
+                     f"(Kendall's tau-b {t:.2f}; 1 is the same order, -1 the reverse).")
+    fronts = {k: v for k, v in z["fronts"].items()}
+    if fronts:
+        lines.append("Pareto fronts: " + "; ".join(f"{INDICATORS[k].label}: {', '.join(v)}" for k, v in fronts.items())
+                     + ".")
+    if z["disagreements"]:
+        lines += [d["text"] + "." for d in z["disagreements"]]
+    elif fronts:
+        lines.append("No model is on one front and dominated on another: the indicators agree on this table.")
+    return lines
+
+
+def zoo_markdown(res: dict) -> str:
+    z = res["zoo"]
+    header, rows = table_rows(res)
+    out = [f"# {z['name']}", ""] + [f"- {line}" for line in summary(res)] + ["", f"{STAR}: on the Pareto front of "
+           f"{z['quality']} against that indicator.", ""]
+    out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    if z["tau"]:
+        keys = [k for k in z["indicators"] if k in z["tau"]]
+        out += ["", "Rank agreement between indicators (Kendall's tau-b):", "",
+                "| | " + " | ".join(INDICATORS[k].label for k in keys) + " |", "|---|" + "---|" * len(keys)]
+        for a in keys:
+            out.append(f"| {INDICATORS[a].label} | " + " | ".join(
+                "1" if a == b else f"{z['tau'][a].get(b, float('nan')):.2f}" for b in keys) + " |")
+    sources = [(m["name"], m["quality_source"]) for m in _ok(res) if m.get("quality_source")]
+    if sources:
+        out += ["", "Quality numbers, as given: " + "; ".join(f"{n}: {s}" for n, s in sources) + "."]
+    failed = [m for m in res["models"] if m.get("failed")]
+    if failed:
+        out += ["", "Failed: " + "; ".join(f"{m['name']}: {m['failed']}" for m in failed)]
+    return "\n".join(out) + "\n"
+
+
+def zoo_csv(res: dict) -> str:
+    z = res["zoo"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["model", "quality"] + z["indicators"] + [f"front_{k}" for k in z["indicators"]] + ["group", "failed"])
+    for m in res["models"]:
+        q = (m.get("quality") or {}).get(z["quality"]) if z["quality"] else None
+        w.writerow([m["name"], "" if q is None else q]
+                   + [("" if m.get("failed") or _value(m, k) is None else repr(_value(m, k))) for k in z["indicators"]]
+                   + [int(m["name"] in z["fronts"].get(k, [])) for k in z["indicators"]]
+                   + [(m.get("zoo") or {}).get("group", ""), m.get("failed") or ""])
+    return buf.getvalue()
+
+
+def zoo_table_tex(res: dict) -> str:
+    """A booktabs table; the front's members are marked with a star."""
+    z = res["zoo"]
+    keys = z["indicators"]
+    lines = ["% fairness zoo: $\\star$ marks the Pareto front of quality against that column",
+             "\\begin{table}[t]", "\\centering", "\\small", "\\setlength{\\tabcolsep}{3pt}",
+             "\\begin{tabular}{l" + "r" * (1 + len(keys)) + "}", "\\toprule",
+             " & ".join([escape("Model"), escape(z["quality"] or "Quality")]
+                        + [escape(INDICATORS[k].header) for k in keys]) + " \\\\", "\\midrule"]
+    for m in _ok(res):
+        cells = [escape(m["name"]), f"{m['quality'][z['quality']]:g}" if z["quality"] in (m.get("quality") or {})
+                 else "--"]
+        for k in keys:
+            v = _value(m, k)
+            text = "--" if v is None else f"{v / INDICATORS[k].scale:.{INDICATORS[k].digits}f}"
+            cells.append(text + ("$^\\star$" if m["name"] in z["fronts"].get(k, []) else ""))
+        lines.append(" & ".join(cells) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}",
+              f"\\caption{{{escape(z['name'])}: $\\star$ marks the Pareto front of {escape(z['quality'] or 'quality')} "
+              f"against each cost indicator.}}", "\\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def fronts_figure(res: dict, style: str = "neurips"):
+    """Quality against each indicator, one small multiple each, the front drawn as a step line.
+    Models are numbered; the numbers are keyed below the panels, so no label overlaps a point."""
+    z = res["zoo"]
+    q = z["quality"]
+    models = [m for m in _ok(res) if q in (m.get("quality") or {})]
+    keys = [k for k in z["indicators"] if k in z["fronts"]]
+    if not models or not keys:
+        return None
+    number = {m["name"]: i + 1 for i, m in enumerate(models)}
+    font = STYLES[style]["font"]
+    with plt.rc_context({"font.size": font, "axes.labelsize": font, "xtick.labelsize": font - 1,
+                         "ytick.labelsize": font - 1, "svg.hashsalt": "fairness", "svg.fonttype": "none",
+                         "pdf.fonttype": 42, "font.family": "DejaVu Sans"}):
+        fig, axes = plt.subplots(1, len(keys), figsize=(STYLES[style]["width"], 2.2), sharey=True, squeeze=False)
+        for ax, k in zip(axes[0], keys):
+            scale = INDICATORS[k].scale  # in the unit of the axis label: M parameters, G MACs, ms
+            pts = [(_value(m, k) / scale, m["quality"][q], m["name"]) for m in models if _value(m, k) is not None]
+            on = set(z["fronts"][k])
+            for x, y, n in pts:
+                ax.scatter([x], [y], s=16, zorder=3, color="C3" if n in on else "0.55")
+                # neighbours in the table often sit close: their numbers go to different corners
+                dx, dy = OFFSETS[number[n] % len(OFFSETS)]
+                ax.annotate(str(number[n]), (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=font - 2,
+                            ha="left" if dx > 0 else "right", va="bottom" if dy > 0 else "top")
+            line = sorted((p for p in pts if p[2] in on), key=lambda p: p[0],
+                          reverse=INDICATORS[k].higher_is_better)
+            if len(line) > 1:
+                ax.step([p[0] for p in line], [p[1] for p in line], where="post", color="C3", linewidth=0.8)
+            xs = [p[0] for p in pts]
+            if max(xs) / min(xs) > 10:
+                ax.set_xscale("log")
+                ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+            ax.set_xlabel(INDICATORS[k].header, fontsize=font - 1)
+            ax.grid(True, linewidth=0.3)
+        axes[0][0].set_ylabel(q + (" (lower is better)" if z["lower_is_better"] else ""))
+        key = "   ".join(f"{number[m['name']]} {m['name']}" for m in models)
+        fig.text(0.5, 0.01, key, ha="center", va="bottom", fontsize=font - 2, wrap=True)
+        fig.tight_layout(rect=(0, 0.08 + 0.04 * (len(key) // 120), 1, 1))
+    return fig
+
+
+def agreement_figure(res: dict, style: str = "neurips"):
+    """Kendall's tau-b between every pair of indicators, as a heat map."""
+    z = res["zoo"]
+    keys = [k for k in z["indicators"] if k in z["tau"]]
+    if len(keys) < 2:
+        return None
+    font = STYLES[style]["font"]
+    with plt.rc_context({"font.size": font, "svg.hashsalt": "fairness", "svg.fonttype": "none", "pdf.fonttype": 42,
+                         "font.family": "DejaVu Sans"}):
+        fig, ax = plt.subplots(figsize=(min(STYLES[style]["width"], 0.55 * len(keys) + 1.6),
+                                        0.45 * len(keys) + 0.9))
+        grid = [[1.0 if a == b else z["tau"][a].get(b, float("nan")) for b in keys] for a in keys]
+        image = ax.imshow(grid, vmin=-1, vmax=1, cmap="RdBu")
+        labels = [INDICATORS[k].label for k in keys]
+        ax.set_xticks(range(len(keys)), labels, rotation=40, ha="right", fontsize=font - 1)
+        ax.set_yticks(range(len(keys)), labels, fontsize=font - 1)
+        for i, row in enumerate(grid):
+            for j, t in enumerate(row):
+                ax.text(j, i, f"{t:.2f}", ha="center", va="center", fontsize=font - 2,
+                        color="white" if abs(t) > 0.6 else "black")
+        fig.colorbar(image, ax=ax, label="Kendall's tau-b", shrink=0.8)
+        fig.tight_layout()
+    return fig
+
+
+def render_zoo(res: dict, folder: str | Path, style: str = "neurips") -> list[Path]:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [write(res, folder / "results.json")]
+    figures = {}
+    for name, make in (("fig_fronts", fronts_figure), ("fig_agreement", agreement_figure)):
+        fig = make(res, style)
+        if fig is None:
+            continue
+        fig.savefig(folder / f"{name}.pdf", metadata={"CreationDate": None, "Producer": None, "Creator": None})
+        written.append(folder / f"{name}.pdf")
+        figures[name] = Markup(svg_text(fig))
+        plt.close(fig)
+    for name, text in (("report.md", zoo_markdown(res)), ("results.csv", zoo_csv(res)),
+                       ("table.tex", zoo_table_tex(res))):
+        (folder / name).write_text(text)
+        written.append(folder / name)
+    header, rows = table_rows(res)
+    z = res["zoo"]
+    html = _env().get_template("zoo.html.j2").render(
+        title=z["name"], summary=summary(res), header=header, rows=rows, star=STAR, quality=z["quality"],
+        disagreements=z["disagreements"], figures=list(figures.items()),
+        environment=list((res.get("environment") or {}).items()), raw_json=dumps(res),
+        failed=[m for m in res["models"] if m.get("failed")])
+    (folder / "report.html").write_text(html)
+    written.append(folder / "report.html")
+    return written

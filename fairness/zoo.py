@@ -1,0 +1,386 @@
+"""`zoo`: many models, and where the cost indicators disagree about them.
+
+"The Efficiency Misnomer" shows that the models on the quality-versus-cost Pareto front change
+with the cost indicator: a model on the FLOPs front can be dominated by throughput. For a
+table of models (a YAML zoo, or a CSV such as timm's results tables) this measures every model,
+draws the front of quality against each cost indicator, ranks the models by each indicator and
+gives the rank agreement of every pair of indicators (Kendall's tau-b), and says in words which
+models are Pareto-optimal under one indicator but dominated under another, and by which model.
+
+    name: imagenet-zoo
+    quality: top1                 # the number the fronts use; higher is better unless lower_is_better: true
+    reference: ResNet-50          # the model every timing group includes; default: the first model
+    models:
+      - {name: ResNet-50, source: timm:resnet50, quality: {top1: 80.4}, cite: "where the number comes from"}
+      - {name: ViT-B/16, source: timm:vit_base_patch16_224, kwargs: {}, quality: {top1: 81.1}}
+    measure: {device: cuda, dtype: bfloat16, batch: [1, 256]}   # as compare's measure: section
+
+Counts run on meta. Speed is timed in interleaved groups of at most `group_size` models, and
+every group includes the reference, so a speed-up from one group is comparable with one from
+another: each model's throughput and latency in the fronts are the reference's (its median over
+the groups) times the model's speed-up over the reference, paired within its group. Quality is
+never measured or downloaded: the file gives it, with its source.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Callable
+
+from .cache import Cache
+from .compare import MEASURE_KEYS, MODEL_KEYS, _check_keys, _check_measure, _own_input, run_settings
+from .errors import FairnessError
+from .measure import Target, measure_models
+from .readings import INDICATORS, measured, num
+from .results import new_results
+from .sources import InputSpec
+from .spec import check_name, read_yaml
+
+TOP_KEYS = {"name", "quality", "lower_is_better", "reference", "models", "measure", "group_size"}
+ZOO_MODEL_KEYS = MODEL_KEYS | {"cite"}
+# the cost indicators a front is drawn for, in the order reports list them
+FRONT_INDICATORS = ("params", "macs", "flops", "throughput", "latency", "peak_memory")
+GROUP_SIZE = 8  # models timed together, the reference included: more would lengthen every round
+CSV_QUALITY = ("top1", "top5", "acc", "accuracy", "glue", "bleu", "map", "miou")  # a quality column's names
+
+
+# --- the zoo file ------------------------------------------------------------------------------
+
+
+def load_zoo(path: str, quality: str | None = None, reference: str | None = None) -> dict:
+    """A zoo from YAML, or from a CSV with a `model` column (a source, or a timm model name) and
+    quality columns. `quality` and `reference` (the command line's) win over the file's."""
+    zoo = _load_csv(path) if path.lower().endswith(".csv") else _load_yaml(path)
+    zoo["quality"] = quality or zoo.get("quality")
+    zoo["reference"] = reference or zoo.get("reference") or zoo["models"][0]["name"]
+    names = [m["name"] for m in zoo["models"]]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise FairnessError(f"zoo {path}: the name {dup!r} is given to two models; give each model its own name")
+    if zoo["reference"] not in names:
+        raise FairnessError(f"zoo {path}: reference {zoo['reference']!r} is not one of the models "
+                            f"({', '.join(names[:6])}{', ...' if len(names) > 6 else ''})")
+    metrics = {k for m in zoo["models"] for k in m["quality"]}
+    if zoo["quality"] is None:
+        zoo["quality"] = sorted(metrics)[0] if len(metrics) == 1 else None
+    if zoo["quality"] is None and metrics:
+        raise FairnessError(f"zoo {path}: several quality numbers ({', '.join(sorted(metrics))}); say which the "
+                            f"fronts use with 'quality: NAME' (or --quality NAME)")
+    if zoo["quality"] is not None and zoo["quality"] not in metrics:
+        raise FairnessError(f"zoo {path}: quality {zoo['quality']!r} is given for no model "
+                            f"(given: {', '.join(sorted(metrics)) or 'none'})")
+    return zoo
+
+
+def _load_yaml(path: str) -> dict:
+    what = f"zoo {path}"
+    cfg = read_yaml(path, what)
+    _check_keys(cfg, TOP_KEYS, what)
+    models = cfg.get("models")
+    if not isinstance(models, list) or len(models) < 2:
+        raise FairnessError(f"{what}: models: expected a list of at least two {{name, source, quality}} entries")
+    out = []
+    for i, m in enumerate(models):
+        where = f"{what}: models[{i}]"
+        _check_keys(m, ZOO_MODEL_KEYS, where)
+        if not isinstance(m.get("source"), str):
+            raise FairnessError(f"{where}.source: expected a source such as timm:resnet50")
+        for key in ("kwargs", "quality"):
+            if m.get(key) is not None and not isinstance(m[key], dict):
+                raise FairnessError(f"{where}.{key}: expected a mapping")
+        bad = next((k for k, v in (m.get("quality") or {}).items() if num(v) is None), None)
+        if bad is not None:
+            raise FairnessError(f"{where}.quality.{bad}: {m['quality'][bad]!r}; expected a number")
+        _check_measure({k: m[k] for k in ("image_size", "seq_len") if k in m}, where)
+        name = check_name(str(m.get("name") or m["source"]), f"{where}.name")
+        out.append({"name": name, "source": m["source"], "kwargs": m.get("kwargs") or {},
+                    "quality": {k: float(v) for k, v in (m.get("quality") or {}).items()}, "cite": m.get("cite"),
+                    **{k: m[k] for k in ("image_size", "seq_len") if k in m}})
+    measure = cfg.get("measure") or {}
+    _check_keys(measure, MEASURE_KEYS, f"{what}: measure")
+    _check_measure(measure, f"{what}: measure")
+    group = cfg.get("group_size", GROUP_SIZE)
+    if not isinstance(group, int) or isinstance(group, bool) or group < 2:
+        raise FairnessError(f"{what}: group_size: {group!r}; expected an integer of at least 2 (the reference "
+                            f"and one model)")
+    lower = cfg.get("lower_is_better", False)
+    if not isinstance(lower, bool):
+        raise FairnessError(f"{what}: lower_is_better: expected true or false")
+    return {"name": check_name(str(cfg.get("name") or Path(path).stem), f"{what}: name"), "models": out,
+            "quality": cfg.get("quality"), "lower_is_better": lower, "reference": cfg.get("reference"),
+            "measure": measure, "group_size": group}
+
+
+def _load_csv(path: str) -> dict:
+    """timm's results tables: model, img_size, top1, top5, param_count, ... (other columns kept out)."""
+    what = f"zoo {path}"
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, csv.Error, UnicodeDecodeError) as e:
+        raise FairnessError(f"{what}: cannot read it as CSV ({e})") from None
+    if not rows or "model" not in rows[0]:
+        raise FairnessError(f"{what}: expected a header with a 'model' column (a source such as timm:resnet50, or a "
+                            f"timm model name) and quality columns ({', '.join(CSV_QUALITY[:3])}, ...)")
+    if len(rows) < 2:
+        raise FairnessError(f"{what}: expected at least two models")
+    columns = [c for c in rows[0] if c and c.lower() in CSV_QUALITY]
+    models = []
+    for i, r in enumerate(rows, start=2):  # line numbers as an editor shows them
+        text = (r.get("model") or "").strip()
+        if not text:
+            raise FairnessError(f"{what}: line {i}: the model column is empty")
+        # timm's tables list some weights twice, at two image sizes: the name then carries the size
+        twice = sum((x.get("model") or "").strip() == text for x in rows) > 1
+        name = f"{text} @ {r.get('img_size')} px" if twice else text
+        m = {"name": name, "source": text if ":" in text else f"timm:{text}", "kwargs": {}, "cite": path,
+             "quality": {c: float(r[c]) for c in columns if num(_float(r.get(c))) is not None}}
+        size = _float(r.get("img_size"))
+        if size:
+            m["image_size"] = int(size)
+        models.append(m)
+    return {"name": check_name(Path(path).stem, what), "models": models, "quality": None, "lower_is_better": False,
+            "reference": None, "measure": {}, "group_size": GROUP_SIZE}
+
+
+def _float(text) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- measuring ---------------------------------------------------------------------------------
+
+
+def groups_of(names: list[str], reference: str, size: int) -> list[list[str]]:
+    """Timing groups: the reference first in each, then at most size - 1 other models."""
+    rest = [n for n in names if n != reference]
+    step = max(1, size - 1)
+    return [[reference, *rest[i:i + step]] for i in range(0, len(rest), step)] or [[reference]]
+
+
+def measure_zoo(zoo: dict, *, speed=None, count_device: str = "meta", image_size=None, seq_len: int | None = None,
+                input_factory: str | None = None, cache: Cache | None = None,
+                progress: Callable[[str], None] = lambda m: None,
+                on_record: Callable[[dict], None] | None = None) -> dict:
+    """Every model of the zoo, counted, and timed in groups with the reference; then the fronts,
+    the rank agreement and the disagreements (`analyse`). A model that fails is recorded as failed
+    and the others go on."""
+    spec = InputSpec(image_size=(image_size, image_size) if isinstance(image_size, int) else image_size,
+                     seq_len=seq_len, factory=input_factory)
+    by_name = {m["name"]: m for m in zoo["models"]}
+    cache = cache or Cache(None)  # one for every group: the reference is counted once
+
+    def target(name: str) -> Target:
+        m = by_name[name]
+        return Target(m["source"], kwargs=m["kwargs"] or None, name=name, role="zoo",
+                      spec=_own_input(spec, {k: m[k] for k in ("image_size", "seq_len") if k in m}))
+
+    names = [m["name"] for m in zoo["models"]]
+    plan = groups_of(names, zoo["reference"], zoo["group_size"]) if speed is not None else [names]
+    records: dict[str, dict] = {}
+    env, ratios = None, []
+    for g, group in enumerate(plan):
+        if speed is not None:
+            progress(f"group {g + 1} of {len(plan)}: {', '.join(group)}")
+        res = measure_models([target(n) for n in group], count_device=count_device, fvcore=False, speed=speed,
+                             keep_going=True, cache=cache, progress=progress, references=1)
+        env = env or res["environment"]
+        for rec in res["models"]:
+            if speed is not None:
+                rec.setdefault("zoo", {})["group"] = g
+            if rec["name"] == zoo["reference"] and rec["name"] in records:
+                records[rec["name"]].setdefault("zoo", {}).setdefault("reference_runs", []).append(rec.get("speed"))
+                continue
+            if rec["name"] == zoo["reference"] and speed is not None:
+                rec.setdefault("zoo", {})["reference_runs"] = [rec.get("speed")]
+            records[rec["name"]] = rec
+        ratios += [{**r, "group": g} for r in res.get("speed_ratios") or []]
+        if on_record:
+            on_record(new_results([records[n] for n in names if n in records], env, speed_ratios=ratios))
+    models = [records[n] for n in names if n in records]
+    for m in models:
+        entry = by_name[m["name"]]
+        m["quality"] = entry["quality"]
+        if entry.get("cite"):
+            m["quality_source"] = entry["cite"]
+    res = new_results(models, env, speed_ratios=ratios)
+    if speed is not None:
+        _via_reference(res, zoo["reference"])
+    res["zoo"] = {"name": zoo["name"], "quality": zoo["quality"], "lower_is_better": zoo["lower_is_better"],
+                  "reference": zoo["reference"], "groups": plan, **analyse(res, zoo)}
+    return res
+
+
+def _median(xs: list[float]) -> float | None:
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
+def _via_reference(res: dict, reference: str) -> None:
+    """Each model's throughput and latency as the reference's (its median over the groups) times
+    the model's speed-up over the reference, paired in the model's own group: comparable across
+    groups. Kept under model["zoo"]; the raw group numbers stay in model["speed"]."""
+    ref = next((m for m in res["models"] if m["name"] == reference and not m.get("failed")), None)
+    if ref is None:
+        return
+    runs = [s for s in (ref.get("zoo") or {}).get("reference_runs") or [] if s]
+    base = {"throughput": _median([num((s.get("throughput") or {}).get("samples_per_s")) for s in runs]),
+            "latency": _median([num((s.get("latency") or {}).get("median_s")) for s in runs])}
+    batch = {"throughput": ((ref.get("speed") or {}).get("throughput") or {}).get("batch_size"),
+             "latency": ((ref.get("speed") or {}).get("latency") or {}).get("batch_size")}
+    for m in res["models"]:
+        if m.get("failed") or not m.get("speed"):
+            continue
+        z = m.setdefault("zoo", {})
+        for ind in ("throughput", "latency"):
+            if base[ind] is None:
+                continue
+            if m is ref:
+                z[ind] = base[ind]
+                continue
+            r = next((r for r in res["speed_ratios"] if r["model"] == m["name"] and r["reference"] == reference
+                      and r["indicator"] == ind and r.get("implementation", "eager") == "eager"
+                      and r["batch_size"] == batch[ind]), None)
+            if r:
+                z[f"{ind}_speedup"], z[f"{ind}_ci95"] = r["speedup"], r["ci95"]
+                z[ind] = base[ind] * r["speedup"] if ind == "throughput" else base[ind] / r["speedup"]
+
+
+# --- fronts, ranks, disagreements -----------------------------------------------------------------
+
+
+def cost(m: dict, key: str) -> float | None:
+    """An indicator as a cost, lower better: throughput becomes seconds per sample. Speeds are the
+    ones made comparable through the reference where the zoo was timed in groups."""
+    z = m.get("zoo") or {}
+    if key in ("throughput", "latency") and key in z:
+        v = num(z[key])
+    else:
+        v = measured(m, key)
+    if v is None or v <= 0:
+        return None
+    return 1 / v if INDICATORS[key].higher_is_better else v
+
+
+def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """(quality, cost), quality higher better, cost lower better: a is at least as good on both and
+    better on one."""
+    return a[0] >= b[0] and a[1] <= b[1] and (a[0] > b[0] or a[1] < b[1])
+
+
+def front(points: dict[str, tuple[float, float]]) -> tuple[list[str], dict[str, str]]:
+    """The Pareto front (names, by increasing cost), and for every other model the model that
+    dominates it: of those that do, the one of highest quality (then lowest cost)."""
+    on, by = [], {}
+    for n, p in points.items():
+        over = [o for o, q in points.items() if o != n and dominates(q, p)]
+        if over:
+            by[n] = max(over, key=lambda o: (points[o][0], -points[o][1]))
+        else:
+            on.append(n)
+    return sorted(on, key=lambda n: points[n][1]), by
+
+
+def kendall_tau_b(x: list[float], y: list[float]) -> float | None:
+    """Kendall's tau-b of two paired lists (ties counted as in scipy.stats.kendalltau); None with
+    fewer than two pairs or a constant list."""
+    n = len(x)
+    concordant = discordant = ties_x = ties_y = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            dx, dy = x[i] - x[j], y[i] - y[j]
+            if dx == 0 and dy == 0:
+                continue
+            if dx == 0:
+                ties_x += 1
+            elif dy == 0:
+                ties_y += 1
+            elif (dx > 0) == (dy > 0):
+                concordant += 1
+            else:
+                discordant += 1
+    denom = math.sqrt((concordant + discordant + ties_x) * (concordant + discordant + ties_y))
+    return (concordant - discordant) / denom if denom else None
+
+
+def analyse(res: dict, zoo: dict) -> dict:
+    """Fronts per indicator, rank agreement between indicators, and the disagreements in words."""
+    q, sign = zoo["quality"], (-1 if zoo["lower_is_better"] else 1)
+    ok = [m for m in res["models"] if not m.get("failed")]
+    indicators = [k for k in FRONT_INDICATORS if sum(cost(m, k) is not None for m in ok) >= 2]
+    fronts, dominated = {}, {}
+    for k in indicators:
+        points = {m["name"]: (sign * m["quality"][q], cost(m, k)) for m in ok
+                  if q in (m.get("quality") or {}) and cost(m, k) is not None}
+        if len(points) >= 2:
+            fronts[k], dominated[k] = front(points)
+    tau = {}
+    for i, a in enumerate(indicators):
+        for b in indicators[i + 1:]:
+            both = [m for m in ok if cost(m, a) is not None and cost(m, b) is not None]
+            t = kendall_tau_b([cost(m, a) for m in both], [cost(m, b) for m in both])
+            if t is not None:
+                tau.setdefault(a, {})[b] = tau.setdefault(b, {})[a] = t
+    return {"indicators": indicators, "fronts": fronts, "dominated": dominated, "tau": tau,
+            "disagreements": disagreements(fronts, dominated, {m["name"]: m for m in ok}, q)}
+
+
+def disagreements(fronts: dict, dominated: dict, models: dict, q: str) -> list[dict]:
+    """Models on the front under one indicator and dominated under another, by which model:
+    'efficientnet_b3 is on the FLOPs front but dominated on throughput by resnet50'. Indicators
+    on which the same model dominates it are said together (MACs and FLOPs mostly agree)."""
+    out = []
+    for name in models:
+        on = [k for k in fronts if name in fronts[k]]
+        if not on:
+            continue
+        by: dict[str, list[str]] = {}
+        for k in fronts:
+            if name in dominated[k]:
+                by.setdefault(dominated[k][name], []).append(k)
+        for other, keys in by.items():
+            costs = ", ".join(_compare(k, models[other], models[name]) for k in keys)
+            out.append({"model": name, "on_front": on, "dominated_on": keys, "by": other,
+                        "text": f"{name} is on the {_names(on)} front{'s' if len(on) > 1 else ''} but dominated on "
+                                f"{_names(keys)} by {other} ({q} {models[other]['quality'][q]:g} against "
+                                f"{models[name]['quality'][q]:g}; {costs})"})
+    return out
+
+
+def _names(keys: list[str]) -> str:
+    labels = [INDICATORS[k].label for k in keys]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def _compare(key: str, a: dict, b: dict) -> str:
+    """a's cost against b's on one indicator, in the ratio convention: '1.8x the throughput'."""
+    ca, cb = cost(a, key), cost(b, key)
+    i = INDICATORS[key]
+    if i.higher_is_better:
+        return f"{cb / ca:.3g}x the {i.label}"
+    if i.convention == "speed":
+        return f"{cb / ca:.3g}x as fast at batch 1"
+    return f"{ca / cb:.3g}x the {i.label}"
+
+
+def run_zoo(path: str, *, device: str | None = None, no_speed: bool = False, overrides: dict | None = None,
+            quality: str | None = None, reference: str | None = None, cache: Cache | None = None,
+            progress: Callable[[str], None] = lambda m: None, on_record=None) -> dict:
+    """The whole `fairness zoo`: read the file, measure, analyse. `overrides`: measure: keys from
+    the command line, which win over the file's."""
+    zoo = load_zoo(path, quality, reference)
+    ms = {**zoo["measure"], **(overrides or {})}
+    _check_measure(ms, f"zoo {path}: measure (with the command line's settings)")
+    want_speed = bool(ms.get("speed", True)) and not no_speed
+    speed = run_settings(ms, device) if want_speed else None
+    size = ms.get("image_size")
+    return measure_zoo(zoo, speed=speed, count_device=ms.get("count_device", "meta"),
+                       image_size=tuple(size) if isinstance(size, list) else size, seq_len=ms.get("seq_len"),
+                       input_factory=ms.get("inputs"), cache=cache, progress=progress, on_record=on_record)

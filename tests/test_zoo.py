@@ -1,0 +1,126 @@
+"""`fairness zoo`: fronts, rank agreement and disagreements, on tiny models counted by hand.
+
+The zoo (python: sources from tests/tiny_models.py, input mlp_inputs: 8 features):
+  A  shared_mlp(times=8, width=8): params 9*8 + 8*8 + 8 = 144, MACs 8*8 + 8*8*8 = 576, quality 70
+  B  mlp_stack(depth=2, width=8):  params 72 + 2*72 = 216,   MACs 64 + 2*64 = 192,    quality 60
+  C  mlp_stack(depth=4, width=8):  params 72 + 4*72 = 360,   MACs 64 + 4*64 = 320,    quality 75
+By parameters A and C are the front and A dominates B; by MACs B and C are, and C dominates A.
+The ranks by parameters (A < B < C) and by MACs (B < C < A) agree on one pair of three:
+Kendall's tau-b = (1 - 2) / 3.
+"""
+
+import json
+import math
+
+import pytest
+
+from fairness import FairnessError
+from fairness.zoo import front, groups_of, kendall_tau_b, load_zoo
+from cli_run import one_line_exit_2, run
+
+ZOO = """\
+name: tiny-zoo
+quality: acc
+reference: B
+models:
+  - {name: A, source: "python:tiny_models:shared_mlp", quality: {acc: 70}, cite: "by hand"}
+  - {name: B, source: "python:tiny_models:mlp_stack", kwargs: {depth: 2, width: 8}, quality: {acc: 60}}
+  - {name: C, source: "python:tiny_models:mlp_stack", kwargs: {depth: 4, width: 8}, quality: {acc: 75}}
+measure: {device: cpu, inputs: "python:tiny_models:mlp_inputs", speed: false}
+"""
+
+
+def _zoo(tmp_path, text=ZOO, name="zoo.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_front_and_who_dominates():
+    """(quality, cost): b is dominated by a (better and cheaper); d ties c exactly, so neither
+    dominates the other; the front is sorted by cost."""
+    on, by = front({"a": (80.0, 1.0), "b": (79.0, 2.0), "c": (81.0, 3.0), "d": (81.0, 3.0)})
+    assert on == ["a", "c", "d"] and by == {"b": "a"}
+
+
+def test_kendall_tau_b_by_hand():
+    assert kendall_tau_b([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)  # 5 concordant, 1 discordant
+    # ties: 4 concordant, one tie in x, one in y: 4 / sqrt(5 * 5), as scipy.stats.kendalltau gives
+    assert kendall_tau_b([1, 2, 2, 3], [1, 2, 3, 3]) == pytest.approx(0.8)
+    assert kendall_tau_b([1, 1], [1, 2]) is None
+
+
+def test_groups_always_hold_the_reference():
+    assert groups_of(["r", "a", "b", "c"], "r", 3) == [["r", "a", "b"], ["r", "c"]]
+    assert groups_of(["a", "r"], "r", 8) == [["r", "a"]]
+
+
+def test_zoo_counts_fronts_and_disagreements(tmp_path):
+    r = run("zoo", _zoo(tmp_path), "--out", str(tmp_path / "out"), "-q")
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    params = {m["name"]: m["params"]["unique"] for m in res["models"]}
+    macs = {m["name"]: m["flops"]["macs"] for m in res["models"]}
+    assert params == {"A": 144, "B": 216, "C": 360} and macs == {"A": 576, "B": 192, "C": 320}
+    z = res["zoo"]
+    assert z["fronts"]["params"] == ["A", "C"] and z["dominated"]["params"] == {"B": "A"}
+    assert z["fronts"]["macs"] == ["B", "C"] and z["dominated"]["macs"] == {"A": "C"}
+    assert z["tau"]["params"]["macs"] == pytest.approx(-1 / 3)
+    texts = [d["text"] for d in z["disagreements"]]
+    assert any(t.startswith("A is on the parameters front but dominated on MACs and FLOPs by C (acc 75 against 70")
+               for t in texts)
+    assert any(t.startswith("B is on the MACs and FLOPs fronts but dominated on parameters by A") for t in texts)
+    assert "agree least" in r.output and "report:" in r.output
+    for f in ("report.html", "report.md", "table.tex", "results.csv", "fig_fronts.pdf", "fig_agreement.pdf"):
+        assert (tmp_path / "out" / f).stat().st_size > 0
+    csv = (tmp_path / "out" / "results.csv").read_text().splitlines()
+    assert csv[0].startswith("model,quality,params,macs,flops") and csv[1] == "A,70.0,144.0,576.0,1224.0,1,0,0,,"  # FLOPs: 2 x 576 + 9 bias adds of 8
+
+
+def test_zoo_timed_in_groups_with_the_reference(tmp_path):
+    """group_size 2: B (the reference) is timed with A, then with C; every speed in the fronts
+    is B's median times the model's speed-up over B in its own group."""
+    text = ZOO.replace("speed: false", "speed: true, min_time: 0.05, batch: [2]") + "group_size: 2\n"
+    r = run("zoo", _zoo(tmp_path, text), "--out", str(tmp_path / "out"), "-q")
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert res["zoo"]["groups"] == [["B", "A"], ["B", "C"]]
+    by = {m["name"]: m for m in res["models"]}
+    assert [by[n]["zoo"]["group"] for n in "AC"] == [0, 1] and len(by["B"]["zoo"]["reference_runs"]) == 2
+    runs = by["B"]["zoo"]["reference_runs"]
+    tps = sorted(s["throughput"]["samples_per_s"] for s in runs)
+    assert by["B"]["zoo"]["throughput"] == pytest.approx(sum(tps) / 2)  # the median of two
+    for n in "AC":
+        z = by[n]["zoo"]
+        assert z["throughput"] == pytest.approx(by["B"]["zoo"]["throughput"] * z["throughput_speedup"])
+        assert z["latency"] == pytest.approx(by["B"]["zoo"]["latency"] / z["latency_speedup"])
+    assert "throughput" in res["zoo"]["fronts"] and "latency" in res["zoo"]["fronts"]
+
+
+def test_a_timm_results_csv_is_a_zoo(tmp_path):
+    """timm's results tables: model, img_size, top1, ...; weights listed at two sizes get the size
+    in their name, and the quality metric must be chosen when there are several."""
+    path = _zoo(tmp_path, "model,img_size,top1,top1_err,top5,param_count\n"
+                          "resnet50.a1_in1k,288,81.240,18.760,95.112,25.56\n"
+                          "resnet50.a1_in1k,224,80.382,19.618,94.598,25.56\n"
+                          "resnet18.a1_in1k,224,71.504,28.496,90.086,11.69\n", "results.csv")
+    with pytest.raises(FairnessError, match="several quality numbers \\(top1, top5\\)"):
+        load_zoo(path)
+    zoo = load_zoo(path, quality="top1")
+    assert [m["name"] for m in zoo["models"]] == ["resnet50.a1_in1k @ 288 px", "resnet50.a1_in1k @ 224 px",
+                                                  "resnet18.a1_in1k"]
+    assert zoo["models"][0]["source"] == "timm:resnet50.a1_in1k" and zoo["models"][0]["image_size"] == 288
+    assert zoo["reference"] == "resnet50.a1_in1k @ 288 px" and zoo["models"][2]["quality"]["top1"] == 71.504
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda t: t.replace("reference: B", "reference: Z"), "reference 'Z' is not one of the models"),
+    (lambda t: t.replace("quality: acc\n", "quality: top1\n"), "quality 'top1' is given for no model"),
+    (lambda t: t.replace("cite: ", "citation: "), "unknown key 'citation'"),
+    (lambda t: t.replace("{acc: 60}", "{acc: high}"), "models[1].quality.acc: 'high'; expected a number"),
+    (lambda t: t.replace("name: C,", "name: A,"), "the name 'A' is given to two models"),
+])
+def test_bad_zoo_files_one_line_exit_2(tmp_path, edit, expected):
+    r = run("zoo", _zoo(tmp_path, edit(ZOO)), "--out", str(tmp_path / "out"))
+    one_line_exit_2(r, expected)
+    assert not (tmp_path / "out").exists()
