@@ -355,3 +355,23 @@ def test_columns_that_do_not_fit_move_to_a_second_tabular():
     assert "second tabular" in layout.description
     assert all(INDICATORS[k].label in layout.description for k in moved)
     assert table_tex(res).count(r"\begin{tabular}") == len(layout.tabulars)
+
+
+# --- the gallery ------------------------------------------------------------------------------
+
+
+def test_gallery_indexes_configs_run_or_not(results, tmp_path):
+    """reports/README.md: one line per config; a run one re-rendered from its results.json and
+    linked, one not run yet with the command that runs it."""
+    out = tmp_path / "reports"
+    (out / "albert-vs-bert").mkdir(parents=True)
+    (out / "albert-vs-bert" / "results.json").write_text(json.dumps(results))
+    r = run("gallery", "examples/albert_vs_bert.yaml", "examples/paper/vit_patch.yaml", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    index = (out / "README.md").read_text()
+    lines = [line for line in index.splitlines() if line.startswith("- ")]
+    assert len(lines) == 2
+    assert "**unfair**" in lines[0] and "(albert-vs-bert/report.html)" in lines[0]
+    assert f"({os.path.relpath('examples/albert_vs_bert.yaml', out)})" in lines[0]  # the config, linked
+    assert (out / "albert-vs-bert" / "report.html").exists() and (out / "albert-vs-bert" / "table.tex").exists()
+    assert "not run yet" in lines[1] and "fairness compare examples/paper/vit_patch.yaml" in lines[1]
