@@ -196,6 +196,8 @@ def test_best_is_marked_only_inside_a_group():
     named = {(k, m["name"]) for m in (p, b, w, d, f) for k in ("params", "macs") if (k, id(m)) in best}
     # B flops has the fewest parameters of all, and B width the fewest MACs: neither beats P's row
     assert named == {("params", "P"), ("macs", "P"), ("macs", "B width")}
+    tied = rec("B", params=2e6, macs=3e9)  # the same parameters as P: neither is better on them
+    assert ("params", id(p)) not in best_cells(groups({"models": [p, tied]}), [INDICATORS["params"]], [])
 
 
 # --- figures ----------------------------------------------------------------------------------

@@ -114,8 +114,10 @@ def _matched_keys(g: Group) -> set[str]:
 
 def best_cells(groups: list[Group], cols: list[Indicator], metrics: list[str]) -> set[tuple[str, int]]:
     """(column key, id of the model record) of the best value inside each group: lowest cost,
-    highest throughput, highest quality; ties are all best. A group ranks only where it has two
-    values to compare; a matched group not on the indicators its variants were matched on."""
+    highest throughput, highest quality; ties are all best, but where every value ties nothing
+    is (a parameter-shared model and its baseline at the same FLOPs: neither is better). A group
+    ranks only where it has two values to compare; a matched group not on the indicators its
+    variants were matched on."""
     best = set()
     for g in groups:
         skip = _matched_keys(g) if g.indicator else set()
@@ -123,12 +125,12 @@ def best_cells(groups: list[Group], cols: list[Indicator], metrics: list[str]) -
             if c.key in skip:
                 continue
             vals = [(id(m), v) for m in g.models if (v := cell_value(m, c)) is not None]
-            if len(vals) >= 2:
+            if len({v for _, v in vals}) >= 2:
                 target = min(v for _, v in vals) if c.lower_is_better else max(v for _, v in vals)
                 best |= {(c.key, i) for i, v in vals if v == target}
         for q in metrics:
             vals = [(id(m), v) for m in g.models if (v := quality(m).get(q)) is not None]
-            if len(vals) >= 2:
+            if len({v for _, v in vals}) >= 2:
                 top = max(v for _, v in vals)
                 best |= {(q, i) for i, v in vals if v == top}
     return best
