@@ -277,8 +277,6 @@ def test_figures_text_never_overlaps_nor_leaves_the_figure(results, style, monke
 def test_figures_are_the_venues_width(results, style, tmp_path):
     """Saved at their own size: the full text width for the row of panels, one column for the batch
     figure where the venue has two (ICML: 6.75 in and 3.25 in; NeurIPS 5.5 in)."""
-    from matplotlib.backends.backend_pdf import PdfPages  # noqa: F401  (the PDF backend is there)
-
     res = load_for_render(str(SPEED_RESULTS))
     written = write_figures(res, tmp_path, style)
     widths = {p.stem: _pdf_width_in(p) for p in written if p.suffix == ".pdf"}

@@ -36,6 +36,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 from tueplots import figsizes, fontsizes  # noqa: E402
 
+from ..flags import pair_ratios, view  # noqa: E402
 from ..judgement import judgement_of  # noqa: E402
 from ..readings import INDICATORS, JUDGED, SPEED, measured, quality  # noqa: E402
 from .columns import groups, quality_keys  # noqa: E402
@@ -210,8 +211,7 @@ def _thin_ticks(fig) -> None:
             labels = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text()]
             boxes = [t.get_window_extent(renderer) for t in labels]
             if any(a.overlaps(b) for a, b in zip(boxes, boxes[1:])):
-                ticks = [t for t in axis.get_majorticklocs()]
-                axis.set_major_locator(matplotlib.ticker.FixedLocator(ticks[::2]))
+                axis.set_major_locator(matplotlib.ticker.FixedLocator(list(axis.get_majorticklocs())[::2]))
 
 
 def _place_numbers(fig, ax, points: list[tuple[float, float, str]], font: float) -> None:
@@ -238,9 +238,8 @@ def _place_numbers(fig, ax, points: list[tuple[float, float, str]], font: float)
             if clear:
                 taken.append(box)
                 break
-            t.remove()
-        else:  # no clear place: the legend and the axis still identify it; never an overlap
-            continue
+            t.remove()  # where no offset is clear the point goes unnumbered: its marker and the
+            # legend still say who it is, and a number on top of another would say nothing
 
 
 def _freeze(fig) -> None:
@@ -324,8 +323,6 @@ def _matched_rows(results: dict) -> list[dict]:
     entries = [m for m in j.get("matched") or [] if not m.get("unreachable")]
     first = next((m for m in entries if m["rows"]), None)
     if first is None:  # no matched variant: the comparison as made alone
-        from ..flags import pair_ratios, view
-
         made = groups(results)[0].models
         if len(made) < 2:
             return []
