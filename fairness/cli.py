@@ -702,6 +702,26 @@ def render(results_file, formats, out_dir, figure_style):
 
 @main.command(epilog="""\b
 Examples:
+  fairness gallery examples/albert_vs_bert.yaml examples/paper/*.yaml
+  fairness gallery examples/paper/vit_patch.yaml --out /tmp/gallery --figure-style icml
+""")
+@click.argument("configs", metavar="CONFIG.yaml...", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", default="reports", show_default=True, type=click.Path(file_okay=False),
+              help="The gallery folder: each config's report is in OUT/NAME/.")
+@click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True)
+def gallery(configs, out_dir, figure_style):
+    """Re-render each config's report from its results file and index them in OUT/README.md.
+
+    One line per config: the pair, the verdict and its findings, links to the report; a config
+    not run yet gets the command that runs it. Nothing is measured.
+    """
+    from .render.gallery import gallery as run_gallery
+
+    click.echo(str(run_gallery(list(configs), out_dir, figure_style)))
+
+
+@main.command(epilog="""\b
+Examples:
   fairness demo
   fairness demo --out /tmp/demo --device cpu
 """)

@@ -5,19 +5,25 @@ pdflatex and chromium come from Debian (.ci/run installs them). Where they are m
 tests that need them are skipped, unless FAIRNESS_REQUIRE_TOOLS=1 (set by .ci/run), which
 turns a missing tool into a failure rather than a silent skip."""
 
+import html as html_lib
 import json
 import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from fairness.compare import compare
-from fairness.render.latex import escape
-from fairness.render.report import render
+from fairness.readings import INDICATORS
+from fairness.render.columns import best_cells, groups
+from fairness.render.figures import FIGURES, write_figures
+from fairness.render.latex import escape, table_layout, table_tex
+from fairness.render.report import html_text, load_for_render, render
 from fairness.results import to_plain
 from cli_run import one_line_exit_2, run
+from test_flags import rec
 
 HOSTILE = "<script>alert(1)</script> a_b%c&d#e$f{g}~h^i\\j"
 
@@ -103,3 +109,269 @@ def test_render_command_and_bad_inputs(results, tmp_path):
     one_line_exit_2(run("render", str(path), "--out", str(blocker / "sub")), "cannot write the report")
 
     one_line_exit_2(run("render", str(path), "--format", "pdf"), "--format pdf")
+
+
+# --- the first screen -------------------------------------------------------------------------
+
+# Measures the page as laid out: each part's box, written into the page for --dump-dom to carry out.
+PROBE = """<script>
+(function () {
+  var box = function (q) { var e = document.querySelector(q); if (!e) return null;
+    var r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; };
+  var out = {width: window.innerWidth, height: window.innerHeight,
+    title: box("h1"), summary: box("#summary"), table: box("#models"), head: box("#models thead"),
+    proposed: box("#models tr.proposed"), baseline: box("#models tr.baseline"),
+    sections: Array.prototype.map.call(document.querySelectorAll("h2"),
+      function (h) { return [h.textContent, h.getBoundingClientRect().top]; })};
+  var pre = document.createElement("pre"); pre.id = "probe"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>"""
+
+
+def layout_in_chromium(chromium: str, html: str, folder) -> dict:
+    """The page's boxes in headless Chromium at 1400x900. The report's policy allows no script, so
+    the copy that is measured drops it; the report itself is left as it is."""
+    page = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html).replace("</body>", PROBE + "</body>")
+    (folder / "probe.html").write_text(page)
+    proc = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           "--no-first-run", "--disable-background-networking", "--window-size=1400,900",
+                           "--virtual-time-budget=2000", "--dump-dom", (folder / "probe.html").as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout, re.S)
+    assert found, proc.stdout[-2000:]
+    import html as html_mod
+
+    return json.loads(html_mod.unescape(found.group(1)))
+
+
+@pytest.mark.parametrize("case", ["albert", "cpu"])
+def test_summary_and_top_of_table_in_first_viewport(results, case, tmp_path):
+    """At 1400x900 a reviewer sees the title, the verdict and its summary, and the table's header
+    with the proposed model and the baseline without scrolling; then, in this order, the
+    findings, the figures, environment and methods, and the raw data. For counts with a hostile
+    name, and for a timed run with six variants and a summary of six sentences."""
+    chromium = need("chromium")
+    render(results if case == "albert" else load_for_render(str(SPEED_RESULTS)), tmp_path, formats=("html",))
+    box = layout_in_chromium(chromium, (tmp_path / "report.html").read_text(), tmp_path)
+    # --dump-dom's window keeps room for a browser's frame (813 px of 900 tall in Chromium 1xx):
+    # a page whose first screen fits that fits 900
+    assert box["width"] == 1400 and 700 < box["height"] <= 900, box
+    assert box["title"]["bottom"] <= box["summary"]["top"] <= box["table"]["top"]
+    for part in ("summary", "head", "proposed", "baseline"):
+        assert box[part]["bottom"] <= box["height"], (part, box[part])
+    assert box["summary"]["bottom"] - box["summary"]["top"] < 400  # short: a few sentences
+    sections = [name for name, top in sorted(box["sections"], key=lambda s: s[1])]
+    assert sections[0] == "Findings" and box["sections"][0][1] > box["table"]["bottom"]
+    order = [s for s in ("Findings", "Matched comparisons", "Figures", "Environment and methods", "Raw results")
+             if s in sections]
+    assert order == [s for s in sections if s in order] and len(order) == 5
+
+
+def test_main_table_groups_variants_by_matched_indicator(results, tmp_path):
+    html = html_text(results)
+    table = html[html.index('<table id="models">'):html.index("</table>", html.index('<table id="models">'))]
+    heads = re.findall(r'<tr class="group-head"><th colspan="\d+">(.*?)</th>', table)
+    assert [re.sub("<.*?>", "", h).split(":")[0] for h in heads] == ["Matched on parameters", "Matched on FLOPs"]
+    assert "BERT itself is the closest match" in heads[1]  # the baseline is its own FLOP match
+    rows = re.findall(r'<tr class="(proposed|baseline|variant)">', table)
+    assert rows[:2] == ["proposed", "baseline"] and set(rows[2:]) == {"variant"}
+    assert "<th>glue</th>" in table and "train it" in table  # quality where known, else to be trained
+
+
+# --- best marks -------------------------------------------------------------------------------
+
+
+def test_best_is_marked_only_inside_a_group():
+    """P against B: the better of the two. Variants of one matched group against each other on
+    what they are not matched on; never a variant of one group against another group's."""
+    p, b = rec("P", "proposed", params=2e6, macs=1e9), rec("B", params=4e6, macs=3e9)
+    w = rec("B width", "variant", params=2e6, macs=0.5e9, match={"indicator": "params", "strategy": "width"})
+    d = rec("B depth", "variant", params=2e6, macs=0.8e9, match={"indicator": "params", "strategy": "depth"})
+    f = rec("B flops", "variant", params=1e6, macs=1e9, match={"indicator": "flops", "strategy": "width"})
+    gs = groups({"models": [p, b, w, d, f]})
+    assert [[m["name"] for m in g.models] for g in gs] == [["P", "B"], ["B width", "B depth"], ["B flops"]]
+    best = best_cells(gs, [INDICATORS["params"], INDICATORS["macs"]], [])
+    named = {(k, m["name"]) for m in (p, b, w, d, f) for k in ("params", "macs") if (k, id(m)) in best}
+    # B flops has the fewest parameters of all, and B width the fewest MACs: neither beats P's row
+    assert named == {("params", "P"), ("macs", "P"), ("macs", "B width")}
+    tied = rec("B", params=2e6, macs=3e9)  # the same parameters as P: neither is better on them
+    assert ("params", id(p)) not in best_cells(groups({"models": [p, tied]}), [INDICATORS["params"]], [])
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+SPEED_RESULTS = Path(__file__).parent / "data" / "resnet18_vs_resnet50_cpu.json"
+
+
+def crowded() -> dict:
+    """Eight models a hair apart on every indicator, with quality for some and long names: the
+    hardest case for labels and legends."""
+    def runs(s):
+        rate = [b / (s * (1 + b / 8)) for b in (1, 4, 16, 64)]
+        return [{"batch_size": b, "latency": {"median_s": s * (1 + b / 8)},
+                 "throughput": {"samples_per_s": r, "ci95": [0.98 * r, 1.02 * r]}} for b, r in zip((1, 4, 16, 64), rate)]
+
+    models = [rec("A proposed model with a rather long descriptive name", "proposed", params=10e6, macs=2e9,
+                  throughput=100, latency=0.010, runs=runs(0.010), quality={"top1": 80.0}),
+              rec("Baseline", params=10.1e6, macs=2.02e9, throughput=101, latency=0.0101, runs=runs(0.0101),
+                  quality={"top1": 80.05})]
+    for i, (on, strategy) in enumerate([("params", "width"), ("params", "depth"), ("flops", "width"),
+                                        ("flops", "depth"), ("throughput", "width"), ("latency", "depth")]):
+        models.append(rec(f"Baseline {strategy}-matched on {on}", "variant", params=10e6 * (1 + i / 400),
+                          macs=2e9 * (1 - i / 400), throughput=100 + i / 10, latency=0.01 * (1 + i / 500),
+                          runs=runs(0.01 * (1 + i / 500)), quality={"top1": 80 + i / 50} if i % 2 else {},
+                          match={"indicator": on, "strategy": strategy, "rel_error": 0.001}))
+    return {"models": models, "comparison": {"name": "crowded", "proposed": models[0]["name"],
+                                             "baseline": "Baseline"}, "environment": {}}
+
+
+def drawn_texts(fig, monkeypatch) -> list:
+    """Every text matplotlib actually draws (tick labels outside the view are not), non-empty."""
+    from matplotlib.text import Text
+
+    drawn, real = [], Text.draw
+
+    def spy(self, renderer):
+        if self.get_visible() and self.get_text().strip():
+            drawn.append(self)
+        return real(self, renderer)
+
+    monkeypatch.setattr(Text, "draw", spy)
+    fig.canvas.draw()
+    monkeypatch.setattr(Text, "draw", real)
+    return drawn
+
+
+@pytest.mark.parametrize("style", ["neurips", "iclr", "icml"])
+def test_figures_text_never_overlaps_nor_leaves_the_figure(results, style, monkeypatch):
+    """Every figure of three comparisons (counts with quality; a CPU run with speed at three batch
+    sizes; eight models a hair apart), from matplotlib's own text extents."""
+    import matplotlib.pyplot as plt
+
+    cases = {"albert": results, "cpu": load_for_render(str(SPEED_RESULTS)), "crowded": crowded()}
+    made = 0
+    for case, res in cases.items():
+        for name, make in FIGURES.items():
+            fig = make(res, style)
+            if fig is None:
+                continue
+            made += 1
+            renderer = fig.canvas.get_renderer()
+            texts = drawn_texts(fig, monkeypatch)
+            boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+            whole = fig.bbox
+            for text, b in boxes:
+                assert b.x0 >= whole.x0 - 0.5 and b.x1 <= whole.x1 + 0.5 and b.y0 >= whole.y0 - 0.5 \
+                    and b.y1 <= whole.y1 + 0.5, (case, name, text, b, whole)
+            for i, (ta, a) in enumerate(boxes):
+                for tb, b in boxes[i + 1:]:
+                    overlap = min(a.x1, b.x1) - max(a.x0, b.x0), min(a.y1, b.y1) - max(a.y0, b.y0)
+                    assert not (overlap[0] > 0.5 and overlap[1] > 0.5), (case, name, ta, tb)
+            plt.close(fig)
+    assert made == 8  # tradeoff and matched for all three; batch for the two with several batch sizes
+
+
+@pytest.mark.parametrize("style", ["neurips", "icml"])
+def test_figures_are_the_venues_width(results, style, tmp_path):
+    """Saved at their own size: the full text width for the row of panels, one column for the batch
+    figure where the venue has two (ICML: 6.75 in and 3.25 in; NeurIPS 5.5 in)."""
+    res = load_for_render(str(SPEED_RESULTS))
+    written = write_figures(res, tmp_path, style)
+    widths = {p.stem: _pdf_width_in(p) for p in written if p.suffix == ".pdf"}
+    full, column = (6.75, 3.25) if style == "icml" else (5.5, 5.5)
+    assert widths == pytest.approx({"fig_tradeoff": full, "fig_matched": full, "fig_batch": column}, abs=0.01)
+
+
+def _pdf_width_in(path) -> float:
+    box = re.search(rb"/MediaBox \[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", path.read_bytes())
+    return float(box.group(1)) / 72
+
+
+# --- LaTeX for a paper ------------------------------------------------------------------------
+
+COLUMN_DOC = r"""\documentclass[10pt]{article}
+\usepackage[textwidth=5.5in]{geometry}
+\usepackage{booktabs}
+\usepackage{siunitx}
+\sisetup{detect-weight=true, detect-family=true}
+\begin{document}
+\input{table.tex}
+\end{document}
+"""
+
+
+@pytest.mark.parametrize("case", ["albert", "cpu"])
+def test_table_tex_fits_a_5_5_inch_column(results, case, tmp_path):
+    """table.tex in a 5.5 in text at \\small: no overfull box, no \\resizebox; rows grouped with a
+    rule between groups and a Matched on column; the proposed row starred; ratios are S columns."""
+    pdflatex = need("pdflatex")
+    res = results if case == "albert" else load_for_render(str(SPEED_RESULTS))
+    table = table_tex(res)
+    (tmp_path / "table.tex").write_text(table)
+    (tmp_path / "paper.tex").write_text(COLUMN_DOC)
+    proc = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "paper.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    log = (tmp_path / "paper.log").read_text(errors="replace")
+    assert "Overfull \\hbox" not in log, log[log.index("Overfull"):][:600]
+    assert "resizebox" not in table and r"\small" in table and "{Matched on}" in table
+    body = table[table.index(r"\begin{tabular}"):table.index(r"\end{tabular}")]
+    assert body.count(r"\midrule") == len([g for g in groups(res) if g.models])  # one rule above each group
+    assert re.search(r"\$\^\\star\$ &", body)  # the proposed row is marked
+    assert "{rel.}" in body and re.search(r"& \d+\.\d+ & \d+\.\d+ (&|\\\\)", body)  # value and ratio, plain numbers
+    layout = table_layout(res)
+    assert f"% Layout: {layout.description}." in table and layout.env == "table"
+
+
+def test_table_tex_for_a_two_column_venue_goes_across_or_splits(tmp_path):
+    """ICML's column is 3.25 in: a table that does not fit it goes across both columns (table*),
+    and says so in the .tex and in the HTML report; the ICML preview compiles without overfull boxes."""
+    pdflatex = need("pdflatex")
+    res = load_for_render(str(SPEED_RESULTS))
+    layout = table_layout(res, "icml")
+    assert layout.env == "table*" and "across both columns" in layout.description
+    render(res, tmp_path, formats=("tex", "html"), style="icml")
+    assert r"\begin{table*}" in (tmp_path / "table.tex").read_text()
+    assert html_lib.escape(layout.description) in (tmp_path / "report.html").read_text()
+    proc = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    log = (tmp_path / "report.log").read_text(errors="replace")
+    tables = log[:log.index("fig_")] if "fig_" in log else log  # the table is set before the figures
+    assert "Overfull \\hbox" not in tables
+
+
+def test_columns_that_do_not_fit_move_to_a_second_tabular():
+    """A 5.5 in column cannot hold every indicator of a timed run with its ratios: the judged ones
+    and quality stay in the first tabular, the rest move under it, and the .tex says which."""
+    res = load_for_render(str(SPEED_RESULTS))
+    res["models"][0]["quality"] = {"top1": 70.1}
+    layout = table_layout(res, "neurips")
+    first = [c.key for c in layout.tabulars[0]]
+    assert len(layout.tabulars) >= 2 and first[:2] == ["params", "flops"] and "top1" in first
+    moved = [c.key for t in layout.tabulars[1:] for c in t]
+    assert "second tabular" in layout.description
+    assert all(INDICATORS[k].label in layout.description for k in moved)
+    assert table_tex(res).count(r"\begin{tabular}") == len(layout.tabulars)
+
+
+# --- the gallery ------------------------------------------------------------------------------
+
+
+def test_gallery_indexes_configs_run_or_not(results, tmp_path):
+    """reports/README.md: one line per config; a run one re-rendered from its results.json and
+    linked, one not run yet with the command that runs it."""
+    out = tmp_path / "reports"
+    (out / "albert-vs-bert").mkdir(parents=True)
+    (out / "albert-vs-bert" / "results.json").write_text(json.dumps(results))
+    r = run("gallery", "examples/albert_vs_bert.yaml", "examples/paper/vit_patch.yaml", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    index = (out / "README.md").read_text()
+    lines = [line for line in index.splitlines() if line.startswith("- ")]
+    assert len(lines) == 2
+    assert "**unfair**" in lines[0] and "(albert-vs-bert/report.html)" in lines[0]
+    assert f"({os.path.relpath('examples/albert_vs_bert.yaml', out)})" in lines[0]  # the config, linked
+    assert (out / "albert-vs-bert" / "report.html").exists() and (out / "albert-vs-bert" / "table.tex").exists()
+    assert "not run yet" in lines[1] and "fairness compare examples/paper/vit_patch.yaml" in lines[1]

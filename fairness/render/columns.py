@@ -1,13 +1,26 @@
-"""The columns of a comparison table, with their units and which way is better: one home
-for the HTML and LaTeX tables. Each is an indicator of readings.py, read the same way."""
+"""The rows and columns of a comparison table, with their units and which way is better: one
+home for the HTML and LaTeX tables and the figures' numbering. Each column is an indicator of
+readings.py, read the same way.
+
+Rows come in groups: the comparison as made (the proposed model and the baseline), then one
+group per indicator the baseline's variants are matched on. "Best" is marked only inside a
+group, where a comparison means something: the proposed model against the baseline, or the
+variants of one matched group against each other on what they were not matched on. Across
+groups it would rank variants that fairness built to match, not to compete.
+"""
 
 from __future__ import annotations
 
-from ..readings import INDICATORS, Indicator, measured
+from dataclasses import dataclass
+
+from ..readings import INDICATORS, Indicator, measured, quality
 
 # The table's columns, in order; applied and active parameters show sharing and sparsity.
 COLUMNS = tuple(INDICATORS[k] for k in ("params", "applied", "active", "macs", "flops", "throughput", "latency",
                                         "graph_throughput", "graph_latency", "peak_memory"))
+# Shown only where they differ from the unique count for some model: otherwise a copy of it.
+_PARAM_SENSES = ("applied", "active")
+_SENSE_DIFFERS = 0.01
 
 
 HOST_BOUND_NOTE = (" host-bound: the GPU idled over half of each batch-1 step, so the host's kernel launches (its "
@@ -40,19 +53,94 @@ def tex_number(col: Indicator, v: float) -> str:
     return f"{v / col.scale:.{col.digits}f}"
 
 
-def best_rows(models: list[dict], cols: list[Indicator], quality: list[str]) -> set[tuple[str, int]]:
-    """(column key, row) of the best value in each column: lowest cost, highest throughput,
-    highest quality. Ties are all best."""
+def columns_of(models: list[dict]) -> list[Indicator]:
+    """The columns some model has a value for; applied and active parameters only where they
+    differ from the unique count (sharing, sparsity) for some model."""
+    def differs(m: dict, key: str) -> bool:
+        v, unique = measured(m, key), measured(m, "params")
+        return v is not None and bool(unique) and abs(v / unique - 1) > _SENSE_DIFFERS
+
+    return [c for c in COLUMNS if any(cell_value(m, c) is not None for m in models)
+            and (c.key not in _PARAM_SENSES or any(differs(m, c.key) for m in models))]
+
+
+def quality_keys(models: list[dict]) -> list[str]:
+    """Every quality metric given for some model, in the order first given."""
+    return list(dict.fromkeys(k for m in models for k in quality(m)))
+
+
+@dataclass(frozen=True)
+class Group:
+    """Rows of a table that are compared with each other."""
+    indicator: str | None  # None: the comparison as made; else the indicator its variants are matched on
+    title: str
+    models: tuple  # the records, in order
+    notes: tuple = ()  # the baseline itself as the match; strategies that could not reach the target
+
+
+def groups(results: dict) -> list[Group]:
+    """The comparison as made (proposed, then baselines), then the variants by matched indicator
+    in the order of readings.INDICATORS; a matched indicator without variants keeps its group for
+    its notes (the baseline is itself the match, or no strategy reached the target)."""
+    models = [m for m in results["models"] if not m.get("failed")]
+    variants = [m for m in models if m["role"] == "variant" and m.get("match")]
+    made = [m for m in models if m not in variants]
+    made = [m for m in made if m["role"] == "proposed"] + [m for m in made if m["role"] != "proposed"]
+    cmp = results.get("comparison") or {}
+    base = next((m["name"] for m in made if m["role"] == "baseline"), cmp.get("baseline", "the baseline"))
+    notes: dict[str, list[str]] = {}
+    for k, match in (cmp.get("baseline_matches") or {}).items():
+        notes.setdefault(k, []).append(f"{base} itself is the closest match ({match['rel_error']:+.1%})")
+    for u in cmp.get("unreachable") or []:
+        why = u.get("reason") or "not within tolerance"
+        notes.setdefault(u["indicator"], []).append(
+            f"{u['strategy']} scaling does not reach it ({u['rel_error']:+.1%} at best; {why})")
+    keys = {m["match"]["indicator"] for m in variants} | set(notes)
+    out = [Group(None, "As compared", tuple(made))]
+    for k in sorted(keys, key=lambda k: list(INDICATORS).index(k) if k in INDICATORS else len(INDICATORS)):
+        label = INDICATORS[k].label if k in INDICATORS else k
+        out.append(Group(k, f"Matched on {label}", tuple(m for m in variants if m["match"]["indicator"] == k),
+                         tuple(notes.get(k, ()))))
+    return out
+
+
+def _matched_keys(g: Group) -> set[str]:
+    """The indicators a group's variants are equal on by construction, so not ranked on."""
+    on = {g.indicator} | {a["indicator"] for m in g.models for a in (m.get("match") or {}).get("also") or []}
+    if on & {"macs", "flops"}:
+        on |= {"macs", "flops"}
+    return on
+
+
+def best_cells(groups: list[Group], cols: list[Indicator], metrics: list[str]) -> set[tuple[str, int]]:
+    """(column key, id of the model record) of the best value inside each group: lowest cost,
+    highest throughput, highest quality; ties are all best, but where every value ties nothing
+    is (a parameter-shared model and its baseline at the same FLOPs: neither is better). A group
+    ranks only where it has two values to compare; a matched group not on the indicators its
+    variants were matched on."""
     best = set()
-    for c in cols:
-        vals = [(i, v) for i, m in enumerate(models) if (v := cell_value(m, c)) is not None]
-        if len(vals) >= 2:
-            target = min(v for _, v in vals) if c.lower_is_better else max(v for _, v in vals)
-            best |= {(c.key, i) for i, v in vals if v == target}
-    for q in quality:
-        vals = [(i, (m.get("quality") or {}).get(q)) for i, m in enumerate(models)]
-        vals = [(i, float(v)) for i, v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        if len(vals) >= 2:
-            top = max(v for _, v in vals)
-            best |= {(q, i) for i, v in vals if v == top}
+    for g in groups:
+        skip = _matched_keys(g) if g.indicator else set()
+        for c in cols:
+            if c.key in skip:
+                continue
+            vals = [(id(m), v) for m in g.models if (v := cell_value(m, c)) is not None]
+            if len({v for _, v in vals}) >= 2:
+                target = min(v for _, v in vals) if c.lower_is_better else max(v for _, v in vals)
+                best |= {(c.key, i) for i, v in vals if v == target}
+        for q in metrics:
+            vals = [(id(m), v) for m in g.models if (v := quality(m).get(q)) is not None]
+            if len({v for _, v in vals}) >= 2:
+                top = max(v for _, v in vals)
+                best |= {(q, i) for i, v in vals if v == top}
     return best
+
+
+def strategy_label(m: dict) -> str:
+    """How a variant was built, for a row under its group's header: 'width, -0.1%' (+ what else
+    it matches)."""
+    match = m.get("match") or {}
+    text = f"{match.get('strategy', '?')}" + (f", {match['rel_error']:+.1%}" if match.get("rel_error") is not None
+                                              else "")
+    also = [f"{a['indicator']} ({a['strategy']})" for a in match.get("also") or []]
+    return text + (f"; also {', '.join(also)}" if also else "")

@@ -1,18 +1,49 @@
 """LaTeX: table.tex for \\input into a paper, and report.tex, a standalone document that
-compiles with pdflatex. Pure functions of a results file; every user string escaped."""
+compiles with pdflatex. Pure functions of a results file; every user string escaped.
+
+table.tex is a whole float: rows grouped as in the HTML report (the comparison as made, then
+the variants by the indicator they are matched on, a \\midrule between groups, a "Matched on"
+column), the proposed row starred, each judged indicator beside its ratio to the baseline (an
+siunitx number), quality last. It is sized for the venue's column at \\small with no
+\\resizebox: the widths of its columns are estimated from the widths of Computer Modern at 9 pt
+(measured with pdflatex, rounded up), and where they do not fit, a two-column venue (ICML)
+gets a table* across both columns, and otherwise the columns that do not fit move to a second
+tabular under the first. The file's first lines and the HTML report say which.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from ..results import failures
 from ..judgement import judgement_of
-from .columns import COLUMNS, best_rows, cell_value, tex_header, tex_number
+from ..readings import INDICATORS, JUDGED, quality, ratio
+from ..results import failures
+from .columns import best_cells, cell_value, columns_of, groups, quality_keys
 
 _SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
             "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
             "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
-PACKAGES = r"\usepackage{booktabs}, \usepackage{siunitx}"
+PACKAGES = r"\usepackage{booktabs}, \usepackage{siunitx} with \sisetup{detect-weight=true, detect-family=true}"
+
+# The venues' widths in inches (their style files): the text, and one column where there are two.
+WIDTHS = {"neurips": {"text": 5.5, "column": 5.5}, "iclr": {"text": 5.5, "column": 5.5},
+          "icml": {"text": 6.75, "column": 3.25}}
+# Widths at \small (9 pt Computer Modern), measured with pdflatex and rounded up about 5%: narrow
+# letters and punctuation 2.9 pt, other lowercase 4.8, m and w 7.1, capitals 6.4 (M and W 9.0),
+# digits 4.6 (5.3 bold, which a column may hold), the decimal point 2.6; \tabcolsep is 6 pt a side.
+_NARROW, _LOWER, _WIDE_LOWER, _UPPER, _WIDE_UPPER = 3.1, 5.0, 7.5, 6.8, 9.5
+_DIGIT, _POINT, _SEP = 5.4, 2.7, 12.0
+_SAFETY = 0.97  # of the line width: the estimate's margin for fonts it did not measure
+
+# Short headers (the unit below them) so that a column is as wide as its numbers
+_HEAD = {"params": ("Params", "M"), "applied": ("Applied", "M"), "active": ("Active", "M"), "macs": ("MACs", "G"),
+         "flops": ("FLOPs", "G"), "throughput": ("Throughput", "/s"), "latency": ("Latency", "ms"),
+         "graph_throughput": ("Thr., graph", "/s"), "graph_latency": ("Lat., graph", "ms"),
+         "peak_memory": ("Memory", "MiB")}
+# Which columns go in the first tabular when not all fit: the judged indicators and quality first
+_PRIORITY = ("params", "flops", "quality", "throughput", "latency", "peak_memory", "applied", "active", "macs",
+             "graph_throughput", "graph_latency")
 
 
 def escape(text) -> str:
@@ -20,46 +51,271 @@ def escape(text) -> str:
     return re.sub(r"[&%$#_{}~^\\<>|]", lambda m: _SPECIAL[m.group()], str(text))
 
 
-def table_tex(results: dict) -> str:
-    """booktabs + siunitx: numbers aligned on the decimal point, units in the header, best in bold."""
-    models = [m for m in results["models"] if not m.get("failed")]
-    cols = [c for c in COLUMNS if any(cell_value(m, c) is not None for m in models)]
-    quality = sorted({k for m in models for k in (m.get("quality") or {})})
-    best = best_rows(models, cols, quality)
-    def fmt(c) -> str:  # integer digits the column needs, so siunitx reserves no more width than that
-        values = [abs(v) / c.scale for m in models if (v := cell_value(m, c)) is not None]
-        return f"{max((len(str(int(v))) for v in values), default=1)}.{c.digits}"
+def _text_pt(s: str) -> float:
+    def width(c: str) -> float:
+        if c.isdigit():
+            return _DIGIT
+        if c in "MW@%&_{}<>\\~^#$|":  # the specials are printed by commands about as wide as a capital M
+            return _WIDE_UPPER
+        if c.isupper():
+            return _UPPER
+        if c in "mw":
+            return _WIDE_LOWER
+        return _NARROW if c in "iljtfr.,:;()[]-!' " else _LOWER
 
-    spec = "l" + "".join(f"S[table-format={fmt(c)}]" for c in cols) + "S[table-format=3.2]" * len(quality)
-    head = ["{Model}"] + [f"{{{tex_header(c)}}}" for c in cols] + [f"{{{escape(q)}}}" for q in quality]
+    return sum(width(c) for c in s)
+
+
+def _number_pt(whole: int, decimals: int) -> float:
+    return _DIGIT * (whole + decimals) + (_POINT if decimals else 0)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One block of the table: an indicator (its value, and its ratio to the baseline where it is
+    judged) or a quality metric."""
+    key: str
+    quality: bool = False
+
+    @property
+    def has_ratio(self) -> bool:
+        return not self.quality and self.key in JUDGED
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How table.tex is laid out for a venue: which float, and the columns of each tabular."""
+    env: str  # "table" or "table*"
+    width_in: float  # the width it must fit
+    tabulars: tuple  # of tuples of Column
+    description: str  # one line for the report and the .tex
+
+
+def _row_label(m: dict, base: str) -> str:
+    """A variant's row, under its group's rule and beside what it is matched on, is named by the
+    baseline and how it was scaled: 'BERT-base (width)'."""
+    if m["role"] == "variant" and m.get("match"):
+        return f"{base} ({m['match']['strategy']})"
+    return m["name"]
+
+
+def _matched_on(m: dict, own: dict) -> str:
+    if m["role"] == "variant" and m.get("match"):
+        return INDICATORS[m["match"]["indicator"]].label if m["match"]["indicator"] in INDICATORS else ""
+    if m["role"] == "baseline" and own:  # the baseline itself is the closest match there
+        return ", ".join(INDICATORS[k].label for k in own if k in INDICATORS)
+    return ""
+
+
+def _decimals(values: list[float], limit: int = 2) -> int:
+    return min(limit, max((len(f"{v:g}".partition(".")[2]) for v in values), default=0))
+
+
+def _formats(results: dict) -> dict:
+    """Per column key: (integer digits, decimals) of its values, and of its ratios."""
+    models = [m for m in results["models"] if not m.get("failed")]
+    base = _baseline(models)
+    out = {}
+    for c in columns_of(models):
+        vals = [v / c.scale for m in models if (v := cell_value(m, c)) is not None]
+        out[c.key] = (len(str(int(max(vals, default=0)))), c.digits)
+        rs = [r for m in models if m is not base and (r := ratio(c.key, cell_value(m, c), cell_value(base, c)))]
+        out[c.key + "/ratio"] = (len(str(int(max(rs, default=0)))), 3 if rs and min(rs) < 0.1 else 2)
+    for q in quality_keys(models):
+        vals = [quality(m)[q] for m in models if q in quality(m)]
+        out["q/" + q] = (len(str(int(max(vals, default=0)))), _decimals(vals))
+    return out
+
+
+def _baseline(models: list[dict]) -> dict:
+    return next((m for m in models if m["role"] == "baseline"), models[0])
+
+
+def _width(col: Column, fmt: dict) -> float:
+    """Points the block of one column takes: the wider of its header and its numbers."""
+    if col.quality:
+        whole, dec = fmt["q/" + col.key]
+        return max(_text_pt(col.key), _number_pt(whole, dec)) + _SEP
+    head, unit = _HEAD[col.key]
+    whole, dec = fmt[col.key]
+    value = max(_text_pt(unit), _number_pt(whole, dec)) + _SEP
+    if not col.has_ratio:
+        return max(_text_pt(head) + _SEP, value)
+    rwhole, rdec = fmt[col.key + "/ratio"]
+    rel = max(_text_pt("rel."), _number_pt(rwhole, rdec)) + _SEP
+    return max(_text_pt(head) + _SEP, value + rel)
+
+
+def _fixed_width(results: dict) -> float:
+    """The Model and Matched on columns, which every tabular repeats."""
+    models = [m for m in results["models"] if not m.get("failed")]
+    own = (results.get("comparison") or {}).get("baseline_matches") or {}
+    base = _baseline(models)["name"]
+    name = max(_text_pt(_row_label(m, base)) + (5 if m["role"] == "proposed" or m.get("capacity_loss") else 0)
+               for m in models)
+    on = max([_text_pt(_matched_on(m, own)) for m in models] + [_text_pt("Matched on")])
+    return max(name, _text_pt("Model")) + on + 2 * _SEP
+
+
+def table_layout(results: dict, style: str = "neurips") -> Layout:
+    """Which columns go in which tabular, in which float, to fit the venue's column at \\small."""
+    models = [m for m in results["models"] if not m.get("failed")]
+    cols = [Column(c.key) for c in columns_of(models)] + [Column(q, True) for q in quality_keys(models)]
+    fmt = _formats(results)
+    rank = {k: i for i, k in enumerate(_PRIORITY)}
+    by_priority = sorted(cols, key=lambda c: rank["quality" if c.quality else c.key])
+    need = _fixed_width(results) + sum(_width(c, fmt) for c in cols)
+    widths = WIDTHS[style]
+    env, width = "table", widths["column"]
+    if need > width * 72.27 * _SAFETY and widths["text"] > widths["column"]:
+        env, width = "table*", widths["text"]  # a two-column venue: across both columns
+    room = width * 72.27 * _SAFETY - _fixed_width(results)
+    tabulars: list[list[Column]] = [[]]
+    for c in by_priority:  # in priority order: a column that does not fit starts the next tabular
+        if tabulars[-1] and sum(_width(x, fmt) for x in tabulars[-1]) + _width(c, fmt) > room:
+            tabulars.append([])
+        tabulars[-1].append(c)
+    order = {c: i for i, c in enumerate(cols)}
+    tabulars = [sorted(t, key=order.__getitem__) for t in tabulars]
+    where = f"{width:g} in ({'across both columns' if env == 'table*' else 'one column'}) at \\small"
+    if len(tabulars) == 1:
+        desc = f"every column fits {where} in a {env}" + (
+            f", as the {widths['column']:g} in column cannot hold them" if env == "table*" else "")
+    else:
+        moved = [_name(c) for t in tabulars[1:] for c in t]
+        desc = (f"the columns do not fit {where}: {', '.join(moved)} "
+                f"{'are' if len(moved) > 1 else 'is'} in a second tabular under the first"
+                + (f" ({len(tabulars)} in all)" if len(tabulars) > 2 else ""))
+    return Layout(env, width, tuple(tuple(t) for t in tabulars), desc)
+
+
+def _name(c: Column) -> str:
+    return c.key if c.quality else INDICATORS[c.key].label
+
+
+def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
+    models = [m for m in results["models"] if not m.get("failed")]
+    base = _baseline(models)
+    gs = groups(results)
+    best = best_cells(gs, [INDICATORS[c.key] for c in columns if not c.quality], [c.key for c in columns if c.quality])
+    own = (results.get("comparison") or {}).get("baseline_matches") or {}
+    spec, head, units, rules, at = "ll", ["", ""], ["{Model}", "{Matched on}"], [], 3
+    for c in columns:
+        if c.quality:
+            whole, dec = fmt["q/" + c.key]
+            spec += f"S[table-format={whole}.{dec}]"
+            head.append(f"{{{escape(c.key)}}}")
+            units.append("{}")
+            at += 1
+            continue
+        whole, dec = fmt[c.key]
+        spec += f"S[table-format={whole}.{dec}]"
+        name, unit = _HEAD[c.key]
+        if c.has_ratio:
+            rwhole, rdec = fmt[c.key + "/ratio"]
+            spec += f"S[table-format={rwhole}.{rdec}]"
+            head.append(rf"\multicolumn{{2}}{{c}}{{{name}}}")
+            units += [f"{{{unit}}}", "{rel.}"]
+            rules.append(rf"\cmidrule(lr){{{at}-{at + 1}}}")
+            at += 2
+        else:
+            head.append(f"{{{name}}}")
+            units.append(f"{{{unit}}}")
+            at += 1
+    lines = [r"\begin{tabular}{" + spec + "}", r"\toprule", " & ".join(head) + r" \\"]
+    lines += ([" ".join(rules)] if rules else []) + [" & ".join(units) + r" \\"]
+    for g in gs:
+        if not g.models:
+            continue
+        lines.append(r"\midrule")
+        for m in g.models:
+            mark = r"$^\star$" if m["role"] == "proposed" else r"$^\dagger$" if m.get("capacity_loss") else ""
+            cells = [escape(_row_label(m, base["name"])) + mark, escape(_matched_on(m, own))]
+            for c in columns:
+                if c.quality:
+                    v = quality(m).get(c.key)
+                    text = "{--}" if v is None else f"{v:.{fmt['q/' + c.key][1]}f}"
+                    cells.append((r"\bfseries " + text) if (c.key, id(m)) in best and v is not None else text)
+                    continue
+                ind = INDICATORS[c.key]
+                v = cell_value(m, ind)
+                text = "{--}" if v is None else f"{v / ind.scale:.{fmt[c.key][1]}f}"
+                cells.append((r"\bfseries " + text) if (c.key, id(m)) in best and v is not None else text)
+                if c.has_ratio:
+                    r = ratio(c.key, v, cell_value(base, ind)) if m is not base else None
+                    cells.append("{--}" if r is None else f"{r:.{fmt[c.key + '/ratio'][1]}f}")
+            lines.append(" & ".join(cells) + r" \\")
+    return lines + [r"\bottomrule", r"\end{tabular}"]
+
+
+def _notes(results: dict, layout: Layout) -> str:
+    models = [m for m in results["models"] if not m.get("failed")]
+    base = _baseline(models)
+    speed = [m for m in models if m.get("speed")]
+    batch = ((speed[0]["speed"].get("throughput") or {}).get("batch_size")) if speed else None
+    text = (r"$^\star$ proposed. Per example, one forward pass; FLOPs = 2$\times$MACs + other operations. "
+            rf"rel.: to {escape(base['name'])}, a cost ratio for counts and memory ($<$1: cheaper), a speed-up "
+            r"for throughput and latency ($>$1: faster).")
+    if batch:
+        text += f" Throughput in samples/s at batch {batch}; latency at batch 1."
+    if any(m.get("capacity_loss") for m in models):
+        text += r" $^\dagger$ keeps under half of the baseline's capacity: a win against it means little."
+    text += (" Bold: the better of the proposed model and the baseline, and the best variant within a matched "
+             "group on what it was not matched on.")
+    notes = [f"{g.title}: {'; '.join(g.notes)}." for g in groups(results) if g.notes]
+    if notes:
+        text += " " + escape(" ".join(notes))
+    return text
+
+
+def table_tex(results: dict, style: str = "neurips") -> str:
+    """booktabs + siunitx in a table (or table*) float, sized for the venue (see the module's docstring)."""
+    layout = table_layout(results, style)
+    fmt = _formats(results)
+    cmp = results.get("comparison") or {}
+    label = re.sub(r"[^A-Za-z0-9-]+", "-", cmp.get("name") or "comparison")
     lines = [f"% fairness table: needs {PACKAGES} in the preamble.",
-             "% Counts per example (one forward pass); MACs: multiply-accumulates. Best in each column in bold.",
-             r"\begin{tabular}{" + spec + "}", r"\toprule", " & ".join(head) + r" \\", r"\midrule"]
-    for i, m in enumerate(models):
-        cells = [escape(m["name"])]
-        for c in cols:
-            v = cell_value(m, c)
-            text = "{--}" if v is None else tex_number(c, v)
-            cells.append((r"\bfseries " + text) if (c.key, i) in best and v is not None else text)
-        for q in quality:
-            v = (m.get("quality") or {}).get(q)
-            text = "{--}" if v is None else f"{float(v):.2f}"
-            cells.append((r"\bfseries " + text) if (q, i) in best and v is not None else text)
-        lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
+             f"% Layout: {layout.description}.", rf"\begin{{{layout.env}}}[t]", r"\centering", r"\small",
+             rf"\caption{{{escape(_caption(results))}}}", rf"\label{{tab:fairness-{label}}}"]
+    for i, cols in enumerate(layout.tabulars):
+        if i:
+            lines.append(r"\par\medskip")
+        lines += _tabular(results, cols, fmt)
+    lines += [r"\par\smallskip", r"{\footnotesize\raggedright " + _notes(results, layout) + r"\par}", rf"\end{{{layout.env}}}",
+              ""]
     return "\n".join(lines)
 
 
-def report_tex(results: dict, figures: list[str]) -> str:
-    """A standalone article: verdict and summary, table, findings, figures."""
+def _caption(results: dict) -> str:
+    cmp = results.get("comparison") or {}
+    models = [m for m in results["models"] if not m.get("failed")]
+    matched = [g.title.replace("Matched on ", "") for g in groups(results) if g.indicator and g.models]
+    text = f"{cmp.get('proposed', models[0]['name'])} against {cmp.get('baseline', _baseline(models)['name'])}"
+    if matched:
+        text += f" and its variants matched on {', '.join(matched)}"
+    env = results.get("environment") or {}
+    timed = any(m.get("speed") for m in models)
+    return text + (f"; speed on {env.get('device_name')} ({env.get('dtype')})." if timed else "; counts only.")
+
+
+def report_tex(results: dict, figures: list[str], style: str = "neurips") -> str:
+    """A standalone article at the venue's text width, so the table and figures appear at the
+    size they will have in the paper: verdict and summary, table, findings, figures."""
+    from .figures import CAPTIONS, FULL_WIDTH
+
     cmp = results.get("comparison") or {}
     title = escape(cmp.get("name") or "fairness report")
     j = judgement_of(results)
-    lines = [r"\documentclass[10pt]{article}", r"\usepackage[margin=1in]{geometry}", r"\usepackage{booktabs}",
+    w = WIDTHS[style]
+    two = w["text"] > w["column"]
+    geometry = f"textwidth={w['text']:g}in" + (f", columnsep={w['text'] - 2 * w['column']:g}in" if two else "")
+    lines = [r"\documentclass[10pt" + (",twocolumn" if two else "") + "]{article}",
+             rf"\usepackage[{geometry}, textheight=9in]{{geometry}}", r"\usepackage{booktabs}",
              r"\usepackage{siunitx}", r"\sisetup{detect-weight=true, detect-family=true}", r"\usepackage{graphicx}",
-             r"\begin{document}", rf"\section*{{{title}}}",
+             # \sloppy: model names and evidence do not hyphenate; a loose line beats one in the margin
+             r"\begin{document}", r"\sloppy", rf"\section*{{{title}}}",
              rf"\textbf{{{escape(j['summary'][0])}}} " + escape(" ".join(j["summary"][1:])), "",
-             r"\begin{center}", r"\resizebox{\textwidth}{!}{\input{table.tex}}", r"\end{center}", ""]
+             r"\input{table.tex}", ""]
     for name, why in failures(results):
         lines.append(rf"\noindent\textbf{{Failed:}} {escape(name)}: {escape(why)}\par")
     if j["findings"]:
@@ -71,9 +327,10 @@ def report_tex(results: dict, figures: list[str]) -> str:
                          rf"\emph{{See}} The Efficiency Misnomer, {escape(f['reference'])}."
                          + (rf" {escape(f['others_text'])}." if f["others_text"] else ""))
         lines.append(r"\end{itemize}")
-    for name in figures:
-        lines += [r"\begin{figure}[h]", r"\centering", rf"\includegraphics[width=\textwidth]{{{name}.pdf}}",
-                  rf"\caption{{{escape(_CAPTIONS.get(name, name))}}}", r"\end{figure}"]
+    for name in figures:  # at their own size: sized for this venue's text or column width
+        env = "figure*" if two and name in FULL_WIDTH else "figure"
+        lines += [rf"\begin{{{env}}}[t]", r"\centering", rf"\includegraphics{{{name}.pdf}}",
+                  rf"\caption{{{escape(CAPTIONS.get(name.removeprefix('fig_'), name))}}}", rf"\end{{{env}}}"]
     env = results.get("environment") or {}
     lines += ["", r"\subsection*{Environment and conventions}",
               escape(f"Device {env.get('device_name')} ({env.get('device')}), dtype {env.get('dtype')}, torch "
@@ -81,8 +338,3 @@ def report_tex(results: dict, figures: list[str]) -> str:
                      f"MACs are multiply-accumulates; FLOPs = 2 x MACs + other operations."),
               r"\end{document}", ""]
     return "\n".join(lines)
-
-
-_CAPTIONS = {"fig_ratios": "Each model's cost relative to the baseline (log scale; 1 is the baseline).",
-             "fig_quality": "Quality against each cost indicator: the ranking depends on the indicator.",
-             "fig_latency": "Latency against batch size."}

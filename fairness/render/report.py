@@ -13,10 +13,11 @@ from ..results import dumps, failures
 from ..flags import built_text
 from ..judgement import judgement_of
 from ..readings import quality, ratio
-from .columns import COLUMNS, best_rows, cell_value, host_bound, host_bound_note, text
-from .figures import STYLES, inline_svgs, write_figures
+from .columns import (best_cells, cell_value, columns_of, groups, host_bound, host_bound_note, quality_keys,
+                      strategy_label, text)
+from .figures import CAPTIONS, STYLES, inline_svgs, write_figures
 from .flags import CONVENTION, _evidence, matched_table
-from .latex import report_tex, table_tex
+from .latex import report_tex, table_layout, table_tex
 from .markdown import comparison_markdown
 from .table import csv_text
 
@@ -29,42 +30,53 @@ def _env():
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
+def _cell(m: dict, base: dict, c, best: set) -> dict:
+    v = cell_value(m, c)
+    r = ratio(c.key, v, cell_value(base, c)) if m is not base else None
+    return {"text": text(c, v) + (" (host-bound)" if host_bound(m, c) else ""), "best": (c.key, id(m)) in best,
+            "ratio": f"{r:.2f}x" if r else ""}
+
+
+def _row(m: dict, base: dict, cols: list, metrics: list[str], best: set) -> dict:
+    q = quality(m)
+    return {"name": m["name"], "role": m["role"],
+            "how": strategy_label(m) if m.get("match") and m["role"] == "variant" else m["role"],
+            "cells": [_cell(m, base, c, best) for c in cols],
+            "quality": [{"text": f"{q[k]:g}" if k in q else ("train it" if m["role"] == "variant" else ""),
+                         "best": (k, id(m)) in best, "missing": k not in q} for k in metrics],
+            "notes": ("keeps " + "; ".join(m["capacity_loss"]) + ": a win against it means little")
+            if m.get("capacity_loss") else ""}
+
+
 def html_text(results: dict, style: str = "neurips") -> str:
+    """The report: title, the summary a reviewer can paste, the main table (grouped by what the
+    variants are matched on), then findings, matched comparisons, figures, environment and
+    methods, and the raw results."""
     models = [m for m in results["models"] if not m.get("failed")]
     base = next((m for m in models if m["role"] == "baseline"), models[0])
-    cols = [c for c in COLUMNS if any(cell_value(m, c) is not None for m in models)]
-    best = best_rows(models, cols, [])
-    rows = []
-    for i, m in enumerate(models):
-        cells = []
-        for c in cols:
-            v = cell_value(m, c)
-            r = ratio(c.key, v, cell_value(base, c)) if m is not base else None
-            cells.append({"text": text(c, v) + (" (host-bound)" if host_bound(m, c) else ""),
-                          "best": (c.key, i) in best, "ratio": f"{r:.2f}x" if r else ""})
-        match = m.get("match")
-        q = ", ".join(f"{k} {v:g}" for k, v in quality(m).items())
-        if not q and m["role"] == "variant":
-            q = "train this: " + " ".join(f"-k {k}={v}" for k, v in (m.get("kwargs") or {}).items())
-        if m.get("capacity_loss"):
-            q += (" | " if q else "") + "capacity loss: " + "; ".join(m["capacity_loss"])
-        rows.append({"name": m["name"], "role": m["role"], "cells": cells, "quality": q, "built": built_text(m),
-                     "match": f"{match['indicator']} ({match['strategy']}, {match['rel_error']:+.1%})" if match else ""})
+    table_groups = groups(results)
+    cols = columns_of(models)
+    metrics = quality_keys(models)
+    best = best_cells(table_groups, cols, metrics)
+    body = [{"title": g.title, "as_made": g.indicator is None, "notes": list(g.notes),
+             "rows": [_row(m, base, cols, metrics, best) for m in g.models]} for g in table_groups]
     j = judgement_of(results)
     findings = [{**f, "evidence_text": _evidence(f["evidence"])} for f in j["findings"]]
     env = results.get("environment") or {}
     cmp = results.get("comparison") or {}
-    figures = [(name, Markup(svg)) for name, svg in inline_svgs(results, style).items()]  # matplotlib escapes text
+    figures = [(name, Markup(svg), CAPTIONS[name]) for name, svg in inline_svgs(results, style).items()]
     matched = matched_table(j)
+    variants = sum(len(g.models) for g in table_groups if g.indicator)
     return _env().get_template("report.html.j2").render(
         title=cmp.get("name") or (results.get("audit") or {}).get("claim") or "comparison",
         subtitle=f"{cmp.get('proposed', models[0]['name'])} against {cmp.get('baseline', base['name'])}"
-                 + (f" and {len(models) - 2} matched variants" if len(models) > 2 else ""),
+                 + (f" and {variants} matched variant{'s' if variants != 1 else ''}" if variants else ""),
         verdict=j["verdict"], summary=j["summary"], findings=findings, matched_header=matched[0],
         matched_rows=matched[1:], convention=CONVENTION, host_bound_note=host_bound_note(models),
-        headers=[c.header for c in cols], rows=rows,
+        headers=[c.header for c in cols], metrics=metrics, groups=body, ncols=3 + len(cols) + len(metrics),
+        built=[(m["name"], built_text(m)) for m in models if built_text(m)],
         figures=figures, environment=[(k, v) for k, v in env.items()], raw_json=dumps(results),
-        failed=failures(results),
+        failed=failures(results), latex_layout=table_layout(results, style).description,
         isolated=any(((m.get("speed") or {}).get("settings") or {}).get("isolate") for m in models))
 
 
@@ -95,8 +107,8 @@ def render(results: dict, out: str | Path, formats=FORMATS, style: str = "neurip
         if "tex" in formats:
             figures = write_figures(results, folder, style)
             written += figures
-            put("table.tex", table_tex(results))
-            put("report.tex", report_tex(results, [p.stem for p in figures if p.suffix == ".pdf"]))
+            put("table.tex", table_tex(results, style))
+            put("report.tex", report_tex(results, [p.stem for p in figures if p.suffix == ".pdf"], style))
     except OSError as e:
         raise FairnessError(f"cannot write the report into {folder}: {e.strerror}; choose another --out") from None
     return written
