@@ -124,3 +124,27 @@ def test_bad_zoo_files_one_line_exit_2(tmp_path, edit, expected):
     r = run("zoo", _zoo(tmp_path, edit(ZOO)), "--out", str(tmp_path / "out"))
     one_line_exit_2(r, expected)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("style", ["neurips", "icml"])
+def test_zoo_figures_text_never_overlaps_nor_leaves_the_figure(tmp_path, style, monkeypatch):
+    """The fronts and the agreement heat map, from matplotlib's own text extents."""
+    import matplotlib.pyplot as plt
+
+    from fairness.render.zoo import agreement_figure, fronts_figure
+    from fairness.zoo import run_zoo
+    from test_report import drawn_texts
+
+    res = run_zoo(_zoo(tmp_path))
+    for make in (fronts_figure, agreement_figure):
+        fig = make(res, style)
+        renderer = fig.canvas.get_renderer()
+        boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in drawn_texts(fig, monkeypatch)]
+        for text, b in boxes:
+            assert fig.bbox.x0 - 0.5 <= b.x0 and b.x1 <= fig.bbox.x1 + 0.5 and fig.bbox.y0 - 0.5 <= b.y0 \
+                and b.y1 <= fig.bbox.y1 + 0.5, (make.__name__, text)
+        for i, (ta, a) in enumerate(boxes):
+            for tb, b in boxes[i + 1:]:
+                assert not (min(a.x1, b.x1) - max(a.x0, b.x0) > 0.5 and min(a.y1, b.y1) - max(a.y0, b.y0) > 0.5), \
+                    (make.__name__, ta, tb)
+        plt.close(fig)

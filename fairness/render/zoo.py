@@ -16,19 +16,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import ticker  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
 from ..readings import INDICATORS  # noqa: E402
 from ..results import dumps, write  # noqa: E402
 from ..zoo import cost  # noqa: E402
-from .figures import STYLES, svg_text  # noqa: E402
+from .figures import STYLES, _place_numbers, _rc, _scale_axis, _width, svg_text  # noqa: E402
 from .latex import escape  # noqa: E402
 from .report import _env  # noqa: E402
 from .units import seconds, si, size  # noqa: E402
 
 STAR = "\u2605"
-OFFSETS = ((3, 3), (3, -3), (-3, 3), (-3, -3))  # points: where a model's number sits beside its marker
 
 
 def _value(m: dict, key: str) -> float | None:
@@ -156,7 +154,8 @@ def zoo_table_tex(res: dict) -> str:
 
 def fronts_figure(res: dict, style: str = "neurips"):
     """Quality against each indicator, one small multiple each, the front drawn as a step line.
-    Models are numbered; the numbers are keyed below the panels, so no label overlaps a point."""
+    Models are numbered (placed where they overlap nothing, as in the comparison's figures) and
+    keyed below the panels."""
     z = res["zoo"]
     q = z["quality"]
     models = [m for m in _ok(res) if q in (m.get("quality") or {})]
@@ -164,37 +163,31 @@ def fronts_figure(res: dict, style: str = "neurips"):
     if not models or not keys:
         return None
     number = {m["name"]: i + 1 for i, m in enumerate(models)}
-    font = STYLES[style]["font"]
-    with plt.rc_context({"font.size": font, "axes.labelsize": font, "xtick.labelsize": font - 1,
-                         "ytick.labelsize": font - 1, "svg.hashsalt": "fairness", "svg.fonttype": "none",
-                         "pdf.fonttype": 42, "font.family": "DejaVu Sans"}):
-        fig, axes = plt.subplots(1, len(keys), figsize=(STYLES[style]["width"], 2.2), sharey=True, squeeze=False)
-        for ax, k in zip(axes[0], keys):
+    font = STYLES[style]["fonts"]["font.size"]
+    with plt.rc_context(_rc(style)):
+        fig = plt.figure(figsize=(_width(style, True), 2.4), layout="constrained")
+        axes = fig.subplots(1, len(keys), sharey=True, squeeze=False)[0]
+        for ax, k in zip(axes, keys):
             scale = INDICATORS[k].scale  # in the unit of the axis label: M parameters, G MACs, ms
             pts = [(_value(m, k) / scale, m["quality"][q], m["name"]) for m in models if _value(m, k) is not None]
             on = set(z["fronts"][k])
             for x, y, n in pts:
-                ax.scatter([x], [y], s=16, zorder=3, color="C3" if n in on else "0.55")
-                # neighbours in the table often sit close: their numbers go to different corners
-                dx, dy = OFFSETS[number[n] % len(OFFSETS)]
-                ax.annotate(str(number[n]), (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=font - 2,
-                            ha="left" if dx > 0 else "right", va="bottom" if dy > 0 else "top")
-            line = sorted((p for p in pts if p[2] in on), key=lambda p: p[0],
-                          reverse=INDICATORS[k].higher_is_better)
+                ax.scatter([x], [y], s=14, zorder=3, color="C3" if n in on else "0.55", linewidths=0)
+            line = sorted((p for p in pts if p[2] in on), key=lambda p: p[0], reverse=INDICATORS[k].higher_is_better)
             if len(line) > 1:
                 ax.step([p[0] for p in line], [p[1] for p in line], where="post", color="C3", linewidth=0.8)
-            xs = [p[0] for p in pts]
-            if max(xs) / min(xs) > 10:
-                ax.set_xscale("log")
-                ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-                ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-                ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-            ax.set_xlabel(INDICATORS[k].header, fontsize=font - 1)
+            _scale_axis(ax, "x", [p[0] for p in pts])
+            ax.set_xlabel(INDICATORS[k].header)
             ax.grid(True, linewidth=0.3)
-        axes[0][0].set_ylabel(q + (" (lower is better)" if z["lower_is_better"] else ""))
-        key = "   ".join(f"{number[m['name']]} {m['name']}" for m in models)
-        fig.text(0.5, 0.01, key, ha="center", va="bottom", fontsize=font - 2, wrap=True)
-        fig.tight_layout(rect=(0, 0.08 + 0.04 * (len(key) // 120), 1, 1))
+        axes[0].set_ylabel(q + (" (lower is better)" if z["lower_is_better"] else ""))
+        fig.canvas.draw()  # the layout, before numbers are placed by their rendered extents
+        for ax, k in zip(axes, keys):
+            scale = INDICATORS[k].scale
+            _place_numbers(fig, ax, [(_value(m, k) / scale, m["quality"][q], str(number[m["name"]]))
+                                     for m in models if _value(m, k) is not None], font - 2)
+        fig.get_layout_engine().set(rect=(0, 0.12, 1, 0.88))
+        fig.text(0.5, 0.01, "   ".join(f"{number[m['name']]} {m['name']}" for m in models), ha="center",
+                 va="bottom", fontsize=font - 2, wrap=True)
     return fig
 
 
@@ -204,22 +197,20 @@ def agreement_figure(res: dict, style: str = "neurips"):
     keys = [k for k in z["indicators"] if k in z["tau"]]
     if len(keys) < 2:
         return None
-    font = STYLES[style]["font"]
-    with plt.rc_context({"font.size": font, "svg.hashsalt": "fairness", "svg.fonttype": "none", "pdf.fonttype": 42,
-                         "font.family": "DejaVu Sans"}):
-        fig, ax = plt.subplots(figsize=(min(STYLES[style]["width"], 0.55 * len(keys) + 1.6),
-                                        0.45 * len(keys) + 0.9))
+    font = STYLES[style]["fonts"]["font.size"]
+    with plt.rc_context(_rc(style)):
+        fig, ax = plt.subplots(figsize=(min(_width(style, False), 0.55 * len(keys) + 1.8), 0.45 * len(keys) + 1.0),
+                               layout="constrained")
         grid = [[1.0 if a == b else z["tau"][a].get(b, float("nan")) for b in keys] for a in keys]
         image = ax.imshow(grid, vmin=-1, vmax=1, cmap="RdBu")
         labels = [INDICATORS[k].label for k in keys]
-        ax.set_xticks(range(len(keys)), labels, rotation=40, ha="right", fontsize=font - 1)
-        ax.set_yticks(range(len(keys)), labels, fontsize=font - 1)
+        ax.set_xticks(range(len(keys)), labels, rotation=40, ha="right")
+        ax.set_yticks(range(len(keys)), labels)
         for i, row in enumerate(grid):
             for j, t in enumerate(row):
                 ax.text(j, i, f"{t:.2f}", ha="center", va="center", fontsize=font - 2,
                         color="white" if abs(t) > 0.6 else "black")
         fig.colorbar(image, ax=ax, label="Kendall's tau-b", shrink=0.8)
-        fig.tight_layout()
     return fig
 
 
