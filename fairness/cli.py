@@ -622,9 +622,14 @@ results.csv and results.json into --out (default reports/NAME/).
 @click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True)
 @click.option("--resume", is_flag=True, help="Reuse the counts and timings an interrupted run with the same --out "
                                              "and settings kept; measure only the rest.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), help="Where the counting tasks and timing groups run: "
+              "here, one after another (local, the default), or over a Ray cluster (ray; pip install "
+              "'fairness[ray]'). Default: the file's executor:, else local.")
+@click.option("--ray-address", metavar="auto|HOST:PORT", help="The Ray cluster for --executor ray: auto (the "
+              "default) joins the one running here, else starts one on this machine.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text, dtype, min_time, channels_last,
-        compile_mode, threads, train, tf32, cuda_graphs, out_dir, figure_style, resume, quiet):
+        compile_mode, threads, train, tf32, cuda_graphs, out_dir, figure_style, resume, executor, ray_address, quiet):
     """Many models: the Pareto front of quality against each cost indicator, and where they disagree.
 
     Every model is counted on meta and timed in interleaved groups that all include the
@@ -657,8 +662,11 @@ def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text
                  **_run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs)}
     res = run_zoo(zoo_file, device=device, no_speed=no_speed, overrides=overrides, quality=quality,
                   reference=reference, cache=cache, progress=progress,
-                  on_record=lambda partial: results_mod.write(partial, folder / "results.json"))
+                  on_record=lambda partial: results_mod.write(partial, folder / "results.json"),
+                  executor=executor, ray_address=ray_address)
     res = results_mod.to_plain(res)
+    if resume:
+        progress(f"resumed: {cache.reused} measurements reused from {cache.folder}")
     results_mod.write(res, folder / "results.json")  # first: the measurements are never lost to a renderer
     progress("rendering the report")
     render_zoo(res, folder, style=figure_style)

@@ -305,9 +305,12 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     else:
         env = environment(count_device)
     results = new_results([], env)
+    # a count depends on where it is counted, not on the timing's device or dtype: a count made
+    # without timing (a zoo's counting task) is the one a timed run of the same models reuses
+    count_env = environment(count_device) if speed is not None else env
     ok_targets, count_keys = [], []
     for t in targets:
-        key = _count_key(t, t.spec or spec, batch_size, count_device, fvcore, env)
+        key = _count_key(t, t.spec or spec, batch_size, count_device, fvcore, count_env)
         try:
             record = cache.get(key) if key else None
             if record is None:
