@@ -1,0 +1,104 @@
+"""`fairness zoo --executor ray` on a local Ray cluster of two CPUs (the tiny zoo of test_zoo.py).
+
+Ray counts the same numbers as the local executor; a task whose worker is killed is retried once
+and then fails its own model alone; a driver killed part-way loses nothing that was finished, and
+`--resume` measures only what is missing.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'fairness[ray]' to run the "
+                                        "--executor ray tests")
+
+from cli_run import run  # noqa: E402
+from test_zoo import ZOO  # noqa: E402
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One local cluster for the module (starting one takes seconds). Its workers find
+    tests/tiny_models.py, and FAIRNESS_TEST_RAY_WORKER marks them as Ray's."""
+    env = {"PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path]), "FAIRNESS_TEST_RAY_WORKER": "1"}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+def _zoo(tmp_path, text, name="zoo.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def _counts(folder):
+    res = json.loads((folder / "results.json").read_text())
+    return {m["name"]: (m["params"]["unique"], m["flops"]["macs"], m["flops"]["flops"]) for m in res["models"]
+            if not m.get("failed")}, res
+
+
+def test_ray_counts_as_local(tmp_path, cluster):
+    path = _zoo(tmp_path, ZOO)
+    here = run("zoo", path, "--out", str(tmp_path / "local"), "-q")
+    there = run("zoo", path, "--out", str(tmp_path / "ray"), "--executor", "ray", "-q")
+    assert here.exit_code == 0 and there.exit_code == 0, here.output + there.output
+    (local, _), (on_ray, res) = _counts(tmp_path / "local"), _counts(tmp_path / "ray")
+    assert on_ray == local and local["A"][:2] == (144, 576)  # as counted by hand in test_zoo.py
+    assert res["zoo"]["executor"]["name"] == "ray"
+    assert res["zoo"]["fronts"] == json.loads((tmp_path / "local" / "results.json").read_text())["zoo"]["fronts"]
+
+
+def test_a_killed_worker_fails_its_model_alone(tmp_path, cluster):
+    """K's worker is killed as it builds K: Ray runs the task once more (max_retries=1: two
+    process ids in the trace), then K is failed with the reason and A, B, C are counted."""
+    trace = tmp_path / "trace"
+    text = ZOO.replace("measure:", f'  - {{name: K, source: "python:tiny_models:killed_in_ray_worker", '
+                                   f'kwargs: {{trace: "{trace}"}}, quality: {{acc: 50}}}}\nmeasure:')
+    r = run("zoo", _zoo(tmp_path, text), "--out", str(tmp_path / "out"), "--executor", "ray")
+    assert r.exit_code == 3, r.output
+    counts, res = _counts(tmp_path / "out")
+    assert counts["A"][:2] == (144, 576) and counts["B"][:2] == (216, 192) and counts["C"][:2] == (360, 320)
+    (k,) = [m for m in res["models"] if m["name"] == "K"]
+    assert "WorkerCrashedError" in k["failed"], k["failed"]
+    assert len(set(trace.read_text().split())) == 2
+    assert "[4/4]" in r.output and "count K failed: WorkerCrashedError" in r.output
+
+
+def test_resume_after_the_driver_is_killed(tmp_path, cluster):
+    """The driver runs in its own process and is killed (SIGKILL) once the three counts are in the
+    cache folder, while the timing groups run. Whatever it had finished is on disk; --resume
+    reuses exactly that and measures the rest: five measurements in all (three counts, two groups)."""
+    text = ZOO.replace("speed: false", "speed: true, min_time: 0.5, batch: [2]") + "group_size: 2\n"
+    path, out = _zoo(tmp_path, text), tmp_path / "out"
+    cache = out / ".fairness-cache"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
+    driver = subprocess.Popen([sys.executable, "-m", "fairness.cli", "zoo", path, "--out", str(out), "-q",
+                               "--executor", "ray", "--ray-address", cluster], cwd=TESTS, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 240
+        while len(list(cache.glob("*.json"))) < 3:
+            assert driver.poll() is None, driver.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the counts did not reach the cache folder in 240 s"
+            time.sleep(0.05)
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    time.sleep(3)  # Ray ends the dead driver's tasks; none may write after the count below
+    kept = len(list(cache.glob("*.json")))
+    assert 3 <= kept < 5, f"{kept} entries: the driver was killed too late to test resuming"
+    r = run("zoo", path, "--out", str(out), "--executor", "ray", "--resume")
+    assert r.exit_code == 0, r.output
+    assert f"resumed: {kept} measurements reused" in r.output
+    assert len(list(cache.glob("*.json"))) == 5
+    counts, res = _counts(out)
+    assert counts["C"][:2] == (360, 320) and len(res["zoo"]["executor"]["groups"]) == 2
