@@ -652,6 +652,10 @@ def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text
 
         check_count_device(count_device)
     spec = load_zoo(zoo_file, quality, reference)  # checked before anything is written
+    if (executor or (spec["executor"] or {}).get("name")) == "ray":
+        from .executor import require_ray
+
+        require_ray()  # before anything is written
     name, device = spec["name"], device or spec["measure"].get("device") or _default_device()
     folder = Path(out_dir or Path("reports") / safe_name(name))
     results_mod.check_writable(folder, f"--out {folder}")

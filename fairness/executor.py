@@ -96,16 +96,21 @@ def _on_ray(fn: Callable, args: tuple) -> tuple[Any, dict, float]:
     return value, where, time.perf_counter() - start
 
 
+def require_ray():
+    """The ray module, or the one-line error that names the extra to install."""
+    try:
+        import ray
+    except ImportError:
+        raise FairnessError("--executor ray: Ray is not installed; pip install 'fairness[ray]' "
+                            "(or use --executor local)") from None
+    return ray
+
+
 class RayExecutor:
     name = "ray"
 
     def __init__(self, address: str = "auto"):
-        try:
-            import ray
-        except ImportError:
-            raise FairnessError("--executor ray: Ray is not installed; pip install 'fairness[ray]' "
-                                "(or use --executor local)") from None
-        self.ray = ray
+        self.ray = ray = require_ray()
         self.started = not ray.is_initialized()  # a caller's own ray.init (the tests') is left alone
         if self.started:
             self._connect(address)
