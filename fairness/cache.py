@@ -67,7 +67,8 @@ class Cache:
     def handoff(self) -> tuple:
         """What a task in another process needs to open this cache (`opened`): the folder, whether to
         reuse, and what this run has measured so far."""
-        return (str(self.folder) if self.folder is not None else None, self.reuse, dict(self._this_run))
+        # absolute: a Ray worker does not run in this process's working directory
+        return (str(self.folder.resolve()) if self.folder is not None else None, self.reuse, dict(self._this_run))
 
     @classmethod
     def opened(cls, handoff: tuple, progress: Callable[[str], None] = lambda m: None) -> "Cache":

@@ -112,6 +112,16 @@ def _count_device_option(default: str | None = "meta", also: str = ""):
                              "router's own on cpu or cuda." + ("" if default else " Default: the config's, else meta."))
 
 
+def _executor_options(f):
+    """--executor and --ray-address, shared by zoo and measure (None: not given; a zoo file may say)."""
+    f = click.option("--ray-address", metavar="auto|HOST:PORT",
+                     help="The Ray cluster for --executor ray: auto (the default) joins the one running on this "
+                          "machine, else starts one here.")(f)
+    return click.option("--executor", type=click.Choice(["local", "ray"]),
+                        help="Where the counting tasks and timing run: here, one after another (local, the "
+                             "default), or over a Ray cluster (ray: pip install 'fairness[ray]').")(f)
+
+
 def _run_options(f):
     """The settings that change a speed number, shared by measure and compare (None: not given)."""
     options = [
@@ -184,11 +194,12 @@ def _run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graph
                    "Each finished count and timing is also kept in .fairness-cache/ beside it, for --resume.")
 @click.option("--resume", is_flag=True, help="Reuse the counts and timings an interrupted run with the same --out "
                                              "and settings kept; measure only the rest.")
+@_executor_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 @click.pass_context
 def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text, device, count_device, dtype,
             channels_last, compile_mode, threads, train, tf32, cuda_graphs, min_time, workload_examples, workload_steps,
-            no_speed, no_idle, no_energy, isolate, fmt, detail, no_fvcore, out, resume, quiet):
+            no_speed, no_idle, no_energy, isolate, fmt, detail, no_fvcore, out, resume, executor, ray_address, quiet):
     """Measure every cost indicator of one or more models (SOURCE...).
 
     Counts (parameters, MACs, FLOPs, activations, bytes moved) come from one
@@ -201,7 +212,8 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
 
     from . import results as results_mod
     from .cache import Cache
-    from .measure import Target, measure_models
+    from .executor import make_executor
+    from .measure import Target, measure_models_with
     from .render.flags import judgement_text
     from .render.table import csv_text, model_table, speed_summary
     from .runner import RunSettings
@@ -236,9 +248,14 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
         if out:
             results_mod.write(results_mod.to_plain(partial), out)
 
-    res = measure_models(targets, image_size=parse_image_size(image_size) if image_size else None, seq_len=seq_len,
-                         input_factory=input_factory, batch_size=count_batch, count_device=count_device,
-                         fvcore=not no_fvcore, speed=speed, progress=progress, on_record=save, cache=cache)
+    runner = make_executor(executor or "local", ray_address or "auto")
+    try:
+        res = measure_models_with(runner, targets, image_size=parse_image_size(image_size) if image_size else None,
+                                  seq_len=seq_len, input_factory=input_factory, batch_size=count_batch,
+                                  count_device=count_device, fvcore=not no_fvcore, speed=speed, progress=progress,
+                                  on_record=save, cache=cache)
+    finally:
+        runner.close()
     res = results_mod.to_plain(res)
     if resume:
         progress(f"resumed: {cache.reused} measurements reused from {cache.folder}")
@@ -622,11 +639,7 @@ results.csv and results.json into --out (default reports/NAME/).
 @click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True)
 @click.option("--resume", is_flag=True, help="Reuse the counts and timings an interrupted run with the same --out "
                                              "and settings kept; measure only the rest.")
-@click.option("--executor", type=click.Choice(["local", "ray"]), help="Where the counting tasks and timing groups run: "
-              "here, one after another (local, the default), or over a Ray cluster (ray; pip install "
-              "'fairness[ray]'). Default: the file's executor:, else local.")
-@click.option("--ray-address", metavar="auto|HOST:PORT", help="The Ray cluster for --executor ray: auto (the "
-              "default) joins the one running here, else starts one on this machine.")
+@_executor_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text, dtype, min_time, channels_last,
         compile_mode, threads, train, tf32, cuda_graphs, out_dir, figure_style, resume, executor, ray_address, quiet):

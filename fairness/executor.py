@@ -46,6 +46,7 @@ class Outcome:
     failed: str | None = None  # why it failed (the worker died, the task raised)
     where: dict = field(default_factory=dict)  # executor, host, Ray node id, GPU ids
     seconds: float = 0.0
+    error: BaseException | None = None  # what the task raised, where it raised (None: the worker was lost)
 
 
 def _here(executor: str) -> dict:
@@ -170,7 +171,7 @@ class RayExecutor:
             cause = e.cause if isinstance(getattr(e, "cause", None), BaseException) else None
             why = cause.message if isinstance(cause, FairnessError) else (
                 f"{type(cause).__name__}: {cause}" if cause else str(e).strip().splitlines()[0])
-            return Outcome(None, why[:300], {"executor": "ray"}, seconds)
+            return Outcome(None, why[:300], {"executor": "ray"}, seconds, cause)
         except ex.RayError as e:  # the worker or its node was lost, twice (WorkerCrashedError, ...)
             first = str(e).strip().splitlines()[0] if str(e).strip() else ""
             return Outcome(None, f"{type(e).__name__}: {first}"[:300], {"executor": "ray"}, seconds)

@@ -19,7 +19,8 @@ from typing import Any, Callable
 
 import torch
 
-from .errors import FairnessError
+from .errors import FairnessError, ModelFailed
+from .executor import Task
 from .indicators import flops as flops_mod
 from .indicators.fvcore_engine import fvcore_count
 from .indicators.env import environment
@@ -355,6 +356,68 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     if on_record:
         on_record(results)
     return results
+
+
+def _count_task(target: Target, settings: dict, handoff: tuple, progress: Progress = _quiet) -> dict:
+    """One model counted in an executor's task (maybe in another process, on another node); the
+    count is stored in the cache folder as soon as it is done."""
+    cache = Cache.opened(handoff, progress)
+    measure_models([target], cache=cache, progress=progress, **settings)
+    return {"entries": cache.entries(), "reused": cache.reused}
+
+
+def _timing_task(targets: list[Target], settings: dict, speed: RunSettings, handoff: tuple,
+                 progress: Progress = _quiet) -> dict:
+    """The models timed together, their counts read from the cache the counting tasks filled."""
+    cache = Cache.opened(handoff, progress)
+    res = measure_models(targets, speed=speed, cache=cache, progress=progress, **settings)
+    return {"results": res, "entries": cache.entries(), "reused": cache.reused}
+
+
+def measure_models_with(executor, targets: list[Target], *, speed: RunSettings | None = None,
+                        cache: Cache | None = None, progress: Progress = _quiet,
+                        on_record: Callable[[dict], None] | None = None, **settings) -> dict:
+    """`measure_models` through an executor (fairness.executor): every model counted in a task of
+    its own (in parallel on Ray), then all of them timed together, interleaved, in one task (on a
+    GPU of its own). The local executor is measure_models itself. Models given as objects cannot
+    travel to a worker: sources only. An error a task raised is raised here, as measure_models
+    would have raised it; a task whose worker was lost twice is a ModelFailed."""
+    if executor.name == "local":
+        return measure_models(targets, speed=speed, cache=cache, progress=progress, on_record=on_record,
+                              **settings)
+    if any(not isinstance(t.model, (str, Source)) for t in targets):
+        raise FairnessError("--executor ray measures models given as sources (timm:resnet50, python:pkg.mod:fn); "
+                            "a model object cannot be sent to a worker")
+    cache = cache or Cache(None)
+    handoff = cache.handoff()
+    labels = [t.name or _resolve(t.model, t.kwargs).text for t in targets]
+    counted = executor.run([Task(_count_task, (t, settings, handoff), f"count {label}")
+                            for t, label in zip(targets, labels)], progress)
+    for label, done in zip(labels, counted):
+        _raise_failed(label, done)
+        cache.absorb(done.value["entries"], done.value["reused"])
+    if speed is None:  # every count is in the cache now: assembled here as measure_models does
+        return measure_models(targets, cache=cache, on_record=on_record, **settings)
+    if on_record:
+        on_record(measure_models(targets, cache=cache, **settings))
+    cuda = check_settings(speed).torch_device.type == "cuda"
+    [done] = executor.run([Task(_timing_task, (targets, settings, speed, cache.handoff()),
+                                f"timing {', '.join(labels)}", gpu=cuda, serial=not cuda)], progress)
+    _raise_failed("timing", done)
+    cache.absorb(done.value["entries"], done.value["reused"])
+    res = done.value["results"]
+    res["executor"] = {"name": executor.name, "timed_on": done.where}
+    if on_record:
+        on_record(res)
+    return res
+
+
+def _raise_failed(label: str, done) -> None:
+    if done.failed is None:
+        return
+    if isinstance(done.error, FairnessError):
+        raise done.error
+    raise ModelFailed(f"{label}: {done.failed}")
 
 
 def measure(model: torch.nn.Module | str | Source, inputs=None, *, kwargs: dict | None = None,

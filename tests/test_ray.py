@@ -46,15 +46,18 @@ def _counts(folder):
             if not m.get("failed")}, res
 
 
-def test_ray_counts_as_local(tmp_path, cluster):
+def test_ray_counts_as_local(tmp_path, cluster, monkeypatch):
+    """--out relative to here: the workers, which run elsewhere, keep their counts in it all the same."""
     path = _zoo(tmp_path, ZOO)
-    here = run("zoo", path, "--out", str(tmp_path / "local"), "-q")
-    there = run("zoo", path, "--out", str(tmp_path / "ray"), "--executor", "ray", "-q")
+    monkeypatch.chdir(tmp_path)
+    here = run("zoo", path, "--out", "local", "-q")
+    there = run("zoo", path, "--out", "ray", "--executor", "ray", "-q")
     assert here.exit_code == 0 and there.exit_code == 0, here.output + there.output
     (local, _), (on_ray, res) = _counts(tmp_path / "local"), _counts(tmp_path / "ray")
     assert on_ray == local and local["A"][:2] == (144, 576)  # as counted by hand in test_zoo.py
     assert res["zoo"]["executor"]["name"] == "ray"
     assert res["zoo"]["fronts"] == json.loads((tmp_path / "local" / "results.json").read_text())["zoo"]["fronts"]
+    assert len(list((tmp_path / "ray" / ".fairness-cache").glob("*.json"))) == 3
 
 
 def test_a_killed_worker_fails_its_model_alone(tmp_path, cluster):
@@ -102,3 +105,27 @@ def test_resume_after_the_driver_is_killed(tmp_path, cluster):
     assert len(list(cache.glob("*.json"))) == 5
     counts, res = _counts(out)
     assert counts["C"][:2] == (360, 320) and len(res["zoo"]["executor"]["groups"]) == 2
+
+
+MLPS = ["python:tiny_models:mlp_stack", "python:tiny_models:shared_mlp", "--inputs", "python:tiny_models:mlp_inputs",
+        "--no-fvcore", "--format", "json", "-q"]
+
+
+def test_measure_on_ray_counts_as_local_and_times_on_a_worker(cluster):
+    here = run("measure", *MLPS, "--no-speed")
+    there = run("measure", *MLPS, "--no-speed", "--executor", "ray")
+    assert here.exit_code == 0 and there.exit_code == 0, here.output + there.output
+    counts = [[(m["name"], m["params"]["unique"], m["flops"]["macs"]) for m in json.loads(r.stdout)["models"]]
+              for r in (here, there)]
+    assert counts[0] == counts[1] and counts[0][1][1:] == (144, 576)  # shared_mlp, by hand in test_zoo.py
+    timed = run("measure", *MLPS, "--device", "cpu", "--min-time", "0.05", "--executor", "ray")
+    assert timed.exit_code == 0, timed.output
+    res = json.loads(timed.stdout)
+    assert all(m["speed"]["throughput"]["samples_per_s"] > 0 for m in res["models"])
+    assert res["executor"]["timed_on"]["node"] == ray.get_runtime_context().get_node_id()
+
+
+def test_measure_on_ray_bad_input_is_the_same_one_line_error(cluster):
+    """An error the task raised is raised in the driver as it would be here: one line, exit 2."""
+    r = run("measure", "python:tiny_models:broken_factory", "--executor", "ray", "-q")
+    assert r.exit_code == 2 and "building the model failed" in r.stderr and "Traceback" not in r.output, r.output
