@@ -521,17 +521,19 @@ def _model_options(role: str, kwarg_pairs: tuple, image_size: str | None, seq_le
               help="Figure sizes and fonts for the venue's text width.")
 @click.option("--resume", is_flag=True, help="Reuse the measurements an interrupted run of the same comparison "
                                              "stored in the output folder; measure only the rest.")
+@_executor_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_text, strategies, family_file, name,
             image_size, proposed_image_size, baseline_image_size, seq_len, proposed_seq_len, baseline_seq_len,
             input_factory, device, count_device, no_speed, batch_text, dtype, min_time, channels_last, compile_mode,
-            threads, train, tf32, cuda_graphs, isolate, out_dir, figure_style, resume, quiet):
+            threads, train, tf32, cuda_graphs, isolate, out_dir, figure_style, resume, executor, ray_address, quiet):
     """Compare a proposed model with a baseline and its matched variants; write the report."""
     from pathlib import Path
 
     from . import results as results_mod
     from .cache import Cache
-    from .compare import compare as run_compare, compare_config, load_config, run_settings, safe_name, with_kwargs
+    from .compare import load_config, safe_name
+    from .executor import make_executor
     from .measure import check_count_device
     from .render.report import render
     from .sources import parse_image_size
@@ -548,8 +550,10 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
     if count_device:
         check_count_device(count_device)
     match = [m.strip() for m in match_text.split(",") if m.strip()] if match_text else None
-    name = name or (load_config(config)["name"] if config else
-                    f"{proposed.split(':')[-1]}-vs-{baseline.split(':')[-1]}")
+    cfg = load_config(config) if config else {"name": None, "executor": None}
+    name = name or cfg["name"] or f"{proposed.split(':')[-1]}-vs-{baseline.split(':')[-1]}"
+    given_executor = cfg["executor"] or {"name": "local", "address": "auto"}
+    runner = make_executor(executor or given_executor["name"], ray_address or given_executor["address"])
     folder = Path(out_dir or Path("reports") / safe_name(name))
     # every finished measurement is kept here as it is done; --resume reuses them
     results_mod.check_writable(folder, f"--out {folder}")
@@ -559,24 +563,11 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
              "inputs": input_factory, "count_device": count_device}
     overrides = {**{k: v for k, v in given.items() if v is not None},
                  **_run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs)}
-    if config:
-        res = compare_config(config, device=device, no_speed=no_speed, overrides=overrides, models=models,
-                             match=match, strategies=list(strategies) or None, family_file=family_file,
-                             cache=cache, progress=progress)
-    else:
-        speed = None if no_speed else run_settings(overrides, device or _default_device())
-        p, b = models["proposed"], models["baseline"]
-        res = run_compare(proposed, baseline, name=name, match=match or ["params", "flops"],
-                          strategies=list(strategies) or None,
-                          # named by their kwargs: one source at other arguments is two names
-                          proposed_name=with_kwargs(proposed, p["kwargs"]) if "kwargs" in p else None,
-                          baseline_name=with_kwargs(baseline, b["kwargs"]) if "kwargs" in b else None,
-                          proposed_kwargs=p.get("kwargs"), baseline_kwargs=b.get("kwargs"),
-                          image_size=tuple(size) if size else None, seq_len=seq_len, input_factory=input_factory,
-                          proposed_input={k: v for k, v in p.items() if k != "kwargs"},
-                          baseline_input={k: v for k, v in b.items() if k != "kwargs"},
-                          family_file=family_file, count_device=count_device or "meta", speed=speed, cache=cache,
-                          progress=progress)
+    try:
+        res = _run_compare(config, proposed, baseline, name, models, match, strategies, family_file, device,
+                           no_speed, overrides, size, seq_len, input_factory, count_device, cache, progress, runner)
+    finally:
+        runner.close()
     res = results_mod.to_plain(res)
     res["comparison"]["name"] = name
     if resume:
@@ -585,6 +576,30 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
     progress("rendering the report")
     render(res, folder, style=figure_style)
     _summary(res, folder)
+
+
+def _run_compare(config, proposed, baseline, name, models, match, strategies, family_file, device, no_speed,
+                 overrides, size, seq_len, input_factory, count_device, cache, progress, executor) -> dict:
+    """compare from a config file, or from --proposed and --baseline."""
+    from .compare import compare as run_compare, compare_config, run_settings, with_kwargs
+
+    if config:
+        return compare_config(config, device=device, no_speed=no_speed, overrides=overrides, models=models,
+                              match=match, strategies=list(strategies) or None, family_file=family_file,
+                              cache=cache, progress=progress, executor=executor)
+    speed = None if no_speed else run_settings(overrides, device or _default_device())
+    p, b = models["proposed"], models["baseline"]
+    return run_compare(proposed, baseline, name=name, match=match or ["params", "flops"],
+                       strategies=list(strategies) or None,
+                       # named by their kwargs: one source at other arguments is two names
+                       proposed_name=with_kwargs(proposed, p["kwargs"]) if "kwargs" in p else None,
+                       baseline_name=with_kwargs(baseline, b["kwargs"]) if "kwargs" in b else None,
+                       proposed_kwargs=p.get("kwargs"), baseline_kwargs=b.get("kwargs"),
+                       image_size=tuple(size) if size else None, seq_len=seq_len, input_factory=input_factory,
+                       proposed_input={k: v for k, v in p.items() if k != "kwargs"},
+                       baseline_input={k: v for k, v in b.items() if k != "kwargs"},
+                       family_file=family_file, count_device=count_device or "meta", speed=speed, cache=cache,
+                       progress=progress, executor=executor)
 
 
 def _summary(res: dict, folder) -> None:

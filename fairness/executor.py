@@ -181,6 +181,18 @@ class RayExecutor:
             self.ray.shutdown()
 
 
+def executor_of(value, what: str) -> dict | None:
+    """A config file's `executor: local|ray` or `executor: {name: ray, address: HEAD:6379}`."""
+    if value is None:
+        return None
+    given = {"name": value} if isinstance(value, str) else value
+    if not isinstance(given, dict) or set(given) - {"name", "address"} or given.get("name") not in EXECUTORS:
+        raise FairnessError(f"{what}: executor: {value!r}; expected local, ray, or {{name: ray, address: HEAD:6379}}")
+    if not isinstance(given.get("address", "auto"), str):
+        raise FairnessError(f"{what}: executor.address: expected HOST:PORT or auto")
+    return {"name": given["name"], "address": given.get("address", "auto")}
+
+
 def make_executor(name: str, address: str = "auto"):
     """The executor named by --executor (or a config file's executor:)."""
     if name == "local":

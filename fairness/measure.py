@@ -362,8 +362,8 @@ def _count_task(target: Target, settings: dict, handoff: tuple, progress: Progre
     """One model counted in an executor's task (maybe in another process, on another node); the
     count is stored in the cache folder as soon as it is done."""
     cache = Cache.opened(handoff, progress)
-    measure_models([target], cache=cache, progress=progress, **settings)
-    return {"entries": cache.entries(), "reused": cache.reused}
+    res = measure_models([target], cache=cache, progress=progress, **settings)
+    return {"failed": res["models"][0].get("failed"), "entries": cache.entries(), "reused": cache.reused}
 
 
 def _timing_task(targets: list[Target], settings: dict, speed: RunSettings, handoff: tuple,
@@ -380,32 +380,61 @@ def measure_models_with(executor, targets: list[Target], *, speed: RunSettings |
     """`measure_models` through an executor (fairness.executor): every model counted in a task of
     its own (in parallel on Ray), then all of them timed together, interleaved, in one task (on a
     GPU of its own). The local executor is measure_models itself. Models given as objects cannot
-    travel to a worker: sources only. An error a task raised is raised here, as measure_models
-    would have raised it; a task whose worker was lost twice is a ModelFailed."""
+    travel to a worker: sources only. Without `keep_going`, an error a task raised is raised here
+    as measure_models would have raised it, and a task whose worker was lost twice is a
+    ModelFailed; with it, that model is recorded as failed, in its place, and the others go on."""
     if executor.name == "local":
         return measure_models(targets, speed=speed, cache=cache, progress=progress, on_record=on_record,
                               **settings)
     if any(not isinstance(t.model, (str, Source)) for t in targets):
         raise FairnessError("--executor ray measures models given as sources (timm:resnet50, python:pkg.mod:fn); "
                             "a model object cannot be sent to a worker")
+    keep_going = settings.get("keep_going", False)
     cache = cache or Cache(None)
     handoff = cache.handoff()
     labels = [t.name or _resolve(t.model, t.kwargs).text for t in targets]
     counted = executor.run([Task(_count_task, (t, settings, handoff), f"count {label}")
                             for t, label in zip(targets, labels)], progress)
-    for label, done in zip(labels, counted):
-        _raise_failed(label, done)
-        cache.absorb(done.value["entries"], done.value["reused"])
-    if speed is None:  # every count is in the cache now: assembled here as measure_models does
-        return measure_models(targets, cache=cache, on_record=on_record, **settings)
+    failed = {}  # target index -> failed record: not counted again, not timed
+    for i, (t, label, done) in enumerate(zip(targets, labels, counted)):
+        if done.failed is None:
+            cache.absorb(done.value["entries"], done.value["reused"])
+        why = done.failed or done.value["failed"]
+        if why is None:
+            continue
+        if not keep_going:
+            _raise_failed(label, done)
+        failed[i] = {"id": label, "name": label, "role": t.role, "failed": why}
+    rest = [t for i, t in enumerate(targets) if i not in failed]
+
+    def in_place(res: dict) -> dict:
+        assembled = iter(res["models"])
+        res["models"] = [failed[i] if i in failed else next(assembled) for i in range(len(targets))]
+        return res
+
+    # every count is in the cache now: assembled here as measure_models does, without counting again
+    counts = in_place(measure_models(rest, cache=cache, **settings))
+    if speed is None or not rest:
+        if on_record:
+            on_record(counts)
+        return counts
     if on_record:
-        on_record(measure_models(targets, cache=cache, **settings))
+        on_record(counts)
     cuda = check_settings(speed).torch_device.type == "cuda"
-    [done] = executor.run([Task(_timing_task, (targets, settings, speed, cache.handoff()),
-                                f"timing {', '.join(labels)}", gpu=cuda, serial=not cuda)], progress)
-    _raise_failed("timing", done)
+    [done] = executor.run([Task(_timing_task, (rest, settings, speed, cache.handoff()),
+                                f"timing {', '.join(x for i, x in enumerate(labels) if i not in failed)}", gpu=cuda,
+                                serial=not cuda)], progress)
+    if done.failed is not None:
+        if not keep_going:
+            _raise_failed("timing", done)
+        # the counts stand; every timed model lost its timing with the task
+        for m in counts["models"]:
+            if not m.get("failed"):
+                m["failed"] = f"timing: {done.failed}"
+        counts["executor"] = {"name": executor.name, "timed_on": done.where}
+        return counts
     cache.absorb(done.value["entries"], done.value["reused"])
-    res = done.value["results"]
+    res = in_place(done.value["results"])
     res["executor"] = {"name": executor.name, "timed_on": done.where}
     if on_record:
         on_record(res)
@@ -413,11 +442,9 @@ def measure_models_with(executor, targets: list[Target], *, speed: RunSettings |
 
 
 def _raise_failed(label: str, done) -> None:
-    if done.failed is None:
-        return
     if isinstance(done.error, FairnessError):
         raise done.error
-    raise ModelFailed(f"{label}: {done.failed}")
+    raise ModelFailed(f"{label}: {done.failed or done.value['failed']}")
 
 
 def measure(model: torch.nn.Module | str | Source, inputs=None, *, kwargs: dict | None = None,

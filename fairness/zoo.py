@@ -32,7 +32,7 @@ from typing import Callable
 from .cache import Cache
 from .compare import MEASURE_KEYS, MODEL_KEYS, _check_keys, _check_measure, _own_input, run_settings
 from .errors import FairnessError
-from .executor import EXECUTORS, LocalExecutor, Task, make_executor
+from .executor import LocalExecutor, Task, executor_of, make_executor
 from .measure import Target, measure_models
 from .readings import INDICATORS, measured, num
 from .results import new_results
@@ -112,18 +112,6 @@ def _load_yaml(path: str) -> dict:
     return {"name": check_name(str(cfg.get("name") or Path(path).stem), f"{what}: name"), "models": out,
             "quality": cfg.get("quality"), "lower_is_better": lower, "reference": cfg.get("reference"),
             "measure": measure, "group_size": group, "executor": executor_of(cfg.get("executor"), what)}
-
-
-def executor_of(value, what: str) -> dict | None:
-    """A config file's `executor: local|ray` or `executor: {name: ray, address: HEAD:6379}`."""
-    if value is None:
-        return None
-    given = {"name": value} if isinstance(value, str) else value
-    if not isinstance(given, dict) or set(given) - {"name", "address"} or given.get("name") not in EXECUTORS:
-        raise FairnessError(f"{what}: executor: {value!r}; expected local, ray, or {{name: ray, address: HEAD:6379}}")
-    if not isinstance(given.get("address", "auto"), str):
-        raise FairnessError(f"{what}: executor.address: expected HOST:PORT or auto")
-    return {"name": given["name"], "address": given.get("address", "auto")}
 
 
 def _load_csv(path: str) -> dict:

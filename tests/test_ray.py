@@ -129,3 +129,27 @@ def test_measure_on_ray_bad_input_is_the_same_one_line_error(cluster):
     """An error the task raised is raised in the driver as it would be here: one line, exit 2."""
     r = run("measure", "python:tiny_models:broken_factory", "--executor", "ray", "-q")
     assert r.exit_code == 2 and "building the model failed" in r.stderr and "Traceback" not in r.output, r.output
+
+
+def test_compare_on_ray_as_local_with_a_failing_variant(tmp_path, cluster):
+    """test_compare.py's fragile family, with executor: ray in the config: the same models, counts
+    and failed variant as the local executor gives (the variant search itself runs in the driver)."""
+    family = TESTS.parent / "examples" / "family.yaml"
+    text = f"""
+name: fragile
+proposed: {{name: wide, source: "python:tiny_models:mlp_stack", kwargs: {{width: 32}}}}
+baseline: {{name: fragile, source: "python:tiny_models:fragile_mlp"}}
+family: {family}
+match: [params]
+strategies: [width, depth]
+measure: {{speed: false, inputs: "python:tiny_models:mlp_inputs"}}
+"""
+    path = _zoo(tmp_path, text + "executor: ray\n", "c.yaml")
+    there = run("compare", path, "-q", "--out", str(tmp_path / "ray"))
+    here = run("compare", path, "-q", "--out", str(tmp_path / "local"), "--executor", "local")
+    assert here.exit_code == 3 and there.exit_code == 3, here.output + there.output
+    got = []
+    for folder in ("local", "ray"):
+        res = json.loads((tmp_path / folder / "results.json").read_text())
+        got.append([(m["name"], m.get("failed") or m["params"]["unique"]) for m in res["models"]])
+    assert got[0] == got[1] and "width 32 is not supported" in got[1][-1][1]
