@@ -105,6 +105,8 @@ def test_resume_after_the_driver_is_killed(tmp_path, cluster):
     assert len(list(cache.glob("*.json"))) == 5
     counts, res = _counts(out)
     assert counts["C"][:2] == (360, 320) and len(res["zoo"]["executor"]["groups"]) == 2
+    node = ray.get_runtime_context().get_node_id()  # which node and GPUs (none here) timed each group
+    assert [(g["node"], g["gpus"]) for g in res["zoo"]["executor"]["groups"]] == [(node, []), (node, [])]
 
 
 MLPS = ["python:tiny_models:mlp_stack", "python:tiny_models:shared_mlp", "--inputs", "python:tiny_models:mlp_inputs",
@@ -127,8 +129,11 @@ def test_measure_on_ray_counts_as_local_and_times_on_a_worker(cluster):
 
 def test_measure_on_ray_bad_input_is_the_same_one_line_error(cluster):
     """An error the task raised is raised in the driver as it would be here: one line, exit 2."""
-    r = run("measure", "python:tiny_models:broken_factory", "--executor", "ray", "-q")
-    assert r.exit_code == 2 and "building the model failed" in r.stderr and "Traceback" not in r.output, r.output
+    r = run("measure", "python:tiny_models:broken_factory", "--executor", "ray")
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    *progress, last = r.stderr.strip().splitlines()
+    assert any("[1/1] count python:tiny_models:broken_factory failed" in line for line in progress)  # on Ray
+    assert last.startswith("error: ") and "building the model failed" in last
 
 
 def test_compare_on_ray_as_local_with_a_failing_variant(tmp_path, cluster):
