@@ -135,6 +135,10 @@ class RayExecutor:
 
     def run(self, tasks: list[Task], progress: Progress) -> list[Outcome]:
         ray = self.ray
+        if any(t.gpu for t in tasks) and ray.cluster_resources().get("GPU", 0) < 1:
+            # Ray would wait for a GPU for ever (an infeasible task), saying so only in its log
+            raise FairnessError("--executor ray: timing on CUDA takes a GPU per group, and the Ray cluster has "
+                                "none; run 'ray start' on the GPU machines too, or time with --device cpu")
         tally = Tally(len(tasks), progress)
         out: list[Outcome | None] = [None] * len(tasks)
         # Timing groups on the CPU share the machine with everything else that runs there: two at

@@ -420,7 +420,7 @@ def measure_models_with(executor, targets: list[Target], *, speed: RunSettings |
         return counts
     if on_record:
         on_record(counts)
-    cuda = check_settings(speed).torch_device.type == "cuda"
+    cuda = speed.torch_device.type == "cuda"  # checked in the task, where the device is: this one may have none
     [done] = executor.run([Task(_timing_task, (rest, settings, speed, cache.handoff()),
                                 f"timing {', '.join(x for i, x in enumerate(labels) if i not in failed)}", gpu=cuda,
                                 serial=not cuda)], progress)

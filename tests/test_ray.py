@@ -27,9 +27,10 @@ TESTS = Path(__file__).parent
 @pytest.fixture(scope="module")
 def cluster():
     """One local cluster for the module (starting one takes seconds). Its workers find
-    tests/tiny_models.py, and FAIRNESS_TEST_RAY_WORKER marks them as Ray's."""
+    tests/tiny_models.py, and FAIRNESS_TEST_RAY_WORKER marks them as Ray's. No GPU, even where
+    one is visible: these are the CPU tests."""
     env = {"PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path]), "FAIRNESS_TEST_RAY_WORKER": "1"}
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
+    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
@@ -158,3 +159,18 @@ measure: {{speed: false, inputs: "python:tiny_models:mlp_inputs"}}
         res = json.loads((tmp_path / folder / "results.json").read_text())
         got.append([(m["name"], m.get("failed") or m["params"]["unique"]) for m in res["models"]])
     assert got[0] == got[1] and "width 32 is not supported" in got[1][-1][1]
+
+
+def _double(x):
+    return 2 * x
+
+
+def test_a_cluster_without_gpus_is_told_not_waited_on(cluster):
+    """A task that needs a GPU on a cluster without one would wait for ever: refused at once."""
+    from fairness.errors import FairnessError
+    from fairness.executor import RayExecutor, Task
+
+    runner = RayExecutor()
+    assert [o.value for o in runner.run([Task(_double, (3,), "double")], lambda m: None)] == [6]
+    with pytest.raises(FairnessError, match="takes a GPU per group, and the Ray cluster has none"):
+        runner.run([Task(_double, (3,), "timing group 1 of 1", gpu=True)], lambda m: None)
