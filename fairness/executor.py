@@ -73,6 +73,9 @@ class Tally:
 class LocalExecutor:
     name = "local"
 
+    def check_device(self, device: str) -> None:
+        pass  # the timing itself checks the device, as it always has
+
     def run(self, tasks: list[Task], progress: Progress) -> list[Outcome]:
         tally, out = Tally(len(tasks), progress), []
         for t in tasks:
@@ -132,6 +135,12 @@ class RayExecutor:
         except (ConnectionError, ValueError, RuntimeError) as e:
             raise FairnessError(f"--ray-address {address}: cannot connect to a Ray cluster ({e}); start one with "
                                 f"'ray start --head' and pass HEAD:6379, or 'auto'") from None
+
+    def check_device(self, device: str) -> None:
+        """Ray gives each timing task one GPU of its own, which the task sees as cuda (cuda:0)."""
+        if device.startswith("cuda:"):
+            raise FairnessError(f"--device {device}: with --executor ray each timing group gets a GPU of its own "
+                                f"from Ray; give --device cuda")
 
     def run(self, tasks: list[Task], progress: Progress) -> list[Outcome]:
         ray = self.ray

@@ -389,6 +389,8 @@ def measure_models_with(executor, targets: list[Target], *, speed: RunSettings |
     if any(not isinstance(t.model, (str, Source)) for t in targets):
         raise FairnessError("--executor ray measures models given as sources (timm:resnet50, python:pkg.mod:fn); "
                             "a model object cannot be sent to a worker")
+    if speed is not None:
+        executor.check_device(speed.device)
     keep_going = settings.get("keep_going", False)
     cache = cache or Cache(None)
     handoff = cache.handoff()

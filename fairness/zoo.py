@@ -198,6 +198,8 @@ def measure_zoo(zoo: dict, *, speed=None, count_device: str = "meta", image_size
     by_name = {m["name"]: m for m in zoo["models"]}
     cache = cache or Cache(None)  # shared by every task, through handoff: the reference is counted once
     executor = executor or LocalExecutor()
+    if speed is not None:
+        executor.check_device(speed.device)
 
     def target(name: str) -> Target:
         m = by_name[name]

@@ -174,3 +174,11 @@ def test_a_cluster_without_gpus_is_told_not_waited_on(cluster):
     assert [o.value for o in runner.run([Task(_double, (3,), "double")], lambda m: None)] == [6]
     with pytest.raises(FairnessError, match="takes a GPU per group, and the Ray cluster has none"):
         runner.run([Task(_double, (3,), "timing group 1 of 1", gpu=True)], lambda m: None)
+
+
+def test_a_numbered_gpu_is_refused_ray_places_the_groups(tmp_path, cluster):
+    text = ZOO.replace("speed: false", "speed: true")
+    r = run("zoo", _zoo(tmp_path, text), "--out", str(tmp_path / "out"), "--device", "cuda:1", "--executor", "ray")
+    assert r.exit_code == 2 and r.stderr.strip().splitlines()[-1] == (
+        "error: --device cuda:1: with --executor ray each timing group gets a GPU of its own from Ray; give "
+        "--device cuda"), r.output
