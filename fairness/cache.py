@@ -60,7 +60,30 @@ class Cache:
             return None  # a hash collision or an edited file: measure again
         self.reused += 1
         self.progress(f"reusing {what.get('kind')} of {what.get('label', '')} from {path.name}")
+        # read once per run: a later get (a timing group's count of its models) is not a second reuse
+        self._this_run[key] = json.dumps(entry["value"], sort_keys=True)
         return entry["value"]
+
+    def handoff(self) -> tuple:
+        """What a task in another process needs to open this cache (`opened`): the folder, whether to
+        reuse, and what this run has measured so far."""
+        # absolute: a Ray worker does not run in this process's working directory
+        return (str(self.folder.resolve()) if self.folder is not None else None, self.reuse, dict(self._this_run))
+
+    @classmethod
+    def opened(cls, handoff: tuple, progress: Callable[[str], None] = lambda m: None) -> "Cache":
+        folder, reuse, entries = handoff
+        cache = cls(folder, reuse, progress)
+        cache._this_run.update(entries)
+        return cache
+
+    def absorb(self, other_entries: dict, reused: int) -> None:
+        """A task's cache, back in this one: its measurements, and how many it reused."""
+        self._this_run.update(other_entries)
+        self.reused += reused
+
+    def entries(self) -> dict:
+        return dict(self._this_run)
 
     def put(self, what: dict, value: Any) -> None:
         self._this_run[self.key(what)] = json.dumps(to_plain(value), sort_keys=True, default=str)

@@ -112,6 +112,16 @@ def _count_device_option(default: str | None = "meta", also: str = ""):
                              "router's own on cpu or cuda." + ("" if default else " Default: the config's, else meta."))
 
 
+def _executor_options(f):
+    """--executor and --ray-address, shared by zoo and measure (None: not given; a zoo file may say)."""
+    f = click.option("--ray-address", metavar="auto|HOST:PORT",
+                     help="The Ray cluster for --executor ray: auto (the default) joins the one running on this "
+                          "machine, else starts one here.")(f)
+    return click.option("--executor", type=click.Choice(["local", "ray"]),
+                        help="Where the counting tasks and timing run: here, one after another (local, the "
+                             "default), or over a Ray cluster (ray: pip install 'fairness[ray]').")(f)
+
+
 def _run_options(f):
     """The settings that change a speed number, shared by measure and compare (None: not given)."""
     options = [
@@ -184,11 +194,12 @@ def _run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graph
                    "Each finished count and timing is also kept in .fairness-cache/ beside it, for --resume.")
 @click.option("--resume", is_flag=True, help="Reuse the counts and timings an interrupted run with the same --out "
                                              "and settings kept; measure only the rest.")
+@_executor_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 @click.pass_context
 def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text, device, count_device, dtype,
             channels_last, compile_mode, threads, train, tf32, cuda_graphs, min_time, workload_examples, workload_steps,
-            no_speed, no_idle, no_energy, isolate, fmt, detail, no_fvcore, out, resume, quiet):
+            no_speed, no_idle, no_energy, isolate, fmt, detail, no_fvcore, out, resume, executor, ray_address, quiet):
     """Measure every cost indicator of one or more models (SOURCE...).
 
     Counts (parameters, MACs, FLOPs, activations, bytes moved) come from one
@@ -201,7 +212,8 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
 
     from . import results as results_mod
     from .cache import Cache
-    from .measure import Target, measure_models
+    from .executor import make_executor
+    from .measure import Target, measure_models_with
     from .render.flags import judgement_text
     from .render.table import csv_text, model_table, speed_summary
     from .runner import RunSettings
@@ -236,9 +248,14 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
         if out:
             results_mod.write(results_mod.to_plain(partial), out)
 
-    res = measure_models(targets, image_size=parse_image_size(image_size) if image_size else None, seq_len=seq_len,
-                         input_factory=input_factory, batch_size=count_batch, count_device=count_device,
-                         fvcore=not no_fvcore, speed=speed, progress=progress, on_record=save, cache=cache)
+    runner = make_executor(executor or "local", ray_address or "auto")
+    try:
+        res = measure_models_with(runner, targets, image_size=parse_image_size(image_size) if image_size else None,
+                                  seq_len=seq_len, input_factory=input_factory, batch_size=count_batch,
+                                  count_device=count_device, fvcore=not no_fvcore, speed=speed, progress=progress,
+                                  on_record=save, cache=cache)
+    finally:
+        runner.close()
     res = results_mod.to_plain(res)
     if resume:
         progress(f"resumed: {cache.reused} measurements reused from {cache.folder}")
@@ -504,17 +521,19 @@ def _model_options(role: str, kwarg_pairs: tuple, image_size: str | None, seq_le
               help="Figure sizes and fonts for the venue's text width.")
 @click.option("--resume", is_flag=True, help="Reuse the measurements an interrupted run of the same comparison "
                                              "stored in the output folder; measure only the rest.")
+@_executor_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_text, strategies, family_file, name,
             image_size, proposed_image_size, baseline_image_size, seq_len, proposed_seq_len, baseline_seq_len,
             input_factory, device, count_device, no_speed, batch_text, dtype, min_time, channels_last, compile_mode,
-            threads, train, tf32, cuda_graphs, isolate, out_dir, figure_style, resume, quiet):
+            threads, train, tf32, cuda_graphs, isolate, out_dir, figure_style, resume, executor, ray_address, quiet):
     """Compare a proposed model with a baseline and its matched variants; write the report."""
     from pathlib import Path
 
     from . import results as results_mod
     from .cache import Cache
-    from .compare import compare as run_compare, compare_config, load_config, run_settings, safe_name, with_kwargs
+    from .compare import load_config, safe_name
+    from .executor import make_executor
     from .measure import check_count_device
     from .render.report import render
     from .sources import parse_image_size
@@ -531,8 +550,10 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
     if count_device:
         check_count_device(count_device)
     match = [m.strip() for m in match_text.split(",") if m.strip()] if match_text else None
-    name = name or (load_config(config)["name"] if config else
-                    f"{proposed.split(':')[-1]}-vs-{baseline.split(':')[-1]}")
+    cfg = load_config(config) if config else {"name": None, "executor": None}
+    name = name or cfg["name"] or f"{proposed.split(':')[-1]}-vs-{baseline.split(':')[-1]}"
+    given_executor = cfg["executor"] or {"name": "local", "address": "auto"}
+    runner = make_executor(executor or given_executor["name"], ray_address or given_executor["address"])
     folder = Path(out_dir or Path("reports") / safe_name(name))
     # every finished measurement is kept here as it is done; --resume reuses them
     results_mod.check_writable(folder, f"--out {folder}")
@@ -542,24 +563,11 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
              "inputs": input_factory, "count_device": count_device}
     overrides = {**{k: v for k, v in given.items() if v is not None},
                  **_run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs)}
-    if config:
-        res = compare_config(config, device=device, no_speed=no_speed, overrides=overrides, models=models,
-                             match=match, strategies=list(strategies) or None, family_file=family_file,
-                             cache=cache, progress=progress)
-    else:
-        speed = None if no_speed else run_settings(overrides, device or _default_device())
-        p, b = models["proposed"], models["baseline"]
-        res = run_compare(proposed, baseline, name=name, match=match or ["params", "flops"],
-                          strategies=list(strategies) or None,
-                          # named by their kwargs: one source at other arguments is two names
-                          proposed_name=with_kwargs(proposed, p["kwargs"]) if "kwargs" in p else None,
-                          baseline_name=with_kwargs(baseline, b["kwargs"]) if "kwargs" in b else None,
-                          proposed_kwargs=p.get("kwargs"), baseline_kwargs=b.get("kwargs"),
-                          image_size=tuple(size) if size else None, seq_len=seq_len, input_factory=input_factory,
-                          proposed_input={k: v for k, v in p.items() if k != "kwargs"},
-                          baseline_input={k: v for k, v in b.items() if k != "kwargs"},
-                          family_file=family_file, count_device=count_device or "meta", speed=speed, cache=cache,
-                          progress=progress)
+    try:
+        res = _run_compare(config, proposed, baseline, name, models, match, strategies, family_file, device,
+                           no_speed, overrides, size, seq_len, input_factory, count_device, cache, progress, runner)
+    finally:
+        runner.close()
     res = results_mod.to_plain(res)
     res["comparison"]["name"] = name
     if resume:
@@ -568,6 +576,30 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
     progress("rendering the report")
     render(res, folder, style=figure_style)
     _summary(res, folder)
+
+
+def _run_compare(config, proposed, baseline, name, models, match, strategies, family_file, device, no_speed,
+                 overrides, size, seq_len, input_factory, count_device, cache, progress, executor) -> dict:
+    """compare from a config file, or from --proposed and --baseline."""
+    from .compare import compare as run_compare, compare_config, run_settings, with_kwargs
+
+    if config:
+        return compare_config(config, device=device, no_speed=no_speed, overrides=overrides, models=models,
+                              match=match, strategies=list(strategies) or None, family_file=family_file,
+                              cache=cache, progress=progress, executor=executor)
+    speed = None if no_speed else run_settings(overrides, device or _default_device())
+    p, b = models["proposed"], models["baseline"]
+    return run_compare(proposed, baseline, name=name, match=match or ["params", "flops"],
+                       strategies=list(strategies) or None,
+                       # named by their kwargs: one source at other arguments is two names
+                       proposed_name=with_kwargs(proposed, p["kwargs"]) if "kwargs" in p else None,
+                       baseline_name=with_kwargs(baseline, b["kwargs"]) if "kwargs" in b else None,
+                       proposed_kwargs=p.get("kwargs"), baseline_kwargs=b.get("kwargs"),
+                       image_size=tuple(size) if size else None, seq_len=seq_len, input_factory=input_factory,
+                       proposed_input={k: v for k, v in p.items() if k != "kwargs"},
+                       baseline_input={k: v for k, v in b.items() if k != "kwargs"},
+                       family_file=family_file, count_device=count_device or "meta", speed=speed, cache=cache,
+                       progress=progress, executor=executor)
 
 
 def _summary(res: dict, folder) -> None:
@@ -622,9 +654,10 @@ results.csv and results.json into --out (default reports/NAME/).
 @click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True)
 @click.option("--resume", is_flag=True, help="Reuse the counts and timings an interrupted run with the same --out "
                                              "and settings kept; measure only the rest.")
+@_executor_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text, dtype, min_time, channels_last,
-        compile_mode, threads, train, tf32, cuda_graphs, out_dir, figure_style, resume, quiet):
+        compile_mode, threads, train, tf32, cuda_graphs, out_dir, figure_style, resume, executor, ray_address, quiet):
     """Many models: the Pareto front of quality against each cost indicator, and where they disagree.
 
     Every model is counted on meta and timed in interleaved groups that all include the
@@ -647,6 +680,10 @@ def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text
 
         check_count_device(count_device)
     spec = load_zoo(zoo_file, quality, reference)  # checked before anything is written
+    if (executor or (spec["executor"] or {}).get("name")) == "ray":
+        from .executor import require_ray
+
+        require_ray()  # before anything is written
     name, device = spec["name"], device or spec["measure"].get("device") or _default_device()
     folder = Path(out_dir or Path("reports") / safe_name(name))
     results_mod.check_writable(folder, f"--out {folder}")
@@ -657,8 +694,11 @@ def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text
                  **_run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs)}
     res = run_zoo(zoo_file, device=device, no_speed=no_speed, overrides=overrides, quality=quality,
                   reference=reference, cache=cache, progress=progress,
-                  on_record=lambda partial: results_mod.write(partial, folder / "results.json"))
+                  on_record=lambda partial: results_mod.write(partial, folder / "results.json"),
+                  executor=executor, ray_address=ray_address)
     res = results_mod.to_plain(res)
+    if resume:
+        progress(f"resumed: {cache.reused} measurements reused from {cache.folder}")
     results_mod.write(res, folder / "results.json")  # first: the measurements are never lost to a renderer
     progress("rendering the report")
     render_zoo(res, folder, style=figure_style)

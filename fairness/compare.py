@@ -27,7 +27,8 @@ from .families import NoFamily
 from .judgement import attach
 from .matching import COUNT_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, count_indicator, \
     load_baseline, match_counts, match_speed, device_timer, unreachable
-from .measure import Target, measure_models
+from .executor import LocalExecutor, executor_of
+from .measure import Target, measure_models_with
 from .cache import Cache, identity
 from .indicators.env import environment
 from .readings import measured
@@ -36,7 +37,7 @@ from .runner import COMPILE_MODES, RunSettings, check_settings
 from .sources import InputSpec, Source, parse_source
 from .spec import check_name, read_yaml
 
-TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family"}
+TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family", "executor"}
 MODEL_KEYS = {"name", "source", "kwargs", "quality", "image_size", "seq_len"}  # a model's own input size too
 MEASURE_KEYS = {"device", "seq_len", "image_size", "speed", "batch", "dtype", "min_time", "inputs", "isolate",
                 "channels_last", "compile", "tf32", "threads", "train", "cuda_graphs", "count_device"}
@@ -121,7 +122,8 @@ def load_config(path: str) -> dict:
     if family is not None and not isinstance(family, str):
         raise FairnessError(f"{what}: family: expected the path of a family YAML file (see examples/family.yaml)")
     return {"name": name, "proposed": cfg["proposed"], "baseline": cfg["baseline"], "match": match,
-            "strategies": strategies, "measure": measure, "family": family}
+            "strategies": strategies, "measure": measure, "family": family,
+            "executor": executor_of(cfg.get("executor"), what)}
 
 
 def safe_name(name: str) -> str:
@@ -136,7 +138,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
             input_factory: str | None = None, speed: RunSettings | None = None, family_file: str | None = None,
             proposed_input: dict | None = None, baseline_input: dict | None = None,
             baseline_source: str | None = None, count_device: str = "meta", cache: Cache | None = None,
-            progress: Callable[[str], None] = lambda m: None) -> dict:
+            progress: Callable[[str], None] = lambda m: None, executor=None) -> dict:
     """Measure the proposed model and the baseline, build the baseline's variants matched to
     the proposed model on each indicator in `match`, measure them all together, and judge.
 
@@ -155,8 +157,11 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     `quality`: {model name: {metric: value}}. `proposed_input`, `baseline_input`: a model's own
     image_size or seq_len, where the two are compared at different inputs (EfficientNet-B4 at 380 px
     against ResNet-50 at 224); the baseline's variants start from its own. `cache`: every finished measurement and variant
-    search is stored as it is done, and reused when resuming. Returns the results file."""
+    search is stored as it is done, and reused when resuming. `executor` (fairness.executor, default
+    local): where the models are counted and timed together; the variant search runs here. Returns
+    the results file."""
     cache = cache or Cache(None)
+    executor = executor or LocalExecutor()
     match = list(match or ["params", "flops"])
     strategies = list(strategies or STRATEGIES)
     bad = [m for m in match if m not in INDICATORS] + [x for x in strategies if x not in STRATEGIES]
@@ -179,8 +184,9 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                Target(baseline, kwargs=None if scaled is None else baseline_kwargs, name=baseline_name,
                       role="baseline", spec=bspec if bspec != spec else None)]
     progress("counting the proposed model and the baseline")
-    first = to_plain(measure_models(targets, image_size=image_size, seq_len=seq_len, input_factory=input_factory,
-                                    fvcore=False, cache=cache, count_device=count_device)["models"])
+    first = to_plain(measure_models_with(executor, targets, image_size=image_size, seq_len=seq_len,
+                                         input_factory=input_factory, fvcore=False, cache=cache,
+                                         count_device=count_device)["models"])
     try:
         if scaled is None:
             raise NoFamily(_no_source(baseline))
@@ -261,11 +267,11 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     # One group, timed in interleaved rounds, so every speed-up is paired round by round; a
     # variant that changes the input (resolution, sequence length) is timed there at its own.
     # A variant that fails is recorded as failed; the others and the report go on.
-    res = measure_models(targets + [replace(t, spec=None if same_input(vspec) and bspec == spec else vspec)
-                                    for t, _, _, vspec in variants],
-                         image_size=image_size, seq_len=seq_len, input_factory=input_factory, fvcore=False,
-                         speed=speed, progress=progress, keep_going=True, cache=cache, references=2,
-                         count_device=count_device)
+    res = measure_models_with(executor, targets + [replace(t, spec=None if same_input(vspec) and bspec == spec
+                                                           else vspec) for t, _, _, vspec in variants],
+                              image_size=image_size, seq_len=seq_len, input_factory=input_factory, fvcore=False,
+                              speed=speed, progress=progress, keep_going=True, cache=cache, references=2,
+                              count_device=count_device)
     for m in res["models"][:2]:
         if m.get("failed"):  # without the proposed model or the baseline there is no comparison
             raise ModelFailed(m["failed"])
@@ -372,7 +378,7 @@ def with_model_overrides(model: dict, given: dict | None) -> dict:
 def compare_config(path: str, *, device: str | None = None, no_speed: bool = False, overrides: dict | None = None,
                    models: dict | None = None, match: list[str] | None = None, strategies: list[str] | None = None,
                    family_file: str | None = None, cache: Cache | None = None,
-                   progress: Callable[[str], None] = lambda m: None) -> dict:
+                   progress: Callable[[str], None] = lambda m: None, executor=None) -> dict:
     """A comparison from its config file. What the command line gives wins: `overrides`, measure:
     keys; `models`, {"proposed"|"baseline": {kwargs, image_size, seq_len}} merged into that model's
     entry (see with_model_overrides); `match`, `strategies`, `family_file`."""
@@ -392,4 +398,5 @@ def compare_config(path: str, *, device: str | None = None, no_speed: bool = Fal
                    input_factory=ms.get("inputs"), speed=speed, family_file=family_file or cfg["family"],
                    count_device=ms.get("count_device", "meta"), cache=cache,
                    proposed_input={k: p[k] for k in ("image_size", "seq_len") if k in p},
-                   baseline_input={k: b[k] for k in ("image_size", "seq_len") if k in b}, progress=progress)
+                   baseline_input={k: b[k] for k in ("image_size", "seq_len") if k in b}, progress=progress,
+                   executor=executor)

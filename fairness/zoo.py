@@ -32,13 +32,14 @@ from typing import Callable
 from .cache import Cache
 from .compare import MEASURE_KEYS, MODEL_KEYS, _check_keys, _check_measure, _own_input, run_settings
 from .errors import FairnessError
+from .executor import LocalExecutor, Task, executor_of, make_executor
 from .measure import Target, measure_models
 from .readings import INDICATORS, measured, num
 from .results import new_results
 from .sources import InputSpec
 from .spec import check_name, read_yaml
 
-TOP_KEYS = {"name", "quality", "lower_is_better", "reference", "models", "measure", "group_size"}
+TOP_KEYS = {"name", "quality", "lower_is_better", "reference", "models", "measure", "group_size", "executor"}
 ZOO_MODEL_KEYS = MODEL_KEYS | {"cite"}
 # the cost indicators a front is drawn for, in the order reports list them
 FRONT_INDICATORS = ("params", "macs", "flops", "throughput", "latency", "peak_memory")
@@ -110,7 +111,7 @@ def _load_yaml(path: str) -> dict:
         raise FairnessError(f"{what}: lower_is_better: expected true or false")
     return {"name": check_name(str(cfg.get("name") or Path(path).stem), f"{what}: name"), "models": out,
             "quality": cfg.get("quality"), "lower_is_better": lower, "reference": cfg.get("reference"),
-            "measure": measure, "group_size": group}
+            "measure": measure, "group_size": group, "executor": executor_of(cfg.get("executor"), what)}
 
 
 def _load_csv(path: str) -> dict:
@@ -142,7 +143,7 @@ def _load_csv(path: str) -> dict:
             m["image_size"] = int(size)
         models.append(m)
     return {"name": check_name(Path(path).stem, what), "models": models, "quality": None, "lower_is_better": False,
-            "reference": None, "measure": {}, "group_size": GROUP_SIZE}
+            "reference": None, "measure": {}, "group_size": GROUP_SIZE, "executor": None}
 
 
 def _float(text) -> float | None:
@@ -162,17 +163,43 @@ def groups_of(names: list[str], reference: str, size: int) -> list[list[str]]:
     return [[reference, *rest[i:i + step]] for i in range(0, len(rest), step)] or [[reference]]
 
 
+def _quiet(message: str) -> None:
+    pass
+
+
+def count_task(target: Target, count_device: str, handoff: tuple, progress=_quiet) -> dict:
+    """One model counted (an executor's task: it may run in another process, on another node).
+    The count is stored in the cache folder as soon as it is done."""
+    cache = Cache.opened(handoff, progress)
+    res = measure_models([target], count_device=count_device, fvcore=False, keep_going=True, cache=cache,
+                         progress=progress)
+    return {"results": res, "entries": cache.entries(), "reused": cache.reused}
+
+
+def timing_task(targets: list[Target], count_device: str, speed, handoff: tuple, progress=_quiet) -> dict:
+    """One timing group, the reference first: counts come from the cache (the counting tasks put
+    them there), the timing is stored there as soon as it is done."""
+    cache = Cache.opened(handoff, progress)
+    res = measure_models(targets, count_device=count_device, fvcore=False, speed=speed, keep_going=True,
+                         cache=cache, progress=progress, references=1)
+    return {"results": res, "entries": cache.entries(), "reused": cache.reused}
+
+
 def measure_zoo(zoo: dict, *, speed=None, count_device: str = "meta", image_size=None, seq_len: int | None = None,
                 input_factory: str | None = None, cache: Cache | None = None,
                 progress: Callable[[str], None] = lambda m: None,
-                on_record: Callable[[dict], None] | None = None) -> dict:
+                on_record: Callable[[dict], None] | None = None, executor=None) -> dict:
     """Every model of the zoo, counted, and timed in groups with the reference; then the fronts,
     the rank agreement and the disagreements (`analyse`). A model that fails is recorded as failed
-    and the others go on."""
+    and the others go on. `executor` (fairness.executor; default local) runs the counting tasks,
+    one per model, then the timing groups; where each group ran is kept in zoo.executor."""
     spec = InputSpec(image_size=(image_size, image_size) if isinstance(image_size, int) else image_size,
                      seq_len=seq_len, factory=input_factory)
     by_name = {m["name"]: m for m in zoo["models"]}
-    cache = cache or Cache(None)  # one for every group: the reference is counted once
+    cache = cache or Cache(None)  # shared by every task, through handoff: the reference is counted once
+    executor = executor or LocalExecutor()
+    if speed is not None:
+        executor.check_device(speed.device)
 
     def target(name: str) -> Target:
         m = by_name[name]
@@ -180,28 +207,63 @@ def measure_zoo(zoo: dict, *, speed=None, count_device: str = "meta", image_size
                       spec=_own_input(spec, {k: m[k] for k in ("image_size", "seq_len") if k in m}))
 
     names = [m["name"] for m in zoo["models"]]
-    plan = groups_of(names, zoo["reference"], zoo["group_size"]) if speed is not None else [names]
+    reference = zoo["reference"]
+    progress(f"counting {len(names)} models ({executor.name} executor)")
+    handoff = cache.handoff()
+    counted = executor.run([Task(count_task, (target(n), count_device, handoff), f"count {n}") for n in names],
+                           progress)
     records: dict[str, dict] = {}
-    env, ratios = None, []
-    for g, group in enumerate(plan):
-        if speed is not None:
-            progress(f"group {g + 1} of {len(plan)}: {', '.join(group)}")
-        res = measure_models([target(n) for n in group], count_device=count_device, fvcore=False, speed=speed,
-                             keep_going=True, cache=cache, progress=progress, references=1)
-        env = env or res["environment"]
-        for rec in res["models"]:
-            if speed is not None:
-                rec.setdefault("zoo", {})["group"] = g
-            if rec["name"] == zoo["reference"] and rec["name"] in records:
-                records[rec["name"]].setdefault("zoo", {}).setdefault("reference_runs", []).append(rec.get("speed"))
+    env = None
+    for n, done in zip(names, counted):
+        if done.failed:  # the task itself was lost (its worker killed twice): this model alone fails
+            records[n] = {"id": n, "name": n, "role": "zoo", "failed": done.failed}
+            continue
+        cache.absorb(done.value["entries"], done.value["reused"])
+        env = env or done.value["results"]["environment"]
+        records[n] = done.value["results"]["models"][0]
+    if on_record:
+        on_record(new_results([records[n] for n in names], env))
+    plan = groups_of(names, reference, zoo["group_size"]) if speed is not None else [names]
+    placement, ratios = [], []
+    if speed is not None:
+        cuda = speed.torch_device.type == "cuda"
+        handoff = cache.handoff()
+        groups = [[n for n in group if not records[n].get("failed")] for group in plan]
+        tasks = [Task(timing_task, ([target(n) for n in group], count_device, speed, handoff),
+                      f"timing group {g + 1} of {len(plan)} ({', '.join(group)})", gpu=cuda, serial=not cuda)
+                 for g, group in enumerate(groups) if group]
+        timed = iter(executor.run(tasks, progress))
+        count_env, env, ref_timed = env, None, False
+        for g, group in enumerate(groups):
+            if not group:
                 continue
-            if rec["name"] == zoo["reference"] and speed is not None:
-                rec.setdefault("zoo", {})["reference_runs"] = [rec.get("speed")]
-            records[rec["name"]] = rec
-        ratios += [{**r, "group": g} for r in res.get("speed_ratios") or []]
-        if on_record:
-            on_record(new_results([records[n] for n in names if n in records], env, speed_ratios=ratios))
-    models = [records[n] for n in names if n in records]
+            done = next(timed)
+            placement.append({"group": g, "models": group, "seconds": done.seconds, "failed": done.failed,
+                              **done.where})
+            if done.failed:  # the reference is timed in other groups too: only this group's own models fail
+                for n in group:
+                    if n != reference:
+                        records[n] = {"id": n, "name": n, "role": "zoo",
+                                      "failed": f"timing group {g + 1}: {done.failed}"}
+                continue
+            cache.absorb(done.value["entries"], done.value["reused"])
+            res = done.value["results"]
+            env = env or res["environment"]
+            where = {k: done.where[k] for k in ("host", "node", "gpus") if k in done.where}
+            for rec in res["models"]:
+                z = rec.setdefault("zoo", {})
+                z["group"], z["timed_on"] = g, where
+                if rec["name"] == reference and ref_timed:
+                    records[reference]["zoo"]["reference_runs"].append(rec.get("speed"))
+                    continue
+                if rec["name"] == reference:
+                    z["reference_runs"], ref_timed = [rec.get("speed")], True
+                records[rec["name"]] = rec
+            ratios += [{**r, "group": g} for r in res.get("speed_ratios") or []]
+            if on_record:
+                on_record(new_results([records[n] for n in names], env, speed_ratios=ratios))
+        env = env or count_env  # every group failed: the environment the counts were made in
+    models = [records[n] for n in names]
     for m in models:
         entry = by_name[m["name"]]
         m["quality"] = entry["quality"]
@@ -209,9 +271,10 @@ def measure_zoo(zoo: dict, *, speed=None, count_device: str = "meta", image_size
             m["quality_source"] = entry["cite"]
     res = new_results(models, env, speed_ratios=ratios)
     if speed is not None:
-        _via_reference(res, zoo["reference"])
+        _via_reference(res, reference)
     res["zoo"] = {"name": zoo["name"], "quality": zoo["quality"], "lower_is_better": zoo["lower_is_better"],
-                  "reference": zoo["reference"], "groups": plan, **analyse(res, zoo)}
+                  "reference": reference, "groups": plan, **analyse(res, zoo),
+                  "executor": {"name": executor.name, "groups": placement}}
     return res
 
 
@@ -372,15 +435,22 @@ def _compare(key: str, a: dict, b: dict) -> str:
 
 def run_zoo(path: str, *, device: str | None = None, no_speed: bool = False, overrides: dict | None = None,
             quality: str | None = None, reference: str | None = None, cache: Cache | None = None,
-            progress: Callable[[str], None] = lambda m: None, on_record=None) -> dict:
+            progress: Callable[[str], None] = lambda m: None, on_record=None, executor: str | None = None,
+            ray_address: str | None = None) -> dict:
     """The whole `fairness zoo`: read the file, measure, analyse. `overrides`: measure: keys from
-    the command line, which win over the file's."""
+    the command line, which win over the file's; so do `executor` and `ray_address`."""
     zoo = load_zoo(path, quality, reference)
     ms = {**zoo["measure"], **(overrides or {})}
     _check_measure(ms, f"zoo {path}: measure (with the command line's settings)")
     want_speed = bool(ms.get("speed", True)) and not no_speed
     speed = run_settings(ms, device) if want_speed else None
     size = ms.get("image_size")
-    return measure_zoo(zoo, speed=speed, count_device=ms.get("count_device", "meta"),
-                       image_size=tuple(size) if isinstance(size, list) else size, seq_len=ms.get("seq_len"),
-                       input_factory=ms.get("inputs"), cache=cache, progress=progress, on_record=on_record)
+    given = zoo["executor"] or {"name": "local", "address": "auto"}
+    runner = make_executor(executor or given["name"], ray_address or given["address"])
+    try:
+        return measure_zoo(zoo, speed=speed, count_device=ms.get("count_device", "meta"),
+                           image_size=tuple(size) if isinstance(size, list) else size, seq_len=ms.get("seq_len"),
+                           input_factory=ms.get("inputs"), cache=cache, progress=progress, on_record=on_record,
+                           executor=runner)
+    finally:
+        runner.close()

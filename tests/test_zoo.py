@@ -11,6 +11,9 @@ Kendall's tau-b = (1 - 2) / 3.
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -119,6 +122,7 @@ def test_a_timm_results_csv_is_a_zoo(tmp_path):
     (lambda t: t.replace("cite: ", "citation: "), "unknown key 'citation'"),
     (lambda t: t.replace("{acc: 60}", "{acc: high}"), "models[1].quality.acc: 'high'; expected a number"),
     (lambda t: t.replace("name: C,", "name: A,"), "the name 'A' is given to two models"),
+    (lambda t: t + "executor: dask\n", "executor: 'dask'; expected local, ray, or {name: ray, address: HEAD:6379}"),
 ])
 def test_bad_zoo_files_one_line_exit_2(tmp_path, edit, expected):
     r = run("zoo", _zoo(tmp_path, edit(ZOO)), "--out", str(tmp_path / "out"))
@@ -148,3 +152,23 @@ def test_zoo_figures_text_never_overlaps_nor_leaves_the_figure(tmp_path, style, 
                 assert not (min(a.x1, b.x1) - max(a.x0, b.x0) > 0.5 and min(a.y1, b.y1) - max(a.y0, b.y0) > 0.5), \
                     (make.__name__, ta, tb)
         plt.close(fig)
+
+
+def test_executor_ray_without_ray_names_the_extra(tmp_path, monkeypatch):
+    """sys.modules[name] = None makes `import ray` raise ImportError, as when it is not installed."""
+    monkeypatch.setitem(sys.modules, "ray", None)
+    r = run("zoo", _zoo(tmp_path), "--out", str(tmp_path / "out"), "--executor", "ray")
+    one_line_exit_2(r, "--executor ray: Ray is not installed; pip install 'fairness[ray]'")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_local_executor_imports_no_ray(tmp_path):
+    """local is the default and needs nothing more: a fresh process that runs the zoo has no ray
+    module afterwards (a Ray import costs seconds and needs the extra)."""
+    code = ("import sys; from click.testing import CliRunner; from fairness.cli import main; "
+            f"r = CliRunner().invoke(main, ['zoo', {_zoo(tmp_path)!r}, '--out', {str(tmp_path / 'out')!r}, '-q']); "
+            "assert r.exit_code == 0, r.output; print('ray' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(__file__),
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr[-2000:]

@@ -258,3 +258,14 @@ def tiny_conv(channels: int = 4, bias: bool = True):
     """One 3x3 convolution from RGB, padded: params 27c (+ c with bias); MACs per example at
     H x W = 27 c H W. It takes any image size, so each model's own input is easy to check."""
     return nn.Conv2d(3, channels, 3, padding=1, bias=bias)
+
+
+def killed_in_ray_worker(trace: str, depth: int = 2, width: int = 8):
+    """MLPStack whose Ray worker is killed (SIGKILL, as the out-of-memory killer does) as it builds
+    the model; each attempt first appends its process id to the file `trace`. Only where the test
+    cluster sets FAIRNESS_TEST_RAY_WORKER, so the same zoo runs whole with --executor local."""
+    if os.environ.get("FAIRNESS_TEST_RAY_WORKER"):
+        with open(trace, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return MLPStack(depth, width)

@@ -1,0 +1,22 @@
+"""fairness.executor without Ray: the local executor, and the progress line with its estimate."""
+
+from fairness import executor as ex
+
+
+def _double(x, progress=None):
+    return 2 * x
+
+
+def test_local_runs_in_order_and_estimates_the_time_left(monkeypatch):
+    """A clock that advances 10 s at every reading: each task takes 10 s, and the estimate is the
+    wall time per finished task so far times the tasks still to go."""
+    ticks = iter(range(0, 1000, 10))
+    monkeypatch.setattr(ex.time, "perf_counter", lambda: next(ticks))
+    lines = []
+    out = ex.LocalExecutor().run([ex.Task(_double, (i,), f"task {i}") for i in range(3)], lines.append)
+    assert [o.value for o in out] == [0, 2, 4] and [o.failed for o in out] == [None] * 3
+    # readings: tally start 0; task 0: start 10, end 20, tally 30 -> 30 s for 1 of 3, 60 s left
+    assert lines[0] == "[1/3] task 0 done in 10.0 s; 30 s so far, about 60 s left"
+    # task 1: start 40, end 50, tally 60 -> 60 s for 2 of 3, 30 s left; task 2: tally 90, 0 left
+    assert lines[1:] == ["[2/3] task 1 done in 10.0 s; 60 s so far, about 30 s left",
+                         "[3/3] task 2 done in 10.0 s; 90 s so far, about 0 s left"]
