@@ -76,7 +76,8 @@ class Baseline:
 
     def variant(self, values: dict[str, Value]) -> tuple[Source, InputSpec]:
         kwargs, inputs = self.family.to_kwargs(values)
-        src = Source(self.src.kind, self.src.name, {**self.src.kwargs, **kwargs})
+        kind, name = (self.family.source.split(":", 1) if self.family.source else (self.src.kind, self.src.name))
+        src = Source(kind, name, {**self.src.kwargs, **kwargs})
         spec = InputSpec(image_size=inputs.get("image_size", self.spec.image_size),
                          seq_len=inputs.get("seq_len", self.spec.seq_len), factory=self.spec.factory)
         return src, spec
@@ -123,7 +124,13 @@ def values_at(b: Baseline, shares: dict[str, float], s: float) -> dict[str, Valu
     for k in b.family.knobs:
         share = 0.0 if k.follows else shares.get(k.role, 0.0)
         out[k.name] = k.scale(b.values[k.name], s ** (share / k.flops_power)) if share else b.values[k.name]
-    for k in b.family.knobs:  # a follower takes its leader's factor, as it landed on its lattice
+    return _followed(b, out)
+
+
+def _followed(b: Baseline, values: dict[str, Value]) -> dict[str, Value]:
+    """`values` with every follower at its leader's factor, as the leader landed on its lattice."""
+    out = dict(values)
+    for k in b.family.knobs:
         if k.follows:
             factor = size_of(out[k.follows]) / size_of(b.values[k.follows])
             out[k.name] = k.scale(b.values[k.name], factor) if factor != 1 else b.values[k.name]
@@ -192,16 +199,18 @@ def solve_count(b: Baseline, strategy: str, indicator: str, target: float, tol: 
         for knob, element in b.family.trims:
             if abs(search.best(target)[1] / target - 1) <= tol:
                 break
-            _trim(b, search, target, knob, element)
+            _trim(b, search, target, tol, knob, element)
     best_values, best_value = search.best(target)
     return best_values, best_value, len(search.tried)
 
 
-def _trim(b: Baseline, search: Search, target: float, name: str, element: int | None) -> None:
-    """Move one element of one knob, from the best point so far, to where the indicator (which
-    grows with it) brackets the target: steps that double until the target is passed, then
-    bisection, within MAX_TRIM of the element's size. Every point is kept in `search`; a value
-    the model cannot be built at ends the walk."""
+def _trim(b: Baseline, search: Search, target: float, tol: float, name: str, element: int | None) -> None:
+    """Move one element of one knob, from the best point so far, towards the target, within
+    MAX_TRIM of the element's size, until a point is within `tol`. The indicator grows with the
+    element, close to linearly over a trim's range, so each next count of steps is where the
+    line through the two nearest points meets the target (a secant step), kept strictly inside
+    the bracket found so far (or at the end of the range, where the line meets the target beyond
+    it); where it is not, the steps double (no bracket yet) or halve the bracket. Every point is kept in `search`; a value the model cannot be built at ends the walk."""
     knob = b.family.knob(name)
     start, value = search.best(target)
     v = start[name]
@@ -209,46 +218,51 @@ def _trim(b: Baseline, search: Search, target: float, name: str, element: int | 
     i = (element or 0) % len(items)
     sign = 1 if value < target else -1  # the direction that moves towards the target
     bound = knob.maximum if sign > 0 else knob.minimum
-    most = min(int(MAX_TRIM * items[i]), abs(bound - items[i])) // knob.multiple_of  # steps allowed
+    most = knob.steps_in(min(MAX_TRIM * items[i], abs(bound - items[i])))  # steps allowed
+    seen = {0: value}  # steps -> the indicator there
 
-    def passed(steps: int) -> bool | None:
-        """Whether `steps` steps towards the target reach or pass it; None: cannot be built."""
-        moved = items[:i] + [items[i] + sign * steps * knob.multiple_of] + items[i + 1:]
+    def at(steps: int) -> float | None:
+        moved = items[:i] + [knob.step(items[i], sign * steps)] + items[i + 1:]
         try:
-            got = search.value({**start, name: tuple(moved) if isinstance(v, tuple) else moved[0]})
+            return search.value({**start, name: tuple(moved) if isinstance(v, tuple) else moved[0]})
         except FairnessError:
             return None
-        return (got - target) * sign >= 0
 
-    lo, hi, step = 0, None, 1  # lo steps fall short of the target, hi steps reach it
-    while hi is None and lo < most:
-        step = min(step, most)
-        reached = passed(step)
-        if reached is None:
+    lo, hi, steps = 0, None, 1  # lo steps fall short of the target, hi steps reach or pass it
+    while 0 < steps <= most and steps not in seen:
+        got = at(steps)
+        if got is None:
             return
-        lo, hi = (lo, step) if reached else (step, None)
-        step *= 2
-    while hi is not None and hi - lo > 1:
-        mid = (lo + hi) // 2
-        reached = passed(mid)
-        if reached is None:
+        seen[steps] = got
+        if abs(got / target - 1) <= tol:
             return
-        lo, hi = (lo, mid) if reached else (mid, hi)
+        lo, hi = (lo, steps) if (got - target) * sign >= 0 else (steps, hi)
+        if hi is not None and hi - lo <= 1:
+            return
+        a, c = (lo, hi) if hi is not None else sorted(seen)[-2:]  # the two nearest points
+        rise = seen[c] - seen[a]
+        guess = round(a + (target - seen[a]) * (c - a) / rise) if rise else None
+        if hi is None and guess is not None and guess > most:
+            guess = most  # the line passes the target beyond the trim's range: try its end
+        elif guess is None or not lo < guess < (hi if hi is not None else most + 1):
+            guess = (lo + hi) // 2 if hi is not None else min(2 * lo, most)
+        steps = guess
 
 
 def _neighbours(b: Baseline, shares: dict[str, float], values: dict[str, Value]) -> list[dict[str, Value]]:
-    """Lattice points one step from `values` in one element of a knob the strategy scales."""
+    """Lattice points one step from `values` in one element of a knob the strategy scales, its
+    followers moved with it (a follower on its own is a trim's to move, after this descent)."""
     out = []
     for k in b.family.knobs:
-        if not shares.get(k.role):
+        if not shares.get(k.role) or k.follows:
             continue
         v = values[k.name]
         elements = list(v) if isinstance(v, tuple) else [v]
         for i, e in enumerate(elements):
-            for step in (-k.multiple_of, k.multiple_of):
-                if k.minimum <= e + step <= k.maximum:
-                    moved = elements[:i] + [e + step] + elements[i + 1:]
-                    out.append({**values, k.name: tuple(moved) if isinstance(v, tuple) else moved[0]})
+            for step in (-1, 1):
+                if k.on_lattice(k.step(e, step)):
+                    moved = elements[:i] + [k.step(e, step)] + elements[i + 1:]
+                    out.append(_followed(b, {**values, k.name: tuple(moved) if isinstance(v, tuple) else moved[0]}))
     return out
 
 

@@ -56,7 +56,7 @@ def family_for(model, src, image_size: tuple[int, int] | None, seq_len: int | No
                         f"{', '.join(r.name for r in REGISTRY)}); {HOW_TO_DECLARE}")
 
 
-from . import builtin  # noqa: E402  the built-in families register themselves
+from . import builtin, timm_mbconv  # noqa: E402  the built-in families register themselves
 
 __all__ = ["Family", "Knob", "Value", "NoFamily", "size_of", "family_for", "register_family", "HOW_TO_DECLARE",
-           "builtin"]
+           "builtin", "timm_mbconv"]
