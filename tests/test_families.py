@@ -150,3 +150,75 @@ def test_mobilenetv3_matches_within_1_percent():
     out of reach (one block a stage keeps over half of either count)."""
     table = match_table("timm:tf_mobilenetv3_small_minimal_100")
     assert_within_1_percent(table, {("params", 0.5, "depth"): "out of reach", ("flops", 0.5, "depth"): "out of reach"})
+
+
+# --- torchvision -----------------------------------------------------------------------------
+
+TV = "python:fairness.families.torchvision"
+
+
+def test_torchvision_resnet50_counts_as_timms():
+    """Golden: torchvision's and timm's ResNet-50 are one architecture: 25,557,032 parameters
+    (torchvision's ResNet50_Weights meta num_params) and the same 4.089 GMACs, whichever builds it."""
+    import fairness
+
+    tv, timm_ = (to_plain(fairness.measure(s, fvcore=False)) for s in ("torchvision:resnet50", "timm:resnet50"))
+    assert tv["params"]["unique"] == timm_["params"]["unique"] == 25_557_032
+    assert tv["flops"]["macs"] == timm_["flops"]["macs"] == pytest.approx(4.089e9, rel=5e-4)
+
+
+def test_torchvision_resnet50_matched_to_half_its_parameters_on_the_command_line():
+    """`fairness match --baseline torchvision:resnet50 --params 12.78e6` refused with "_resnet() got
+    multiple values for argument 'layers'" while torchvision's ResNet was taken for timm's; its
+    variants are built by the factory, the rebuild line names it."""
+    from cli_run import run
+
+    r = run("match", "--baseline", "torchvision:resnet50", "--params", "12.78e6", "--strategy", "width", "-q")
+    assert r.exit_code == 0, r.output
+    assert "torchvision ResNet (bottleneck)" in r.stdout and "within tolerance" in r.stdout
+    assert f"fairness measure {TV}:resnet -k block=bottleneck -k 'layers=[3,4,6,3]' -k groups=1" in r.stdout
+
+
+@pytest.mark.parametrize("source, num_params", [
+    # each torchvision entry point rebuilt through the family's factory: the counts of torchvision's
+    # weights' meta (num_params), which need no download
+    ("torchvision:resnet50", 25_557_032), ("torchvision:resnext50_32x4d", 25_028_904),
+    ("torchvision:wide_resnet50_2", 68_883_240), ("torchvision:resnet18", 11_689_512),
+    ("torchvision:vit_b_16", 86_567_656), ("torchvision:convnext_tiny", 28_589_128),
+    ("torchvision:efficientnet_b0", 5_288_548), ("torchvision:efficientnet_b4", 19_341_616),
+    ("torchvision:mobilenet_v3_large", 5_483_032), ("torchvision:mobilenet_v3_small", 2_542_856),
+])
+def test_a_torchvision_baseline_rebuilt_through_its_family_is_itself(source, num_params):
+    b = load_baseline(source, {}, InputSpec())
+    src, _ = b.variant(b.values)
+    assert src.text.startswith(TV) or src.text.startswith("python:torchvision.")
+    assert count_indicator(b, b.values, "params") == num_params
+
+
+def test_torchvision_basic_block_resnet_has_no_width_knob():
+    """torchvision's BasicBlock refuses any width but 64: ResNet-18 scales by depth and input only."""
+    b = load_baseline("torchvision:resnet18", {}, InputSpec())
+    assert b.values == {"layers": (2, 2, 2, 2), "img_size": 224}
+    (v,) = match_counts(b, "params", 5e6, ["width"])
+    assert v["skipped"] == "the torchvision ResNet (basic-block) family has no width knob"
+
+
+def test_torchvision_efficientnet_b0_at_b4s_multipliers_is_b4():
+    """torchvision rounds as timm does: B0 at width 1.4, depth 1.8 is torchvision's efficientnet_b4."""
+    b = load_baseline("torchvision:efficientnet_b0", {}, InputSpec())
+    values = {**values_at(b, {"width": 1.0}, 1.4 ** 2), "depth_mult": 1.8}
+    assert count_indicator(b, values, "params") == 19_341_616
+
+
+@pytest.mark.parametrize("source, kwargs, misses", [
+    # ViT with 8 heads of 16 (width moves a head at a time), 6 blocks, 64 px in 8 px patches
+    ("python:torchvision.models.vision_transformer:VisionTransformer",
+     dict(image_size=64, patch_size=8, num_layers=6, num_heads=8, hidden_dim=128, mlp_dim=512), {}),
+    (f"{TV}:convnext", {"depths": [2, 2, 4, 2], "dims": [32, 64, 128, 256]}, {}),
+    # torchvision fixes a bottleneck ResNet's outer widths (256 to 2048): one block a stage keeps
+    # over half of either count, so depth cannot halve them
+    (f"{TV}:resnet", {"layers": [1, 1, 2, 1]},
+     {("params", 0.5, "depth"): "out of reach", ("flops", 0.5, "depth"): "out of reach"}),
+])
+def test_torchvision_families_match_within_1_percent(source, kwargs, misses):
+    assert_within_1_percent(match_table(source, kwargs), misses)

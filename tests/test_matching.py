@@ -186,9 +186,9 @@ def test_an_unreachable_latency_target_is_refused_in_one_line():
 
 def test_torchvision_resnet_is_not_taken_for_timms():
     """Both classes are called ResNet; timm's family would pass `layers` to torchvision's builder.
-    It is refused in one line, naming torchvision's class."""
-    one_line_exit_2(run("match", "--baseline", "torchvision:resnet50", "--params", "12.78e6", "-q"),
-                    "no known scalable family for torchvision.models.resnet.ResNet")
+    Each library's class finds its own family."""
+    assert load_baseline("torchvision:resnet50", {}, InputSpec()).family.name == "torchvision ResNet (bottleneck)"
+    assert load_baseline("timm:resnet50", {}, InputSpec()).family.name == "timm ResNet"
 
 
 def test_a_registered_family_is_found(monkeypatch):
