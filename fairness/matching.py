@@ -10,6 +10,8 @@ gets a share a of the change is multiplied by s^(a/p):
     compound  depth 0.2, width 0.8      (Dollar, Singh, Girshick 2021, "Fast and Accurate
                                           Model Scaling": most of the change on width)
     input     input 1                   (image side x s^0.5, or sequence length x s)
+    experts   experts 1                 (a mixture of experts: parameter targets only, since
+                                          top-k routing keeps each token's FLOPs)
 
 Counts (params, MACs, FLOPs) are measured on the meta device by default (`count_device`), so
 each candidate costs a fraction of a second and no memory. The search solves along s in log
@@ -45,7 +47,15 @@ STRATEGIES: dict[str, dict[str, float]] = {
     "depth": {"depth": 1.0},
     "compound": {"depth": 0.2, "width": 0.8},
     "input": {"input": 1.0},
+    "experts": {"experts": 1.0},  # a mixture of experts' number of experts: parameters, not FLOPs
 }
+
+
+def default_strategies(family: Family | None) -> list[str]:
+    """Every strategy, experts only for a family that has experts (a dense model's matches would
+    list it as skipped everywhere)."""
+    return [s for s in STRATEGIES if s != "experts" or (family is not None and "experts" in family.roles())]
+
 COUNT_INDICATORS = ("params", "macs", "flops")
 SPEED_INDICATORS = ("throughput", "latency")
 TOLERANCE = {"params": 0.01, "macs": 0.01, "flops": 0.01, "throughput": 0.03, "latency": 0.03}
@@ -92,6 +102,8 @@ def load_baseline(text: str, kwargs: dict | None, spec: InputSpec, family_file: 
     for k in family.knobs:  # a -k for a declared knob is the baseline's value
         if k.name in src.kwargs:
             v = src.kwargs[k.name]
+            if isinstance(values.get(k.name), tuple) and not isinstance(v, (list, tuple)):
+                continue  # one element of a knob read as a tuple (T5's num_layers, with num_decoder_layers)
             values[k.name] = tuple(v) if isinstance(v, list) else v
     family.check(values)
     return Baseline(src, family, values, spec, count_device)
@@ -284,6 +296,8 @@ def applicable(b: Baseline, strategy: str, indicator: str) -> str | None:
         return f"the {b.family.name} family has no {'/'.join(sorted(roles))} knob"
     if strategy == "input" and indicator == "params":
         return "the input size does not change the parameters"
+    if strategy == "experts" and indicator != "params":
+        return "the number of experts does not change the FLOPs (each token is routed to as many)"
     return None
 
 
@@ -293,7 +307,7 @@ def capacity_loss(b: Baseline, values: dict[str, Value], params: float, base_par
     if base_params and params / base_params < CAPACITY_FLOOR:
         out.append(f"params {params / base_params:.0%} of the baseline's")
     for k in b.family.knobs:
-        if k.role in ("depth", "width") and not k.follows:  # a follower kept what its leader kept
+        if k.role in ("depth", "width", "experts") and not k.follows:  # a follower kept what its leader kept
             kept = size_of(values[k.name]) / size_of(b.values[k.name])
             if kept < CAPACITY_FLOOR:
                 out.append(f"{k.role}{f' ({k.name})' if k.name != k.role else ''} {kept:.0%} of the baseline's")
@@ -495,8 +509,8 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
     from .results import new_results
     from .runner import RunSettings, apply_settings, check_settings
 
-    strategies = strategies or list(STRATEGIES)
     b = load_baseline(baseline, kwargs, spec, family_file, check_count_device(count_device))
+    strategies = strategies or default_strategies(b.family)
     progress(f"{b.src.text}: family {b.family.name}; knobs {b.values}")
     settings, env = None, environment(count_device)
     if indicator in SPEED_INDICATORS:

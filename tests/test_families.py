@@ -8,7 +8,8 @@ import torch
 
 from fairness import FairnessError
 from fairness.families import Knob
-from fairness.matching import STRATEGIES, count_indicator, load_baseline, match_counts, unreachable, values_at
+from fairness.matching import (count_indicator, default_strategies, load_baseline, match_counts, unreachable,
+                               values_at)
 from fairness.results import to_plain
 from fairness.sources import InputSpec, build, parse_source
 
@@ -21,13 +22,13 @@ def params_of(model) -> int:
 
 def match_table(source, kwargs=None, spec=InputSpec()):
     """{(indicator, factor, strategy): (rel_error or 'skipped', why)} for half and double the
-    baseline's parameters and FLOPs, every strategy."""
+    baseline's parameters and FLOPs, every strategy of its family."""
     b = load_baseline(source, kwargs or {}, spec)
     out = {}
     for indicator in ("params", "flops"):
         base = count_indicator(b, b.values, indicator)
         for factor in (0.5, 2.0):
-            for v in match_counts(b, indicator, base * factor, list(STRATEGIES)):
+            for v in match_counts(b, indicator, base * factor, default_strategies(b.family)):
                 key = (indicator, factor, v["strategy"])
                 if "values" not in v:
                     out[key] = ("skipped", v.get("skipped") or v.get("failed"))
@@ -39,12 +40,12 @@ def match_table(source, kwargs=None, spec=InputSpec()):
 
 
 def assert_within_1_percent(table, expected_misses):
-    """Every strategy within 1%, except the input strategy on parameters (skipped) and the
-    misses named, each with what it is."""
+    """Every strategy within 1%, except the input and experts strategies where they do not apply
+    (skipped) and the misses named, each with what it is."""
     for key, (got, why) in table.items():
         if key in expected_misses:
             assert got == expected_misses[key] or (expected_misses[key] == "closest" and abs(got) > 0.01), (key, got, why)
-        elif key[0] == "params" and key[2] == "input":
+        elif key[2] == ("input" if key[0] == "params" else "experts"):
             assert got == "skipped", (key, got)
         else:
             assert isinstance(got, float) and abs(got) <= 0.01, (key, got, why)
@@ -222,3 +223,90 @@ def test_torchvision_efficientnet_b0_at_b4s_multipliers_is_b4():
 ])
 def test_torchvision_families_match_within_1_percent(source, kwargs, misses):
     assert_within_1_percent(match_table(source, kwargs), misses)
+
+
+# --- Hugging Face ----------------------------------------------------------------------------
+
+# 8 heads of 16 (4 key-value heads where the model shares them), so that width moves in steps of
+# 32 and half or double the width lands between lattice points the MLP's trim can close
+HF_TINY = {
+    "hf:llama": dict(hidden_size=128, intermediate_size=344, num_hidden_layers=4, num_attention_heads=8,
+                     num_key_value_heads=4, vocab_size=100),
+    "hf:mistral": dict(hidden_size=128, intermediate_size=448, num_hidden_layers=4, num_attention_heads=8,
+                       num_key_value_heads=4, vocab_size=100),
+    "hf:qwen2": dict(hidden_size=128, intermediate_size=688, num_hidden_layers=4, num_attention_heads=8,
+                     num_key_value_heads=4, vocab_size=100),
+    # Gemma names its head size: 32, not hidden / heads = 24
+    "hf:gemma": dict(hidden_size=192, intermediate_size=1536, num_hidden_layers=4, num_attention_heads=8,
+                     num_key_value_heads=4, head_dim=32, vocab_size=100),
+    "hf:mixtral": dict(hidden_size=128, intermediate_size=448, num_hidden_layers=4, num_attention_heads=8,
+                       num_key_value_heads=4, num_local_experts=8, vocab_size=100),
+    "hf:vit": dict(hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=8, image_size=64,
+                   patch_size=8),
+}
+
+
+@pytest.mark.parametrize("source", list(HF_TINY))
+def test_hugging_face_families_match_within_1_percent(source):
+    spec = InputSpec() if source == "hf:vit" else InputSpec(seq_len=16)
+    table = match_table(source, HF_TINY[source], spec)
+    assert_within_1_percent(table, {})
+    moe = source == "hf:mixtral"  # the experts strategy: parameters only
+    assert (("params", 2.0, "experts") in table) == moe
+    if moe:
+        assert table[("flops", 2.0, "experts")] == (
+            "skipped", "the number of experts does not change the FLOPs (each token is routed to as many)")
+
+
+def test_gemma_keeps_its_head_size_and_key_value_ratio():
+    """Width in heads of 24 (Gemma's hidden / heads), each head 32 wide as the config names it, and
+    one key-value head per two heads: hidden 96 is 4 heads of 32 and 2 key-value heads."""
+    b = load_baseline("hf:gemma", HF_TINY["hf:gemma"], InputSpec(seq_len=16))
+    assert b.family.knob("hidden_size").multiple_of == 24 * 2
+    src, _ = b.variant({**b.values, "hidden_size": 96})
+    assert (src.kwargs["num_attention_heads"], src.kwargs["head_dim"], src.kwargs["num_key_value_heads"]) == (4, 32, 2)
+    with torch.device("meta"):
+        attn = build(src).layers[0].self_attn
+    assert (attn.q_proj.out_features, attn.k_proj.out_features) == (4 * 32, 2 * 32)
+
+
+def test_mixture_of_experts_scale_by_their_experts():
+    """Mixtral's parameters grow with its experts (each a 3-matrix MLP, 3 x 128 x 448 in each of 4
+    layers, and a router row of 128): 8 experts more is 16; its FLOPs do not move, so only
+    parameter targets take the experts strategy, and the defaults include it for a mixture of
+    experts only."""
+    from fairness.matching import default_strategies
+
+    b = load_baseline("hf:mixtral", HF_TINY["hf:mixtral"], InputSpec(seq_len=16))
+    base = count_indicator(b, b.values, "params")
+    per_expert = 4 * (3 * 128 * 448 + 128)
+    (v,) = match_counts(b, "params", base + 8 * per_expert, ["experts"])
+    assert v["values"]["num_local_experts"] == 16 and v["match"]["rel_error"] == 0
+    assert default_strategies(b.family)[-1] == "experts"
+    assert "experts" not in default_strategies(load_baseline("hf:llama", HF_TINY["hf:llama"], InputSpec()).family)
+    assert b.family.knob("num_local_experts").minimum == 2  # the two each token is routed to
+
+
+def test_switch_transformers_scale_by_their_experts():
+    """Switch's experts (wi and wo, 2 x 64 x 128, in 4 sparse layers, and a router row of 64 each)."""
+    b = load_baseline("hf:switch_transformers", dict(d_model=64, d_ff=128, num_layers=2, num_decoder_layers=2,
+                                                     num_heads=4, d_kv=16,
+                                                     num_experts=4, vocab_size=100, encoder_sparse_step=1,
+                                                     decoder_sparse_step=1), InputSpec(seq_len=8))
+    assert b.values["num_layers"] == (2, 2) and b.values["num_experts"] == 4
+    base = count_indicator(b, b.values, "params")
+    (v,) = match_counts(b, "params", base + 4 * 4 * (2 * 64 * 128 + 64), ["experts"])  # 4 more experts
+    assert v["values"]["num_experts"] == 8 and v["match"]["rel_error"] == 0
+
+
+def test_hugging_face_vit_scales_its_image_not_a_sequence():
+    """ViTConfig's input is an image: image_size (in the config, which sizes the position
+    embeddings, and in the input) in multiples of the patch."""
+    b = load_baseline("hf:vit", HF_TINY["hf:vit"], InputSpec())
+    assert "seq_len" not in b.values and b.values["image_size"] == 64
+    assert b.family.knob("image_size").multiple_of == 8
+    src, spec = b.variant({**b.values, "image_size": 96})
+    assert src.kwargs["image_size"] == 96 and spec.image_size == (96, 96)
+    # 12 x 12 patches and the class token: 145 positions
+    with torch.device("meta"):
+        assert build(src).embeddings.position_embeddings.shape[1] == 145

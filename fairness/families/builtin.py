@@ -226,40 +226,74 @@ for _fields in HF_FIELDS:
     _register_hf(_fields)
 
 
+EXPERT_FIELDS = ("num_local_experts", "num_experts")  # Mixtral's; Switch's, Qwen-MoE's, OLMoE's
+
+
 def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
+    """A transformers config's family. Width moves in whole heads: a head is the width per head
+    of the baseline (hidden / heads), and the heads' own size is kept where the config names it
+    (Gemma's head_dim 256 at hidden 3072 over 16 heads), so attention keeps its share of the
+    width; key-value heads keep their ratio to the heads. A mixture of experts (Mixtral, Switch)
+    has its number of experts as a knob of its own role, "experts", which the experts strategy
+    scales: top-k routing keeps the FLOPs, so it serves parameter targets. A vision config (ViT:
+    image_size and patch_size) has the image side as its input knob, in multiples of the patch."""
     cfg = model.config
     width0, heads0 = getattr(cfg, f.width), getattr(cfg, f.heads)
     head = getattr(cfg, f.head_dim) if f.head_dim else width0 // heads0
+    head_dim = getattr(cfg, "head_dim", None) if not f.head_dim else None  # named in the config: kept
     kv_ratio = heads0 // (getattr(cfg, "num_key_value_heads", None) or heads0)
     ffn_ratio = (getattr(cfg, f.ffn) or 4 * width0) / width0
     max_pos = (getattr(cfg, f.max_positions, None) if f.max_positions else None) or 1 << 20
     depth_knob = f.depth[0]
+    experts = next((e for e in EXPERT_FIELDS if isinstance(getattr(cfg, e, None), int) and getattr(cfg, e) > 1), None)
+    top_k = getattr(cfg, "num_experts_per_tok", None) or 1
+    patch = getattr(cfg, "patch_size", None)
+    vision = isinstance(getattr(cfg, "image_size", None), int) and isinstance(patch, int)
+    size = "image_size" if vision else "seq_len"
 
     def read(m):
         c = m.config  # T5's num_decoder_layers None means as many as the encoder's
         depth = tuple(getattr(c, d, None) or getattr(c, f.depth[0]) for d in f.depth)
-        return {depth_knob: depth if len(depth) > 1 else depth[0], f.width: getattr(c, f.width), "seq_len": seq_len,
-                f.ffn: getattr(c, f.ffn) or 4 * getattr(c, f.width)}
+        out = {depth_knob: depth if len(depth) > 1 else depth[0], f.width: getattr(c, f.width),
+               size: c.image_size if vision else seq_len, f.ffn: getattr(c, f.ffn) or 4 * getattr(c, f.width)}
+        if experts:
+            out[experts] = getattr(c, experts)
+        return out
 
     def to_kwargs(v: dict[str, Value]) -> tuple[dict, dict]:
         heads = v[f.width] // head
         depth = v[depth_knob] if isinstance(v[depth_knob], tuple) else (v[depth_knob],)
         kwargs = {**dict(zip(f.depth, depth)), f.width: v[f.width], f.heads: heads, f.ffn: v[f.ffn]}
+        if head_dim is not None:
+            kwargs["head_dim"] = head_dim
         if kv_ratio > 1:
             kwargs["num_key_value_heads"] = max(1, heads // kv_ratio)
+        if experts:
+            kwargs[experts] = v[experts]
+        if vision:  # the position embeddings are sized by the config's image_size
+            kwargs["image_size"] = v["image_size"]
+            return kwargs, {"image_size": (v["image_size"], v["image_size"])}
         return kwargs, {"seq_len": v["seq_len"]}
 
     layers = " and ".join(f.depth)
+    kept = f", head_dim {head_dim} kept" if head_dim is not None and head_dim != head else ""
+    knobs = [Knob(depth_knob, "depth", minimum=1, maximum=256, note=f"layers ({layers}, scaled together)"
+                  if len(f.depth) > 1 else "layers"),
+             Knob(f.width, "width", multiple_of=head * kv_ratio, minimum=head * kv_ratio, maximum=65536,
+                  flops_power=2, note=f"heads x {head}{kept}" + (f"; {kv_ratio} heads per key-value head"
+                                                                  if kv_ratio > 1 else "")),
+             Knob("image_size", "input", multiple_of=patch, minimum=2 * patch, maximum=4096, flops_power=2,
+                  note=f"a multiple of the patch size {patch}") if vision else
+             Knob("seq_len", "input", multiple_of=1, minimum=1, maximum=int(max_pos), flops_power=1,
+                  note=f"tokens, at most {f.max_positions}={max_pos}" if f.max_positions else "tokens"),
+             _hidden_knob(f.ffn, f"the MLP's inner size ({ffn_ratio:g} x {f.width} in the baseline)",
+                          int(ffn_ratio * width0), f.width)]
+    if experts:
+        knobs.append(Knob(experts, "experts", minimum=top_k, maximum=4096,
+                          note=f"experts per MoE layer, at least the {top_k} each token is routed to"))
     return Family(
-        name=f"Hugging Face {cfg.model_type}",
-        knobs=(Knob(depth_knob, "depth", minimum=1, maximum=256, note=f"layers ({layers}, scaled together)"
-                    if len(f.depth) > 1 else "layers"),
-               Knob(f.width, "width", multiple_of=head * kv_ratio, minimum=head * kv_ratio, maximum=65536,
-                    flops_power=2, note=f"heads x head size {head}"),
-               Knob("seq_len", "input", multiple_of=1, minimum=1, maximum=int(max_pos), flops_power=1,
-                    note=f"tokens, at most {f.max_positions}={max_pos}" if f.max_positions else "tokens"),
-               _hidden_knob(f.ffn, f"the MLP's inner size ({ffn_ratio:g} x {f.width} in the baseline)",
-                            int(ffn_ratio * width0), f.width)),
-        read=read, to_kwargs=to_kwargs, trims=((f.ffn, None),),
-        description=f"{layers}, {f.width} (head size {head} kept), {f.ffn} (scaled with {f.width}, "
-                    f"{ffn_ratio:g} x in the baseline; the fine trim), seq_len")
+        name=f"Hugging Face {cfg.model_type}", knobs=tuple(knobs), read=read, to_kwargs=to_kwargs,
+        trims=((f.ffn, None),),
+        description=f"{layers}, {f.width} (heads of {head}{kept}), {f.ffn} (scaled with {f.width}, "
+                    f"{ffn_ratio:g} x in the baseline; the fine trim), {size}"
+                    + (f", {experts} (the experts strategy)" if experts else ""))
