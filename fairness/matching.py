@@ -240,7 +240,9 @@ def _trim(b: Baseline, search: Search, target: float, tol: float, name: str, ele
         except FairnessError:
             return None
 
-    lo, hi, steps = 0, None, 1  # lo steps fall short of the target, hi steps reach or pass it
+    # lo steps fall short of the target, hi steps reach or pass it; the first try is a 64th of the
+    # range (one step of a hidden size; a few units of a float knob in steps of 0.01)
+    lo, hi, steps = 0, None, max(1, most // 64)
     while 0 < steps <= most and steps not in seen:
         got = at(steps)
         if got is None:
@@ -350,9 +352,13 @@ def match_counts(b: Baseline, indicator: str, target: float, strategies: list[st
             continue
         rec = match_record(indicator, strategy, target, achieved, tol, n, time.perf_counter() - t0)
         if not rec["within_tolerance"]:
-            lo, hi = reachable(b, strategy, indicator)
-            rec["reachable"] = [lo, hi]
-            rec["reason"] = ("closest lattice point found" if lo <= target <= hi
+            try:
+                lo, hi = reachable(b, strategy, indicator)
+            except FairnessError:  # an end of the path the model cannot be built at: its range is unknown
+                lo = hi = None
+            if lo is not None:
+                rec["reachable"] = [lo, hi]
+            rec["reason"] = ("closest lattice point found" if lo is None or lo <= target <= hi
                              else f"out of reach: this strategy spans {lo:.4g} to {hi:.4g}")
         out.append({"strategy": strategy, "values": values, "match": rec})
     return out

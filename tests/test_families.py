@@ -310,3 +310,58 @@ def test_hugging_face_vit_scales_its_image_not_a_sequence():
     # 12 x 12 patches and the class token: 145 positions
     with torch.device("meta"):
         assert build(src).embeddings.position_embeddings.shape[1] == 145
+
+
+# --- timm RegNet and MLP-Mixer ---------------------------------------------------------------
+
+
+def test_regnet_depth_adds_blocks_over_the_same_stage_widths():
+    """RegNetX-200MF (w0 24, wa 36.44, depth 13: 2,684,792 parameters, timm's regnetx_002, its model
+    card's 2.7M) at twice the depth keeps its span wa x depth, so its 4 stages keep their widths
+    (24, 56, 152, 368) and get about twice the blocks; the family rebuilds the baseline exactly."""
+    import timm
+
+    b = load_baseline("timm:regnetx_002", {}, InputSpec())
+    assert b.values == {"depth": 13, "span": 473.72, "img_size": 224, "w0": 24}
+    assert count_indicator(b, b.values, "params") == 2_684_792
+    src, _ = b.variant({**b.values, "depth": 26})
+    assert src.kwargs == {"depth": 26, "w0": 24, "wa": 18.22}
+    with torch.device("meta"):
+        deep, base = build(src), timm.create_model("regnetx_002")
+
+    def stages(model):
+        return [[blk.conv3.conv.out_channels for blk in s.children()] for s in (model.s1, model.s2, model.s3, model.s4)]
+
+    assert [s[0] for s in stages(deep)] == [s[0] for s in stages(base)] == [24, 56, 152, 368]
+    assert sum(map(len, stages(deep))) == 26 and b.family.knob("depth").minimum == 7  # fewer: 3 stages
+
+
+def test_regnet_matches_parameters_within_1_percent():
+    """Half RegNetX-200MF's parameters by width and double them by depth within 1%; depth does not
+    halve them (at least 7 blocks fill timm's 4 stages: 2.1% over, out of reach). Doubling them by
+    width is not within 1%: a stage's width is w0 x 2.49^k rounded, so the parameters move in
+    steps of 8-13% as blocks change stage, and only a few (w0, span) points lie near the target."""
+    b = load_baseline("timm:regnetx_002", {}, InputSpec())
+    base = count_indicator(b, b.values, "params")
+    got = {(f, v["strategy"]): v["match"] for f in (0.5, 2.0)
+           for v in match_counts(b, "params", base * f, ["width", "depth"])}
+    assert abs(got[(0.5, "width")]["rel_error"]) <= 0.01 and abs(got[(2.0, "depth")]["rel_error"]) <= 0.01, got
+    assert got[(0.5, "depth")]["reason"].startswith("out of reach")
+    assert got[(2.0, "width")]["reason"] == "closest lattice point found"
+
+
+def test_mixer_matches_within_1_percent():
+    """timm's MlpMixer, 8 blocks of width 128 over 8 x 8 patches of a 64 px image, built from the
+    class as its variants are (timm's entry points fix num_blocks and embed_dim)."""
+    table = match_table("python:timm.models.mlp_mixer:MlpMixer",
+                        dict(img_size=64, patch_size=8, num_blocks=8, embed_dim=128))
+    assert_within_1_percent(table, {})
+
+
+def test_mixer_b16_is_rebuilt_from_its_class():
+    """Mixer-B/16: 59,880,472 parameters (timm's mixer_b16_224; Tolstikhin et al. 2021, 59M)."""
+    b = load_baseline("timm:mixer_b16_224", {}, InputSpec())
+    assert b.values == {"num_blocks": 12, "embed_dim": 768, "img_size": 224, "mlp_hidden": 3072}
+    src, _ = b.variant(b.values)
+    assert src.text == "python:timm.models.mlp_mixer:MlpMixer"
+    assert count_indicator(b, b.values, "params") == 59_880_472

@@ -1,5 +1,6 @@
-"""Built-in families: timm VisionTransformer, ResNet, ConvNeXt and SwinTransformer; Hugging Face
-configs by their field names (BERT-like, GPT-2, T5 and Switch, DistilBERT). Each
+"""Built-in families: timm VisionTransformer, ResNet, ConvNeXt, SwinTransformer, RegNet and
+MLP-Mixer; Hugging Face configs by their field names (BERT-like, GPT-2, T5 and Switch,
+DistilBERT). Each
 registers itself (register_family) and is found from a built model (its class, or
 its config's fields), so `timm:vit_small_patch16_224`, `timm:resnet50`, `hf:bert`,
 `hf:gpt2` and `hf:t5` need no declaration.
@@ -175,6 +176,119 @@ def swin_family(model, src=None, size=None, seq_len=None) -> Family:
                     note=f"a multiple of {step}: windows tile every stage")),
         read=_swin_read, to_kwargs=to_kwargs,
         description=f"depths per stage, embed_dim (head size {head} kept), image size (multiples of {step})")
+
+
+# --- timm RegNet -----------------------------------------------------------------------------
+
+
+def _regnet_cfg(src):
+    """The RegNetCfg a timm RegNet was built from: its entry's, with the -k that override fields
+    (timm's RegNet replaces cfg fields by its kwargs). The built model does not keep it."""
+    from dataclasses import fields, replace
+
+    from timm.models import split_model_name_tag
+    from timm.models.regnet import model_cfgs
+
+    from . import NoFamily
+
+    name = split_model_name_tag(src.name)[0] if src is not None and src.kind == "timm" else None
+    if name not in model_cfgs:
+        raise NoFamily(f"{src.text if src else 'a RegNet'}: its RegNetCfg is known only for timm:NAME sources "
+                       f"(the model does not keep it); build it as timm:regnetx_002 -k depth=... -k w0=...")
+    known = {f.name for f in fields(model_cfgs[name])}
+    return replace(model_cfgs[name], **{k: v for k, v in src.kwargs.items() if k in known})
+
+
+@register_family("timm RegNet", _timm_class("RegNet", "stem"))
+def regnet_family(model, src, size=None, seq_len=None) -> Family:
+    """RegNet's design space (Radosavovic et al. 2020): block j of `depth` is w0 + wa x j wide,
+    quantized to stages of widths w0 x wm^k in multiples of 8, and timm builds exactly 4 stages.
+    The knobs are depth, the span wa x depth (how much wider the last block is than the first)
+    and w0: width scales the span and w0 together, as pycls' scaler scales wa and w0 (Dollar,
+    Singh, Girshick 2021); depth adds blocks over the same widths (wa = span / depth), so the
+    stages stay. The span moves in steps of 0.01 (w0 in steps of 8 would move RegNetX-200MF's
+    widths by a third): it is the width knob and w0 follows it; w0 alone, then the span alone, are
+    the trims."""
+    from timm.models.regnet import generate_regnet
+
+    cfg = _regnet_cfg(src)
+    img = size or _timm_size(model)
+    span = round(cfg.wa * cfg.depth, 6)
+
+    def stages(depth: int) -> int:
+        return generate_regnet(span / depth, cfg.w0, cfg.wm, depth, cfg.group_size)[1]
+
+    # the fewest blocks that still fill timm's 4 stages at the baseline's widths
+    least = next((d for d in range(1, cfg.depth + 1) if stages(d) == 4), cfg.depth)
+
+    def to_kwargs(v: dict[str, Value]) -> tuple[dict, dict]:
+        return ({"depth": v["depth"], "w0": v["w0"], "wa": round(v["span"] / v["depth"], 6)},
+                {"image_size": (v["img_size"], v["img_size"])})
+
+    return Family(
+        name="timm RegNet",
+        knobs=(Knob("depth", "depth", minimum=least, maximum=256,
+                    note=f"blocks over the same widths; at least {least}, which fill timm's 4 stages"),
+               Knob("span", "width", multiple_of=0.01, minimum=0.01, maximum=1e6, flops_power=2,
+                    note="wa x depth, how much wider the last block is than the first, steps of 0.01; w0 "
+                         "follows it, and alone it is the fine trim"),
+               Knob("img_size", "input", multiple_of=32, minimum=32, maximum=4096, flops_power=2,
+                    note="a multiple of the total stride 32"),
+               Knob("w0", "width", multiple_of=8, minimum=8, maximum=8192, flops_power=2, follows="span",
+                    note="the first block's width, multiples of 8 (timm's quantum): scaled with the span")),
+        read=lambda m: {"depth": cfg.depth, "span": span, "img_size": img, "w0": cfg.w0}, to_kwargs=to_kwargs,
+        trims=(("w0", None), ("span", None)),  # coarse to fine: w0 moves the high-resolution first stage
+        description="depth (blocks over the same widths), span = wa x depth and w0 (scaled together; wm, the "
+                    "stage ratio, and the group width kept), img_size; the span alone is the fine trim")
+
+
+# --- timm MLP-Mixer --------------------------------------------------------------------------
+
+
+def _plain_mixer(model, src) -> bool:
+    """A Mixer of MixerBlocks with plain MLPs (mixer_*): gMLP-style and ResMLP blocks take layer
+    classes, which a -k cannot name."""
+    from timm.layers import Mlp
+    from timm.models.mlp_mixer import MixerBlock
+
+    return (_timm_class("MlpMixer", "stem")(model, src) and all(isinstance(b, MixerBlock) for b in model.blocks)
+            and all(type(b.mlp_tokens) is Mlp and type(b.mlp_channels) is Mlp for b in model.blocks))
+
+
+@register_family("timm MLP-Mixer", _plain_mixer)
+def mixer_family(model, src=None, size=None, seq_len=None) -> Family:
+    """MLP-Mixer (Tolstikhin et al. 2021): num_blocks, embed_dim (multiples of 8), and the image
+    side in multiples of the patch. timm's entry points fix num_blocks and embed_dim
+    (mixer_b16_224 builds dict(num_blocks=12, embed_dim=768, **kwargs), which refuses a second),
+    so variants are built from the class. The channel MLP's hidden size follows the width and is
+    the trim; the token MLP keeps its ratio to the width."""
+    block = model.blocks[0]
+    dim = model.embed_dim
+    patch = int(model.stem.patch_size[0])
+    tokens_ratio = block.mlp_tokens.fc1.out_features / dim
+    hidden = block.mlp_channels.fc1.out_features
+    img = size or int(model.stem.img_size[0])
+
+    def to_kwargs(v: dict[str, Value]) -> tuple[dict, dict]:
+        d = v["embed_dim"]
+        channels = hidden / dim  # timm builds int(ratio x dim) hidden units: a trimmed size takes a half unit more
+        if v["mlp_hidden"] != int(channels * d):
+            channels = (v["mlp_hidden"] + 0.5) / d
+        return ({"img_size": v["img_size"], "patch_size": patch, "num_blocks": v["num_blocks"], "embed_dim": d,
+                 "mlp_ratio": [tokens_ratio, channels]}, {"image_size": (v["img_size"], v["img_size"])})
+
+    return Family(
+        name="timm MLP-Mixer",
+        knobs=(Knob("num_blocks", "depth", minimum=1, maximum=96, note="blocks"),
+               Knob("embed_dim", "width", multiple_of=8, minimum=8, maximum=16384, flops_power=2,
+                    note="channels, multiples of 8; the token MLP keeps its ratio"),
+               Knob("img_size", "input", multiple_of=patch, minimum=2 * patch, maximum=4096, flops_power=2,
+                    note=f"a multiple of the patch size {patch}"),
+               _hidden_knob("mlp_hidden", "the channel MLP's hidden size", hidden, "embed_dim")),
+        read=lambda m: {"num_blocks": len(m.blocks), "embed_dim": dim, "img_size": img, "mlp_hidden": hidden},
+        to_kwargs=to_kwargs, trims=(("mlp_hidden", None),), source="python:timm.models.mlp_mixer:MlpMixer",
+        description=f"num_blocks, embed_dim, img_size (multiples of the patch {patch}), mlp_hidden (the channel "
+                    f"MLP's, scaled with embed_dim; the fine trim)")
 
 
 # --- Hugging Face transformers --------------------------------------------------------------
