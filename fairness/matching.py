@@ -36,6 +36,7 @@ import torch
 from .errors import FairnessError
 from .families import Family, family_for, size_of
 from .families.base import Value
+from .families.generic import check_knobs_take_effect
 from .flags import CAPACITY_FLOOR  # one threshold for a variant fairness builds and a baseline a paper scaled
 from .indicators import flops as flops_mod
 from .indicators.speed import NOISY_IQR_RATIO
@@ -106,7 +107,10 @@ def load_baseline(text: str, kwargs: dict | None, spec: InputSpec, family_file: 
                 continue  # one element of a knob read as a tuple (T5's num_layers, with num_decoder_layers)
             values[k.name] = tuple(v) if isinstance(v, list) else v
     family.check(values)
-    return Baseline(src, family, values, spec, count_device)
+    b = Baseline(src, family, values, spec, count_device)
+    if family_file:  # a declared knob the factory fixes itself would make every variant the baseline
+        check_knobs_take_effect(family, values, lambda v: count_indicator(b, v, "params"), f"--family {family_file}")
+    return b
 
 
 def count_indicator(b: Baseline, values: dict[str, Value], indicator: str) -> float:
@@ -173,13 +177,22 @@ class Search:
 
 
 def solve_count(b: Baseline, strategy: str, indicator: str, target: float, tol: float,
-                measure: Callable[[dict[str, Value]], float] | None = None, trim: bool = True
-                ) -> tuple[dict[str, Value], float, int]:
+                measure: Callable[[dict[str, Value]], float] | None = None, trim: bool = True,
+                measured: list | None = None) -> tuple[dict[str, Value], float, int]:
     """The lattice point along `strategy` whose indicator is closest to `target`, then trimmed
     (the family's fine steps) when the strategy's own lattice misses it by more than `tol`.
-    Returns (knob values, achieved value, candidates evaluated)."""
+    Returns (knob values, achieved value, candidates evaluated); `measured`, where given, receives
+    every value measured."""
     shares = STRATEGIES[strategy]
     search = Search(b, shares, measure or (lambda v: count_indicator(b, v, indicator)))
+    result = _solve(b, search, shares, target, tol, trim)
+    if measured is not None:
+        measured.extend(value for _, value in search.tried.values())
+    return result
+
+
+def _solve(b: Baseline, search: Search, shares: dict[str, float], target: float, tol: float, trim: bool
+           ) -> tuple[dict[str, Value], float, int]:
     base = search.value(b.values)
     log_t = math.log(target)
     log_s, slope = log_t - math.log(base), 1.0  # first guess: the indicator grows like s
@@ -203,7 +216,8 @@ def solve_count(b: Baseline, strategy: str, indicator: str, target: float, tol: 
         best_values, best_value = search.best(target)
         if abs(best_value / target - 1) <= tol:
             break
-        for values in _neighbours(b, shares, best_values):
+        # the indicator grows with every knob: only steps towards the target can come closer
+        for values in _neighbours(b, shares, best_values, 1 if best_value < target else -1):
             search.value(values)
         if search.best(target)[0] is best_values:
             break
@@ -214,6 +228,13 @@ def solve_count(b: Baseline, strategy: str, indicator: str, target: float, tol: 
             _trim(b, search, target, tol, knob, element)
     best_values, best_value = search.best(target)
     return best_values, best_value, len(search.tried)
+
+
+def brackets(search_values, target: float) -> bool:
+    """Whether points were measured on both sides of the target: then it lies within the
+    strategy's reach, whose ends need not be built (a Swin at 64 times its image side builds
+    attention masks for minutes)."""
+    return min(search_values) <= target <= max(search_values)
 
 
 def _trim(b: Baseline, search: Search, target: float, tol: float, name: str, element: int | None) -> None:
@@ -263,9 +284,11 @@ def _trim(b: Baseline, search: Search, target: float, tol: float, name: str, ele
         steps = guess
 
 
-def _neighbours(b: Baseline, shares: dict[str, float], values: dict[str, Value]) -> list[dict[str, Value]]:
+def _neighbours(b: Baseline, shares: dict[str, float], values: dict[str, Value],
+                direction: int | None = None) -> list[dict[str, Value]]:
     """Lattice points one step from `values` in one element of a knob the strategy scales, its
-    followers moved with it (a follower on its own is a trim's to move, after this descent)."""
+    followers moved with it (a follower on its own is a trim's to move, after this descent);
+    only steps up (direction 1) or down (-1) where a direction is given."""
     out = []
     for k in b.family.knobs:
         if not shares.get(k.role) or k.follows:
@@ -273,22 +296,30 @@ def _neighbours(b: Baseline, shares: dict[str, float], values: dict[str, Value])
         v = values[k.name]
         elements = list(v) if isinstance(v, tuple) else [v]
         for i, e in enumerate(elements):
-            for step in (-1, 1):
+            for step in (direction,) if direction else (-1, 1):
                 if k.on_lattice(k.step(e, step)):
                     moved = elements[:i] + [k.step(e, step)] + elements[i + 1:]
                     out.append(_followed(b, {**values, k.name: tuple(moved) if isinstance(v, tuple) else moved[0]}))
     return out
 
 
-def reachable(b: Baseline, strategy: str, indicator: str) -> tuple[float, float]:
-    """The indicator at the two ends of the strategy's path: every scaled knob at its minimum,
-    and at the largest lattice value up to 64x the baseline's."""
+def reachable(b: Baseline, strategy: str, indicator: str, ends: str = "both") -> tuple[float | None, float | None]:
+    """The indicator at the ends of the strategy's path: every scaled knob at its minimum ("lo"),
+    and at the largest lattice value up to 64x the baseline's ("hi"); None for an end not asked
+    for (the far end of an image side can take minutes to build: Swin's attention masks)."""
     shares = STRATEGIES[strategy]
-    lo = count_indicator(b, values_at(b, shares, 1e-12), indicator)
+    lo = count_indicator(b, values_at(b, shares, 1e-12), indicator) if ends in ("both", "lo") else None
     hi = count_indicator(b, values_at(b, shares, 64.0 ** max(k.flops_power / shares.get(k.role, 1)
                                                               for k in b.family.knobs
-                                                              if shares.get(k.role))), indicator)
+                                                              if shares.get(k.role))), indicator) \
+        if ends in ("both", "hi") else None
     return lo, hi
+
+
+def reach_text(lo: float | None, hi: float | None) -> str:
+    """A strategy's reach in words: "4.1e+06 to 9.8e+07", or the one end that was measured."""
+    return f"{lo:.4g} to {hi:.4g}" if lo is not None and hi is not None else \
+        f"down to {lo:.4g}" if lo is not None else f"up to {hi:.4g}"
 
 
 def applicable(b: Baseline, strategy: str, indicator: str) -> str | None:
@@ -346,20 +377,24 @@ def match_counts(b: Baseline, indicator: str, target: float, strategies: list[st
         progress(f"{strategy}: searching {b.family.name} for {indicator} = {target:.6g}")
         t0 = time.perf_counter()
         try:
-            values, achieved, n = solve_count(b, strategy, indicator, target, tol)
+            seen: list[float] = []
+            values, achieved, n = solve_count(b, strategy, indicator, target, tol, measured=seen)
         except FairnessError as e:  # a candidate the model cannot build: this strategy fails alone
             out.append({"strategy": strategy, "failed": e.message})
             continue
         rec = match_record(indicator, strategy, target, achieved, tol, n, time.perf_counter() - t0)
         if not rec["within_tolerance"]:
-            try:
-                lo, hi = reachable(b, strategy, indicator)
-            except FairnessError:  # an end of the path the model cannot be built at: its range is unknown
-                lo = hi = None
-            if lo is not None:
+            lo = hi = None
+            if not brackets(seen, target):  # the one end on the target's side says whether it is in reach
+                try:
+                    lo, hi = reachable(b, strategy, indicator, "lo" if target < min(seen) else "hi")
+                except FairnessError:  # an end of the path the model cannot be built at: its range is unknown
+                    pass
+            if lo is not None or hi is not None:
                 rec["reachable"] = [lo, hi]
-            rec["reason"] = ("closest lattice point found" if lo is None or lo <= target <= hi
-                             else f"out of reach: this strategy spans {lo:.4g} to {hi:.4g}")
+            beyond = (lo is not None and target < lo) or (hi is not None and target > hi)
+            rec["reason"] = (f"out of reach: this strategy reaches {reach_text(lo, hi)}" if beyond
+                             else "closest lattice point found")
         out.append({"strategy": strategy, "values": values, "match": rec})
     return out
 
@@ -544,10 +579,9 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
         raise FairnessError(f"{b.src.text}: no strategy gave a variant for the {indicator} target: "
                             + "; ".join(f"{v['strategy']}: {v.get('skipped') or v.get('failed')}" for v in variants))
     if all(v["match"].get("reason", "").startswith("out of reach") for v in found):
-        ranges = "; ".join(f"{v['strategy']} {v['match']['reachable'][0]:.4g} to {v['match']['reachable'][1]:.4g}"
-                           for v in found)
+        ranges = "; ".join(f"{v['strategy']} {reach_text(*v['match']['reachable'])}" for v in found)
         raise FairnessError(f"{indicator} target {target:.4g} is out of reach of every strategy for "
-                            f"{b.src.text} ({ranges}); choose a target in one of these ranges")
+                            f"{b.src.text} ({ranges}); choose a target within their reach")
     gone = {v["strategy"]: v["match"] for v in found if unreachable(indicator, v["match"])}
     found = [v for v in found if v["strategy"] not in gone]
     if not found:

@@ -337,17 +337,18 @@ def test_regnet_depth_adds_blocks_over_the_same_stage_widths():
 
 
 def test_regnet_matches_parameters_within_1_percent():
-    """Half RegNetX-200MF's parameters by width and double them by depth within 1%; depth does not
-    halve them (at least 7 blocks fill timm's 4 stages: 2.1% over, out of reach). Doubling them by
-    width is not within 1%: a stage's width is w0 x 2.49^k rounded, so the parameters move in
-    steps of 8-13% as blocks change stage, and only a few (w0, span) points lie near the target."""
+    """Half RegNetX-200MF's parameters by width and double them by depth within 1%. Depth does not
+    halve them: at least 7 blocks fill timm's 4 stages, 2.1% over, and the trims step over the
+    target. Doubling them by width is not within 1%: a stage's width is w0 x 2.49^k rounded, so
+    the parameters move in steps of 8-13% as blocks change stage, and only a few (w0, span)
+    points lie near the target. Both give the closest point found, marked as such."""
     b = load_baseline("timm:regnetx_002", {}, InputSpec())
     base = count_indicator(b, b.values, "params")
     got = {(f, v["strategy"]): v["match"] for f in (0.5, 2.0)
            for v in match_counts(b, "params", base * f, ["width", "depth"])}
     assert abs(got[(0.5, "width")]["rel_error"]) <= 0.01 and abs(got[(2.0, "depth")]["rel_error"]) <= 0.01, got
-    assert got[(0.5, "depth")]["reason"].startswith("out of reach")
-    assert got[(2.0, "width")]["reason"] == "closest lattice point found"
+    assert got[(0.5, "depth")]["reason"] == got[(2.0, "width")]["reason"] == "closest lattice point found"
+    assert got[(0.5, "depth")]["rel_error"] == pytest.approx(0.0209, abs=5e-4)
 
 
 def test_mixer_matches_within_1_percent():
@@ -365,3 +366,13 @@ def test_mixer_b16_is_rebuilt_from_its_class():
     src, _ = b.variant(b.values)
     assert src.text == "python:timm.models.mlp_mixer:MlpMixer"
     assert count_indicator(b, b.values, "params") == 59_880_472
+
+
+def test_swin_trims_every_stages_mlp_by_one_ratio():
+    """Swin's trim: the first stage's MLP hidden size, one mlp_ratio for all four stages, whose
+    widths double: 376 in the first stage is 752, 1504 and 3008 in the next (not 3012)."""
+    b = load_baseline("timm:swin_tiny_patch4_window7_224", {}, InputSpec())
+    src, _ = b.variant({**b.values, "mlp_hidden": 376})
+    with torch.device("meta"):
+        model = build(src)
+    assert [layer.blocks[0].mlp.fc1.out_features for layer in model.layers] == [376, 752, 1504, 3008]

@@ -237,3 +237,26 @@ def tiny_conv(channels: int = 4, bias: bool = True):
     """One 3x3 convolution from RGB, padded: params 27c (+ c with bias); MACs per example at
     H x W = 27 c H W. It takes any image size, so each model's own input is easy to check."""
     return nn.Conv2d(3, channels, 3, padding=1, bias=bias)
+
+
+def ratio_mlp(depth: int = 2, width: int = 32, ratio: float = 2.0, heads: int = 2):
+    """MLPStack-like blocks of Linear(width, int(width x ratio)) and back, for a family with a
+    float knob (ratio) and a derived argument (heads = width / 16, checked here).
+    params = 8w + w + depth (2 w h + h + w), h = int(w ratio)."""
+    if width != 16 * heads:
+        raise ValueError(f"width {width} is not 16 x heads ({heads})")
+    hidden = int(width * ratio)
+    layers = [nn.Linear(8, width)]
+    for _ in range(depth):
+        layers += [nn.Linear(width, hidden), nn.Linear(hidden, width)]
+    return nn.Sequential(*layers)
+
+
+def fixed_width_mlp(depth: int = 4, **kwargs):
+    """An entry point that swallows the width: always 16 wide (the ignored-knob case)."""
+    return MLPStack(depth, 16)
+
+
+def fixed_depth_mlp(**kwargs):
+    """An entry point that passes its own depth, as timm's do: a second depth is refused."""
+    return mlp_stack(**dict(depth=4, **kwargs))

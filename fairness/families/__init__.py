@@ -17,7 +17,7 @@ from .base import Family, Knob, Value, size_of
 from .generic import declared_family, load_family_spec
 
 HOW_TO_DECLARE = ("declare one in YAML (--family FILE) with knobs: [{name, role: depth|width|input, "
-                  "min, max, multiple_of, base}], see examples/family.yaml")
+                  "min, max, multiple_of, base}] and derived arguments, see examples/family.yaml")
 
 
 class NoFamily(FairnessError):

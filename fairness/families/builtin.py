@@ -152,7 +152,7 @@ def convnext_family(model, default_size: int) -> Family:
 
 def _swin_read(model) -> dict[str, Value]:
     return {"depths": tuple(len(layer.blocks) for layer in model.layers), "embed_dim": model.embed_dim,
-            "img_size": int(model.patch_embed.img_size[0])}
+            "img_size": int(model.patch_embed.img_size[0]), "mlp_hidden": model.layers[0].blocks[0].mlp.fc1.out_features}
 
 
 @register_family("timm SwinTransformer", _timm_class("SwinTransformer", "layers"))
@@ -161,11 +161,19 @@ def swin_family(model, src=None, size=None, seq_len=None) -> Family:
     stages = len(model.layers)
     # windows tile every stage's feature map: the image side is a multiple of patch x window x 2^(stages-1)
     step = int(model.patch_embed.patch_size[0]) * int(model.layers[0].blocks[0].window_size[0]) * 2 ** (stages - 1)
+    hidden = model.layers[0].blocks[0].mlp.fc1.out_features
+    ratio = hidden / model.embed_dim
 
     def to_kwargs(v: dict[str, Value]) -> tuple[dict, dict]:
         heads = tuple(v["embed_dim"] * 2 ** i // head for i in range(stages))  # widths double per stage
-        return ({"depths": tuple(v["depths"]), "embed_dim": v["embed_dim"], "num_heads": heads,
-                 "img_size": v["img_size"]}, {"image_size": (v["img_size"], v["img_size"])})
+        kwargs = {"depths": tuple(v["depths"]), "embed_dim": v["embed_dim"], "num_heads": heads,
+                  "img_size": v["img_size"]}
+        if v["mlp_hidden"] != int(v["embed_dim"] * ratio):
+            # one mlp_ratio for every stage, whose widths double: timm builds int(width x ratio) hidden
+            # units, and a fraction under 1 / 2^stages over the first stage's size makes each exactly
+            # 2^i times it
+            kwargs["mlp_ratio"] = (v["mlp_hidden"] + 2.0 ** -(stages + 1)) / v["embed_dim"]
+        return kwargs, {"image_size": (v["img_size"], v["img_size"])}
 
     return Family(
         name="timm SwinTransformer",
@@ -173,9 +181,12 @@ def swin_family(model, src=None, size=None, seq_len=None) -> Family:
                Knob("embed_dim", "width", multiple_of=head, minimum=head, maximum=8192, flops_power=2,
                     note=f"heads x head size {head} in the first stage; every stage keeps its head size"),
                Knob("img_size", "input", multiple_of=step, minimum=step, maximum=4096, flops_power=2,
-                    note=f"a multiple of {step}: windows tile every stage")),
-        read=_swin_read, to_kwargs=to_kwargs,
-        description=f"depths per stage, embed_dim (head size {head} kept), image size (multiples of {step})")
+                    note=f"a multiple of {step}: windows tile every stage"),
+               _hidden_knob("mlp_hidden", "the first stage's MLP hidden size (each later stage's twice the "
+                            "one before)", hidden, "embed_dim")),
+        read=_swin_read, to_kwargs=to_kwargs, trims=(("mlp_hidden", None),),
+        description=f"depths per stage, embed_dim (head size {head} kept), image size (multiples of {step}), "
+                    f"mlp_hidden (scaled with embed_dim; the fine trim)")
 
 
 # --- timm RegNet -----------------------------------------------------------------------------
