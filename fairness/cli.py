@@ -318,7 +318,7 @@ forward pass needs values (a router's choices). Speed targets are timed on --dev
 @click.option("--indicator", type=click.Choice(["params", "macs", "flops", "throughput", "latency"]),
               help="With --match-to: which indicator to match.")
 @click.option("--strategy", default="all", show_default=True,
-              type=click.Choice(["width", "depth", "compound", "input", "all"]))
+              type=click.Choice(["width", "depth", "compound", "input", "experts", "all"]))
 @click.option("--tolerance", type=float, metavar="R",
               help="Relative tolerance. Default: 0.01 for counts, 0.03 for speed.")
 @click.option("--family", "family_file", type=click.Path(dir_okay=False), metavar="FILE",
@@ -370,7 +370,7 @@ def match(baseline, kwargs, params, macs, flops, throughput, latency, match_to, 
     res = match_variants(baseline, parse_kwargs(kwargs), spec,
                          indicator=indicator if match_to else next(iter(given)),
                          target=None if match_to else next(iter(given.values())), match_to=match_to,
-                         strategies=["width", "depth", "compound", "input"] if strategy == "all" else [strategy],
+                         strategies=None if strategy == "all" else [strategy],
                          tolerance=tolerance, family_file=family_file, device=device or _default_device(),
                          batch_size=batch_size, dtype=dtype, min_time=min_time, count_device=count_device,
                          progress=_progress(quiet))
@@ -485,7 +485,8 @@ def _model_options(role: str, kwarg_pairs: tuple, image_size: str | None, seq_le
 @click.option("--match", "match_text", default=None, metavar="I,I,...",
               help="Indicators to match the baseline on: params, macs, flops, throughput, latency. "
                    "Default: the config's, else params,flops.")
-@click.option("--strategy", "strategies", multiple=True, type=click.Choice(["width", "depth", "compound", "input"]),
+@click.option("--strategy", "strategies", multiple=True,
+              type=click.Choice(["width", "depth", "compound", "input", "experts"]),
               help="Strategies for the variants (repeatable). Default: the config's, else all that apply.")
 @click.option("--family", "family_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="YAML declaring the knobs of a python: baseline (see examples/family.yaml). Wins over the "

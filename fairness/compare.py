@@ -26,7 +26,7 @@ from .errors import FairnessError, ModelFailed
 from .families import NoFamily
 from .judgement import attach
 from .matching import COUNT_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, count_indicator, \
-    load_baseline, match_counts, match_speed, device_timer, unreachable
+    default_strategies, load_baseline, match_counts, match_speed, device_timer, unreachable
 from .executor import LocalExecutor, executor_of
 from .measure import Target, measure_models_with
 from .cache import Cache, identity
@@ -111,8 +111,8 @@ def load_config(path: str) -> dict:
         match = [match]
     if not isinstance(match, list) or any(m not in INDICATORS for m in match):
         raise FairnessError(f"{what}: match: expected a list of {', '.join(INDICATORS)}, got {match!r}")
-    strategies = cfg.get("strategies") or list(STRATEGIES)
-    if not isinstance(strategies, list) or any(s not in STRATEGIES for s in strategies):
+    strategies = cfg.get("strategies")  # None: every strategy the baseline's family has
+    if strategies is not None and (not isinstance(strategies, list) or any(s not in STRATEGIES for s in strategies)):
         raise FairnessError(f"{what}: strategies: expected a list of {', '.join(STRATEGIES)}, got {strategies!r}")
     measure = cfg.get("measure") or {}
     _check_keys(measure, MEASURE_KEYS, f"{what}: measure")
@@ -163,7 +163,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     cache = cache or Cache(None)
     executor = executor or LocalExecutor()
     match = list(match or ["params", "flops"])
-    strategies = list(strategies or STRATEGIES)
+    strategies = list(strategies or [])  # none given: every strategy of the baseline's family, once it is known
     bad = [m for m in match if m not in INDICATORS] + [x for x in strategies if x not in STRATEGIES]
     if bad:
         raise FairnessError(f"match/strategy {bad}: expected indicators from {', '.join(INDICATORS)} and "
@@ -196,6 +196,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     except NoFamily as e:  # no variants to build; the comparison as made is still measured and judged
         b, no_family = None, e.message
         progress(f"no matched variants: {e.message}")
+    strategies = strategies or default_strategies(b.family if b else None)
     base_name = first[1]["name"]
     variants = []  # (Target, match record, knob values, input spec)
     failed = []  # records of variants whose search failed
@@ -266,9 +267,11 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     progress(f"measuring {2 + len(variants)} models" + (" and timing them together" if speed else ""))
     # One group, timed in interleaved rounds, so every speed-up is paired round by round; a
     # variant that changes the input (resolution, sequence length) is timed there at its own.
-    # A variant that fails is recorded as failed; the others and the report go on.
-    res = measure_models_with(executor, targets + [replace(t, spec=None if same_input(vspec) and bspec == spec
-                                                           else vspec) for t, _, _, vspec in variants],
+    # A variant that fails is recorded as failed; the others and the report go on. A variant built
+    # from a family's own factory keeps its input too: that source has no default input of its own.
+    shared = bspec == spec and b is not None and not b.family.source
+    res = measure_models_with(executor, targets + [replace(t, spec=None if same_input(vspec) and shared else vspec)
+                                                   for t, _, _, vspec in variants],
                               image_size=image_size, seq_len=seq_len, input_factory=input_factory, fvcore=False,
                               speed=speed, progress=progress, keep_going=True, cache=cache, references=2,
                               count_device=count_device)

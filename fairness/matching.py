@@ -10,6 +10,8 @@ gets a share a of the change is multiplied by s^(a/p):
     compound  depth 0.2, width 0.8      (Dollar, Singh, Girshick 2021, "Fast and Accurate
                                           Model Scaling": most of the change on width)
     input     input 1                   (image side x s^0.5, or sequence length x s)
+    experts   experts 1                 (a mixture of experts: parameter targets only, since
+                                          top-k routing keeps each token's FLOPs)
 
 Counts (params, MACs, FLOPs) are measured on the meta device by default (`count_device`), so
 each candidate costs a fraction of a second and no memory. The search solves along s in log
@@ -34,6 +36,7 @@ import torch
 from .errors import FairnessError
 from .families import Family, family_for, size_of
 from .families.base import Value
+from .families.generic import check_knobs_take_effect
 from .flags import CAPACITY_FLOOR  # one threshold for a variant fairness builds and a baseline a paper scaled
 from .indicators import flops as flops_mod
 from .indicators.speed import NOISY_IQR_RATIO
@@ -45,7 +48,15 @@ STRATEGIES: dict[str, dict[str, float]] = {
     "depth": {"depth": 1.0},
     "compound": {"depth": 0.2, "width": 0.8},
     "input": {"input": 1.0},
+    "experts": {"experts": 1.0},  # a mixture of experts' number of experts: parameters, not FLOPs
 }
+
+
+def default_strategies(family: Family | None) -> list[str]:
+    """Every strategy, experts only for a family that has experts (a dense model's matches would
+    list it as skipped everywhere)."""
+    return [s for s in STRATEGIES if s != "experts" or (family is not None and "experts" in family.roles())]
+
 COUNT_INDICATORS = ("params", "macs", "flops")
 SPEED_INDICATORS = ("throughput", "latency")
 TOLERANCE = {"params": 0.01, "macs": 0.01, "flops": 0.01, "throughput": 0.03, "latency": 0.03}
@@ -76,7 +87,8 @@ class Baseline:
 
     def variant(self, values: dict[str, Value]) -> tuple[Source, InputSpec]:
         kwargs, inputs = self.family.to_kwargs(values)
-        src = Source(self.src.kind, self.src.name, {**self.src.kwargs, **kwargs})
+        kind, name = (self.family.source.split(":", 1) if self.family.source else (self.src.kind, self.src.name))
+        src = Source(kind, name, {**self.src.kwargs, **kwargs})
         spec = InputSpec(image_size=inputs.get("image_size", self.spec.image_size),
                          seq_len=inputs.get("seq_len", self.spec.seq_len), factory=self.spec.factory)
         return src, spec
@@ -91,9 +103,14 @@ def load_baseline(text: str, kwargs: dict | None, spec: InputSpec, family_file: 
     for k in family.knobs:  # a -k for a declared knob is the baseline's value
         if k.name in src.kwargs:
             v = src.kwargs[k.name]
+            if isinstance(values.get(k.name), tuple) and not isinstance(v, (list, tuple)):
+                continue  # one element of a knob read as a tuple (T5's num_layers, with num_decoder_layers)
             values[k.name] = tuple(v) if isinstance(v, list) else v
     family.check(values)
-    return Baseline(src, family, values, spec, count_device)
+    b = Baseline(src, family, values, spec, count_device)
+    if family_file:  # a declared knob the factory fixes itself would make every variant the baseline
+        check_knobs_take_effect(family, values, lambda v: count_indicator(b, v, "params"), f"--family {family_file}")
+    return b
 
 
 def count_indicator(b: Baseline, values: dict[str, Value], indicator: str) -> float:
@@ -123,7 +140,13 @@ def values_at(b: Baseline, shares: dict[str, float], s: float) -> dict[str, Valu
     for k in b.family.knobs:
         share = 0.0 if k.follows else shares.get(k.role, 0.0)
         out[k.name] = k.scale(b.values[k.name], s ** (share / k.flops_power)) if share else b.values[k.name]
-    for k in b.family.knobs:  # a follower takes its leader's factor, as it landed on its lattice
+    return _followed(b, out)
+
+
+def _followed(b: Baseline, values: dict[str, Value]) -> dict[str, Value]:
+    """`values` with every follower at its leader's factor, as the leader landed on its lattice."""
+    out = dict(values)
+    for k in b.family.knobs:
         if k.follows:
             factor = size_of(out[k.follows]) / size_of(b.values[k.follows])
             out[k.name] = k.scale(b.values[k.name], factor) if factor != 1 else b.values[k.name]
@@ -154,13 +177,22 @@ class Search:
 
 
 def solve_count(b: Baseline, strategy: str, indicator: str, target: float, tol: float,
-                measure: Callable[[dict[str, Value]], float] | None = None, trim: bool = True
-                ) -> tuple[dict[str, Value], float, int]:
+                measure: Callable[[dict[str, Value]], float] | None = None, trim: bool = True,
+                measured: list | None = None) -> tuple[dict[str, Value], float, int]:
     """The lattice point along `strategy` whose indicator is closest to `target`, then trimmed
     (the family's fine steps) when the strategy's own lattice misses it by more than `tol`.
-    Returns (knob values, achieved value, candidates evaluated)."""
+    Returns (knob values, achieved value, candidates evaluated); `measured`, where given, receives
+    every value measured."""
     shares = STRATEGIES[strategy]
     search = Search(b, shares, measure or (lambda v: count_indicator(b, v, indicator)))
+    result = _solve(b, search, shares, target, tol, trim)
+    if measured is not None:
+        measured.extend(value for _, value in search.tried.values())
+    return result
+
+
+def _solve(b: Baseline, search: Search, shares: dict[str, float], target: float, tol: float, trim: bool
+           ) -> tuple[dict[str, Value], float, int]:
     base = search.value(b.values)
     log_t = math.log(target)
     log_s, slope = log_t - math.log(base), 1.0  # first guess: the indicator grows like s
@@ -184,7 +216,8 @@ def solve_count(b: Baseline, strategy: str, indicator: str, target: float, tol: 
         best_values, best_value = search.best(target)
         if abs(best_value / target - 1) <= tol:
             break
-        for values in _neighbours(b, shares, best_values):
+        # the indicator grows with every knob: only steps towards the target can come closer
+        for values in _neighbours(b, shares, best_values, 1 if best_value < target else -1):
             search.value(values)
         if search.best(target)[0] is best_values:
             break
@@ -192,16 +225,25 @@ def solve_count(b: Baseline, strategy: str, indicator: str, target: float, tol: 
         for knob, element in b.family.trims:
             if abs(search.best(target)[1] / target - 1) <= tol:
                 break
-            _trim(b, search, target, knob, element)
+            _trim(b, search, target, tol, knob, element)
     best_values, best_value = search.best(target)
     return best_values, best_value, len(search.tried)
 
 
-def _trim(b: Baseline, search: Search, target: float, name: str, element: int | None) -> None:
-    """Move one element of one knob, from the best point so far, to where the indicator (which
-    grows with it) brackets the target: steps that double until the target is passed, then
-    bisection, within MAX_TRIM of the element's size. Every point is kept in `search`; a value
-    the model cannot be built at ends the walk."""
+def brackets(search_values, target: float) -> bool:
+    """Whether points were measured on both sides of the target: then it lies within the
+    strategy's reach, whose ends need not be built (a Swin at 64 times its image side builds
+    attention masks for minutes)."""
+    return min(search_values) <= target <= max(search_values)
+
+
+def _trim(b: Baseline, search: Search, target: float, tol: float, name: str, element: int | None) -> None:
+    """Move one element of one knob, from the best point so far, towards the target, within
+    MAX_TRIM of the element's size, until a point is within `tol`. The indicator grows with the
+    element, close to linearly over a trim's range, so each next count of steps is where the
+    line through the two nearest points meets the target (a secant step), kept strictly inside
+    the bracket found so far (or at the end of the range, where the line meets the target beyond
+    it); where it is not, the steps double (no bracket yet) or halve the bracket. Every point is kept in `search`; a value the model cannot be built at ends the walk."""
     knob = b.family.knob(name)
     start, value = search.best(target)
     v = start[name]
@@ -209,58 +251,75 @@ def _trim(b: Baseline, search: Search, target: float, name: str, element: int | 
     i = (element or 0) % len(items)
     sign = 1 if value < target else -1  # the direction that moves towards the target
     bound = knob.maximum if sign > 0 else knob.minimum
-    most = min(int(MAX_TRIM * items[i]), abs(bound - items[i])) // knob.multiple_of  # steps allowed
+    most = knob.steps_in(min(MAX_TRIM * items[i], abs(bound - items[i])))  # steps allowed
+    seen = {0: value}  # steps -> the indicator there
 
-    def passed(steps: int) -> bool | None:
-        """Whether `steps` steps towards the target reach or pass it; None: cannot be built."""
-        moved = items[:i] + [items[i] + sign * steps * knob.multiple_of] + items[i + 1:]
+    def at(steps: int) -> float | None:
+        moved = items[:i] + [knob.step(items[i], sign * steps)] + items[i + 1:]
         try:
-            got = search.value({**start, name: tuple(moved) if isinstance(v, tuple) else moved[0]})
+            return search.value({**start, name: tuple(moved) if isinstance(v, tuple) else moved[0]})
         except FairnessError:
             return None
-        return (got - target) * sign >= 0
 
-    lo, hi, step = 0, None, 1  # lo steps fall short of the target, hi steps reach it
-    while hi is None and lo < most:
-        step = min(step, most)
-        reached = passed(step)
-        if reached is None:
+    # lo steps fall short of the target, hi steps reach or pass it; the first try is a 64th of the
+    # range (one step of a hidden size; a few units of a float knob in steps of 0.01)
+    lo, hi, steps = 0, None, max(1, most // 64)
+    while 0 < steps <= most and steps not in seen:
+        got = at(steps)
+        if got is None:
             return
-        lo, hi = (lo, step) if reached else (step, None)
-        step *= 2
-    while hi is not None and hi - lo > 1:
-        mid = (lo + hi) // 2
-        reached = passed(mid)
-        if reached is None:
+        seen[steps] = got
+        if abs(got / target - 1) <= tol:
             return
-        lo, hi = (lo, mid) if reached else (mid, hi)
+        lo, hi = (lo, steps) if (got - target) * sign >= 0 else (steps, hi)
+        if hi is not None and hi - lo <= 1:
+            return
+        a, c = (lo, hi) if hi is not None else sorted(seen)[-2:]  # the two nearest points
+        rise = seen[c] - seen[a]
+        guess = round(a + (target - seen[a]) * (c - a) / rise) if rise else None
+        if hi is None and guess is not None and guess > most:
+            guess = most  # the line passes the target beyond the trim's range: try its end
+        elif guess is None or not lo < guess < (hi if hi is not None else most + 1):
+            guess = (lo + hi) // 2 if hi is not None else min(2 * lo, most)
+        steps = guess
 
 
-def _neighbours(b: Baseline, shares: dict[str, float], values: dict[str, Value]) -> list[dict[str, Value]]:
-    """Lattice points one step from `values` in one element of a knob the strategy scales."""
+def _neighbours(b: Baseline, shares: dict[str, float], values: dict[str, Value],
+                direction: int | None = None) -> list[dict[str, Value]]:
+    """Lattice points one step from `values` in one element of a knob the strategy scales, its
+    followers moved with it (a follower on its own is a trim's to move, after this descent);
+    only steps up (direction 1) or down (-1) where a direction is given."""
     out = []
     for k in b.family.knobs:
-        if not shares.get(k.role):
+        if not shares.get(k.role) or k.follows:
             continue
         v = values[k.name]
         elements = list(v) if isinstance(v, tuple) else [v]
         for i, e in enumerate(elements):
-            for step in (-k.multiple_of, k.multiple_of):
-                if k.minimum <= e + step <= k.maximum:
-                    moved = elements[:i] + [e + step] + elements[i + 1:]
-                    out.append({**values, k.name: tuple(moved) if isinstance(v, tuple) else moved[0]})
+            for step in (direction,) if direction else (-1, 1):
+                if k.on_lattice(k.step(e, step)):
+                    moved = elements[:i] + [k.step(e, step)] + elements[i + 1:]
+                    out.append(_followed(b, {**values, k.name: tuple(moved) if isinstance(v, tuple) else moved[0]}))
     return out
 
 
-def reachable(b: Baseline, strategy: str, indicator: str) -> tuple[float, float]:
-    """The indicator at the two ends of the strategy's path: every scaled knob at its minimum,
-    and at the largest lattice value up to 64x the baseline's."""
+def reachable(b: Baseline, strategy: str, indicator: str, ends: str = "both") -> tuple[float | None, float | None]:
+    """The indicator at the ends of the strategy's path: every scaled knob at its minimum ("lo"),
+    and at the largest lattice value up to 64x the baseline's ("hi"); None for an end not asked
+    for (the far end of an image side can take minutes to build: Swin's attention masks)."""
     shares = STRATEGIES[strategy]
-    lo = count_indicator(b, values_at(b, shares, 1e-12), indicator)
+    lo = count_indicator(b, values_at(b, shares, 1e-12), indicator) if ends in ("both", "lo") else None
     hi = count_indicator(b, values_at(b, shares, 64.0 ** max(k.flops_power / shares.get(k.role, 1)
                                                               for k in b.family.knobs
-                                                              if shares.get(k.role))), indicator)
+                                                              if shares.get(k.role))), indicator) \
+        if ends in ("both", "hi") else None
     return lo, hi
+
+
+def reach_text(lo: float | None, hi: float | None) -> str:
+    """A strategy's reach in words: "4.1e+06 to 9.8e+07", or the one end that was measured."""
+    return f"{lo:.4g} to {hi:.4g}" if lo is not None and hi is not None else \
+        f"down to {lo:.4g}" if lo is not None else f"up to {hi:.4g}"
 
 
 def applicable(b: Baseline, strategy: str, indicator: str) -> str | None:
@@ -270,6 +329,8 @@ def applicable(b: Baseline, strategy: str, indicator: str) -> str | None:
         return f"the {b.family.name} family has no {'/'.join(sorted(roles))} knob"
     if strategy == "input" and indicator == "params":
         return "the input size does not change the parameters"
+    if strategy == "experts" and indicator != "params":
+        return "the number of experts does not change the FLOPs (each token is routed to as many)"
     return None
 
 
@@ -279,7 +340,7 @@ def capacity_loss(b: Baseline, values: dict[str, Value], params: float, base_par
     if base_params and params / base_params < CAPACITY_FLOOR:
         out.append(f"params {params / base_params:.0%} of the baseline's")
     for k in b.family.knobs:
-        if k.role in ("depth", "width") and not k.follows:  # a follower kept what its leader kept
+        if k.role in ("depth", "width", "experts") and not k.follows:  # a follower kept what its leader kept
             kept = size_of(values[k.name]) / size_of(b.values[k.name])
             if kept < CAPACITY_FLOOR:
                 out.append(f"{k.role}{f' ({k.name})' if k.name != k.role else ''} {kept:.0%} of the baseline's")
@@ -316,16 +377,24 @@ def match_counts(b: Baseline, indicator: str, target: float, strategies: list[st
         progress(f"{strategy}: searching {b.family.name} for {indicator} = {target:.6g}")
         t0 = time.perf_counter()
         try:
-            values, achieved, n = solve_count(b, strategy, indicator, target, tol)
+            seen: list[float] = []
+            values, achieved, n = solve_count(b, strategy, indicator, target, tol, measured=seen)
         except FairnessError as e:  # a candidate the model cannot build: this strategy fails alone
             out.append({"strategy": strategy, "failed": e.message})
             continue
         rec = match_record(indicator, strategy, target, achieved, tol, n, time.perf_counter() - t0)
         if not rec["within_tolerance"]:
-            lo, hi = reachable(b, strategy, indicator)
-            rec["reachable"] = [lo, hi]
-            rec["reason"] = ("closest lattice point found" if lo <= target <= hi
-                             else f"out of reach: this strategy spans {lo:.4g} to {hi:.4g}")
+            lo = hi = None
+            if not brackets(seen, target):  # the one end on the target's side says whether it is in reach
+                try:
+                    lo, hi = reachable(b, strategy, indicator, "lo" if target < min(seen) else "hi")
+                except FairnessError:  # an end of the path the model cannot be built at: its range is unknown
+                    pass
+            if lo is not None or hi is not None:
+                rec["reachable"] = [lo, hi]
+            beyond = (lo is not None and target < lo) or (hi is not None and target > hi)
+            rec["reason"] = (f"out of reach: this strategy reaches {reach_text(lo, hi)}" if beyond
+                             else "closest lattice point found")
         out.append({"strategy": strategy, "values": values, "match": rec})
     return out
 
@@ -481,8 +550,8 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
     from .results import new_results
     from .runner import RunSettings, apply_settings, check_settings
 
-    strategies = strategies or list(STRATEGIES)
     b = load_baseline(baseline, kwargs, spec, family_file, check_count_device(count_device))
+    strategies = strategies or default_strategies(b.family)
     progress(f"{b.src.text}: family {b.family.name}; knobs {b.values}")
     settings, env = None, environment(count_device)
     if indicator in SPEED_INDICATORS:
@@ -510,10 +579,9 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
         raise FairnessError(f"{b.src.text}: no strategy gave a variant for the {indicator} target: "
                             + "; ".join(f"{v['strategy']}: {v.get('skipped') or v.get('failed')}" for v in variants))
     if all(v["match"].get("reason", "").startswith("out of reach") for v in found):
-        ranges = "; ".join(f"{v['strategy']} {v['match']['reachable'][0]:.4g} to {v['match']['reachable'][1]:.4g}"
-                           for v in found)
+        ranges = "; ".join(f"{v['strategy']} {reach_text(*v['match']['reachable'])}" for v in found)
         raise FairnessError(f"{indicator} target {target:.4g} is out of reach of every strategy for "
-                            f"{b.src.text} ({ranges}); choose a target in one of these ranges")
+                            f"{b.src.text} ({ranges}); choose a target within their reach")
     gone = {v["strategy"]: v["match"] for v in found if unreachable(indicator, v["match"])}
     found = [v for v in found if v["strategy"] not in gone]
     if not found:

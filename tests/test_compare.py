@@ -175,14 +175,14 @@ def test_channels_last_auto_is_on_for_convolutional_networks():
 
 
 def test_a_baseline_without_a_family_still_gets_its_report(tmp_path):
-    """torchvision's ResNet has no built-in family yet: no matched variants, but the comparison as
+    """torchvision's SqueezeNet has no built-in family: no matched variants, but the comparison as
     made is measured, judged and written, with the reason in the report."""
-    r = run("compare", "--proposed", "timm:resnet10t", "--baseline", "torchvision:resnet18", "--no-speed", "-q",
+    r = run("compare", "--proposed", "timm:resnet10t", "--baseline", "torchvision:squeezenet1_0", "--no-speed", "-q",
             "--out", str(tmp_path / "out"))
     assert r.exit_code == 0, r.output
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     assert [m["role"] for m in res["models"]] == ["proposed", "baseline"]
-    assert "no known scalable family for torchvision.models.resnet.ResNet" in res["comparison"]["no_family"]
+    assert "no known scalable family for torchvision.models.squeezenet.SqueezeNet" in res["comparison"]["no_family"]
     assert res["judgement"]["verdict"] in ("fair", "questionable", "unfair")  # two indicators known: judged
     assert any(s.startswith("No matched baselines") for s in res["judgement"]["summary"])
     assert "No matched baselines" in (tmp_path / "out" / "report.md").read_text()
@@ -354,3 +354,15 @@ def test_help_shows_the_per_model_options_and_the_count_device():
     assert "--proposed-kwarg depth=6" in compare_help and "--baseline-image-size 224" in compare_help
     assert "--count-device cpu" in compare_help and "wins over the shared one" in " ".join(compare_help.split())
     assert "--count-device cpu" in run("match", "--help").stdout
+
+
+def test_a_torchvision_baseline_gets_its_variants(tmp_path):
+    """torchvision's ResNet-18 is scaled through its family's factory, whose source has no default
+    input: each variant keeps the baseline's 224 px, and the depth-matched one is measured."""
+    r = run("compare", "--proposed", "timm:resnet10t", "--baseline", "torchvision:resnet18", "--no-speed", "-q",
+            "--match", "params", "--strategy", "depth", "--out", str(tmp_path / "out"))
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    (variant,) = [m for m in res["models"] if m["role"] == "variant"]
+    assert variant["source"] == "python:fairness.families.torchvision:resnet" and not variant.get("failed")
+    assert (variant["input"]["height"], variant["input"]["width"]) == (224, 224)

@@ -78,3 +78,32 @@ def test_t5_gets_decoder_inputs():
     # shared embedding used by encoder and decoder lookups: applied twice, stored once
     assert r["params"]["applied"] - r["params"]["unique"] == 50 * 32
     assert r["flops"]["fvcore_macs"] == r["flops"]["macs"]
+
+
+def test_gpt2_small():
+    # 124,439,808: GPT-2 small (Radford et al. 2019; the gpt2 model card's 124M), as GPT2Model builds it:
+    # token (50257 x 768) and position (1024 x 768) embeddings, 12 blocks of two layer norms, c_attn
+    # (768 x 2304 + 2304), c_proj (768 x 768 + 768), c_fc (768 x 3072 + 3072) and the MLP's c_proj
+    # (3072 x 768 + 768), and the final layer norm.
+    block = 2 * 2 * 768 + (768 * 2304 + 2304) + (768 * 768 + 768) + (768 * 3072 + 3072) + (3072 * 768 + 768)
+    assert measure("hf:gpt2", fvcore=False)["params"]["unique"] == 50257 * 768 + 1024 * 768 + 12 * block + 2 * 768 \
+        == 124_439_808
+
+
+def test_t5_small():
+    # 60,506,624: T5-small (Raffel et al. 2020, "about 60 million"; the t5-small model card's 60.5M),
+    # T5Config's defaults: a shared 32128 x 512 embedding; 6 encoder blocks of attention (4 x 512 x 512)
+    # and a ReLU MLP (2 x 512 x 2048), 6 decoder blocks with cross-attention too, a layer norm (512)
+    # before each, a final one and a relative-position bias (32 buckets x 8 heads) in each stack.
+    encoder = 6 * (4 * 512 * 512 + 2 * 512 * 2048 + 2 * 512) + 32 * 8 + 512
+    decoder = 6 * (8 * 512 * 512 + 2 * 512 * 2048 + 3 * 512) + 32 * 8 + 512
+    r = measure("hf:t5", fvcore=False)
+    assert r["params"]["unique"] == 32128 * 512 + encoder + decoder == 60_506_624
+
+
+def test_distilbert_base():
+    # 66,362,880: DistilBERT (Sanh et al. 2019, "66M"): BERT-base's embeddings (30522 + 512 positions,
+    # no token types, a layer norm) and 6 of its 12 layers.
+    layer = 4 * (768 * 768 + 768) + (768 * 3072 + 3072) + (3072 * 768 + 768) + 2 * 2 * 768
+    r = measure("hf:distilbert", fvcore=False)
+    assert r["params"]["unique"] == (30522 + 512) * 768 + 2 * 768 + 6 * layer == 66_362_880

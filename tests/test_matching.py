@@ -186,9 +186,9 @@ def test_an_unreachable_latency_target_is_refused_in_one_line():
 
 def test_torchvision_resnet_is_not_taken_for_timms():
     """Both classes are called ResNet; timm's family would pass `layers` to torchvision's builder.
-    It is refused in one line, naming torchvision's class."""
-    one_line_exit_2(run("match", "--baseline", "torchvision:resnet50", "--params", "12.78e6", "-q"),
-                    "no known scalable family for torchvision.models.resnet.ResNet")
+    Each library's class finds its own family."""
+    assert load_baseline("torchvision:resnet50", {}, InputSpec()).family.name == "torchvision ResNet (bottleneck)"
+    assert load_baseline("timm:resnet50", {}, InputSpec()).family.name == "timm ResNet"
 
 
 def test_a_registered_family_is_found(monkeypatch):
@@ -231,9 +231,63 @@ def test_swin_family_keeps_its_head_size_and_window_tiling():
     """Swin-T to Swin-S's 49.6M parameters by width: embed_dim 128, heads (4, 8, 16, 32) at head
     size 32 in every stage; the image side moves in multiples of 224 (patch 4 x window 7 x 2^3)."""
     b = load_baseline("timm:swin_tiny_patch4_window7_224", {}, InputSpec())
-    assert b.values == {"depths": (2, 2, 6, 2), "embed_dim": 96, "img_size": 224}
+    assert b.values == {"depths": (2, 2, 6, 2), "embed_dim": 96, "img_size": 224, "mlp_hidden": 384}
     (width,) = match_counts(b, "params", 49.61e6, ["width"])
     assert width["values"]["embed_dim"] == 128 and width["match"]["within_tolerance"]
     src, spec = b.variant(width["values"])
     assert src.kwargs["num_heads"] == (4, 8, 16, 32) and spec.image_size == (224, 224)
     assert next(k for k in b.family.knobs if k.role == "input").multiple_of == 224
+
+
+RATIO_FAMILY = """name: ratio MLP
+knobs:
+  - {name: depth, role: depth, base: 2, min: 1, max: 16}
+  - {name: width, role: width, base: 32, min: 16, max: 1000, multiple_of: 16}
+  - {name: ratio, role: width, base: 2.0, min: 0.5, max: 4.0, multiple_of: 0.25}
+derived:
+  heads: width / 16
+"""
+
+
+def ratio_params(depth, width, ratio):
+    h = int(width * ratio)
+    return 8 * width + width + depth * (2 * width * h + h + width)  # see tiny_models.ratio_mlp
+
+
+def test_declared_float_knob_derived_argument_and_rounded_max(tmp_path):
+    """A float knob in steps of 0.25, max 1000 rounded down to 992 (a multiple of 16), and heads
+    worked out from the width for each variant (the factory refuses a width that is not 16 x heads)."""
+    f = tmp_path / "ratio.yaml"
+    f.write_text(RATIO_FAMILY)
+    b = load_baseline("python:tiny_models:ratio_mlp", {}, SPEC, str(f))
+    assert b.family.knob("width").maximum == 992 and b.family.knob("ratio").is_float
+    src, _ = b.variant({**b.values, "width": 64, "ratio": 2.75})
+    assert src.kwargs == {"depth": 2, "width": 64, "ratio": 2.75, "heads": 4}
+    assert count_indicator(b, {**b.values, "width": 64, "ratio": 2.75}, "params") == ratio_params(2, 64, 2.75)
+    (v,) = match_counts(b, "params", ratio_params(2, 48, 2.0), ["width"])
+    assert v["values"] == {"depth": 2, "width": 48, "ratio": 2.0} and v["match"]["rel_error"] == 0
+
+
+@pytest.mark.parametrize("derived, expected", [
+    ("__import__('os').system('true')", "only numbers, knob names"),
+    ("width.real", "only numbers, knob names"),
+    ("depth2 / 16", "'depth2' is no knob"),
+    ("width /", "not an expression"),
+])
+def test_a_derived_argument_is_arithmetic_only(tmp_path, derived, expected):
+    f = tmp_path / "bad.yaml"
+    f.write_text(RATIO_FAMILY.replace("width / 16", f'"{derived}"'))
+    with pytest.raises(FairnessError, match=expected):
+        load_baseline("python:tiny_models:ratio_mlp", {}, SPEC, str(f))
+
+
+@pytest.mark.parametrize("factory, message", [
+    ("fixed_width_mlp", "knob width: width=32 builds the baseline's 1232 parameters, so the argument is ignored: "
+                        "the factory fixes width itself; pass it through a python: factory that takes it"),
+    ("fixed_depth_mlp", "knob depth: multiple values for keyword argument 'depth': the factory fixes depth itself"),
+])
+def test_a_knob_the_factory_fixes_is_named_in_one_error(factory, message):
+    """MLPStack(4, 16) has 8 x 16 + 16 + 4 x (16 x 16 + 16) = 144 + 1088 = 1232 parameters whatever
+    width the factory is given, when it swallows the argument."""
+    one_line_exit_2(run("match", "--baseline", f"python:tiny_models:{factory}", "--family", FAMILY, "--inputs",
+                        SPEC.factory, "--params", "1e4", "-q"), message)

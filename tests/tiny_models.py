@@ -269,3 +269,26 @@ def killed_in_ray_worker(trace: str, depth: int = 2, width: int = 8):
             f.write(f"{os.getpid()}\n")
         os.kill(os.getpid(), signal.SIGKILL)
     return MLPStack(depth, width)
+
+
+def ratio_mlp(depth: int = 2, width: int = 32, ratio: float = 2.0, heads: int = 2):
+    """MLPStack-like blocks of Linear(width, int(width x ratio)) and back, for a family with a
+    float knob (ratio) and a derived argument (heads = width / 16, checked here).
+    params = 8w + w + depth (2 w h + h + w), h = int(w ratio)."""
+    if width != 16 * heads:
+        raise ValueError(f"width {width} is not 16 x heads ({heads})")
+    hidden = int(width * ratio)
+    layers = [nn.Linear(8, width)]
+    for _ in range(depth):
+        layers += [nn.Linear(width, hidden), nn.Linear(hidden, width)]
+    return nn.Sequential(*layers)
+
+
+def fixed_width_mlp(depth: int = 4, **kwargs):
+    """An entry point that swallows the width: always 16 wide (the ignored-knob case)."""
+    return MLPStack(depth, 16)
+
+
+def fixed_depth_mlp(**kwargs):
+    """An entry point that passes its own depth, as timm's do: a second depth is refused."""
+    return mlp_stack(**dict(depth=4, **kwargs))

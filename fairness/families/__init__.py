@@ -2,8 +2,9 @@
 
 `family_for(model, src, spec)` finds the family of a built model in a registry
 (`register_family(name, matches)`, filled by builtin.py: timm VisionTransformer,
-ResNet and ConvNeXt, Hugging Face models with the four transformer sizes in their
-config), or takes a family declared in YAML for a `python:` factory (generic.py).
+ResNet, ConvNeXt and Swin, Hugging Face models with the four transformer sizes in their
+config; timm_mbconv.py: timm EfficientNet and MobileNetV3; torchvision.py: torchvision's
+ResNet, VisionTransformer, ConvNeXt, EfficientNet and MobileNetV3), or takes a family declared in YAML for a `python:` factory (generic.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from .base import Family, Knob, Value, size_of
 from .generic import declared_family, load_family_spec
 
 HOW_TO_DECLARE = ("declare one in YAML (--family FILE) with knobs: [{name, role: depth|width|input, "
-                  "min, max, multiple_of, base}], see examples/family.yaml")
+                  "min, max, multiple_of, base}] and derived arguments, see examples/family.yaml")
 
 
 class NoFamily(FairnessError):
@@ -56,7 +57,7 @@ def family_for(model, src, image_size: tuple[int, int] | None, seq_len: int | No
                         f"{', '.join(r.name for r in REGISTRY)}); {HOW_TO_DECLARE}")
 
 
-from . import builtin  # noqa: E402  the built-in families register themselves
+from . import builtin, timm_mbconv, torchvision  # noqa: E402  the built-in families register themselves
 
 __all__ = ["Family", "Knob", "Value", "NoFamily", "size_of", "family_for", "register_family", "HOW_TO_DECLARE",
-           "builtin"]
+           "builtin", "timm_mbconv", "torchvision"]

@@ -1,7 +1,8 @@
 """Scalable families: a model's knobs, their lattice, and how a variant is built.
 
-A knob is an integer (ViT depth) or a tuple of integers scaled together
-(ResNet's blocks per stage). Each has a role (depth, width, input, or trim), the
+A knob is an integer (ViT depth), a tuple of integers scaled together
+(ResNet's blocks per stage), or a float on a lattice of a float step (EfficientNet's
+channel multiplier in steps of 0.05): a knob whose `multiple_of` is a float is float-valued. Each has a role (depth, width, input, or trim), the
 lattice its values live on (a minimum, a maximum, a multiple), and how FLOPs
 grow with it (`flops_power`: 1 for depth and sequence length, 2 for width and
 image side), which is what lets a strategy spread a change over its knobs.
@@ -22,45 +23,75 @@ from typing import Callable
 
 from ..errors import FairnessError
 
-Value = int | tuple[int, ...]
+Value = int | float | tuple[int, ...]
+# Float lattice points are rounded to this many decimals, so that 14 x 0.05 is 0.7, not 0.7000000000000001.
+DECIMALS = 10
 
 
 @dataclass(frozen=True)
 class Knob:
     name: str
     role: str  # "depth" | "width" | "input" | "trim"
-    multiple_of: int = 1
-    minimum: int = 1
-    maximum: int = 65536
+    multiple_of: int | float = 1  # the lattice step; a float step makes a float-valued knob
+    minimum: int | float = 1
+    maximum: int | float = 65536
     flops_power: float = 1.0  # FLOPs ~ value ** flops_power, other knobs fixed
     note: str = ""  # the lattice in words, for errors and --help
     # Another knob this one is scaled with, by the same factor, so their ratio is kept (an MLP's
     # hidden size follows the width); it is not scaled by a strategy on its own.
     follows: str | None = None
+    # The library's own rounding onto the lattice where it is not to the nearest point (timm rounds a
+    # width up where rounding down would lose over 10% of it), so that a scaled value is the one
+    # the library's own scaling gives.
+    rounding: Callable[[float], float] | None = None
 
-    def snap(self, x: float) -> int:
-        """The nearest lattice value to x."""
-        m = self.multiple_of
-        v = max(self.minimum, min(self.maximum, int(round(x / m)) * m))
-        if v < self.minimum:
-            v += m * math.ceil((self.minimum - v) / m)
-        return v
+    @property
+    def is_float(self) -> bool:
+        return isinstance(self.multiple_of, float)
+
+    def _at(self, n: int) -> int | float:
+        """The n-th lattice point, n x multiple_of."""
+        return round(n * self.multiple_of, DECIMALS) if self.is_float else n * self.multiple_of
+
+    def _index(self, v: float) -> int:
+        return int(round(v / self.multiple_of))
+
+    def snap(self, x: float) -> int | float:
+        """The nearest lattice value to x within [minimum, maximum]."""
+        lo = math.ceil(self.minimum / self.multiple_of - 1e-9)  # the tolerance absorbs 0.1 / 0.05 = 2.0000000000000004
+        hi = math.floor(self.maximum / self.multiple_of + 1e-9)
+        return self._at(max(lo, min(hi, self._index(self.rounding(x) if self.rounding else x))))
+
+    def step(self, v: int | float, n: int) -> int | float:
+        """The lattice value n steps from v (not clamped: the caller checks the bounds)."""
+        return self._at(self._index(v) + n)
+
+    def steps_in(self, distance: float) -> int:
+        """How many whole steps fit in `distance`."""
+        return int(math.floor(distance / self.multiple_of + 1e-9))
 
     def scale(self, base: Value, factor: float) -> Value:
         if isinstance(base, tuple):
             return tuple(self.snap(b * factor) for b in base)
         return self.snap(base * factor)
 
+    def on_lattice(self, v) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (float, int) if self.is_float else int):
+            return False
+        return (self.minimum - 1e-9 <= v <= self.maximum + 1e-9
+                and abs(v / self.multiple_of - self._index(v)) < 1e-6)
+
     def check(self, value: Value, family: str) -> None:
         for v in (value if isinstance(value, tuple) else (value,)):
-            if not isinstance(v, int) or v < self.minimum or v > self.maximum or v % self.multiple_of:
+            if not self.on_lattice(v):
+                kind = "numbers" if self.is_float else "integers"
                 raise FairnessError(
-                    f"{family} knob {self.name}={value!r}: off the lattice; expected integers in "
+                    f"{family} knob {self.name}={value!r}: off the lattice; expected {kind} in "
                     f"[{self.minimum}, {self.maximum}] that are multiples of {self.multiple_of}"
                     + (f" ({self.note})" if self.note else ""))
 
 
-def size_of(value: Value) -> int:
+def size_of(value: Value) -> int | float:
     """A knob's magnitude: the value, or the sum of a tuple (total blocks, total channels)."""
     return sum(value) if isinstance(value, tuple) else value
 
@@ -70,7 +101,11 @@ class Family:
     """A scalable model family.
 
     `read(model)` gives the knob values of a built model; `to_kwargs(values)` gives the
-    constructor kwargs and the input overrides (image_size, seq_len) of a variant.
+    constructor kwargs and the input overrides (image_size, seq_len) of a variant. A variant is
+    built from the baseline's source with its kwargs updated, or from `source` where the
+    baseline's own cannot take the knobs (a timm or torchvision entry point that fixes them
+    itself): a `python:` factory, which `to_kwargs` gives every argument it needs, so that the
+    variant's source and kwargs rebuild it.
     """
 
     name: str
@@ -81,6 +116,7 @@ class Family:
     extra_checks: Callable[[dict[str, Value]], str | None] = field(default=lambda values: None)
     # The fine steps that close the last gap, in order: (knob, element index of a tuple knob or None).
     trims: tuple[tuple[str, int | None], ...] = ()
+    source: str | None = None  # "python:module:factory" the variants are built from; None: the baseline's
 
     def knob(self, name: str) -> Knob:
         for k in self.knobs:

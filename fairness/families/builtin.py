@@ -1,5 +1,6 @@
-"""Built-in families: timm VisionTransformer, ResNet, ConvNeXt and SwinTransformer; Hugging Face
-configs by their field names (BERT-like, GPT-2, T5 and Switch, DistilBERT). Each
+"""Built-in families: timm VisionTransformer, ResNet, ConvNeXt, SwinTransformer, RegNet and
+MLP-Mixer; Hugging Face configs by their field names (BERT-like, GPT-2, T5 and Switch,
+DistilBERT). Each
 registers itself (register_family) and is found from a built model (its class, or
 its config's fields), so `timm:vit_small_patch16_224`, `timm:resnet50`, `hf:bert`,
 `hf:gpt2` and `hf:t5` need no declaration.
@@ -151,7 +152,7 @@ def convnext_family(model, default_size: int) -> Family:
 
 def _swin_read(model) -> dict[str, Value]:
     return {"depths": tuple(len(layer.blocks) for layer in model.layers), "embed_dim": model.embed_dim,
-            "img_size": int(model.patch_embed.img_size[0])}
+            "img_size": int(model.patch_embed.img_size[0]), "mlp_hidden": model.layers[0].blocks[0].mlp.fc1.out_features}
 
 
 @register_family("timm SwinTransformer", _timm_class("SwinTransformer", "layers"))
@@ -160,11 +161,19 @@ def swin_family(model, src=None, size=None, seq_len=None) -> Family:
     stages = len(model.layers)
     # windows tile every stage's feature map: the image side is a multiple of patch x window x 2^(stages-1)
     step = int(model.patch_embed.patch_size[0]) * int(model.layers[0].blocks[0].window_size[0]) * 2 ** (stages - 1)
+    hidden = model.layers[0].blocks[0].mlp.fc1.out_features
+    ratio = hidden / model.embed_dim
 
     def to_kwargs(v: dict[str, Value]) -> tuple[dict, dict]:
         heads = tuple(v["embed_dim"] * 2 ** i // head for i in range(stages))  # widths double per stage
-        return ({"depths": tuple(v["depths"]), "embed_dim": v["embed_dim"], "num_heads": heads,
-                 "img_size": v["img_size"]}, {"image_size": (v["img_size"], v["img_size"])})
+        kwargs = {"depths": tuple(v["depths"]), "embed_dim": v["embed_dim"], "num_heads": heads,
+                  "img_size": v["img_size"]}
+        if v["mlp_hidden"] != int(v["embed_dim"] * ratio):
+            # one mlp_ratio for every stage, whose widths double: timm builds int(width x ratio) hidden
+            # units, and a fraction under 1 / 2^stages over the first stage's size makes each exactly
+            # 2^i times it
+            kwargs["mlp_ratio"] = (v["mlp_hidden"] + 2.0 ** -(stages + 1)) / v["embed_dim"]
+        return kwargs, {"image_size": (v["img_size"], v["img_size"])}
 
     return Family(
         name="timm SwinTransformer",
@@ -172,9 +181,125 @@ def swin_family(model, src=None, size=None, seq_len=None) -> Family:
                Knob("embed_dim", "width", multiple_of=head, minimum=head, maximum=8192, flops_power=2,
                     note=f"heads x head size {head} in the first stage; every stage keeps its head size"),
                Knob("img_size", "input", multiple_of=step, minimum=step, maximum=4096, flops_power=2,
-                    note=f"a multiple of {step}: windows tile every stage")),
-        read=_swin_read, to_kwargs=to_kwargs,
-        description=f"depths per stage, embed_dim (head size {head} kept), image size (multiples of {step})")
+                    note=f"a multiple of {step}: windows tile every stage"),
+               _hidden_knob("mlp_hidden", "the first stage's MLP hidden size (each later stage's twice the "
+                            "one before)", hidden, "embed_dim")),
+        read=_swin_read, to_kwargs=to_kwargs, trims=(("mlp_hidden", None),),
+        description=f"depths per stage, embed_dim (head size {head} kept), image size (multiples of {step}), "
+                    f"mlp_hidden (scaled with embed_dim; the fine trim)")
+
+
+# --- timm RegNet -----------------------------------------------------------------------------
+
+
+def _regnet_cfg(src):
+    """The RegNetCfg a timm RegNet was built from: its entry's, with the -k that override fields
+    (timm's RegNet replaces cfg fields by its kwargs). The built model does not keep it."""
+    from dataclasses import fields, replace
+
+    from timm.models import split_model_name_tag
+    from timm.models.regnet import model_cfgs
+
+    from . import NoFamily
+
+    name = split_model_name_tag(src.name)[0] if src is not None and src.kind == "timm" else None
+    if name not in model_cfgs:
+        raise NoFamily(f"{src.text if src else 'a RegNet'}: its RegNetCfg is known only for timm:NAME sources "
+                       f"(the model does not keep it); build it as timm:regnetx_002 -k depth=... -k w0=...")
+    known = {f.name for f in fields(model_cfgs[name])}
+    return replace(model_cfgs[name], **{k: v for k, v in src.kwargs.items() if k in known})
+
+
+@register_family("timm RegNet", _timm_class("RegNet", "stem"))
+def regnet_family(model, src, size=None, seq_len=None) -> Family:
+    """RegNet's design space (Radosavovic et al. 2020): block j of `depth` is w0 + wa x j wide,
+    quantized to stages of widths w0 x wm^k in multiples of 8, and timm builds exactly 4 stages.
+    The knobs are depth, the span wa x depth (how much wider the last block is than the first)
+    and w0: width scales the span and w0 together, as pycls' scaler scales wa and w0 (Dollar,
+    Singh, Girshick 2021); depth adds blocks over the same widths (wa = span / depth), so the
+    stages stay. The span moves in steps of 0.01 (w0 in steps of 8 would move RegNetX-200MF's
+    widths by a third): it is the width knob and w0 follows it; w0 alone, then the span alone, are
+    the trims."""
+    from timm.models.regnet import generate_regnet
+
+    cfg = _regnet_cfg(src)
+    img = size or _timm_size(model)
+    span = round(cfg.wa * cfg.depth, 6)
+
+    def stages(depth: int) -> int:
+        return generate_regnet(span / depth, cfg.w0, cfg.wm, depth, cfg.group_size)[1]
+
+    # the fewest blocks that still fill timm's 4 stages at the baseline's widths
+    least = next((d for d in range(1, cfg.depth + 1) if stages(d) == 4), cfg.depth)
+
+    def to_kwargs(v: dict[str, Value]) -> tuple[dict, dict]:
+        return ({"depth": v["depth"], "w0": v["w0"], "wa": round(v["span"] / v["depth"], 6)},
+                {"image_size": (v["img_size"], v["img_size"])})
+
+    return Family(
+        name="timm RegNet",
+        knobs=(Knob("depth", "depth", minimum=least, maximum=256,
+                    note=f"blocks over the same widths; at least {least}, which fill timm's 4 stages"),
+               Knob("span", "width", multiple_of=0.01, minimum=0.01, maximum=1e6, flops_power=2,
+                    note="wa x depth, how much wider the last block is than the first, steps of 0.01; w0 "
+                         "follows it, and alone it is the fine trim"),
+               Knob("img_size", "input", multiple_of=32, minimum=32, maximum=4096, flops_power=2,
+                    note="a multiple of the total stride 32"),
+               Knob("w0", "width", multiple_of=8, minimum=8, maximum=8192, flops_power=2, follows="span",
+                    note="the first block's width, multiples of 8 (timm's quantum): scaled with the span")),
+        read=lambda m: {"depth": cfg.depth, "span": span, "img_size": img, "w0": cfg.w0}, to_kwargs=to_kwargs,
+        trims=(("w0", None), ("span", None)),  # coarse to fine: w0 moves the high-resolution first stage
+        description="depth (blocks over the same widths), span = wa x depth and w0 (scaled together; wm, the "
+                    "stage ratio, and the group width kept), img_size; the span alone is the fine trim")
+
+
+# --- timm MLP-Mixer --------------------------------------------------------------------------
+
+
+def _plain_mixer(model, src) -> bool:
+    """A Mixer of MixerBlocks with plain MLPs (mixer_*): gMLP-style and ResMLP blocks take layer
+    classes, which a -k cannot name."""
+    from timm.layers import Mlp
+    from timm.models.mlp_mixer import MixerBlock
+
+    return (_timm_class("MlpMixer", "stem")(model, src) and all(isinstance(b, MixerBlock) for b in model.blocks)
+            and all(type(b.mlp_tokens) is Mlp and type(b.mlp_channels) is Mlp for b in model.blocks))
+
+
+@register_family("timm MLP-Mixer", _plain_mixer)
+def mixer_family(model, src=None, size=None, seq_len=None) -> Family:
+    """MLP-Mixer (Tolstikhin et al. 2021): num_blocks, embed_dim (multiples of 8), and the image
+    side in multiples of the patch. timm's entry points fix num_blocks and embed_dim
+    (mixer_b16_224 builds dict(num_blocks=12, embed_dim=768, **kwargs), which refuses a second),
+    so variants are built from the class. The channel MLP's hidden size follows the width and is
+    the trim; the token MLP keeps its ratio to the width."""
+    block = model.blocks[0]
+    dim = model.embed_dim
+    patch = int(model.stem.patch_size[0])
+    tokens_ratio = block.mlp_tokens.fc1.out_features / dim
+    hidden = block.mlp_channels.fc1.out_features
+    img = size or int(model.stem.img_size[0])
+
+    def to_kwargs(v: dict[str, Value]) -> tuple[dict, dict]:
+        d = v["embed_dim"]
+        channels = hidden / dim  # timm builds int(ratio x dim) hidden units: a trimmed size takes a half unit more
+        if v["mlp_hidden"] != int(channels * d):
+            channels = (v["mlp_hidden"] + 0.5) / d
+        return ({"img_size": v["img_size"], "patch_size": patch, "num_blocks": v["num_blocks"], "embed_dim": d,
+                 "mlp_ratio": [tokens_ratio, channels]}, {"image_size": (v["img_size"], v["img_size"])})
+
+    return Family(
+        name="timm MLP-Mixer",
+        knobs=(Knob("num_blocks", "depth", minimum=1, maximum=96, note="blocks"),
+               Knob("embed_dim", "width", multiple_of=8, minimum=8, maximum=16384, flops_power=2,
+                    note="channels, multiples of 8; the token MLP keeps its ratio"),
+               Knob("img_size", "input", multiple_of=patch, minimum=2 * patch, maximum=4096, flops_power=2,
+                    note=f"a multiple of the patch size {patch}"),
+               _hidden_knob("mlp_hidden", "the channel MLP's hidden size", hidden, "embed_dim")),
+        read=lambda m: {"num_blocks": len(m.blocks), "embed_dim": dim, "img_size": img, "mlp_hidden": hidden},
+        to_kwargs=to_kwargs, trims=(("mlp_hidden", None),), source="python:timm.models.mlp_mixer:MlpMixer",
+        description=f"num_blocks, embed_dim, img_size (multiples of the patch {patch}), mlp_hidden (the channel "
+                    f"MLP's, scaled with embed_dim; the fine trim)")
 
 
 # --- Hugging Face transformers --------------------------------------------------------------
@@ -226,40 +351,74 @@ for _fields in HF_FIELDS:
     _register_hf(_fields)
 
 
+EXPERT_FIELDS = ("num_local_experts", "num_experts")  # Mixtral's; Switch's, Qwen-MoE's, OLMoE's
+
+
 def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
+    """A transformers config's family. Width moves in whole heads: a head is the width per head
+    of the baseline (hidden / heads), and the heads' own size is kept where the config names it
+    (Gemma's head_dim 256 at hidden 3072 over 16 heads), so attention keeps its share of the
+    width; key-value heads keep their ratio to the heads. A mixture of experts (Mixtral, Switch)
+    has its number of experts as a knob of its own role, "experts", which the experts strategy
+    scales: top-k routing keeps the FLOPs, so it serves parameter targets. A vision config (ViT:
+    image_size and patch_size) has the image side as its input knob, in multiples of the patch."""
     cfg = model.config
     width0, heads0 = getattr(cfg, f.width), getattr(cfg, f.heads)
     head = getattr(cfg, f.head_dim) if f.head_dim else width0 // heads0
+    head_dim = getattr(cfg, "head_dim", None) if not f.head_dim else None  # named in the config: kept
     kv_ratio = heads0 // (getattr(cfg, "num_key_value_heads", None) or heads0)
     ffn_ratio = (getattr(cfg, f.ffn) or 4 * width0) / width0
     max_pos = (getattr(cfg, f.max_positions, None) if f.max_positions else None) or 1 << 20
     depth_knob = f.depth[0]
+    experts = next((e for e in EXPERT_FIELDS if isinstance(getattr(cfg, e, None), int) and getattr(cfg, e) > 1), None)
+    top_k = getattr(cfg, "num_experts_per_tok", None) or 1
+    patch = getattr(cfg, "patch_size", None)
+    vision = isinstance(getattr(cfg, "image_size", None), int) and isinstance(patch, int)
+    size = "image_size" if vision else "seq_len"
 
     def read(m):
         c = m.config  # T5's num_decoder_layers None means as many as the encoder's
         depth = tuple(getattr(c, d, None) or getattr(c, f.depth[0]) for d in f.depth)
-        return {depth_knob: depth if len(depth) > 1 else depth[0], f.width: getattr(c, f.width), "seq_len": seq_len,
-                f.ffn: getattr(c, f.ffn) or 4 * getattr(c, f.width)}
+        out = {depth_knob: depth if len(depth) > 1 else depth[0], f.width: getattr(c, f.width),
+               size: c.image_size if vision else seq_len, f.ffn: getattr(c, f.ffn) or 4 * getattr(c, f.width)}
+        if experts:
+            out[experts] = getattr(c, experts)
+        return out
 
     def to_kwargs(v: dict[str, Value]) -> tuple[dict, dict]:
         heads = v[f.width] // head
         depth = v[depth_knob] if isinstance(v[depth_knob], tuple) else (v[depth_knob],)
         kwargs = {**dict(zip(f.depth, depth)), f.width: v[f.width], f.heads: heads, f.ffn: v[f.ffn]}
+        if head_dim is not None:
+            kwargs["head_dim"] = head_dim
         if kv_ratio > 1:
             kwargs["num_key_value_heads"] = max(1, heads // kv_ratio)
+        if experts:
+            kwargs[experts] = v[experts]
+        if vision:  # the position embeddings are sized by the config's image_size
+            kwargs["image_size"] = v["image_size"]
+            return kwargs, {"image_size": (v["image_size"], v["image_size"])}
         return kwargs, {"seq_len": v["seq_len"]}
 
     layers = " and ".join(f.depth)
+    kept = f", head_dim {head_dim} kept" if head_dim is not None and head_dim != head else ""
+    knobs = [Knob(depth_knob, "depth", minimum=1, maximum=256, note=f"layers ({layers}, scaled together)"
+                  if len(f.depth) > 1 else "layers"),
+             Knob(f.width, "width", multiple_of=head * kv_ratio, minimum=head * kv_ratio, maximum=65536,
+                  flops_power=2, note=f"heads x {head}{kept}" + (f"; {kv_ratio} heads per key-value head"
+                                                                  if kv_ratio > 1 else "")),
+             Knob("image_size", "input", multiple_of=patch, minimum=2 * patch, maximum=4096, flops_power=2,
+                  note=f"a multiple of the patch size {patch}") if vision else
+             Knob("seq_len", "input", multiple_of=1, minimum=1, maximum=int(max_pos), flops_power=1,
+                  note=f"tokens, at most {f.max_positions}={max_pos}" if f.max_positions else "tokens"),
+             _hidden_knob(f.ffn, f"the MLP's inner size ({ffn_ratio:g} x {f.width} in the baseline)",
+                          int(ffn_ratio * width0), f.width)]
+    if experts:
+        knobs.append(Knob(experts, "experts", minimum=top_k, maximum=4096,
+                          note=f"experts per MoE layer, at least the {top_k} each token is routed to"))
     return Family(
-        name=f"Hugging Face {cfg.model_type}",
-        knobs=(Knob(depth_knob, "depth", minimum=1, maximum=256, note=f"layers ({layers}, scaled together)"
-                    if len(f.depth) > 1 else "layers"),
-               Knob(f.width, "width", multiple_of=head * kv_ratio, minimum=head * kv_ratio, maximum=65536,
-                    flops_power=2, note=f"heads x head size {head}"),
-               Knob("seq_len", "input", multiple_of=1, minimum=1, maximum=int(max_pos), flops_power=1,
-                    note=f"tokens, at most {f.max_positions}={max_pos}" if f.max_positions else "tokens"),
-               _hidden_knob(f.ffn, f"the MLP's inner size ({ffn_ratio:g} x {f.width} in the baseline)",
-                            int(ffn_ratio * width0), f.width)),
-        read=read, to_kwargs=to_kwargs, trims=((f.ffn, None),),
-        description=f"{layers}, {f.width} (head size {head} kept), {f.ffn} (scaled with {f.width}, "
-                    f"{ffn_ratio:g} x in the baseline; the fine trim), seq_len")
+        name=f"Hugging Face {cfg.model_type}", knobs=tuple(knobs), read=read, to_kwargs=to_kwargs,
+        trims=((f.ffn, None),),
+        description=f"{layers}, {f.width} (heads of {head}{kept}), {f.ffn} (scaled with {f.width}, "
+                    f"{ffn_ratio:g} x in the baseline; the fine trim), {size}"
+                    + (f", {experts} (the experts strategy)" if experts else ""))

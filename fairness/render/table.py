@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shlex
 import textwrap
 
 from ..sources import describe_input
@@ -247,7 +248,12 @@ def _input_flags(inp: dict) -> str:
 
 
 def _kwargs_text(kwargs) -> str:
-    return "".join(f" -k {k}={v}" for k, v in (kwargs or {}).items())
+    """` -k KEY=VALUE` each, as a shell passes them back: a list without spaces ([3,4,6,3], one
+    argument) and quoted where a shell would read a character itself (brackets glob)."""
+    def value(v) -> str:
+        return "[" + ",".join(map(str, v)) + "]" if isinstance(v, (list, tuple)) else str(v)
+
+    return "".join(f" -k {shlex.quote(f'{k}={value(v)}')}" for k, v in (kwargs or {}).items())
 
 
 def _breakdown(title: str, entries: dict, limit: int) -> str:

@@ -1,0 +1,72 @@
+"""Matching every built-in family on a 2-core CPU: how close each strategy gets and how long a
+target takes.
+
+Twelve families, each at its library's default size, matched to half and to double its own
+unique parameters and FLOPs (2 x MACs + other), with every strategy of its family, counted on
+meta. Requirement (issue 15): within 1% where the strategy can reach the target, each target
+(all strategies) in under 10 s. A cell is the relative error of the variant found; "oor" a
+target out of the strategy's reach (no variant is given), "-" a strategy that does not apply
+(the input for parameters; a family without the knob); a * marks a variant outside the 1%.
+
+    python benchmarks/match_families.py            # every family
+    python benchmarks/match_families.py timm:regnetx_002
+"""
+
+import os
+import platform
+import sys
+import time
+
+import torch
+
+from fairness.indicators.env import cpu_name
+from fairness.matching import STRATEGIES, count_indicator, default_strategies, load_baseline, match_counts, unreachable
+from fairness.sources import InputSpec
+
+FAMILIES = [
+    "timm:vit_base_patch16_224", "timm:resnet50", "timm:convnext_tiny", "timm:swin_tiny_patch4_window7_224",
+    "timm:efficientnet_b0", "timm:mobilenetv3_large_100", "timm:regnetx_002", "timm:mixer_b16_224",
+    "torchvision:resnet50", "hf:bert", "hf:gpt2", "hf:t5",
+]
+COLUMNS = list(STRATEGIES)
+
+
+def cell(v) -> str:
+    if "values" not in v:
+        return "-" if "skipped" in v else "failed"
+    m = v["match"]
+    if unreachable(m["indicator"], m):
+        return "oor"
+    return f"{m['rel_error']:+.2%}" + ("" if m["within_tolerance"] else "*")
+
+
+def main(sources):
+    torch.set_num_threads(2)
+    print(f"machine: {cpu_name()}, {len(os.sched_getaffinity(0))} CPUs, Python {platform.python_version()}, "
+          f"torch {torch.__version__}\n")
+    print(f"{'baseline':<36} {'target':<12} " + " ".join(f"{c:>9}" for c in COLUMNS) + f"  {'seconds':>7}")
+    slowest, worst, misses = 0.0, 0.0, []
+    for source in sources:
+        b = load_baseline(source, {}, InputSpec())
+        for indicator in ("params", "flops"):
+            base = count_indicator(b, b.values, indicator)
+            for factor in (0.5, 2.0):
+                t0 = time.perf_counter()
+                found = {v["strategy"]: v for v in match_counts(b, indicator, base * factor, default_strategies(b.family))}
+                took = time.perf_counter() - t0
+                slowest = max(slowest, took)
+                cells = [cell(found[c]) if c in found else "-" for c in COLUMNS]
+                for c in COLUMNS:
+                    m = found.get(c, {}).get("match")
+                    if m and not unreachable(indicator, m):
+                        worst = max(worst, abs(m["rel_error"]) if m["within_tolerance"] else 0)
+                        if not m["within_tolerance"]:
+                            misses.append(f"{source} {indicator} x{factor} {c}: {m['rel_error']:+.2%}")
+                print(f"{source:<36} {indicator + ' x' + format(factor, 'g'):<12} "
+                      + " ".join(f"{x:>9}" for x in cells) + f"  {took:>7.1f}", flush=True)
+    print(f"\nslowest target (all strategies): {slowest:.1f} s; largest error within 1%: {worst:.2%}")
+    print("outside 1% (closest point found): " + ("; ".join(misses) if misses else "none"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or FAMILIES)
