@@ -8,7 +8,7 @@ import torch
 
 from fairness import FairnessError
 from fairness.families import Knob
-from fairness.matching import (count_indicator, default_strategies, load_baseline, match_counts, unreachable,
+from fairness.matching import (count_indicator, default_strategies, load_baseline, match_counts,
                                values_at)
 from fairness.results import to_plain
 from fairness.sources import InputSpec, build, parse_source
@@ -32,7 +32,7 @@ def match_table(source, kwargs=None, spec=InputSpec()):
                 key = (indicator, factor, v["strategy"])
                 if "values" not in v:
                     out[key] = ("skipped", v.get("skipped") or v.get("failed"))
-                elif unreachable(indicator, v["match"]):
+                elif v["match"].get("reason", "").startswith("out of reach"):
                     out[key] = ("out of reach", v["match"]["reason"])
                 else:
                     out[key] = (v["match"]["rel_error"], v["values"])

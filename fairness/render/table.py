@@ -234,7 +234,7 @@ def match_table(results: dict) -> str:
         lines.append(f"{strategy}: not reachable, no variant; {why}")
     lines += [""] + textwrap.wrap(
         f"Lattice: {mt['family_description']}. Tolerance {next((m['match']['tolerance'] for m in models if m.get('match')), 0):.0%}; "
-        "a variant outside it is the closest lattice point found. Capacity loss: under half the baseline's "
+        "a strategy that cannot get within it gives no variant. Capacity loss: under half the baseline's "
         "params, depth or width. Counts per example on the meta device.", 110)
     return "\n".join(lines)
 
