@@ -220,6 +220,9 @@ def test_torchvision_efficientnet_b0_at_b4s_multipliers_is_b4():
     # over half of either count, so depth cannot halve them
     (f"{TV}:resnet", {"layers": [1, 1, 2, 1]},
      {("params", 0.5, "depth"): "out of reach", ("flops", 0.5, "depth"): "out of reach"}),
+    # the multiplier family (shared with timm's EfficientNet, whose table is above) through
+    # torchvision's config lists: no depth knob, torchvision lists MobileNetV3's blocks one by one
+    ("torchvision:mobilenet_v3_small", {}, {}),
 ])
 def test_torchvision_families_match_within_1_percent(source, kwargs, misses):
     assert_within_1_percent(match_table(source, kwargs), misses)

@@ -291,3 +291,19 @@ def test_a_knob_the_factory_fixes_is_named_in_one_error(factory, message):
     width the factory is given, when it swallows the argument."""
     one_line_exit_2(run("match", "--baseline", f"python:tiny_models:{factory}", "--family", FAMILY, "--inputs",
                         SPEC.factory, "--params", "1e4", "-q"), message)
+
+
+def test_a_strategy_that_cannot_reach_a_count_target_gives_no_variant(tmp_path):
+    """MLPStack(d, w) has 8w + w + d (w^2 + w) parameters: 360 at width 8 and depth 4, while depth
+    alone at width 16 starts at 144 + 272 = 416. For 360 the width variant is given, exact; the
+    depth strategy gives none, and the results say why, with the end of its reach."""
+    out = tmp_path / "m.json"
+    r = run("match", "--baseline", MLP, "--family", FAMILY, "--inputs", SPEC.factory, "--params", "360",
+            "--strategy", "all", "-q", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    data = json.loads(out.read_text())
+    strategies = [m["match"]["strategy"] for m in data["models"] if m["role"] == "variant"]
+    assert "width" in strategies and "depth" not in strategies
+    width = next(m for m in data["models"] if (m.get("match") or {}).get("strategy") == "width")
+    assert width["knobs"] == {"depth": 4, "width": 8} and width["match"]["rel_error"] == 0
+    assert data["matching"]["unreachable"]["depth"] == "+15.6% at best (out of reach: this strategy reaches down to 416)"

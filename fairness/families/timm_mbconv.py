@@ -90,7 +90,7 @@ def _call(entry: str, overrides: dict, kwargs: dict, probe: bool, what: str):
             raise FairnessError(f"{what}: timm's {gen_name} takes no {m}; its multipliers: {', '.join(takes) or 'none'}")
     seen: dict = {}
 
-    def creator(create, bound):
+    def creator(real_create, bound):
         var = next(n for n, p in bound.signature.parameters.items() if p.kind == p.VAR_KEYWORD)
         model_kwargs = dict(bound.arguments[var])
         stages = model_kwargs["block_args"]
@@ -116,14 +116,14 @@ def _call(entry: str, overrides: dict, kwargs: dict, probe: bool, what: str):
             head = model_kwargs.get("num_features", _default_num_features(create))
             seen["arch"] = Arch({m: seen[m] for m in takes}, tuple(w.pop() for w in widths), int(head), rounding)
             raise _Probed
-        return create(bound.arguments["variant"], bound.arguments["pretrained"], **model_kwargs)
+        return real_create(bound.arguments["variant"], bound.arguments["pretrained"], **model_kwargs)
 
-    def generator(gen, bound):
+    def generator(real_gen, bound):
         for m in takes:
             if overrides.get(m) is not None:
                 bound.arguments[m] = float(overrides[m])
             seen[m] = bound.arguments[m]
-        return with_builder(gen, create_name, creator)(*bound.args, **bound.kwargs)
+        return with_builder(real_gen, create_name, creator)(*bound.args, **bound.kwargs)
 
     call_kwargs = {**kwargs, **({"pretrained_cfg": tag} if tag else {})}
     try:
