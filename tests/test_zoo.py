@@ -10,7 +10,6 @@ Kendall's tau-b = (1 - 2) / 3.
 """
 
 import json
-import math
 import os
 import subprocess
 import sys
