@@ -624,8 +624,8 @@ def _summary(res: dict, folder) -> None:
 
 @main.command(epilog="""\b
 Examples:
-  fairness zoo examples/zoo.yaml --device cuda
-  fairness zoo examples/zoo.yaml --no-speed                    # counts only: params, MACs, FLOPs
+  fairness zoo examples/zoo/imagenet.yaml --device cuda
+  fairness zoo examples/zoo/imagenet.yaml --no-speed                    # counts only: params, MACs, FLOPs
   fairness zoo results-imagenet.csv --quality top1 --reference resnet50.a1_in1k --no-speed
 
 \b

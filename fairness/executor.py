@@ -66,6 +66,8 @@ class Tally:
         left = elapsed / self.done * (self.total - self.done)
         state = f"failed: {outcome.failed}" if outcome.failed else "done"
         on = f" on {outcome.where['host']}" if outcome.where.get("node") else ""
+        if outcome.where.get("gpus"):
+            on += f" GPU {','.join(outcome.where['gpus'])} ({outcome.where.get('gpu_name', '?')})"
         self.progress(f"[{self.done}/{self.total}] {task.label} {state} in {outcome.seconds:.1f} s{on}; "
                       f"{elapsed:.0f} s so far, about {left:.0f} s left")
 
@@ -96,7 +98,12 @@ def _on_ray(fn: Callable, args: tuple) -> tuple[Any, dict, float]:
     start = time.perf_counter()
     value = fn(*args)
     ctx = ray.get_runtime_context()
-    where = {**_here("ray"), "node": ctx.get_node_id(), "gpus": [str(g) for g in ray.get_gpu_ids()]}
+    gpus = [str(g) for g in ray.get_gpu_ids()]
+    where = {**_here("ray"), "node": ctx.get_node_id(), "gpus": gpus}
+    if gpus:  # the GPU's model (NVML's name through torch): groups timed on different types are told apart
+        import torch
+
+        where["gpu_name"] = torch.cuda.get_device_name(0)
     return value, where, time.perf_counter() - start
 
 

@@ -249,7 +249,7 @@ def measure_zoo(zoo: dict, *, speed=None, count_device: str = "meta", image_size
             cache.absorb(done.value["entries"], done.value["reused"])
             res = done.value["results"]
             env = env or res["environment"]
-            where = {k: done.where[k] for k in ("host", "node", "gpus") if k in done.where}
+            where = {k: done.where[k] for k in ("host", "node", "gpus", "gpu_name") if k in done.where}
             for rec in res["models"]:
                 z = rec.setdefault("zoo", {})
                 z["group"], z["timed_on"] = g, where
