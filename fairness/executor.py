@@ -96,14 +96,25 @@ def _on_ray(fn: Callable, args: tuple) -> tuple[Any, dict, float]:
     import ray
 
     start = time.perf_counter()
-    value = fn(*args)
     ctx = ray.get_runtime_context()
     gpus = [str(g) for g in ray.get_gpu_ids()]
+    if gpus:
+        # Timing groups side by side on one host's GPUs each took all its cores for their threads
+        # (physical_cores()): on an H200 x2 host, batch-1 latency, bound by the host's launches, read
+        # 1.5x that of a group timed alone. A group takes its share of the CPUs, the num_cpus Ray gave
+        # it (a timing's own --threads, where given, still wins).
+        from dataclasses import replace
+
+        from .step import RunSettings
+
+        share = max(1, int(ctx.get_assigned_resources().get("CPU", 1)))
+        args = tuple(replace(a, threads=a.threads or share) if isinstance(a, RunSettings) else a for a in args)
+    value = fn(*args)
     where = {**_here("ray"), "node": ctx.get_node_id(), "gpus": gpus}
     if gpus:  # the GPU's model (NVML's name through torch): groups timed on different types are told apart
         import torch
 
-        where["gpu_name"] = torch.cuda.get_device_name(0)
+        where["gpu_name"], where["threads"] = torch.cuda.get_device_name(0), torch.get_num_threads()
     return value, where, time.perf_counter() - start
 
 
@@ -126,6 +137,7 @@ class RayExecutor:
         if self.started:
             self._connect(address)
         self.remote = ray.remote(_on_ray)
+        self._cpus_per_gpu = 1  # set in run(), from the cluster it runs on
 
     def _connect(self, address: str) -> None:
         ray = self.ray
@@ -155,6 +167,9 @@ class RayExecutor:
             # Ray would wait for a GPU for ever (an infeasible task), saying so only in its log
             raise FairnessError("--executor ray: timing on CUDA takes a GPU per group, and the Ray cluster has "
                                 "none; run 'ray start' on the GPU machines too, or time with --device cpu")
+        # a timing group gets its GPU's share of the host's CPUs, as a local run has them all
+        resources = ray.cluster_resources()
+        self._cpus_per_gpu = max(1, int(resources.get("CPU", 1) // max(1, resources.get("GPU", 1))))
         tally = Tally(len(tasks), progress)
         out: list[Outcome | None] = [None] * len(tasks)
         # Timing groups on the CPU share the machine with everything else that runs there: two at
@@ -179,7 +194,8 @@ class RayExecutor:
     def _submit(self, t: Task):
         # max_retries: a worker lost to the machine (killed, out of memory, its node gone) is run
         # once more; retry_exceptions=False: an exception the task raised is its own and would recur.
-        opts = {"num_cpus": 1, "num_gpus": 1 if t.gpu else 0, "max_retries": 1, "retry_exceptions": False}
+        opts = {"num_cpus": self._cpus_per_gpu if t.gpu else 1, "num_gpus": 1 if t.gpu else 0, "max_retries": 1,
+                "retry_exceptions": False}
         return self.remote.options(**opts).remote(t.fn, t.args)
 
     def _outcome(self, ref, seconds: float) -> Outcome:

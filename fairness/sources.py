@@ -167,8 +167,16 @@ _BUILDERS: dict[str, Callable[[Source], torch.nn.Module]] = {
 def build(src: Source, device: str | torch.device = "meta") -> torch.nn.Module:
     """Build the model of `src` on `device`, in eval mode, with random (or no) weights."""
     try:
-        with torch.device(device):
-            model = _BUILDERS[src.kind](src)
+        try:
+            with torch.device(device):
+                model = _BUILDERS[src.kind](src)
+        except NotImplementedError as e:
+            # A constructor that computes with tensors (timm <= 1.0.29's RegNet generator calls
+            # torch.unique) cannot run on meta; built on the CPU and moved, its counts are the same.
+            if str(device) != "meta" or "Meta" not in str(e):
+                raise
+            with torch.device("cpu"):
+                model = _BUILDERS[src.kind](src).to("meta")
     except FairnessError:
         raise
     except TypeError as e:

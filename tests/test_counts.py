@@ -327,3 +327,12 @@ def test_a_model_that_reads_values_moves_to_the_cpu_by_itself():
     att = 2 * 16 * 16 * 32
     assert r["flops"]["attention"]["macs_dense"] == att
     assert r["flops"]["macs"] == 16 * (4 * 32 * 32 + 2 * 32 * 64) + att
+
+
+def test_a_constructor_that_computes_with_tensors_is_built_on_cpu_and_counted_on_meta():
+    """torch.unique has no meta kernel: the model is built on the CPU, moved to meta, counted there."""
+    rec = fairness.measure("python:tiny_models:widths_from_tensors", input_factory="python:tiny_models:vector_inputs",
+                           fvcore=False)
+    assert rec["params"]["total"] == 4 * 8 + 8 + 2 * (8 * 8 + 8)
+    assert rec["flops"]["macs"] == 4 * 8 + 2 * 8 * 8
+    assert rec["counted_on"] == "meta"

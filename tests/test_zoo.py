@@ -55,6 +55,11 @@ def test_kendall_tau_b_by_hand():
 def test_groups_always_hold_the_reference():
     assert groups_of(["r", "a", "b", "c"], "r", 3) == [["r", "a", "b"], ["r", "c"]]
     assert groups_of(["a", "r"], "r", 8) == [["r", "a"]]
+    # 23 models besides the reference in groups of 8: 6, 6, 6 and 5, not 7, 7, 7 and 2, so that
+    # groups run side by side on several GPUs finish together
+    names = ["r", *map(str, range(23))]
+    assert [len(g) - 1 for g in groups_of(names, "r", 8)] == [6, 6, 6, 5]
+    assert sorted(n for g in groups_of(names, "r", 8) for n in g[1:]) == sorted(names[1:])
 
 
 def test_zoo_counts_fronts_and_disagreements(tmp_path):

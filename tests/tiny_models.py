@@ -292,3 +292,13 @@ def fixed_width_mlp(depth: int = 4, **kwargs):
 def fixed_depth_mlp(**kwargs):
     """An entry point that passes its own depth, as timm's do: a second depth is refused."""
     return mlp_stack(**dict(depth=4, **kwargs))
+
+
+def widths_from_tensors(depth: int = 3) -> nn.Module:
+    """A constructor that computes its widths with tensor ops, as timm <= 1.0.29's RegNet generator
+    does (torch.unique), which cannot run under the meta device: Linear(4, 8) stacked `depth` times
+    over unique widths [4, 8] -> 4*8+8 + (depth-1) * (8*8+8) parameters."""
+    widths = torch.unique(torch.tensor([4.0, 8.0, 8.0]))
+    n_in, n_out = int(widths[0].item()), int(widths[1].item())
+    layers = [nn.Linear(n_in, n_out)] + [nn.Linear(n_out, n_out) for _ in range(depth - 1)]
+    return nn.Sequential(*layers)

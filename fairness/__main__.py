@@ -1,0 +1,5 @@
+"""`python -m fairness`: the same command line as `fairness`."""
+
+from .cli import main
+
+main()
