@@ -13,6 +13,7 @@ from ..compare import load_config, safe_name
 from ..judgement import judgement_of
 from .flags import md
 from .report import load_for_render, render
+from .templates import check_template_dir
 
 FILES = (("report", "report.html"), ("Markdown", "report.md"), ("LaTeX", "report.tex"), ("table", "table.tex"),
          ("results", "results.json"))
@@ -44,9 +45,10 @@ def _line(config: Path, cfg: dict, folder: Path, index_dir: Path) -> str:
             + f". {links}")
 
 
-def gallery(configs: list[str], out: str | Path = "reports", style: str = "neurips") -> Path:
+def gallery(configs: list[str], out: str | Path = "reports", style: str = "neurips", template_dir=None) -> Path:
     """Render each config's results file found under `out`/NAME again, and write `out`/README.md
     indexing every config, run or not. Returns the index's path."""
+    check_template_dir(template_dir)
     out = Path(out)
     lines = ["# The gallery", "",
              "The comparisons of \"The Efficiency Misnomer\" (Dehghani et al., ICLR 2022), each made by "
@@ -57,7 +59,7 @@ def gallery(configs: list[str], out: str | Path = "reports", style: str = "neuri
         cfg = load_config(path)
         folder = out / safe_name(cfg["name"])
         if (folder / "results.json").exists():
-            render(load_for_render(str(folder / "results.json")), folder, style=style)
+            render(load_for_render(str(folder / "results.json")), folder, style=style, template_dir=template_dir)
         lines.append(_line(Path(path), cfg, folder, out))
     out.mkdir(parents=True, exist_ok=True)
     index = out / "README.md"
