@@ -14,12 +14,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
 from fairness.compare import compare
+from fairness.judgement import judgement_of
 from fairness.readings import INDICATORS
 from fairness.render.columns import best_cells, groups
 from fairness.render.figures import FIGURES, write_figures
+from fairness.render.flags import md
 from fairness.render.latex import escape, table_layout, table_tex
+from fairness.render.markdown import comparison_markdown
 from fairness.render.report import html_text, load_for_render, render
 from fairness.results import to_plain
 from cli_run import one_line_exit_2, run
@@ -355,6 +359,47 @@ def test_columns_that_do_not_fit_move_to_a_second_tabular():
     assert "second tabular" in layout.description
     assert all(INDICATORS[k].label in layout.description for k in moved)
     assert table_tex(res).count(r"\begin{tabular}") == len(layout.tabulars)
+
+
+# --- Markdown for an OpenReview comment ---------------------------------------------------------
+
+GALLERY_RESULTS = sorted(Path(__file__).parent.parent.glob("reports/*/results.json"))
+
+
+@pytest.mark.parametrize("source", ["albert", SPEED_RESULTS] + GALLERY_RESULTS,
+                         ids=lambda s: s if isinstance(s, str) else s.parent.name)
+def test_report_md_fits_an_openreview_comment(results, source):
+    """OpenReview caps a comment at 5,000 characters: the standard comparison's report.md fits,
+    with the verdict, every principal finding and every model, and points to the full report."""
+    res = results if source == "albert" else load_for_render(str(source))
+    text = comparison_markdown(res)
+    assert len(text) <= 5000, len(text)
+    j = judgement_of(res)
+    assert f"**Verdict: {j['verdict']}**" in text and "report.html" in text
+    for f in j["findings"]:
+        if f["scope"] == "principal":
+            assert f"`{f['id']}`: " in text, f["id"]
+    for m in res["models"]:
+        assert md(m["name"]) in text, m["name"]
+
+
+def test_report_md_with_many_variants_keeps_one_per_indicator():
+    """Two dozen variants do not fit 5,000 characters: the advice goes, then the table keeps the first
+    variant matched on each indicator and says how many more are in report.html."""
+    res = load_for_render(str(SPEED_RESULTS))
+    variants = [m for m in res["models"] if m["role"] == "variant"]
+    res["models"] += [dict(m, name=f"{m['name']} copy {i}") for i in range(3) for m in variants]
+    text = comparison_markdown(res)
+    assert len(text) <= 5000, len(text)
+    indicators = {m["match"]["indicator"] for m in variants}
+    more = 4 * len(variants) - len(indicators)
+    assert "*Advice:*" not in text and f"{more} more variants, matched by other strategies: in report.html." in text
+    assert sum(1 for m in res["models"] if f"| {md(m['name'])} |" in text) == 2 + len(indicators)
+
+
+def test_report_md_cannot_be_injected(results):
+    html = MarkdownIt("commonmark").enable("table").render(comparison_markdown(results))
+    assert "<script" not in html and "&lt;script&gt;" in html
 
 
 # --- the gallery ------------------------------------------------------------------------------
