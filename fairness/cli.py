@@ -772,11 +772,13 @@ def gallery(configs, out_dir, figure_style, template_dir):
     """Re-render each config's report from its results file and index them in OUT/README.md.
 
     One line per config: the pair, the verdict and its findings, links to the report; a config
-    not run yet gets the command that runs it. Nothing is measured.
+    not run yet gets the command that runs it. Each report also gets report.pdf, compiled by
+    pdflatex where it is installed. Nothing is measured.
     """
     from .render.gallery import gallery as run_gallery
 
-    click.echo(str(run_gallery(list(configs), out_dir, figure_style, template_dir)))
+    click.echo(str(run_gallery(list(configs), out_dir, figure_style, template_dir,
+                               say=lambda line: click.echo(line, err=True))))
 
 
 @main.command(epilog="""\b

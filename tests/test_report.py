@@ -54,6 +54,7 @@ def results():
 def test_latex_escapes_every_special_character():
     assert escape("a_b%c&d#e$f{g}~h^i\\j") == (r"a\_b\%c\&d\#e\$f\{g\}\textasciitilde{}h\textasciicircum{}i"
                                               r"\textbackslash{}j")
+    assert escape("--min-time, a---b") == "-{}-min-time, a-{}-{}-b"
 
 
 def test_render_is_deterministic(results, tmp_path):
@@ -420,3 +421,52 @@ def test_gallery_indexes_configs_run_or_not(results, tmp_path):
     assert f"({os.path.relpath('examples/albert_vs_bert.yaml', out)})" in lines[0]  # the config, linked
     assert (out / "albert-vs-bert" / "report.html").exists() and (out / "albert-vs-bert" / "table.tex").exists()
     assert "not run yet" in lines[1] and "fairness compare examples/paper/vit_patch.yaml" in lines[1]
+
+
+def test_gallery_compiles_report_pdf_and_keeps_only_what_is_read(results, tmp_path):
+    """report.pdf beside report.tex, the same bytes from the same results; no PGF figures (report.tex
+    includes the PDFs) and no pdflatex by-products left in the folder."""
+    need("pdflatex")
+    out = tmp_path / "reports"
+    folder = out / "albert-vs-bert"
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "fig_tradeoff.pgf").write_text("% from an earlier compare")
+    r = run("gallery", "examples/albert_vs_bert.yaml", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    first = (folder / "report.pdf").read_bytes()
+    assert first.startswith(b"%PDF")
+    names = {p.name for p in folder.iterdir()}
+    assert not any(n.endswith((".pgf", ".aux", ".log", ".out")) for n in names), names
+    assert {"report.html", "report.md", "report.tex", "table.tex", "fig_tradeoff.pdf", "results.json"} <= names
+    assert "[PDF](albert-vs-bert/report.pdf)" in (out / "README.md").read_text()
+    assert run("gallery", "examples/albert_vs_bert.yaml", "--out", str(out)).exit_code == 0
+    assert (folder / "report.pdf").read_bytes() == first
+
+
+def test_gallery_without_pdflatex_says_so(results, tmp_path, monkeypatch):
+    out = tmp_path / "reports"
+    folder = out / "albert-vs-bert"
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "report.pdf").write_bytes(b"%PDF of an earlier render")
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "pdflatex" else real(name, *a, **k))
+    r = run("gallery", "examples/albert_vs_bert.yaml", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert "pdflatex is not installed, so the gallery has no report.pdf" in r.stderr
+    assert not (folder / "report.pdf").exists() and "report.pdf" not in (out / "README.md").read_text()
+
+
+def test_report_pdf_keeps_a_tall_table_under_the_summary(tmp_path):
+    """The gallery's ViT-B/32 table is four tabulars, taller than a float may be at a page's top:
+    in report.tex it stays where it is input, before the findings, not drifting to the end."""
+    pdflatex, pdftotext = need("pdflatex"), need("pdftotext")
+    res = load_for_render(str(Path(__file__).parent.parent / "reports" / "vit-b32-vs-vit-b16" / "results.json"))
+    assert len(table_layout(res).tabulars) >= 3
+    render(res, tmp_path, formats=("tex",))
+    proc = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    text = subprocess.run([pdftotext, "report.pdf", "-"], cwd=tmp_path, capture_output=True, text=True).stdout
+    assert text.index("Verdict on ViT-B/32") < text.index("Table 1:") < text.index("Findings")

@@ -47,8 +47,9 @@ _PRIORITY = ("params", "flops", "quality", "throughput", "latency", "peak_memory
 
 
 def escape(text) -> str:
-    """Any user string (model names, kwargs, claims) safe in LaTeX text mode."""
-    return re.sub(r"[&%$#_{}~^\\<>|]", lambda m: _SPECIAL[m.group()], str(text))
+    """Any user string (model names, kwargs, claims) safe in LaTeX text mode. A hyphen before a
+    hyphen is kept apart from it: "--min-time" would print an en dash."""
+    return re.sub(r"[&%$#_{}~^\\<>|]|-(?=-)", lambda m: _SPECIAL.get(m.group(), "-{}"), str(text))
 
 
 def _text_pt(s: str) -> float:

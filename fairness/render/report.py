@@ -76,9 +76,10 @@ def html_text(results: dict, style: str = "neurips", template_dir=None) -> str:
 
 
 def render(results: dict, out: str | Path, formats=FORMATS, style: str = "neurips",
-           template_dir: str | Path | None = None) -> list[Path]:
+           template_dir: str | Path | None = None, pgf: bool = True) -> list[Path]:
     """Write the chosen formats of a results file into `out`; return the paths written. Templates
-    in `template_dir` replace the built-in ones of the same name (render/templates.py)."""
+    in `template_dir` replace the built-in ones of the same name (render/templates.py). `pgf`:
+    the figures as PGF too, for a paper; report.tex itself includes the PDFs."""
     check_template_dir(template_dir)
     if style not in STYLES:
         raise FairnessError(f"--figure-style {style}: expected one of {', '.join(STYLES)}")
@@ -103,7 +104,7 @@ def render(results: dict, out: str | Path, formats=FORMATS, style: str = "neurip
         if "html" in formats:
             put("report.html", html_text(results, style, template_dir))
         if "tex" in formats:
-            figures = write_figures(results, folder, style)
+            figures = write_figures(results, folder, style, pgf)
             written += figures
             put("table.tex", table_tex(results, style))
             put("report.tex", report_tex(results, [p.stem for p in figures if p.suffix == ".pdf"], style, template_dir))
