@@ -77,6 +77,7 @@ def test_a_missing_variable_in_a_latex_template(tmp_path):
     ({"report.html": "<p>{{ title }}</p>"}, "holds none of the template names report.html.j2"),
     ({"report.html.j2": "{% if title %}unclosed"}, "report.html.j2 line 1: "),
     ({"report.html.j2": '{% extends "builtin/nothing.j2" %}'}, "refers to the template builtin/nothing.j2"),
+    ({"report.html.j2": "<h1>{{ title }}</h1>\n{{ title + 1 }}"}, "report.html.j2 line 2: TypeError: "),
 ])
 def test_bad_template_folders_are_one_line(tmp_path, content, expected):
     lab = tmp_path / "lab"

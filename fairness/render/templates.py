@@ -78,6 +78,12 @@ def render_template(name: str, template_dir: str | Path | None = None, **variabl
         what = next(g for g in used.groups() if g) if used else str(e)
         raise FairnessError(f"--template-dir {template_dir}: {where or name} uses '{what}', which the report does "
                             f"not define; the variables are: {', '.join(sorted(variables))}") from None
+    except Exception as e:  # noqa: BLE001 - only where the user's own template raised it
+        where = _template_frame(e, template_dir) if template_dir is not None else ""
+        if not where or where.startswith("builtin/"):
+            raise  # raised in a built-in template or in fairness: a bug, with its traceback
+        raise FairnessError(f"--template-dir {template_dir}: {where}: {type(e).__name__}: {e}; fix the "
+                            f"template") from None
 
 
 def _short(filename: str | None, template_dir: str | Path) -> str:
