@@ -100,3 +100,17 @@ def test_a_builtin_template_failing_is_a_bug_not_bad_input():
     with pytest.raises(Exception) as e:
         render_template("report.html.j2", None, title="t")
     assert not isinstance(e.value, FairnessError)
+
+
+def test_the_zoo_page_takes_a_user_template(tmp_path):
+    from test_zoo import ZOO
+
+    (tmp_path / "zoo.yaml").write_text(ZOO)
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "zoo.html.j2").write_text('{% extends "builtin/zoo.html.j2" %}{% block header %}<p>LAB-ZOO</p>'
+                                     '{{ super() }}{% endblock %}')
+    r = run("zoo", str(tmp_path / "zoo.yaml"), "--out", str(tmp_path / "out"), "-q", "--template-dir", str(lab))
+    assert r.exit_code == 0, r.output
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<p>LAB-ZOO</p>" in html and "tiny-zoo" in html
