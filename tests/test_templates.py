@@ -114,3 +114,15 @@ def test_the_zoo_page_takes_a_user_template(tmp_path):
     assert r.exit_code == 0, r.output
     html = (tmp_path / "out" / "report.html").read_text()
     assert "<p>LAB-ZOO</p>" in html and "tiny-zoo" in html
+
+
+def test_the_example_latex_template_compiles(tmp_path):
+    import subprocess
+
+    from test_report import need
+
+    pdflatex = need("pdflatex")
+    assert _render(tmp_path, "--format", "tex", "--template-dir", EXAMPLES).exit_code == 0
+    proc = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "report.tex"],
+                          cwd=tmp_path / "out", capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-2000:]
