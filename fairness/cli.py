@@ -122,6 +122,14 @@ def _executor_options(f):
                              "default), or over a Ray cluster (ray: pip install 'fairness[ray]').")(f)
 
 
+def _template_dir_option(f):
+    """--template-dir, shared by the commands that render a report."""
+    return click.option("--template-dir", type=click.Path(file_okay=False), metavar="DIR",
+                        help="Your own report templates: a file in DIR named as a built-in one (report.html.j2, "
+                             "report.tex.j2, zoo.html.j2) replaces it, and may extend it as builtin/NAME. "
+                             "Example: examples/templates/.")(f)
+
+
 def _run_options(f):
     """The settings that change a speed number, shared by measure and compare (None: not given)."""
     options = [
@@ -520,6 +528,7 @@ def _model_options(role: str, kwarg_pairs: tuple, image_size: str | None, seq_le
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: reports/NAME/.")
 @click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True,
               help="Figure sizes and fonts for the venue's text width.")
+@_template_dir_option
 @click.option("--resume", is_flag=True, help="Reuse the measurements an interrupted run of the same comparison "
                                              "stored in the output folder; measure only the rest.")
 @_executor_options
@@ -527,7 +536,8 @@ def _model_options(role: str, kwarg_pairs: tuple, image_size: str | None, seq_le
 def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_text, strategies, family_file, name,
             image_size, proposed_image_size, baseline_image_size, seq_len, proposed_seq_len, baseline_seq_len,
             input_factory, device, count_device, no_speed, batch_text, dtype, min_time, channels_last, compile_mode,
-            threads, train, tf32, cuda_graphs, isolate, out_dir, figure_style, resume, executor, ray_address, quiet):
+            threads, train, tf32, cuda_graphs, isolate, out_dir, figure_style, template_dir, resume, executor, ray_address,
+            quiet):
     """Compare a proposed model with a baseline and its matched variants; write the report."""
     from pathlib import Path
 
@@ -537,6 +547,7 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
     from .executor import make_executor
     from .measure import check_count_device
     from .render.report import render
+    from .render.templates import check_template_dir
     from .sources import parse_image_size
 
     progress = _progress(quiet)
@@ -550,6 +561,7 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
     size = list(parse_image_size(image_size)) if image_size else None
     if count_device:
         check_count_device(count_device)
+    check_template_dir(template_dir)
     match = [m.strip() for m in match_text.split(",") if m.strip()] if match_text else None
     cfg = load_config(config) if config else {"name": None, "executor": None}
     name = name or cfg["name"] or f"{proposed.split(':')[-1]}-vs-{baseline.split(':')[-1]}"
@@ -575,7 +587,7 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
         progress(f"resumed: {cache.reused} measurements reused from {cache.folder}")
     results_mod.write(res, folder / "results.json")  # first: the measurements are never lost to a renderer
     progress("rendering the report")
-    render(res, folder, style=figure_style)
+    render(res, folder, style=figure_style, template_dir=template_dir)
     _summary(res, folder)
 
 
@@ -653,12 +665,14 @@ results.csv and results.json into --out (default reports/NAME/).
 @_run_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: reports/NAME/.")
 @click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True)
+@_template_dir_option
 @click.option("--resume", is_flag=True, help="Reuse the counts and timings an interrupted run with the same --out "
                                              "and settings kept; measure only the rest.")
 @_executor_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text, dtype, min_time, channels_last,
-        compile_mode, threads, train, tf32, cuda_graphs, out_dir, figure_style, resume, executor, ray_address, quiet):
+        compile_mode, threads, train, tf32, cuda_graphs, out_dir, figure_style, template_dir, resume, executor,
+        ray_address, quiet):
     """Many models: the Pareto front of quality against each cost indicator, and where they disagree.
 
     Every model is counted on meta and timed in interleaved groups that all include the
@@ -672,6 +686,7 @@ def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text
     from . import results as results_mod
     from .cache import Cache
     from .compare import safe_name
+    from .render.templates import check_template_dir
     from .render.zoo import render_zoo
     from .zoo import load_zoo, run_zoo
 
@@ -681,6 +696,7 @@ def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text
 
         check_count_device(count_device)
     spec = load_zoo(zoo_file, quality, reference)  # checked before anything is written
+    check_template_dir(template_dir)
     if (executor or (spec["executor"] or {}).get("name")) == "ray":
         from .executor import require_ray
 
@@ -702,7 +718,7 @@ def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text
         progress(f"resumed: {cache.reused} measurements reused from {cache.folder}")
     results_mod.write(res, folder / "results.json")  # first: the measurements are never lost to a renderer
     progress("rendering the report")
-    render_zoo(res, folder, style=figure_style)
+    render_zoo(res, folder, style=figure_style, template_dir=template_dir)
     from .render.zoo import summary
 
     for line in summary(res):
@@ -727,7 +743,8 @@ Examples:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: the results "
                                                                         "file's folder.")
 @click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True)
-def render(results_file, formats, out_dir, figure_style):
+@_template_dir_option
+def render(results_file, formats, out_dir, figure_style, template_dir):
     """Re-render a results file without measuring: the camera-ready loop."""
     from pathlib import Path
 
@@ -736,7 +753,7 @@ def render(results_file, formats, out_dir, figure_style):
     res = load_for_render(results_file)
     folder = Path(out_dir) if out_dir else Path(results_file).parent
     written = run_render(res, folder, formats=[f.strip() for f in formats.split(",") if f.strip()],
-                         style=figure_style)
+                         style=figure_style, template_dir=template_dir)
     for path in written:
         click.echo(str(path))
 
@@ -750,15 +767,18 @@ Examples:
 @click.option("--out", "out_dir", default="reports", show_default=True, type=click.Path(file_okay=False),
               help="The gallery folder: each config's report is in OUT/NAME/.")
 @click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True)
-def gallery(configs, out_dir, figure_style):
+@_template_dir_option
+def gallery(configs, out_dir, figure_style, template_dir):
     """Re-render each config's report from its results file and index them in OUT/README.md.
 
     One line per config: the pair, the verdict and its findings, links to the report; a config
-    not run yet gets the command that runs it. Nothing is measured.
+    not run yet gets the command that runs it. Each report also gets report.pdf, compiled by
+    pdflatex where it is installed. Nothing is measured.
     """
     from .render.gallery import gallery as run_gallery
 
-    click.echo(str(run_gallery(list(configs), out_dir, figure_style)))
+    click.echo(str(run_gallery(list(configs), out_dir, figure_style, template_dir,
+                               say=lambda line: click.echo(line, err=True))))
 
 
 @main.command(epilog="""\b
@@ -768,8 +788,9 @@ Examples:
 """)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: reports/demo/.")
 @click.option("--device", metavar="cpu|cuda", help="Where speed is measured. Default: cuda if visible, else cpu.")
+@_template_dir_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
-def demo(out_dir, device, quiet):
+def demo(out_dir, device, template_dir, quiet):
     """The main job on a built-in default: a parameter-shared ViT-Ti against timm's ViT-Ti/16.
 
     Matched on parameters, FLOPs and throughput; every indicator measured; the flags, the
@@ -781,13 +802,15 @@ def demo(out_dir, device, quiet):
     from . import results as results_mod
     from .demo import run_demo
     from .render.report import render as run_render
+    from .render.templates import check_template_dir
 
     progress = _progress(quiet)
+    check_template_dir(template_dir)  # before the minute of measuring
     res = results_mod.to_plain(run_demo(device, progress))
     folder = Path(out_dir or "reports/demo")
     results_mod.write(res, folder / "results.json")
     progress("rendering the report")
-    run_render(res, folder)
+    run_render(res, folder, template_dir=template_dir)
     _summary(res, folder)
 
 

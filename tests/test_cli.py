@@ -99,3 +99,13 @@ def test_one_model_with_an_uncounted_op_is_flagged(tmp_path):
     assert r.exit_code == 0, r.output
     assert "[warn] incomplete-count" in r.stdout and "lower bound" in r.stdout
     assert [f["id"] for f in json.loads(out.read_text())["flags"]] == ["incomplete-count"]
+
+
+def test_python_dash_m_fairness_is_the_command_line():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "fairness", "gallery", "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Usage: fairness gallery") and "--template-dir" in proc.stdout

@@ -42,7 +42,8 @@ def test_albert_vs_bert_example(tmp_path):
     assert all(m["match"]["indicator"] == "params" for m in variants)  # FLOPs: BERT-base itself
     assert res["models"][0]["quality"] == {"glue": 89.4}
     report = (tmp_path / "report.md").read_text()
-    assert "**Verdict: unfair**" in report and r"train this: -k num\_hidden\_layers=" in report
+    assert "**Verdict: unfair**" in report and "| train it |" in report
+    assert "What was built" in (tmp_path / "report.html").read_text()  # the variants' arguments, for training
     header = (tmp_path / "results.csv").read_text().splitlines()[0]
     assert "params.unique" in header and "flops.macs" in header
 

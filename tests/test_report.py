@@ -14,12 +14,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
 from fairness.compare import compare
+from fairness.judgement import judgement_of
 from fairness.readings import INDICATORS
 from fairness.render.columns import best_cells, groups
 from fairness.render.figures import FIGURES, write_figures
+from fairness.render.flags import md
 from fairness.render.latex import escape, table_layout, table_tex
+from fairness.render.markdown import comparison_markdown
 from fairness.render.report import html_text, load_for_render, render
 from fairness.results import to_plain
 from cli_run import one_line_exit_2, run
@@ -50,6 +54,7 @@ def results():
 def test_latex_escapes_every_special_character():
     assert escape("a_b%c&d#e$f{g}~h^i\\j") == (r"a\_b\%c\&d\#e\$f\{g\}\textasciitilde{}h\textasciicircum{}i"
                                               r"\textbackslash{}j")
+    assert escape("--min-time, a---b") == "-{}-min-time, a-{}-{}-b"
 
 
 def test_render_is_deterministic(results, tmp_path):
@@ -357,6 +362,47 @@ def test_columns_that_do_not_fit_move_to_a_second_tabular():
     assert table_tex(res).count(r"\begin{tabular}") == len(layout.tabulars)
 
 
+# --- Markdown for an OpenReview comment ---------------------------------------------------------
+
+GALLERY_RESULTS = sorted(Path(__file__).parent.parent.glob("reports/*/results.json"))
+
+
+@pytest.mark.parametrize("source", ["albert", SPEED_RESULTS] + GALLERY_RESULTS,
+                         ids=lambda s: s if isinstance(s, str) else s.parent.name)
+def test_report_md_fits_an_openreview_comment(results, source):
+    """OpenReview caps a comment at 5,000 characters: the standard comparison's report.md fits,
+    with the verdict, every principal finding and every model, and points to the full report."""
+    res = results if source == "albert" else load_for_render(str(source))
+    text = comparison_markdown(res)
+    assert len(text) <= 5000, len(text)
+    j = judgement_of(res)
+    assert f"**Verdict: {j['verdict']}**" in text and "report.html" in text
+    for f in j["findings"]:
+        if f["scope"] == "principal":
+            assert f"`{f['id']}`: " in text, f["id"]
+    for m in res["models"]:
+        assert md(m["name"]) in text, m["name"]
+
+
+def test_report_md_with_many_variants_keeps_one_per_indicator():
+    """Two dozen variants do not fit 5,000 characters: the advice goes, then the table keeps the first
+    variant matched on each indicator and says how many more are in report.html."""
+    res = load_for_render(str(SPEED_RESULTS))
+    variants = [m for m in res["models"] if m["role"] == "variant"]
+    res["models"] += [dict(m, name=f"{m['name']} copy {i}") for i in range(3) for m in variants]
+    text = comparison_markdown(res)
+    assert len(text) <= 5000, len(text)
+    indicators = {m["match"]["indicator"] for m in variants}
+    more = 4 * len(variants) - len(indicators)
+    assert "*Advice:*" not in text and f"{more} more variants, matched by other strategies: in report.html." in text
+    assert sum(1 for m in res["models"] if f"| {md(m['name'])} |" in text) == 2 + len(indicators)
+
+
+def test_report_md_cannot_be_injected(results):
+    html = MarkdownIt("commonmark").enable("table").render(comparison_markdown(results))
+    assert "<script" not in html and "&lt;script&gt;" in html
+
+
 # --- the gallery ------------------------------------------------------------------------------
 
 
@@ -375,3 +421,52 @@ def test_gallery_indexes_configs_run_or_not(results, tmp_path):
     assert f"({os.path.relpath('examples/albert_vs_bert.yaml', out)})" in lines[0]  # the config, linked
     assert (out / "albert-vs-bert" / "report.html").exists() and (out / "albert-vs-bert" / "table.tex").exists()
     assert "not run yet" in lines[1] and "fairness compare examples/paper/vit_patch.yaml" in lines[1]
+
+
+def test_gallery_compiles_report_pdf_and_keeps_only_what_is_read(results, tmp_path):
+    """report.pdf beside report.tex, the same bytes from the same results; no PGF figures (report.tex
+    includes the PDFs) and no pdflatex by-products left in the folder."""
+    need("pdflatex")
+    out = tmp_path / "reports"
+    folder = out / "albert-vs-bert"
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "fig_tradeoff.pgf").write_text("% from an earlier compare")
+    r = run("gallery", "examples/albert_vs_bert.yaml", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    first = (folder / "report.pdf").read_bytes()
+    assert first.startswith(b"%PDF")
+    names = {p.name for p in folder.iterdir()}
+    assert not any(n.endswith((".pgf", ".aux", ".log", ".out")) for n in names), names
+    assert {"report.html", "report.md", "report.tex", "table.tex", "fig_tradeoff.pdf", "results.json"} <= names
+    assert "[PDF](albert-vs-bert/report.pdf)" in (out / "README.md").read_text()
+    assert run("gallery", "examples/albert_vs_bert.yaml", "--out", str(out)).exit_code == 0
+    assert (folder / "report.pdf").read_bytes() == first
+
+
+def test_gallery_without_pdflatex_says_so(results, tmp_path, monkeypatch):
+    out = tmp_path / "reports"
+    folder = out / "albert-vs-bert"
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "report.pdf").write_bytes(b"%PDF of an earlier render")
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "pdflatex" else real(name, *a, **k))
+    r = run("gallery", "examples/albert_vs_bert.yaml", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert "pdflatex is not installed, so the gallery has no report.pdf" in r.stderr
+    assert not (folder / "report.pdf").exists() and "report.pdf" not in (out / "README.md").read_text()
+
+
+def test_report_pdf_keeps_a_tall_table_under_the_summary(tmp_path):
+    """The gallery's ViT-B/32 table is four tabulars, taller than a float may be at a page's top:
+    in report.tex it stays where it is input, before the findings, not drifting to the end."""
+    pdflatex, pdftotext = need("pdflatex"), need("pdftotext")
+    res = load_for_render(str(Path(__file__).parent.parent / "reports" / "vit-b32-vs-vit-b16" / "results.json"))
+    assert len(table_layout(res).tabulars) >= 3
+    render(res, tmp_path, formats=("tex",))
+    proc = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    text = subprocess.run([pdftotext, "report.pdf", "-"], cwd=tmp_path, capture_output=True, text=True).stdout
+    assert text.index("Verdict on ViT-B/32") < text.index("Table 1:") < text.index("Findings")

@@ -441,9 +441,10 @@ def pgf_available() -> bool:
     return shutil.which("pdflatex") is not None
 
 
-def write_figures(results: dict, folder: Path, style: str) -> list[Path]:
-    """PDF figures for LaTeX, and PGF too where pdflatex is installed; returns the files written.
-    Saved at their own size (no tight bounding box), so that they are the venue's width."""
+def write_figures(results: dict, folder: Path, style: str, pgf: bool = True) -> list[Path]:
+    """PDF figures for LaTeX, and PGF too (for a paper that \\inputs them) where pdflatex is installed
+    and `pgf`; returns the files written. Saved at their own size (no tight bounding box), so that
+    they are the venue's width."""
     written = []
     for name, make in FIGURES.items():
         fig = make(results, style)
@@ -454,7 +455,7 @@ def write_figures(results: dict, folder: Path, style: str) -> list[Path]:
                                     "Producer": "fairness"})
         written.append(path)
         plt.close(fig)
-        if pgf_available():
+        if pgf and pgf_available():
             with plt.rc_context({"pgf.texsystem": "pdflatex", "pgf.rcfonts": False}):
                 fig = make(results, style, tex=True)  # its text goes through LaTeX: escaped for it
                 fig.savefig(folder / f"fig_{name}.pgf")

@@ -2,20 +2,31 @@
 its README.md, one line per comparison with links to its report. Each comparison is named by
 its config; where the config's results file exists it is rendered again by the current
 renderers, and where it does not, the line says how to make it.
+
+Each report's folder holds what a reader opens (report.html, report.pdf compiled by pdflatex
+where it is installed, report.md, report.tex with table.tex and the PDF figures it includes) and
+results.json; not the PGF figures, which report.tex does not use, nor pdflatex's by-products.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from datetime import datetime
 from pathlib import Path
 
 from ..compare import load_config, safe_name
+from ..errors import FairnessError
 from ..judgement import judgement_of
 from .flags import md
 from .report import load_for_render, render
+from .templates import check_template_dir
 
-FILES = (("report", "report.html"), ("Markdown", "report.md"), ("LaTeX", "report.tex"), ("table", "table.tex"),
-         ("results", "results.json"))
+FILES = (("report", "report.html"), ("PDF", "report.pdf"), ("Markdown", "report.md"), ("LaTeX", "report.tex"),
+         ("table", "table.tex"), ("results", "results.json"))
+PDFLATEX_MISSING = ("pdflatex is not installed, so the gallery has no report.pdf (an earlier one is removed); install it (Debian: "
+                    "texlive-latex-base texlive-latex-recommended texlive-science) and run the gallery again")
 
 
 def _link(text: str, target: Path, base: Path) -> str:
@@ -44,9 +55,33 @@ def _line(config: Path, cfg: dict, folder: Path, index_dir: Path) -> str:
             + f". {links}")
 
 
-def gallery(configs: list[str], out: str | Path = "reports", style: str = "neurips") -> Path:
-    """Render each config's results file found under `out`/NAME again, and write `out`/README.md
-    indexing every config, run or not. Returns the index's path."""
+def compile_pdf(folder: Path, created: str | None) -> Path:
+    """report.pdf from report.tex with pdflatex, its .aux, .log and .out removed. The PDF's dates
+    and ID are set from when the results were measured (SOURCE_DATE_EPOCH), so the same results
+    compile to the same bytes and a committed gallery does not change on every run."""
+    env = dict(os.environ)
+    if created:
+        env.update(SOURCE_DATE_EPOCH=str(int(datetime.fromisoformat(created).timestamp())), FORCE_SOURCE_DATE="1")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=folder,
+                          env=env, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:  # the log stays, for the whole story
+        error = next((line for line in proc.stdout.splitlines() if line.startswith("!")), "no error line")
+        raise FairnessError(f"pdflatex could not compile {folder / 'report.tex'}: {error} (see "
+                            f"{folder / 'report.log'}); check that its packages are installed")
+    for suffix in (".aux", ".log", ".out"):
+        (folder / f"report{suffix}").unlink(missing_ok=True)
+    return folder / "report.pdf"
+
+
+def gallery(configs: list[str], out: str | Path = "reports", style: str = "neurips", template_dir=None,
+            say=lambda line: None) -> Path:
+    """Render each config's results file found under `out`/NAME again, with report.pdf where
+    pdflatex is installed (`say` tells where it is not), and write `out`/README.md indexing every
+    config, run or not. Returns the index's path."""
+    check_template_dir(template_dir)
+    pdflatex = shutil.which("pdflatex") is not None
+    if not pdflatex:
+        say(PDFLATEX_MISSING)
     out = Path(out)
     lines = ["# The gallery", "",
              "The comparisons of \"The Efficiency Misnomer\" (Dehghani et al., ICLR 2022), each made by "
@@ -57,7 +92,14 @@ def gallery(configs: list[str], out: str | Path = "reports", style: str = "neuri
         cfg = load_config(path)
         folder = out / safe_name(cfg["name"])
         if (folder / "results.json").exists():
-            render(load_for_render(str(folder / "results.json")), folder, style=style)
+            res = load_for_render(str(folder / "results.json"))
+            render(res, folder, style=style, template_dir=template_dir, pgf=False)
+            for stale in folder.glob("fig_*.pgf"):  # written by compare, for a paper; report.tex uses the PDFs
+                stale.unlink()
+            if pdflatex:
+                compile_pdf(folder, (res.get("environment") or {}).get("created"))
+            else:  # one from an earlier render would not match this one
+                (folder / "report.pdf").unlink(missing_ok=True)
         lines.append(_line(Path(path), cfg, folder, out))
     out.mkdir(parents=True, exist_ok=True)
     index = out / "README.md"

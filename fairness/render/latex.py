@@ -47,8 +47,9 @@ _PRIORITY = ("params", "flops", "quality", "throughput", "latency", "peak_memory
 
 
 def escape(text) -> str:
-    """Any user string (model names, kwargs, claims) safe in LaTeX text mode."""
-    return re.sub(r"[&%$#_{}~^\\<>|]", lambda m: _SPECIAL[m.group()], str(text))
+    """Any user string (model names, kwargs, claims) safe in LaTeX text mode. A hyphen before a
+    hyphen is kept apart from it: "--min-time" would print an en dash."""
+    return re.sub(r"[&%$#_{}~^\\<>|]|-(?=-)", lambda m: _SPECIAL.get(m.group(), "-{}"), str(text))
 
 
 def _text_pt(s: str) -> float:
@@ -298,43 +299,33 @@ def _caption(results: dict) -> str:
     return text + (f"; speed on {env.get('device_name')} ({env.get('dtype')})." if timed else "; counts only.")
 
 
-def report_tex(results: dict, figures: list[str], style: str = "neurips") -> str:
+def report_tex(results: dict, figures: list[str], style: str = "neurips", template_dir=None) -> str:
     """A standalone article at the venue's text width, so the table and figures appear at the
-    size they will have in the paper: verdict and summary, table, findings, figures."""
+    size they will have in the paper: verdict and summary, table, findings, figures. Laid out by
+    report.tex.j2 (a user's own from `template_dir`); every string given to it is LaTeX."""
     from .figures import CAPTIONS, FULL_WIDTH
+    from .templates import render_template
 
     cmp = results.get("comparison") or {}
-    title = escape(cmp.get("name") or "fairness report")
     j = judgement_of(results)
     w = WIDTHS[style]
     two = w["text"] > w["column"]
-    geometry = f"textwidth={w['text']:g}in" + (f", columnsep={w['text'] - 2 * w['column']:g}in" if two else "")
-    lines = [r"\documentclass[10pt" + (",twocolumn" if two else "") + "]{article}",
-             rf"\usepackage[{geometry}, textheight=9in]{{geometry}}", r"\usepackage{booktabs}",
-             r"\usepackage{siunitx}", r"\sisetup{detect-weight=true, detect-family=true}", r"\usepackage{graphicx}",
-             # \sloppy: model names and evidence do not hyphenate; a loose line beats one in the margin
-             r"\begin{document}", r"\sloppy", rf"\section*{{{title}}}",
-             rf"\textbf{{{escape(j['summary'][0])}}} " + escape(" ".join(j["summary"][1:])), "",
-             r"\input{table.tex}", ""]
-    for name, why in failures(results):
-        lines.append(rf"\noindent\textbf{{Failed:}} {escape(name)}: {escape(why)}\par")
-    if j["findings"]:
-        lines += [r"\subsection*{Findings}", r"\begin{itemize}"]
-        for f in j["findings"]:
-            scope = "" if f["scope"] == "principal" else " (matched variants; not in the verdict)"
-            lines.append(rf"\item \textbf{{{escape(f['severity'])}: {escape(f['id'])}}}{escape(scope)}. "
-                         rf"{escape(f['message'])} \emph{{Advice:}} {escape(f['advice'])} "
-                         rf"\emph{{See}} The Efficiency Misnomer, {escape(f['reference'])}."
-                         + (rf" {escape(f['others_text'])}." if f["others_text"] else ""))
-        lines.append(r"\end{itemize}")
-    for name in figures:  # at their own size: sized for this venue's text or column width
-        env = "figure*" if two and name in FULL_WIDTH else "figure"
-        lines += [rf"\begin{{{env}}}[t]", r"\centering", rf"\includegraphics{{{name}.pdf}}",
-                  rf"\caption{{{escape(CAPTIONS.get(name.removeprefix('fig_'), name))}}}", rf"\end{{{env}}}"]
     env = results.get("environment") or {}
-    lines += ["", r"\subsection*{Environment and conventions}",
-              escape(f"Device {env.get('device_name')} ({env.get('device')}), dtype {env.get('dtype')}, torch "
-                     f"{env.get('torch')}, timm {env.get('timm')}. Counts are per example for one forward pass; "
-                     f"MACs are multiply-accumulates; FLOPs = 2 x MACs + other operations."),
-              r"\end{document}", ""]
-    return "\n".join(lines)
+    findings = [{"severity": escape(f["severity"]), "id": escape(f["id"]), "message": escape(f["message"]),
+                 "scope": "" if f["scope"] == "principal" else escape(" (matched variants; not in the verdict)"),
+                 "advice": escape(f["advice"]), "reference": escape(f["reference"]),
+                 "others": f" {escape(f['others_text'])}." if f["others_text"] else ""} for f in j["findings"]]
+    return render_template(
+        "report.tex.j2", template_dir,
+        class_options="10pt" + (",twocolumn" if two else ""),
+        geometry=f"textwidth={w['text']:g}in" + (f", columnsep={w['text'] - 2 * w['column']:g}in" if two else "")
+        + ", textheight=9in",
+        title=escape(cmp.get("name") or "fairness report"), verdict=j["verdict"],
+        summary_head=escape(j["summary"][0]), summary_rest=escape(" ".join(j["summary"][1:])),
+        failed=[(escape(name), escape(why)) for name, why in failures(results)], findings=findings,
+        # at their own size: sized for this venue's text or column width
+        figures=[{"env": "figure*" if two and name in FULL_WIDTH else "figure", "file": f"{name}.pdf",
+                  "caption": escape(CAPTIONS.get(name.removeprefix("fig_"), name))} for name in figures],
+        environment=escape(f"Device {env.get('device_name')} ({env.get('device')}), dtype {env.get('dtype')}, torch "
+                           f"{env.get('torch')}, timm {env.get('timm')}. Counts are per example for one forward "
+                           f"pass; MACs are multiply-accumulates; FLOPs = 2 x MACs + other operations."))

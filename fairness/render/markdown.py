@@ -1,54 +1,105 @@
-"""The comparison as Markdown: for a GitHub issue or an OpenReview comment. A pure
-function of the results file; every user string is escaped (render/flags.py's `md`)."""
+"""The comparison as Markdown: for a GitHub issue or an OpenReview comment, whose limit is 5,000
+characters. So it holds what a reviewer pastes: the verdict and its summary, each finding on one
+line (its first sentence and the advice), and the models on the judged indicators; the
+evidence, the other pairs of each finding, the matched comparisons indicator by indicator, the
+arguments that build each variant and the figures are in report.html, which it points to. A pure function of the results
+file; every user string is escaped (render/flags.py's `md`)."""
 
 from __future__ import annotations
 
+import re
+
 from .. import readings as rd
-from ..flags import built_text
-from ..results import failures
+from ..judgement import judgement_of
 from ..readings import INDICATORS
+from ..results import failures
 from .columns import host_bound, host_bound_note
-from .flags import judgement_markdown, md, md_table
+from .flags import md, md_table
 from .units import seconds, si, size
 
-# (indicator, header, format): the model table's columns, read through readings.py
-_COLUMNS = (("params", "params (unique)", si), ("applied", "applied", si), ("active", "active", si),
-            ("macs", "MACs", si), ("throughput", "throughput", lambda v: si(v, "/s")),
-            ("latency", "latency (b=1)", seconds), ("graph_latency", "latency, CUDA graph (b=1)", seconds),
+LIMIT = 5000  # characters of an OpenReview comment
+# (indicator, header, format): the judged indicators, read through readings.py; MACs stand in for
+# FLOPs where FLOPs were not counted (an audit that states only MACs)
+_COLUMNS = (("params", "params", si), ("flops", "FLOPs", si), ("macs", "MACs", si),
+            ("throughput", "throughput", lambda v: si(v, "/s")), ("latency", "latency (b=1)", seconds),
             ("peak_memory", "peak memory", size))
 
 
-def _row(m: dict, base: dict, columns) -> list[str]:
-    cells = [m["name"], m["role"]]
-    for key, _, fmt in columns:
-        v = rd.measured(m, key)
-        r = rd.ratio(key, v, rd.measured(base, key)) if m is not base else None
-        cells.append("not measured" if v is None else fmt(v) + (f" ({r:.2f}x)" if r else "")
-                     + (" (host-bound)" if host_bound(m, INDICATORS[key]) else ""))
-    quality = ", ".join(f"{k} {v:g}" for k, v in rd.quality(m).items())
-    if not quality and m["role"] == "variant":
-        quality = "train this: " + " ".join(f"-k {k}={v}" for k, v in (m.get("kwargs") or {}).items())
+def _first_sentence(text: str) -> str:
+    """Up to the first full stop that ends a sentence ("0.107x" and "11.68 M." inside one do not)."""
+    return re.split(r"(?<=[.!?])\s+(?=[A-Z])", text, maxsplit=1)[0]
+
+
+def _cell(m: dict, base: dict, key: str, fmt) -> str:
+    v = rd.measured(m, key)
+    if v is None:
+        return "not measured"
+    r = rd.ratio(key, v, rd.measured(base, key)) if m is not base else None
+    return fmt(v) + (f" ({r:.2f}x)" if r else "") + (" (host-bound)" if host_bound(m, INDICATORS[key]) else "")
+
+
+def _role(m: dict) -> str:
+    """A variant's name says what it is matched on and how; its role adds how close, and whether it
+    keeps under half of the baseline's capacity."""
     match = m.get("match")
-    cells += [f"{match['indicator']} {match['strategy']} {match['rel_error']:+.1%}" if match else "",
-              ("capacity loss: " + "; ".join(m["capacity_loss"])) if m.get("capacity_loss") else "", quality]
-    return cells
+    if m["role"] != "variant" or not match:
+        return m["role"]
+    return f"variant, {match['rel_error']:+.1%}" + (", capacity loss" if m.get("capacity_loss") else "")
+
+
+def _findings(res: dict, advice: bool) -> list[str]:
+    j = judgement_of(res)
+    lines = [f"- **{f['severity']}** `{f['id']}`: {md(_first_sentence(f['message']))}"
+             + (f" *Advice:* {md(f['advice'])}" if advice else "")
+             + (f" (+{f['others']} more pair{'s' if f['others'] > 1 else ''})" if f.get("others") else "")
+             for f in j["findings"] if f["scope"] == "principal"]
+    # findings about the variants fairness built are not in the verdict: named, not told
+    others = [f"`{f['id']}` ({md(', '.join(f['models']))})" for f in j["findings"] if f["scope"] != "principal"]
+    if others:
+        lines.append("- about the matched variants, not in the verdict: " + "; ".join(others))
+    return lines or ["No rule fired: the indicators known agree on this comparison."]
 
 
 def comparison_markdown(res: dict) -> str:
+    """The comparison in at most LIMIT characters where it can be: a comparison with many variants
+    drops the findings' advice, then keeps the first variant matched on each indicator."""
+    for advice, per_indicator in ((True, None), (False, None), (False, 1)):
+        text = _markdown(res, advice, per_indicator)
+        if len(text) <= LIMIT:
+            break
+    return text  # where even the shortest form is longer (very long names), the shortest
+
+
+def _markdown(res: dict, advice: bool, per_indicator: int | None) -> str:
     cmp = res.get("comparison") or {}
+    name = cmp.get("name", "comparison")
     models = [m for m in res["models"] if not m.get("failed")]
     base = next((m for m in models if m["role"] == "baseline"), models[0])
-    columns = [c for c in _COLUMNS if c[0] in ("params", "macs") or any(rd.measured(m, c[0]) for m in models)]
-    header = ["model", "role"] + [h for _, h, _ in columns] + ["matched on", "", "quality"]
-    lines = [f"### fairness: {md(cmp.get('name', 'comparison'))}", ""] + judgement_markdown(res)
-    lines += ["", "#### Models", ""] + md_table([header] + [_row(m, base, columns) for m in models])
-    lines += [""] + [f"- {md(m['name'])}: {md(built_text(m))}" for m in models if built_text(m)]
-    lines += [f"\n**Failed:** {md(name)}: {md(why)}" for name, why in failures(res)]
+    counted = {k for k, _, _ in _COLUMNS if any(rd.measured(m, k) for m in models)}
+    columns = [c for c in _COLUMNS if c[0] in counted and not (c[0] == "macs" and "flops" in counted)]
+    shown, seen = [], {}
+    for m in models:
+        on = (m.get("match") or {}).get("indicator") if m["role"] == "variant" else None
+        seen[on] = seen.get(on, 0) + 1
+        if on is None or per_indicator is None or seen[on] <= per_indicator:
+            shown.append(m)
+    rows = [["model", "role"] + [h for _, h, _ in columns] + ["quality"]]
+    rows += [[m["name"], _role(m)] + [_cell(m, base, k, fmt) for k, _, fmt in columns]
+             + [", ".join(f"{k} {v:g}" for k, v in rd.quality(m).items()) or
+                ("train it" if m["role"] == "variant" else "")] for m in shown]
+    j = judgement_of(res)
+    lines = [f"### fairness: {md(name)}", "", f"**Verdict: {j['verdict']}**", ""] + [md(s) for s in j["summary"]]
+    lines += ["", "#### Findings", ""] + _findings(res, advice) + ["", "#### Models", ""] + md_table(rows)
+    if len(shown) < len(models):
+        lines += ["", f"{len(models) - len(shown)} more variants, matched by other strategies: in report.html."]
+    lines += [f"\n**Failed:** {md(who)}: {md(why)}" for who, why in failures(res)]
     env = res["environment"]
     timed = any(m.get("speed") for m in res["models"])
-    where = (f" Speed on {md(env['device_name'])} ({md(env['device'])}, {env['dtype']}, torch {env['torch']}), "
-             f"throughput at the largest batch measured." if timed else " Speed not measured.")
-    lines += ["", "Ratios in parentheses are to the baseline: cost ratios for counts and memory (< 1: cheaper), "
-                  "speed-ups for throughput and latency (> 1: faster). Counts per example, one forward pass (MACs: "
-                  "multiply-accumulates; FLOPs = 2 x MACs + other ops)." + where + host_bound_note(models)]
+    where = (f" Speed on {md(env['device_name'])} ({env['dtype']}), throughput at the largest batch measured."
+             if timed else " Speed not measured.")
+    lines += ["", "Ratios to the baseline: cost ratios for counts and memory (< 1: cheaper), speed-ups for speed "
+                  "(> 1: faster). Per example, one forward pass; FLOPs = 2 x MACs + other ops." + where
+              + host_bound_note(models),
+              "", f"Evidence, every pair, matched comparisons, how to build each variant, figures and environment: "
+                  f"report.html of `fairness compare` ({md(name)}), with results.json."]
     return "\n".join(lines) + "\n"

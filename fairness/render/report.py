@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jinja2
 from markupsafe import Markup
 
 from ..errors import FairnessError
@@ -20,14 +19,9 @@ from .flags import CONVENTION, _evidence, matched_table
 from .latex import report_tex, table_layout, table_tex
 from .markdown import comparison_markdown
 from .table import csv_text
+from .templates import check_template_dir, render_template
 
 FORMATS = ("html", "tex", "md", "csv", "json")
-
-
-def _env():
-    return jinja2.Environment(loader=jinja2.PackageLoader("fairness", "templates"),
-                              autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
 def _cell(m: dict, base: dict, c, best: set) -> dict:
@@ -48,10 +42,10 @@ def _row(m: dict, base: dict, cols: list, metrics: list[str], best: set) -> dict
             if m.get("capacity_loss") else ""}
 
 
-def html_text(results: dict, style: str = "neurips") -> str:
+def html_text(results: dict, style: str = "neurips", template_dir=None) -> str:
     """The report: title, the summary a reviewer can paste, the main table (grouped by what the
     variants are matched on), then findings, matched comparisons, figures, environment and
-    methods, and the raw results."""
+    methods, and the raw results. Laid out by report.html.j2 (a user's own from `template_dir`)."""
     models = [m for m in results["models"] if not m.get("failed")]
     base = next((m for m in models if m["role"] == "baseline"), models[0])
     table_groups = groups(results)
@@ -67,7 +61,8 @@ def html_text(results: dict, style: str = "neurips") -> str:
     figures = [(name, Markup(svg), CAPTIONS[name]) for name, svg in inline_svgs(results, style).items()]
     matched = matched_table(j)
     variants = sum(len(g.models) for g in table_groups if g.indicator)
-    return _env().get_template("report.html.j2").render(
+    return render_template(
+        "report.html.j2", template_dir,
         title=cmp.get("name") or (results.get("audit") or {}).get("claim") or "comparison",
         subtitle=f"{cmp.get('proposed', models[0]['name'])} against {cmp.get('baseline', base['name'])}"
                  + (f" and {variants} matched variant{'s' if variants != 1 else ''}" if variants else ""),
@@ -80,8 +75,12 @@ def html_text(results: dict, style: str = "neurips") -> str:
         isolated=any(((m.get("speed") or {}).get("settings") or {}).get("isolate") for m in models))
 
 
-def render(results: dict, out: str | Path, formats=FORMATS, style: str = "neurips") -> list[Path]:
-    """Write the chosen formats of a results file into `out`; return the paths written."""
+def render(results: dict, out: str | Path, formats=FORMATS, style: str = "neurips",
+           template_dir: str | Path | None = None, pgf: bool = True) -> list[Path]:
+    """Write the chosen formats of a results file into `out`; return the paths written. Templates
+    in `template_dir` replace the built-in ones of the same name (render/templates.py). `pgf`:
+    the figures as PGF too, for a paper; report.tex itself includes the PDFs."""
+    check_template_dir(template_dir)
     if style not in STYLES:
         raise FairnessError(f"--figure-style {style}: expected one of {', '.join(STYLES)}")
     unknown = [f for f in formats if f not in FORMATS]
@@ -103,12 +102,12 @@ def render(results: dict, out: str | Path, formats=FORMATS, style: str = "neurip
         if "md" in formats:
             put("report.md", comparison_markdown(results))
         if "html" in formats:
-            put("report.html", html_text(results, style))
+            put("report.html", html_text(results, style, template_dir))
         if "tex" in formats:
-            figures = write_figures(results, folder, style)
+            figures = write_figures(results, folder, style, pgf)
             written += figures
             put("table.tex", table_tex(results, style))
-            put("report.tex", report_tex(results, [p.stem for p in figures if p.suffix == ".pdf"], style))
+            put("report.tex", report_tex(results, [p.stem for p in figures if p.suffix == ".pdf"], style, template_dir))
     except OSError as e:
         raise FairnessError(f"cannot write the report into {folder}: {e.strerror}; choose another --out") from None
     return written

@@ -23,7 +23,7 @@ from ..results import dumps, write  # noqa: E402
 from ..zoo import cost  # noqa: E402
 from .figures import STYLES, _place_numbers, _rc, _scale_axis, _width, svg_text  # noqa: E402
 from .latex import escape  # noqa: E402
-from .report import _env  # noqa: E402
+from .templates import check_template_dir, render_template  # noqa: E402
 from .units import seconds, si, size  # noqa: E402
 
 STAR = "\u2605"
@@ -214,7 +214,9 @@ def agreement_figure(res: dict, style: str = "neurips"):
     return fig
 
 
-def render_zoo(res: dict, folder: str | Path, style: str = "neurips") -> list[Path]:
+def render_zoo(res: dict, folder: str | Path, style: str = "neurips", template_dir=None) -> list[Path]:
+    """Every format of a zoo into `folder`; zoo.html.j2 from `template_dir` where it holds one."""
+    check_template_dir(template_dir)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = [write(res, folder / "results.json")]
@@ -233,8 +235,8 @@ def render_zoo(res: dict, folder: str | Path, style: str = "neurips") -> list[Pa
         written.append(folder / name)
     header, rows = table_rows(res)
     z = res["zoo"]
-    html = _env().get_template("zoo.html.j2").render(
-        title=z["name"], summary=summary(res), header=header, rows=rows, star=STAR, quality=z["quality"],
+    html = render_template(
+        "zoo.html.j2", template_dir, title=z["name"], summary=summary(res), header=header, rows=rows, star=STAR, quality=z["quality"],
         disagreements=z["disagreements"], figures=list(figures.items()),
         environment=list((res.get("environment") or {}).items()), raw_json=dumps(res),
         failed=[m for m in res["models"] if m.get("failed")])
