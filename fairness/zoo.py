@@ -332,6 +332,15 @@ def cost(m: dict, key: str) -> float | None:
     return 1 / v if INDICATORS[key].higher_is_better else v
 
 
+def shown(m: dict, key: str) -> float | None:
+    """An indicator's value as the reports show it (samples/s, seconds, bytes): the speeds through
+    the reference where the zoo was timed in groups."""
+    c = cost(m, key)
+    if c is None:
+        return None
+    return 1 / c if INDICATORS[key].higher_is_better else c
+
+
 def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
     """(quality, cost), quality higher better, cost lower better: a is at least as good on both and
     better on one."""

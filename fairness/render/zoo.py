@@ -20,33 +20,13 @@ from markupsafe import Markup  # noqa: E402
 
 from ..readings import INDICATORS  # noqa: E402
 from ..results import dumps, write  # noqa: E402
-from ..zoo import cost  # noqa: E402
+from ..zoo import shown  # noqa: E402
+from .columns import tex_number, text  # noqa: E402
 from .figures import STYLES, _place_numbers, _rc, _scale_axis, _width, svg_text  # noqa: E402
 from .latex import escape  # noqa: E402
 from .report import _env  # noqa: E402
-from .units import seconds, si, size  # noqa: E402
 
 STAR = "\u2605"
-
-
-def _value(m: dict, key: str) -> float | None:
-    """The number shown: speeds through the reference where the zoo was timed in groups."""
-    c = cost(m, key)
-    if c is None:
-        return None
-    return 1 / c if INDICATORS[key].higher_is_better else c
-
-
-def _text(key: str, v: float | None) -> str:
-    if v is None:
-        return "n/a"
-    if key == "latency":
-        return seconds(v)
-    if key == "peak_memory":
-        return size(v)
-    if key == "throughput":
-        return si(v, "/s")
-    return si(v)
 
 
 def _ok(res: dict) -> list[dict]:
@@ -62,7 +42,7 @@ def table_rows(res: dict) -> tuple[list[str], list[list[str]]]:
         cells = [m["name"], f"{m['quality'][q]:g}" if q in (m.get("quality") or {}) else "n/a"]
         for k in z["indicators"]:
             star = f" {STAR}" if m["name"] in z["fronts"].get(k, []) else ""
-            cells.append(_text(k, _value(m, k)) + star)
+            cells.append(text(INDICATORS[k], shown(m, k)) + star)
         rows.append(cells)
     return header, rows
 
@@ -123,7 +103,7 @@ def zoo_csv(res: dict) -> str:
     for m in res["models"]:
         q = (m.get("quality") or {}).get(z["quality"]) if z["quality"] else None
         w.writerow([m["name"], "" if q is None else q]
-                   + [("" if m.get("failed") or _value(m, k) is None else repr(_value(m, k))) for k in z["indicators"]]
+                   + [("" if m.get("failed") or shown(m, k) is None else repr(shown(m, k))) for k in z["indicators"]]
                    + [int(m["name"] in z["fronts"].get(k, [])) for k in z["indicators"]]
                    + [(m.get("zoo") or {}).get("group", ""), m.get("failed") or ""])
     return buf.getvalue()
@@ -142,9 +122,9 @@ def zoo_table_tex(res: dict) -> str:
         cells = [escape(m["name"]), f"{m['quality'][z['quality']]:g}" if z["quality"] in (m.get("quality") or {})
                  else "--"]
         for k in keys:
-            v = _value(m, k)
-            text = "--" if v is None else f"{v / INDICATORS[k].scale:.{INDICATORS[k].digits}f}"
-            cells.append(text + ("$^\\star$" if m["name"] in z["fronts"].get(k, []) else ""))
+            v = shown(m, k)
+            star = "$^\\star$" if m["name"] in z["fronts"].get(k, []) else ""
+            cells.append(("--" if v is None else tex_number(INDICATORS[k], v)) + star)
         lines.append(" & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}",
               f"\\caption{{{escape(z['name'])}: $\\star$ marks the Pareto front of {escape(z['quality'] or 'quality')} "
@@ -169,7 +149,7 @@ def fronts_figure(res: dict, style: str = "neurips"):
         axes = fig.subplots(1, len(keys), sharey=True, squeeze=False)[0]
         for ax, k in zip(axes, keys):
             scale = INDICATORS[k].scale  # in the unit of the axis label: M parameters, G MACs, ms
-            pts = [(_value(m, k) / scale, m["quality"][q], m["name"]) for m in models if _value(m, k) is not None]
+            pts = [(shown(m, k) / scale, m["quality"][q], m["name"]) for m in models if shown(m, k) is not None]
             on = set(z["fronts"][k])
             for x, y, n in pts:
                 ax.scatter([x], [y], s=14, zorder=3, color="C3" if n in on else "0.55", linewidths=0)
@@ -183,8 +163,8 @@ def fronts_figure(res: dict, style: str = "neurips"):
         fig.canvas.draw()  # the layout, before numbers are placed by their rendered extents
         for ax, k in zip(axes, keys):
             scale = INDICATORS[k].scale
-            _place_numbers(fig, ax, [(_value(m, k) / scale, m["quality"][q], str(number[m["name"]]))
-                                     for m in models if _value(m, k) is not None], font - 2)
+            _place_numbers(fig, ax, [(shown(m, k) / scale, m["quality"][q], str(number[m["name"]]))
+                                     for m in models if shown(m, k) is not None], font - 2)
         fig.get_layout_engine().set(rect=(0, 0.12, 1, 0.88))
         fig.text(0.5, 0.01, "   ".join(f"{number[m['name']]} {m['name']}" for m in models), ha="center",
                  va="bottom", fontsize=font - 2, wrap=True)
