@@ -77,8 +77,7 @@ def zoo_markdown(res: dict) -> str:
     header, rows = table_rows(res)
     out = [f"# {z['name']}", ""] + [f"- {line}" for line in summary(res)] + ["", f"{STAR}: on the Pareto front of "
            f"{z['quality']} against that indicator.", ""]
-    out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    out += md_table(header, rows)
     if z["tau"]:
         keys = [k for k in z["indicators"] if k in z["tau"]]
         out += ["", "Rank agreement between indicators (Kendall's tau-b):", "",
@@ -109,15 +108,27 @@ def zoo_csv(res: dict) -> str:
     return buf.getvalue()
 
 
+def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table's lines; a | inside a cell is escaped."""
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows])
+
+
+def tex_table(header: list[str], rows: list[list[str]], caption: str, comment: str) -> str:
+    """A booktabs table of a text column and numbers; cells and caption come escaped."""
+    lines = [f"% {comment}", "\\begin{table}[t]", "\\centering", "\\small", "\\setlength{\\tabcolsep}{3pt}",
+             "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}", "\\toprule", " & ".join(header) + " \\\\",
+             "\\midrule"]
+    lines += [" & ".join(cells) + " \\\\" for cells in rows]
+    lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{caption}}}", "\\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
 def zoo_table_tex(res: dict) -> str:
     """A booktabs table; the front's members are marked with a star."""
     z = res["zoo"]
     keys = z["indicators"]
-    lines = ["% fairness zoo: $\\star$ marks the Pareto front of quality against that column",
-             "\\begin{table}[t]", "\\centering", "\\small", "\\setlength{\\tabcolsep}{3pt}",
-             "\\begin{tabular}{l" + "r" * (1 + len(keys)) + "}", "\\toprule",
-             " & ".join([escape("Model"), escape(z["quality"] or "Quality")]
-                        + [escape(INDICATORS[k].header) for k in keys]) + " \\\\", "\\midrule"]
+    rows = []
     for m in _ok(res):
         cells = [escape(m["name"]), f"{m['quality'][z['quality']]:g}" if z["quality"] in (m.get("quality") or {})
                  else "--"]
@@ -125,11 +136,11 @@ def zoo_table_tex(res: dict) -> str:
             v = shown(m, k)
             star = "$^\\star$" if m["name"] in z["fronts"].get(k, []) else ""
             cells.append(("--" if v is None else tex_number(INDICATORS[k], v)) + star)
-        lines.append(" & ".join(cells) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}",
-              f"\\caption{{{escape(z['name'])}: $\\star$ marks the Pareto front of {escape(z['quality'] or 'quality')} "
-              f"against each cost indicator.}}", "\\end{table}"]
-    return "\n".join(lines) + "\n"
+        rows.append(cells)
+    header = [escape("Model"), escape(z["quality"] or "Quality")] + [escape(INDICATORS[k].header) for k in keys]
+    return tex_table(header, rows, f"{escape(z['name'])}: $\\star$ marks the Pareto front of "
+                                   f"{escape(z['quality'] or 'quality')} against each cost indicator.",
+                     "fairness zoo: $\\star$ marks the Pareto front of quality against that column")
 
 
 def fronts_figure(res: dict, style: str = "neurips"):
@@ -194,6 +205,17 @@ def agreement_figure(res: dict, style: str = "neurips"):
     return fig
 
 
+def html_page(*, kind: str, title: str, summary_lines: list[str], header: list[str], rows: list[list[str]], note: str,
+              findings_title: str, findings: list[str], figures: list, environment_title: str, environment: list,
+              res: dict, failed: list[dict]) -> str:
+    """The zoo's page (zoo.html.j2), for a zoo and for a merge: a summary, a table, findings,
+    figures, the environment and the raw results."""
+    return _env().get_template("zoo.html.j2").render(
+        kind=kind, title=title, summary=summary_lines, header=header, rows=rows, note=note,
+        findings_title=findings_title, findings=findings, figures=figures, environment_title=environment_title,
+        environment=environment, raw_json=dumps(res), failed=failed)
+
+
 def render_zoo(res: dict, folder: str | Path, style: str = "neurips") -> list[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -213,10 +235,13 @@ def render_zoo(res: dict, folder: str | Path, style: str = "neurips") -> list[Pa
         written.append(folder / name)
     header, rows = table_rows(res)
     z = res["zoo"]
-    html = _env().get_template("zoo.html.j2").render(
-        title=z["name"], summary=summary(res), header=header, rows=rows, star=STAR, quality=z["quality"],
-        disagreements=z["disagreements"], figures=list(figures.items()),
-        environment=list((res.get("environment") or {}).items()), raw_json=dumps(res),
+    html = html_page(
+        kind="zoo", title=z["name"], summary_lines=summary(res), header=header, rows=rows,
+        note=f"{STAR}: on the Pareto front of {z['quality'] or 'quality'} against that indicator (no other model is "
+             "at least as good on both and better on one).",
+        findings_title="Where the indicators disagree", findings=[d["text"] for d in z["disagreements"]],
+        figures=list(figures.items()), environment_title="Environment",
+        environment=list((res.get("environment") or {}).items()), res=res,
         failed=[m for m in res["models"] if m.get("failed")])
     (folder / "report.html").write_text(html)
     written.append(folder / "report.html")
