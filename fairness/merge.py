@@ -97,17 +97,20 @@ def _check_counts(name: str, seen: list[tuple[str, dict]]) -> None:
                     f"models (other code or kwargs): merge files measured from the same model code")
 
 
+def _check_paths(paths: list[str]) -> None:
+    if len(paths) < 2:
+        raise FairnessError(f"merge: {len(paths)} results file given; expected two or more, one per target "
+                            f"(e.g. fairness merge cuda/results.json cpu/results.json)")
+    twice = next((p for p in paths if paths.count(p) > 1), None)
+    if twice:
+        raise FairnessError(f"merge: {twice} is given twice; give each target's results file once")
+
+
 def merge(files: list[tuple[str, dict]], name: str = "merge") -> dict:
     """Results files of the same models on different targets, as one results file: a model per
     source, kwargs and input, with its speeds on every target, the rankings' agreement between
     targets and the hardware-mismatch findings."""
-    if len(files) < 2:
-        raise FairnessError(f"merge: {len(files)} results file given; expected two or more, one per target "
-                            f"(e.g. fairness merge cuda/results.json cpu/results.json)")
-    paths = [p for p, _ in files]
-    twice = next((p for p in paths if paths.count(p) > 1), None)
-    if twice:
-        raise FairnessError(f"merge: {twice} is given twice; give each target's results file once")
+    _check_paths([p for p, _ in files])
     targets = [target_of(res, path) for path, res in files]
     label_targets(targets)
     models: dict[str, dict] = {}  # by model_key, in the order first seen
@@ -214,6 +217,7 @@ def mismatch_flag(r: dict) -> Flag | None:
 
 def load_merge(paths: list[str], name: str = "merge") -> dict:
     """The whole `fairness merge`: read the files, merge them."""
+    _check_paths([str(p) for p in paths])  # before any file is read
     return merge([(str(p), results_mod.load(p)) for p in paths], name)
 
 

@@ -74,7 +74,7 @@ def table_rows(res: dict, number=text) -> tuple[list[str], list[list[str]]]:
 def summary(res: dict) -> list[str]:
     mg = res["merge"]
     lines = [f"{len(res['models'])} models on {len(mg['targets'])} targets: "
-             + "; ".join(f"{t['label']} ({describe(t)}, from {t['file']})" for t in mg["targets"]) + "."]
+             + ", ".join(f"{t['label']} ({t['file']})" for t in mg["targets"]) + "."]
     for r in mg["rankings"]:
         if r["swap"] is None:
             a, b = r["targets"]
@@ -93,7 +93,8 @@ NOTE = ("Counts are the same on every target (the merge checks it); speeds and p
 def merge_markdown(res: dict) -> str:
     header, rows = table_rows(res)
     return "\n".join([f"# {res['merge']['name']}", ""] + [f"- {line}" for line in summary(res)]
-                     + ["", NOTE, ""] + md_table(header, rows)) + "\n"
+                     + ["", NOTE, ""] + md_table(header, rows) + ["", "Targets:", ""]
+                     + [f"- {t['label']}: {describe(t)}; {t['file']}" for t in res["merge"]["targets"]]) + "\n"
 
 
 def merge_csv(res: dict) -> str:
@@ -107,7 +108,8 @@ def merge_csv(res: dict) -> str:
     for m in res["models"]:
         labels = [t["label"] for t in res["merge"]["targets"] if t["label"] not in m["targets"]]
         values = [_value(m, k, lab) for k, lab in cols]
-        w.writerow([m["name"], m["source"], json.dumps(m["kwargs"]) if m["kwargs"] else ""] + ["" if v is None else repr(v) for v in values]
+        w.writerow([m["name"], m["source"], json.dumps(m["kwargs"]) if m["kwargs"] else ""]
+                   + ["" if v is None else repr(v) for v in values]
                    + ([quality_of(m, q) if quality_of(m, q) is not None else ""] if q else []) + [";".join(labels)])
     return buf.getvalue()
 
