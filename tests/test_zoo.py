@@ -171,3 +171,36 @@ def test_the_local_executor_imports_no_ray(tmp_path):
                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr[-2000:]
+
+
+def test_a_model_without_quality_is_kept_out_of_the_fronts(tmp_path):
+    """C's acc left out: A and B make the fronts alone (by parameters A dominates B; by MACs B
+    is cheaper and A better), C's costs still rank, and the report names C."""
+    r = run("zoo", _zoo(tmp_path, ZOO.replace(", quality: {acc: 75}", "")), "--out", str(tmp_path / "out"), "-q")
+    assert r.exit_code == 0, r.output
+    z = json.loads((tmp_path / "out" / "results.json").read_text())["zoo"]
+    assert z["no_quality"] == ["C"]
+    assert z["fronts"]["params"] == ["A"] and z["dominated"]["params"] == {"B": "A"}
+    assert z["fronts"]["macs"] == ["B", "A"] and z["dominated"]["macs"] == {}
+    assert z["tau"]["params"]["macs"] == pytest.approx(-1 / 3)  # over all three models, C included
+    assert "No acc given for C: kept out of the fronts" in r.output
+    assert "| C | no quality | " in (tmp_path / "out" / "report.md").read_text()
+
+
+TIMM_CSV = "model,img_size,top1\nresnet18.a1_in1k,224,71.504\n{row}\n"
+
+
+@pytest.mark.parametrize("row, expected", [
+    ("resnet5O.a1_in1k,224,80.4",  # a capital O for the zero
+     "line 3: model 'resnet5O.a1_in1k': unknown timm model 'resnet5O.a1_in1k'; closest: "),
+    ("tv:resnet50,224,80.4", "line 3: model 'tv:resnet50': model source 'tv:resnet50': expected PREFIX:NAME"),
+    ("torchvision:resnet5000,224,80.4", "line 3: model 'torchvision:resnet5000': unknown torchvision model"),
+    ("resnet18.a1_in1k,224,71.504", "the name 'resnet18.a1_in1k @ 224 px' is given to two models"),
+])
+def test_bad_zoo_csv_rows_one_line_exit_2(tmp_path, row, expected):
+    """A row whose model names no model its library knows is found before anything runs."""
+    r = run("zoo", _zoo(tmp_path, TIMM_CSV.format(row=row), "results.csv"), "--out", str(tmp_path / "out"))
+    one_line_exit_2(r, expected)
+    if "line 3" in expected:
+        assert "write a source in the model column (timm:NAME, torchvision:NAME" in r.stderr
+    assert not (tmp_path / "out").exists()

@@ -39,7 +39,7 @@ def table_rows(res: dict) -> tuple[list[str], list[list[str]]]:
     header = ["model", q or "quality"] + [INDICATORS[k].header for k in z["indicators"]]
     rows = []
     for m in _ok(res):
-        cells = [m["name"], f"{m['quality'][q]:g}" if q in (m.get("quality") or {}) else "n/a"]
+        cells = [m["name"], f"{m['quality'][q]:g}" if q in (m.get("quality") or {}) else "no quality"]
         for k in z["indicators"]:
             star = f" {STAR}" if m["name"] in z["fronts"].get(k, []) else ""
             cells.append(text(INDICATORS[k], shown(m, k)) + star)
@@ -56,6 +56,9 @@ def summary(res: dict) -> list[str]:
              + f"; quality: {z['quality'] or 'none given'}" + (" (lower is better)" if z["lower_is_better"] else "")
              + (f"; speed timed in {len(z['groups'])} interleaved groups, each with {z['reference']}"
                 if any(m.get("speed") for m in ok) else "; counts only")]
+    if z.get("no_quality"):
+        lines.append(f"No {z['quality']} given for {', '.join(z['no_quality'])}: kept out of the fronts; their costs "
+                     f"are still ranked.")
     pairs = sorted(((t, a, b) for a, row in z["tau"].items() for b, t in row.items() if a < b))
     if pairs:
         t, a, b = pairs[0]
