@@ -204,3 +204,55 @@ def test_bad_zoo_csv_rows_one_line_exit_2(tmp_path, row, expected):
     if "line 3" in expected:
         assert "write a source in the model column (timm:NAME, torchvision:NAME" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_five_models_through_every_format(tmp_path):
+    """Counts only: the three models above, D = mlp_stack(depth=3, width=8) (params 72 + 3*72 =
+    288, MACs 64 + 3*64 = 256) and shared_mlp(times=4) under a hostile name. The LaTeX table and
+    both figures compiled by pdflatex, the HTML opened in headless Chromium with the name shown
+    as text, the Markdown parsed, the CSV and JSON read back."""
+    import csv
+    import html
+    import re
+
+    from markdown_it import MarkdownIt
+
+    from test_report import HOSTILE, need
+
+    pdflatex, chromium = need("pdflatex"), need("chromium")
+    text = ZOO.replace("measure:", "  - {name: D, source: \"python:tiny_models:mlp_stack\", kwargs: {depth: 3, "
+                                   "width: 8}, quality: {acc: 65}}\n"
+                                   f"  - {{name: {json.dumps(HOSTILE)}, source: \"python:tiny_models:shared_mlp\", "
+                                   "kwargs: {times: 4}, quality: {acc: 72}}\nmeasure:")
+    out = tmp_path / "out"
+    r = run("zoo", _zoo(tmp_path, text), "--out", str(out), "-q")
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "results.json").read_text())
+    names = [m["name"] for m in res["models"]]
+    assert names == ["A", "B", "C", "D", HOSTILE]
+    assert (res["models"][3]["params"]["unique"], res["models"][3]["flops"]["macs"]) == (288, 256)
+
+    (out / "doc.tex").write_text("\\documentclass{article}\\usepackage{booktabs}\\usepackage{graphicx}\n"
+                                 "\\begin{document}\n\\input{table.tex}\n\\includegraphics[width=\\linewidth]"
+                                 "{fig_fronts.pdf}\n\\includegraphics{fig_agreement.pdf}\n\\end{document}\n")
+    proc = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=out,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0 and "Output written on doc.pdf" in proc.stdout, proc.stdout[-2000:]
+
+    proc = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                           "--disable-component-update", "--no-first-run", "--enable-logging=stderr", "--v=0",
+                           "--dump-dom", (out / "report.html").as_uri()], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [line for line in proc.stderr.splitlines() if "CONSOLE" in line] == []
+    dom = proc.stdout
+    assert "<script" not in dom.replace("&lt;script", "")  # the hostile name is text, never an element
+    table = dom.split("<table>")[1].split("</table>")[0]
+    cells = [html.unescape(c) for c in re.findall(r"<tr><td>(.*?)</td>", table)]
+    assert cells == names
+
+    md = MarkdownIt("commonmark").enable("table").parse((out / "report.md").read_text())
+    rows = [t for t in md if t.type == "tr_open"]
+    assert len(rows) == 1 + 5 + 1 + 3  # the models (a header and 5), tau (a header, params, MACs, FLOPs)
+
+    with open(out / "results.csv", newline="") as f:
+        assert [row["model"] for row in csv.DictReader(f)] == names
