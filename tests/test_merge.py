@@ -149,3 +149,31 @@ def test_bad_merges_one_line_exit_2(tmp_path, monkeypatch, files, expected):
     shutil.copy(__file__, tmp_path / "a.json")  # never read: the files are checked first
     r = run("merge", *files, "--out", str(tmp_path / "out"))
     one_line_exit_2(r, expected)
+
+
+def test_merge_formats_compile_and_open(tmp_path):
+    """The hand-built merge under a hostile name: its LaTeX table compiled by pdflatex, its page
+    opened in headless Chromium with the name shown as text."""
+    import subprocess
+
+    from fairness.render.merge import render_merge
+    from test_report import HOSTILE, need
+
+    pdflatex, chromium = need("pdflatex"), need("chromium")
+    cuda = _results("cuda", "bfloat16", "NVIDIA H200", {"r50": 3000, "vit": 2000, "m": 1000}, names={"vit": HOSTILE})
+    cpu = _results("cpu", "float32", "Intel Xeon", {"r50": 10, "vit": 20, "m": 5})
+    render_merge(merge([("cuda.json", cuda), ("cpu.json", cpu)], name=HOSTILE), tmp_path)
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n"
+                                      "\\input{table.tex}\n\\end{document}\n")
+    proc = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0 and "Output written on doc.pdf" in proc.stdout, proc.stdout[-2000:]
+    proc = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                           "--disable-component-update", "--no-first-run", "--enable-logging=stderr", "--v=0",
+                           "--dump-dom", (tmp_path / "report.html").as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [line for line in proc.stderr.splitlines() if "CONSOLE" in line] == []
+    dom = proc.stdout
+    assert "<script" not in dom.replace("&lt;script", "")
+    assert "Where the targets rank the models differently" in dom and "3,000.0 #1" in dom and "20.0 #1" in dom
