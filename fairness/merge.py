@@ -27,7 +27,7 @@ from . import results as results_mod
 from .errors import FairnessError
 from .flags import REF, Flag
 from .readings import INDICATORS, measured
-from .zoo import cost, kendall_tau_b, shown
+from .zoo import kendall_tau_b, shown
 
 COUNTS = ("params", "macs", "flops")  # must agree between targets: counts do not depend on where a model runs
 SPEEDS = ("throughput", "latency")  # the rankings compared between targets
@@ -134,6 +134,10 @@ def merge(files: list[tuple[str, dict]], name: str = "merge") -> dict:
                 {"failed": m["failed"]} if m.get("failed") else {k2: shown(m, k2) for k2 in PER_TARGET})
     for k, m in models.items():
         _check_counts(m["name"], seen[k])
+    for f in failed:  # by name, the one thing a failed record keeps: its cell says failed, not missing
+        m = next((m for m in models.values() if m["name"] == f["model"] and f["target"] not in m["targets"]), None)
+        if m is not None:
+            m["targets"][f["target"]] = {"failed": f["reason"]}
     labels = [t["label"] for t in targets]
     missing = [{"model": m["name"], "from": [lab for lab in labels if lab not in m["targets"]]}
                for m in models.values() if len(m["targets"]) < len(labels)]

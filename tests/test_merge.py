@@ -177,3 +177,14 @@ def test_merge_formats_compile_and_open(tmp_path):
     dom = proc.stdout
     assert "<script" not in dom.replace("&lt;script", "")
     assert "Where the targets rank the models differently" in dom and "3,000.0 #1" in dom and "20.0 #1" in dom
+
+
+def test_a_model_that_failed_on_one_target_is_failed_there_not_missing():
+    """A failed record keeps only its name (no source to match by): its cell says failed."""
+    cuda = _results("cuda", "bfloat16", "NVIDIA H200", {"r50": 3000, "vit": 2000, "m": 1000})
+    cpu = _results("cpu", "float32", "Intel Xeon", {"r50": 10, "vit": 20, "m": 5})
+    cpu["models"][2] = {"id": "m", "name": "m", "role": "zoo", "failed": "out of memory at batch 1"}
+    res = merge([("cuda.json", cuda), ("cpu.json", cpu)])
+    m = next(m for m in res["models"] if m["name"] == "m")
+    assert m["targets"]["cpu/fp32"] == {"failed": "out of memory at batch 1"} and res["merge"]["missing"] == []
+    assert res["merge"]["rankings"][0]["models"] == 2  # r50 and vit: timed on both

@@ -232,9 +232,9 @@ def render_zoo(res: dict, folder: str | Path, style: str = "neurips") -> list[Pa
         written.append(folder / f"{name}.pdf")
         figures[name] = Markup(svg_text(fig))
         plt.close(fig)
-    for name, text in (("report.md", zoo_markdown(res)), ("results.csv", zoo_csv(res)),
+    for name, body in (("report.md", zoo_markdown(res)), ("results.csv", zoo_csv(res)),
                        ("table.tex", zoo_table_tex(res))):
-        (folder / name).write_text(text)
+        (folder / name).write_text(body)
         written.append(folder / name)
     header, rows = table_rows(res)
     z = res["zoo"]
