@@ -96,7 +96,7 @@ def test_merge_of_two_dtypes_on_the_cpu(two_targets, tmp_path):
     assert sorted(by) == ["A", "B", "C"] and by["A"]["params"]["unique"] == 144  # by hand in test_zoo.py
     fp32, bf16 = _throughputs(two_targets / "float32" / "results.json"), _throughputs(two_targets / "bfloat16" /
                                                                                       "results.json")
-    assert {n: by[n]["targets"]["cpu/bf16"]["throughput"] for n in by} == pytest.approx(bf16)  # 1 / (1 / v): float rounding
+    assert {n: by[n]["targets"]["cpu/bf16"]["throughput"] for n in by} == pytest.approx(bf16)  # 1 / (1 / v)
     ranking = next(x for x in res["merge"]["rankings"] if x["indicator"] == "throughput")
     # tau over costs (seconds per sample) is tau over throughputs: both sides flip alike
     assert ranking["tau"] == pytest.approx(kendall_tau_b([fp32[n] for n in "ABC"], [bf16[n] for n in "ABC"]))
