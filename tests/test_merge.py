@@ -188,3 +188,24 @@ def test_a_model_that_failed_on_one_target_is_failed_there_not_missing():
     m = next(m for m in res["models"] if m["name"] == "m")
     assert m["targets"]["cpu/fp32"] == {"failed": "out of memory at batch 1"} and res["merge"]["missing"] == []
     assert res["merge"]["rankings"][0]["models"] == 2  # r50 and vit: timed on both
+
+
+def test_labels_say_what_differs():
+    """device/dtype always; batch, mode, threads and the device's name only where the files
+    differ in them; two files of one target are told apart by their paths."""
+    from fairness.merge import label_targets
+
+    def target(**kw):
+        return {"file": "f", "device": "cuda", "device_name": "NVIDIA H200", "dtype": "bfloat16", "mode": "eager",
+                "batch": "256", "threads": 8, **kw}
+
+    targets = [target(), target(batch="1"), target(mode="compiled")]
+    label_targets(targets)
+    assert [t["label"] for t in targets] == ["cuda/bf16/eager/batch 256", "cuda/bf16/eager/batch 1",
+                                             "cuda/bf16/compiled/batch 256"]
+    targets = [target(), target(device_name="NVIDIA A100")]
+    label_targets(targets)
+    assert [t["label"] for t in targets] == ["cuda/bf16/NVIDIA H200", "cuda/bf16/NVIDIA A100"]
+    targets = [target(file="a/results.json"), target(file="b/results.json")]
+    label_targets(targets)
+    assert [t["label"] for t in targets] == ["cuda/bf16 (a/results.json)", "cuda/bf16 (b/results.json)"]
