@@ -160,9 +160,14 @@ def _quality_name(files: list[tuple[str, dict]]) -> str | None:
 # --- the rankings between targets ----------------------------------------------------------------
 
 
+def cell(m: dict, label: str, key: str) -> float | None:
+    """A model's value of a per-target indicator on one target (None: missing, failed, not timed)."""
+    return (m["targets"].get(label) or {}).get(key)
+
+
 def _speed_cost(m: dict, label: str, key: str) -> float | None:
     """A model's speed on a target as a cost, lower better: seconds per sample, or seconds."""
-    v = (m["targets"].get(label) or {}).get(key)
+    v = cell(m, label, key)
     return None if v is None or v <= 0 else 1 / v if INDICATORS[key].higher_is_better else v
 
 
@@ -199,12 +204,14 @@ def _clearest_swap(both: list[tuple[str, float, float]]) -> dict | None:
 
 def mismatch_text(r: dict) -> str:
     """'The ranking by throughput changes between cuda/bf16 and cpu/fp32: tau 0.41; resnet50 is
-    faster than vit_b16 on cuda/bf16 but slower on cpu/fp32 (1.52x its speed on cuda/bf16, 0.81x
-    on cpu/fp32)'. The ratios are speeds: a faster model's is above 1."""
+    faster than vit_b16 on cuda/bf16 but slower on cpu/fp32 (1.52x the throughput of vit_b16 on
+    cuda/bf16, 0.81x on cpu/fp32)'. Latency says 'as fast as': both ratios are speed-ups."""
     a, b = r["targets"]
     s = r["swap"]
+    ratio = (f"the throughput of {s['slower']}" if r["indicator"] == "throughput"
+             else f"as fast as {s['slower']} at batch 1")
     return (f"The ranking by {INDICATORS[r['indicator']].label} changes between {a} and {b}: tau {r['tau']:.2f}; "
-            f"{s['faster']} is faster than {s['slower']} on {a} but slower on {b} ({s['ratio_a']:.3g}x its speed on "
+            f"{s['faster']} is faster than {s['slower']} on {a} but slower on {b} ({s['ratio_a']:.3g}x {ratio} on "
             f"{a}, {s['ratio_b']:.3g}x on {b})")
 
 
@@ -223,11 +230,6 @@ def load_merge(paths: list[str], name: str = "merge") -> dict:
     """The whole `fairness merge`: read the files, merge them."""
     _check_paths([str(p) for p in paths])  # before any file is read
     return merge([(str(p), results_mod.load(p)) for p in paths], name)
-
-
-def cell(m: dict, label: str, key: str) -> float | None:
-    """A model's value of a per-target indicator on one target (None: missing, failed, not timed)."""
-    return (m["targets"].get(label) or {}).get(key)
 
 
 def describe(t: dict) -> str:

@@ -4,7 +4,7 @@ By hand (test_hardware_mismatch_in_words): four models timed on two targets, thr
 samples/s:
             cuda/bf16   cpu/fp32
   r50         3000         10
-  vit         2000         20       r50 and vit swap: 1.5x vit's speed on cuda, 0.5x on cpu
+  vit         2000         20       r50 and vit swap: 1.5x vit's throughput on cuda, 0.5x on cpu
   d           1001          4.9     d and m swap too, but by 0.1% and 2%: the noise-sized swap
   m           1000          5
 Of the six pairs four keep their order and two swap: Kendall's tau-b = (4 - 2) / 6 = 1/3.
@@ -55,8 +55,8 @@ def test_hardware_mismatch_in_words():
     (flag,) = res["flags"]
     assert flag["id"] == "hardware-mismatch" and flag["models"] == ["r50", "ViT-B/16"]
     assert flag["message"] == ("The ranking by throughput changes between cuda/bf16 and cpu/fp32: tau 0.33; r50 is "
-                               "faster than ViT-B/16 on cuda/bf16 but slower on cpu/fp32 (1.5x its speed on "
-                               "cuda/bf16, 0.5x on cpu/fp32)")
+                               "faster than ViT-B/16 on cuda/bf16 but slower on cpu/fp32 (1.5x the throughput of "
+                               "ViT-B/16 on cuda/bf16, 0.5x on cpu/fp32)")
 
 
 def test_the_same_ranking_gives_no_finding():
@@ -209,3 +209,14 @@ def test_labels_say_what_differs():
     targets = [target(file="a/results.json"), target(file="b/results.json")]
     label_targets(targets)
     assert [t["label"] for t in targets] == ["cuda/bf16 (a/results.json)", "cuda/bf16 (b/results.json)"]
+
+
+def test_a_latency_swap_in_words():
+    """Latency's ratios are speed-ups too: 2x as fast is half the latency."""
+    from fairness.merge import mismatch_text
+
+    r = {"indicator": "latency", "targets": ["cuda/bf16", "cpu/fp32"], "tau": -1.0,
+         "swap": {"faster": "a", "slower": "b", "ratio_a": 2.0, "ratio_b": 0.25}}
+    assert mismatch_text(r) == ("The ranking by latency changes between cuda/bf16 and cpu/fp32: tau -1.00; a is faster "
+                                "than b on cuda/bf16 but slower on cpu/fp32 (2x as fast as b at batch 1 on cuda/bf16, "
+                                "0.25x on cpu/fp32)")
