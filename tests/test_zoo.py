@@ -256,3 +256,9 @@ def test_five_models_through_every_format(tmp_path):
 
     with open(out / "results.csv", newline="") as f:
         assert [row["model"] for row in csv.DictReader(f)] == names
+
+
+def test_a_csv_row_without_quality_is_read(tmp_path):
+    """An empty top1 cell: the model is read without quality (the fronts leave it out, as above)."""
+    zoo = load_zoo(_zoo(tmp_path, TIMM_CSV.format(row="resnet50.a1_in1k,224,"), "results.csv"))
+    assert zoo["quality"] == "top1" and [m["quality"] for m in zoo["models"]] == [{"top1": 71.504}, {}]
