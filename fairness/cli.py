@@ -733,6 +733,43 @@ def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text
 
 @main.command(epilog="""\b
 Examples:
+  fairness zoo zoo.yaml --device cuda --dtype bfloat16 --out runs/cuda-bf16
+  fairness zoo zoo.yaml --device cpu --dtype float32 --out runs/cpu-fp32
+  fairness merge runs/cuda-bf16/results.json runs/cpu-fp32/results.json --out reports/zoo-targets
+
+\b
+Each results file is one target (device, dtype, batch, eager or compiled, threads: read from
+the file). Models are matched by source, kwargs and input, not by name; a model whose counts
+differ between files is refused (exit 2); one in some files only is listed as missing. Writes
+report.html, report.md, table.tex, results.csv and results.json into --out.
+""")
+@click.argument("files", metavar="RESULTS.json...", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: reports/NAME/.")
+@click.option("--name", default="merge", show_default=True, help="The report's title and default folder name.")
+def merge(files, out_dir, name):
+    """The same models measured on several targets, one column per target.
+
+    Counts are checked to agree; speeds and peak memory get a column per target. For every pair
+    of targets, Kendall's tau-b between the rankings by throughput and by latency; where some
+    pair of models swaps order, a hardware-mismatch finding names it.
+    """
+    from pathlib import Path
+
+    from . import results as results_mod
+    from .compare import safe_name
+    from .merge import load_merge
+    from .render.merge import render_merge, summary
+
+    res = load_merge(list(files), name)  # checked before anything is written
+    folder = results_mod.check_writable(Path(out_dir or Path("reports") / safe_name(name)), "--out")
+    render_merge(res, folder)
+    for line in summary(res):
+        click.echo(line)
+    click.echo(f"report: {folder / 'report.html'}  (also report.md, table.tex, results.json, results.csv)")
+
+
+@main.command(epilog="""\b
+Examples:
   fairness render reports/albert-vs-bert/results.json
   fairness render results.json --format tex --figure-style icml --out camera-ready/
   fairness render results.json --format html,md --out /tmp/review

@@ -76,23 +76,36 @@ def _closest(name: str, candidates: list[str], what: str) -> FairnessError:
 # --- building -------------------------------------------------------------------
 
 
+def check_known(src: Source) -> None:
+    """A timm or torchvision name that its library does not know, found without building (hf
+    and python sources are checked as they are built)."""
+    if src.kind == "timm":
+        import timm
+
+        if src.name.startswith(("hf-hub:", "hf_hub:", "local-dir:")):
+            raise FairnessError(f"timm:{src.name}: hub and local-dir models load weights; "
+                                f"name an architecture (e.g. timm:vit_base_patch16_224)")
+        if not timm.is_model(src.name):
+            raise _closest(src.name, timm.list_models(), "timm model")
+    elif src.kind == "torchvision":
+        import torchvision
+
+        names = torchvision.models.list_models()
+        if src.name not in names:
+            raise _closest(src.name, names, "torchvision model")
+
+
 def _build_timm(src: Source) -> torch.nn.Module:
     import timm
 
-    if src.name.startswith(("hf-hub:", "hf_hub:", "local-dir:")):
-        raise FairnessError(f"timm:{src.name}: hub and local-dir models load weights; "
-                            f"name an architecture (e.g. timm:vit_base_patch16_224)")
-    if not timm.is_model(src.name):
-        raise _closest(src.name, timm.list_models(), "timm model")
+    check_known(src)
     return timm.create_model(src.name, pretrained=False, **src.kwargs)
 
 
 def _build_torchvision(src: Source) -> torch.nn.Module:
     import torchvision
 
-    names = torchvision.models.list_models()
-    if src.name not in names:
-        raise _closest(src.name, names, "torchvision model")
+    check_known(src)
     return torchvision.models.get_model(src.name, weights=None, **src.kwargs)
 
 

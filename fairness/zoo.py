@@ -36,7 +36,7 @@ from .executor import LocalExecutor, Task, executor_of, make_executor
 from .measure import Target, measure_models
 from .readings import INDICATORS, measured, num
 from .results import new_results
-from .sources import InputSpec
+from .sources import InputSpec, check_known, parse_source
 from .spec import check_name, read_yaml
 
 TOP_KEYS = {"name", "quality", "lower_is_better", "reference", "models", "measure", "group_size", "executor"}
@@ -136,7 +136,7 @@ def _load_csv(path: str) -> dict:
         # timm's tables list some weights twice, at two image sizes: the name then carries the size
         twice = sum((x.get("model") or "").strip() == text for x in rows) > 1
         name = f"{text} @ {r.get('img_size')} px" if twice else text
-        m = {"name": name, "source": text if ":" in text else f"timm:{text}", "kwargs": {}, "cite": path,
+        m = {"name": name, "source": _csv_source(text, f"{what}: line {i}"), "kwargs": {}, "cite": path,
              "quality": {c: float(r[c]) for c in columns if num(_float(r.get(c))) is not None}}
         size = _float(r.get("img_size"))
         if size:
@@ -144,6 +144,18 @@ def _load_csv(path: str) -> dict:
         models.append(m)
     return {"name": check_name(Path(path).stem, what), "models": models, "quality": None, "lower_is_better": False,
             "reference": None, "measure": {}, "group_size": GROUP_SIZE, "executor": None}
+
+
+def _csv_source(text: str, where: str) -> str:
+    """A CSV's model column as a source: a source as it is, a bare name as timm's (timm's tables
+    name models so); a name its library does not know is the user's to fix, before anything runs."""
+    source = text if ":" in text else f"timm:{text}"
+    try:
+        check_known(parse_source(source))
+    except FairnessError as e:
+        raise FairnessError(f"{where}: model {text!r}: {e.message}; write a source in the model column (timm:NAME, "
+                            f"torchvision:NAME, hf:TYPE, python:pkg.mod:factory) or correct the name") from None
+    return source
 
 
 def _float(text) -> float | None:
@@ -338,6 +350,15 @@ def cost(m: dict, key: str) -> float | None:
     return 1 / v if INDICATORS[key].higher_is_better else v
 
 
+def shown(m: dict, key: str) -> float | None:
+    """An indicator's value as the reports show it (samples/s, seconds, bytes): the speeds through
+    the reference where the zoo was timed in groups."""
+    c = cost(m, key)
+    if c is None:
+        return None
+    return 1 / c if INDICATORS[key].higher_is_better else c
+
+
 def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
     """(quality, cost), quality higher better, cost lower better: a is at least as good on both and
     better on one."""
@@ -397,7 +418,9 @@ def analyse(res: dict, zoo: dict) -> dict:
             t = kendall_tau_b([cost(m, a) for m in both], [cost(m, b) for m in both])
             if t is not None:
                 tau.setdefault(a, {})[b] = tau.setdefault(b, {})[a] = t
-    return {"indicators": indicators, "fronts": fronts, "dominated": dominated, "tau": tau,
+    # a model without the quality number has no place on a front, but its costs still rank
+    no_quality = [m["name"] for m in ok if q and q not in (m.get("quality") or {})]
+    return {"indicators": indicators, "fronts": fronts, "dominated": dominated, "tau": tau, "no_quality": no_quality,
             "disagreements": disagreements(fronts, dominated, {m["name"]: m for m in ok}, q)}
 
 

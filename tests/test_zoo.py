@@ -176,3 +176,94 @@ def test_the_local_executor_imports_no_ray(tmp_path):
                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr[-2000:]
+
+
+def test_a_model_without_quality_is_kept_out_of_the_fronts(tmp_path):
+    """C's acc left out: A and B make the fronts alone (by parameters A dominates B; by MACs B
+    is cheaper and A better), C's costs still rank, and the report names C."""
+    r = run("zoo", _zoo(tmp_path, ZOO.replace(", quality: {acc: 75}", "")), "--out", str(tmp_path / "out"), "-q")
+    assert r.exit_code == 0, r.output
+    z = json.loads((tmp_path / "out" / "results.json").read_text())["zoo"]
+    assert z["no_quality"] == ["C"]
+    assert z["fronts"]["params"] == ["A"] and z["dominated"]["params"] == {"B": "A"}
+    assert z["fronts"]["macs"] == ["B", "A"] and z["dominated"]["macs"] == {}
+    assert z["tau"]["params"]["macs"] == pytest.approx(-1 / 3)  # over all three models, C included
+    assert "No acc given for C: kept out of the fronts" in r.output
+    assert "| C | no quality | " in (tmp_path / "out" / "report.md").read_text()
+
+
+TIMM_CSV = "model,img_size,top1\nresnet18.a1_in1k,224,71.504\n{row}\n"
+
+
+@pytest.mark.parametrize("row, expected", [
+    ("resnet5O.a1_in1k,224,80.4",  # a capital O for the zero
+     "line 3: model 'resnet5O.a1_in1k': unknown timm model 'resnet5O.a1_in1k'; closest: "),
+    ("tv:resnet50,224,80.4", "line 3: model 'tv:resnet50': model source 'tv:resnet50': expected PREFIX:NAME"),
+    ("torchvision:resnet5000,224,80.4", "line 3: model 'torchvision:resnet5000': unknown torchvision model"),
+    ("resnet18.a1_in1k,224,71.504", "the name 'resnet18.a1_in1k @ 224 px' is given to two models"),
+])
+def test_bad_zoo_csv_rows_one_line_exit_2(tmp_path, row, expected):
+    """A row whose model names no model its library knows is found before anything runs."""
+    r = run("zoo", _zoo(tmp_path, TIMM_CSV.format(row=row), "results.csv"), "--out", str(tmp_path / "out"))
+    one_line_exit_2(r, expected)
+    if "line 3" in expected:
+        assert "write a source in the model column (timm:NAME, torchvision:NAME" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_five_models_through_every_format(tmp_path):
+    """Counts only: the three models above, D = mlp_stack(depth=3, width=8) (params 72 + 3*72 =
+    288, MACs 64 + 3*64 = 256) and shared_mlp(times=4) under a hostile name. The LaTeX table and
+    both figures compiled by pdflatex, the HTML opened in headless Chromium with the name shown
+    as text, the Markdown parsed, the CSV and JSON read back."""
+    import csv
+    import html
+    import re
+
+    from markdown_it import MarkdownIt
+
+    from test_report import HOSTILE, need
+
+    pdflatex, chromium = need("pdflatex"), need("chromium")
+    text = ZOO.replace("measure:", "  - {name: D, source: \"python:tiny_models:mlp_stack\", kwargs: {depth: 3, "
+                                   "width: 8}, quality: {acc: 65}}\n"
+                                   f"  - {{name: {json.dumps(HOSTILE)}, source: \"python:tiny_models:shared_mlp\", "
+                                   "kwargs: {times: 4}, quality: {acc: 72}}\nmeasure:")
+    out = tmp_path / "out"
+    r = run("zoo", _zoo(tmp_path, text), "--out", str(out), "-q")
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "results.json").read_text())
+    names = [m["name"] for m in res["models"]]
+    assert names == ["A", "B", "C", "D", HOSTILE]
+    assert (res["models"][3]["params"]["unique"], res["models"][3]["flops"]["macs"]) == (288, 256)
+
+    (out / "doc.tex").write_text("\\documentclass{article}\\usepackage{booktabs}\\usepackage{graphicx}\n"
+                                 "\\begin{document}\n\\input{table.tex}\n\\includegraphics[width=\\linewidth]"
+                                 "{fig_fronts.pdf}\n\\includegraphics{fig_agreement.pdf}\n\\end{document}\n")
+    proc = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=out,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0 and "Output written on doc.pdf" in proc.stdout, proc.stdout[-2000:]
+
+    proc = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                           "--disable-component-update", "--no-first-run", "--enable-logging=stderr", "--v=0",
+                           "--dump-dom", (out / "report.html").as_uri()], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [line for line in proc.stderr.splitlines() if "CONSOLE" in line] == []
+    dom = proc.stdout
+    assert "<script" not in dom.replace("&lt;script", "")  # the hostile name is text, never an element
+    table = dom.split("<table>")[1].split("</table>")[0]
+    cells = [html.unescape(c) for c in re.findall(r"<tr><td>(.*?)</td>", table)]
+    assert cells == names
+
+    md = MarkdownIt("commonmark").enable("table").parse((out / "report.md").read_text())
+    rows = [t for t in md if t.type == "tr_open"]
+    assert len(rows) == 1 + 5 + 1 + 3  # the models (a header and 5), tau (a header, params, MACs, FLOPs)
+
+    with open(out / "results.csv", newline="") as f:
+        assert [row["model"] for row in csv.DictReader(f)] == names
+
+
+def test_a_csv_row_without_quality_is_read(tmp_path):
+    """An empty top1 cell: the model is read without quality (the fronts leave it out, as above)."""
+    zoo = load_zoo(_zoo(tmp_path, TIMM_CSV.format(row="resnet50.a1_in1k,224,"), "results.csv"))
+    assert zoo["quality"] == "top1" and [m["quality"] for m in zoo["models"]] == [{"top1": 71.504}, {}]

@@ -20,33 +20,13 @@ from markupsafe import Markup  # noqa: E402
 
 from ..readings import INDICATORS  # noqa: E402
 from ..results import dumps, write  # noqa: E402
-from ..zoo import cost  # noqa: E402
+from ..zoo import shown  # noqa: E402
+from .columns import tex_number, text  # noqa: E402
 from .figures import STYLES, _place_numbers, _rc, _scale_axis, _width, svg_text  # noqa: E402
 from .latex import escape  # noqa: E402
 from .templates import check_template_dir, render_template  # noqa: E402
-from .units import seconds, si, size  # noqa: E402
 
 STAR = "\u2605"
-
-
-def _value(m: dict, key: str) -> float | None:
-    """The number shown: speeds through the reference where the zoo was timed in groups."""
-    c = cost(m, key)
-    if c is None:
-        return None
-    return 1 / c if INDICATORS[key].higher_is_better else c
-
-
-def _text(key: str, v: float | None) -> str:
-    if v is None:
-        return "n/a"
-    if key == "latency":
-        return seconds(v)
-    if key == "peak_memory":
-        return size(v)
-    if key == "throughput":
-        return si(v, "/s")
-    return si(v)
 
 
 def _ok(res: dict) -> list[dict]:
@@ -59,10 +39,10 @@ def table_rows(res: dict) -> tuple[list[str], list[list[str]]]:
     header = ["model", q or "quality"] + [INDICATORS[k].header for k in z["indicators"]]
     rows = []
     for m in _ok(res):
-        cells = [m["name"], f"{m['quality'][q]:g}" if q in (m.get("quality") or {}) else "n/a"]
+        cells = [m["name"], f"{m['quality'][q]:g}" if q in (m.get("quality") or {}) else "no quality"]
         for k in z["indicators"]:
             star = f" {STAR}" if m["name"] in z["fronts"].get(k, []) else ""
-            cells.append(_text(k, _value(m, k)) + star)
+            cells.append(text(INDICATORS[k], shown(m, k)) + star)
         rows.append(cells)
     return header, rows
 
@@ -76,6 +56,9 @@ def summary(res: dict) -> list[str]:
              + f"; quality: {z['quality'] or 'none given'}" + (" (lower is better)" if z["lower_is_better"] else "")
              + (f"; speed timed in {len(z['groups'])} interleaved groups, each with {z['reference']}"
                 if any(m.get("speed") for m in ok) else "; counts only")]
+    if z.get("no_quality"):
+        lines.append(f"No {z['quality']} given for {', '.join(z['no_quality'])}: kept out of the fronts; their costs "
+                     f"are still ranked.")
     pairs = sorted(((t, a, b) for a, row in z["tau"].items() for b, t in row.items() if a < b))
     if pairs:
         t, a, b = pairs[0]
@@ -97,8 +80,7 @@ def zoo_markdown(res: dict) -> str:
     header, rows = table_rows(res)
     out = [f"# {z['name']}", ""] + [f"- {line}" for line in summary(res)] + ["", f"{STAR}: on the Pareto front of "
            f"{z['quality']} against that indicator.", ""]
-    out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    out += md_table(header, rows)
     if z["tau"]:
         keys = [k for k in z["indicators"] if k in z["tau"]]
         out += ["", "Rank agreement between indicators (Kendall's tau-b):", "",
@@ -123,33 +105,45 @@ def zoo_csv(res: dict) -> str:
     for m in res["models"]:
         q = (m.get("quality") or {}).get(z["quality"]) if z["quality"] else None
         w.writerow([m["name"], "" if q is None else q]
-                   + [("" if m.get("failed") or _value(m, k) is None else repr(_value(m, k))) for k in z["indicators"]]
+                   + [("" if m.get("failed") or shown(m, k) is None else repr(shown(m, k))) for k in z["indicators"]]
                    + [int(m["name"] in z["fronts"].get(k, [])) for k in z["indicators"]]
                    + [(m.get("zoo") or {}).get("group", ""), m.get("failed") or ""])
     return buf.getvalue()
+
+
+def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table's lines; a | inside a cell is escaped."""
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows])
+
+
+def tex_table(header: list[str], rows: list[list[str]], caption: str, comment: str) -> str:
+    """A booktabs table of a text column and numbers; cells and caption come escaped."""
+    lines = [f"% {comment}", "\\begin{table}[t]", "\\centering", "\\small", "\\setlength{\\tabcolsep}{3pt}",
+             "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}", "\\toprule", " & ".join(header) + " \\\\",
+             "\\midrule"]
+    lines += [" & ".join(cells) + " \\\\" for cells in rows]
+    lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{caption}}}", "\\end{table}"]
+    return "\n".join(lines) + "\n"
 
 
 def zoo_table_tex(res: dict) -> str:
     """A booktabs table; the front's members are marked with a star."""
     z = res["zoo"]
     keys = z["indicators"]
-    lines = ["% fairness zoo: $\\star$ marks the Pareto front of quality against that column",
-             "\\begin{table}[t]", "\\centering", "\\small", "\\setlength{\\tabcolsep}{3pt}",
-             "\\begin{tabular}{l" + "r" * (1 + len(keys)) + "}", "\\toprule",
-             " & ".join([escape("Model"), escape(z["quality"] or "Quality")]
-                        + [escape(INDICATORS[k].header) for k in keys]) + " \\\\", "\\midrule"]
+    rows = []
     for m in _ok(res):
         cells = [escape(m["name"]), f"{m['quality'][z['quality']]:g}" if z["quality"] in (m.get("quality") or {})
                  else "--"]
         for k in keys:
-            v = _value(m, k)
-            text = "--" if v is None else f"{v / INDICATORS[k].scale:.{INDICATORS[k].digits}f}"
-            cells.append(text + ("$^\\star$" if m["name"] in z["fronts"].get(k, []) else ""))
-        lines.append(" & ".join(cells) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}",
-              f"\\caption{{{escape(z['name'])}: $\\star$ marks the Pareto front of {escape(z['quality'] or 'quality')} "
-              f"against each cost indicator.}}", "\\end{table}"]
-    return "\n".join(lines) + "\n"
+            v = shown(m, k)
+            star = "$^\\star$" if m["name"] in z["fronts"].get(k, []) else ""
+            cells.append(("--" if v is None else tex_number(INDICATORS[k], v)) + star)
+        rows.append(cells)
+    header = [escape("Model"), escape(z["quality"] or "Quality")] + [escape(INDICATORS[k].header) for k in keys]
+    return tex_table(header, rows, f"{escape(z['name'])}: $\\star$ marks the Pareto front of "
+                                   f"{escape(z['quality'] or 'quality')} against each cost indicator.",
+                     "fairness zoo: $\\star$ marks the Pareto front of quality against that column")
 
 
 def fronts_figure(res: dict, style: str = "neurips"):
@@ -169,7 +163,7 @@ def fronts_figure(res: dict, style: str = "neurips"):
         axes = fig.subplots(1, len(keys), sharey=True, squeeze=False)[0]
         for ax, k in zip(axes, keys):
             scale = INDICATORS[k].scale  # in the unit of the axis label: M parameters, G MACs, ms
-            pts = [(_value(m, k) / scale, m["quality"][q], m["name"]) for m in models if _value(m, k) is not None]
+            pts = [(shown(m, k) / scale, m["quality"][q], m["name"]) for m in models if shown(m, k) is not None]
             on = set(z["fronts"][k])
             for x, y, n in pts:
                 ax.scatter([x], [y], s=14, zorder=3, color="C3" if n in on else "0.55", linewidths=0)
@@ -183,8 +177,8 @@ def fronts_figure(res: dict, style: str = "neurips"):
         fig.canvas.draw()  # the layout, before numbers are placed by their rendered extents
         for ax, k in zip(axes, keys):
             scale = INDICATORS[k].scale
-            _place_numbers(fig, ax, [(_value(m, k) / scale, m["quality"][q], str(number[m["name"]]))
-                                     for m in models if _value(m, k) is not None], font - 2)
+            _place_numbers(fig, ax, [(shown(m, k) / scale, m["quality"][q], str(number[m["name"]]))
+                                     for m in models if shown(m, k) is not None], font - 2)
         fig.get_layout_engine().set(rect=(0, 0.12, 1, 0.88))
         fig.text(0.5, 0.01, "   ".join(f"{number[m['name']]} {m['name']}" for m in models), ha="center",
                  va="bottom", fontsize=font - 2, wrap=True)
@@ -214,6 +208,17 @@ def agreement_figure(res: dict, style: str = "neurips"):
     return fig
 
 
+def html_page(*, kind: str, title: str, summary_lines: list[str], header: list[str], rows: list[list[str]], note: str,
+              findings_title: str, findings: list[str], figures: list, environment_title: str, environment: list,
+              res: dict, failed: list[dict], template_dir=None) -> str:
+    """The zoo's page (zoo.html.j2, from `template_dir` where it holds one), for a zoo and for a
+    merge: a summary, a table, findings, figures, the environment and the raw results."""
+    return render_template(
+        "zoo.html.j2", template_dir, kind=kind, title=title, summary=summary_lines, header=header, rows=rows,
+        note=note, findings_title=findings_title, findings=findings, figures=figures,
+        environment_title=environment_title, environment=environment, raw_json=dumps(res), failed=failed)
+
+
 def render_zoo(res: dict, folder: str | Path, style: str = "neurips", template_dir=None) -> list[Path]:
     """Every format of a zoo into `folder`; zoo.html.j2 from `template_dir` where it holds one."""
     check_template_dir(template_dir)
@@ -229,16 +234,19 @@ def render_zoo(res: dict, folder: str | Path, style: str = "neurips", template_d
         written.append(folder / f"{name}.pdf")
         figures[name] = Markup(svg_text(fig))
         plt.close(fig)
-    for name, text in (("report.md", zoo_markdown(res)), ("results.csv", zoo_csv(res)),
+    for name, body in (("report.md", zoo_markdown(res)), ("results.csv", zoo_csv(res)),
                        ("table.tex", zoo_table_tex(res))):
-        (folder / name).write_text(text)
+        (folder / name).write_text(body)
         written.append(folder / name)
     header, rows = table_rows(res)
     z = res["zoo"]
-    html = render_template(
-        "zoo.html.j2", template_dir, title=z["name"], summary=summary(res), header=header, rows=rows, star=STAR, quality=z["quality"],
-        disagreements=z["disagreements"], figures=list(figures.items()),
-        environment=list((res.get("environment") or {}).items()), raw_json=dumps(res),
+    html = html_page(
+        kind="zoo", title=z["name"], summary_lines=summary(res), header=header, rows=rows,
+        note=f"{STAR}: on the Pareto front of {z['quality'] or 'quality'} against that indicator (no other model is "
+             "at least as good on both and better on one).",
+        findings_title="Where the indicators disagree", findings=[d["text"] for d in z["disagreements"]],
+        figures=list(figures.items()), environment_title="Environment",
+        environment=list((res.get("environment") or {}).items()), res=res, template_dir=template_dir,
         failed=[m for m in res["models"] if m.get("failed")])
     (folder / "report.html").write_text(html)
     written.append(folder / "report.html")
