@@ -797,7 +797,7 @@ def render(results_file, formats, out_dir, figure_style, template_dir):
 
 @main.command(epilog="""\b
 Examples:
-  fairness gallery examples/albert_vs_bert.yaml examples/paper/*.yaml
+  fairness gallery examples/albert_vs_bert.yaml examples/paper/*.yaml examples/zoo/imagenet.yaml
   fairness gallery examples/paper/vit_patch.yaml --out /tmp/gallery --figure-style icml
 """)
 @click.argument("configs", metavar="CONFIG.yaml...", nargs=-1, required=True, type=click.Path(dir_okay=False))

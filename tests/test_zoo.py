@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from fairness import FairnessError
 from fairness.zoo import front, groups_of, kendall_tau_b, load_zoo
 from cli_run import one_line_exit_2, run
 
+GALLERY_ZOO = Path(__file__).parent.parent / "reports" / "imagenet-zoo"
 ZOO = """\
 name: tiny-zoo
 quality: acc
@@ -135,15 +137,19 @@ def test_bad_zoo_files_one_line_exit_2(tmp_path, edit, expected):
 
 
 @pytest.mark.parametrize("style", ["neurips", "icml"])
-def test_zoo_figures_text_never_overlaps_nor_leaves_the_figure(tmp_path, style, monkeypatch):
-    """The fronts and the agreement heat map, from matplotlib's own text extents."""
+@pytest.mark.parametrize("zoo", ["tiny", "gallery"])
+def test_zoo_figures_text_never_overlaps_nor_leaves_the_figure(tmp_path, style, monkeypatch, zoo):
+    """The fronts and the agreement heat map, from matplotlib's own text extents: the tiny zoo
+    (three panels), and the gallery's twelve ImageNet models timed on an H200 (six panels, which
+    in one row of 5.5 in laid their axis labels over each other)."""
     import matplotlib.pyplot as plt
 
     from fairness.render.zoo import agreement_figure, fronts_figure
+    from fairness.results import load
     from fairness.zoo import run_zoo
     from test_report import drawn_texts
 
-    res = run_zoo(_zoo(tmp_path))
+    res = run_zoo(_zoo(tmp_path)) if zoo == "tiny" else load(str(GALLERY_ZOO / "results.json"))
     for make in (fronts_figure, agreement_figure):
         fig = make(res, style)
         renderer = fig.canvas.get_renderer()
@@ -267,3 +273,16 @@ def test_a_csv_row_without_quality_is_read(tmp_path):
     """An empty top1 cell: the model is read without quality (the fronts leave it out, as above)."""
     zoo = load_zoo(_zoo(tmp_path, TIMM_CSV.format(row="resnet50.a1_in1k,224,"), "results.csv"))
     assert zoo["quality"] == "top1" and [m["quality"] for m in zoo["models"]] == [{"top1": 71.504}, {}]
+
+
+def test_a_zoo_is_a_gallery_entry(tmp_path):
+    """`fairness gallery` takes a zoo file: renders its results again, and its line gives the fronts."""
+    config = _zoo(tmp_path)
+    r = run("zoo", config, "--out", str(tmp_path / "gallery" / "tiny-zoo"), "-q")
+    assert r.exit_code == 0, r.output
+    (tmp_path / "gallery" / "tiny-zoo" / "report.html").unlink()
+    r = run("gallery", config, "--out", str(tmp_path / "gallery"))
+    assert r.exit_code == 0, r.output
+    index = (tmp_path / "gallery" / "README.md").read_text()
+    assert "**tiny-zoo**" in index and "3 models, counts only: models on each front: params 2, macs 2" in index
+    assert (tmp_path / "gallery" / "tiny-zoo" / "report.html").exists()

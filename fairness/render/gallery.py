@@ -18,7 +18,10 @@ from pathlib import Path
 
 from ..compare import load_config, safe_name
 from ..errors import FairnessError
+from ..spec import read_yaml
+from ..zoo import load_zoo
 from ..judgement import judgement_of
+from ..results import load
 from .flags import md
 from .report import load_for_render, render
 from .templates import check_template_dir
@@ -55,6 +58,23 @@ def _line(config: Path, cfg: dict, folder: Path, index_dir: Path) -> str:
             + f". {links}")
 
 
+def _zoo_line(config: Path, zoo: dict, folder: Path, index_dir: Path) -> str:
+    """One zoo: its name and config, how many models, where it was timed, its fronts' sizes."""
+    head = f"- **{md(zoo['name'])}** ({_link(str(config), config, index_dir)}): {len(zoo['models'])} models"
+    results = folder / "results.json"
+    if not results.exists():
+        return (f"{head}: not run yet; `fairness zoo {config} --out {os.path.relpath(folder)}`, then "
+                f"`fairness gallery` again.")
+    res = load(str(results))
+    timed = any(m.get("speed") for m in res["models"] if not m.get("failed"))
+    where = f"speed on {(res.get('environment') or {}).get('device_name')}" if timed else "counts only"
+    z = res["zoo"]
+    fronts = ", ".join(f"{k} {len(v)}" for k, v in z["fronts"].items())
+    links = " · ".join(_link(text, folder / f, index_dir) for text, f in FILES if (folder / f).exists())
+    return (f"{head}, {md(where)}: models on each front: {md(fronts)}; {len(z['disagreements'])} disagreements "
+            f"between indicators. {links}")
+
+
 def compile_pdf(folder: Path, created: str | None) -> Path:
     """report.pdf from report.tex with pdflatex, its .aux, .log and .out removed. The PDF's dates
     and ID are set from when the results were measured (SOURCE_DATE_EPOCH), so the same results
@@ -85,10 +105,20 @@ def gallery(configs: list[str], out: str | Path = "reports", style: str = "neuri
     out = Path(out)
     lines = ["# The gallery", "",
              "The comparisons of \"The Efficiency Misnomer\" (Dehghani et al., ICLR 2022), each made by "
-             "`fairness compare` from its config and rendered from its results file. Regenerate with "
+             "`fairness compare` from its config and rendered from its results file, and a zoo of ImageNet "
+             "models (`fairness zoo`). Regenerate with "
              f"`fairness gallery {' '.join(configs)}`; each report is re-rendered from its results.json by "
              "the current renderers (no measuring).", ""]
     for path in configs:
+        if "models" in (read_yaml(path, f"gallery config {path}") or {}):  # a zoo (fairness zoo), not a comparison
+            from .zoo import render_zoo
+
+            zoo = load_zoo(path)
+            folder = out / safe_name(zoo["name"])
+            if (folder / "results.json").exists():
+                render_zoo(load(str(folder / "results.json")), folder, style=style, template_dir=template_dir)
+            lines.append(_zoo_line(Path(path), zoo, folder, out))
+            continue
         cfg = load_config(path)
         folder = out / safe_name(cfg["name"])
         if (folder / "results.json").exists():

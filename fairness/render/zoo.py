@@ -22,11 +22,13 @@ from ..readings import INDICATORS  # noqa: E402
 from ..results import dumps, write  # noqa: E402
 from ..zoo import shown  # noqa: E402
 from .columns import tex_number, text  # noqa: E402
-from .figures import STYLES, _place_numbers, _rc, _scale_axis, _width, svg_text  # noqa: E402
+from .figures import STYLES, _freeze, _place_numbers, _rc, _scale_axis, _width, svg_text  # noqa: E402
 from .latex import escape  # noqa: E402
 from .templates import check_template_dir, render_template  # noqa: E402
 
 STAR = "\u2605"
+SUMMARY_DISAGREEMENTS = 4  # in the summary; every one is listed under the findings
+COUNTS, SPEEDS = {"params", "macs", "flops"}, {"throughput", "latency"}
 
 
 def _ok(res: dict) -> list[dict]:
@@ -54,11 +56,19 @@ def summary(res: dict) -> list[str]:
     ok = _ok(res)
     lines = [f"{len(ok)} models" + (f" ({len(res['models']) - len(ok)} failed)" if len(ok) < len(res["models"]) else "")
              + f"; quality: {z['quality'] or 'none given'}" + (" (lower is better)" if z["lower_is_better"] else "")
-             + (f"; speed timed in {len(z['groups'])} interleaved groups, each with {z['reference']}"
+             + ((f"; speed timed in one interleaved group, paired with {z['reference']}" if len(z["groups"]) == 1 else
+                 f"; speed timed in {len(z['groups'])} interleaved groups, each with {z['reference']}")
                 if any(m.get("speed") for m in ok) else "; counts only")]
     if z.get("no_quality"):
         lines.append(f"No {z['quality']} given for {', '.join(z['no_quality'])}: kept out of the fronts; their costs "
                      f"are still ranked.")
+    bound = [m["name"] for m in ok if (((m.get("speed") or {}).get("latency") or {}).get("host_bound"))]
+    if bound:  # then latency ranks how many kernels a model launches, not the work its device does
+        lines.append(f"Latency at batch {((ok[0].get('speed') or {}).get('latency') or {}).get('batch_size', 1)} is "
+                     f"bound by the host's kernel launches for {len(bound)} of {len(ok)} models: it ranks how many "
+                     f"kernels they launch more than the device's work"
+                     + ("; CUDA graph replays (--cuda-graphs) time the device's." if not any(
+                         (m.get("speed") or {}).get("cuda_graph") for m in ok) else "."))
     pairs = sorted(((t, a, b) for a, row in z["tau"].items() for b, t in row.items() if a < b))
     if pairs:
         t, a, b = pairs[0]
@@ -69,7 +79,13 @@ def summary(res: dict) -> list[str]:
         lines.append("Pareto fronts: " + "; ".join(f"{INDICATORS[k].label}: {', '.join(v)}" for k, v in fronts.items())
                      + ".")
     if z["disagreements"]:
-        lines += [d["text"] + "." for d in z["disagreements"]]
+        # the paper's finding first: on a count's front (parameters, MACs, FLOPs) but dominated on speed
+        first = sorted(z["disagreements"], key=lambda d: not (set(d["on_front"]) & COUNTS
+                                                              and set(d["dominated_on"]) & SPEEDS))
+        lines += [d["text"] + "." for d in first[:SUMMARY_DISAGREEMENTS]]
+        if len(first) > SUMMARY_DISAGREEMENTS:
+            lines.append(f"{len(first) - SUMMARY_DISAGREEMENTS} more disagreements under \"Where the indicators "
+                         f"disagree\".")
     elif fronts:
         lines.append("No model is on one front and dominated on another: the indicators agree on this table.")
     return lines
@@ -88,6 +104,8 @@ def zoo_markdown(res: dict) -> str:
         for a in keys:
             out.append(f"| {INDICATORS[a].label} | " + " | ".join(
                 "1" if a == b else f"{z['tau'][a].get(b, float('nan')):.2f}" for b in keys) + " |")
+    if z["disagreements"]:
+        out += ["", "## Where the indicators disagree", ""] + [f"- {d['text']}." for d in z["disagreements"]]
     sources = [(m["name"], m["quality_source"]) for m in _ok(res) if m.get("quality_source")]
     if sources:
         out += ["", "Quality numbers, as given: " + "; ".join(f"{n}: {s}" for n, s in sources) + "."]
@@ -159,8 +177,16 @@ def fronts_figure(res: dict, style: str = "neurips"):
     number = {m["name"]: i + 1 for i, m in enumerate(models)}
     font = STYLES[style]["fonts"]["font.size"]
     with plt.rc_context(_rc(style)):
-        fig = plt.figure(figsize=(_width(style, True), 2.4), layout="constrained")
-        axes = fig.subplots(1, len(keys), sharey=True, squeeze=False)[0]
+        # three panels a row: six in one row of a 5.5 in text left their axis labels on top of each other
+        cols = min(3, len(keys))
+        rows = -(-len(keys) // cols)
+        key_in = 0.3 + 0.12 * (len(models) // 8)  # the numbered key below the panels, about 8 models a line
+        height = 1.7 * rows + key_in
+        fig = plt.figure(figsize=(_width(style, True), height), layout="constrained")
+        grid = fig.subplots(rows, cols, sharey=True, squeeze=False)
+        for ax in grid.flat[len(keys):]:
+            ax.set_visible(False)
+        axes = list(grid.flat[:len(keys)])
         for ax, k in zip(axes, keys):
             scale = INDICATORS[k].scale  # in the unit of the axis label: M parameters, G MACs, ms
             pts = [(shown(m, k) / scale, m["quality"][q], m["name"]) for m in models if shown(m, k) is not None]
@@ -173,13 +199,14 @@ def fronts_figure(res: dict, style: str = "neurips"):
             _scale_axis(ax, "x", [p[0] for p in pts])
             ax.set_xlabel(INDICATORS[k].header)
             ax.grid(True, linewidth=0.3)
-        axes[0].set_ylabel(q + (" (lower is better)" if z["lower_is_better"] else ""))
-        fig.canvas.draw()  # the layout, before numbers are placed by their rendered extents
+        for row in grid:
+            row[0].set_ylabel(q + (" (lower is better)" if z["lower_is_better"] else ""))
+        fig.get_layout_engine().set(rect=(0, key_in / height, 1, 1 - key_in / height))  # room for the key
+        _freeze(fig)  # the layout, kept, before numbers are placed by their rendered extents
         for ax, k in zip(axes, keys):
             scale = INDICATORS[k].scale
             _place_numbers(fig, ax, [(shown(m, k) / scale, m["quality"][q], str(number[m["name"]]))
                                      for m in models if shown(m, k) is not None], font - 2)
-        fig.get_layout_engine().set(rect=(0, 0.12, 1, 0.88))
         fig.text(0.5, 0.01, "   ".join(f"{number[m['name']]} {m['name']}" for m in models), ha="center",
                  va="bottom", fontsize=font - 2, wrap=True)
     return fig
@@ -198,7 +225,7 @@ def agreement_figure(res: dict, style: str = "neurips"):
         grid = [[1.0 if a == b else z["tau"][a].get(b, float("nan")) for b in keys] for a in keys]
         image = ax.imshow(grid, vmin=-1, vmax=1, cmap="RdBu")
         labels = [INDICATORS[k].label for k in keys]
-        ax.set_xticks(range(len(keys)), labels, rotation=40, ha="right")
+        ax.set_xticks(range(len(keys)), labels, rotation=90)  # turned 40 degrees, their boxes overlapped
         ax.set_yticks(range(len(keys)), labels)
         for i, row in enumerate(grid):
             for j, t in enumerate(row):
