@@ -44,7 +44,7 @@ def main() -> None:
         start = time.perf_counter()
         res = run_zoo(path, no_speed=True, executor=executor)
         wall = time.perf_counter() - start
-    print(f"| model | params (M) | GMACs | count (s) |\n|---|---:|---:|---:|")
+    print("| model | params (M) | GMACs | count (s) |\n|---|---:|---:|---:|")
     for m in res["models"]:
         if m.get("failed"):
             print(f"| {m['name']} | failed: {m['failed'][:80]} | | |")

@@ -15,7 +15,8 @@ Two steps. `run` times one `fairness zoo` command and keeps its results and its 
 
     python benchmarks/gpu_zoo_ray.py table OUT/ray-2gpu OUT/ray-1gpu OUT/local-12
 
-Results and the machine are written down in benchmarks/RESULTS.md.
+On the device machine, tar the run folders into one file under $OUT: a call brings back at
+most 8 files. Results and the machine are written down in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +41,8 @@ def run(out: str, zoo_args: list[str]) -> None:
     start = time.perf_counter()
     proc = subprocess.run(cmd)
     wall = time.perf_counter() - start
+    # the cache is for --resume, which a benchmark does not use; a device call brings back 8 files
+    shutil.rmtree(folder / ".fairness-cache", ignore_errors=True)
     (folder / "wall.json").write_text(json.dumps({"cmd": cmd[3:], "wall_s": wall, "rc": proc.returncode,
                                                   "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}))
     print(f"{folder.name}: {wall:.0f} s, exit {proc.returncode}")
