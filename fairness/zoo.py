@@ -292,8 +292,20 @@ def measure_zoo(zoo: dict, *, speed=None, count_device: str = "meta", image_size
         _via_reference(res, reference)
     res["zoo"] = {"name": zoo["name"], "quality": zoo["quality"], "lower_is_better": zoo["lower_is_better"],
                   "reference": reference, "groups": plan, **analyse(res, zoo),
-                  "executor": {"name": executor.name, "groups": placement}}
+                  "executor": {"name": executor.name, "groups": placement}, "gpu_types": gpu_types(placement)}
     return res
+
+
+def gpu_types(placement: list[dict]) -> dict[str, list[int]]:
+    """The GPU models that timed the groups, each with its groups (numbered from 1); empty where
+    no group ran on a GPU that Ray named (the local executor). More than one type: a model's
+    speed-up over the reference holds on its own group's GPU, and a speed across types compares
+    only through the reference."""
+    types: dict[str, list[int]] = {}
+    for p in placement:
+        if p.get("gpu_name"):
+            types.setdefault(p["gpu_name"], []).append(p["group"] + 1)
+    return types
 
 
 def _median(xs: list[float]) -> float | None:

@@ -286,3 +286,24 @@ def test_a_zoo_is_a_gallery_entry(tmp_path):
     index = (tmp_path / "gallery" / "README.md").read_text()
     assert "**tiny-zoo**" in index and "3 models, counts only: models on each front: params 2, macs 2" in index
     assert (tmp_path / "gallery" / "tiny-zoo" / "report.html").exists()
+
+
+def test_groups_on_different_gpu_types_are_said(tmp_path):
+    """Ray names each group's GPU; two types in one zoo: the summary says speeds compare across
+    them only through the reference, and the environment lists where each group ran."""
+    from fairness.render.zoo import summary, where_timed
+    from fairness.zoo import gpu_types, run_zoo
+
+    res = run_zoo(_zoo(tmp_path))
+    placement = [{"group": 0, "models": ["B", "A"], "seconds": 10.0, "failed": None, "host": "n1", "gpus": ["0"],
+                  "gpu_name": "NVIDIA H200"},
+                 {"group": 1, "models": ["B", "C"], "seconds": 12.0, "failed": None, "host": "n2", "gpus": ["1"],
+                  "gpu_name": "NVIDIA A100-SXM4-80GB"}]
+    assert gpu_types(placement) == {"NVIDIA H200": [1], "NVIDIA A100-SXM4-80GB": [2]}
+    assert gpu_types([{**p, "gpu_name": "NVIDIA H200"} for p in placement]) == {"NVIDIA H200": [1, 2]}
+    assert gpu_types([{k: v for k, v in p.items() if k != "gpu_name"} for p in placement]) == {}
+    res["zoo"]["executor"]["groups"], res["zoo"]["gpu_types"] = placement, gpu_types(placement)
+    (line,) = [x for x in summary(res) if "different GPUs" in x]
+    assert line.startswith("The groups were timed on different GPUs (NVIDIA H200: group 1; NVIDIA A100-SXM4-80GB: "
+                           "group 2): a speed here compares across them only through B")
+    assert where_timed(res)[1] == ("timing group 2", "B, C: on n2, GPU 1 (NVIDIA A100-SXM4-80GB), 12 s")

@@ -62,6 +62,12 @@ def summary(res: dict) -> list[str]:
     if z.get("no_quality"):
         lines.append(f"No {z['quality']} given for {', '.join(z['no_quality'])}: kept out of the fronts; their costs "
                      f"are still ranked.")
+    types = z.get("gpu_types") or {}
+    if len(types) > 1:
+        lines.append("The groups were timed on different GPUs ("
+                     + "; ".join(f"{t}: group{'s' if len(g) > 1 else ''} {', '.join(map(str, g))}" for t, g in types.items())
+                     + f"): a speed here compares across them only through {z['reference']}, each model's speed-up "
+                     f"over it measured on its own group's GPU; time on one type of GPU to compare them directly.")
     bound = [m["name"] for m in ok if (((m.get("speed") or {}).get("latency") or {}).get("host_bound"))]
     if bound:  # then latency ranks how many kernels a model launches, not the work its device does
         lines.append(f"Latency at batch {((ok[0].get('speed') or {}).get('latency') or {}).get('batch_size', 1)} is "
@@ -246,6 +252,16 @@ def html_page(*, kind: str, title: str, summary_lines: list[str], header: list[s
         environment_title=environment_title, environment=environment, raw_json=dumps(res), failed=failed)
 
 
+def where_timed(res: dict) -> list[tuple[str, str]]:
+    """One row per timing group: its models, and where it ran (host, GPU and its name) in how long."""
+    rows = []
+    for p in (res["zoo"].get("executor") or {}).get("groups") or []:
+        gpu = f", GPU {','.join(p['gpus'])}" + (f" ({p['gpu_name']})" if p.get("gpu_name") else "") if p.get("gpus") else ""
+        state = f"failed: {p['failed']}" if p.get("failed") else f"{p['seconds']:.0f} s"
+        rows.append((f"timing group {p['group'] + 1}", f"{', '.join(p['models'])}: on {p.get('host', '?')}{gpu}, {state}"))
+    return rows
+
+
 def render_zoo(res: dict, folder: str | Path, style: str = "neurips", template_dir=None) -> list[Path]:
     """Every format of a zoo into `folder`; zoo.html.j2 from `template_dir` where it holds one."""
     check_template_dir(template_dir)
@@ -273,7 +289,7 @@ def render_zoo(res: dict, folder: str | Path, style: str = "neurips", template_d
              "at least as good on both and better on one).",
         findings_title="Where the indicators disagree", findings=[d["text"] for d in z["disagreements"]],
         figures=list(figures.items()), environment_title="Environment",
-        environment=list((res.get("environment") or {}).items()), res=res, template_dir=template_dir,
+        environment=list((res.get("environment") or {}).items()) + where_timed(res), res=res, template_dir=template_dir,
         failed=[m for m in res["models"] if m.get("failed")])
     (folder / "report.html").write_text(html)
     written.append(folder / "report.html")
