@@ -6,6 +6,7 @@ import ast
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -118,15 +119,17 @@ def _counts(folder: Path) -> dict:
 
 def _cli(*args, cwd):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent)] + sys.path))
+    # A shell's background job (`make test &`) starts with SIGINT ignored, and Python then leaves
+    # it ignored: the child gets Ctrl-C's default back, as it has at a terminal.
     return subprocess.Popen([sys.executable, "-m", "fairness.cli", "compare", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])
 def test_interrupted_compare_resumes_to_the_same_counts(tmp_path, sig):
     """Stop a comparison once its counts and searches are stored (SIGINT: Ctrl-C; SIGKILL: an
     out-of-memory kill), resume it, and get every count of an uninterrupted run."""
-    import signal
     import time
 
     cfg = tmp_path / "c.yaml"
