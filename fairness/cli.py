@@ -746,7 +746,8 @@ report.html, report.md, table.tex, results.csv and results.json into --out.
 @click.argument("files", metavar="RESULTS.json...", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: reports/NAME/.")
 @click.option("--name", default="merge", show_default=True, help="The report's title and default folder name.")
-def merge(files, out_dir, name):
+@_template_dir_option
+def merge(files, out_dir, name, template_dir):
     """The same models measured on several targets, one column per target.
 
     Counts are checked to agree; speeds and peak memory get a column per target. For every pair
@@ -762,7 +763,7 @@ def merge(files, out_dir, name):
 
     res = load_merge(list(files), name)  # checked before anything is written
     folder = results_mod.check_writable(Path(out_dir or Path("reports") / safe_name(name)), "--out")
-    render_merge(res, folder)
+    render_merge(res, folder, template_dir)
     for line in summary(res):
         click.echo(line)
     click.echo(f"report: {folder / 'report.html'}  (also report.md, table.tex, results.json, results.csv)")
@@ -782,15 +783,28 @@ Examples:
 @click.option("--figure-style", type=click.Choice(["neurips", "iclr", "icml"]), default="neurips", show_default=True)
 @_template_dir_option
 def render(results_file, formats, out_dir, figure_style, template_dir):
-    """Re-render a results file without measuring: the camera-ready loop."""
+    """Re-render a results file without measuring: the camera-ready loop.
+
+    A zoo's or a merge's results.json gets its own report, in every format (--format is for a
+    comparison's)."""
     from pathlib import Path
 
     from .render.report import load_for_render, render as run_render
 
-    res = load_for_render(results_file)
+    from .results import load
+
     folder = Path(out_dir) if out_dir else Path(results_file).parent
-    written = run_render(res, folder, formats=[f.strip() for f in formats.split(",") if f.strip()],
-                         style=figure_style, template_dir=template_dir)
+    raw = load(results_file)
+    if "zoo" in raw or "merge" in raw:  # a zoo's or a merge's results: their own report, every format
+        from .render.merge import render_merge
+        from .render.zoo import render_zoo
+
+        written = (render_zoo(raw, folder, style=figure_style, template_dir=template_dir) if "zoo" in raw
+                   else render_merge(raw, folder, template_dir))
+    else:
+        written = run_render(load_for_render(results_file), folder,
+                             formats=[f.strip() for f in formats.split(",") if f.strip()], style=figure_style,
+                             template_dir=template_dir)
     for path in written:
         click.echo(str(path))
 

@@ -236,3 +236,24 @@ def test_a_latency_swap_in_words():
     assert mismatch_text(r) == ("The ranking by latency changes between cuda/bf16 and cpu/fp32: tau -1.00; a is faster "
                                 "than b on cuda/bf16 but slower on cpu/fp32 (2x as fast as b at batch 1 on cuda/bf16, "
                                 "0.25x on cpu/fp32)")
+
+
+def test_a_merge_takes_a_user_template_and_is_rendered_again(tmp_path):
+    """The merge's page is zoo.html.j2: a user's one in --template-dir is used, by merge and by
+    render on the merge's results.json."""
+    cuda = _results("cuda", "bfloat16", "NVIDIA H200", {"r50": 3000, "vit": 2000})
+    cpu = _results("cpu", "float32", "Intel Xeon", {"r50": 10, "vit": 20})
+    for name, res in (("cuda.json", cuda), ("cpu.json", cpu)):
+        (tmp_path / name).write_text(json.dumps(res))
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "zoo.html.j2").write_text('{% extends "builtin/zoo.html.j2" %}{% block header %}<h1>LAB {{ kind }}: '
+                                     '{{ title }}</h1>{% endblock %}')
+    r = run("merge", str(tmp_path / "cuda.json"), str(tmp_path / "cpu.json"), "--out", str(tmp_path / "m"),
+            "--template-dir", str(lab))
+    assert r.exit_code == 0, r.output
+    assert "<h1>LAB merge: merge</h1>" in (tmp_path / "m" / "report.html").read_text()
+    r = run("render", str(tmp_path / "m" / "results.json"), "--out", str(tmp_path / "again"))
+    assert r.exit_code == 0, r.output
+    html = (tmp_path / "again" / "report.html").read_text()
+    assert "<h1>fairness merge: merge</h1>" in html and "Where the targets rank the models differently" in html

@@ -307,3 +307,14 @@ def test_groups_on_different_gpu_types_are_said(tmp_path):
     assert line.startswith("The groups were timed on different GPUs (NVIDIA H200: group 1; NVIDIA A100-SXM4-80GB: "
                            "group 2): a speed here compares across them only through B")
     assert where_timed(res)[1] == ("timing group 2", "B, C: on n2, GPU 1 (NVIDIA A100-SXM4-80GB), 12 s")
+
+
+def test_render_takes_a_zoo_results_file(tmp_path):
+    """`fairness render` re-renders a zoo's results.json as a zoo, not as a comparison."""
+    r = run("zoo", _zoo(tmp_path), "--out", str(tmp_path / "out"), "-q")
+    assert r.exit_code == 0, r.output
+    r = run("render", str(tmp_path / "out" / "results.json"), "--out", str(tmp_path / "again"))
+    assert r.exit_code == 0, r.output
+    html = (tmp_path / "again" / "report.html").read_text()
+    assert "fairness zoo: tiny-zoo" in html and (tmp_path / "again" / "fig_fronts.pdf").stat().st_size > 0
+    assert (tmp_path / "again" / "report.md").read_text() == (tmp_path / "out" / "report.md").read_text()

@@ -18,6 +18,7 @@ from ..readings import INDICATORS, measured
 from ..results import write
 from .columns import tex_number, text
 from .latex import escape
+from .templates import check_template_dir
 from .zoo import html_page, md_table, tex_table
 
 
@@ -125,7 +126,10 @@ def merge_table_tex(res: dict) -> str:
                      "fairness merge: one column per target")
 
 
-def render_merge(res: dict, folder: str | Path) -> list[Path]:
+def render_merge(res: dict, folder: str | Path, template_dir=None) -> list[Path]:
+    """Every format of a merge into `folder`; its page is zoo.html.j2, from `template_dir` where it
+    holds one."""
+    check_template_dir(template_dir)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = [write(res, folder / "results.json")]
@@ -139,7 +143,7 @@ def render_merge(res: dict, folder: str | Path) -> list[Path]:
         findings_title="Where the targets rank the models differently",
         findings=[f["message"] for f in res["flags"] if f["id"] == "hardware-mismatch"], figures=[],
         environment_title="Targets", environment=[(t["label"], f"{describe(t)}; {t['file']}") for t in mg["targets"]],
-        res=res, failed=[])
+        res=res, failed=[], template_dir=template_dir)
     (folder / "report.html").write_text(html)
     written.append(folder / "report.html")
     return written
