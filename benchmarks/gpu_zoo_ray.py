@@ -65,7 +65,10 @@ def _group(m: dict):
 
 
 def table(folders: list[str]) -> None:
-    runs = [_load(f) for f in folders]
+    missing = [f for f in folders if not (Path(f) / "results.json").exists()]
+    for f in missing:
+        print(f"{f}: no results.json (the run failed or was cut short)")
+    runs = [_load(f) for f in folders if f not in missing]
     print("| run | models | failed | groups | wall (s) | where each group ran (s) |")
     print("|---|---:|---:|---:|---:|---|")
     for r in runs:
@@ -77,9 +80,9 @@ def table(folders: list[str]) -> None:
               f"| {r['wall']['wall_s']:.0f} | {placed} |")
     print()
     print("| run A | run B | common | counts identical | throughput: median, max abs diff | "
-          "latency: median, max abs diff | cross-group pairs | through the reference vs direct, throughput: median, "
-          "max abs diff | the same, latency |")
-    print("|---|---|---:|---|---|---|---:|---|---|")
+          "latency: median, max abs diff | cross-group pairs | through the reference vs direct, eager throughput: "
+          "median, max abs diff | eager latency | graph throughput | graph latency |")
+    print("|---|---|---:|---|---|---|---:|---|---|---|---|")
     for a, b in itertools.combinations(runs, 2):
         common = sorted(set(a["models"]) & set(b["models"]))
         same = all(_count(a["models"][k], c) == _count(b["models"][k], c) for k in common for c in COUNTS)
@@ -88,21 +91,42 @@ def table(folders: list[str]) -> None:
             d = [abs(a["models"][k]["zoo"][ind] / b["models"][k]["zoo"][ind] - 1) for k in common
                  if (a["models"][k].get("zoo") or {}).get(ind) and (b["models"][k].get("zoo") or {}).get(ind)]
             cells.append(f"{100 * statistics.median(d):.1f}%, {100 * max(d):.1f}%" if d else "-")
-        # pairs split across groups in one run and together in one group in the other
-        cross = {"throughput": [], "latency": []}
-        for x, y in itertools.combinations(common, 2):
-            for split, joint in ((a, b), (b, a)):
-                ms, mj = split["models"], joint["models"]
-                if _group(ms[x]) != _group(ms[y]) and _group(mj[x]) == _group(mj[y]):
-                    for ind in ("throughput", "latency"):
-                        if all((m.get("zoo") or {}).get(ind) for m in (ms[x], ms[y], mj[x], mj[y])):
-                            via = ms[x]["zoo"][ind] / ms[y]["zoo"][ind]
-                            direct = mj[x]["zoo"][ind] / mj[y]["zoo"][ind]
-                            cross[ind].append(abs(via / direct - 1))
-                    break
-        cc = [f"{100 * statistics.median(d):.1f}%, {100 * max(d):.1f}%" if d else "-" for d in cross.values()]
+        # pairs split across groups in one run and together in one group in the other: their
+        # speed-up over each other through the reference (each paired with it in its own group)
+        # against the one paired in one group; eager, and CUDA graph replays where timed
+        cross = {}
+        for impl, ind, batch in (("eager", "throughput", None), ("eager", "latency", 1),
+                                 ("cuda_graph", "throughput", None), ("cuda_graph", "latency", 1)):
+            sa, sb = _speedups(a, impl, ind, batch), _speedups(b, impl, ind, batch)
+            diffs = []
+            for x, y in itertools.combinations(common, 2):
+                for split, joint, ss, sj in ((a, b, sa, sb), (b, a, sb, sa)):
+                    ms, mj = split["models"], joint["models"]
+                    if _group(ms[x]) != _group(ms[y]) and _group(mj[x]) == _group(mj[y]) \
+                            and all(k in s_ for s_ in (ss, sj) for k in (x, y)):
+                        diffs.append(abs((ss[x] / ss[y]) / (sj[x] / sj[y]) - 1))
+                        break
+            cross[(impl, ind)] = diffs
+        cc = {k: f"{100 * statistics.median(d):.1f}%, {100 * max(d):.1f}%" if d else "-" for k, d in cross.items()}
         print(f"| {a['name']} | {b['name']} | {len(common)} | {'yes' if same else 'NO'} | {cells[0]} | {cells[1]} "
-              f"| {len(cross['throughput'])} | {cc[0]} | {cc[1]} |")
+              f"| {len(cross[('eager', 'throughput')])} | {cc[('eager', 'throughput')]} | {cc[('eager', 'latency')]} "
+              f"| {cc[('cuda_graph', 'throughput')]} | {cc[('cuda_graph', 'latency')]} |")
+
+
+def _speedups(run: dict, impl: str, indicator: str, batch: int | None) -> dict:
+    """Each model's speed-up over the reference in its own group (the reference itself: 1), by
+    source and kwargs; batch None: the largest batch timed."""
+    ratios = [r for r in run["res"].get("speed_ratios") or [] if r.get("implementation", "eager") == impl
+              and r["indicator"] == indicator and r["reference"] == run["res"]["zoo"]["reference"]]
+    if not ratios:
+        return {}
+    batch = batch or max(r["batch_size"] for r in ratios)
+    by_name = {m["name"]: k for k, m in run["models"].items()}
+    out = {by_name[r["model"]]: r["speedup"] for r in ratios if r["batch_size"] == batch and r["model"] in by_name}
+    ref = next((k for k, m in run["models"].items() if m["name"] == run["res"]["zoo"]["reference"]), None)
+    if ref and out:
+        out[ref] = 1.0
+    return out
 
 
 if __name__ == "__main__":
