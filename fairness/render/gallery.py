@@ -18,10 +18,10 @@ from pathlib import Path
 
 from ..compare import load_config, safe_name
 from ..errors import FairnessError
-from ..spec import read_yaml
-from ..zoo import load_zoo
 from ..judgement import judgement_of
 from ..results import load
+from ..spec import read_yaml
+from ..zoo import load_zoo
 from .flags import md
 from .report import load_for_render, render
 from .templates import check_template_dir
