@@ -21,6 +21,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/count_7b_on_meta.py
 	$(BIN)/python benchmarks/match_counts.py
+	$(BIN)/python benchmarks/count_zoo50.py
 
 # Every built-in family at half and double its counts: about 4 minutes on 2 cores.
 bench-families: $(VENV)/.installed
