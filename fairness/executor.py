@@ -118,6 +118,16 @@ def _on_ray(fn: Callable, args: tuple) -> tuple[Any, dict, float]:
     return value, where, time.perf_counter() - start
 
 
+def cpus_per_gpu(nodes: list[dict]) -> int:
+    """The CPUs a timing group asks Ray for beside its GPU: its GPU's share of its host's CPUs,
+    as a local run has them all, on the GPU node with the fewest per GPU, so that every GPU of
+    the cluster can take a group (a share of the whole cluster's CPUs, CPU-only nodes counted,
+    could be more than a GPU node has, and Ray would wait for ever). 1 without GPU nodes."""
+    shares = [int(n["Resources"].get("CPU", 0) // n["Resources"]["GPU"]) for n in nodes
+              if n.get("Alive") and n.get("Resources", {}).get("GPU", 0) >= 1]
+    return max(1, min(shares)) if shares else 1
+
+
 def require_ray():
     """The ray module, or the one-line error that names the extra to install."""
     try:
@@ -167,9 +177,7 @@ class RayExecutor:
             # Ray would wait for a GPU for ever (an infeasible task), saying so only in its log
             raise FairnessError("--executor ray: timing on CUDA takes a GPU per group, and the Ray cluster has "
                                 "none; run 'ray start' on the GPU machines too, or time with --device cpu")
-        # a timing group gets its GPU's share of the host's CPUs, as a local run has them all
-        resources = ray.cluster_resources()
-        self._cpus_per_gpu = max(1, int(resources.get("CPU", 1) // max(1, resources.get("GPU", 1))))
+        self._cpus_per_gpu = cpus_per_gpu(ray.nodes())
         tally = Tally(len(tasks), progress)
         out: list[Outcome | None] = [None] * len(tasks)
         # Timing groups on the CPU share the machine with everything else that runs there: two at

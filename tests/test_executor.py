@@ -20,3 +20,17 @@ def test_local_runs_in_order_and_estimates_the_time_left(monkeypatch):
     # task 1: start 40, end 50, tally 60 -> 60 s for 2 of 3, 30 s left; task 2: tally 90, 0 left
     assert lines[1:] == ["[2/3] task 1 done in 10.0 s; 60 s so far, about 30 s left",
                          "[3/3] task 2 done in 10.0 s; 90 s so far, about 0 s left"]
+
+
+def test_a_timing_group_asks_for_its_gpus_share_of_its_hosts_cpus():
+    """Per GPU node, not over the cluster: 64 CPU-only cores beside an x2 host with 32 CPUs would
+    make a cluster-wide share of 48, which no GPU node has, and Ray would wait for ever."""
+    x2 = {"Alive": True, "Resources": {"CPU": 32.0, "GPU": 2.0}}
+    x4 = {"Alive": True, "Resources": {"CPU": 64.0, "GPU": 4.0}}
+    cpu_only = {"Alive": True, "Resources": {"CPU": 64.0}}
+    assert ex.cpus_per_gpu([x2, cpu_only]) == 16
+    assert ex.cpus_per_gpu([x2, x4]) == 16  # the fewest per GPU: every GPU can take a group
+    assert ex.cpus_per_gpu([{**x2, "Alive": False}, x4]) == 16  # a dead node does not count
+    assert ex.cpus_per_gpu([{"Alive": True, "Resources": {"CPU": 8.0, "GPU": 4.0}}]) == 2
+    assert ex.cpus_per_gpu([cpu_only]) == 1 and ex.cpus_per_gpu([]) == 1
+    assert ex.cpus_per_gpu([{"Alive": True, "Resources": {"CPU": 2.0, "GPU": 4.0}}]) == 1  # never 0
