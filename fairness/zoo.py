@@ -42,7 +42,8 @@ from .spec import check_name, read_yaml
 TOP_KEYS = {"name", "quality", "lower_is_better", "reference", "models", "measure", "group_size", "executor"}
 ZOO_MODEL_KEYS = MODEL_KEYS | {"cite"}
 # the cost indicators a front is drawn for, in the order reports list them
-FRONT_INDICATORS = ("params", "macs", "flops", "throughput", "latency", "peak_memory")
+FRONT_INDICATORS = ("params", "macs", "flops", "throughput", "latency", "graph_throughput", "graph_latency",
+                    "peak_memory")  # the CUDA graph ones where the zoo was timed with --cuda-graphs
 GROUP_SIZE = 8  # models timed together, the reference included: more would lengthen every round
 CSV_QUALITY = ("top1", "top5", "acc", "accuracy", "glue", "bleu", "map", "miou")  # a quality column's names
 
@@ -316,34 +317,47 @@ def _median(xs: list[float]) -> float | None:
     return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
 
 
+# a zoo's speeds made comparable through the reference: indicator -> (implementation, the speed
+# record's key under model["speed"] (CUDA graph replays under "cuda_graph"), the base indicator)
+ZOO_SPEEDS = {"throughput": ("eager", (), "throughput"), "latency": ("eager", (), "latency"),
+              "graph_throughput": ("cuda_graph", ("cuda_graph",), "throughput"),
+              "graph_latency": ("cuda_graph", ("cuda_graph",), "latency")}
+_READING = {"throughput": "samples_per_s", "latency": "median_s"}
+
+
+def _record(speed: dict | None, path: tuple, base: str) -> dict:
+    for k in path:
+        speed = (speed or {}).get(k)
+    return (speed or {}).get(base) or {}
+
+
 def _via_reference(res: dict, reference: str) -> None:
-    """Each model's throughput and latency as the reference's (its median over the groups) times
-    the model's speed-up over the reference, paired in the model's own group: comparable across
-    groups. Kept under model["zoo"]; the raw group numbers stay in model["speed"]."""
+    """Each model's throughput and latency, eager and replayed from CUDA graphs where timed so, as
+    the reference's (its median over the groups) times the model's speed-up over the reference,
+    paired in the model's own group: comparable across groups. Kept under model["zoo"]; the raw
+    group numbers stay in model["speed"]."""
     ref = next((m for m in res["models"] if m["name"] == reference and not m.get("failed")), None)
     if ref is None:
         return
     runs = [s for s in (ref.get("zoo") or {}).get("reference_runs") or [] if s]
-    base = {"throughput": _median([num((s.get("throughput") or {}).get("samples_per_s")) for s in runs]),
-            "latency": _median([num((s.get("latency") or {}).get("median_s")) for s in runs])}
-    batch = {"throughput": ((ref.get("speed") or {}).get("throughput") or {}).get("batch_size"),
-             "latency": ((ref.get("speed") or {}).get("latency") or {}).get("batch_size")}
-    for m in res["models"]:
-        if m.get("failed") or not m.get("speed"):
+    for ind, (impl, path, base_ind) in ZOO_SPEEDS.items():
+        base = _median([num(_record(s, path, base_ind).get(_READING[base_ind])) for s in runs])
+        if base is None:
             continue
-        z = m.setdefault("zoo", {})
-        for ind in ("throughput", "latency"):
-            if base[ind] is None:
+        batch = _record(ref.get("speed"), path, base_ind).get("batch_size")
+        for m in res["models"]:
+            if m.get("failed") or not m.get("speed"):
                 continue
+            z = m.setdefault("zoo", {})
             if m is ref:
-                z[ind] = base[ind]
+                z[ind] = base
                 continue
             r = next((r for r in res["speed_ratios"] if r["model"] == m["name"] and r["reference"] == reference
-                      and r["indicator"] == ind and r.get("implementation", "eager") == "eager"
-                      and r["batch_size"] == batch[ind]), None)
+                      and r["indicator"] == base_ind and r.get("implementation", "eager") == impl
+                      and r["batch_size"] == batch), None)
             if r:
                 z[f"{ind}_speedup"], z[f"{ind}_ci95"] = r["speedup"], r["ci95"]
-                z[ind] = base[ind] * r["speedup"] if ind == "throughput" else base[ind] / r["speedup"]
+                z[ind] = base * r["speedup"] if base_ind == "throughput" else base / r["speedup"]
 
 
 # --- fronts, ranks, disagreements -----------------------------------------------------------------
@@ -353,7 +367,7 @@ def cost(m: dict, key: str) -> float | None:
     """An indicator as a cost, lower better: throughput becomes seconds per sample. Speeds are the
     ones made comparable through the reference where the zoo was timed in groups."""
     z = m.get("zoo") or {}
-    if key in ("throughput", "latency") and key in z:
+    if key in ZOO_SPEEDS and key in z:
         v = num(z[key])
     else:
         v = measured(m, key)

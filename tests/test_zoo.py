@@ -318,3 +318,36 @@ def test_render_takes_a_zoo_results_file(tmp_path):
     html = (tmp_path / "again" / "report.html").read_text()
     assert "fairness zoo: tiny-zoo" in html and (tmp_path / "again" / "fig_fronts.pdf").stat().st_size > 0
     assert (tmp_path / "again" / "report.md").read_text() == (tmp_path / "out" / "report.md").read_text()
+
+
+def _timed(name: str, acc: float, eager: float, graph: float) -> dict:
+    """A model timed at batch 256, eager and replayed from a CUDA graph (samples/s), and at batch 1."""
+    speed = {"throughput": {"batch_size": 256, "samples_per_s": eager}, "latency": {"batch_size": 1, "median_s": 1e-3},
+             "cuda_graph": {"throughput": {"batch_size": 256, "samples_per_s": graph},
+                            "latency": {"batch_size": 1, "median_s": 1e-3}}}
+    return {"id": name, "name": name, "role": "zoo", "quality": {"acc": acc}, "speed": speed,
+            "params": {"unique": 100}, "zoo": {"group": 0}}
+
+
+def test_cuda_graph_speeds_get_fronts_of_their_own():
+    """Timed with --cuda-graphs: the replayed throughput through the reference as the eager one is,
+    and a front of its own. By hand: R (the reference) 1000 samples/s eager and 2000 replayed,
+    A 1.5x and 0.9x R's, B 0.5x and 1.2x; A's 1.5x eager is 1500, its 0.9x replayed 1800."""
+    from fairness.zoo import _via_reference, analyse
+
+    r, a, b = _timed("R", 80, 1000, 2000), _timed("A", 70, 1500, 1800), _timed("B", 75, 500, 2400)
+    r["zoo"]["reference_runs"] = [r["speed"]]
+    ratio = lambda m, impl, x: {"model": m, "reference": "R", "indicator": "throughput", "batch_size": 256,  # noqa: E731
+                                "implementation": impl, "speedup": x, "ci95": [x, x]}
+    res = {"models": [r, a, b], "speed_ratios": [ratio("A", "eager", 1.5), ratio("A", "cuda_graph", 0.9),
+                                                 ratio("B", "eager", 0.5), ratio("B", "cuda_graph", 1.2)]}
+    _via_reference(res, "R")
+    assert a["zoo"]["throughput"] == pytest.approx(1500) and a["zoo"]["graph_throughput"] == pytest.approx(1800)
+    assert b["zoo"]["graph_throughput"] == pytest.approx(2400) and r["zoo"]["graph_throughput"] == 2000
+    z = analyse(res, {"quality": "acc", "lower_is_better": False})
+    assert "graph_throughput" in z["indicators"]
+    # eager: A is fastest, R best; replayed: B is fastest, R best; A is dominated by R replayed
+    assert z["fronts"]["throughput"] == ["A", "R"] and z["dominated"]["throughput"] == {"B": "R"}
+    assert z["fronts"]["graph_throughput"] == ["B", "R"] and z["dominated"]["graph_throughput"] == {"A": "R"}
+    assert any(d["model"] == "A" and "graph_throughput" in d["dominated_on"] and d["by"] == "R"
+               for d in z["disagreements"])

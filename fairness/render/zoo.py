@@ -28,7 +28,7 @@ from .templates import check_template_dir, render_template  # noqa: E402
 
 STAR = "\u2605"
 SUMMARY_DISAGREEMENTS = 4  # in the summary; every one is listed under the findings
-COUNTS, SPEEDS = {"params", "macs", "flops"}, {"throughput", "latency"}
+COUNTS, SPEEDS = {"params", "macs", "flops"}, {"throughput", "latency", "graph_throughput", "graph_latency"}
 
 
 def _ok(res: dict) -> list[dict]:
@@ -73,8 +73,8 @@ def summary(res: dict) -> list[str]:
         lines.append(f"Latency at batch {((ok[0].get('speed') or {}).get('latency') or {}).get('batch_size', 1)} is "
                      f"bound by the host's kernel launches for {len(bound)} of {len(ok)} models: it ranks how many "
                      f"kernels they launch more than the device's work"
-                     + ("; CUDA graph replays (--cuda-graphs) time the device's." if not any(
-                         (m.get("speed") or {}).get("cuda_graph") for m in ok) else "."))
+                     + ("; CUDA graph replays (--cuda-graphs) time the device's." if "graph_latency" not in
+                        z["indicators"] else "; the CUDA graph columns time the device's."))
     pairs = sorted(((t, a, b) for a, row in z["tau"].items() for b, t in row.items() if a < b))
     if pairs:
         t, a, b = pairs[0]
@@ -89,7 +89,7 @@ def summary(res: dict) -> list[str]:
         # speed, throughput before latency (at batch 1 often bound by the host's launches)
         first = sorted(z["disagreements"], key=lambda d: (not (set(d["on_front"]) & COUNTS
                                                                and set(d["dominated_on"]) & SPEEDS),
-                                                          "throughput" not in d["dominated_on"]))
+                                                          not {"throughput", "graph_throughput"} & set(d["dominated_on"])))
         lines += [d["text"] + "." for d in first[:SUMMARY_DISAGREEMENTS]]
         if len(first) > SUMMARY_DISAGREEMENTS:
             lines.append(f"{len(first) - SUMMARY_DISAGREEMENTS} more disagreements under \"Where the indicators "
