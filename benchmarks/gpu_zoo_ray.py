@@ -31,7 +31,9 @@ import sys
 import time
 from pathlib import Path
 
-COUNTS = (("params", "total"), ("params", "active"), ("flops", "macs"), ("flops", "flops"))
+from fairness.readings import measured
+
+COUNTS = ("params", "applied", "active", "macs", "flops")
 
 
 def run(out: str, zoo_args: list[str]) -> None:
@@ -54,10 +56,6 @@ def _load(folder: str) -> dict:
     models = {(m["source"], json.dumps(m.get("kwargs") or {}, sort_keys=True)): m
               for m in res["models"] if not m.get("failed")}
     return {"name": Path(folder).name, "res": res, "wall": wall, "models": models}
-
-
-def _count(m: dict, key: tuple[str, str]):
-    return (m.get(key[0]) or {}).get(key[1])
 
 
 def _group(m: dict):
@@ -85,7 +83,7 @@ def table(folders: list[str]) -> None:
     print("|---|---|---:|---|---|---|---:|---|---|---|---|")
     for a, b in itertools.combinations(runs, 2):
         common = sorted(set(a["models"]) & set(b["models"]))
-        same = all(_count(a["models"][k], c) == _count(b["models"][k], c) for k in common for c in COUNTS)
+        same = all(measured(a["models"][k], c) == measured(b["models"][k], c) for k in common for c in COUNTS)
         cells = []
         for ind in ("throughput", "latency"):
             d = [abs(a["models"][k]["zoo"][ind] / b["models"][k]["zoo"][ind] - 1) for k in common

@@ -318,17 +318,9 @@ def _median(xs: list[float]) -> float | None:
 
 
 # a zoo's speeds made comparable through the reference: indicator -> (implementation, the speed
-# record's key under model["speed"] (CUDA graph replays under "cuda_graph"), the base indicator)
-ZOO_SPEEDS = {"throughput": ("eager", (), "throughput"), "latency": ("eager", (), "latency"),
-              "graph_throughput": ("cuda_graph", ("cuda_graph",), "throughput"),
-              "graph_latency": ("cuda_graph", ("cuda_graph",), "latency")}
-_READING = {"throughput": "samples_per_s", "latency": "median_s"}
-
-
-def _record(speed: dict | None, path: tuple, base: str) -> dict:
-    for k in path:
-        speed = (speed or {}).get(k)
-    return (speed or {}).get(base) or {}
+# record it reads under model["speed"]: CUDA graph replays under "cuda_graph", the base indicator)
+ZOO_SPEEDS = {"throughput": ("eager", "throughput"), "latency": ("eager", "latency"),
+              "graph_throughput": ("cuda_graph", "throughput"), "graph_latency": ("cuda_graph", "latency")}
 
 
 def _via_reference(res: dict, reference: str) -> None:
@@ -340,11 +332,14 @@ def _via_reference(res: dict, reference: str) -> None:
     if ref is None:
         return
     runs = [s for s in (ref.get("zoo") or {}).get("reference_runs") or [] if s]
-    for ind, (impl, path, base_ind) in ZOO_SPEEDS.items():
-        base = _median([num(_record(s, path, base_ind).get(_READING[base_ind])) for s in runs])
+    for ind, (impl, base_ind) in ZOO_SPEEDS.items():
+        # readings.py knows where each speed lives in a record: a reference run is a speed record
+        base = _median([measured({"speed": s}, ind) for s in runs])
         if base is None:
             continue
-        batch = _record(ref.get("speed"), path, base_ind).get("batch_size")
+        speed = ref.get("speed") or {}
+        batch = (((speed.get("cuda_graph") or {}) if impl == "cuda_graph" else speed).get(base_ind) or {}).get(
+            "batch_size")
         for m in res["models"]:
             if m.get("failed") or not m.get("speed"):
                 continue

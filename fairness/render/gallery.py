@@ -36,6 +36,11 @@ def _link(text: str, target: Path, base: Path) -> str:
     return f"[{md(text)}]({os.path.relpath(target, base).replace(os.sep, '/')})"
 
 
+def _links(folder: Path, index_dir: Path) -> str:
+    """Links to the files of a report's folder that exist."""
+    return " · ".join(_link(text, folder / f, index_dir) for text, f in FILES if (folder / f).exists())
+
+
 def _line(config: Path, cfg: dict, folder: Path, index_dir: Path) -> str:
     """One comparison: its name and config, the pair, the verdict and its findings, the links."""
     name = cfg["name"]
@@ -53,9 +58,8 @@ def _line(config: Path, cfg: dict, folder: Path, index_dir: Path) -> str:
     timed = any(m.get("speed") for m in res["models"] if not m.get("failed"))
     env = res.get("environment") or {}
     where = f"speed on {env.get('device_name')}" if timed else "counts only"
-    links = " · ".join(_link(text, folder / f, index_dir) for text, f in FILES if (folder / f).exists())
     return (f"{head}, {md(where)}: **{j['verdict']}**" + (f" ({md(', '.join(kinds))})" if kinds else "")
-            + f". {links}")
+            + f". {_links(folder, index_dir)}")
 
 
 def _zoo_line(config: Path, zoo: dict, folder: Path, index_dir: Path) -> str:
@@ -70,9 +74,8 @@ def _zoo_line(config: Path, zoo: dict, folder: Path, index_dir: Path) -> str:
     where = f"speed on {(res.get('environment') or {}).get('device_name')}" if timed else "counts only"
     z = res["zoo"]
     fronts = ", ".join(f"{k} {len(v)}" for k, v in z["fronts"].items())
-    links = " · ".join(_link(text, folder / f, index_dir) for text, f in FILES if (folder / f).exists())
     return (f"{head}, {md(where)}: models on each front: {md(fronts)}; {len(z['disagreements'])} disagreements "
-            f"between indicators. {links}")
+            f"between indicators. {_links(folder, index_dir)}")
 
 
 def compile_pdf(folder: Path, created: str | None) -> Path:

@@ -20,15 +20,15 @@ from markupsafe import Markup  # noqa: E402
 
 from ..readings import INDICATORS  # noqa: E402
 from ..results import dumps, write  # noqa: E402
-from ..zoo import shown  # noqa: E402
-from .columns import tex_number, text  # noqa: E402
+from ..zoo import ZOO_SPEEDS, shown  # noqa: E402
+from .columns import host_bound, tex_number, text  # noqa: E402
 from .figures import STYLES, _freeze, _place_numbers, _rc, _scale_axis, _width, svg_text  # noqa: E402
 from .latex import escape  # noqa: E402
 from .templates import check_template_dir, render_template  # noqa: E402
 
 STAR = "\u2605"
 SUMMARY_DISAGREEMENTS = 4  # in the summary; every one is listed under the findings
-COUNTS, SPEEDS = {"params", "macs", "flops"}, {"throughput", "latency", "graph_throughput", "graph_latency"}
+COUNTS, SPEEDS = {"params", "macs", "flops"}, set(ZOO_SPEEDS)
 
 
 def _ok(res: dict) -> list[dict]:
@@ -68,7 +68,7 @@ def summary(res: dict) -> list[str]:
                      + "; ".join(f"{t}: group{'s' if len(g) > 1 else ''} {', '.join(map(str, g))}" for t, g in types.items())
                      + f"): a speed here compares across them only through {z['reference']}, each model's speed-up "
                      f"over it measured on its own group's GPU; time on one type of GPU to compare them directly.")
-    bound = [m["name"] for m in ok if (((m.get("speed") or {}).get("latency") or {}).get("host_bound"))]
+    bound = [m["name"] for m in ok if host_bound(m)]
     if bound:  # then latency ranks how many kernels a model launches, not the work its device does
         lines.append(f"Latency at batch {((ok[0].get('speed') or {}).get('latency') or {}).get('batch_size', 1)} is "
                      f"bound by the host's kernel launches for {len(bound)} of {len(ok)} models: it ranks how many "
