@@ -77,21 +77,33 @@ def table(folders: list[str]) -> None:
         print(f"| {r['name']} ({z['executor']['name']}) | {len(r['res']['models'])} | {failed} | {len(z['groups'])} "
               f"| {r['wall']['wall_s']:.0f} | {placed} |")
     print()
-    print("| run A | run B | common | counts identical | throughput: median, max abs diff | "
-          "latency: median, max abs diff | cross-group pairs | through the reference vs direct, eager throughput: "
-          "median, max abs diff | eager latency | graph throughput | graph latency |")
-    print("|---|---|---:|---|---|---|---:|---|---|---|---|")
-    for a, b in itertools.combinations(runs, 2):
+    print("Between runs, for each speed the zoo reports (eager and CUDA graph replays; throughput at the largest")
+    print("batch, latency at batch 1): median and largest |A/B - 1| over the common models, of the value and of")
+    print("the speed-up over the reference paired within its group.")
+    print()
+    print("| run A | run B | common | counts identical | " + " | ".join(
+        f"{label}: value | {label}: speed-up" for label in SPEED_LABELS.values()) + " |")
+    print("|---|---|---:|---|" + "---|" * (2 * len(SPEED_LABELS)))
+    pairs, split_any = list(itertools.combinations(runs, 2)), False
+    for a, b in pairs:
         common = sorted(set(a["models"]) & set(b["models"]))
         same = all(measured(a["models"][k], c) == measured(b["models"][k], c) for k in common for c in COUNTS)
         cells = []
-        for ind in ("throughput", "latency"):
-            d = [abs(a["models"][k]["zoo"][ind] / b["models"][k]["zoo"][ind] - 1) for k in common
-                 if (a["models"][k].get("zoo") or {}).get(ind) and (b["models"][k].get("zoo") or {}).get(ind)]
-            cells.append(f"{100 * statistics.median(d):.1f}%, {100 * max(d):.1f}%" if d else "-")
-        # pairs split across groups in one run and together in one group in the other: their
-        # speed-up over each other through the reference (each paired with it in its own group)
-        # against the one paired in one group; eager, and CUDA graph replays where timed
+        for ind in SPEED_LABELS:
+            va, vb = _zoo_values(a, ind), _zoo_values(b, ind)
+            cells.append(_spread([va[k] / vb[k] for k in common if k in va and k in vb]))
+            ref_a, ref_b = _reference_key(a), _reference_key(b)
+            cells.append(_spread([(va[k] / va[ref_a]) / (vb[k] / vb[ref_b]) for k in common
+                                  if k in va and k in vb and k != ref_a and ref_a in va and ref_b in vb]))
+        print(f"| {a['name']} | {b['name']} | {len(common)} | {'yes' if same else 'NO'} | " + " | ".join(cells) + " |")
+    print()
+    print("Pairs in different groups in one run and in one group in the other: their speed-up over each other")
+    print("through the reference (each paired with it in its own group) against the one paired directly.")
+    print()
+    print("| run A | run B | cross-group pairs | eager throughput | eager latency | graph throughput | graph latency |")
+    print("|---|---|---:|---|---|---|---|")
+    for a, b in pairs:
+        common = sorted(set(a["models"]) & set(b["models"]))
         cross = {}
         for impl, ind, batch in (("eager", "throughput", None), ("eager", "latency", 1),
                                  ("cuda_graph", "throughput", None), ("cuda_graph", "latency", 1)):
@@ -102,13 +114,35 @@ def table(folders: list[str]) -> None:
                     ms, mj = split["models"], joint["models"]
                     if _group(ms[x]) != _group(ms[y]) and _group(mj[x]) == _group(mj[y]) \
                             and all(k in s_ for s_ in (ss, sj) for k in (x, y)):
-                        diffs.append(abs((ss[x] / ss[y]) / (sj[x] / sj[y]) - 1))
+                        diffs.append((ss[x] / ss[y]) / (sj[x] / sj[y]))
                         break
             cross[(impl, ind)] = diffs
-        cc = {k: f"{100 * statistics.median(d):.1f}%, {100 * max(d):.1f}%" if d else "-" for k, d in cross.items()}
-        print(f"| {a['name']} | {b['name']} | {len(common)} | {'yes' if same else 'NO'} | {cells[0]} | {cells[1]} "
-              f"| {len(cross[('eager', 'throughput')])} | {cc[('eager', 'throughput')]} | {cc[('eager', 'latency')]} "
-              f"| {cc[('cuda_graph', 'throughput')]} | {cc[('cuda_graph', 'latency')]} |")
+        if cross[("eager", "throughput")]:
+            split_any = True
+            print(f"| {a['name']} | {b['name']} | {len(cross[('eager', 'throughput')])} | "
+                  + " | ".join(_spread(d) for d in cross.values()) + " |")
+    if not split_any:
+        print("| (no pair of runs splits a pair of models over groups) | | | | | | |")
+
+
+SPEED_LABELS = {"throughput": "eager throughput", "latency": "eager latency",
+                "graph_throughput": "graph throughput", "graph_latency": "graph latency"}
+
+
+def _zoo_values(run: dict, indicator: str) -> dict:
+    """The zoo's value of one speed for each model (the reference's median times the model's
+    paired speed-up over it), by source and kwargs."""
+    return {k: m["zoo"][indicator] for k, m in run["models"].items() if (m.get("zoo") or {}).get(indicator)}
+
+
+def _reference_key(run: dict):
+    return next((k for k, m in run["models"].items() if m["name"] == run["res"]["zoo"]["reference"]), None)
+
+
+def _spread(ratios: list[float]) -> str:
+    """Median and largest |ratio - 1|, in percent; '-' where nothing compares."""
+    d = [abs(r - 1) for r in ratios]
+    return f"{100 * statistics.median(d):.1f}%, {100 * max(d):.1f}%" if d else "-"
 
 
 def _speedups(run: dict, impl: str, indicator: str, batch: int | None) -> dict:
@@ -121,7 +155,7 @@ def _speedups(run: dict, impl: str, indicator: str, batch: int | None) -> dict:
     batch = batch or max(r["batch_size"] for r in ratios)
     by_name = {m["name"]: k for k, m in run["models"].items()}
     out = {by_name[r["model"]]: r["speedup"] for r in ratios if r["batch_size"] == batch and r["model"] in by_name}
-    ref = next((k for k, m in run["models"].items() if m["name"] == run["res"]["zoo"]["reference"]), None)
+    ref = _reference_key(run)
     if ref and out:
         out[ref] = 1.0
     return out

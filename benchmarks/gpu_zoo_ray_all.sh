@@ -6,6 +6,7 @@
 #
 #   sh benchmarks/gpu_zoo_ray_all.sh scaling "$OUT"   # 24 models: Ray on every GPU, then on one
 #   sh benchmarks/gpu_zoo_ray_all.sh overhead "$OUT"  # 12 models on one GPU: local, then Ray
+#   sh benchmarks/gpu_zoo_ray_all.sh overhead-again "$OUT"  # the same, Ray first
 #
 # GRAPHS=1 adds --cuda-graphs (replays steady across processes, issue 14); STEP_S is each
 # step's time limit (default 280 s). Read the runs back with
@@ -31,11 +32,14 @@ case $what in
     scaling)
         step "ray-${gpus}gpu" "$all" examples/zoo/imagenet24.yaml ray
         step ray-1gpu 0 examples/zoo/imagenet24.yaml ray ;;
-    overhead)
+    overhead)  # then overhead-again, in the other order: a drift over the session shows as such
         step local-12 0 examples/zoo/imagenet.yaml local
         step ray-12 0 examples/zoo/imagenet.yaml ray ;;
+    overhead-again)
+        step ray-12-b 0 examples/zoo/imagenet.yaml ray
+        step local-12-b 0 examples/zoo/imagenet.yaml local ;;
     *)
-        echo "usage: sh benchmarks/gpu_zoo_ray_all.sh scaling|overhead OUT" >&2
+        echo "usage: sh benchmarks/gpu_zoo_ray_all.sh scaling|overhead|overhead-again OUT" >&2
         exit 2 ;;
 esac
 python3 benchmarks/gpu_zoo_ray.py table "$work"/*/

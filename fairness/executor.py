@@ -107,7 +107,7 @@ def _on_ray(fn: Callable, args: tuple) -> tuple[Any, dict, float]:
 
         from .step import RunSettings
 
-        share = max(1, int(ctx.get_assigned_resources().get("CPU", 1)))
+        share = timing_threads(ctx.get_assigned_resources().get("CPU", 1))
         args = tuple(replace(a, threads=a.threads or share) if isinstance(a, RunSettings) else a for a in args)
     value = fn(*args)
     where = {**_here("ray"), "node": ctx.get_node_id(), "gpus": gpus}
@@ -116,6 +116,15 @@ def _on_ray(fn: Callable, args: tuple) -> tuple[Any, dict, float]:
 
         where["gpu_name"], where["threads"] = torch.cuda.get_device_name(0), torch.get_num_threads()
     return value, where, time.perf_counter() - start
+
+
+def timing_threads(assigned_cpus: float) -> int:
+    """Threads for a timing group on Ray: the CPUs Ray gave it, but no more than the physical
+    cores a local run takes (Ray counts logical CPUs), so that a group alone on a host times
+    with the threads of the local executor."""
+    from .indicators.env import physical_cores
+
+    return max(1, min(int(assigned_cpus), physical_cores()))
 
 
 def cpus_per_gpu(nodes: list[dict]) -> int:

@@ -34,3 +34,14 @@ def test_a_timing_group_asks_for_its_gpus_share_of_its_hosts_cpus():
     assert ex.cpus_per_gpu([{"Alive": True, "Resources": {"CPU": 8.0, "GPU": 4.0}}]) == 2
     assert ex.cpus_per_gpu([cpu_only]) == 1 and ex.cpus_per_gpu([]) == 1
     assert ex.cpus_per_gpu([{"Alive": True, "Resources": {"CPU": 2.0, "GPU": 4.0}}]) == 1  # never 0
+
+
+def test_a_timing_group_takes_its_cpu_share_but_never_more_threads_than_physical_cores(monkeypatch):
+    """Ray counts logical CPUs; the local executor takes the physical cores. A group alone on a
+    host with 16 logical CPUs on 8 cores gets 8 threads, as a local run would."""
+    import fairness.indicators.env as env
+
+    monkeypatch.setattr(env, "physical_cores", lambda: 8)
+    assert ex.timing_threads(16.0) == 8  # alone on the host: the local run's threads
+    assert ex.timing_threads(4.0) == 4  # a quarter of the host: its share
+    assert ex.timing_threads(0.5) == 1  # never 0
