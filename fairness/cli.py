@@ -799,7 +799,9 @@ def render(results_file, formats, out_dir, figure_style, template_dir):
         from .render.merge import render_merge
         from .render.zoo import render_zoo
 
-        written = (render_zoo(raw, folder, style=figure_style, template_dir=template_dir) if "zoo" in raw
+        from .zoo import reanalysed
+
+        written = (render_zoo(reanalysed(raw), folder, style=figure_style, template_dir=template_dir) if "zoo" in raw
                    else render_merge(raw, folder, template_dir))
     else:
         written = run_render(load_for_render(results_file), folder,

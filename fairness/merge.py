@@ -26,14 +26,13 @@ from dataclasses import asdict
 from . import results as results_mod
 from .errors import FairnessError
 from .flags import REF, Flag
-from .readings import INDICATORS, measured
+from .readings import INDICATORS, SPEED_NOISE, measured
 from .zoo import kendall_tau_b, shown
 
 COUNTS = ("params", "macs", "flops")  # must agree between targets: counts do not depend on where a model runs
 SPEEDS = ("throughput", "latency")  # the rankings compared between targets
 PER_TARGET = SPEEDS + ("peak_memory",)  # one column per target in the reports
 DTYPES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
-SWAP_NOISE = 0.03  # two models closer than this on a target are not ranked apart there
 # what tells targets apart beyond device and dtype; in a label only where the files differ in it
 EXTRAS = ("device_name", "mode", "batch", "threads")
 
@@ -191,9 +190,9 @@ def agreement(models: list[dict], labels: list[str]) -> list[dict]:
 def _clearest_swap(both: list[tuple[str, float, float]]) -> dict | None:
     """Of the pairs of models in the opposite order on the two targets, the one whose smaller gap
     (in log ratio) is largest: the swap least likely to be timing noise. A swap by less than
-    SWAP_NOISE on either target is none: two eager runs of one model in two processes differ by
-    that much (issue 14: medians 0.6-2.7% apart)."""
-    best, margin = None, math.log(1 + SWAP_NOISE)
+    SPEED_NOISE on either target is none: two runs of one model in two processes differ by that
+    much."""
+    best, margin = None, math.log(1 + SPEED_NOISE)
     for i, (n1, a1, b1) in enumerate(both):
         for n2, a2, b2 in both[i + 1:]:
             ra, rb = math.log(a1 / a2), math.log(b1 / b2)  # > 0: the first model costs more

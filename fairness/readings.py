@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 COST, SPEED = "cost", "speed"
+# Two speeds closer than this are not told apart: two processes timing the same model differ by
+# that much (eager medians 0.6-2.7% apart, issue 14; on one H200, speed-ups paired within a zoo's
+# group moved by 1.1-6.0% at batch 1 between processes, benchmarks/RESULTS.md, issue 17).
+SPEED_NOISE = 0.03
 
 
 def num(x) -> float | None:

@@ -34,7 +34,7 @@ from .compare import MEASURE_KEYS, MODEL_KEYS, _check_keys, _check_measure, _own
 from .errors import FairnessError
 from .executor import LocalExecutor, Task, executor_of, make_executor
 from .measure import Target, measure_models
-from .readings import INDICATORS, measured, num
+from .readings import INDICATORS, SPEED_NOISE, measured, num
 from .results import new_results
 from .sources import InputSpec, check_known, parse_source
 from .spec import check_name, read_yaml
@@ -380,18 +380,21 @@ def shown(m: dict, key: str) -> float | None:
     return 1 / c if INDICATORS[key].higher_is_better else c
 
 
-def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
+def dominates(a: tuple[float, float], b: tuple[float, float], noise: float = 0.0) -> bool:
     """(quality, cost), quality higher better, cost lower better: a is at least as good on both and
-    better on one."""
-    return a[0] >= b[0] and a[1] <= b[1] and (a[0] > b[0] or a[1] < b[1])
+    better on one. Costs within `noise` of each other (relative) are a tie: a measured speed 1%
+    above another's is not better, and 1% below is not worse."""
+    as_cheap, cheaper = a[1] <= b[1] * (1 + noise), a[1] * (1 + noise) < b[1]
+    return a[0] >= b[0] and as_cheap and (a[0] > b[0] or cheaper)
 
 
-def front(points: dict[str, tuple[float, float]]) -> tuple[list[str], dict[str, str]]:
+def front(points: dict[str, tuple[float, float]], noise: float = 0.0) -> tuple[list[str], dict[str, str]]:
     """The Pareto front (names, by increasing cost), and for every other model the model that
-    dominates it: of those that do, the one of highest quality (then lowest cost)."""
+    dominates it: of those that do, the one of highest quality (then lowest cost). `noise`: as
+    in `dominates`."""
     on, by = [], {}
     for n, p in points.items():
-        over = [o for o, q in points.items() if o != n and dominates(q, p)]
+        over = [o for o, q in points.items() if o != n and dominates(q, p, noise)]
         if over:
             by[n] = max(over, key=lambda o: (points[o][0], -points[o][1]))
         else:
@@ -421,6 +424,14 @@ def kendall_tau_b(x: list[float], y: list[float]) -> float | None:
     return (concordant - discordant) / denom if denom else None
 
 
+def reanalysed(res: dict) -> dict:
+    """A zoo's results with its fronts, rank agreement and disagreements derived again by this
+    fairness's rules from the measurements it keeps (as a comparison is judged again before it
+    is re-rendered): a rule that changed since the run shows in the re-rendered report."""
+    res["zoo"].update(analyse(res, res["zoo"]))
+    return res
+
+
 def analyse(res: dict, zoo: dict) -> dict:
     """Fronts per indicator, rank agreement between indicators, and the disagreements in words."""
     q, sign = zoo["quality"], (-1 if zoo["lower_is_better"] else 1)
@@ -431,7 +442,8 @@ def analyse(res: dict, zoo: dict) -> dict:
         points = {m["name"]: (sign * m["quality"][q], cost(m, k)) for m in ok
                   if q in (m.get("quality") or {}) and cost(m, k) is not None}
         if len(points) >= 2:
-            fronts[k], dominated[k] = front(points)
+            # speeds are measured, and two processes differ by SPEED_NOISE; counts and memory are exact
+            fronts[k], dominated[k] = front(points, SPEED_NOISE if k in ZOO_SPEEDS else 0.0)
     tau = {}
     for i, a in enumerate(indicators):
         for b in indicators[i + 1:]:
@@ -476,10 +488,14 @@ def _compare(key: str, a: dict, b: dict) -> str:
     """a's cost against b's on one indicator, in the ratio convention: '1.8x the throughput'."""
     ca, cb = cost(a, key), cost(b, key)
     i = INDICATORS[key]
+    # a speed within the noise dominates through quality alone: say so, not "1.01x as fast"
+    tie = f" (within {SPEED_NOISE:.0%}, a tie)" if key in ZOO_SPEEDS and abs(math.log(cb / ca)) <= math.log(
+        1 + SPEED_NOISE) else ""
     if i.higher_is_better:
-        return f"{cb / ca:.3g}x the {i.label}"
+        return f"{cb / ca:.3g}x the {i.label}{tie}"
     if i.convention == "speed":
-        return f"{cb / ca:.3g}x as fast at batch 1"
+        graphs = " with CUDA graphs" if ZOO_SPEEDS[key][0] == "cuda_graph" else ""
+        return f"{cb / ca:.3g}x as fast at batch 1{graphs}{tie}"
     return f"{ca / cb:.3g}x the {i.label}"
 
 

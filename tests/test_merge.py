@@ -21,7 +21,8 @@ import pytest
 
 from cli_run import one_line_exit_2, run
 from fairness.indicators import memory
-from fairness.merge import SWAP_NOISE, merge
+from fairness.merge import merge
+from fairness.readings import SPEED_NOISE
 from fairness.zoo import kendall_tau_b
 from test_zoo import ZOO
 
@@ -61,7 +62,7 @@ def test_hardware_mismatch_in_words():
 
 
 def test_a_swap_within_the_noise_is_no_finding():
-    """d and m swap by 0.1% on cuda and 2% on cpu: under SWAP_NOISE (3%) on both, so tau says the
+    """d and m swap by 0.1% on cuda and 2% on cpu: under SPEED_NOISE (3%) on both, so tau says the
     order differs but no finding claims the hardware changed it."""
     cuda = _results("cuda", "bfloat16", "NVIDIA H200", {"d": 1001, "m": 1000})
     cpu = _results("cpu", "float32", "Intel Xeon", {"d": 4.9, "m": 5})
@@ -114,7 +115,7 @@ def test_merge_of_two_dtypes_on_the_cpu(two_targets, tmp_path):
     swapped = [f for f in res["flags"] if f["evidence"]["indicator"] == "throughput"]
     # a pair in another order by more than the noise on both targets: then, and only then, a finding
     clear = any((fp32[x] / fp32[y] - 1) * (bf16[x] / bf16[y] - 1) < 0
-                and min(abs(math.log(fp32[x] / fp32[y])), abs(math.log(bf16[x] / bf16[y]))) > math.log(1 + SWAP_NOISE)
+                and min(abs(math.log(fp32[x] / fp32[y])), abs(math.log(bf16[x] / bf16[y]))) > math.log(1 + SPEED_NOISE)
                 for x, y in (("A", "B"), ("A", "C"), ("B", "C")))
     if clear:
         assert swapped[0]["message"].startswith(f"The ranking by throughput changes between cpu/fp32 and cpu/bf16: "

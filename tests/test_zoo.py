@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from fairness import FairnessError
+from fairness.results import load, write
 from fairness.zoo import front, groups_of, kendall_tau_b, load_zoo
 from cli_run import one_line_exit_2, run
 
@@ -45,6 +46,16 @@ def test_front_and_who_dominates():
     dominates the other; the front is sorted by cost."""
     on, by = front({"a": (80.0, 1.0), "b": (79.0, 2.0), "c": (81.0, 3.0), "d": (81.0, 3.0)})
     assert on == ["a", "c", "d"] and by == {"b": "a"}
+
+
+def test_speeds_within_the_noise_are_a_tie():
+    """With a 3% noise, b's cost 1% below a's is a tie on cost, so a's higher quality dominates b;
+    5% below is cheaper, and both stay on the front. c ties a on quality and (within 2%) on cost:
+    neither dominates. Without the noise, 1% cheaper keeps b on the front."""
+    assert front({"a": (80.0, 1.00), "b": (79.0, 0.99)}, 0.03) == (["a"], {"b": "a"})
+    assert front({"a": (80.0, 1.00), "b": (79.0, 0.99)}) == (["b", "a"], {})
+    assert front({"a": (80.0, 1.00), "b": (79.0, 0.95)}, 0.03) == (["b", "a"], {})
+    assert front({"a": (80.0, 1.00), "c": (80.0, 1.02)}, 0.03) == (["a", "c"], {})
 
 
 def test_kendall_tau_b_by_hand():
@@ -136,7 +147,7 @@ def test_bad_zoo_files_one_line_exit_2(tmp_path, edit, expected):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("style", ["neurips", "icml"])
+@pytest.mark.parametrize("style", ["neurips", "icml", "iclr"])
 @pytest.mark.parametrize("zoo", ["tiny", "gallery"])
 def test_zoo_figures_text_never_overlaps_nor_leaves_the_figure(tmp_path, style, monkeypatch, zoo):
     """The fronts and the agreement heat map, from matplotlib's own text extents: the tiny zoo
@@ -317,6 +328,21 @@ def test_render_takes_a_zoo_results_file(tmp_path):
     assert r.exit_code == 0, r.output
     html = (tmp_path / "again" / "report.html").read_text()
     assert "fairness zoo: tiny-zoo" in html and (tmp_path / "again" / "fig_fronts.pdf").stat().st_size > 0
+    assert (tmp_path / "again" / "report.md").read_text() == (tmp_path / "out" / "report.md").read_text()
+
+
+def test_render_derives_a_zoos_fronts_again_by_the_current_rules(tmp_path):
+    """A results file whose fronts were written by other rules (here: emptied) is re-rendered
+    with the fronts its measurements give now, as a comparison is judged again."""
+    r = run("zoo", _zoo(tmp_path), "--out", str(tmp_path / "out"), "-q")
+    assert r.exit_code == 0, r.output
+    res = load(str(tmp_path / "out" / "results.json"))
+    fresh = res["zoo"]["fronts"]
+    res["zoo"]["fronts"], res["zoo"]["disagreements"] = {k: [] for k in fresh}, []
+    write(res, tmp_path / "stale.json")
+    r = run("render", str(tmp_path / "stale.json"), "--out", str(tmp_path / "again"))
+    assert r.exit_code == 0, r.output
+    assert load(str(tmp_path / "again" / "results.json"))["zoo"]["fronts"] == fresh
     assert (tmp_path / "again" / "report.md").read_text() == (tmp_path / "out" / "report.md").read_text()
 
 

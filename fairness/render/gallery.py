@@ -21,7 +21,7 @@ from ..errors import FairnessError
 from ..judgement import judgement_of
 from ..results import load
 from ..spec import read_yaml
-from ..zoo import load_zoo
+from ..zoo import load_zoo, reanalysed
 from .flags import md
 from .report import load_for_render, render
 from .templates import check_template_dir
@@ -119,7 +119,8 @@ def gallery(configs: list[str], out: str | Path = "reports", style: str = "neuri
             zoo = load_zoo(path)
             folder = out / safe_name(zoo["name"])
             if (folder / "results.json").exists():
-                render_zoo(load(str(folder / "results.json")), folder, style=style, template_dir=template_dir)
+                render_zoo(reanalysed(load(str(folder / "results.json"))), folder, style=style,
+                           template_dir=template_dir)
             lines.append(_zoo_line(Path(path), zoo, folder, out))
             continue
         cfg = load_config(path)

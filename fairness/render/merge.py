@@ -13,8 +13,8 @@ import json
 import io
 from pathlib import Path
 
-from ..merge import COUNTS, PER_TARGET, SWAP_NOISE, cell, describe, quality_of
-from ..readings import INDICATORS, measured
+from ..merge import COUNTS, PER_TARGET, cell, describe, quality_of
+from ..readings import INDICATORS, SPEED_NOISE, measured
 from ..results import write
 from .columns import tex_number, text
 from .latex import escape
@@ -82,7 +82,7 @@ def summary(res: dict) -> list[str]:
             lines.append(f"The ranking by {INDICATORS[r['indicator']].label} is the same on {a} and {b} "
                          f"({r['models']} models; tau {r['tau']:.2f}"
                          + ("" if r["tau"] == 1 else f"; the pairs in another order are within "
-                                                     f"{SWAP_NOISE:.0%} of each other on one target") + ").")
+                                                     f"{SPEED_NOISE:.0%} of each other on one target") + ").")
     lines += [f["message"] + "." for f in res["flags"] if f["id"] == "hardware-mismatch"]
     lines += [f"{x['model']} is missing from {', '.join(x['from'])}." for x in mg["missing"]]
     lines += [f"{x['model']} failed on {x['target']}: {x['reason']}." for x in mg["failed"]]

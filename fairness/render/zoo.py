@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -18,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
-from ..readings import INDICATORS  # noqa: E402
+from ..readings import INDICATORS, SPEED_NOISE  # noqa: E402
 from ..results import dumps, write  # noqa: E402
 from ..zoo import ZOO_SPEEDS, shown  # noqa: E402
 from .columns import host_bound, tex_number, text  # noqa: E402
@@ -28,6 +29,7 @@ from .templates import check_template_dir, render_template  # noqa: E402
 
 STAR = "\u2605"
 SUMMARY_DISAGREEMENTS = 4  # in the summary; every one is listed under the findings
+PANEL_LABEL_CHARS = 18  # an axis label's line under a panel a third of the text wide
 COUNTS, SPEEDS = {"params", "macs", "flops"}, set(ZOO_SPEEDS)
 
 
@@ -99,11 +101,18 @@ def summary(res: dict) -> list[str]:
     return lines
 
 
+def front_note(z: dict) -> str:
+    """What the star means, and the tie rule where speeds have fronts."""
+    ties = (f"; speeds within {SPEED_NOISE:.0%} of each other are a tie, as two processes timing one model "
+            "differ by that much") if set(z["fronts"]) & SPEEDS else ""
+    return (f"on the Pareto front of {z['quality'] or 'quality'} against that indicator (no other model is at "
+            f"least as good on both and better on one{ties}).")
+
+
 def zoo_markdown(res: dict) -> str:
     z = res["zoo"]
     header, rows = table_rows(res)
-    out = [f"# {z['name']}", ""] + [f"- {line}" for line in summary(res)] + ["", f"{STAR}: on the Pareto front of "
-           f"{z['quality']} against that indicator.", ""]
+    out = [f"# {z['name']}", ""] + [f"- {line}" for line in summary(res)] + ["", f"{STAR}: {front_note(z)}", ""]
     out += md_table(header, rows)
     if z["tau"]:
         keys = [k for k in z["indicators"] if k in z["tau"]]
@@ -168,7 +177,9 @@ def zoo_table_tex(res: dict) -> str:
         rows.append(cells)
     header = [escape("Model"), escape(z["quality"] or "Quality")] + [escape(INDICATORS[k].header) for k in keys]
     return tex_table(header, rows, f"{escape(z['name'])}: $\\star$ marks the Pareto front of "
-                                   f"{escape(z['quality'] or 'quality')} against each cost indicator.",
+                                   f"{escape(z['quality'] or 'quality')} against each cost indicator"
+                                   + (f" (speeds within {escape(f'{SPEED_NOISE:.0%}')} of each other are a tie)."
+                                      if set(z["fronts"]) & SPEEDS else "."),
                      "fairness zoo: $\\star$ marks the Pareto front of quality against that column")
 
 
@@ -205,7 +216,8 @@ def fronts_figure(res: dict, style: str = "neurips"):
             if len(line) > 1:
                 ax.step([p[0] for p in line], [p[1] for p in line], where="post", color="C3", linewidth=0.8)
             _scale_axis(ax, "x", [p[0] for p in pts])
-            ax.set_xlabel(INDICATORS[k].header)
+            # "Latency, CUDA graph, batch 1 (ms)" on one line ran into its neighbour's label
+            ax.set_xlabel(textwrap.fill(INDICATORS[k].header, PANEL_LABEL_CHARS))
             ax.grid(True, linewidth=0.3)
         for row in grid:
             row[0].set_ylabel(q + (" (lower is better)" if z["lower_is_better"] else ""))
@@ -228,8 +240,11 @@ def agreement_figure(res: dict, style: str = "neurips"):
         return None
     font = STYLES[style]["fonts"]["font.size"]
     with plt.rc_context(_rc(style)):
-        fig, ax = plt.subplots(figsize=(min(_width(style, False), 0.55 * len(keys) + 1.8), 0.45 * len(keys) + 1.0),
-                               layout="constrained")
+        # a column wide where the cells' numbers fit in it, else the text wide (figure*): eight
+        # indicators in ICML's column put "1.00" over "0.75"
+        wide = 0.55 * len(keys) + 1.8
+        width = min(wide, _width(style, wide > _width(style, False)))
+        fig, ax = plt.subplots(figsize=(width, 0.45 * len(keys) + 1.0), layout="constrained")
         grid = [[1.0 if a == b else z["tau"][a].get(b, float("nan")) for b in keys] for a in keys]
         image = ax.imshow(grid, vmin=-1, vmax=1, cmap="RdBu")
         labels = [INDICATORS[k].label for k in keys]
@@ -287,8 +302,7 @@ def render_zoo(res: dict, folder: str | Path, style: str = "neurips", template_d
     z = res["zoo"]
     html = html_page(
         kind="zoo", title=z["name"], summary_lines=summary(res), header=header, rows=rows,
-        note=f"{STAR}: on the Pareto front of {z['quality'] or 'quality'} against that indicator (no other model is "
-             "at least as good on both and better on one).",
+        note=f"{STAR}: {front_note(z)}",
         findings_title="Where the indicators disagree", findings=[d["text"] for d in z["disagreements"]],
         figures=list(figures.items()), environment_title="Environment",
         environment=list((res.get("environment") or {}).items()) + where_timed(res), res=res, template_dir=template_dir,
