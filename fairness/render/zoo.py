@@ -101,10 +101,14 @@ def summary(res: dict) -> list[str]:
     return lines
 
 
+def _tie_rule(z: dict) -> str:
+    """The tie rule of the speeds' fronts, where speeds have fronts."""
+    return f"speeds within {SPEED_NOISE:.0%} of each other are a tie" if set(z["fronts"]) & SPEEDS else ""
+
+
 def front_note(z: dict) -> str:
-    """What the star means, and the tie rule where speeds have fronts."""
-    ties = (f"; speeds within {SPEED_NOISE:.0%} of each other are a tie, as two processes timing one model "
-            "differ by that much") if set(z["fronts"]) & SPEEDS else ""
+    """What the star means, and the tie rule."""
+    ties = f"; {_tie_rule(z)}, as two processes timing one model differ by that much" if _tie_rule(z) else ""
     return (f"on the Pareto front of {z['quality'] or 'quality'} against that indicator (no other model is at "
             f"least as good on both and better on one{ties}).")
 
@@ -178,8 +182,7 @@ def zoo_table_tex(res: dict) -> str:
     header = [escape("Model"), escape(z["quality"] or "Quality")] + [escape(INDICATORS[k].header) for k in keys]
     return tex_table(header, rows, f"{escape(z['name'])}: $\\star$ marks the Pareto front of "
                                    f"{escape(z['quality'] or 'quality')} against each cost indicator"
-                                   + (f" (speeds within {escape(f'{SPEED_NOISE:.0%}')} of each other are a tie)."
-                                      if set(z["fronts"]) & SPEEDS else "."),
+                                   + (f" ({escape(_tie_rule(z))})." if _tie_rule(z) else "."),
                      "fairness zoo: $\\star$ marks the Pareto front of quality against that column")
 
 
