@@ -81,19 +81,25 @@ class Flag:
 # --- reading a model ---------------------------------------------------------------------------
 
 
+def host_bound(speed: dict, key: str) -> bool:
+    """An eager headline speed ("throughput" or "latency") that the host's kernel launches set: the
+    GPU idled over HOST_BOUND of each step of its run. Marked so when measured; read from the run's
+    idle share for files written before throughput was marked."""
+    rec = speed.get(key) or {}
+    run = next((r for r in speed.get("runs") or [] if r.get("batch_size") == rec.get("batch_size")), {})
+    return bool(rec) and bool(rec.get("host_bound") or (run.get("idle_share") or 0) > HOST_BOUND)
+
+
 def _noisy(speed: dict) -> list[str]:
-    """The headline speeds whose spread is over the gate. A host-bound eager number (the GPU idle
-    over HOST_BOUND of its run) with a steady CUDA-graph replay beside it is left out: its spread
-    is the host's launch jitter, which the host-bound note says, and the replay is the one to read."""
+    """The headline speeds whose spread is over the gate. A host-bound eager number with a steady
+    CUDA-graph replay beside it is left out: its spread is the host's launch jitter, which the
+    host-bound note says, and the replay is the one to read."""
     out = []
     for k in ("throughput", "latency"):
-        rec = speed.get(k) or {}
-        if not rec.get("noisy"):
+        if not (speed.get(k) or {}).get("noisy"):
             continue
-        run = next((r for r in speed.get("runs") or [] if r.get("batch_size") == rec.get("batch_size")), {})
-        host_bound = rec.get("host_bound") or (run.get("idle_share") or 0) > HOST_BOUND
         graph = (speed.get("cuda_graph") or {}).get(k) or {}
-        if host_bound and graph and not graph.get("noisy"):
+        if host_bound(speed, k) and graph and not graph.get("noisy"):
             continue
         out.append(k)
     return out

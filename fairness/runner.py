@@ -320,8 +320,11 @@ def _speed_record(runs: list[dict], run: Runnable, s: RunSettings) -> dict:
     at1 = next((r for r in ok if r["batch_size"] == 1 and "latency" in r), None)
     at_fixed = next((r for r in ok if "latency" in r), None)
     latency_run = at1 or at_fixed or {}
-    if latency_run.get("latency") and (latency_run.get("idle_share") or 0) > HOST_BOUND:
-        latency_run["latency"]["host_bound"] = True
+    for r in ok:  # the GPU idled over half of the run: its speeds time the host's kernel launches
+        if (r.get("idle_share") or 0) > HOST_BOUND:
+            for key in ("throughput", "latency"):
+                if r.get(key):
+                    r[key]["host_bound"] = True
     rec = {
         "settings": {**s.record(), "channels_last": run.channels_last},
         "throughput": primary["throughput"] if primary else None,

@@ -369,3 +369,21 @@ def test_run_interleaved_stops_once_settled(fake_clock):
 
     assert len(time_pair(outside)[0]) == speed_mod.SETTLE_ROUNDS
     assert len(time_pair(lambda rounds: False)[0]) == 50
+
+
+def test_a_run_where_the_gpu_idled_over_half_marks_its_speeds_host_bound():
+    """Idle shares as read on an H200 (benchmarks/RESULTS.md, issue 17): batch 1 idles about 90%
+    of a step, so its latency and throughput are the host's; at batch 256 EfficientNet-B0 idled
+    58% in a slow process (host-bound) and 14% in another (the device's)."""
+    from fairness.runner import _speed_record
+
+    def runs(idle_256):
+        return [{"batch_size": 1, "idle_share": 0.9, "throughput": {"samples_per_s": 100.0},
+                 "latency": {"median_s": 8e-3}},
+                {"batch_size": 256, "idle_share": idle_256, "throughput": {"samples_per_s": 12000.0}}]
+
+    slow = _speed_record(runs(0.58), SimpleNamespace(channels_last=True), RunSettings(device="cpu"))
+    assert slow["throughput"]["host_bound"] and slow["latency"]["host_bound"]
+    assert slow["runs"][0]["throughput"]["host_bound"]  # batch 1's throughput too
+    quiet = _speed_record(runs(0.14), SimpleNamespace(channels_last=True), RunSettings(device="cpu"))
+    assert "host_bound" not in quiet["throughput"] and quiet["latency"]["host_bound"]

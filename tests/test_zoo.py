@@ -377,3 +377,23 @@ def test_cuda_graph_speeds_get_fronts_of_their_own():
     assert z["fronts"]["graph_throughput"] == ["B", "R"] and z["dominated"]["graph_throughput"] == {"A": "R"}
     assert any(d["model"] == "A" and "graph_throughput" in d["dominated_on"] and d["by"] == "R"
                for d in z["disagreements"])
+
+
+def test_the_summary_names_the_models_whose_eager_throughput_is_host_bound():
+    """A's batch-256 run idled over half of each step (marked host_bound when measured): the
+    summary names A alone and points to the CUDA graph column."""
+    from fairness.render.zoo import summary
+    from fairness.zoo import _via_reference, analyse
+
+    r, a = _timed("R", 80, 1000, 2000), _timed("A", 70, 1500, 1800)
+    a["speed"]["throughput"]["host_bound"] = True
+    r["zoo"]["reference_runs"] = [r["speed"]]
+    res = {"models": [r, a], "speed_ratios": [
+        {"model": "A", "reference": "R", "indicator": "throughput", "batch_size": 256, "implementation": impl,
+         "speedup": x, "ci95": [x, x]} for impl, x in (("eager", 1.5), ("cuda_graph", 0.9))]}
+    _via_reference(res, "R")
+    res["zoo"] = {"name": "z", "quality": "acc", "lower_is_better": False, "reference": "R", "groups": [["R", "A"]],
+                  **analyse(res, {"quality": "acc", "lower_is_better": False})}
+    (line,) = [x for x in summary(res) if x.startswith("Throughput at batch 256")]
+    assert line == ("Throughput at batch 256 is bound by the host's kernel launches for A (the GPU idled over half "
+                    "of each step); the CUDA graph column times the device's.")

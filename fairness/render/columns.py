@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..flags import host_bound as flags_host_bound
 from ..readings import INDICATORS, Indicator, measured, quality
 
 # The table's columns, in order; applied and active parameters show sharing and sparsity.
@@ -23,18 +24,20 @@ _PARAM_SENSES = ("applied", "active")
 _SENSE_DIFFERS = 0.01
 
 
-HOST_BOUND_NOTE = (" host-bound: the GPU idled over half of each batch-1 step, so the host's kernel launches (its "
-                   "CPU, thread count and load) set that latency more than the model; the CUDA graph latency, "
-                   "where given, is the model's cost without them.")
+HOST_BOUND_NOTE = (" host-bound: the GPU idled over half of each step at that batch size, so the host's kernel "
+                   "launches (its CPU, thread count and load) set that speed more than the model; the CUDA graph "
+                   "column, where given, is the model's cost without them.")
 
 
 def host_bound(m: dict, col: Indicator = INDICATORS["latency"]) -> bool:
-    """An eager batch-1 latency the host's kernel launches set (the GPU idles over half the step)."""
-    return col.key == "latency" and bool(((m.get("speed") or {}).get("latency") or {}).get("host_bound"))
+    """An eager throughput or latency the host's kernel launches set (the GPU idled over half of
+    each step of its run; batch-1 latency most of all)."""
+    return col.key in ("throughput", "latency") and flags_host_bound(m.get("speed") or {}, col.key)
 
 
 def host_bound_note(models: list[dict]) -> str:
-    return HOST_BOUND_NOTE if any(host_bound(m) for m in models) else ""
+    speeds = (INDICATORS["throughput"], INDICATORS["latency"])
+    return HOST_BOUND_NOTE if any(host_bound(m, c) for m in models for c in speeds) else ""
 
 
 def cell_value(m: dict, col: Indicator) -> float | None:

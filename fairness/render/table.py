@@ -125,9 +125,9 @@ def speed_table(m: dict) -> str:
             notes.append(f"batch {b}: {si(tp['tokens_per_s'], 'tokens/s')}")
         if tp["noisy"] or (lat and lat["noisy"]):
             notes.append(f"batch {b}: NOISY (IQR over 10% of the median); close other work or raise --min-time")
-        if lat.get("host_bound"):
-            notes.append(f"batch {b}: latency HOST-BOUND (the GPU idles {percent(r['idle_share'])} of a step): the "
-                         f"host's kernel launches, its CPU and load set it more than the model")
+        if lat.get("host_bound") or tp.get("host_bound"):
+            notes.append(f"batch {b}: HOST-BOUND (the GPU idles {percent(r['idle_share'])} of a step): the "
+                         f"host's kernel launches, its CPU and load set its speed more than the model")
         graph = r.get("cuda_graph")
         if graph and graph.get("unavailable"):
             notes.append(f"batch {b}: CUDA graph: {graph['unavailable']}")

@@ -77,6 +77,12 @@ def summary(res: dict) -> list[str]:
                      f"kernels they launch more than the device's work"
                      + ("; CUDA graph replays (--cuda-graphs) time the device's." if "graph_latency" not in
                         z["indicators"] else "; the CUDA graph columns time the device's."))
+    bound = [m["name"] for m in ok if host_bound(m, INDICATORS["throughput"])]
+    if bound:  # the small convnets at batch 256, eager, when the host is slow
+        lines.append(f"Throughput at batch {((ok[0].get('speed') or {}).get('throughput') or {}).get('batch_size')} "
+                     f"is bound by the host's kernel launches for {', '.join(bound)} (the GPU idled over half of "
+                     f"each step)" + ("; CUDA graph replays (--cuda-graphs) time the device's." if "graph_throughput"
+                                      not in z["indicators"] else "; the CUDA graph column times the device's."))
     pairs = sorted(((t, a, b) for a, row in z["tau"].items() for b, t in row.items() if a < b))
     if pairs:
         t, a, b = pairs[0]
