@@ -81,13 +81,19 @@ class Flag:
 # --- reading a model ---------------------------------------------------------------------------
 
 
+def run_host_bound(run: dict) -> bool:
+    """A timed run (one batch size) whose GPU idled over HOST_BOUND of each step: its speeds time
+    the host's kernel launches."""
+    return (run.get("idle_share") or 0) > HOST_BOUND
+
+
 def host_bound(speed: dict, key: str) -> bool:
-    """An eager headline speed ("throughput" or "latency") that the host's kernel launches set: the
-    GPU idled over HOST_BOUND of each step of its run. Marked so when measured; read from the run's
-    idle share for files written before throughput was marked."""
+    """An eager headline speed ("throughput" or "latency") that the host's kernel launches set.
+    Marked so when measured; read from its run's idle share for files written before throughput
+    was marked."""
     rec = speed.get(key) or {}
     run = next((r for r in speed.get("runs") or [] if r.get("batch_size") == rec.get("batch_size")), {})
-    return bool(rec) and bool(rec.get("host_bound") or (run.get("idle_share") or 0) > HOST_BOUND)
+    return bool(rec) and bool(rec.get("host_bound") or run_host_bound(run))
 
 
 def _noisy(speed: dict) -> list[str]:

@@ -16,7 +16,7 @@ from dataclasses import replace
 import torch
 
 from .errors import FairnessError
-from .flags import HOST_BOUND
+from .flags import run_host_bound
 from .indicators import energy as energy_mod
 from .indicators import memory as memory_mod
 from .indicators.env import peak_flops
@@ -320,8 +320,8 @@ def _speed_record(runs: list[dict], run: Runnable, s: RunSettings) -> dict:
     at1 = next((r for r in ok if r["batch_size"] == 1 and "latency" in r), None)
     at_fixed = next((r for r in ok if "latency" in r), None)
     latency_run = at1 or at_fixed or {}
-    for r in ok:  # the GPU idled over half of the run: its speeds time the host's kernel launches
-        if (r.get("idle_share") or 0) > HOST_BOUND:
+    for r in ok:
+        if run_host_bound(r):
             for key in ("throughput", "latency"):
                 if r.get(key):
                     r[key]["host_bound"] = True

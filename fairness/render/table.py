@@ -7,6 +7,7 @@ import io
 import shlex
 import textwrap
 
+from ..flags import run_host_bound
 from ..sources import describe_input
 from .units import percent, seconds, si, size
 
@@ -125,7 +126,7 @@ def speed_table(m: dict) -> str:
             notes.append(f"batch {b}: {si(tp['tokens_per_s'], 'tokens/s')}")
         if tp["noisy"] or (lat and lat["noisy"]):
             notes.append(f"batch {b}: NOISY (IQR over 10% of the median); close other work or raise --min-time")
-        if lat.get("host_bound") or tp.get("host_bound"):
+        if run_host_bound(r):
             notes.append(f"batch {b}: HOST-BOUND (the GPU idles {percent(r['idle_share'])} of a step): the "
                          f"host's kernel launches, its CPU and load set its speed more than the model")
         graph = r.get("cuda_graph")
