@@ -165,10 +165,12 @@ def test_declared_family_errors_name_the_key(tmp_path):
 
 def test_cli_speed_match_on_cpu_runs_the_real_timer():
     """A throughput target on the CPU: the real timing path, at most 6 candidates, noise recorded.
-    (How close it gets is a GPU benchmark's question, not a unit test's.)"""
+    (How close it gets is a GPU benchmark's question, not a unit test's: a tiny MLP timed for 0.05 s
+    on a 2-core CPU moved by over 7% between candidates in a fresh clone's run, past the default 3%,
+    and the match was refused. A 25% tolerance keeps the test about the timing path.)"""
     r = run("match", "--baseline", MLP, "--family", FAMILY, "--inputs", SPEC.factory, "-k", "width=32",
             "--match-to", MLP, "--indicator", "throughput", "--strategy", "width", "--device", "cpu",
-            "--batch", "4", "--min-time", "0.05", "--format", "json", "-q")
+            "--batch", "4", "--min-time", "0.05", "--tolerance", "0.25", "--format", "json", "-q")
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert [m["role"] for m in data["models"]] == ["proposed", "baseline", "variant"]
