@@ -15,19 +15,21 @@ counted; each finding keeps every flag of its kind for the results file.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 
 from . import readings as rd
-from .flags import (DISAGREE_MARGIN, HOST_BOUND, QUALITY_TIE, SEVERITIES, model_flags, pair_flags, pair_ratios, ratio_evidence,
-                    tie_margin, view)
+from .flags import (HOST_BOUND, QUALITY_TIE, SEVERITIES, direct, has_advantage, model_flags, pair_flags, pair_ratios, ratio_evidence,
+                    speed_pair, tie_margin, view)
 from .readings import INDICATORS, JUDGED
 
 VERDICTS = ("fair", "insufficient", "questionable", "unfair")  # in rising order: a report takes its worst pair's
 # Within a severity, the finding that explains most comes first: a specific cause (a convention, sharing,
 # sparsity, input length) before its symptoms (indicators that disagree), measurement notes last.
-KIND_ORDER = ("units", "capacity-handicap", "parameter-sharing", "sparsity", "sequence-length", "claim-mismatch",
+KIND_ORDER = ("wrong-model", "units", "capacity-handicap", "parameter-sharing", "sparsity", "sequence-length", "claim-mismatch",
               "embedding-heavy", "parallelism", "flops-speed-mismatch", "memory-bound", "hardware-mismatch",
-              "quality-tradeoff", "single-indicator", "indicators-disagree", "incomplete-count", "noisy-timing")
+              "quality-tradeoff", "single-indicator", "indicators-disagree", "incomplete-count", "noisy-timing",
+              "assumed-input")
 
 
 def roles(models: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
@@ -38,6 +40,11 @@ def roles(models: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
 
 
 def pair_verdict(flags: list, known: list[str]) -> str:
+    """The verdict on one pair from its directed flags (flags.direct): only findings that cut
+    against the comparison count. A model that is not the one claimed, or fewer than two cost
+    indicators known, leaves it insufficient: no verdict may rest on the wrong model."""
+    if any(f.id == "wrong-model" for f in flags):
+        return "insufficient"
     if any(f.severity == "unfair" for f in flags):
         return "unfair"
     if len(known) < 2:
@@ -45,35 +52,55 @@ def pair_verdict(flags: list, known: list[str]) -> str:
     return "questionable" if any(f.severity == "warn" for f in flags) else "fair"
 
 
+def not_judged(views: list[dict]) -> list[str]:
+    """Speeds shown in the tables but not judged: eager numbers the host's launches set, where no
+    CUDA graph replay of the same model was timed."""
+    out = []
+    for k in ("throughput", "latency"):
+        names = [v["name"] for v in views if k in v["host_bound"] and "cuda_graph" not in v["speeds"][k]]
+        if names:
+            label = "batch-1 latency" if k == "latency" else "throughput"
+            out.append(f"The eager {label} of {', '.join(names)} is host-bound (the GPU idled over half of each step: "
+                       f"it times the host's kernel launches), so it is shown but not judged; --cuda-graphs times the "
+                       f"model itself.")
+    return out
+
+
 def judge(results: dict, claim_text: str = "") -> dict:
     """The verdict on the comparison as made, the findings, and the matched comparisons."""
     views = [view(m) for m in results["models"] if not m.get("failed")]
     if not views:
         return {"verdict": "insufficient", "pairs": [], "findings": [], "matched": [], "flags": [],
-                "summary": ["Verdict: insufficient. No model was measured."]}
+                "summary": ["Verdict: insufficient. No model was measured."], "details": [], "not_judged": []}
     proposed, baselines, variants = roles(views)
     own = {v["name"]: model_flags(v) for v in views}
-    flags = [f for fl in own.values() for f in fl]
+    flags = []
     pairs = []
     for p in proposed:
         for b in baselines:
             fl = pair_flags(p, b, claim_text, "principal")
-            mine = fl + [f for n in (p["name"], b["name"]) for f in own[n] if f.severity != "info"]
+            adv = has_advantage(p, b)
+            mine = fl + [direct(f, p["name"], b["name"], adv) for n in (p["name"], b["name"]) for f in own[n]]
             ratios = pair_ratios(p, b)
             pairs.append({"models": [p["name"], b["name"]], "verdict": pair_verdict(mine, list(ratios)),
                           "known": list(ratios), "ratios": ratio_evidence(ratios),
-                          "flags": sorted({f.id for f in mine})})
-            flags += fl
+                          "flags": sorted({f.id for f in mine if f.cuts == "against"})})
+            flags += mine
         for v in variants:
             flags += pair_flags(p, v, claim_text, "matched")
+    # a model's own flags outside any principal pair (a variant's capacity): as they are
+    in_pairs = {n for p in pairs for n in p["models"]}
+    flags += [direct(f, "", "") for n, fl in own.items() if n not in in_pairs for f in fl]
     verdict = max((p["verdict"] for p in pairs), key=VERDICTS.index, default="insufficient")
     plain = _dedupe(flags)
     principal_models = {n for p in pairs for n in p["models"]}
     findings = fold(plain, principal_models)
     matched = matched_comparisons(results, proposed, baselines, variants)
     unmatched = (results.get("comparison") or {}).get("no_family")
+    quiet = not_judged(views)
     return {"verdict": verdict, "pairs": pairs, "findings": findings, "matched": matched, "flags": plain,
-            "summary": summary(verdict, pairs, findings, matched)
+            "summary": summary(verdict, pairs, findings), "not_judged": quiet,
+            "details": [m["answer"] for m in _headline(matched)]
             + ([f"No matched baselines: {unmatched}."] if unmatched else [])}
 
 
@@ -98,16 +125,19 @@ def fold(flags: list[dict], principal_models: set) -> list[dict]:
     out = []
     for kind, group in kinds.items():
         main = [f for f in group if _is_principal(f, principal_models)]
-        ranked = sorted(main or group, key=lambda f: -SEVERITIES.index(f["severity"]))
+        ranked = sorted(main or group, key=lambda f: (f.get("cuts") != "against", -SEVERITIES.index(f["severity"])))
         head = ranked[0]
         rest = [f for f in group if f is not head]
         out.append({"id": kind, "severity": head["severity"], "scope": "principal" if main else "matched",
-                    "models": head["models"], "message": head["message"], "evidence": head["evidence"],
+                    "cuts": head.get("cuts", "against"), "models": head["models"], "message": head["message"], "evidence": head["evidence"],
                     "advice": head["advice"], "reference": head["reference"], "others": len(rest),
                     "others_text": _others_text(rest), "flags": group})
     order = {k: i for i, k in enumerate(KIND_ORDER)}
-    return sorted(out, key=lambda f: (f["scope"] != "principal", -SEVERITIES.index(f["severity"]),
-                                      order.get(f["id"], len(order))))
+    # what counts against the comparison first (a model that is not the one claimed leads: nothing
+    # else can be judged), then the notes that say which way a mismatch cuts, then measurement notes
+    cut_order = {"against": 0, "for": 1, "note": 2}
+    return sorted(out, key=lambda f: (f["scope"] != "principal", cut_order[f["cuts"]], f["id"] != "wrong-model",
+                                      -SEVERITIES.index(f["severity"]), order.get(f["id"], len(order))))
 
 
 def _others_text(rest: list[dict]) -> str:
@@ -123,12 +153,18 @@ def _others_text(rest: list[dict]) -> str:
 
 def _paired(results: dict, a: dict, b: dict, key: str) -> tuple[float, list[float]] | None:
     """The speed-up of a over b paired round by round in one interleaved group, with its 95% CI,
-    at the batch size of a's headline number (the largest for throughput, 1 for latency)."""
-    rec = (a["record"].get("speed") or {}).get(key) or {}
+    at the batch size of a's headline number (the largest for throughput, 1 for latency), in the
+    implementation the rules judge (flags.speed_pair: CUDA graph replays where both have them)."""
+    sp = speed_pair(a, b, key)
+    if not sp or sp[2] == "stated":
+        return None
+    impl = sp[2]
+    rec = ((a["record"].get("speed") or {}) if impl == "eager" else
+           ((a["record"].get("speed") or {}).get("cuda_graph") or {})).get(key) or {}
     batch = rec.get("batch_size")
     for r in results.get("speed_ratios") or []:
         if r["indicator"] != key or r["batch_size"] != batch or r.get("reference_batch_size", batch) != batch \
-                or r.get("implementation", "eager") != "eager":
+                or r.get("implementation", "eager") != impl:
             continue
         if r["model"] == a["name"] and r["reference"] == b["name"]:
             return r["speedup"], list(r["ci95"])
@@ -149,7 +185,7 @@ def _cell(results: dict, a: dict, b: dict, key: str) -> dict | None:
         if paired:
             cell["ratio"], cell["ci95"] = paired
             r = paired[0]
-            cell["margin"] = max(DISAGREE_MARGIN, (paired[1][1] - paired[1][0]) / 2 / r)
+            cell["margin"] = max(rd.SPEED_NOISE, (paired[1][1] - paired[1][0]) / 2 / r)
         elif results.get("speed_ratios"):  # timed, but not in one interleaved group: drift is not paired out
             cell["apart"] = True
     cell["advantage"] = rd.advantage(key, r)
@@ -297,26 +333,41 @@ def _headline(matched: list[dict]) -> list[dict]:
     return [m for _, m in out.values()]
 
 
-def summary(verdict: str, pairs: list[dict], findings: list[dict], matched: list[dict]) -> list[str]:
-    """A few sentences a reviewer can paste: the verdict on the comparison as made, its main
-    finding, and what matching does."""
-    lines = []
+def first_sentence(text: str) -> str:
+    """Up to the first full stop that ends a sentence ("0.107x" and "11.68 M." inside one do not)."""
+    return re.split(r"(?<=[.!?])\s+(?=[A-Z])", text, maxsplit=1)[0]
+
+
+HEADLINE_WORDS = 60  # the verdict box reads in ten seconds: a verdict line, then at most three findings
+FIRST_SCREEN_FINDINGS = 3
+
+
+def summary(verdict: str, pairs: list[dict], findings: list[dict]) -> list[str]:
+    """The first screen: the verdict with its reason in one line (at most HEADLINE_WORDS words), then
+    at most three findings, one sentence each: those that count against the comparison, or for a
+    fair one the notes that say which way a mismatch cuts. The matched comparisons ("at equal X")
+    are the detail below the table (judge's `details`)."""
+    principal = [f for f in findings if f["scope"] == "principal"]
+    against = [f for f in principal if f["cuts"] == "against"]
     if len(pairs) == 1:
         p = pairs[0]
-        lines.append(f"Verdict on {p['models'][0]} against {p['models'][1]} as compared: {verdict}.")
+        a, b = p["models"]
+        head = f"Verdict on {a} against {b} as compared: {verdict}."
+        if verdict == "insufficient" and not against:
+            known = ", ".join(INDICATORS[k].label for k in p["known"]) or "none"
+            head += (f" Too little is known to judge (cost indicators known for both: {known}); report at least "
+                     f"parameters, FLOPs and a measured speed.")
+        elif verdict == "fair":
+            head += f" Nothing in it flatters {a}" + (
+                f": {len(principal)} note{'s' if len(principal) != 1 else ''} below say which way the mismatches cut."
+                if [f for f in principal if f["cuts"] == "for"] else ".")
     else:
-        lines.append(f"Verdict on the comparison as made ({len(pairs)} pairs): {verdict}. "
-                     + "; ".join(f"{' vs '.join(p['models'])}: {p['verdict']}" for p in pairs) + ".")
-    thin = [p for p in pairs if len(p["known"]) < 2]
-    for p in thin:
-        known = ", ".join(p["known"]) or "none"
-        lines.append(f"{' vs '.join(p['models'])}: too little is known to judge (cost indicators known for both: "
-                     f"{known}); report at least parameters, FLOPs and a measured speed.")
-    main = [f for f in findings if f["scope"] == "principal" and f["severity"] != "info"]
-    if main:
-        lines.append(main[0]["message"])
-    lines += [m["answer"] for m in _headline(matched)]
-    return lines
+        bad = [p for p in pairs if p["verdict"] != "fair"]
+        head = (f"Verdict on the comparison as made ({len(pairs)} pairs): {verdict}."
+                + (" " + "; ".join(f"{' vs '.join(p['models'])}: {p['verdict']}" for p in bad[:3])
+                   + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "") + "." if bad else ""))
+    shown = against or [f for f in principal if f["cuts"] == "for"]
+    return [head] + [first_sentence(f["message"]) for f in shown[:FIRST_SCREEN_FINDINGS]]
 
 
 def judgement_of(results: dict) -> dict:

@@ -28,7 +28,8 @@ from .indicators.params import count_params
 from .cache import Cache, identity
 from .results import new_results, to_plain
 from .runner import Runnable, RunSettings, apply_settings, channels_last_for, check_settings, time_models
-from .sources import (InputSpec, Inputs, Source, architecture, build, describe_input, make_inputs, parse_source, recipe,
+from .readings import describe_input
+from .sources import (InputSpec, Inputs, Source, architecture, build, make_inputs, parse_source, recipe,
                       split_input_value)
 
 # fvcore's cross-check (torch.jit cannot trace on meta) builds a CPU copy of a model counted

@@ -15,6 +15,7 @@ Ratios have one convention, everywhere:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -114,16 +115,73 @@ def stated(m: dict, key: str) -> float | None:
     return num(INDICATORS[key].stated(m.get("claims") or {}))
 
 
+# A stated count further than this (plus its printed precision) from the measured one is contradicted.
+CLAIM_MISMATCH = 0.05
+# A stated parameter or FLOP count more than 2x from what the source built: not a miscount but another
+# model (a config's defaults where the paper meant a smaller size). No finding may rest on it.
+WRONG_MODEL = 2.0
+# The counts that depend on the input (its resolution or length): an input the audit assumed is no
+# evidence against a stated number.
+INPUT_DEPENDENT = ("macs", "flops", "activations", "bytes_moved")
+
+
+def _off(m: dict, key: str) -> float | None:
+    """stated / measured for one count; for FLOPs the nearer of the measured FLOPs and 2 x MACs
+    (a paper's "2 x MACs" leaves the few other ops out, and is the same count)."""
+    s, meas = stated(m, key), measured(m, key)
+    if not s or not meas:
+        return None
+    if key == "flops" and (macs := measured(m, "macs")):
+        return min(s / meas, s / (2 * macs), key=lambda r: abs(r - 1))
+    return s / meas
+
+
+def assumed(m: dict) -> dict:
+    """The inputs an audit assumed because the paper's row did not state them ({} for a
+    measurement, whose inputs are what the user asked for)."""
+    return m.get("assumed") or {}
+
+
+def contradicted(m: dict, key: str) -> bool:
+    """A stated count that the measurement of the same model contradicts beyond its printed
+    precision, where the measurement rests on no assumed input."""
+    r = _off(m, key)
+    if r is None or (key in INPUT_DEPENDENT and assumed(m)):
+        return False
+    return abs(r - 1) > CLAIM_MISMATCH + precision(m, key)
+
+
+def wrong_model(m: dict) -> dict | None:
+    """What shows that the source built another model than the paper's row: a stated parameter or
+    FLOP count over 2x from the measured one (a MACs-as-FLOPs count is a convention, within 2x of
+    2 x MACs; an assumed input cannot show it). None when nothing does."""
+    for key in ("params", "flops", "macs"):
+        r = _off(m, key)
+        if key == "flops" and r is not None and (macs := measured(m, "macs")) and stated(m, key):
+            r = min(r, stated(m, key) / macs, key=lambda x: abs(x - 1))  # "FLOPs" printed as MACs
+        if r is None or (key in INPUT_DEPENDENT and assumed(m)):
+            continue
+        if max(r, 1 / r) > WRONG_MODEL:
+            return {"indicator": key, "stated": stated(m, key), "measured": measured(m, key), "ratio": r}
+    return None
+
+
 def value(m: dict, key: str) -> float | None:
     """The number a comparison rests on: a paper's stated one where it states one (audit), else
-    the measured one."""
+    the measured one. Measured numbers win once they contradict the stated one beyond its printed
+    precision; a stated number stays where the source built another model (wrong_model), whose
+    measurement says nothing about the paper's."""
     s = stated(m, key)
-    return s if s is not None else measured(m, key)
+    if s is None:
+        return measured(m, key)
+    if contradicted(m, key) and not wrong_model(m):
+        return measured(m, key)
+    return s
 
 
 def precision(m: dict, key: str) -> float:
-    """The relative precision of the number `value` gives: half a unit of the last printed digit
-    for a stated number ("29M": 0.5/29), 0 for a measured one."""
+    """The relative precision of a stated number: half a unit of the last printed digit ("29M":
+    0.5/29); 0 where none is stated."""
     if stated(m, key) is None:
         return 0.0
     claims = m.get("claims") or {}
@@ -131,6 +189,11 @@ def precision(m: dict, key: str) -> float:
         key = "macs"
     key = CLAIM_KEYS.get(key, key)
     return num((claims.get("precision") or {}).get(key)) or 0.0
+
+
+def value_precision(m: dict, key: str) -> float:
+    """The relative precision of the number `value` gives: a stated one's, 0 for a measured one."""
+    return precision(m, key) if value(m, key) == stated(m, key) else 0.0
 
 
 def ratio(key: str, a: float | None, b: float | None) -> float | None:
@@ -167,8 +230,46 @@ def speed_setting(m: dict, key: str) -> dict | None:
             "threads": src.get("threads"), "compile": src.get("compile") or False}
 
 
+# A module of one expert of a mixture-of-experts block: "....mlp.experts.expert_3.wi", "....experts.3.w1".
+_EXPERT = re.compile(r"^(?P<block>.*\bexperts)\.(?P<expert>[^.]+)\.(?P<rest>.+)$")
+
+
 def depth(m: dict) -> float | None:
-    """Sequential matrix ops per forward pass (calls of ops with MACs), or a paper's stated depth."""
+    """Sequential matrix ops per forward pass (calls of ops with MACs), or a paper's stated depth.
+    The experts of a mixture-of-experts block run side by side on different tokens, so a loop over
+    them (Hugging Face's Switch) is one step of depth, not one per expert: each expert's modules
+    beyond the busiest expert's are taken out."""
     by_op = _at(m, "flops", "by_op") or {}
     d = sum(v.get("calls", 0) for v in by_op.values() if v.get("macs"))
-    return num(d) if d else num((m.get("claims") or {}).get("depth"))
+    if not d:
+        return num((m.get("claims") or {}).get("depth"))
+    siblings: dict[tuple, list[int]] = {}
+    for name, t in (_at(m, "flops", "by_module") or {}).items():
+        if t.get("macs") and (x := _EXPERT.match(name)) and "." not in x["rest"]:
+            siblings.setdefault((x["block"], x["rest"]), []).append(t.get("calls", 0))
+    return num(d - sum(sum(c) - max(c) for c in siblings.values()))
+
+
+def describe_input(record: dict) -> str:
+    """An input record in a few words: 'image 1x3x224x224', 'tokens 1x128'."""
+    if record.get("kind") == "image":
+        return f"image {record['batch_size']}x{record['channels']}x{record['height']}x{record['width']}"
+    if record.get("kind") == "tokens":
+        image = record.get("image")
+        return f"tokens {record['batch_size']}x{record['seq_len']}" + (
+            f" + image {record['batch_size']}x{image['channels']}x{image['height']}x{image['width']}" if image else "")
+    if record.get("kind") == "features":
+        return (f"features {record['batch_size']}x{record['channels']}x{record['frames']} + decoder tokens "
+                f"{record['batch_size']}x{record['decoder_seq_len']}")
+    return f"inputs {record.get('shapes')}"
+
+
+def input_text(inp: dict) -> str:
+    text = describe_input(inp)
+    if inp.get("kind") == "tokens":
+        text += f" (vocabulary {inp['vocab_size']})"
+        if inp.get("decoder_seq_len"):
+            text += f" + decoder tokens {inp['batch_size']}x{inp['decoder_seq_len']}"
+    if inp.get("default_from"):
+        text += f"; default from {inp['default_from']}"
+    return text

@@ -440,20 +440,6 @@ def split_input_value(value, what: str) -> tuple[tuple, dict, dict]:
     return args, kwargs, shapes
 
 
-def describe_input(record: dict) -> str:
-    """An input record in a few words: 'image 1x3x224x224', 'tokens 1x128'."""
-    if record.get("kind") == "image":
-        return f"image {record['batch_size']}x{record['channels']}x{record['height']}x{record['width']}"
-    if record.get("kind") == "tokens":
-        image = record.get("image")
-        return f"tokens {record['batch_size']}x{record['seq_len']}" + (
-            f" + image {record['batch_size']}x{image['channels']}x{image['height']}x{image['width']}" if image else "")
-    if record.get("kind") == "features":
-        return (f"features {record['batch_size']}x{record['channels']}x{record['frames']} + decoder tokens "
-                f"{record['batch_size']}x{record['decoder_seq_len']}")
-    return f"inputs {record.get('shapes')}"
-
-
 # The sizes of a transformers config under the names common configs use (BERT, GPT-2, T5, Mixtral):
 # enough to say which model was built. hf:albert without kwargs is ALBERT-xxlarge (hidden_size 4096).
 _CONFIG_SIZES = ("num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads",

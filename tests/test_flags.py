@@ -189,7 +189,8 @@ def test_host_bound_eager_throughput_with_a_steady_graph_replay_is_not_noisy():
 def test_every_flag_is_complete_and_verdict_follows_severity():
     fl = evaluate({"models": list(pair(applied=1.6e6, macs=1.2e9))})  # sharing at equal params: unfair
     for f in fl:
-        assert set(f) == {"id", "severity", "models", "evidence", "message", "advice", "reference", "scope"}
+        assert set(f) == {"id", "severity", "models", "evidence", "message", "advice", "reference", "scope", "favours",
+                          "disfavours", "cuts"}
         assert f["evidence"] and f["message"] and f["advice"] and f["reference"]
     assert judge({"models": list(pair(applied=1.6e6, macs=1.2e9))})["verdict"] == "unfair"
     assert judge({"models": list(pair())})["verdict"] == "fair"

@@ -7,10 +7,9 @@ file; every user string is escaped (render/flags.py's `md`)."""
 
 from __future__ import annotations
 
-import re
 
 from .. import readings as rd
-from ..judgement import judgement_of
+from ..judgement import first_sentence, judgement_of
 from ..readings import INDICATORS
 from ..results import failures
 from .columns import host_bound, host_bound_note
@@ -23,11 +22,6 @@ LIMIT = 5000  # characters of an OpenReview comment
 _COLUMNS = (("params", "params", si), ("flops", "FLOPs", si), ("macs", "MACs", si),
             ("throughput", "throughput", lambda v: si(v, "/s")), ("latency", "latency (b=1)", seconds),
             ("peak_memory", "peak memory", size))
-
-
-def _first_sentence(text: str) -> str:
-    """Up to the first full stop that ends a sentence ("0.107x" and "11.68 M." inside one do not)."""
-    return re.split(r"(?<=[.!?])\s+(?=[A-Z])", text, maxsplit=1)[0]
 
 
 def _cell(m: dict, base: dict, key: str, fmt) -> str:
@@ -49,7 +43,7 @@ def _role(m: dict) -> str:
 
 def _findings(res: dict, advice: bool) -> list[str]:
     j = judgement_of(res)
-    lines = [f"- **{f['severity']}** `{f['id']}`: {md(_first_sentence(f['message']))}"
+    lines = [f"- **{f['severity']}** `{f['id']}`: {md(first_sentence(f['message']))}"
              + (f" *Advice:* {md(f['advice'])}" if advice else "")
              + (f" (+{f['others']} more pair{'s' if f['others'] > 1 else ''})" if f.get("others") else "")
              for f in j["findings"] if f["scope"] == "principal"]

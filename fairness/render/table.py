@@ -8,19 +8,8 @@ import shlex
 import textwrap
 
 from ..flags import run_host_bound
-from ..sources import describe_input
+from ..readings import input_text
 from .units import percent, seconds, si, size
-
-
-def input_text(inp: dict) -> str:
-    text = describe_input(inp)
-    if inp.get("kind") == "tokens":
-        text += f" (vocabulary {inp['vocab_size']})"
-        if inp.get("decoder_seq_len"):
-            text += f" + decoder tokens {inp['batch_size']}x{inp['decoder_seq_len']}"
-    if inp.get("default_from"):
-        text += f"; default from {inp['default_from']}"
-    return text
 
 
 def model_table(m: dict, detail: bool = False) -> str:
