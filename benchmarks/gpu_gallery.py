@@ -6,8 +6,8 @@ results.json and every rendered format into OUT/NAME/. Prints each one's wall ti
 NOISY count: models whose headline latency is noisy (an eager host-bound latency with a
 steady graph replay beside it does not count, as in the noisy-timing rule).
 
-    python benchmarks/gpu_gallery.py [OUT [NAME]]   # needs a CUDA device; OUT defaults to reports/;
-                                                     # NAME: only the config whose file name holds it
+    python benchmarks/gpu_gallery.py [OUT [NAME ...]]   # needs a CUDA device; OUT defaults to reports/;
+                                                         # NAME: only the configs whose file names hold one
 """
 
 import sys
@@ -27,17 +27,18 @@ warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parent.parent / "examples"
 CASES = [ROOT / "paper" / "vit_patch.yaml", ROOT / "paper" / "depth_vs_width.yaml",
          ROOT / "paper" / "efficientnet_vs_resnet.yaml", ROOT / "albert_vs_bert.yaml",
-         ROOT / "paper" / "switch_vs_t5.yaml"]
+         ROOT / "paper" / "switch_vs_t5.yaml", ROOT / "paper" / "convnext_vs_swin.yaml",
+         ROOT / "paper" / "deit_vs_resnet50.yaml", ROOT / "paper" / "mobilenetv3_vs_resnet18.yaml"]
 SETTINGS = {"speed": True, "dtype": "bfloat16", "batch": [1, 256], "cuda_graphs": True}
 
 
 def main():
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("reports")
-    only = sys.argv[2] if len(sys.argv) > 2 else None  # a part of one config's file name
+    only = sys.argv[2:]  # parts of config file names: only those configs
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, bfloat16, --cuda-graphs\n")
     print(f"{'comparison':<34} {'models':>6} {'noisy':>5} {'wall s':>7}  verdict")
     for path in CASES:
-        if only and only not in path.name:
+        if only and not any(o in path.name for o in only):
             continue
         settings = dict(SETTINGS)
         if "switch" in path.name:

@@ -36,9 +36,12 @@ from decimal import Decimal
 from typing import Callable
 
 from .errors import FairnessError
+from .readings import depth
 from .spec import check_name, read_yaml
 
-TOP_KEYS = {"claim", "quality", "models", "name"}
+# cite and expect: a labelled case (examples/judgement/) names its paper and the verdict and lead
+# finding a reviewer expects; the audit reads neither.
+TOP_KEYS = {"claim", "quality", "models", "name", "cite", "expect"}
 MODEL_KEYS = {"name", "role", "source", "kwargs", "params", "active_params", "applied_params", "flops", "macs",
               "throughput", "latency", "speedup", "depth", "matched_on", "scaled_from", "image_size", "seq_len",
               "decoder_seq_len", "quality"}
@@ -298,14 +301,34 @@ def _scaled_from(source: str, inputs: dict, progress: Callable[[str], None]) -> 
     from .results import to_plain
 
     progress(f"measuring {source} (scaled from) on meta")
+    note = None
     try:
         rec = to_plain(measure(source, fvcore=False, role="baseline", **inputs))
     except FairnessError as e:
-        progress(f"{source}: not measured ({e.message})")
-        return {"source": source, "error": e.message}
-    by_op = rec["flops"]["by_op"]
-    return {"source": source, "params": rec["params"]["unique"],
-            "depth": sum(op["calls"] for op in by_op.values() if op["macs"] > 0)}
+        # Parameters and depth do not depend on the input: the original model at its own default
+        # input (BERT-Base cannot take the 2,048 tokens its shrunk copy reads) says as much.
+        note = f"counted at its own default input: at the row's it failed ({e.message})"
+        try:
+            rec = to_plain(measure(source, fvcore=False, role="baseline"))
+        except FairnessError as e2:
+            progress(f"{source}: not measured ({e2.message})")
+            return {"source": source, "error": e2.message}
+    return {"source": source, "params": rec["params"]["unique"], "depth": depth(rec),
+            **({"note": note} if note else {})}
+
+
+def _assumed(measured_input: dict, stated: dict) -> dict:
+    """The inputs a row did not state, as the measurement took them (the model's own default, or
+    the encoder's length for a decoder): assumptions, printed, never evidence for an alarm."""
+    out = {}
+    if measured_input.get("kind") == "image" and stated["image_size"] is None:
+        out["image_size"] = f"{measured_input['height']}x{measured_input['width']}"
+    if measured_input.get("kind") in ("tokens", "features") and stated["seq_len"] is None \
+            and measured_input.get("seq_len"):
+        out["seq_len"] = measured_input["seq_len"]
+    if measured_input.get("decoder_seq_len") and stated["decoder_seq_len"] is None:
+        out["decoder_seq_len"] = measured_input["decoder_seq_len"]
+    return out
 
 
 def audit(path: str, *, measure_sources: bool = True, progress: Callable[[str], None] = lambda m: None) -> dict:
@@ -332,6 +355,8 @@ def audit(path: str, *, measure_sources: bool = True, progress: Callable[[str], 
                 # A reviewer often has the paper but not its code: the claims are still checked.
                 progress(f"{m['name']}: not measured ({e.message}); checking its stated numbers only")
                 rec["measure_error"] = e.message
+        if rec.get("input"):
+            rec["assumed"] = _assumed(rec["input"], inputs)
         if m["claims"].get("scaled_from") and measure_sources:
             rec["scaled_from"] = _scaled_from(m["claims"]["scaled_from"], inputs, progress)
         rec["claims"] = m["claims"]
@@ -340,3 +365,25 @@ def audit(path: str, *, measure_sources: bool = True, progress: Callable[[str], 
     res = new_results(records, environment("meta"))
     res["audit"] = {"file": str(path), "claim": spec["claim"], "quality": spec["quality"]}
     return attach(res, spec["claim"])
+
+
+def lead_of(judgement: dict) -> str:
+    """The finding a verdict rests on: the first one of the comparison as made that counts against
+    it, or "none"."""
+    return next((f["id"] for f in judgement["findings"] if f["scope"] == "principal" and f["cuts"] == "against"),
+                "none")
+
+
+def labelled_case(path: str) -> dict:
+    """A labelled comparison (examples/judgement/): what its file expects, written from the paper,
+    beside what the audit gives, counts on the meta device."""
+    data = read_yaml(path, f"claims file {path}")
+    expect = data.get("expect") if isinstance(data, dict) else None
+    if not isinstance(expect, dict) or not {"verdict", "lead"} <= set(expect):
+        raise FairnessError(f"labelled case {path}: expected 'expect: {{verdict: ..., lead: ...}}' written from the "
+                            f"paper (see examples/judgement/README.md)")
+    res = audit(path)
+    j = res["judgement"]
+    return {"file": str(path), "cite": data.get("cite", ""), "expected": {"verdict": expect["verdict"],
+                                                                          "lead": expect["lead"]},
+            "got": {"verdict": j["verdict"], "lead": lead_of(j)}}

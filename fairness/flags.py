@@ -38,7 +38,6 @@ DEPTH_RATIO = 2.0  # twice as deep: half the parallelism at the same FLOPs
 SAME_FLOPS = 0.20  # FLOPs within 20% read as "equal FLOPs" for the parallelism and memory rules
 MEMORY_APART = 2.0  # activations or bytes moved 2x apart at equal FLOPs: memory-bound behaviour differs
 SPEED_RATIO_MOVE = 1.3  # a speed ratio that moves 1.3x between settings is a property of the setting
-UNITS_TOLERANCE = 0.12  # FLOPs are 2 x MACs plus a few % of other ops: 12% covers that
 NOISE_GATE = 0.10  # IQR over 10% of the median (torch.utils.benchmark's threshold)
 COVERAGE_MIN = 0.99  # under 99% of executed ops counted: the FLOPs are a lower bound
 CAPACITY_FLOOR = 0.5  # a baseline scaled to under half its parameters or depth is a handicapped one
@@ -239,7 +238,7 @@ def pair_ratios(a: dict, b: dict) -> dict[str, float]:
             sp = speed_pair(a, b, k)
             r = rd.ratio(k, sp[0], sp[1]) if sp else _stated_speedup(a, b, k)
         else:
-            r = rd.ratio(k, a.get(k), b.get(k))
+            r = count_ratio(a, b, k)
         if r is not None:
             out[k] = r
     return out
@@ -266,7 +265,7 @@ def tie_margin(a: dict, b: dict, key: str) -> float:
 
 def about_equal(a: dict, b: dict, key: str, within: float) -> bool:
     """a and b within `within` of each other on `key`, widened by the printed precision."""
-    r = rd.ratio(key, a.get(key), b.get(key))
+    r = count_ratio(a, b, key)
     return r is not None and max(r, 1 / r) <= (1 + within) * math.exp(_combined_precision(a, b, key))
 
 
@@ -334,6 +333,35 @@ def direct(f: Flag, proposed: str, baseline: str, advantage: bool = True) -> Fla
     return replace(f, severity="info", cuts="for",
                    message=f"{f.message} This cuts for {proposed}: it understates {proposed}'s advantage "
                            f"instead of inflating it, so it is a note, not a reason to doubt the comparison.")
+
+
+def _outcome(a: dict, b: dict, key: str, r: float) -> int:
+    """+1 a wins on key, -1 a loses, 0 a tie (tie_margin)."""
+    x, m = advantage(key, r), tie_margin(a, b, key)
+    return 1 if x > 1 + m else -1 if x < 1 / (1 + m) else 0
+
+
+def direct_model_flag(f: Flag, a: dict, b: dict, advantage: bool = True) -> Flag:
+    """`direct` for one model's own flag within the pair a (proposed) against b. A stated count the
+    measurement contradicts counts against the comparison only where it changes how the two
+    compare on that indicator (a win becomes a tie or a loss): the paper's ratio and the measured
+    one on the same side of the tie margin (or both stated counts off alike: one counting habit)
+    leave the comparison as it was, and the correction is a note."""
+    if f.id == "claim-mismatch" and f.scope == "model" and f.severity != "info":
+        key = f.evidence["indicator"]
+        flagged, other = (a, b) if f.models[0] == a["name"] else (b, a)
+        other_stated = rd.stated(other["record"], key)
+        printed = rd.ratio(key, f.evidence["stated"], other_stated or other.get(key))
+        measured = rd.ratio(key, flagged.get(key), other.get(key))
+        if flagged is b and printed and measured:
+            printed, measured = 1 / printed, 1 / measured
+        if printed and measured and _outcome(a, b, key, printed if flagged is a else 1 / printed) == \
+                _outcome(a, b, key, measured if flagged is a else 1 / measured):
+            label = INDICATORS[key].label
+            return replace(f, severity="info", cuts="note",
+                           message=f"{f.message} It does not change how {a['name']} and {b['name']} compare on "
+                                   f"{label} ({printed:.3g}x as printed, {measured:.3g}x as measured), so it is a note.")
+    return direct(f, a["name"], b["name"], advantage)
 
 
 # --- the rules -----------------------------------------------------------------------------------
@@ -419,7 +447,12 @@ def rule_sparsity(a, b, claim_text=""):
                     f"comparison at equal FLOPs does not show.")
         else:
             msg += f" It is no worse than {other['name']} on the parameters, speed or memory known."
-        out.append(Flag("sparsity", "warn" if hidden else "info", [m["name"], other["name"]],
+        # at equal parameters (in a sense that counts the sparse model's active ones), as for sharing
+        at_params = _param_claim(a, b, claim_text)
+        if hidden and at_params:
+            msg += " A comparison at equal parameters is therefore unfair."
+        out.append(Flag("sparsity", ("unfair" if at_params else "warn") if hidden else "info",
+                        [m["name"], other["name"]],
                         {"unique": unique, "active": active, "unique_over_active": r, "worse_on": hidden}, msg,
                         "Compare at equal active parameters or FLOPs and measure speed and memory; state total and "
                         "active parameters.", REF["sparsity"], favours=m["name"]))
@@ -448,37 +481,63 @@ def rule_embedding_heavy(a, b):
                  "Compare non-embedding parameters, and FLOPs and speed.", REF["embedding"], favours=light["name"])]
 
 
+def _inputs_differ(a: dict, b: dict) -> bool:
+    """Both measured, on inputs of one kind and different sizes (a longer sequence, a larger image)."""
+    ia, ib = a.get("input") or {}, b.get("input") or {}
+    keys = ("height", "width", "seq_len", "decoder_seq_len")
+    return bool(ia and ib) and ia.get("kind") == ib.get("kind") and any(ia.get(k) != ib.get(k) for k in keys)
+
+
 def rule_sequence_length(a, b):
-    pr, fr = rd.ratio("params", a.get("params"), b.get("params")), rd.ratio("flops", a.get("flops"), b.get("flops"))
-    if pr is None or fr is None or not about_equal(a, b, "params", SAME_PARAMS) or max(fr, 1 / fr) <= FLOPS_APART:
+    """FLOPs per parameter far apart: at about equal parameters, or on inputs of different length,
+    parameters hide the compute a longer input (or a smaller patch) costs."""
+    pr, fr = rd.ratio("params", a.get("params"), b.get("params")), count_ratio(a, b, "flops")
+    if pr is None or fr is None or max(fr / pr, pr / fr) <= FLOPS_APART:
+        return []
+    equal, longer = about_equal(a, b, "params", SAME_PARAMS), _inputs_differ(a, b)
+    if not (equal or longer):
         return []
     if any(_ratio_of(m, "sharing") > SHARING_RATIO or _ratio_of(m, "sparsity") > SPARSITY_RATIO for m in (a, b)):
         return []  # parameter sharing or sparsity explains the gap, and has its own flag
-    dear = a if fr > 1 else b
+    dear = a if fr > pr else b
+    if equal:
+        msg = (f"{a['name']} has about the same parameters as {b['name']} ({pr:.3g}x) but "
+               f"{INDICATORS['flops'].words(fr, b['name'])}: each parameter is applied at a different number of "
+               f"positions (patch size, stride, resolution or sequence length), which parameters do not show; they "
+               f"hide {dear['name']}'s extra compute.")
+    else:
+        msg = (f"{a['name']} runs on {rd.describe_input(a['input'])} and {b['name']} on "
+               f"{rd.describe_input(b['input'])}: at {pr:.3g}x the parameters it needs "
+               f"{INDICATORS['flops'].words(fr, b['name'])}, so parameters hide {dear['name']}'s extra compute on "
+               f"its longer input.")
     return [Flag("sequence-length", "warn", [a["name"], b["name"]], {"params_ratio": pr, "flops_ratio": fr},
-                 f"{a['name']} has about the same parameters as {b['name']} ({pr:.3g}x) but "
-                 f"{INDICATORS['flops'].words(fr, b['name'])}: each parameter is applied at a different number of "
-                 f"positions (patch size, stride, resolution or sequence length), which parameters do not show; they "
-                 f"hide {dear['name']}'s extra compute.",
-                 "Compare at equal FLOPs and speed, or state the input length with the parameters.",
+                 msg, "Compare at equal FLOPs and speed, or state the input length with the parameters.",
                  REF["sequence"], favours=dear["name"])]
 
 
 def rule_flops_speed_mismatch(a, b):
-    fr = rd.ratio("flops", a.get("flops"), b.get("flops"))
-    su = pair_ratios(a, b).get("throughput")
+    fr = count_ratio(a, b, "flops")
+    ratios = pair_ratios(a, b)
+    key = "throughput" if "throughput" in ratios else "latency"  # the speed at scale, else at batch 1
+    su = ratios.get(key)
     if fr is None or su is None:
         return []
     gap = max(su * fr, 1 / (su * fr))  # FLOPs alone predict a speed-up of 1 / fr
-    if gap <= max(FLOPS_SPEED_GAP, 1 + tie_margin(a, b, "throughput")):  # material, and outside the noise
+    if gap <= max(FLOPS_SPEED_GAP, 1 + tie_margin(a, b, key)):  # material, and outside the noise
         return []
     faster = su * fr > 1  # a is faster than its FLOPs predict: FLOPs understate a's speed
     how = (f"FLOPs understate {a['name']}'s speed against {b['name']}" if faster else
            f"FLOPs overstate {a['name']}'s speed against {b['name']}")
-    return [Flag("flops-speed-mismatch", "warn", [a["name"], b["name"]],
-                 {"flops_ratio": fr, "throughput_speedup": su, "gap": gap},
-                 f"{a['name']} needs {INDICATORS['flops'].words(fr, b['name'])} but has {su:.3g}x its throughput"
-                 f"{_graph_words(a, b, 'throughput')}, where FLOPs alone predict {1 / fr:.3g}x: {how} (depthwise "
+    # FLOPs that overstate a's speed matter where a is not faster after all; measured, a speed
+    # advantage that is only smaller than FLOPs promised is still an advantage
+    still_faster = not faster and _outcome(a, b, key, su) >= 0
+    if still_faster:
+        how += f", yet it is still {'as fast' if _outcome(a, b, key, su) == 0 else 'faster'} as measured"
+    return [Flag("flops-speed-mismatch", "info" if still_faster else "warn", [a["name"], b["name"]],
+                 {"flops_ratio": fr, f"{key}_speedup": su, "gap": gap},
+                 f"{a['name']} needs {INDICATORS['flops'].words(fr, b['name'])} but "
+                 + (f"has {su:.3g}x its throughput" if key == "throughput" else f"is {su:.3g}x as fast at batch 1")
+                 + f"{_graph_words(a, b, key)}, where FLOPs alone predict {1 / fr:.3g}x: {how} (depthwise "
                  f"convolutions, routing, memory-bound ops and parallelism do not turn FLOPs into time alike).",
                  "Compare measured speed on the target hardware, not FLOPs alone.", REF["indicators"],
                  favours=b["name"] if faster else a["name"])]
@@ -522,7 +581,7 @@ def _winners_by_batch(a: dict, b: dict) -> dict[int, str | None]:
 
 def rule_parallelism(a, b):
     out = []
-    fr = rd.ratio("flops", a.get("flops"), b.get("flops"))
+    fr = count_ratio(a, b, "flops")
     if a.get("depth") and b.get("depth") and fr is not None and abs(fr - 1) <= SAME_FLOPS:
         dr = a["depth"] / b["depth"]
         if dr >= DEPTH_RATIO or dr <= 1 / DEPTH_RATIO:
@@ -541,7 +600,7 @@ def rule_parallelism(a, b):
     if len(winners) >= 2:
         small, large = winners[min(winners)], winners[max(winners)]
         if small and large and small != large:
-            out.append(Flag("parallelism", "warn", [a["name"], b["name"]],
+            out.append(Flag("batch-flip", "warn", [a["name"], b["name"]],
                             {"faster_at_batch_1" if min(winners) == 1 else f"faster_at_batch_{min(winners)}": small,
                              "faster_at_largest_batch": large},
                             f"{small} is faster at batch {min(winners)} but {large} at batch {max(winners)}: the "
@@ -552,7 +611,7 @@ def rule_parallelism(a, b):
 
 
 def rule_memory_bound(a, b):
-    fr = rd.ratio("flops", a.get("flops"), b.get("flops"))
+    fr = count_ratio(a, b, "flops")
     if fr is None or abs(fr - 1) > SAME_FLOPS:
         return []
     apart = {k: r for k in ("activations", "bytes_moved") if (r := rd.ratio(k, a.get(k), b.get(k))) is not None
@@ -637,20 +696,18 @@ def rule_hardware(a, b):
 
 
 def _convention(m: dict) -> str | None:
-    """How a model's stated FLOPs relate to its measured ones: "FLOPs", "MACs" (multiply-accumulates
-    printed as FLOPs) or "2x FLOPs"; None where there is nothing to tell, or the input was assumed."""
-    stated = num(m["claims"].get("flops"))
-    measured_flops = rd.measured(m["record"], "flops")
-    if not stated or not measured_flops or m["assumed"] or m["wrong_model"]:
-        return None
-    r = stated / measured_flops
-    if abs(r - 1) <= UNITS_TOLERANCE:
-        return "FLOPs"
-    if abs(r - 0.5) <= 0.5 * UNITS_TOLERANCE:
-        return "MACs"
-    if abs(r - 2) <= 2 * UNITS_TOLERANCE:
-        return "2x FLOPs"
-    return None
+    """A model's FLOP convention as stated (readings.flops_convention); None for a wrong model."""
+    return None if m["wrong_model"] else rd.flops_convention(m["record"])
+
+
+def count_ratio(a: dict, b: dict, key: str) -> float | None:
+    """a / b on a count. FLOPs stated in two conventions (one MACs, one FLOPs) are compared as
+    measured, both; otherwise a paper's numbers stay together, in whatever convention it used."""
+    if key == "flops":
+        ca, cb = _convention(a), _convention(b)
+        if ca and cb and ca != cb:
+            return rd.ratio(key, rd.measured(a["record"], key), rd.measured(b["record"], key))
+    return rd.ratio(key, a.get(key), b.get(key))
 
 
 def rule_units(a, b):

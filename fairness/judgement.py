@@ -19,16 +19,17 @@ import re
 from dataclasses import asdict
 
 from . import readings as rd
-from .flags import (HOST_BOUND, QUALITY_TIE, SEVERITIES, direct, has_advantage, model_flags, pair_flags, pair_ratios, ratio_evidence,
+from .flags import (HOST_BOUND, QUALITY_TIE, SEVERITIES, direct, direct_model_flag, has_advantage, model_flags, pair_flags, pair_ratios, ratio_evidence,
                     speed_pair, tie_margin, view)
 from .readings import INDICATORS, JUDGED
 
 VERDICTS = ("fair", "insufficient", "questionable", "unfair")  # in rising order: a report takes its worst pair's
 # Within a severity, the finding that explains most comes first: a specific cause (a convention, sharing,
-# sparsity, input length) before its symptoms (indicators that disagree), measurement notes last.
+# sparsity, input length, depth, memory traffic) before its symptoms (FLOPs that do not become time, a
+# winner that flips with the batch, indicators that disagree), measurement notes last.
 KIND_ORDER = ("wrong-model", "units", "capacity-handicap", "parameter-sharing", "sparsity", "sequence-length", "claim-mismatch",
-              "embedding-heavy", "parallelism", "flops-speed-mismatch", "memory-bound", "hardware-mismatch",
-              "quality-tradeoff", "single-indicator", "indicators-disagree", "incomplete-count", "noisy-timing",
+              "embedding-heavy", "parallelism", "memory-bound", "flops-speed-mismatch", "hardware-mismatch",
+              "quality-tradeoff", "batch-flip", "single-indicator", "indicators-disagree", "incomplete-count", "noisy-timing",
               "assumed-input")
 
 
@@ -80,7 +81,7 @@ def judge(results: dict, claim_text: str = "") -> dict:
         for b in baselines:
             fl = pair_flags(p, b, claim_text, "principal")
             adv = has_advantage(p, b)
-            mine = fl + [direct(f, p["name"], b["name"], adv) for n in (p["name"], b["name"]) for f in own[n]]
+            mine = fl + [direct_model_flag(f, p, b, adv) for n in (p["name"], b["name"]) for f in own[n]]
             ratios = pair_ratios(p, b)
             pairs.append({"models": [p["name"], b["name"]], "verdict": pair_verdict(mine, list(ratios)),
                           "known": list(ratios), "ratios": ratio_evidence(ratios),
@@ -358,9 +359,10 @@ def summary(verdict: str, pairs: list[dict], findings: list[dict]) -> list[str]:
             head += (f" Too little is known to judge (cost indicators known for both: {known}); report at least "
                      f"parameters, FLOPs and a measured speed.")
         elif verdict == "fair":
+            notes = len([f for f in principal if f["cuts"] == "for"])
             head += f" Nothing in it flatters {a}" + (
-                f": {len(principal)} note{'s' if len(principal) != 1 else ''} below say which way the mismatches cut."
-                if [f for f in principal if f["cuts"] == "for"] else ".")
+                (": the note below says which way a mismatch cuts." if notes == 1 else
+                 f": the {notes} notes below say which way the mismatches cut.") if notes else ".")
     else:
         bad = [p for p in pairs if p["verdict"] != "fair"]
         head = (f"Verdict on the comparison as made ({len(pairs)} pairs): {verdict}."

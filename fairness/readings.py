@@ -136,6 +136,23 @@ def _off(m: dict, key: str) -> float | None:
     return s / meas
 
 
+UNITS_TOLERANCE = 0.12  # FLOPs are 2 x MACs plus a few % of other ops: 12% covers that
+
+
+def flops_convention(m: dict) -> str | None:
+    """How a paper's stated "FLOPs" relate to the measured count of the same model: "FLOPs", "MACs"
+    (multiply-accumulates printed as FLOPs) or "2x FLOPs"; None where it cannot tell (nothing
+    stated or measured, an assumed input, or neither convention fits)."""
+    stated_flops, meas = num((m.get("claims") or {}).get("flops")), measured(m, "flops")
+    if not stated_flops or not meas or assumed(m):
+        return None
+    r = stated_flops / meas
+    for name, at in (("FLOPs", 1.0), ("MACs", 0.5), ("2x FLOPs", 2.0)):
+        if abs(r - at) <= at * UNITS_TOLERANCE:
+            return name
+    return None
+
+
 def assumed(m: dict) -> dict:
     """The inputs an audit assumed because the paper's row did not state them ({} for a
     measurement, whose inputs are what the user asked for)."""
@@ -148,6 +165,8 @@ def contradicted(m: dict, key: str) -> bool:
     r = _off(m, key)
     if r is None or (key in INPUT_DEPENDENT and assumed(m)):
         return False
+    if key == "flops" and flops_convention(m) in ("MACs", "2x FLOPs"):
+        return False  # another convention, not another count: the paper's table stays self-consistent
     return abs(r - 1) > CLAIM_MISMATCH + precision(m, key)
 
 
