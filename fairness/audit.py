@@ -71,13 +71,15 @@ def _split_unit(rest: str) -> tuple[int, str | None] | None:
     return None
 
 
-def _precision(mantissa: str) -> float:
+def _precision(mantissa: str, scaled: bool = False) -> float:
     """Half a unit of the last significant digit, relative: "29" 0.5/29, "4.40" 0.5/440,
-    "0.004" 0.5/4. An integer's trailing zeros are not significant ("86000000": 0.5/86)."""
+    "0.004" 0.5/4. An integer written out in full has no significant trailing zeros ("86000000":
+    0.5/86); before a prefix or an exponent, its digits are what the author chose to print ("20M":
+    0.5/20, not 0.5/2, which would read 20M against 25.6M as a tie)."""
     digits = mantissa.lstrip("+-")
     if "." in digits:
         digits = digits.replace(".", "")
-    else:
+    elif not scaled:
         digits = digits.rstrip("0")
     return 0.5 / int(digits.lstrip("0") or "1")
 
@@ -105,7 +107,7 @@ def parse_stated(value, what: str) -> tuple[float, str | None, float]:
     if number <= 0:
         raise FairnessError(f"{what}: {value!r} must be positive; counts, speeds and times are never zero or "
                             f"negative")
-    return number, unit[1], _precision(m.group(1))
+    return number, unit[1], _precision(m.group(1), scaled=bool(m.group(2)) or unit[0] > 0)
 
 
 def parse_quantity(value, what: str) -> tuple[float, str | None]:

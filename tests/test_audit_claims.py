@@ -61,6 +61,8 @@ def test_not_a_number(value):
     ("86e6", 86),         # how YAML 1.1 reads 86e6: a string
     (86e6, 86),           # the same number given as a float: its ".0" says nothing
     (86000000, 86),       # an integer's trailing zeros are not significant
+    ("20M", 20),          # before a prefix they are printed on purpose: 20M is no tie with 25.6M
+    ("1B", 1),
     ("88.2e6", 882),
     (88.2e6, 882),
     (0.004, 4),

@@ -185,7 +185,7 @@ def test_a_baseline_without_a_family_still_gets_its_report(tmp_path):
     assert [m["role"] for m in res["models"]] == ["proposed", "baseline"]
     assert "no known scalable family for torchvision.models.squeezenet.SqueezeNet" in res["comparison"]["no_family"]
     assert res["judgement"]["verdict"] in ("fair", "questionable", "unfair")  # two indicators known: judged
-    assert any(s.startswith("No matched baselines") for s in res["judgement"]["summary"])
+    assert any(s.startswith("No matched baselines") for s in res["judgement"]["details"])
     assert "No matched baselines" in (tmp_path / "out" / "report.md").read_text()
     assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "report.tex").exists()
 

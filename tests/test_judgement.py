@@ -235,8 +235,8 @@ def test_a_claimed_baseline_scaled_down_is_a_capacity_handicap():
 
 
 def test_stated_flops_30_percent_off_is_caught(tmp_path):
-    res = audit(_claims(tmp_path, "models:\n  - {name: A, source: timm:resnet18, flops: 4.7G}\n"
-                                  "  - {name: B, source: timm:resnet50, flops: 8.2G}\n"))
+    res = audit(_claims(tmp_path, "models:\n  - {name: A, source: timm:resnet18, flops: 4.7G, image_size: 224}\n"
+                                  "  - {name: B, source: timm:resnet50, flops: 8.2G, image_size: 224}\n"))
     (f,) = [f for f in res["flags"] if f["id"] == "claim-mismatch"]
     assert f["models"] == ["A"] and f["evidence"]["indicator"] == "flops" and f["evidence"]["off"] > 0.25
     assert "timm:resnet18 with its defaults" in f["message"] and "image 1x3x224x224" in f["message"]

@@ -78,17 +78,21 @@ def judgement_text(res: dict) -> str:
         lines.append(f"  see: The Efficiency Misnomer, {f['reference']}")
         if f["others_text"]:
             lines += textwrap.wrap(f["others_text"], 100, initial_indent="  ", subsequent_indent="    ")
+    for s in j.get("not_judged") or []:
+        lines += [""] + textwrap.wrap(s, 100)
     if j.get("matched"):
         lines += ["", "matched comparisons: the proposed model against the baseline, and against each variant", ""]
         lines += aligned(matched_table(j), left={0, 1, 2, 5})
         lines += [""] + textwrap.wrap(CONVENTION, 100)
+    for s in j.get("details") or []:
+        lines += [""] + textwrap.wrap(s, 100)
     return "\n".join(lines)
 
 
 def judgement_markdown(res: dict) -> list[str]:
     """The verdict, its summary, the findings and the matched comparisons as Markdown lines."""
     j = judgement_of(res)
-    lines = [f"**Verdict: {j['verdict']}**", ""] + [md(s) for s in j["summary"]] + ["", "#### Findings", ""]
+    lines = [f"**Verdict: {j['verdict']}**", "", md(j["summary"][0]), "", "#### Findings", ""]
     for f in j["findings"]:
         where = "" if f["scope"] == "principal" else " (matched variants; not in the verdict)"
         lines += [f"- **{f['severity']} `{f['id']}`** ({md(', '.join(f['models']))}){where}: {md(f['message'])}",

@@ -54,7 +54,7 @@ def _line(config: Path, cfg: dict, folder: Path, index_dir: Path) -> str:
                 f"(speed on {md(device)}), then `fairness gallery` again.")
     res = load_for_render(str(results))
     j = judgement_of(res)
-    kinds = [f["id"] for f in j["findings"] if f["scope"] == "principal" and f["severity"] != "info"]
+    kinds = [f["id"] for f in j["findings"] if f["scope"] == "principal" and f["cuts"] == "against"]
     timed = any(m.get("speed") for m in res["models"] if not m.get("failed"))
     env = res.get("environment") or {}
     where = f"speed on {env.get('device_name')}" if timed else "counts only"

@@ -57,14 +57,15 @@ def _findings(res: dict, advice: bool) -> list[str]:
 def comparison_markdown(res: dict) -> str:
     """The comparison in at most LIMIT characters where it can be: a comparison with many variants
     drops the findings' advice, then keeps the first variant matched on each indicator."""
-    for advice, per_indicator in ((True, None), (False, None), (False, 1)):
-        text = _markdown(res, advice, per_indicator)
+    for advice, per_indicator, details in ((True, None, True), (False, None, True), (False, None, False),
+                                           (False, 1, False)):
+        text = _markdown(res, advice, per_indicator, details)
         if len(text) <= LIMIT:
             break
     return text  # where even the shortest form is longer (very long names), the shortest
 
 
-def _markdown(res: dict, advice: bool, per_indicator: int | None) -> str:
+def _markdown(res: dict, advice: bool, per_indicator: int | None, details: bool = True) -> str:
     cmp = res.get("comparison") or {}
     name = cmp.get("name", "comparison")
     models = [m for m in res["models"] if not m.get("failed")]
@@ -82,8 +83,11 @@ def _markdown(res: dict, advice: bool, per_indicator: int | None) -> str:
              + [", ".join(f"{k} {v:g}" for k, v in rd.quality(m).items()) or
                 ("train it" if m["role"] == "variant" else "")] for m in shown]
     j = judgement_of(res)
-    lines = [f"### fairness: {md(name)}", "", f"**Verdict: {j['verdict']}**", ""] + [md(s) for s in j["summary"]]
+    # the headline, then the findings (their first sentences are the first screen's findings)
+    lines = [f"### fairness: {md(name)}", "", f"**Verdict: {j['verdict']}**", "", md(j["summary"][0])]
     lines += ["", "#### Findings", ""] + _findings(res, advice) + ["", "#### Models", ""] + md_table(rows)
+    if details:  # below the table: what was not judged, and the comparisons at equal cost
+        lines += [x for s in (j.get("not_judged") or []) + (j.get("details") or []) for x in ("", md(s))]
     if len(shown) < len(models):
         lines += ["", f"{len(models) - len(shown)} more variants, matched by other strategies: in report.html."]
     lines += [f"\n**Failed:** {md(who)}: {md(why)}" for who, why in failures(res)]

@@ -66,7 +66,8 @@ def html_text(results: dict, style: str = "neurips", template_dir=None) -> str:
         title=cmp.get("name") or (results.get("audit") or {}).get("claim") or "comparison",
         subtitle=f"{cmp.get('proposed', models[0]['name'])} against {cmp.get('baseline', base['name'])}"
                  + (f" and {variants} matched variant{'s' if variants != 1 else ''}" if variants else ""),
-        verdict=j["verdict"], summary=j["summary"], findings=findings, matched_header=matched[0],
+        verdict=j["verdict"], summary=j["summary"], details=j.get("details") or [],
+        not_judged=j.get("not_judged") or [], findings=findings, matched_header=matched[0],
         matched_rows=matched[1:], convention=CONVENTION, host_bound_note=host_bound_note(models),
         headers=[c.header for c in cols], metrics=metrics, groups=body, ncols=3 + len(cols) + len(metrics),
         built=[(m["name"], built_text(m)) for m in models if built_text(m)],
