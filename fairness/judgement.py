@@ -58,12 +58,15 @@ def not_judged(views: list[dict]) -> list[str]:
     CUDA graph replay of the same model was timed."""
     out = []
     for k in ("throughput", "latency"):
-        names = [v["name"] for v in views if k in v["host_bound"] and "cuda_graph" not in v["speeds"][k]]
-        if names:
-            label = "batch-1 latency" if k == "latency" else "throughput"
-            out.append(f"The eager {label} of {', '.join(names)} is host-bound (the GPU idled over half of each step: "
-                       f"it times the host's kernel launches), so it is shown but not judged; --cuda-graphs times the "
-                       f"model itself.")
+        quiet = [v for v in views if k in v["host_bound"] and "cuda_graph" not in v["speeds"][k]]
+        if not quiet:
+            continue
+        label = "batch-1 latency" if k == "latency" else "throughput"
+        why = {(((v["record"].get("speed") or {}).get("cuda_graph") or {}).get("unavailable") or "") for v in quiet}
+        fix = ("; it could not be replayed from a CUDA graph: " + "; ".join(sorted(why)) if any(why) else
+               "; --cuda-graphs times the model itself")
+        out.append(f"The eager {label} of {', '.join(v['name'] for v in quiet)} is host-bound (the GPU idled over "
+                   f"half of each step: it times the host's kernel launches), so it is shown but not judged{fix}.")
     return out
 
 

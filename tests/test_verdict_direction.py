@@ -188,3 +188,16 @@ def test_a_row_that_cannot_be_built_is_named_and_the_rest_judged(tmp_path):
     assert lines == ["Ours: not measured: unknown timm model 'no_such_model_xyz'; 1371 are known, none close"] or \
         (len(lines) == 1 and lines[0].startswith("Ours: not measured: unknown timm model"))
     assert "verdict: FAIR" in r.stdout  # judged on the stated numbers and ResNet-50's measurement
+
+
+def test_the_first_screen_reads_in_ten_seconds():
+    """The verdict line in at most 60 words, then at most three findings of one sentence each."""
+    from fairness.judgement import first_sentence
+
+    p = rec("P", "proposed", params=0.5e6, applied=5e6, macs=2e9, embedding=0.3e6, activations=3e6,
+            quality={"top1": 70.0}, coverage=0.9)
+    j = judge({"models": [p, rec("B", quality={"top1": 75.0})]})
+    assert len([f for f in j["findings"] if f["cuts"] == "against"]) > 3  # more than the screen holds
+    head, *findings = j["summary"]
+    assert len(head.split()) <= 60 and 1 <= len(findings) <= 3
+    assert all(first_sentence(x) == x for x in findings)
