@@ -145,6 +145,10 @@ def _run_options(f):
                      help="Also time one training step (forward, backward, SGD step) and its peak memory."),
         click.option("--tf32", is_flag=True, default=None,
                      help="Allow TF32 for float32 matmuls (CUDA; off by default in torch)."),
+        click.option("--precision", metavar="native|autocast", default=None,
+                     help="How --dtype bfloat16/float16 runs inference: native (the default: weights and floating "
+                          "inputs cast to the dtype, as models are deployed) or autocast (float32 weights under "
+                          "torch.autocast). Training steps always use autocast with float32 master weights."),
         click.option("--cuda-graphs", is_flag=True, default=None,
                      help="Also time each forward pass replayed from a CUDA graph, beside eager: the GPU's cost "
                           "without the host's kernel launches. A model that cannot be captured keeps eager "
@@ -158,10 +162,10 @@ def _run_options(f):
 _CHANNELS_LAST = {"auto": "auto", "true": True, "false": False}
 
 
-def _run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs) -> dict:
+def _run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs, precision=None) -> dict:
     """The run options given on the command line, as measure: keys of a config."""
     given = {"channels_last": _CHANNELS_LAST.get(channels_last), "compile": compile_mode, "threads": threads,
-             "train": train, "tf32": tf32, "cuda_graphs": cuda_graphs}
+             "train": train, "tf32": tf32, "cuda_graphs": cuda_graphs, "precision": precision}
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -182,7 +186,7 @@ def _run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graph
                    "meta: counts only.")
 @_count_device_option()
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32",
-              show_default=True, help="Compute dtype; bfloat16/float16 run under torch.autocast.")
+              show_default=True, help="Compute dtype for timing; bfloat16/float16 run natively (see --precision).")
 @_run_options
 @click.option("--min-time", "min_time", type=float, default=1.0, show_default=True, metavar="S",
               help="Each timing runs at least this long per model (and at least 10 samples).")
@@ -206,7 +210,7 @@ def _run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graph
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 @click.pass_context
 def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text, device, count_device, dtype,
-            channels_last, compile_mode, threads, train, tf32, cuda_graphs, min_time, workload_examples, workload_steps,
+            channels_last, compile_mode, threads, train, tf32, cuda_graphs, precision, min_time, workload_examples, workload_steps,
             no_speed, no_idle, no_energy, isolate, fmt, detail, no_fvcore, out, resume, executor, ray_address, quiet):
     """Measure every cost indicator of one or more models (SOURCE...).
 
@@ -245,7 +249,7 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
     if not no_speed and device != "meta":
         speed = RunSettings(device=device, dtype=dtype, channels_last=_CHANNELS_LAST[channels_last or "auto"],
                             compile=compile_mode, threads=threads, train=bool(train), tf32=bool(tf32),
-                            cuda_graphs=bool(cuda_graphs),
+                            cuda_graphs=bool(cuda_graphs), precision=precision,
                             batch_sizes=batches, min_duration_s=min_time, idle=not no_idle, energy=not no_energy, isolate=bool(isolate),
                             workload_examples=workload_examples, workload_steps=workload_steps)
     count_batch = min([b for b in batches if b != "auto"], default=1)
@@ -520,7 +524,7 @@ def _model_options(role: str, kwarg_pairs: tuple, image_size: str | None, seq_le
               help="Batch sizes to time (latency is always also measured at batch 1). auto: the largest power "
                    "of two that fits (CUDA). Default: the config's, else 1.")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default=None,
-              help="Compute dtype for timing (autocast). Default: the config's, else float32.")
+              help="Compute dtype for timing (see --precision). Default: the config's, else float32.")
 @click.option("--min-time", "min_time", type=float, default=None, metavar="S",
               help="Each timing runs at least this long per model. Default: the config's, else 1.")
 @_run_options
@@ -536,7 +540,7 @@ def _model_options(role: str, kwarg_pairs: tuple, image_size: str | None, seq_le
 def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_text, strategies, family_file, name,
             image_size, proposed_image_size, baseline_image_size, seq_len, proposed_seq_len, baseline_seq_len,
             input_factory, device, count_device, no_speed, batch_text, dtype, min_time, channels_last, compile_mode,
-            threads, train, tf32, cuda_graphs, isolate, out_dir, figure_style, template_dir, resume, executor, ray_address,
+            threads, train, tf32, cuda_graphs, precision, isolate, out_dir, figure_style, template_dir, resume, executor, ray_address,
             quiet):
     """Compare a proposed model with a baseline and its matched variants; write the report."""
     from pathlib import Path
@@ -575,7 +579,7 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
              "min_time": min_time, "isolate": isolate, "image_size": size, "seq_len": seq_len,
              "inputs": input_factory, "count_device": count_device}
     overrides = {**{k: v for k, v in given.items() if v is not None},
-                 **_run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs)}
+                 **_run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs, precision)}
     try:
         res = _run_compare(config, proposed, baseline, name, models, match, strategies, family_file, device,
                            no_speed, overrides, size, seq_len, input_factory, count_device, cache, progress, runner)
@@ -671,7 +675,7 @@ results.csv and results.json into --out (default reports/NAME/).
 @_executor_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text, dtype, min_time, channels_last,
-        compile_mode, threads, train, tf32, cuda_graphs, out_dir, figure_style, template_dir, resume, executor,
+        compile_mode, threads, train, tf32, cuda_graphs, precision, out_dir, figure_style, template_dir, resume, executor,
         ray_address, quiet):
     """Many models: the Pareto front of quality against each cost indicator, and where they disagree.
 
@@ -708,7 +712,7 @@ def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text
     given = {"batch": list(_parse_batches(batch_text)) if batch_text else None, "dtype": dtype,
              "min_time": min_time, "count_device": count_device}
     overrides = {**{k: v for k, v in given.items() if v is not None},
-                 **_run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs)}
+                 **_run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs, precision)}
     res = run_zoo(zoo_file, device=device, no_speed=no_speed, overrides=overrides, quality=quality,
                   reference=reference, cache=cache, progress=progress,
                   on_record=lambda partial: results_mod.write(partial, folder / "results.json"),

@@ -33,14 +33,14 @@ from .cache import Cache, identity
 from .indicators.env import environment
 from .readings import measured
 from .results import to_plain
-from .runner import COMPILE_MODES, RunSettings, check_settings
+from .runner import COMPILE_MODES, PRECISIONS, RunSettings, check_settings
 from .sources import InputSpec, Source, parse_source
 from .spec import check_name, read_yaml
 
 TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family", "executor"}
 MODEL_KEYS = {"name", "source", "kwargs", "quality", "image_size", "seq_len"}  # a model's own input size too
 MEASURE_KEYS = {"device", "seq_len", "image_size", "speed", "batch", "dtype", "min_time", "inputs", "isolate",
-                "channels_last", "compile", "tf32", "threads", "train", "cuda_graphs", "count_device"}
+                "channels_last", "compile", "tf32", "threads", "train", "cuda_graphs", "count_device", "precision"}
 INDICATORS = COUNT_INDICATORS + SPEED_INDICATORS
 
 
@@ -83,6 +83,7 @@ def _check_measure(ms: dict, what: str) -> None:
         "threads": (_positive_int, "a positive integer"),
         "train": (lambda v: isinstance(v, bool), "true or false"),
         "cuda_graphs": (lambda v: isinstance(v, bool), "true or false"),
+        "precision": (lambda v: v in PRECISIONS, " or ".join(PRECISIONS)),
     }
     for key, (ok, expected) in checks.items():
         if key in ms and not ok(ms[key]):
@@ -347,7 +348,7 @@ def run_settings(ms: dict, device: str | None = None) -> RunSettings:
                        isolate=bool(ms.get("isolate", False)), channels_last=ms.get("channels_last", "auto"),
                        compile="default" if compile_mode is True else compile_mode, tf32=bool(ms.get("tf32", False)),
                        threads=ms.get("threads"), train=bool(ms.get("train", False)),
-                       cuda_graphs=bool(ms.get("cuda_graphs", False)))
+                       cuda_graphs=bool(ms.get("cuda_graphs", False)), precision=ms.get("precision"))
 
 
 def _own_input(spec: InputSpec, given: dict | None) -> InputSpec:

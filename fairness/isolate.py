@@ -49,6 +49,7 @@ class Worker:
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
                                       text=True, env=child_env())
         self._ready = False
+        self.precision: dict | None = None
 
     @property
     def pid(self) -> int:
@@ -57,7 +58,7 @@ class Worker:
     def wait_ready(self) -> None:
         """Block until the child has built its model on the device (or raise why it could not)."""
         if not self._ready:
-            self._answer()
+            self.precision = self._answer()["precision"]  # how the worker runs the model's inference
             self._ready = True
 
     def _answer(self):
@@ -196,11 +197,12 @@ def _serve(task: dict, answers) -> None:
             module.to(memory_format=torch.channels_last)
         run = Runnable(task["name"], module, inputs_at, rebuild=task["rebuild"], compile=s.compile,
                        channels_last=s.channels_last)
+        precision = run.set_precision(s, keep_float32=s.train)
     except Exception as e:
         message = str(e) if isinstance(e, FairnessError) else f"{type(e).__name__}: {str(e).strip()[:300]}"
         reply(error=message, type=type(e).__name__)
         return
-    reply(value=os.getpid())
+    reply(value={"pid": os.getpid(), "precision": precision})
     prepared = None
     for line in sys.stdin:
         msg = json.loads(line)

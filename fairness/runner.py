@@ -22,12 +22,13 @@ from .indicators import memory as memory_mod
 from .indicators.env import peak_flops
 from .indicators.speed import (Throughput, TimerFailed, Timing, calls_for, latency_from, paired_ratio,
                                run_interleaved, throughput_from)
-from .step import (AUTO_BATCH_CAP, BLOCK_S, COMPILE_MODES, DTYPES, TRAIN_FLOPS_FACTOR, TRAIN_OPTIMIZER, Prepared, Progress,
+from .step import (AUTO_BATCH_CAP, BLOCK_S, COMPILE_MODES, DTYPES, PRECISIONS, TRAIN_FLOPS_FACTOR, TRAIN_OPTIMIZER,
+                   Prepared, Progress,
                    Runnable, RunSettings, apply_settings, auto_batch, channels_last_for, channels_last_inputs,
                    check_settings, free_cache, is_oom, make_step)
 
 # The run-time API of the package (`from fairness.runner import RunSettings`): the step's names too.
-__all__ = ["AUTO_BATCH_CAP", "COMPILE_MODES", "DTYPES", "Prepared", "Runnable", "RunSettings", "apply_settings", "auto_batch",
+__all__ = ["AUTO_BATCH_CAP", "COMPILE_MODES", "DTYPES", "PRECISIONS", "Prepared", "Runnable", "RunSettings", "apply_settings", "auto_batch",
            "channels_last_for", "channels_last_inputs", "check_settings", "free_cache", "make_step",
            "measure_rate", "prepare", "time_models"]
 
@@ -188,7 +189,8 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
                 rec["memory"] = p.cuda_memory()
             elif run.rebuild is not None:
                 progress(f"{run.name}@{b}: peak resident memory of a fresh process ({kind})")
-                rec["memory"] = memory_mod.cpu_peak_rss(run.rebuild, b, replace(s, channels_last=run.channels_last),
+                rec["memory"] = memory_mod.cpu_peak_rss(run.rebuild, b, replace(s, channels_last=run.channels_last,
+                                                                                precision=run.precision),
                                                         train)
         except Exception as e:
             out[run.name] = _fail(run, b, s, f"measuring the peak memory of the {kind}", e)
@@ -231,6 +233,9 @@ def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progr
         run.compile = s.compile
         if run.channels_last:
             run.module.to(memory_format=torch.channels_last)
+        if s.inference_precision:
+            progress(f"{run.name}: {s.dtype}, {s.inference_precision} precision")
+        run.set_precision(s, keep_float32=s.train)
     try:
         return _time_all(runs, s, env, progress, references)
     finally:
@@ -325,8 +330,12 @@ def _speed_record(runs: list[dict], run: Runnable, s: RunSettings) -> dict:
             for key in ("throughput", "latency"):
                 if r.get(key):
                     r[key]["host_bound"] = True
+    worker = getattr(run, "worker", None)
+    precision = worker.precision if worker is not None else getattr(run, "precision_record", None)
     rec = {
         "settings": {**s.record(), "channels_last": run.channels_last},
+        # how inference ran in a low-precision dtype, for this model (step.Runnable.set_precision)
+        "precision": {k: v for k, v in precision.items() if k != "dtype_torch"} if precision else None,
         "throughput": primary["throughput"] if primary else None,
         "latency": latency_run.get("latency"),
         "runs": runs,

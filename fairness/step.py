@@ -68,7 +68,13 @@ class RunSettings:
     """Everything that changes a speed number. Recorded with every measurement."""
 
     device: str = "cpu"
-    dtype: str = "float32"  # float32, or bfloat16 / float16 under torch.autocast
+    dtype: str = "float32"  # float32, bfloat16 or float16
+    # How a low-precision dtype runs inference: "native" (weights and floating inputs cast to the
+    # dtype, as models are served and benchmarked: timm's --model-dtype) or "autocast" (float32
+    # weights under torch.autocast, which keeps LayerNorm and softmax in float32: up to a third
+    # slower for transformers on an H200, issue 29). None: native for bfloat16 and float16; float32
+    # has no precision to choose. Training steps always run autocast with float32 master weights.
+    precision: str | None = None
     # True, False, or "auto": on for convolutional models (channels_last_for), as a user would run them
     channels_last: bool | str = False
     compile: str | None = None  # a torch.compile mode, or None for eager
@@ -95,9 +101,16 @@ class RunSettings:
     def torch_device(self) -> torch.device:
         return torch.device(self.device)
 
+    @property
+    def inference_precision(self) -> str | None:
+        """"native" or "autocast" for a low-precision dtype; None for float32."""
+        return None if self.dtype == "float32" else self.precision or "native"
+
     def record(self) -> dict:
         cuda = self.torch_device.type == "cuda"
-        return {"device": self.device, "dtype": self.dtype, "channels_last": self.channels_last,
+        return {"device": self.device, "dtype": self.dtype, "precision": self.inference_precision,
+                "train_precision": "autocast, float32 master weights" if self.train and self.dtype != "float32"
+                else None, "channels_last": self.channels_last,
                 "compile": self.compile or False, "threads": self.threads, "train": self.train,
                 # TF32 and cuDNN's autotuner exist on CUDA only
                 "tf32": self.tf32 if cuda else None, "cudnn_benchmark": self.cudnn_benchmark if cuda else None,
@@ -119,6 +132,7 @@ def check_settings(s: RunSettings) -> RunSettings:
         raise FairnessError(f"--device {s.device}: expected cpu, cuda or cuda:N")
     if s.dtype not in DTYPES:
         raise FairnessError(f"--dtype {s.dtype}: expected one of {', '.join(DTYPES)}")
+    check_precision(s.precision, s.dtype)
     if s.compile and s.compile not in COMPILE_MODES:
         raise FairnessError(f"--compile {s.compile}: expected one of {', '.join(COMPILE_MODES)}")
     if s.cuda_graphs and dev.type != "cuda":
@@ -145,6 +159,21 @@ def check_settings(s: RunSettings) -> RunSettings:
         raise FairnessError(f"--dtype {s.dtype}: autocast on {dev.type} cannot run it ({type(e).__name__}: "
                             f"{str(e).splitlines()[0][:160]}); use --dtype float32") from None
     return replace(s, threads=s.threads or physical_cores())
+
+
+PRECISIONS = ("native", "autocast")
+
+
+def check_precision(precision: str | None, dtype: str) -> None:
+    """A precision names how a low-precision dtype runs: one of PRECISIONS, and only with one."""
+    if precision is None:
+        return
+    if precision not in PRECISIONS:
+        raise FairnessError(f"--precision {precision}: expected native (weights and inputs in the dtype) or "
+                            f"autocast (float32 weights under torch.autocast)")
+    if dtype == "float32":
+        raise FairnessError(f"--precision {precision} with --dtype float32: float32 runs as it is; give --dtype "
+                            f"bfloat16 or float16, or drop --precision")
 
 
 def apply_settings(s: RunSettings) -> dict:
@@ -192,6 +221,14 @@ def channels_last_for(setting: bool | str, record: dict) -> bool:
     return conv.get("calls", 0) >= CONV_CALLS
 
 
+def cast_inputs(inputs: Inputs, dtype: torch.dtype) -> Inputs:
+    """The floating-point tensors of the inputs in `dtype` (token ids and masks stay as they are)."""
+    def cast(t):
+        return t.to(dtype) if isinstance(t, torch.Tensor) and t.is_floating_point() else t
+
+    return Inputs(tuple(cast(a) for a in inputs.args), {k: cast(v) for k, v in inputs.kwargs.items()}, inputs.record)
+
+
 def channels_last_inputs(inputs: Inputs) -> Inputs:
     def cl(t):
         return t.contiguous(memory_format=torch.channels_last) if isinstance(t, torch.Tensor) and t.dim() == 4 else t
@@ -207,8 +244,11 @@ def make_step(module: torch.nn.Module, inputs: Inputs, s: RunSettings, train: bo
     `graph`: the forward pass captured in a CUDA graph, and the step its replay."""
     args, kwargs = inputs.args, inputs.kwargs
     if not train:
+        # native precision: the module and inputs are already in the dtype (Runnable.set_precision)
+        cast = contextlib.nullcontext() if s.inference_precision == "native" else _autocast(s, cache=not graph)
+
         def infer():
-            with torch.no_grad(), _autocast(s, cache=not graph):
+            with torch.no_grad(), cast:
                 return module(*args, **kwargs)
 
         return cuda_graph(infer, s.torch_device) if graph else infer
@@ -308,17 +348,77 @@ class Runnable:
     failed: str | None = None  # set when a batch size failed; larger ones are skipped
     worker: object | None = None  # with --isolate: the process it runs in (isolate.Worker); module is None
     channels_last: bool = False  # model and 4-d inputs in channels_last (the setting, resolved for this model)
+    # how inference runs in a low-precision dtype, resolved for this model (set_precision): "native",
+    # "autocast" (asked for, or fallen back to), or None (float32)
+    precision: str | None = None
+    precision_record: dict | None = None
+    _native: torch.nn.Module | None = None  # the module in the dtype, for native inference
     _train_copy: torch.nn.Module | None = None
     _targets: dict = field(default_factory=dict)
 
     def module_for(self, train: bool) -> torch.nn.Module:
-        """The eager module. A caller's own object is trained as a copy, so measuring a
+        """The eager module: in the dtype for native inference, float32 for a training step (float32
+        master weights under autocast). A caller's own object is trained as a copy, so measuring a
         training step never changes the caller's weights."""
         if train and self.rebuild is None:
             if self._train_copy is None:
                 self._train_copy = copy.deepcopy(self.module)
             return self._train_copy
+        if not train and self._native is not None:
+            return self._native
         return self.module
+
+    def inputs_for(self, b: int, train: bool) -> Inputs:
+        """The inputs at batch b as the step takes them: channels_last, and in the dtype for native
+        inference."""
+        inputs = self.inputs_at(b)
+        if self.channels_last:
+            inputs = channels_last_inputs(inputs)
+        if not train and self._native is not None:
+            inputs = cast_inputs(inputs, self.precision_record["dtype_torch"])
+        return inputs
+
+    def set_precision(self, s: RunSettings, keep_float32: bool) -> dict | None:
+        """Resolve how this model runs inference in s.dtype, and record it. Native: the module is
+        cast (a copy where the float32 one is still needed: a training step, or a caller's own
+        object), and its output on the batch-1 input is compared with float32's: the relative error
+        (Frobenius norm of the difference over the norm of float32's output, first floating output)
+        is recorded. An output that is not finite falls back to autocast, with the reason."""
+        want = s.inference_precision
+        self.precision = want
+        if want is None:
+            self.precision_record = None
+            return None
+        rec = {"inference": want, "dtype": s.dtype, "weights": "float32",
+               "train": "autocast, float32 master weights" if s.train else None}
+        if want == "native":
+            inputs = self.inputs_at(self.fixed_batch or 1)
+            if self.channels_last:
+                inputs = channels_last_inputs(inputs)
+            dtype = DTYPES[s.dtype]
+            with torch.no_grad():
+                ref = next(_float_tensors(self.module(*inputs.args, **inputs.kwargs)), None)
+                ref = None if ref is None else ref.detach().float()
+                native = copy.deepcopy(self.module) if keep_float32 or self.rebuild is None else self.module
+                native.to(dtype)
+                low = cast_inputs(inputs, dtype)
+                out = next(_float_tensors(native(*low.args, **low.kwargs)), None)
+            if out is not None and not torch.isfinite(out).all():
+                if native is self.module:
+                    self.module.to(torch.float32)
+                self.precision = "autocast"
+                rec.update(inference="autocast", fallback=f"its {s.dtype} output on the batch-1 input is not finite "
+                                                          f"(NaN or inf); timed under autocast instead")
+            else:
+                self._native = native
+                rec["dtype_torch"] = dtype
+                rec["weights"] = s.dtype
+                if ref is not None and out is not None and ref.shape == out.shape:
+                    rec["rel_error_vs_float32"] = float((out.float() - ref).norm() / ref.norm().clamp_min(1e-30))
+                    rec["rel_error_definition"] = ("||native - float32|| / ||float32|| of the first floating "
+                                                   "output, batch-1 input, same weights")
+        self.precision_record = rec
+        return {k: v for k, v in rec.items() if k != "dtype_torch"}
 
     def target(self, train: bool = False) -> torch.nn.Module:
         """The module to call: `module_for(train)`, compiled when a compile mode is set."""
@@ -389,7 +489,7 @@ def auto_batch(run: Runnable, s: RunSettings, progress: Progress) -> tuple[int, 
     while b <= AUTO_BATCH_CAP:
         progress(f"{run.name}: --batch auto, trying {b}")
         try:
-            step = make_step(module, run.inputs_at(b), s, train=s.train)
+            step = make_step(module, run.inputs_for(b, s.train), s, train=s.train)
             step()
             step()
             torch.cuda.synchronize(dev)
@@ -415,9 +515,9 @@ class Prepared(StepTimer):
     process (`--isolate`) is prepared there and answers the same calls (isolate.py)."""
 
     def __init__(self, run: Runnable, b: int, s: RunSettings, train: bool, graph: bool = False):
-        inputs = run.inputs_at(b)
-        if run.channels_last:
-            inputs = channels_last_inputs(inputs)
+        inputs = run.inputs_for(b, train)
+        if run.precision is not None and run.precision != s.inference_precision:
+            s = replace(s, precision=run.precision)  # this model fell back to autocast
         target = run.target(train)
         target.train(train)
         super().__init__(make_step(target, inputs, s, train=train, graph=graph), s.device)

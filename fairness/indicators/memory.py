@@ -61,7 +61,7 @@ def cpu_peak_rss(rebuild: dict, batch_size: int, settings, train: bool) -> dict:
     """Run one step of the model described by `rebuild` (source, kwargs, input spec) in a fresh
     Python process on the CPU, with the same dtype, channels_last and thread count."""
     task = {**rebuild, "batch_size": batch_size, "train": train, "dtype": settings.dtype,
-            "channels_last": settings.channels_last, "threads": settings.threads}
+            "precision": settings.precision, "channels_last": settings.channels_last, "threads": settings.threads}
     proc = subprocess.run([sys.executable, "-m", "fairness.indicators.memory", json.dumps(task)],
                           capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, env=child_env())
     lines = proc.stdout.strip().splitlines()
@@ -74,7 +74,7 @@ def cpu_peak_rss(rebuild: dict, batch_size: int, settings, train: bool) -> dict:
 def _child(task: dict) -> dict:
     import torch
 
-    from ..step import RunSettings, channels_last_inputs, make_step
+    from ..step import DTYPES, RunSettings, cast_inputs, channels_last_inputs, make_step
     from ..sources import build_from
 
     torch.set_num_threads(task["threads"])
@@ -83,10 +83,13 @@ def _child(task: dict) -> dict:
     module, inputs_at = build_from(task, "cpu")
     inputs = inputs_at(task["batch_size"])
     settings = RunSettings(device="cpu", dtype=task["dtype"], channels_last=task["channels_last"],
-                           threads=task["threads"])
+                           threads=task["threads"], precision=task.get("precision"))
     if settings.channels_last:
         module.to(memory_format=torch.channels_last)
         inputs = channels_last_inputs(inputs)
+    if settings.inference_precision == "native" and not task["train"]:  # as the timed step runs
+        module.to(DTYPES[settings.dtype])
+        inputs = cast_inputs(inputs, DTYPES[settings.dtype])
     module.train(task["train"])
     make_step(module, inputs, settings, train=task["train"])()
     how = ("its peak resident set (VmHWM) from after the imports" if reset
