@@ -1,0 +1,79 @@
+"""Precision as deployed (issue 29): bfloat16 and float16 run inference with the model and its
+floating inputs cast to the dtype (native), autocast on request; what ran is recorded with the
+number, with the native output's error against float32; a model whose native output overflows
+falls back to autocast with the reason. On the CPU, with tiny models."""
+
+import pytest
+import torch
+from torch import nn
+
+from fairness.measure import Target, measure_models
+from fairness.runner import RunSettings
+from cli_run import one_line_exit_2, run
+
+FAST = dict(device="cpu", min_duration_s=0.05, warmup_s=0.01, min_samples=3, idle=False, energy=False)
+
+
+def tiny():
+    return nn.Sequential(nn.Linear(16, 32), nn.LayerNorm(32), nn.GELU(), nn.Linear(32, 4))
+
+
+class Overflows(nn.Module):
+    """A product of eight values over 300: about 6.6e19, past float16's 65,504 when run natively;
+    autocast runs prod in float32 (it is on autocast's float32 list, CPU and CUDA alike)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return (self.fc(x).abs() + 300).prod(-1)
+
+
+def _speed(model, dtype, precision=None):
+    res = measure_models([Target(model, inputs=torch.randn(1, 16 if not isinstance(model, Overflows) else 8))],
+                         fvcore=False, speed=RunSettings(dtype=dtype, precision=precision, **FAST))
+    return res["models"][0]["speed"]
+
+
+def test_native_bfloat16_is_the_default_and_is_recorded():
+    sp = _speed(tiny(), "bfloat16")
+    assert sp["settings"]["precision"] == "native"
+    p = sp["precision"]
+    assert p["inference"] == "native" and p["weights"] == "bfloat16" and p["dtype"] == "bfloat16"
+    # bfloat16 keeps about 3 significant digits: the output moves by a few parts in a thousand
+    assert 0 < p["rel_error_vs_float32"] < 0.05
+    assert sp["throughput"]["samples_per_s"] > 0
+
+
+def test_autocast_on_request_keeps_float32_weights():
+    sp = _speed(tiny(), "bfloat16", "autocast")
+    assert sp["settings"]["precision"] == "autocast"
+    assert sp["precision"]["inference"] == "autocast" and sp["precision"]["weights"] == "float32"
+
+
+def test_float32_has_no_precision_to_choose():
+    sp = _speed(tiny(), "float32")
+    assert sp["settings"]["precision"] is None and sp["precision"] is None
+
+
+def test_a_caller_model_is_given_back_in_float32():
+    model = tiny()
+    _speed(model, "bfloat16")
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_a_model_that_overflows_in_float16_falls_back_to_autocast_with_the_reason():
+    sp = _speed(Overflows(), "float16")
+    p = sp["precision"]
+    assert p["inference"] == "autocast" and "not finite" in p["fallback"]
+    assert sp["throughput"]["samples_per_s"] > 0  # timed all the same, under autocast
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--dtype", "bfloat16", "--precision", "fast"], "--precision fast: expected native"),
+    (["--dtype", "float32", "--precision", "native"], "--precision native with --dtype float32"),
+    (["--precision", "autocast"], "--precision autocast with --dtype float32"),
+])
+def test_bad_precision_is_one_line_exit_2(args, expected):
+    one_line_exit_2(run("measure", "timm:resnet18", "--device", "cpu", "--image-size", "32", "-q", *args), expected)
