@@ -258,3 +258,38 @@ def test_a_merge_takes_a_user_template_and_is_rendered_again(tmp_path):
     assert r.exit_code == 0, r.output
     html = (tmp_path / "again" / "report.html").read_text()
     assert "<h1>fairness merge: merge</h1>" in html and "Where the targets rank the models differently" in html
+
+
+HOSTILE = {"r50": "<script>alert(1)</script>", "vit": "ResNet-50 [x](javascript:alert(2))"}
+
+
+def _no_markup(text: str) -> None:
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    assert "<script" not in html and "<a " not in html, html
+
+
+def test_hostile_model_names_stay_text_in_the_merge_and_zoo_markdown():
+    """Model names are the user's strings: in report.md (pasted into OpenReview and GitHub) a name
+    shaped like an HTML tag or a link stays text, in the table and in the summary lines (issue 30:
+    both went through raw in the zoo's and the merge's Markdown)."""
+    from fairness.render.merge import merge_markdown
+    from fairness.render.zoo import zoo_markdown
+    from fairness.results import load
+    from fairness.zoo import reanalysed
+    from pathlib import Path
+
+    cuda = _results("cuda", "bfloat16", "NVIDIA H200", {"r50": 3000, "vit": 2000, "d": 1001, "m": 1000}, HOSTILE)
+    cpu = _results("cpu", "float32", "Intel Xeon", {"r50": 10, "vit": 20, "d": 4.9, "m": 5}, HOSTILE)
+    text = merge_markdown(merge([("cuda.json", cuda), ("cpu.json", cpu)]))
+    assert "alert(1)" in text and "javascript" in text  # the names are there, as text
+    _no_markup(text)
+    zoo = load(str(Path(__file__).parent.parent / "reports" / "imagenet-zoo" / "results.json"))
+    renamed = {"ResNet-50": HOSTILE["r50"], "ConvNeXt-T": HOSTILE["vit"]}
+    for m in zoo["models"]:
+        m["name"] = renamed.get(m["name"], m["name"])
+    zoo["zoo"]["reference"] = renamed.get(zoo["zoo"].get("reference"), zoo["zoo"].get("reference"))
+    text = zoo_markdown(reanalysed(zoo))
+    assert "alert(1)" in text and "javascript" in text
+    _no_markup(text)

@@ -19,6 +19,7 @@ from ..results import write
 from .columns import tex_number, text
 from .latex import escape
 from .templates import check_template_dir
+from .flags import md
 from .zoo import html_page, md_table, tex_table
 
 
@@ -95,9 +96,10 @@ NOTE = ("Counts are the same on every target (the merge checks it); speeds and p
 
 def merge_markdown(res: dict) -> str:
     header, rows = table_rows(res)
-    return "\n".join([f"# {res['merge']['name']}", ""] + [f"- {line}" for line in summary(res)]
-                     + ["", NOTE, ""] + md_table(header, rows) + ["", "Targets:", ""]
-                     + [f"- {t['label']}: {describe(t)}; {t['file']}" for t in res["merge"]["targets"]]) + "\n"
+    return "\n".join([f"# {md(res['merge']['name'])}", ""] + [f"- {md(line)}" for line in summary(res)]
+                     + ["", md(NOTE), ""] + md_table(header, rows) + ["", "Targets:", ""]
+                     + [f"- {md(t['label'])}: {md(describe(t))}; {md(t['file'])}" for t in res["merge"]["targets"]]) \
+        + "\n"
 
 
 def merge_csv(res: dict) -> str:

@@ -23,6 +23,7 @@ from ..readings import INDICATORS, SPEED_NOISE  # noqa: E402
 from ..results import dumps, write  # noqa: E402
 from ..zoo import ZOO_SPEEDS, shown  # noqa: E402
 from .columns import host_bound, tex_number, text  # noqa: E402
+from .flags import md  # noqa: E402
 from .figures import STYLES, _freeze, _place_numbers, _rc, _scale_axis, _width, svg_text  # noqa: E402
 from .latex import escape  # noqa: E402
 from .templates import check_template_dir, render_template  # noqa: E402
@@ -122,7 +123,7 @@ def front_note(z: dict) -> str:
 def zoo_markdown(res: dict) -> str:
     z = res["zoo"]
     header, rows = table_rows(res)
-    out = [f"# {z['name']}", ""] + [f"- {line}" for line in summary(res)] + ["", f"{STAR}: {front_note(z)}", ""]
+    out = [f"# {md(z['name'])}", ""] + [f"- {md(line)}" for line in summary(res)] + ["", f"{STAR}: {front_note(z)}", ""]
     out += md_table(header, rows)
     if z["tau"]:
         keys = [k for k in z["indicators"] if k in z["tau"]]
@@ -132,13 +133,13 @@ def zoo_markdown(res: dict) -> str:
             out.append(f"| {INDICATORS[a].label} | " + " | ".join(
                 "1" if a == b else f"{z['tau'][a].get(b, float('nan')):.2f}" for b in keys) + " |")
     if z["disagreements"]:
-        out += ["", "## Where the indicators disagree", ""] + [f"- {d['text']}." for d in z["disagreements"]]
+        out += ["", "## Where the indicators disagree", ""] + [f"- {md(d['text'])}." for d in z["disagreements"]]
     sources = [(m["name"], m["quality_source"]) for m in _ok(res) if m.get("quality_source")]
     if sources:
-        out += ["", "Quality numbers, as given: " + "; ".join(f"{n}: {s}" for n, s in sources) + "."]
+        out += ["", "Quality numbers, as given: " + "; ".join(f"{md(n)}: {md(s)}" for n, s in sources) + "."]
     failed = [m for m in res["models"] if m.get("failed")]
     if failed:
-        out += ["", "Failed: " + "; ".join(f"{m['name']}: {m['failed']}" for m in failed)]
+        out += ["", "Failed: " + "; ".join(f"{md(m['name'])}: {md(m['failed'])}" for m in failed)]
     return "\n".join(out) + "\n"
 
 
@@ -157,9 +158,10 @@ def zoo_csv(res: dict) -> str:
 
 
 def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A Markdown table's lines; a | inside a cell is escaped."""
-    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows])
+    """A Markdown table's lines, every cell escaped (render/flags.md): a model named like a link or
+    an HTML tag stays text, and a | cannot split a cell."""
+    return (["| " + " | ".join(md(c) for c in header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(md(c) for c in r) + " |" for r in rows])
 
 
 def tex_table(header: list[str], rows: list[list[str]], caption: str, comment: str) -> str:
