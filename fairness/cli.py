@@ -145,10 +145,11 @@ def _run_options(f):
                      help="Also time one training step (forward, backward, SGD step) and its peak memory."),
         click.option("--tf32", is_flag=True, default=None,
                      help="Allow TF32 for float32 matmuls (CUDA; off by default in torch)."),
-        click.option("--precision", metavar="native|autocast", default=None,
+        click.option("--precision", metavar="native|autocast|native,autocast", default=None,
                      help="How --dtype bfloat16/float16 runs inference: native (the default: weights and floating "
-                          "inputs cast to the dtype, as models are deployed) or autocast (float32 weights under "
-                          "torch.autocast). Training steps always use autocast with float32 master weights."),
+                          "inputs cast to the dtype, as models are deployed), autocast (float32 weights under "
+                          "torch.autocast), or native,autocast (both, interleaved in one run, each with its own "
+                          "paired speed-ups). Training steps always use autocast with float32 master weights."),
         click.option("--cuda-graphs", is_flag=True, default=None,
                      help="Also time each forward pass replayed from a CUDA graph, beside eager: the GPU's cost "
                           "without the host's kernel launches. A model that cannot be captured keeps eager "

@@ -83,7 +83,8 @@ def _check_measure(ms: dict, what: str) -> None:
         "threads": (_positive_int, "a positive integer"),
         "train": (lambda v: isinstance(v, bool), "true or false"),
         "cuda_graphs": (lambda v: isinstance(v, bool), "true or false"),
-        "precision": (lambda v: v in PRECISIONS, " or ".join(PRECISIONS)),
+        "precision": (lambda v: isinstance(v, str) and len(set(v.split(","))) == len(v.split(","))
+                      and set(v.split(",")) <= set(PRECISIONS), "native, autocast, or native,autocast"),
     }
     for key, (ok, expected) in checks.items():
         if key in ms and not ok(ms[key]):

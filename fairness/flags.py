@@ -610,6 +610,35 @@ def rule_parallelism(a, b):
     return out
 
 
+def _side_throughput(m: dict) -> float | None:
+    """The throughput under the side precision of `--precision native,autocast`: replayed where
+    both precisions were replayed, else eager."""
+    side = (m["record"].get("speed") or {}).get("autocast") or {}
+    graph = ((side.get("cuda_graph") or {}).get("throughput") or {}).get("samples_per_s")
+    return num(graph) if graph and "cuda_graph" in m["speeds"]["throughput"] else \
+        num((side.get("throughput") or {}).get("samples_per_s"))
+
+
+def rule_precision_flip(a, b):
+    """A ranking that flips between native low precision and autocast (`--precision
+    native,autocast`): the winner depends on how the model is run, not on the model alone."""
+    sp = speed_pair(a, b, "throughput")
+    sa, sb = _side_throughput(a), _side_throughput(b)
+    if not sp or not sa or not sb:
+        return []
+    native, autocast = sp[0] / sp[1], sa / sb
+    winner = [a["name"] if r > 1 + SPEED_NOISE else b["name"] if r < 1 / (1 + SPEED_NOISE) else None
+              for r in (native, autocast)]
+    if not all(winner) or winner[0] == winner[1]:
+        return []
+    return [Flag("precision-flip", "warn", [a["name"], b["name"]],
+                 {"throughput_speedup_native": native, "throughput_speedup_autocast": autocast},
+                 f"{winner[0]} has the higher throughput with native low-precision weights ({native:.3g}x) but "
+                 f"{winner[1]} under autocast ({autocast:.3g}x): the winner depends on how the models are run.",
+                 "State the precision with every speed; models are served with native weights.",
+                 REF["hardware"], favours=a["name"])]
+
+
 def rule_memory_bound(a, b):
     fr = count_ratio(a, b, "flops")
     if fr is None or abs(fr - 1) > SAME_FLOPS:
@@ -844,7 +873,7 @@ def rule_wrong_model(m):
                  f"rests on its measurement.",
                  f"Give {rec.get('source') or 'the source'} the paper's configuration as kwargs"
                  + (f" (it was built with {_arch_text(m)})" if _arch_text(m) else "") + ", or correct the stated "
-                 f"number.", REF["reporting"], scope="model")]
+                 "number.", REF["reporting"], scope="model")]
 
 
 def _arch_text(m: dict) -> str:
@@ -915,7 +944,7 @@ def rule_stated_speedup(a, b):
 PAIR_RULES = (rule_indicators_disagree, rule_parameter_sharing, rule_sparsity, rule_embedding_heavy,
               rule_sequence_length, rule_flops_speed_mismatch, rule_parallelism, rule_memory_bound,
               rule_claimed_capacity, rule_hardware, rule_units, rule_single_indicator, rule_quality_tradeoff,
-              rule_stated_speedup)
+              rule_stated_speedup, rule_precision_flip)
 MODEL_RULES = (rule_wrong_model, rule_assumed_input, rule_model_units, rule_measurement_quality, rule_claim_mismatch,
                rule_variant_capacity)
 CLAIM_AWARE = (rule_parameter_sharing, rule_sparsity, rule_single_indicator)

@@ -29,7 +29,7 @@ VERDICTS = ("fair", "insufficient", "questionable", "unfair")  # in rising order
 # winner that flips with the batch, indicators that disagree), measurement notes last.
 KIND_ORDER = ("wrong-model", "units", "capacity-handicap", "parameter-sharing", "sparsity", "sequence-length", "claim-mismatch",
               "embedding-heavy", "parallelism", "memory-bound", "flops-speed-mismatch", "hardware-mismatch",
-              "quality-tradeoff", "batch-flip", "single-indicator", "indicators-disagree", "incomplete-count", "noisy-timing",
+              "quality-tradeoff", "batch-flip", "precision-flip", "single-indicator", "indicators-disagree", "incomplete-count", "noisy-timing",
               "assumed-input")
 
 

@@ -10,6 +10,7 @@ the first comes with a confidence interval from rounds paired in time.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import replace
 
@@ -267,17 +268,25 @@ def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progres
         graphs = _phase([r for r in live if r.failed is None], b_of, s, False, progress, graph=True,
                         per_call=pos == 0) \
             if s.cuda_graphs else {}
+        side = _autocast_phases([r for r in live if r.failed is None], b_of, s, progress, pos == 0) \
+            if len(s.precisions) > 1 else {}
         for r in live:
             rec = {"batch_size": b_of[r.name], "batch_note": why[r.name], **infer.get(r.name, {})}
             if r.name in train:
                 rec["train"] = train[r.name]
             if r.name in graphs:
                 rec["cuda_graph"] = graphs[r.name]
+            if r.name in side:
+                rec["autocast"] = side[r.name]
             records[r.name].append(rec)
         for i, ref in enumerate(runs[:references]):  # each pair once: later models against each reference
             later = [r for r in live if all(r is not x for x in runs[:i + 1])]
             ratios += _ratios(ref, later, infer, b_of)
             ratios += _ratios(ref, later, graphs, b_of, "cuda_graph") if graphs else []
+            if side:
+                ratios += _ratios(ref, later, {n: x for n, x in side.items()}, b_of, "autocast")
+                ratios += _ratios(ref, later, {n: x["cuda_graph"] for n, x in side.items() if "cuda_graph" in x}, b_of,
+                                  "autocast_cuda_graph")
         for r in live:
             rec = records[r.name][-1]
             macs = r.macs_per_example
@@ -287,6 +296,22 @@ def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progres
                 rec["train"].update(_mfu(s, env, macs, rec["train"]["throughput"]["samples_per_s"],
                                          TRAIN_FLOPS_FACTOR))
     return [_speed_record(records[r.name], r, s) for r in runs], ratios
+
+
+def _autocast_phases(live: list[Runnable], b_of: dict, s: RunSettings, progress: Progress, per_call: bool) -> dict:
+    """`--precision native,autocast`: the same models, interleaved again under autocast (float32
+    weights), eager and, with --cuda-graphs, replayed: per model its run record, with the replay's
+    under "cuda_graph"."""
+    auto = replace(s, precision="autocast")
+    with contextlib.ExitStack() as stack:
+        for r in live:
+            stack.enter_context(r.under_autocast())
+        infer = _phase(live, b_of, auto, False, progress, per_call=per_call)
+        graphs = _phase([r for r in live if r.failed is None], b_of, auto, False, progress, graph=True,
+                        per_call=per_call) if s.cuda_graphs else {}
+    for name, g in graphs.items():
+        infer.setdefault(name, {})["cuda_graph"] = g
+    return infer
 
 
 def _per_example(rec: dict, indicator: str, batch: int) -> list[tuple[float, ...]]:
@@ -348,6 +373,12 @@ def _speed_record(runs: list[dict], run: Runnable, s: RunSettings) -> dict:
         graph_tp, graph_lat = (primary or {}).get("cuda_graph") or {}, latency_run.get("cuda_graph") or {}
         rec["cuda_graph"] = {"throughput": graph_tp.get("throughput"), "latency": graph_lat.get("latency"),
                              "unavailable": graph_tp.get("unavailable") or graph_lat.get("unavailable")}
+    if len(s.precisions) > 1:  # the side precision's headline numbers, as the main ones
+        tp_side, lat_side = (primary or {}).get("autocast") or {}, latency_run.get("autocast") or {}
+        rec["autocast"] = {"throughput": tp_side.get("throughput"), "latency": lat_side.get("latency"),
+                           "cuda_graph": {"throughput": (tp_side.get("cuda_graph") or {}).get("throughput"),
+                                          "latency": (lat_side.get("cuda_graph") or {}).get("latency")}
+                           if s.cuda_graphs else None}
     if s.train and primary and "throughput" in primary.get("train", {}):
         rec["train"] = {"throughput": primary["train"]["throughput"], "step_s": primary["train"]["step_s"],
                         "optimizer": TRAIN_OPTIMIZER, "loss": "mean of the first floating-point output"}

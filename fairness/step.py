@@ -102,13 +102,22 @@ class RunSettings:
         return torch.device(self.device)
 
     @property
+    def precisions(self) -> tuple[str, ...]:
+        """The precisions timed, the headline's first: ("native",), ("autocast",), or both side by
+        side ("native,autocast"); () for float32."""
+        if self.dtype == "float32":
+            return ()
+        return tuple((self.precision or "native").split(","))
+
+    @property
     def inference_precision(self) -> str | None:
-        """"native" or "autocast" for a low-precision dtype; None for float32."""
-        return None if self.dtype == "float32" else self.precision or "native"
+        """"native" or "autocast" for a low-precision dtype (the headline's); None for float32."""
+        return self.precisions[0] if self.precisions else None
 
     def record(self) -> dict:
         cuda = self.torch_device.type == "cuda"
         return {"device": self.device, "dtype": self.dtype, "precision": self.inference_precision,
+                "precisions": list(self.precisions) or None,
                 "train_precision": "autocast, float32 master weights" if self.train and self.dtype != "float32"
                 else None, "channels_last": self.channels_last,
                 "compile": self.compile or False, "threads": self.threads, "train": self.train,
@@ -133,6 +142,9 @@ def check_settings(s: RunSettings) -> RunSettings:
     if s.dtype not in DTYPES:
         raise FairnessError(f"--dtype {s.dtype}: expected one of {', '.join(DTYPES)}")
     check_precision(s.precision, s.dtype)
+    if len(s.precisions) > 1 and s.isolate:
+        raise FairnessError(f"--precision {s.precision} with --isolate: the two precisions are timed side by side "
+                            f"in one process; give one precision, or drop --isolate")
     if s.compile and s.compile not in COMPILE_MODES:
         raise FairnessError(f"--compile {s.compile}: expected one of {', '.join(COMPILE_MODES)}")
     if s.cuda_graphs and dev.type != "cuda":
@@ -168,9 +180,10 @@ def check_precision(precision: str | None, dtype: str) -> None:
     """A precision names how a low-precision dtype runs: one of PRECISIONS, and only with one."""
     if precision is None:
         return
-    if precision not in PRECISIONS:
-        raise FairnessError(f"--precision {precision}: expected native (weights and inputs in the dtype) or "
-                            f"autocast (float32 weights under torch.autocast)")
+    names = precision.split(",")
+    if not all(n in PRECISIONS for n in names) or len(set(names)) != len(names):
+        raise FairnessError(f"--precision {precision}: expected native (weights and inputs in the dtype), autocast "
+                            f"(float32 weights under torch.autocast), or both side by side: native,autocast")
     if dtype == "float32":
         raise FairnessError(f"--precision {precision} with --dtype float32: float32 runs as it is; give --dtype "
                             f"bfloat16 or float16, or drop --precision")
@@ -368,6 +381,17 @@ class Runnable:
             return self._native
         return self.module
 
+    @contextlib.contextmanager
+    def under_autocast(self):
+        """This model as autocast runs it (float32 weights), for the side phase of
+        `--precision native,autocast`; native again after."""
+        saved = self._native, self.precision, self._targets
+        self._native, self.precision, self._targets = None, "autocast", {}
+        try:
+            yield
+        finally:
+            self._native, self.precision, self._targets = saved
+
     def inputs_for(self, b: int, train: bool) -> Inputs:
         """The inputs at batch b as the step takes them: channels_last, and in the dtype for native
         inference."""
@@ -385,6 +409,7 @@ class Runnable:
         (Frobenius norm of the difference over the norm of float32's output, first floating output)
         is recorded. An output that is not finite falls back to autocast, with the reason."""
         want = s.inference_precision
+        keep_float32 = keep_float32 or len(s.precisions) > 1  # autocast is timed too: its float32 weights stay
         self.precision = want
         if want is None:
             self.precision_record = None

@@ -77,3 +77,34 @@ def test_a_model_that_overflows_in_float16_falls_back_to_autocast_with_the_reaso
 ])
 def test_bad_precision_is_one_line_exit_2(args, expected):
     one_line_exit_2(run("measure", "timm:resnet18", "--device", "cpu", "--image-size", "32", "-q", *args), expected)
+
+
+def test_native_and_autocast_side_by_side_give_paired_ratios_per_precision():
+    """`--precision native,autocast`: both timed in one interleaved run; each precision's headline
+    and its own paired speed-ups, the native one first."""
+    res = measure_models([Target(tiny(), inputs=torch.randn(1, 16)), Target(tiny(), inputs=torch.randn(1, 16),
+                                                                             role="baseline")],
+                         fvcore=False, speed=RunSettings(dtype="bfloat16", precision="native,autocast", **FAST))
+    sp = res["models"][0]["speed"]
+    assert sp["settings"]["precisions"] == ["native", "autocast"] and sp["precision"]["inference"] == "native"
+    assert sp["throughput"]["samples_per_s"] > 0 and sp["autocast"]["throughput"]["samples_per_s"] > 0
+    impls = {r["implementation"] for r in res["speed_ratios"]}
+    assert {"eager", "autocast"} <= impls
+
+
+def test_a_ranking_that_flips_between_precisions_is_a_finding():
+    from fairness.judgement import judge
+    from test_flags import rec
+
+    p, b = rec("P", "proposed", throughput=130.0), rec("B", throughput=100.0)
+    p["speed"]["autocast"] = {"throughput": {"samples_per_s": 80.0}}
+    b["speed"]["autocast"] = {"throughput": {"samples_per_s": 100.0}}
+    (f,) = [f for f in judge({"models": [p, b]})["findings"] if f["id"] == "precision-flip"]
+    assert f["cuts"] == "against" and "P has the higher throughput with native" in f["message"]
+    p["speed"]["autocast"]["throughput"]["samples_per_s"] = 120.0  # P wins both ways: no flip
+    assert "precision-flip" not in [f["id"] for f in judge({"models": [p, b]})["findings"]]
+
+
+def test_both_precisions_with_isolate_is_one_line_exit_2():
+    one_line_exit_2(run("measure", "timm:resnet18", "--device", "cpu", "--image-size", "32", "-q", "--dtype",
+                        "bfloat16", "--precision", "native,autocast", "--isolate"), "with --isolate")
