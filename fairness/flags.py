@@ -23,7 +23,6 @@ SEVERITIES = ("info", "warn", "unfair")
 
 # --- thresholds: each with the reason it is where it is -----------------------------------------
 DISAGREE_MARGIN = 0.02  # a win or a loss under 2% is a tie: below what a reader would act on
-DISAGREE_SPREAD = 1.5  # two indicators' ratios 1.5x apart: the choice of indicator decides the story
 # Sharing and sparsity are spoken of only where the two models differ in them by this factor: a
 # property both share does not tilt the comparison.
 SHARING_RATIO = 1.5  # applied/unique parameters: a block reused even once more than half the time
