@@ -284,10 +284,8 @@ def ratio_evidence(ratios: dict) -> dict:
 
 def wins_losses(a: dict, b: dict, ratios: dict) -> tuple[list[str], list[str]]:
     """The indicators on which a is better than b, and those on which it is worse, ties left out."""
-    adv = {k: advantage(k, r) for k, r in ratios.items()}
-    wins = [k for k, x in adv.items() if x > 1 + tie_margin(a, b, k)]
-    losses = [k for k, x in adv.items() if x < 1 / (1 + tie_margin(a, b, k))]
-    return wins, losses
+    outcomes = {k: _outcome(a, b, k, r) for k, r in ratios.items()}
+    return [k for k, o in outcomes.items() if o > 0], [k for k, o in outcomes.items() if o < 0]
 
 
 def _slower(m: dict, other: dict) -> bool | None:
@@ -349,13 +347,11 @@ def direct_model_flag(f: Flag, a: dict, b: dict, advantage: bool = True) -> Flag
     if f.id == "claim-mismatch" and f.scope == "model" and f.severity != "info":
         key = f.evidence["indicator"]
         flagged, other = (a, b) if f.models[0] == a["name"] else (b, a)
-        other_stated = rd.stated(other["record"], key)
-        printed = rd.ratio(key, f.evidence["stated"], other_stated or other.get(key))
-        measured = rd.ratio(key, flagged.get(key), other.get(key))
-        if flagged is b and printed and measured:
-            printed, measured = 1 / printed, 1 / measured
-        if printed and measured and _outcome(a, b, key, printed if flagged is a else 1 / printed) == \
-                _outcome(a, b, key, measured if flagged is a else 1 / measured):
+        as_printed = {flagged["name"]: f.evidence["stated"],
+                      other["name"]: rd.stated(other["record"], key) or other.get(key)}
+        printed = rd.ratio(key, as_printed[a["name"]], as_printed[b["name"]])  # a against b, as the paper has it
+        measured = rd.ratio(key, a.get(key), b.get(key))
+        if printed and measured and _outcome(a, b, key, printed) == _outcome(a, b, key, measured):
             label = INDICATORS[key].label
             return replace(f, severity="info", cuts="note",
                            message=f"{f.message} It does not change how {a['name']} and {b['name']} compare on "
@@ -565,17 +561,25 @@ def _batch_speeds(m: dict) -> dict[int, dict[str, float]]:
     return out
 
 
-def _winners_by_batch(a: dict, b: dict) -> dict[int, str | None]:
-    """At each batch size timed for both in one implementation (replays first), the faster model,
-    or None for a tie within the speed noise."""
+def _speedups_by_batch(a: dict, b: dict) -> dict[int, float]:
+    """a's speed-up over b at each batch size timed for both in one implementation (replays first)."""
     ta, tb = _batch_speeds(a), _batch_speeds(b)
     out = {}
     for bs in sorted(set(ta) & set(tb)):
         impl = next((i for i in ("cuda_graph", "eager") if i in ta[bs] and i in tb[bs]), None)
         if impl:
-            r = tb[bs][impl] / ta[bs][impl]  # speed-up of a
-            out[bs] = a["name"] if r > 1 + SPEED_NOISE else b["name"] if r < 1 / (1 + SPEED_NOISE) else None
+            out[bs] = tb[bs][impl] / ta[bs][impl]
     return out
+
+
+def _faster(a: dict, b: dict, speedup: float) -> str | None:
+    """The faster of a and b by a's speed-up over b, or None for a tie within the speed noise."""
+    return a["name"] if speedup > 1 + SPEED_NOISE else b["name"] if speedup < 1 / (1 + SPEED_NOISE) else None
+
+
+def _winners_by_batch(a: dict, b: dict) -> dict[int, str | None]:
+    """At each batch size timed for both, the faster model, or None for a tie."""
+    return {bs: _faster(a, b, r) for bs, r in _speedups_by_batch(a, b).items()}
 
 
 def rule_parallelism(a, b):
@@ -626,8 +630,7 @@ def rule_precision_flip(a, b):
     if not sp or not sa or not sb:
         return []
     native, autocast = sp[0] / sp[1], sa / sb
-    winner = [a["name"] if r > 1 + SPEED_NOISE else b["name"] if r < 1 / (1 + SPEED_NOISE) else None
-              for r in (native, autocast)]
+    winner = [_faster(a, b, r) for r in (native, autocast)]
     if not all(winner) or winner[0] == winner[1]:
         return []
     return [Flag("precision-flip", "warn", [a["name"], b["name"]],
@@ -705,12 +708,7 @@ def rule_hardware(a, b):
                             REF["hardware"]))
     # The speed-up across batch sizes, from the steady numbers only: a ranking that flips is the
     # parallelism finding; a speed-up that only moves is a note (one number does not describe it).
-    ta, tb = _batch_speeds(a), _batch_speeds(b)
-    speedups = {}
-    for bs in sorted(set(ta) & set(tb)):
-        impl = next((i for i in ("cuda_graph", "eager") if i in ta[bs] and i in tb[bs]), None)
-        if impl:
-            speedups[bs] = tb[bs][impl] / ta[bs][impl]
+    speedups = _speedups_by_batch(a, b)
     if len(speedups) >= 2:
         move = max(speedups.values()) / min(speedups.values())
         if move > SPEED_RATIO_MOVE:
@@ -907,9 +905,7 @@ def rule_claim_mismatch(m):
         if not rd.contradicted(rec, key):
             continue
         s, measured = rd.stated(rec, key), rd.measured(rec, key)
-        off = s / measured - 1
-        if key == "flops" and (macs := rd.measured(rec, "macs")) and abs(s / (2 * macs) - 1) < abs(off):
-            off = s / (2 * macs) - 1  # FLOPs printed as 2 x MACs, without the other ops: the same count
+        off = rd.stated_over_measured(rec, key) - 1  # FLOPs: against the nearer of FLOPs and 2 x MACs
         label = INDICATORS[key].label
         out.append(Flag("claim-mismatch", "warn", [m["name"]], {"indicator": key, "stated": s,
                                                                  "measured": measured, "off": off,

@@ -16,10 +16,10 @@ counted; each finding keeps every flag of its kind for the results file.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from . import readings as rd
-from .flags import (HOST_BOUND, QUALITY_TIE, SEVERITIES, direct, direct_model_flag, has_advantage, model_flags, pair_flags, pair_ratios, ratio_evidence,
+from .flags import (HOST_BOUND, QUALITY_TIE, SEVERITIES, direct_model_flag, has_advantage, model_flags, pair_flags, pair_ratios, ratio_evidence,
                     speed_pair, tie_margin, view)
 from .readings import INDICATORS, JUDGED
 
@@ -92,9 +92,10 @@ def judge(results: dict, claim_text: str = "") -> dict:
             flags += mine
         for v in variants:
             flags += pair_flags(p, v, claim_text, "matched")
-    # a model's own flags outside any principal pair (a variant's capacity): as they are
+    # a model's own flags outside any principal pair (a variant's capacity): notes about that model,
+    # outside the verdict; there is no pair to direct them in
     in_pairs = {n for p in pairs for n in p["models"]}
-    flags += [direct(f, "", "") for n, fl in own.items() if n not in in_pairs for f in fl]
+    flags += [replace(f, cuts="note") for n, fl in own.items() if n not in in_pairs for f in fl]
     verdict = max((p["verdict"] for p in pairs), key=VERDICTS.index, default="insufficient")
     plain = _dedupe(flags)
     principal_models = {n for p in pairs for n in p["models"]}

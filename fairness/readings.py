@@ -125,7 +125,7 @@ WRONG_MODEL = 2.0
 INPUT_DEPENDENT = ("macs", "flops", "activations", "bytes_moved")
 
 
-def _off(m: dict, key: str) -> float | None:
+def stated_over_measured(m: dict, key: str) -> float | None:
     """stated / measured for one count; for FLOPs the nearer of the measured FLOPs and 2 x MACs
     (a paper's "2 x MACs" leaves the few other ops out, and is the same count)."""
     s, meas = stated(m, key), measured(m, key)
@@ -162,7 +162,7 @@ def assumed(m: dict) -> dict:
 def contradicted(m: dict, key: str) -> bool:
     """A stated count that the measurement of the same model contradicts beyond its printed
     precision, where the measurement rests on no assumed input."""
-    r = _off(m, key)
+    r = stated_over_measured(m, key)
     if r is None or (key in INPUT_DEPENDENT and assumed(m)):
         return False
     if key == "flops" and flops_convention(m) in ("MACs", "2x FLOPs"):
@@ -175,7 +175,7 @@ def wrong_model(m: dict) -> dict | None:
     FLOP count over 2x from the measured one (a MACs-as-FLOPs count is a convention, within 2x of
     2 x MACs; an assumed input cannot show it). None when nothing does."""
     for key in ("params", "flops", "macs"):
-        r = _off(m, key)
+        r = stated_over_measured(m, key)
         if key == "flops" and r is not None and (macs := measured(m, "macs")) and stated(m, key):
             r = min(r, stated(m, key) / macs, key=lambda x: abs(x - 1))  # "FLOPs" printed as MACs
         if r is None or (key in INPUT_DEPENDENT and assumed(m)):

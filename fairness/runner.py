@@ -284,7 +284,7 @@ def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progres
             ratios += _ratios(ref, later, infer, b_of)
             ratios += _ratios(ref, later, graphs, b_of, "cuda_graph") if graphs else []
             if side:
-                ratios += _ratios(ref, later, {n: x for n, x in side.items()}, b_of, "autocast")
+                ratios += _ratios(ref, later, side, b_of, "autocast")
                 ratios += _ratios(ref, later, {n: x["cuda_graph"] for n, x in side.items() if "cuda_graph" in x}, b_of,
                                   "autocast_cuda_graph")
         for r in live:
