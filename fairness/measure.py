@@ -188,6 +188,10 @@ def _count_one(t: Target, spec: InputSpec, batch_size: int, device: str, fvcore:
             "peak_bytes": None,  # measured by the timing code on the target device
             "param_bytes": params.bytes,
             "bytes_moved": flops_mod.per_example(counted.bytes_moved, batch),
+            # by dtype, so that a native low-precision run can state its own bytes (_fill_memory)
+            "param_bytes_by_dtype": params.bytes_by_dtype,
+            "bytes_moved_by_dtype": {k: flops_mod.per_example(v, batch)
+                                     for k, v in sorted(counted.bytes_by_dtype.items())},
         },
         "speed": None,
         "quality": {},
@@ -226,8 +230,41 @@ def _placed(t: Target, record: dict, spec: InputSpec, device: str, isolate: bool
     return Runnable(name, module, lambda b: make_inputs(module, None, spec, b, device), macs)
 
 
+def bytes_in(by_dtype: dict, dtype: str):
+    """Bytes counted by dtype ({"float32": ..., "int64": ...}) as they are when every floating
+    tensor is held in `dtype` instead: what casting a model and its inputs (native precision) does.
+    Integer tensors (token ids, indices) keep their size."""
+    size = torch.empty((), dtype=getattr(torch, dtype)).element_size()
+    total = 0
+    for name, n in by_dtype.items():
+        held = getattr(torch, name, None)
+        if isinstance(held, torch.dtype) and held.is_floating_point:
+            n = n // torch.empty((), dtype=held).element_size() * size
+        total += n
+    return total
+
+
+def _bytes_as_run(record: dict) -> None:
+    """Bytes follow the dtype the weights were run in: with native bfloat16 or float16 weights,
+    parameter bytes, bytes moved and arithmetic intensity are restated from the float32 count.
+    Under autocast (float32 weights) and in float32 they stay as counted."""
+    precision = (record.get("speed") or {}).get("precision") or {}
+    weights = precision.get("weights")
+    mem = record["memory"]
+    if weights in (None, "float32") or "bytes_moved_by_dtype" not in mem:  # records counted before issue 29 lack it
+        return
+    mem["param_bytes"] = bytes_in(mem["param_bytes_by_dtype"], weights)
+    mem["bytes_moved"] = bytes_in(mem["bytes_moved_by_dtype"], weights)
+    mem["bytes_dtype"] = weights
+    flops = record["flops"]
+    if mem["bytes_moved"] and flops.get("arithmetic_intensity") is not None:
+        flops["arithmetic_intensity"] = round(flops["flops"] / mem["bytes_moved"], 4)
+
+
 def _fill_memory(record: dict) -> None:
-    """The headline peak memory: inference at the largest batch that ran, from the speed runs."""
+    """The headline peak memory: inference at the largest batch that ran, from the speed runs;
+    bytes in the dtype the weights were run in."""
+    _bytes_as_run(record)
     speed = record["speed"]
     runs = [r for r in speed["runs"] if "memory" in r] if speed else []
     if not runs:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from fairness.measure import Target, measure_models
+from fairness.measure import Target, bytes_in, measure_models
 from fairness.runner import RunSettings
 from cli_run import one_line_exit_2, run
 
@@ -30,10 +30,14 @@ class Overflows(nn.Module):
         return (self.fc(x).abs() + 300).prod(-1)
 
 
-def _speed(model, dtype, precision=None):
+def _record(model, dtype, precision=None):
     res = measure_models([Target(model, inputs=torch.randn(1, 16 if not isinstance(model, Overflows) else 8))],
                          fvcore=False, speed=RunSettings(dtype=dtype, precision=precision, **FAST))
-    return res["models"][0]["speed"]
+    return res["models"][0]
+
+
+def _speed(model, dtype, precision=None):
+    return _record(model, dtype, precision)["speed"]
 
 
 def test_native_bfloat16_is_the_default_and_is_recorded():
@@ -44,6 +48,22 @@ def test_native_bfloat16_is_the_default_and_is_recorded():
     # bfloat16 keeps about 3 significant digits: the output moves by a few parts in a thousand
     assert 0 < p["rel_error_vs_float32"] < 0.05
     assert sp["throughput"]["samples_per_s"] > 0
+
+
+def test_bytes_follow_the_dtype_the_weights_ran_in():
+    # tiny(): 16*32+32 + 2*32 + 32*4+4 = 740 parameters, all floating; its input is floating too
+    native, auto, fp32 = (_record(tiny(), "bfloat16")["memory"], _record(tiny(), "bfloat16", "autocast")["memory"],
+                          _record(tiny(), "float32")["memory"])
+    assert fp32["param_bytes"] == auto["param_bytes"] == 740 * 4 and native["param_bytes"] == 740 * 2
+    assert native["bytes_dtype"] == "bfloat16" and "bytes_dtype" not in auto
+    assert fp32["bytes_moved"] == auto["bytes_moved"] == 2 * native["bytes_moved"] > 0
+
+
+def test_bytes_in_another_dtype_keep_integer_tensors_whole():
+    # token ids (int64) are not cast; float32 bytes halve in bfloat16 and float16
+    assert bytes_in({"float32": 400, "int64": 80}, "bfloat16") == 200 + 80
+    assert bytes_in({"float32": 400, "bool": 3}, "float16") == 203
+    assert bytes_in({"float32": 400}, "float32") == 400
 
 
 def test_autocast_on_request_keeps_float32_weights():

@@ -553,6 +553,9 @@ class CountResult:
     macs: int = 0
     other_flops: int = 0
     bytes_moved: int = 0
+    # bytes_moved by the dtype of the tensors moved ("float32": ..., "int64": ...): native
+    # low-precision inference moves its floating tensors in fewer bytes (readings.bytes_in)
+    bytes_by_dtype: dict = field(default_factory=lambda: defaultdict(int))
     activations: int = 0
     attention_macs: int = 0
     attention_effective_macs: int = 0
@@ -647,7 +650,11 @@ class _Counter(TorchDispatchMode):
         else:
             if rule is not None and rule.statistics:
                 flat_out = flat_out[:1]
-            nbytes = sum(_distinct_elements(t) * t.element_size() for t in flat_in + flat_out)
+            nbytes = 0
+            for t in flat_in + flat_out:
+                moved = _distinct_elements(t) * t.element_size()
+                self.r.bytes_by_dtype[str(t.dtype).replace("torch.", "")] += moved
+                nbytes += moved
             groups = rule.expert_groups(args) if rule is not None and rule.expert_groups else 1
             self._note_param_uses(flat_in, groups)
         self.record(str(func.overloadpacket).replace("aten.", ""), cost, nbytes)

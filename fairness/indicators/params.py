@@ -46,6 +46,7 @@ class ParamCounts:
     non_embedding: int
     active: float
     bytes: int
+    bytes_by_dtype: dict  # bytes by the dtype the parameters are held in ("float32": ...)
 
 
 def _region(p: torch.Tensor) -> tuple:
@@ -102,4 +103,13 @@ def count_params(model: torch.nn.Module, counted: CountResult | None = None) -> 
         non_embedding=n_unique - n_embedding,
         active=round(active, 1),
         bytes=sum(p.numel() * p.element_size() for p in unique.values()),
+        bytes_by_dtype=_bytes_by_dtype(unique.values()),
     )
+
+
+def _bytes_by_dtype(tensors) -> dict:
+    out: dict[str, int] = {}
+    for p in tensors:
+        name = str(p.dtype).replace("torch.", "")
+        out[name] = out.get(name, 0) + p.numel() * p.element_size()
+    return out
