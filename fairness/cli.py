@@ -150,10 +150,11 @@ def _run_options(f):
                           "inputs cast to the dtype, as models are deployed), autocast (float32 weights under "
                           "torch.autocast), or native,autocast (both, interleaved in one run, each with its own "
                           "paired speed-ups). Training steps always use autocast with float32 master weights."),
-        click.option("--cuda-graphs", is_flag=True, default=None,
-                     help="Also time each forward pass replayed from a CUDA graph, beside eager: the GPU's cost "
-                          "without the host's kernel launches. A model that cannot be captured keeps eager "
-                          "numbers, with the reason."),
+        click.option("--cuda-graphs/--no-cuda-graphs", default=None,
+                     help="On CUDA, also time each forward pass replayed from a CUDA graph, beside eager (on by "
+                          "default): the GPU's cost without the host's kernel launches, which the judgement "
+                          "uses. A model that cannot be captured keeps eager numbers, with the reason. CUDA "
+                          "only: ignored, with a note, on the CPU."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -250,7 +251,7 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
     if not no_speed and device != "meta":
         speed = RunSettings(device=device, dtype=dtype, channels_last=_CHANNELS_LAST[channels_last or "auto"],
                             compile=compile_mode, threads=threads, train=bool(train), tf32=bool(tf32),
-                            cuda_graphs=bool(cuda_graphs), precision=precision,
+                            cuda_graphs=cuda_graphs, precision=precision,
                             batch_sizes=batches, min_duration_s=min_time, idle=not no_idle, energy=not no_energy, isolate=bool(isolate),
                             workload_examples=workload_examples, workload_steps=workload_steps)
     count_batch = min([b for b in batches if b != "auto"], default=1)

@@ -349,7 +349,7 @@ def run_settings(ms: dict, device: str | None = None) -> RunSettings:
                        isolate=bool(ms.get("isolate", False)), channels_last=ms.get("channels_last", "auto"),
                        compile="default" if compile_mode is True else compile_mode, tf32=bool(ms.get("tf32", False)),
                        threads=ms.get("threads"), train=bool(ms.get("train", False)),
-                       cuda_graphs=bool(ms.get("cuda_graphs", False)), precision=ms.get("precision"))
+                       cuda_graphs=ms.get("cuda_graphs"), precision=ms.get("precision"))
 
 
 def _own_input(spec: InputSpec, given: dict | None) -> InputSpec:

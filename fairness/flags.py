@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from . import readings as rd
+from .indicators.gpu_state import CLOCK_SPREAD
 from .readings import CLAIM_MISMATCH, INDICATORS, JUDGED, SPEED_NOISE, advantage, num
 from .render.units import si
 
@@ -139,6 +140,16 @@ def _judged_speeds(m: dict) -> dict:
     return out
 
 
+def _gpu_windows(speed: dict) -> dict:
+    """The GPU's state over each timed window, by (batch size, implementation): indicators/gpu_state."""
+    out = {}
+    for r in speed.get("runs") or []:
+        for impl, rec in (("eager", r), ("cuda_graph", r.get("cuda_graph") or {})):
+            if rec.get("gpu_state"):
+                out[(r["batch_size"], impl)] = rec["gpu_state"]
+    return out
+
+
 def view(m: dict) -> dict:
     """The numbers the rules read from one model record, through readings.py: stated where a paper
     states them (audit) unless the measurement contradicts them, else measured. A source that built
@@ -156,6 +167,7 @@ def view(m: dict) -> dict:
         "speeds": speeds, "runs": (src.get("speed") or {}).get("runs") or [],
         "host_bound": [k for k in ("throughput", "latency") if host_bound(src.get("speed") or {}, k)],
         "noisy": _noisy(src.get("speed") or {}), "input": src.get("input"), "assumed": rd.assumed(src),
+        "gpu_windows": _gpu_windows(src.get("speed") or {}),
         "capacity_loss": m.get("capacity_loss") or [], "claims": m.get("claims") or {}, "match": m.get("match"),
         "quality": rd.quality(m), "scaled_from": m.get("scaled_from"), "built": built_text(m),
         # ratios of parameter senses from one source: a stated unique count over a measured applied
@@ -855,6 +867,45 @@ def rule_measurement_quality(m):
     return out
 
 
+def _window_text(batch: int, impl: str) -> str:
+    return f"batch {batch}" + (", CUDA graph" if impl == "cuda_graph" else ", eager")
+
+
+def rule_gpu_throttled(m):
+    """Timed windows whose clocks NVML says were held down (power cap, thermal slowdown, ...): the
+    numbers are the board's limit as much as the model's. A note: a model that draws the board to
+    its power cap does so in deployment too."""
+    held = {k: st["throttled"] for k, st in m["gpu_windows"].items() if st.get("throttled")}
+    if not held:
+        return []
+    where = "; ".join(f"{_window_text(*k)}: {', '.join(r)}" for k, r in sorted(held.items()))
+    return [Flag("gpu-throttled", "info", [m["name"]], {"windows": {f"{b}/{i}": r for (b, i), r in held.items()}},
+                 f"{m['name']}: NVML reports the GPU's clocks held down while it was timed ({where}); those speeds "
+                 f"are the board's limit as much as the model's.",
+                 "Check cooling and power limits (nvidia-smi -q -d PERFORMANCE), or report the clocks with the "
+                 "speeds.", REF["hardware"], scope="model")]
+
+
+def rule_clocks_moved(a, b):
+    """The two models' timed windows ran at median SM clocks over CLOCK_SPREAD apart (same batch
+    size and implementation): part of their speed ratio is the GPU's clock, not the models. A note
+    with the clocks: a heavy model can pull the clocks down itself (power cap), which is its cost."""
+    apart = {}
+    for k in sorted(set(a["gpu_windows"]) & set(b["gpu_windows"])):
+        ca, cb = (m["gpu_windows"][k]["sm_clock_mhz"]["median"] for m in (a, b))
+        if ca and cb and max(ca, cb) / min(ca, cb) - 1 > CLOCK_SPREAD:
+            apart[k] = (ca, cb)
+    if not apart:
+        return []
+    where = "; ".join(f"{_window_text(*k)}: {ca:.0f} against {cb:.0f} MHz" for k, (ca, cb) in apart.items())
+    return [Flag("clocks-moved", "info", [a["name"], b["name"]],
+                 {"sm_clock_mhz": {f"{k[0]}/{k[1]}": list(v) for k, v in apart.items()}, "spread": CLOCK_SPREAD},
+                 f"The GPU's SM clock differed by over {CLOCK_SPREAD:.0%} between {a['name']}'s and {b['name']}'s "
+                 f"timed windows ({where}): part of their speed ratio there is the clock.",
+                 "Rerun on an idle, cool GPU, or lock the clocks (nvidia-smi -lgc) for a comparison of the models "
+                 "alone.", REF["hardware"])]
+
+
 def rule_wrong_model(m):
     """What the source built is not the paper's model (a stated count over 2x off): nothing may rest
     on its measurement, and the comparison cannot be judged until the configuration is given."""
@@ -939,9 +990,9 @@ def rule_stated_speedup(a, b):
 PAIR_RULES = (rule_indicators_disagree, rule_parameter_sharing, rule_sparsity, rule_embedding_heavy,
               rule_sequence_length, rule_flops_speed_mismatch, rule_parallelism, rule_memory_bound,
               rule_claimed_capacity, rule_hardware, rule_units, rule_single_indicator, rule_quality_tradeoff,
-              rule_stated_speedup, rule_precision_flip)
+              rule_stated_speedup, rule_precision_flip, rule_clocks_moved)
 MODEL_RULES = (rule_wrong_model, rule_assumed_input, rule_model_units, rule_measurement_quality, rule_claim_mismatch,
-               rule_variant_capacity)
+               rule_variant_capacity, rule_gpu_throttled)
 CLAIM_AWARE = (rule_parameter_sharing, rule_sparsity, rule_single_indicator)
 
 

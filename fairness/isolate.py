@@ -140,6 +140,9 @@ class RemotePrepared:
     def energy(self) -> dict:
         return self._worker.call("energy")
 
+    def gpu_state(self) -> dict | None:
+        return self._worker.call("gpu_state")
+
 
 @contextlib.contextmanager
 def workers(runs: list, settings, progress):

@@ -30,7 +30,7 @@ VERDICTS = ("fair", "insufficient", "questionable", "unfair")  # in rising order
 KIND_ORDER = ("wrong-model", "units", "capacity-handicap", "parameter-sharing", "sparsity", "sequence-length", "claim-mismatch",
               "embedding-heavy", "parallelism", "memory-bound", "flops-speed-mismatch", "hardware-mismatch",
               "quality-tradeoff", "batch-flip", "precision-flip", "single-indicator", "indicators-disagree", "incomplete-count", "noisy-timing",
-              "assumed-input")
+              "clocks-moved", "gpu-throttled", "assumed-input")
 
 
 def roles(models: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:

@@ -340,6 +340,8 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     spec = InputSpec(image_size=image_size, seq_len=seq_len, factory=input_factory, decoder_seq_len=decoder_seq_len)
     if speed is not None:
         speed = check_settings(speed)
+        if speed.cuda_graphs and not speed.graphs:
+            progress(f"note: --cuda-graphs applies to CUDA only; {speed.device} runs eager")
         env = apply_settings(speed)
     else:
         env = environment(count_device)

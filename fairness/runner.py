@@ -183,6 +183,8 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
                                   "" if calls == 1 else f" ({calls} calls a block: tails are averaged)")}
         else:
             rec["step_s"] = tp.batch_size / tp.samples_per_s
+        if dev.type == "cuda":
+            _secondary(rec, "gpu_state", True, progress, None, p.gpu_state)  # sampled while timed
         if graph:  # the replay's memory, idle share and energy are not what a user's eager run costs
             continue
         try:
@@ -205,12 +207,13 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
     return out
 
 
-def _secondary(rec: dict, key: str, wanted: bool, progress: Progress, message: str, fn) -> None:
-    """Idle share and energy complete the picture but are not the measurement: when one
-    cannot be read, the record says why and the run goes on."""
+def _secondary(rec: dict, key: str, wanted: bool, progress: Progress, message: str | None, fn) -> None:
+    """Idle share, energy and the GPU's state complete the picture but are not the measurement:
+    when one cannot be read, the record says why and the run goes on."""
     if not wanted:
         return
-    progress(message)
+    if message:
+        progress(message)
     try:
         rec[key] = fn()
     except Exception as e:
@@ -267,7 +270,7 @@ def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progres
         train = _phase([r for r in live if r.failed is None], b_of, s, True, progress) if s.train else {}
         graphs = _phase([r for r in live if r.failed is None], b_of, s, False, progress, graph=True,
                         per_call=pos == 0) \
-            if s.cuda_graphs else {}
+            if s.graphs else {}
         side = _autocast_phases([r for r in live if r.failed is None], b_of, s, progress, pos == 0) \
             if len(s.precisions) > 1 else {}
         for r in live:
@@ -308,7 +311,7 @@ def _autocast_phases(live: list[Runnable], b_of: dict, s: RunSettings, progress:
             stack.enter_context(r.under_autocast())
         infer = _phase(live, b_of, auto, False, progress, per_call=per_call)
         graphs = _phase([r for r in live if r.failed is None], b_of, auto, False, progress, graph=True,
-                        per_call=per_call) if s.cuda_graphs else {}
+                        per_call=per_call) if s.graphs else {}
     for name, g in graphs.items():
         infer.setdefault(name, {})["cuda_graph"] = g
     return infer
@@ -369,7 +372,7 @@ def _speed_record(runs: list[dict], run: Runnable, s: RunSettings) -> dict:
         "unavailable": _unavailable(s),
         "workload": _workload(primary, s),
     }
-    if s.cuda_graphs:  # beside eager, at the same batch sizes; or why a model has none
+    if s.graphs:  # beside eager, at the same batch sizes; or why a model has none
         graph_tp, graph_lat = (primary or {}).get("cuda_graph") or {}, latency_run.get("cuda_graph") or {}
         rec["cuda_graph"] = {"throughput": graph_tp.get("throughput"), "latency": graph_lat.get("latency"),
                              "unavailable": graph_tp.get("unavailable") or graph_lat.get("unavailable")}
@@ -378,7 +381,7 @@ def _speed_record(runs: list[dict], run: Runnable, s: RunSettings) -> dict:
         rec["autocast"] = {"throughput": tp_side.get("throughput"), "latency": lat_side.get("latency"),
                            "cuda_graph": {"throughput": (tp_side.get("cuda_graph") or {}).get("throughput"),
                                           "latency": (lat_side.get("cuda_graph") or {}).get("latency")}
-                           if s.cuda_graphs else None}
+                           if s.graphs else None}
     if s.train and primary and "throughput" in primary.get("train", {}):
         rec["train"] = {"throughput": primary["train"]["throughput"], "step_s": primary["train"]["step_s"],
                         "optimizer": TRAIN_OPTIMIZER, "loss": "mean of the first floating-point output"}

@@ -21,6 +21,7 @@ import torch
 
 from .errors import FairnessError, ModelFailed
 from .indicators import energy as energy_mod
+from .indicators.gpu_state import StateLog
 from .indicators import idle as idle_mod
 from .indicators.env import environment, physical_cores
 from .indicators.speed import StepTimer
@@ -48,6 +49,7 @@ class PreparedModel(Protocol):
     def cuda_memory(self) -> dict: ...
     def idle(self, steps: int) -> float: ...
     def energy(self) -> dict: ...
+    def gpu_state(self) -> dict | None: ...
 
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -82,8 +84,9 @@ class RunSettings:
     train: bool = False  # also time one training step: forward, backward, optimizer step
     tf32: bool = False  # allow TF32 for float32 matmuls (torch's default is off)
     # also time each forward pass replayed from a CUDA graph, beside eager: the GPU's cost without
-    # the host's kernel launches (batch-1 eager latency on a fast GPU is mostly launches)
-    cuda_graphs: bool = False
+    # the host's kernel launches (batch-1 eager latency on a fast GPU is mostly launches, and moves
+    # 25-42% between runs, issue 27). None: on for CUDA; CUDA only, so True elsewhere is off.
+    cuda_graphs: bool | None = None
     cudnn_benchmark: bool = True  # let cuDNN pick convolution algorithms, as timm's benchmark.py does
     batch_sizes: tuple = (1,)  # ints, or "auto": the largest power of two that fits (CUDA)
     warmup_s: float = 0.5
@@ -100,6 +103,11 @@ class RunSettings:
     @property
     def torch_device(self) -> torch.device:
         return torch.device(self.device)
+
+    @property
+    def graphs(self) -> bool:
+        """Whether forward passes are also replayed from CUDA graphs: on CUDA unless turned off."""
+        return self.cuda_graphs is not False and self.torch_device.type == "cuda"
 
     @property
     def precisions(self) -> tuple[str, ...]:
@@ -123,7 +131,7 @@ class RunSettings:
                 "compile": self.compile or False, "threads": self.threads, "train": self.train,
                 # TF32 and cuDNN's autotuner exist on CUDA only
                 "tf32": self.tf32 if cuda else None, "cudnn_benchmark": self.cudnn_benchmark if cuda else None,
-                "cuda_graphs": self.cuda_graphs if cuda else None,
+                "cuda_graphs": self.graphs if cuda else None,
                 "batch_sizes": list(self.batch_sizes), "min_duration_s": self.min_duration_s,
                 "min_samples": self.min_samples, "warmup_s": self.warmup_s, "isolate": self.isolate}
 
@@ -147,9 +155,6 @@ def check_settings(s: RunSettings) -> RunSettings:
                             f"in one process; give one precision, or drop --isolate")
     if s.compile and s.compile not in COMPILE_MODES:
         raise FairnessError(f"--compile {s.compile}: expected one of {', '.join(COMPILE_MODES)}")
-    if s.cuda_graphs and dev.type != "cuda":
-        raise FairnessError(f"--cuda-graphs: CUDA graphs need a CUDA device, not {s.device}; drop --cuda-graphs "
-                            f"or use --device cuda")
     if s.channels_last not in (True, False, "auto"):
         raise FairnessError(f"channels_last {s.channels_last!r}: expected auto, true or false")
     if s.threads is not None and s.threads <= 0:
@@ -552,6 +557,7 @@ class Prepared(StepTimer):
         wants_energy = s.energy and self.cuda and not train and not graph
         self.meter = energy_mod.EnergyMeter(self.device) if wants_energy and \
             energy_mod.energy_unavailable(self.device) is None else None
+        self.state = StateLog.for_device(self.device)  # the clocks the timed window ran at
         t0 = time.perf_counter()
         out = self.step()
         self._sync()
@@ -576,12 +582,22 @@ class Prepared(StepTimer):
 
     def block(self, calls: int) -> float:
         if self.meter is None:
-            return super().block(calls)
-        return self.meter.around(lambda: super(Prepared, self).block(calls), calls * self.batch_size)
+            seconds = super().block(calls)
+        else:
+            seconds = self.meter.around(lambda: super(Prepared, self).block(calls), calls * self.batch_size)
+        if self.state:
+            self.state.sample()
+        return seconds
 
     def singles(self, n: int) -> tuple[float, ...]:
         # single calls are too short for the energy counter's steps: energy comes from the blocks
-        return tuple(StepTimer.block(self, 1) for _ in range(n))
+        times = tuple(StepTimer.block(self, 1) for _ in range(n))
+        if self.state:
+            self.state.sample()
+        return times
+
+    def gpu_state(self) -> dict | None:
+        return self.state.summary() if self.state else None
 
     def energy(self) -> dict:
         measured = self.meter.energy() if self.meter else None

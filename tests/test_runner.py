@@ -387,3 +387,18 @@ def test_a_run_where_the_gpu_idled_over_half_marks_its_speeds_host_bound():
     assert slow["runs"][0]["throughput"]["host_bound"]  # batch 1's throughput too
     quiet = _speed_record(runs(0.14), SimpleNamespace(channels_last=True), RunSettings(device="cpu"))
     assert "host_bound" not in quiet["throughput"] and quiet["latency"]["host_bound"]
+
+
+def test_cuda_graphs_default_on_for_cuda_only():
+    assert RunSettings(device="cuda").graphs and not RunSettings(device="cpu").graphs
+    assert not RunSettings(device="cuda", cuda_graphs=False).graphs  # --no-cuda-graphs
+    assert not RunSettings(device="cpu", cuda_graphs=True).graphs
+
+
+def test_cuda_graphs_on_the_cpu_is_a_note_not_an_error(tmp_path):
+    out = tmp_path / "r.json"
+    r = run("measure", "timm:resnet18", "--device", "cpu", "--image-size", "32", "--cuda-graphs",
+            "--min-time", "0.05", "--no-idle", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert "note: --cuda-graphs applies to CUDA only; cpu runs eager" in r.stderr
+    assert json.loads(out.read_text())["models"][0]["speed"]["settings"]["cuda_graphs"] is None
