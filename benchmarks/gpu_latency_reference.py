@@ -62,7 +62,7 @@ def _graph(model, x):
     return graph
 
 
-def plain_loop(name: str, channels_last: bool, log: StateLog | None) -> dict:
+def plain_loop(name: str, channels_last: bool, log: StateLog | None, neighbour=None) -> dict:
     """{"b1": latency s, "tp": samples/s at BATCH, "clock": median SM MHz} for the model alone."""
     model = timm.create_model(name, pretrained=False).cuda().eval().to(torch.bfloat16)
     if channels_last:
@@ -85,6 +85,19 @@ def plain_loop(name: str, channels_last: bool, log: StateLog | None) -> dict:
                 if log and i % 50 == 49:
                     log.sample()
             out["b1"] = statistics.median(times)
+            if neighbour is not None:  # as fairness times it: chunks of 10 after one untimed call,
+                times = []             # another model's replay between chunks
+                for _ in range(30):
+                    neighbour.replay()
+                    graph.replay()
+                    torch.cuda.synchronize()
+                    for _ in range(10):
+                        start.record()
+                        graph.replay()
+                        end.record()
+                        end.synchronize()
+                        times.append(start.elapsed_time(end) / 1e3)
+                out["b1_chunked"] = statistics.median(times)
         else:
             start.record()
             graph.replay()
@@ -108,11 +121,20 @@ def plain_loop(name: str, channels_last: bool, log: StateLog | None) -> dict:
     return out
 
 
-def loop_pass(layout: dict) -> dict:
+def neighbour_graph():
+    """A batch-64 ResNet-50 replay (over 50 MB of weights and activations: more than the L2)."""
+    model = timm.create_model("resnet50", pretrained=False).cuda().eval().to(torch.bfloat16)
+    x = torch.randn(64, 3, 224, 224, device="cuda", dtype=torch.bfloat16)
+    graph = _graph(model, x)
+    graph.keep = (model, x)
+    return graph
+
+
+def loop_pass(layout: dict, neighbour=None) -> dict:
     out = {}
     for name, label in MODELS:
         log = StateLog.for_device(torch.device("cuda"))
-        out[label] = plain_loop(name, layout[label], log)
+        out[label] = plain_loop(name, layout[label], log, neighbour)
         s = log.summary() if log else None
         out[label]["clock"] = s["sm_clock_mhz"]["median"] if s else None
     return out
@@ -143,7 +165,7 @@ def main() -> int:
                                          fvcore=False)["models"])}
     before = loop_pass(layout)
     ours = fairness_run()
-    after = loop_pass(layout)
+    after = loop_pass(layout, neighbour_graph())
     print(f"{'model':<18} {'MB':>5} {'b1 ms':>7} {'loop ms':>8} {'ratio':>6} {'spread':>6}   {'tp/s':>8} "
           f"{'loop tp/s':>9} {'ratio':>6} {'spread':>6}   {'MHz':>5} {'loop MHz':>8}  throttled")
     bad = 0
@@ -156,6 +178,10 @@ def main() -> int:
         clocks = f"{o['clock'] or 0:>5.0f} {p['clock'] or 0:>4.0f}/{q['clock'] or 0:<4.0f}"
         print(f"{label:<18} {o['mb']:>5.0f} {o['b1'] * 1e3:>7.3f} {ref_b1 * 1e3:>8.3f} {r_b1:>6.3f} {s_b1:>6.1%}   "
               f"{o['tp']:>8,.0f} {ref_tp:>9,.0f} {r_tp:>6.3f} {s_tp:>6.1%}   {clocks}  {', '.join(o['throttled']) or '-'}")
+    print(f"\n{'model':<18} {'loop b1 before':>14} {'after':>8} {'after, chunked between another model':>36}")
+    for _, label in MODELS:
+        p, q = before[label], after[label]
+        print(f"{label:<18} {p['b1'] * 1e3:>14.3f} {q['b1'] * 1e3:>8.3f} {q['b1_chunked'] * 1e3:>36.3f}")
     print(f"\n{bad} of {len(MODELS)} models outside {AGREE:.0%} of the plain loop on batch-1 latency or throughput")
     return 1 if bad else 0
 

@@ -4,9 +4,12 @@ temperature, board power and the clock throttle reasons.
 A speed number is only as good as the clocks it ran at. NVML is read after every timed
 throughput block and after each group of single-call latencies (a read costs well under a
 millisecond against blocks of about 50 ms), so the state covers the timed window itself and
-costs no window of its own. A window whose throttle reasons include anything but the GPU being
-idle is marked on its numbers (readings.throttled), and a comparison whose models' windows ran
-at SM clocks more than CLOCK_SPREAD apart says so (flags.rule_clocks).
+costs no window of its own. A window held down by a throttle reason other than the GPU being idle,
+to a median SM clock more than CLOCK_SPREAD below the GPU's maximum, is flagged on its model
+(flags.rule_gpu_throttled); a comparison whose models' windows ran at SM clocks more than
+CLOCK_SPREAD apart says so (flags.rule_clocks_moved). The reasons alone are not enough: on an
+H200 every window at batch 256 reports sw_power_cap with its median clock at 1935-1965 of
+1980 MHz (benchmarks/RESULTS.md), under 3%, which a note on every model would only bury.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class StateLog:
     def __init__(self, handle, nvml):
         self.handle, self.nvml = handle, nvml
         self.samples: list[dict] = []
+        self.max_sm_clock_mhz = nvml.nvmlDeviceGetMaxClockInfo(handle, nvml.NVML_CLOCK_SM)
 
     @classmethod
     def for_device(cls, device: torch.device) -> "StateLog | None":
@@ -62,8 +66,8 @@ class StateLog:
             return None
         import pynvml
 
-        log = cls(handle, pynvml)
         try:
+            log = cls(handle, pynvml)
             log.sample()
         except Exception:  # a GPU or driver that does not expose these queries
             return None
@@ -90,16 +94,19 @@ class StateLog:
         mask = 0
         for x in s:
             mask |= x["throttle"]
-        throttled = [r for r in reasons(mask) if r not in BENIGN]
+        held = statistics.median(sm) < (1 - CLOCK_SPREAD) * self.max_sm_clock_mhz
+        throttled = [r for r in reasons(mask) if r not in BENIGN] if held else []
         return {
             "samples": len(s),
-            "sm_clock_mhz": {"min": min(sm), "median": statistics.median(sm), "max": max(sm)},
+            "sm_clock_mhz": {"min": min(sm), "median": statistics.median(sm), "max": max(sm),
+                             "gpu_max": self.max_sm_clock_mhz},
             "mem_clock_mhz": statistics.median(x["mem_clock_mhz"] for x in s),
             "temperature_c": {"max": max(x["temperature_c"] for x in s)},
             "power_w": {"median": round(statistics.median(x["power_w"] for x in s), 1),
                         "max": round(max(x["power_w"] for x in s), 1)},
             "throttle_reasons": reasons(mask),
-            # what marks the window's numbers: a throttle reason other than the GPU being idle
+            # what flags the window: a throttle reason other than idle that held the median SM
+            # clock over CLOCK_SPREAD below the GPU's maximum
             "throttled": throttled or None,
             "definition": "NVML, read after every timed block of this window",
         }
