@@ -14,7 +14,7 @@ cuDNN autotuning on; the median of 300 replays, each between two CUDA events) af
   reserved    those freed but kept by the caching allocator (no empty_cache);
   scattered   22 GB in 40,000 tensors of 64 KB-1 MB, every other one then freed;
   neighbour   a batch-64 ResNet-50 graph held (as gpu_latency_reference.py holds it), the rest freed;
-  profiled    fairness's device idle share of a ResNet-50 (torch.profiler, CUDA activities: CUPTI);
+  profiled    a torch.profiler window (CUDA activities: CUPTI) over a ResNet-50, as an idle share opens;
   profiled+20s, profiled+loop   20 s later, and one more loop later;
 and prints each stage's latencies over the fresh ones, with the GPU temperature and SM clock.
 
@@ -32,9 +32,9 @@ import warnings
 
 import timm
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 from fairness.indicators.gpu_state import StateLog
-from fairness.indicators.idle import idle_share
 
 warnings.filterwarnings("ignore")
 
@@ -108,8 +108,9 @@ def heat(seconds: float) -> None:
 
 
 def profile_once() -> None:
-    """fairness's device idle share (torch.profiler with CUDA activities, through CUPTI) of a
-    ResNet-50 forward pass at batch 1, as the runner measures it after a model's timed window."""
+    """torch.profiler with CUDA activities (through CUPTI) over ten ResNet-50 forward passes at
+    batch 1, as fairness's device idle share profiled them before it set TEARDOWN_CUPTI=1 itself
+    (Kineto reads the variable as this process was given it)."""
     model = timm.create_model("resnet50", pretrained=False).cuda().eval().to(torch.bfloat16)
     x = torch.randn(1, 3, 224, 224, device="cuda", dtype=torch.bfloat16)
 
@@ -118,7 +119,10 @@ def profile_once() -> None:
             return model(x)
 
     step()
-    idle_share(step, torch.device("cuda"))
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]):
+        for _ in range(10):
+            step()
+        torch.cuda.synchronize()
 
 
 def main() -> None:

@@ -7,10 +7,19 @@ last GPU activity ends. A model whose GPU idles between kernels is bound by
 launch overhead (Python, the dispatcher, small kernels), not by compute; more
 FLOPs would then cost it little time, and fewer would save it little.
 The profiler adds a little host overhead, so the share is an upper bound.
+
+The profiler must not outlive its window. Kineto leaves CUPTI attached after a profile ends unless
+TEARDOWN_CUPTI=1 (pytorch/pytorch#144455), and an attached CUPTI slows every later kernel: on an
+H100 a plain batch-1 replay loop ran 5-22% slower after one profile than before it, the
+many-small-kernel models most (benchmarks/RESULTS.md, gpu_latency_state.py). fairness times one
+model after another's idle share, so each profile asks Kineto to tear CUPTI down. torch keeps
+CUPTI attached itself where CUDA graphs and teardown crashed together (CUDA before 12.6); there
+the idle share is not measured, and the record says why.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 import torch
@@ -40,11 +49,27 @@ def _is_annotation(event) -> bool:
     return event.name() == STEP_LABEL
 
 
+def cupti_teardown_unavailable() -> str | None:
+    """Why CUPTI would stay attached after a profile (None: Kineto tears it down)."""
+    if os.environ.get("TEARDOWN_CUPTI", "1") != "1":
+        return (f"TEARDOWN_CUPTI={os.environ['TEARDOWN_CUPTI']} keeps CUPTI attached after a profile, which "
+                f"slows every later kernel; unset it to measure the idle share")
+    cuda = tuple(int(x) for x in (torch.version.cuda or "0.0").split(".")[:2])
+    if cuda < (12, 6):
+        return (f"CUDA {torch.version.cuda}: CUPTI cannot be torn down after a profile beside CUDA graphs (torch "
+                f"keeps it attached before CUDA 12.6), and an attached CUPTI slows every later kernel")
+    return None
+
+
 def idle_share(step: Callable[[], object], device: torch.device, steps: int = 10) -> float:
     """Idle fraction of the GPU over `steps` back-to-back calls of a warmed-up `step`."""
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile, record_function
 
+    why = cupti_teardown_unavailable()
+    if why:
+        raise RuntimeError(why)
+    os.environ["TEARDOWN_CUPTI"] = "1"  # read by Kineto when the profile stops
     torch.cuda.synchronize(device)
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         with record_function(STEP_LABEL):
