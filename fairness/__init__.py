@@ -9,7 +9,7 @@
 
 `fairness.compare` and `fairness.render` are functions here; their modules are
 `fairness.compare` (config loading) and `fairness.render.*` (one per format), reached
-with `from fairness.compare import load_config` or `from fairness.render.latex import escape`.
+with `from fairness.compare import load_config` or `from fairness.render.escape import tex`.
 """
 
 from .errors import FairnessError, ModelFailed

@@ -11,7 +11,7 @@ from markdown_it import MarkdownIt
 from fairness.audit import audit
 from fairness.judgement import judge, outcome
 from fairness.render.report import render
-from fairness.render.flags import md
+from fairness.render.escape import md
 from cli_run import run
 from test_flags import EXAMPLES, rec
 

@@ -22,7 +22,8 @@ from fairness.readings import INDICATORS
 from fairness.render.columns import best_cells, groups
 from fairness.render.figures import FIGURES, write_figures
 from fairness.render.flags import md
-from fairness.render.latex import escape, table_layout, table_tex
+from fairness.render.escape import tex
+from fairness.render.latex import table_layout, table_tex
 from fairness.render.markdown import comparison_markdown
 from fairness.render.report import html_text, load_for_render, render
 from fairness.results import to_plain
@@ -52,9 +53,9 @@ def results():
 
 
 def test_latex_escapes_every_special_character():
-    assert escape("a_b%c&d#e$f{g}~h^i\\j") == (r"a\_b\%c\&d\#e\$f\{g\}\textasciitilde{}h\textasciicircum{}i"
-                                              r"\textbackslash{}j")
-    assert escape("--min-time, a---b") == "-{}-min-time, a-{}-{}-b"
+    assert tex("a_b%c&d#e$f{g}~h^i\\j") == (r"a\_b\%c\&d\#e\$f\{g\}\textasciitilde{}h\textasciicircum{}i"
+                                           r"\textbackslash{}j")
+    assert tex("--min-time, a---b") == "-{}-min-time, a-{}-{}-b"
 
 
 def test_render_is_deterministic(results, tmp_path):

@@ -76,10 +76,10 @@ def _label(text, tex: bool = False) -> str:
     """A user string as figure text. For PGF every LaTeX special character is escaped (the text
     goes through LaTeX); otherwise only `$`, which would start mathtext."""
     if tex:
-        from .latex import escape
+        from .escape import tex
 
         # matplotlib turns "\$" back into "$" (mathtext unescaping) before LaTeX sees it
-        return escape(text).replace(r"\$", r"\textdollar{}")
+        return tex(text).replace(r"\$", r"\textdollar{}")
     return str(text).replace("$", r"\$")
 
 

@@ -4,12 +4,12 @@ comparisons, and for an audit the stated numbers beside the measured ones."""
 
 from __future__ import annotations
 
-import re
 import textwrap
 
 from .. import readings as rd
 from ..judgement import fmt, judgement_of
 from ..readings import INDICATORS
+from .escape import md, md_table
 from .table import aligned
 from .units import seconds, si
 
@@ -31,13 +31,6 @@ def _evidence(ev: dict) -> str:
         return str(v)
 
     return ", ".join(f"{k}={fmt(v)}" for k, v in ev.items())
-
-
-def md(text) -> str:
-    """A user's string (a model name, a claim) as Markdown text that cannot become markup: HTML
-    tags, emphasis, links, code and table cells are escaped; one line."""
-    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return re.sub(r"([\\`*_\[\]|#!{}])", r"\\\1", text).replace("\r", " ").replace("\n", " ")
 
 
 def matched_table(j: dict) -> list[list]:
@@ -103,13 +96,9 @@ def judgement_markdown(res: dict) -> list[str]:
     if not j["findings"]:
         lines.append("No rule fired: the indicators known agree on this comparison.")
     if j.get("matched"):
-        lines += ["", "#### Matched comparisons", ""] + md_table(matched_table(j)) + ["", md(CONVENTION)]
+        table = matched_table(j)
+        lines += ["", "#### Matched comparisons", ""] + md_table(table[0], table[1:]) + ["", md(CONVENTION)]
     return lines
-
-
-def md_table(rows: list[list]) -> list[str]:
-    return ["| " + " | ".join(md(c) for c in rows[0]) + " |", "|" + "---|" * len(rows[0])] + \
-        ["| " + " | ".join(md(c) for c in r) + " |" for r in rows[1:]]
 
 
 # --- audit -----------------------------------------------------------------------------------------
@@ -165,7 +154,8 @@ def audit_text(res: dict) -> str:
 def audit_markdown(res: dict) -> str:
     a = res["audit"]
     lines = [f"### fairness audit: {md(a['claim'] or a['file'])}", ""] + judgement_markdown(res)
-    lines += ["", "#### The numbers", ""] + md_table(_model_rows(res)) + [""]
+    table = _model_rows(res)
+    lines += ["", "#### The numbers", ""] + md_table(table[0], table[1:]) + [""]
     lines += [f"- {md(x)}" for x in _built_lines(res)]
     lines += ["", "FLOPs = 2 x MACs + other ops; measured counts come from one forward pass on the meta device "
                   "(fairness audit)."]

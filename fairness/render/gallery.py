@@ -22,7 +22,7 @@ from ..judgement import judgement_of
 from ..results import load
 from ..spec import read_yaml
 from ..zoo import load_zoo, reanalysed
-from .flags import md
+from .escape import md
 from .report import load_for_render, render
 from .templates import check_template_dir
 

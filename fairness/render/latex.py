@@ -20,10 +20,8 @@ from ..judgement import judgement_of
 from ..readings import INDICATORS, JUDGED, quality, ratio
 from ..results import failures
 from .columns import best_cells, cell_value, columns_of, groups, quality_keys
+from .escape import tex
 
-_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-            "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
-            "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
 PACKAGES = r"\usepackage{booktabs}, \usepackage{siunitx} with \sisetup{detect-weight=true, detect-family=true}"
 
 # The venues' widths in inches (their style files): the text, and one column where there are two.
@@ -44,12 +42,6 @@ _HEAD = {"params": ("Params", "M"), "applied": ("Applied", "M"), "active": ("Act
 # Which columns go in the first tabular when not all fit: the judged indicators and quality first
 _PRIORITY = ("params", "flops", "quality", "throughput", "latency", "peak_memory", "applied", "active", "macs",
              "graph_throughput", "graph_latency")
-
-
-def escape(text) -> str:
-    """Any user string (model names, kwargs, claims) safe in LaTeX text mode. A hyphen before a
-    hyphen is kept apart from it: "--min-time" would print an en dash."""
-    return re.sub(r"[&%$#_{}~^\\<>|]|-(?=-)", lambda m: _SPECIAL.get(m.group(), "-{}"), str(text))
 
 
 def _text_pt(s: str) -> float:
@@ -205,7 +197,7 @@ def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
         if c.quality:
             whole, dec = fmt["q/" + c.key]
             spec += f"S[table-format={whole}.{dec}]"
-            head.append(f"{{{escape(c.key)}}}")
+            head.append(f"{{{tex(c.key)}}}")
             units.append("{}")
             at += 1
             continue
@@ -231,7 +223,7 @@ def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
         lines.append(r"\midrule")
         for m in g.models:
             mark = r"$^\star$" if m["role"] == "proposed" else r"$^\dagger$" if m.get("capacity_loss") else ""
-            cells = [escape(_row_label(m, base["name"])) + mark, escape(_matched_on(m, own))]
+            cells = [tex(_row_label(m, base["name"])) + mark, tex(_matched_on(m, own))]
             for c in columns:
                 if c.quality:
                     v = quality(m).get(c.key)
@@ -255,7 +247,7 @@ def _notes(results: dict, layout: Layout) -> str:
     speed = [m for m in models if m.get("speed")]
     batch = ((speed[0]["speed"].get("throughput") or {}).get("batch_size")) if speed else None
     text = (r"$^\star$ proposed. Per example, one forward pass; FLOPs = 2$\times$MACs + other operations. "
-            rf"rel.: to {escape(base['name'])}, a cost ratio for counts and memory ($<$1: cheaper), a speed-up "
+            rf"rel.: to {tex(base['name'])}, a cost ratio for counts and memory ($<$1: cheaper), a speed-up "
             r"for throughput and latency ($>$1: faster).")
     if batch:
         text += f" Throughput in samples/s at batch {batch}; latency at batch 1."
@@ -265,7 +257,7 @@ def _notes(results: dict, layout: Layout) -> str:
              "group on what it was not matched on.")
     notes = [f"{g.title}: {'; '.join(g.notes)}." for g in groups(results) if g.notes]
     if notes:
-        text += " " + escape(" ".join(notes))
+        text += " " + tex(" ".join(notes))
     return text
 
 
@@ -277,7 +269,7 @@ def table_tex(results: dict, style: str = "neurips") -> str:
     label = re.sub(r"[^A-Za-z0-9-]+", "-", cmp.get("name") or "comparison")
     lines = [f"% fairness table: needs {PACKAGES} in the preamble.",
              f"% Layout: {layout.description}.", rf"\begin{{{layout.env}}}[t]", r"\centering", r"\small",
-             rf"\caption{{{escape(_caption(results))}}}", rf"\label{{tab:fairness-{label}}}"]
+             rf"\caption{{{tex(_caption(results))}}}", rf"\label{{tab:fairness-{label}}}"]
     for i, cols in enumerate(layout.tabulars):
         if i:
             lines.append(r"\par\medskip")
@@ -311,21 +303,21 @@ def report_tex(results: dict, figures: list[str], style: str = "neurips", templa
     w = WIDTHS[style]
     two = w["text"] > w["column"]
     env = results.get("environment") or {}
-    findings = [{"severity": escape(f["severity"]), "id": escape(f["id"]), "message": escape(f["message"]),
-                 "scope": "" if f["scope"] == "principal" else escape(" (matched variants; not in the verdict)"),
-                 "advice": escape(f["advice"]), "reference": escape(f["reference"]),
-                 "others": f" {escape(f['others_text'])}." if f["others_text"] else ""} for f in j["findings"]]
+    findings = [{"severity": tex(f["severity"]), "id": tex(f["id"]), "message": tex(f["message"]),
+                 "scope": "" if f["scope"] == "principal" else tex(" (matched variants; not in the verdict)"),
+                 "advice": tex(f["advice"]), "reference": tex(f["reference"]),
+                 "others": f" {tex(f['others_text'])}." if f["others_text"] else ""} for f in j["findings"]]
     return render_template(
         "report.tex.j2", template_dir,
         class_options="10pt" + (",twocolumn" if two else ""),
         geometry=f"textwidth={w['text']:g}in" + (f", columnsep={w['text'] - 2 * w['column']:g}in" if two else "")
         + ", textheight=9in",
-        title=escape(cmp.get("name") or "fairness report"), verdict=j["verdict"],
-        summary_head=escape(j["summary"][0]), summary_rest=escape(" ".join(j["summary"][1:])),
-        failed=[(escape(name), escape(why)) for name, why in failures(results)], findings=findings,
+        title=tex(cmp.get("name") or "fairness report"), verdict=j["verdict"],
+        summary_head=tex(j["summary"][0]), summary_rest=tex(" ".join(j["summary"][1:])),
+        failed=[(tex(name), tex(why)) for name, why in failures(results)], findings=findings,
         # at their own size: sized for this venue's text or column width
         figures=[{"env": "figure*" if two and name in FULL_WIDTH else "figure", "file": f"{name}.pdf",
-                  "caption": escape(CAPTIONS.get(name.removeprefix("fig_"), name))} for name in figures],
-        environment=escape(f"Device {env.get('device_name')} ({env.get('device')}), dtype {env.get('dtype')}, torch "
+                  "caption": tex(CAPTIONS.get(name.removeprefix("fig_"), name))} for name in figures],
+        environment=tex(f"Device {env.get('device_name')} ({env.get('device')}), dtype {env.get('dtype')}, torch "
                            f"{env.get('torch')}, timm {env.get('timm')}. Counts are per example for one forward "
                            f"pass; MACs are multiply-accumulates; FLOPs = 2 x MACs + other operations."))

@@ -3,7 +3,7 @@ characters. So it holds what a reviewer pastes: the verdict and its summary, eac
 line (its first sentence and the advice), and the models on the judged indicators; the
 evidence, the other pairs of each finding, the matched comparisons indicator by indicator, the
 arguments that build each variant and the figures are in report.html, which it points to. A pure function of the results
-file; every user string is escaped (render/flags.py's `md`)."""
+file; every user string is escaped (render/escape.py's `md`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ..judgement import first_sentence, judgement_of
 from ..readings import INDICATORS
 from ..results import failures
 from .columns import host_bound, host_bound_note
-from .flags import md, md_table
+from .escape import md, md_table
 from .units import seconds, si, size
 
 LIMIT = 5000  # characters of an OpenReview comment
@@ -78,14 +78,14 @@ def _markdown(res: dict, advice: bool, per_indicator: int | None, details: bool 
         seen[on] = seen.get(on, 0) + 1
         if on is None or per_indicator is None or seen[on] <= per_indicator:
             shown.append(m)
-    rows = [["model", "role"] + [h for _, h, _ in columns] + ["quality"]]
-    rows += [[m["name"], _role(m)] + [_cell(m, base, k, fmt) for k, _, fmt in columns]
+    header = ["model", "role"] + [h for _, h, _ in columns] + ["quality"]
+    rows = [[m["name"], _role(m)] + [_cell(m, base, k, fmt) for k, _, fmt in columns]
              + [", ".join(f"{k} {v:g}" for k, v in rd.quality(m).items()) or
                 ("train it" if m["role"] == "variant" else "")] for m in shown]
     j = judgement_of(res)
     # the headline, then the findings (their first sentences are the first screen's findings)
     lines = [f"### fairness: {md(name)}", "", f"**Verdict: {j['verdict']}**", "", md(j["summary"][0])]
-    lines += ["", "#### Findings", ""] + _findings(res, advice) + ["", "#### Models", ""] + md_table(rows)
+    lines += ["", "#### Findings", ""] + _findings(res, advice) + ["", "#### Models", ""] + md_table(header, rows)
     if details:  # below the table: what was not judged, and the comparisons at equal cost
         lines += [x for s in (j.get("not_judged") or []) + (j.get("details") or []) for x in ("", md(s))]
     if len(shown) < len(models):

@@ -17,10 +17,9 @@ from ..merge import COUNTS, PER_TARGET, cell, describe, quality_of
 from ..readings import INDICATORS, SPEED_NOISE, measured
 from ..results import write
 from .columns import tex_number, text
-from .latex import escape
+from .escape import md, md_table, tex
 from .templates import check_template_dir
-from .flags import md
-from .zoo import html_page, md_table, tex_table
+from .zoo import html_page, tex_table
 
 
 def _columns(res: dict) -> list[tuple[str, str | None]]:
@@ -121,10 +120,10 @@ def merge_csv(res: dict) -> str:
 
 def merge_table_tex(res: dict) -> str:
     header, rows = table_rows(res, number=tex_number)
-    rows = [[escape(c) for c in r] for r in rows]
-    names = ", ".join(escape(t["label"]) for t in res["merge"]["targets"])
-    return tex_table([escape(h) for h in header], rows,
-                     f"{escape(res['merge']['name'])}: the same models on {names}; \\#N is the rank on that target.",
+    rows = [[tex(c) for c in r] for r in rows]
+    names = ", ".join(tex(t["label"]) for t in res["merge"]["targets"])
+    return tex_table([tex(h) for h in header], rows,
+                     f"{tex(res['merge']['name'])}: the same models on {names}; \\#N is the rank on that target.",
                      "fairness merge: one column per target")
 
 

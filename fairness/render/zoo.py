@@ -23,9 +23,8 @@ from ..readings import INDICATORS, SPEED_NOISE  # noqa: E402
 from ..results import dumps, write  # noqa: E402
 from ..zoo import ZOO_SPEEDS, shown  # noqa: E402
 from .columns import host_bound, tex_number, text  # noqa: E402
-from .flags import md  # noqa: E402
 from .figures import STYLES, _freeze, _place_numbers, _rc, _scale_axis, _width, svg_text  # noqa: E402
-from .latex import escape  # noqa: E402
+from .escape import md, md_table, tex  # noqa: E402
 from .templates import check_template_dir, render_template  # noqa: E402
 
 STAR = "\u2605"
@@ -157,13 +156,6 @@ def zoo_csv(res: dict) -> str:
     return buf.getvalue()
 
 
-def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A Markdown table's lines, every cell escaped (render/flags.md): a model named like a link or
-    an HTML tag stays text, and a | cannot split a cell."""
-    return (["| " + " | ".join(md(c) for c in header) + " |", "|" + "---|" * len(header)]
-            + ["| " + " | ".join(md(c) for c in r) + " |" for r in rows])
-
-
 def tex_table(header: list[str], rows: list[list[str]], caption: str, comment: str) -> str:
     """A booktabs table of a text column and numbers; cells and caption come escaped."""
     lines = [f"% {comment}", "\\begin{table}[t]", "\\centering", "\\small", "\\setlength{\\tabcolsep}{3pt}",
@@ -180,17 +172,17 @@ def zoo_table_tex(res: dict) -> str:
     keys = z["indicators"]
     rows = []
     for m in _ok(res):
-        cells = [escape(m["name"]), f"{m['quality'][z['quality']]:g}" if z["quality"] in (m.get("quality") or {})
+        cells = [tex(m["name"]), f"{m['quality'][z['quality']]:g}" if z["quality"] in (m.get("quality") or {})
                  else "--"]
         for k in keys:
             v = shown(m, k)
             star = "$^\\star$" if m["name"] in z["fronts"].get(k, []) else ""
             cells.append(("--" if v is None else tex_number(INDICATORS[k], v)) + star)
         rows.append(cells)
-    header = [escape("Model"), escape(z["quality"] or "Quality")] + [escape(INDICATORS[k].header) for k in keys]
-    return tex_table(header, rows, f"{escape(z['name'])}: $\\star$ marks the Pareto front of "
-                                   f"{escape(z['quality'] or 'quality')} against each cost indicator"
-                                   + (f" ({escape(_tie_rule(z))})." if _tie_rule(z) else "."),
+    header = [tex("Model"), tex(z["quality"] or "Quality")] + [tex(INDICATORS[k].header) for k in keys]
+    return tex_table(header, rows, f"{tex(z['name'])}: $\\star$ marks the Pareto front of "
+                                   f"{tex(z['quality'] or 'quality')} against each cost indicator"
+                                   + (f" ({tex(_tie_rule(z))})." if _tie_rule(z) else "."),
                      "fairness zoo: $\\star$ marks the Pareto front of quality against that column")
 
 
