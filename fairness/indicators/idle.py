@@ -9,12 +9,13 @@ FLOPs would then cost it little time, and fewer would save it little.
 The profiler adds a little host overhead, so the share is an upper bound.
 
 The profiler must not outlive its window. Kineto leaves CUPTI attached after a profile ends unless
-TEARDOWN_CUPTI=1 (pytorch/pytorch#144455), and an attached CUPTI slows every later kernel: on an
-H100 a plain batch-1 replay loop ran 5-22% slower after one profile than before it, the
-many-small-kernel models most (benchmarks/RESULTS.md, gpu_latency_state.py). fairness times one
-model after another's idle share, so each profile asks Kineto to tear CUPTI down. torch keeps
-CUPTI attached itself where CUDA graphs and teardown crashed together (CUDA before 12.6); there
-the idle share is not measured, and the record says why.
+TEARDOWN_CUPTI=1, and an attached CUPTI slows every later kernel by 10-20% (pytorch/pytorch#144455).
+On an H100 a plain batch-1 replay loop ran 5-22% slower after fairness's run (which profiles every
+model's idle share) than before it, the many-small-kernel models most, while heat, idle time,
+resident models, allocator state and a large neighbour graph each moved it under 2.5%
+(benchmarks/RESULTS.md, gpu_latency_state.py). So each profile asks Kineto to tear CUPTI down.
+torch keeps CUPTI attached itself where CUDA graphs and teardown crashed together (CUDA before
+12.6); there the idle share is not measured, and the record says why.
 """
 
 from __future__ import annotations
