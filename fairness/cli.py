@@ -161,16 +161,6 @@ def _run_options(f):
     return f
 
 
-_CHANNELS_LAST = {"auto": "auto", "true": True, "false": False}
-
-
-def _run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs, precision=None) -> dict:
-    """The run options given on the command line, as measure: keys of a config."""
-    given = {"channels_last": _CHANNELS_LAST.get(channels_last), "compile": compile_mode, "threads": threads,
-             "train": train, "tf32": tf32, "cuda_graphs": cuda_graphs, "precision": precision}
-    return {k: v for k, v in given.items() if v is not None}
-
-
 @main.command(epilog=EPILOG_MEASURE)
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @click.option("-k", "--kwarg", "kwargs", multiple=True, metavar="KEY=VALUE",
@@ -230,7 +220,7 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
     from .measure import Target, measure_models_with
     from .render.flags import judgement_text
     from .render.table import csv_text, model_table, speed_summary
-    from .runner import RunSettings
+    from .settings import MeasureSection
     from .sources import parse_image_size, parse_kwargs
 
     progress = _progress(quiet)
@@ -249,11 +239,11 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
     batches = _parse_batches(batch_text)
     speed = None
     if not no_speed and device != "meta":
-        speed = RunSettings(device=device, dtype=dtype, channels_last=_CHANNELS_LAST[channels_last or "auto"],
-                            compile=compile_mode, threads=threads, train=bool(train), tf32=bool(tf32),
-                            cuda_graphs=cuda_graphs, precision=precision,
-                            batch_sizes=batches, min_duration_s=min_time, idle=not no_idle, energy=not no_energy, isolate=bool(isolate),
-                            workload_examples=workload_examples, workload_steps=workload_steps)
+        given = MeasureSection.from_cli(channels_last, compile_mode, threads, train, tf32, cuda_graphs, precision,
+                                        dtype=dtype, batch=batches, min_time=min_time, isolate=isolate)
+        speed = MeasureSection().merged(given).to_run_settings(
+            device, idle=not no_idle, energy=not no_energy, workload_examples=workload_examples,
+            workload_steps=workload_steps)
     count_batch = min([b for b in batches if b != "auto"], default=1)
     targets = [Target(s, kwargs=parse_kwargs(kwargs), role="proposed" if i == 0 else "baseline")
                for i, s in enumerate(sources)]
@@ -554,6 +544,7 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
     from .measure import check_count_device
     from .render.report import render
     from .render.templates import check_template_dir
+    from .settings import MeasureSection
     from .sources import parse_image_size
 
     progress = _progress(quiet)
@@ -577,11 +568,10 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
     # every finished measurement is kept here as it is done; --resume reuses them
     results_mod.check_writable(folder, f"--out {folder}")
     cache = Cache(folder / ".fairness-cache", reuse=resume, progress=progress)
-    given = {"batch": list(_parse_batches(batch_text)) if batch_text else None, "dtype": dtype,
-             "min_time": min_time, "isolate": isolate, "image_size": size, "seq_len": seq_len,
-             "inputs": input_factory, "count_device": count_device}
-    overrides = {**{k: v for k, v in given.items() if v is not None},
-                 **_run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs, precision)}
+    overrides = MeasureSection.from_cli(channels_last, compile_mode, threads, train, tf32, cuda_graphs, precision,
+                                        batch=_parse_batches(batch_text) if batch_text else None, dtype=dtype,
+                                        min_time=min_time, isolate=isolate, image_size=size, seq_len=seq_len,
+                                        inputs=input_factory, count_device=count_device)
     try:
         res = _run_compare(config, proposed, baseline, name, models, match, strategies, family_file, device,
                            no_speed, overrides, size, seq_len, input_factory, count_device, cache, progress, runner)
@@ -600,13 +590,15 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
 def _run_compare(config, proposed, baseline, name, models, match, strategies, family_file, device, no_speed,
                  overrides, size, seq_len, input_factory, count_device, cache, progress, executor) -> dict:
     """compare from a config file, or from --proposed and --baseline."""
-    from .compare import compare as run_compare, compare_config, run_settings, with_kwargs
+    from .compare import compare as run_compare, compare_config, with_kwargs
+    from .settings import MeasureSection
 
     if config:
         return compare_config(config, device=device, no_speed=no_speed, overrides=overrides, models=models,
                               match=match, strategies=list(strategies) or None, family_file=family_file,
                               cache=cache, progress=progress, executor=executor)
-    speed = None if no_speed else run_settings(overrides, device or _default_device())
+    speed = None if no_speed else MeasureSection().merged(overrides).to_run_settings(
+        device or _default_device())
     p, b = models["proposed"], models["baseline"]
     return run_compare(proposed, baseline, name=name, match=match or ["params", "flops"],
                        strategies=list(strategies) or None,
@@ -694,6 +686,7 @@ def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text
     from .compare import safe_name
     from .render.templates import check_template_dir
     from .render.zoo import render_zoo
+    from .settings import MeasureSection
     from .zoo import load_zoo, run_zoo
 
     progress = _progress(quiet)
@@ -707,14 +700,13 @@ def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text
         from .executor import require_ray
 
         require_ray()  # before anything is written
-    name, device = spec["name"], device or spec["measure"].get("device") or _default_device()
+    name, device = spec["name"], device or spec["measure"].device or _default_device()
     folder = Path(out_dir or Path("reports") / safe_name(name))
     results_mod.check_writable(folder, f"--out {folder}")
     cache = Cache(folder / ".fairness-cache", reuse=resume, progress=progress)
-    given = {"batch": list(_parse_batches(batch_text)) if batch_text else None, "dtype": dtype,
-             "min_time": min_time, "count_device": count_device}
-    overrides = {**{k: v for k, v in given.items() if v is not None},
-                 **_run_overrides(channels_last, compile_mode, threads, train, tf32, cuda_graphs, precision)}
+    overrides = MeasureSection.from_cli(channels_last, compile_mode, threads, train, tf32, cuda_graphs, precision,
+                                        batch=_parse_batches(batch_text) if batch_text else None, dtype=dtype,
+                                        min_time=min_time, count_device=count_device)
     res = run_zoo(zoo_file, device=device, no_speed=no_speed, overrides=overrides, quality=quality,
                   reference=reference, cache=cache, progress=progress,
                   on_record=lambda partial: results_mod.write(partial, folder / "results.json"),

@@ -14,7 +14,6 @@ sources, and returns the results file; `render()` writes its formats.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -33,73 +32,25 @@ from .cache import Cache, identity
 from .indicators.env import environment
 from .readings import measured
 from .results import to_plain
-from .runner import COMPILE_MODES, PRECISIONS, RunSettings, check_settings
-from .sources import InputSpec, Source, parse_source
+from .runner import RunSettings, check_settings
+from .settings import MeasureSection, check_keys, check_values
+from .sources import InputSpec, Source, parse_source, with_own_input
 from .spec import check_name, read_yaml
 
 TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family", "executor"}
 MODEL_KEYS = {"name", "source", "kwargs", "quality", "image_size", "seq_len"}  # a model's own input size too
-MEASURE_KEYS = {"device", "seq_len", "image_size", "speed", "batch", "dtype", "min_time", "inputs", "isolate",
-                "channels_last", "compile", "tf32", "threads", "train", "cuda_graphs", "count_device", "precision"}
 INDICATORS = COUNT_INDICATORS + SPEED_INDICATORS
-
-
-def _check_keys(d, allowed, what):
-    if not isinstance(d, dict):
-        raise FairnessError(f"{what}: expected a mapping, got {type(d).__name__}")
-    unknown = set(d) - allowed
-    if unknown:
-        key = sorted(map(str, unknown))[0]
-        close = difflib.get_close_matches(key, sorted(allowed), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise FairnessError(f"{what}: unknown key {key!r}{hint} (known: {', '.join(sorted(allowed))})")
-
-
-def _positive_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v > 0
-
-
-def _check_measure(ms: dict, what: str) -> None:
-    """The types of the measure: section, so nothing downstream meets a value it cannot use."""
-    checks = {
-        "device": (lambda v: isinstance(v, str) and v.split(":")[0] in ("cpu", "cuda"), "cpu, cuda or cuda:N"),
-        "count_device": (lambda v: isinstance(v, str) and v.split(":")[0] in ("meta", "cpu", "cuda"),
-                         "meta, cpu, cuda or cuda:N"),
-        "seq_len": (_positive_int, "a positive integer"),
-        "image_size": (lambda v: _positive_int(v) or (isinstance(v, list) and len(v) == 2
-                                                      and all(_positive_int(x) for x in v)), "S or [H, W]"),
-        "speed": (lambda v: isinstance(v, bool), "true or false"),
-        "isolate": (lambda v: isinstance(v, bool), "true or false"),
-        "batch": (lambda v: _positive_int(v) or v == "auto" or (isinstance(v, list) and v and all(
-            _positive_int(x) or x == "auto" for x in v)), "a positive integer, auto, or a list of them"),
-        "dtype": (lambda v: v in ("float32", "bfloat16", "float16"), "float32, bfloat16 or float16"),
-        "min_time": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 3600,
-                     "seconds, between 0 and 3600"),
-        "inputs": (lambda v: isinstance(v, str) and v.startswith("python:"), "python:module:function"),
-        "channels_last": (lambda v: v in (True, False, "auto"), "auto, true or false"),
-        "compile": (lambda v: v in (True, False) or v in COMPILE_MODES,
-                    f"false, true or a mode ({', '.join(COMPILE_MODES)})"),
-        "tf32": (lambda v: isinstance(v, bool), "true or false"),
-        "threads": (_positive_int, "a positive integer"),
-        "train": (lambda v: isinstance(v, bool), "true or false"),
-        "cuda_graphs": (lambda v: isinstance(v, bool), "true or false"),
-        "precision": (lambda v: isinstance(v, str) and len(set(v.split(","))) == len(v.split(","))
-                      and set(v.split(",")) <= set(PRECISIONS), "native, autocast, or native,autocast"),
-    }
-    for key, (ok, expected) in checks.items():
-        if key in ms and not ok(ms[key]):
-            raise FairnessError(f"{what}.{key}: {ms[key]!r}; expected {expected}")
 
 
 def load_config(path: str) -> dict:
     """Read and check a compare config; errors name the file and the key."""
     what = f"config {path}"
     cfg = read_yaml(path, what)
-    _check_keys(cfg, TOP_KEYS, what)
+    check_keys(cfg, TOP_KEYS, what)
     for role in ("proposed", "baseline"):
         if role not in cfg:
             raise FairnessError(f"{what}: '{role}' is missing; give {{name: ..., source: ...}}")
-        _check_keys(cfg[role], MODEL_KEYS, f"{what}: {role}")
+        check_keys(cfg[role], MODEL_KEYS, f"{what}: {role}")
         if cfg[role].get("name") is not None:
             check_name(cfg[role]["name"], f"{what}: {role}.name")
         if not isinstance(cfg[role].get("source"), str):
@@ -107,7 +58,7 @@ def load_config(path: str) -> dict:
         for key, typ in (("kwargs", dict), ("quality", dict)):
             if cfg[role].get(key) is not None and not isinstance(cfg[role][key], typ):
                 raise FairnessError(f"{what}: {role}.{key}: expected a mapping")
-        _check_measure({k: cfg[role][k] for k in ("image_size", "seq_len") if k in cfg[role]}, f"{what}: {role}")
+        check_values({k: cfg[role][k] for k in ("image_size", "seq_len") if k in cfg[role]}, f"{what}: {role}")
     match = cfg.get("match", ["params", "flops"])
     if isinstance(match, str):
         match = [match]
@@ -116,9 +67,7 @@ def load_config(path: str) -> dict:
     strategies = cfg.get("strategies")  # None: every strategy the baseline's family has
     if strategies is not None and (not isinstance(strategies, list) or any(s not in STRATEGIES for s in strategies)):
         raise FairnessError(f"{what}: strategies: expected a list of {', '.join(STRATEGIES)}, got {strategies!r}")
-    measure = cfg.get("measure") or {}
-    _check_keys(measure, MEASURE_KEYS, f"{what}: measure")
-    _check_measure(measure, f"{what}: measure")
+    measure = MeasureSection.from_yaml(cfg.get("measure"), f"{what}: measure")
     name = check_name(str(cfg.get("name") or Path(path).stem), f"{what}: name")
     family = cfg.get("family")
     if family is not None and not isinstance(family, str):
@@ -174,7 +123,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
     spec = InputSpec(image_size=image_size, seq_len=seq_len, factory=input_factory)
-    pspec, bspec = _own_input(spec, proposed_input), _own_input(spec, baseline_input)
+    pspec, bspec = with_own_input(spec, proposed_input), with_own_input(spec, baseline_input)
     if speed is not None:
         speed = check_settings(speed)
     elif any(m in SPEED_INDICATORS for m in match):
@@ -339,26 +288,6 @@ def _check_built_from(b, module_params: float) -> None:
                             f"compare without matched variants")
 
 
-def run_settings(ms: dict, device: str | None = None) -> RunSettings:
-    """The speed settings of a measure: section (or the command line's, in the same keys)."""
-    batches = ms.get("batch", [1])
-    compile_mode = ms.get("compile") or None
-    return RunSettings(device=device or ms.get("device") or "cpu", dtype=ms.get("dtype", "float32"),
-                       batch_sizes=tuple(batches if isinstance(batches, list) else [batches]),
-                       min_duration_s=float(ms.get("min_time", 1.0)), idle=True, energy=True,
-                       isolate=bool(ms.get("isolate", False)), channels_last=ms.get("channels_last", "auto"),
-                       compile="default" if compile_mode is True else compile_mode, tf32=bool(ms.get("tf32", False)),
-                       threads=ms.get("threads"), train=bool(ms.get("train", False)),
-                       cuda_graphs=ms.get("cuda_graphs"), precision=ms.get("precision"))
-
-
-def _own_input(spec: InputSpec, given: dict | None) -> InputSpec:
-    """The group's input spec with a model's own image_size or seq_len."""
-    if not given:
-        return spec
-    size = given.get("image_size")
-    size = (size, size) if isinstance(size, int) else tuple(size) if size else spec.image_size
-    return replace(spec, image_size=size, seq_len=given.get("seq_len", spec.seq_len))
 
 
 def with_kwargs(name: str, kwargs: dict | None) -> str:
@@ -388,20 +317,16 @@ def compare_config(path: str, *, device: str | None = None, no_speed: bool = Fal
     keys; `models`, {"proposed"|"baseline": {kwargs, image_size, seq_len}} merged into that model's
     entry (see with_model_overrides); `match`, `strategies`, `family_file`."""
     cfg = load_config(path)
-    ms = {**cfg["measure"], **(overrides or {})}
-    _check_measure(ms, f"config {path}: measure (with the command line's settings)")
-    want_speed = bool(ms.get("speed", True)) and not no_speed
-    speed = run_settings(ms, device) if want_speed else None
+    ms = cfg["measure"].merged(overrides, f"config {path}: measure")
+    speed = ms.to_run_settings(device) if ms.speed and not no_speed else None
     p, b = (with_model_overrides(cfg[role], (models or {}).get(role)) for role in ("proposed", "baseline"))
-    size = ms.get("image_size")
     return compare(p["source"], b["source"], name=cfg["name"], proposed_name=p.get("name"),
                    baseline_name=b.get("name"), proposed_kwargs=p.get("kwargs"), baseline_kwargs=b.get("kwargs"),
                    quality={p.get("name") or p["source"]: p.get("quality") or {},
                             b.get("name") or b["source"]: b.get("quality") or {}},
                    match=match or cfg["match"], strategies=strategies or cfg["strategies"],
-                   image_size=tuple(size) if isinstance(size, list) else size, seq_len=ms.get("seq_len"),
-                   input_factory=ms.get("inputs"), speed=speed, family_file=family_file or cfg["family"],
-                   count_device=ms.get("count_device", "meta"), cache=cache,
+                   image_size=ms.image_size, seq_len=ms.seq_len, input_factory=ms.inputs, speed=speed,
+                   family_file=family_file or cfg["family"], count_device=ms.count_device, cache=cache,
                    proposed_input={k: p[k] for k in ("image_size", "seq_len") if k in p},
                    baseline_input={k: b[k] for k in ("image_size", "seq_len") if k in b}, progress=progress,
                    executor=executor)

@@ -14,7 +14,7 @@ import importlib
 import inspect
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import torch
@@ -212,6 +212,15 @@ class InputSpec:
     # Encoder-decoder models only: decoder tokens. None: as many as the encoder's seq_len.
     # Papers often count fewer (T5's FLOPs: 512 encoder, 114 decoder tokens).
     decoder_seq_len: int | None = None
+
+
+def with_own_input(spec: InputSpec, given: dict | None) -> InputSpec:
+    """The group's input spec with a model's own image_size (S or [H, W]) or seq_len."""
+    if not given:
+        return spec
+    size = given.get("image_size")
+    size = (size, size) if isinstance(size, int) else tuple(size) if size else spec.image_size
+    return replace(spec, image_size=size, seq_len=given.get("seq_len", spec.seq_len))
 
 
 def parse_image_size(text: str, what: str = "--image-size") -> tuple[int, int]:

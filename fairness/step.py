@@ -78,7 +78,7 @@ class RunSettings:
     # has no precision to choose. Training steps always run autocast with float32 master weights.
     precision: str | None = None
     # True, False, or "auto": on for convolutional models (channels_last_for), as a user would run them
-    channels_last: bool | str = False
+    channels_last: bool | str = "auto"
     compile: str | None = None  # a torch.compile mode, or None for eager
     threads: int | None = None  # CPU threads for torch; None: this machine's physical cores
     train: bool = False  # also time one training step: forward, backward, optimizer step

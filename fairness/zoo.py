@@ -30,13 +30,14 @@ from pathlib import Path
 from typing import Callable
 
 from .cache import Cache
-from .compare import MEASURE_KEYS, MODEL_KEYS, _check_keys, _check_measure, _own_input, run_settings
+from .compare import MODEL_KEYS
+from .settings import MeasureSection, check_keys, check_values
 from .errors import FairnessError
 from .executor import LocalExecutor, Task, executor_of, make_executor
 from .measure import Target, measure_models
 from .readings import INDICATORS, SPEED_NOISE, measured, num
 from .results import new_results
-from .sources import InputSpec, check_known, parse_source
+from .sources import InputSpec, check_known, parse_source, with_own_input
 from .spec import check_name, read_yaml
 
 TOP_KEYS = {"name", "quality", "lower_is_better", "reference", "models", "measure", "group_size", "executor"}
@@ -79,14 +80,14 @@ def load_zoo(path: str, quality: str | None = None, reference: str | None = None
 def _load_yaml(path: str) -> dict:
     what = f"zoo {path}"
     cfg = read_yaml(path, what)
-    _check_keys(cfg, TOP_KEYS, what)
+    check_keys(cfg, TOP_KEYS, what)
     models = cfg.get("models")
     if not isinstance(models, list) or len(models) < 2:
         raise FairnessError(f"{what}: models: expected a list of at least two {{name, source, quality}} entries")
     out = []
     for i, m in enumerate(models):
         where = f"{what}: models[{i}]"
-        _check_keys(m, ZOO_MODEL_KEYS, where)
+        check_keys(m, ZOO_MODEL_KEYS, where)
         if not isinstance(m.get("source"), str):
             raise FairnessError(f"{where}.source: expected a source such as timm:resnet50")
         for key in ("kwargs", "quality"):
@@ -95,14 +96,12 @@ def _load_yaml(path: str) -> dict:
         bad = next((k for k, v in (m.get("quality") or {}).items() if num(v) is None), None)
         if bad is not None:
             raise FairnessError(f"{where}.quality.{bad}: {m['quality'][bad]!r}; expected a number")
-        _check_measure({k: m[k] for k in ("image_size", "seq_len") if k in m}, where)
+        check_values({k: m[k] for k in ("image_size", "seq_len") if k in m}, where)
         name = check_name(str(m.get("name") or m["source"]), f"{where}.name")
         out.append({"name": name, "source": m["source"], "kwargs": m.get("kwargs") or {},
                     "quality": {k: float(v) for k, v in (m.get("quality") or {}).items()}, "cite": m.get("cite"),
                     **{k: m[k] for k in ("image_size", "seq_len") if k in m}})
-    measure = cfg.get("measure") or {}
-    _check_keys(measure, MEASURE_KEYS, f"{what}: measure")
-    _check_measure(measure, f"{what}: measure")
+    measure = MeasureSection.from_yaml(cfg.get("measure"), f"{what}: measure")
     group = cfg.get("group_size", GROUP_SIZE)
     if not isinstance(group, int) or isinstance(group, bool) or group < 2:
         raise FairnessError(f"{what}: group_size: {group!r}; expected an integer of at least 2 (the reference "
@@ -144,7 +143,7 @@ def _load_csv(path: str) -> dict:
             m["image_size"] = int(size)
         models.append(m)
     return {"name": check_name(Path(path).stem, what), "models": models, "quality": None, "lower_is_better": False,
-            "reference": None, "measure": {}, "group_size": GROUP_SIZE, "executor": None}
+            "reference": None, "measure": MeasureSection(), "group_size": GROUP_SIZE, "executor": None}
 
 
 def _csv_source(text: str, where: str) -> str:
@@ -223,7 +222,7 @@ def measure_zoo(zoo: dict, *, speed=None, count_device: str = "meta", image_size
     def target(name: str) -> Target:
         m = by_name[name]
         return Target(m["source"], kwargs=m["kwargs"] or None, name=name, role="zoo",
-                      spec=_own_input(spec, {k: m[k] for k in ("image_size", "seq_len") if k in m}))
+                      spec=with_own_input(spec, {k: m[k] for k in ("image_size", "seq_len") if k in m}))
 
     names = [m["name"] for m in zoo["models"]]
     reference = zoo["reference"]
@@ -506,17 +505,13 @@ def run_zoo(path: str, *, device: str | None = None, no_speed: bool = False, ove
     """The whole `fairness zoo`: read the file, measure, analyse. `overrides`: measure: keys from
     the command line, which win over the file's; so do `executor` and `ray_address`."""
     zoo = load_zoo(path, quality, reference)
-    ms = {**zoo["measure"], **(overrides or {})}
-    _check_measure(ms, f"zoo {path}: measure (with the command line's settings)")
-    want_speed = bool(ms.get("speed", True)) and not no_speed
-    speed = run_settings(ms, device) if want_speed else None
-    size = ms.get("image_size")
+    ms = zoo["measure"].merged(overrides, f"zoo {path}: measure")
+    speed = ms.to_run_settings(device) if ms.speed and not no_speed else None
     given = zoo["executor"] or {"name": "local", "address": "auto"}
     runner = make_executor(executor or given["name"], ray_address or given["address"])
     try:
-        return measure_zoo(zoo, speed=speed, count_device=ms.get("count_device", "meta"),
-                           image_size=tuple(size) if isinstance(size, list) else size, seq_len=ms.get("seq_len"),
-                           input_factory=ms.get("inputs"), cache=cache, progress=progress, on_record=on_record,
+        return measure_zoo(zoo, speed=speed, count_device=ms.count_device, image_size=ms.image_size,
+                           seq_len=ms.seq_len, input_factory=ms.inputs, cache=cache, progress=progress, on_record=on_record,
                            executor=runner)
     finally:
         runner.close()

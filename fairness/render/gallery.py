@@ -49,7 +49,7 @@ def _line(config: Path, cfg: dict, folder: Path, index_dir: Path) -> str:
     head = f"- **{md(name)}** ({_link(str(config), config, index_dir)}): {md(pair)}"
     results = folder / "results.json"
     if not results.exists():
-        device = (cfg["measure"] or {}).get("device") or "the default device"
+        device = cfg["measure"].device or "the default device"
         return (f"{head}: not run yet; `fairness compare {config} --out {os.path.relpath(folder)}` "
                 f"(speed on {md(device)}), then `fairness gallery` again.")
     res = load_for_render(str(results))
