@@ -13,9 +13,9 @@ with `from fairness.compare import load_config` or `from fairness.render.escape 
 """
 
 from .errors import FairnessError, ModelFailed
+from .version import __version__  # noqa: F401
 from .measure import measure
 from .compare import compare  # noqa: E402  (the function shadows its module's name on purpose)
 from .render.report import render  # noqa: E402
 
 __all__ = ["measure", "compare", "render", "FairnessError", "ModelFailed"]
-__version__ = "0.1.0"

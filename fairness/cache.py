@@ -25,7 +25,7 @@ from .results import to_plain
 
 def identity(env: dict) -> dict:
     """The parts of the environment a cached measurement must share with this run."""
-    from . import __version__
+    from .version import __version__
 
     return {"fairness": __version__, **{k: env.get(k) for k in ("torch", "timm", "transformers", "cpu",
                                                                  "device", "device_name", "dtype")}}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from . import readings as rd
 from .indicators.gpu_state import CLOCK_SPREAD
 from .readings import CLAIM_MISMATCH, INDICATORS, JUDGED, SPEED_NOISE, advantage, num
-from .render.units import si
+from .units import si
 
 SEVERITIES = ("info", "warn", "unfair")
 
@@ -323,7 +323,7 @@ def has_advantage(a: dict, b: dict) -> bool:
 
 
 def direct(f: Flag, proposed: str, baseline: str, advantage: bool = True) -> Flag:
-    """The one rule for which way a finding cuts (DESIGN.md, "Judgement"), for compare, audit and
+    """The one rule for which way a finding cuts (README, "The judgement"), for compare, audit and
     zoo alike. A mismatch that flatters the proposed model (or understates the baseline) would
     shrink or reverse the proposed model's advantage: it counts against the comparison, where
     there is an advantage to shrink (has_advantage). One that flatters the baseline understates

@@ -1,4 +1,4 @@
-"""The judgement of a comparison: two questions, two answers (DESIGN.md, "Judgement").
+"""The judgement of a comparison: two questions, two answers (README, "The judgement").
 
 1. Is the comparison as made fair? The proposed model against the baseline; in an audit,
    every proposed row against every baseline row. Verdict: fair, questionable, unfair, or

@@ -1,7 +1,7 @@
 """The results file (schema "fairness/v1"): the one canonical artifact.
 
 Every renderer reads it; nothing else is the source of a printed number.
-Field names are a contract (see DESIGN.md): add freely, never rename.
+Field names are a contract with every reader of an older file: add freely, never rename.
 Counts are per example (one sample through one forward pass at the stated
 input shape); times in seconds, sizes in bytes.
 """

@@ -9,39 +9,10 @@ ResNet, VisionTransformer, ConvNeXt, EfficientNet and MobileNetV3), or takes a f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
-from ..errors import FairnessError
 from .base import Family, Knob, Value, size_of
 from .generic import declared_family, load_family_spec
-
-HOW_TO_DECLARE = ("declare one in YAML (--family FILE) with knobs: [{name, role: depth|width|input, "
-                  "min, max, multiple_of, base}] and derived arguments, see examples/family.yaml")
-
-
-class NoFamily(FairnessError):
-    """A baseline no registered family scales: a comparison still judges the pair as made."""
-
-
-@dataclass(frozen=True)
-class Registration:
-    name: str  # in errors: what is built in
-    matches: Callable  # (model, src) -> bool
-    build: Callable  # (model, src, image_size, seq_len) -> Family
-
-
-REGISTRY: list[Registration] = []
-
-
-def register_family(name: str, matches: Callable):
-    """Decorator, as timm's register_model: `build(model, src, image_size, seq_len) -> Family` is
-    the family of every built model that `matches(model, src)` accepts. The first match wins."""
-    def register(build):
-        REGISTRY.append(Registration(name, matches, build))
-        return build
-
-    return register
+from .registry import HOW_TO_DECLARE, REGISTRY, NoFamily, register_family
+from . import builtin, timm_mbconv, torchvision  # noqa: E402,F401  the built-in families register themselves
 
 
 def family_for(model, src, image_size: tuple[int, int] | None, seq_len: int | None, spec_file: str | None = None
@@ -56,8 +27,6 @@ def family_for(model, src, image_size: tuple[int, int] | None, seq_len: int | No
     raise NoFamily(f"{what}: no known scalable family for {kind} (built in: "
                         f"{', '.join(r.name for r in REGISTRY)}); {HOW_TO_DECLARE}")
 
-
-from . import builtin, timm_mbconv, torchvision  # noqa: E402  the built-in families register themselves
 
 __all__ = ["Family", "Knob", "Value", "NoFamily", "size_of", "family_for", "register_family", "HOW_TO_DECLARE",
            "builtin", "timm_mbconv", "torchvision"]

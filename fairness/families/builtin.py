@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import register_family
+from .registry import register_family
 from .base import Family, Knob, Value
 
 
@@ -200,7 +200,7 @@ def _regnet_cfg(src):
     from timm.models import split_model_name_tag
     from timm.models.regnet import model_cfgs
 
-    from . import NoFamily
+    from .registry import NoFamily
 
     name = split_model_name_tag(src.name)[0] if src is not None and src.kind == "timm" else None
     if name not in model_cfgs:

@@ -15,7 +15,7 @@ import inspect
 import types
 from typing import Callable
 
-from . import NoFamily
+from .registry import NoFamily
 
 
 def with_global(fn, name: str, value):

@@ -18,7 +18,7 @@ import inspect
 from dataclasses import dataclass
 
 from ..errors import FairnessError
-from . import NoFamily, register_family
+from .registry import NoFamily, register_family
 from .base import Family
 from .entry_points import callee, with_builder
 from .multipliers import Names, multiplier_family

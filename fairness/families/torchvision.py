@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import FairnessError
-from . import NoFamily, register_family
+from .registry import NoFamily, register_family
 from .base import Family, Knob, Value
 from .multipliers import Names, multiplier_family
 

@@ -11,7 +11,7 @@ from ..judgement import fmt, judgement_of
 from ..readings import INDICATORS
 from .escape import md, md_table
 from .table import aligned
-from .units import seconds, si
+from ..units import seconds, si
 
 _MARK = {"unfair": "UNFAIR", "warn": "warn", "info": "info"}
 CONVENTION = ("Ratios: counts and memory as a cost ratio (< 1: cheaper); throughput and latency as a speed-up "

@@ -14,7 +14,7 @@ from ..readings import INDICATORS
 from ..results import failures
 from .columns import host_bound, host_bound_note
 from .escape import md, md_table
-from .units import seconds, si, size
+from ..units import seconds, si, size
 
 LIMIT = 5000  # characters of an OpenReview comment
 # (indicator, header, format): the judged indicators, read through readings.py; MACs stand in for

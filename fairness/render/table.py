@@ -9,7 +9,7 @@ import textwrap
 
 from ..flags import run_host_bound
 from ..readings import input_text
-from .units import percent, seconds, si, size
+from ..units import percent, seconds, si, size
 
 
 def model_table(m: dict, detail: bool = False) -> str:

@@ -1,4 +1,5 @@
-"""The reports' jinja2 templates (fairness/templates/), and a user's own: `--template-dir DIR`.
+"""The reports' jinja2 templates (templates/ at the top, linked as fairness/templates), and a
+user's own: `--template-dir DIR`.
 
 A file in DIR named as a built-in template replaces it; the others stay built-in. A user's
 template may extend the built-in one it replaces as "builtin/NAME" (`{% extends
