@@ -120,12 +120,14 @@ def best_cells(groups: list[Group], cols: list[Indicator], metrics: list[str]) -
     highest throughput, highest quality; ties are all best, but where every value ties nothing
     is (a parameter-shared model and its baseline at the same FLOPs: neither is better). A group
     ranks only where it has two values to compare; a matched group not on the indicators its
-    variants were matched on."""
+    variants were matched on; and a speed column not where a value in it is host-bound: the
+    host's launches set those numbers, and the CUDA graph column (where given) can name the other
+    model the winner (ALBERT against BERT at batch 1 on an H200, issue 32)."""
     best = set()
     for g in groups:
         skip = _matched_keys(g) if g.indicator else set()
         for c in cols:
-            if c.key in skip:
+            if c.key in skip or any(host_bound(m, c) for m in g.models):
                 continue
             vals = [(id(m), v) for m in g.models if (v := cell_value(m, c)) is not None]
             if len({v for _, v in vals}) >= 2:

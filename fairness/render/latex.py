@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..judgement import judgement_of
 from ..readings import INDICATORS, JUDGED, quality, ratio
 from ..results import failures
-from .columns import best_cells, cell_value, columns_of, groups, quality_keys
+from .columns import HOST_BOUND_NOTE, best_cells, cell_value, columns_of, groups, host_bound, quality_keys
 from .escape import tex
 
 PACKAGES = r"\usepackage{booktabs}, \usepackage{siunitx} with \sisetup{detect-weight=true, detect-family=true}"
@@ -233,6 +233,8 @@ def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
                 ind = INDICATORS[c.key]
                 v = cell_value(m, ind)
                 text = "{--}" if v is None else f"{v / ind.scale:.{fmt[c.key][1]}f}"
+                if v is not None and host_bound(m, ind):
+                    text += r"{$^h$}"  # braced: text after the number, which siunitx aligns
                 cells.append((r"\bfseries " + text) if (c.key, id(m)) in best and v is not None else text)
                 if c.has_ratio:
                     r = ratio(c.key, v, cell_value(base, ind)) if m is not base else None
@@ -253,8 +255,10 @@ def _notes(results: dict, layout: Layout) -> str:
         text += f" Throughput in samples/s at batch {batch}; latency at batch 1."
     if any(m.get("capacity_loss") for m in models):
         text += r" $^\dagger$ keeps under half of the baseline's capacity: a win against it means little."
+    if any(host_bound(m, INDICATORS[k]) for m in models for k in ("throughput", "latency")):
+        text += " $^h$" + tex(HOST_BOUND_NOTE)
     text += (" Bold: the better of the proposed model and the baseline, and the best variant within a matched "
-             "group on what it was not matched on.")
+             "group on what it was not matched on; no speed is bold where one of its group is host-bound.")
     notes = [f"{g.title}: {'; '.join(g.notes)}." for g in groups(results) if g.notes]
     if notes:
         text += " " + tex(" ".join(notes))
