@@ -72,8 +72,9 @@ def check_values(d: dict, what: str | None) -> None:
     came from the command line alone, and the error names the option."""
     for key, (ok, expected) in _CHECKS.items():
         if key in d and not ok(d[key]):
-            where = f"--{key.replace('_', '-')}" if what is None else f"{what}.{key}"
-            raise FairnessError(f"{where}: {d[key]!r}; expected {expected}")
+            if what is None:  # as the option was typed
+                raise FairnessError(f"--{key.replace('_', '-')} {d[key]}: expected {expected}")
+            raise FairnessError(f"{what}.{key}: {d[key]!r}; expected {expected}")
 
 
 _CHANNELS_LAST = {"auto": "auto", "true": True, "false": False}

@@ -40,5 +40,5 @@ def test_a_bad_value_names_the_file_key_or_the_option():
         MeasureSection.from_yaml({"batch": 0}, "config c.yaml: measure")
     with pytest.raises(FairnessError, match=r"\(with the command line's settings\).min_time: 9000"):
         MeasureSection().merged({"min_time": 9000}, "config c.yaml: measure")
-    with pytest.raises(FairnessError, match=r"^--min-time: 9000; expected seconds, between 0 and 3600$"):
+    with pytest.raises(FairnessError, match=r"^--min-time 9000: expected seconds, between 0 and 3600$"):
         MeasureSection().merged({"min_time": 9000})
