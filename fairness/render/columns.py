@@ -14,11 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..flags import host_bound as flags_host_bound
-from ..readings import INDICATORS, Indicator, measured, quality
+from ..readings import INDICATORS, JUDGED, Indicator, measured, quality
 
-# The table's columns, in order; applied and active parameters show sharing and sparsity.
-COLUMNS = tuple(INDICATORS[k] for k in ("params", "applied", "active", "macs", "flops", "throughput", "latency",
-                                        "graph_throughput", "graph_latency", "peak_memory"))
+# The table's columns, in order; applied and active parameters show sharing and sparsity. Speeds
+# replayed from CUDA graphs come before eager ones: they are what the judgement reads where both
+# models have them (flags.speed_pair), and eager numbers stay beside them, marked host-bound where
+# the host's launches set them.
+COLUMNS = tuple(INDICATORS[k] for k in ("params", "applied", "active", "macs", "flops", "graph_throughput",
+                                        "graph_latency", "throughput", "latency", "peak_memory"))
 # Shown only where they differ from the unique count for some model: otherwise a copy of it.
 _PARAM_SENSES = ("applied", "active")
 _SENSE_DIFFERS = 0.01
@@ -65,6 +68,19 @@ def columns_of(models: list[dict]) -> list[Indicator]:
 
     return [c for c in COLUMNS if any(cell_value(m, c) is not None for m in models)
             and (c.key not in _PARAM_SENSES or any(differs(m, c.key) for m in models))]
+
+
+def ratio_keys(models: list[dict]) -> set[str]:
+    """The columns that carry a ratio to the baseline: the judged indicators, each speed in the
+    implementation the judgement reads for the proposed model and the baseline (replays where both
+    have one, else eager), so that one ratio has one value in a report (issue 32)."""
+    proposed = next((m for m in models if m["role"] == "proposed"), None)
+    base = next((m for m in models if m["role"] == "baseline"), None)
+    keys = set(JUDGED)
+    for k in ("throughput", "latency"):
+        if proposed and base and all(measured(m, "graph_" + k) is not None for m in (proposed, base)):
+            keys = (keys - {k}) | {"graph_" + k}
+    return keys
 
 
 def quality_keys(models: list[dict]) -> list[str]:

@@ -17,9 +17,10 @@ import re
 from dataclasses import dataclass
 
 from ..judgement import judgement_of
-from ..readings import INDICATORS, JUDGED, quality, ratio
+from ..readings import INDICATORS, quality, ratio
 from ..results import failures
-from .columns import HOST_BOUND_NOTE, best_cells, cell_value, columns_of, groups, host_bound, quality_keys
+from .columns import (HOST_BOUND_NOTE, best_cells, cell_value, columns_of, groups, host_bound, quality_keys,
+                      ratio_keys)
 from .escape import tex
 
 PACKAGES = r"\usepackage{booktabs}, \usepackage{siunitx} with \sisetup{detect-weight=true, detect-family=true}"
@@ -40,8 +41,8 @@ _HEAD = {"params": ("Params", "M"), "applied": ("Applied", "M"), "active": ("Act
          "graph_throughput": ("Thr., graph", "/s"), "graph_latency": ("Lat., graph", "ms"),
          "peak_memory": ("Memory", "MiB")}
 # Which columns go in the first tabular when not all fit: the judged indicators and quality first
-_PRIORITY = ("params", "flops", "quality", "throughput", "latency", "peak_memory", "applied", "active", "macs",
-             "graph_throughput", "graph_latency")
+_PRIORITY = ("params", "flops", "quality", "graph_throughput", "graph_latency", "throughput", "latency",
+             "peak_memory", "applied", "active", "macs")
 
 
 def _text_pt(s: str) -> float:
@@ -69,10 +70,7 @@ class Column:
     judged) or a quality metric."""
     key: str
     quality: bool = False
-
-    @property
-    def has_ratio(self) -> bool:
-        return not self.quality and self.key in JUDGED
+    has_ratio: bool = False  # its ratio to the baseline beside it (columns.ratio_keys)
 
 
 @dataclass(frozen=True)
@@ -153,7 +151,9 @@ def _fixed_width(results: dict) -> float:
 def table_layout(results: dict, style: str = "neurips") -> Layout:
     """Which columns go in which tabular, in which float, to fit the venue's column at \\small."""
     models = [m for m in results["models"] if not m.get("failed")]
-    cols = [Column(c.key) for c in columns_of(models)] + [Column(q, True) for q in quality_keys(models)]
+    with_ratio = ratio_keys(models)
+    cols = [Column(c.key, has_ratio=c.key in with_ratio) for c in columns_of(models)] + \
+        [Column(q, True) for q in quality_keys(models)]
     fmt = _formats(results)
     rank = {k: i for i, k in enumerate(_PRIORITY)}
     by_priority = sorted(cols, key=lambda c: rank["quality" if c.quality else c.key])
@@ -193,6 +193,8 @@ def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
     best = best_cells(gs, [INDICATORS[c.key] for c in columns if not c.quality], [c.key for c in columns if c.quality])
     own = (results.get("comparison") or {}).get("baseline_matches") or {}
     spec, head, units, rules, at = "ll", ["", ""], ["{Model}", "{Matched on}"], [], 3
+    replayed = any(cell_value(m, INDICATORS[k]) is not None for m in models
+                   for k in ("graph_throughput", "graph_latency"))
     for c in columns:
         if c.quality:
             whole, dec = fmt["q/" + c.key]
@@ -204,6 +206,8 @@ def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
         whole, dec = fmt[c.key]
         spec += f"S[table-format={whole}.{dec}]"
         name, unit = _HEAD[c.key]
+        if c.key in ("throughput", "latency") and replayed:  # beside the replayed columns: say which
+            name = {"throughput": "Thr., eager", "latency": "Lat., eager"}[c.key]
         if c.has_ratio:
             rwhole, rdec = fmt[c.key + "/ratio"]
             spec += f"S[table-format={rwhole}.{rdec}]"
@@ -253,6 +257,9 @@ def _notes(results: dict, layout: Layout) -> str:
             r"for throughput and latency ($>$1: faster).")
     if batch:
         text += f" Throughput in samples/s at batch {batch}; latency at batch 1."
+    if any(k.startswith("graph_") for k in ratio_keys(models)):
+        text += (" graph: replayed from a CUDA graph, without the host's kernel launches; a speed's rel. is given "
+                 "once, for the replays, which the verdict reads; eager speeds are beside them.")
     if any(m.get("capacity_loss") for m in models):
         text += r" $^\dagger$ keeps under half of the baseline's capacity: a win against it means little."
     if any(host_bound(m, INDICATORS[k]) for m in models for k in ("throughput", "latency")):

@@ -12,7 +12,7 @@ from .. import readings as rd
 from ..judgement import first_sentence, judgement_of
 from ..readings import INDICATORS
 from ..results import failures
-from .columns import host_bound, host_bound_note
+from .columns import host_bound, host_bound_note, ratio_keys
 from .escape import md, md_table
 from ..units import seconds, si, size
 
@@ -72,6 +72,10 @@ def _markdown(res: dict, advice: bool, per_indicator: int | None, details: bool 
     base = next((m for m in models if m["role"] == "baseline"), models[0])
     counted = {k for k, _, _ in _COLUMNS if any(rd.measured(m, k) for m in models)}
     columns = [c for c in _COLUMNS if c[0] in counted and not (c[0] == "macs" and "flops" in counted)]
+    # a speed in the implementation the judgement reads: one ratio, one value (columns.ratio_keys)
+    judged = ratio_keys(models)
+    columns = [("graph_" + k, head[:-1] + ", CUDA graph)" if head.endswith(")") else f"{head} (CUDA graph)", f)
+               if "graph_" + k in judged else (k, head, f) for k, head, f in columns]
     shown, seen = [], {}
     for m in models:
         on = (m.get("match") or {}).get("indicator") if m["role"] == "variant" else None

@@ -13,7 +13,7 @@ from ..flags import built_text
 from ..judgement import judgement_of
 from ..readings import quality, ratio
 from .columns import (best_cells, cell_value, columns_of, groups, host_bound, host_bound_note, quality_keys,
-                      strategy_label, text)
+                      ratio_keys, strategy_label, text)
 from .figures import CAPTIONS, STYLES, inline_svgs, write_figures
 from .flags import CONVENTION, _evidence, matched_table
 from .latex import report_tex, table_layout, table_tex
@@ -24,18 +24,18 @@ from .templates import check_template_dir, render_template
 FORMATS = ("html", "tex", "md", "csv", "json")
 
 
-def _cell(m: dict, base: dict, c, best: set) -> dict:
+def _cell(m: dict, base: dict, c, best: set, with_ratio: set) -> dict:
     v = cell_value(m, c)
-    r = ratio(c.key, v, cell_value(base, c)) if m is not base else None
+    r = ratio(c.key, v, cell_value(base, c)) if m is not base and c.key in with_ratio else None
     return {"text": text(c, v) + (" (host-bound)" if host_bound(m, c) else ""), "best": (c.key, id(m)) in best,
             "ratio": f"{r:.2f}x" if r else ""}
 
 
-def _row(m: dict, base: dict, cols: list, metrics: list[str], best: set) -> dict:
+def _row(m: dict, base: dict, cols: list, metrics: list[str], best: set, with_ratio: set) -> dict:
     q = quality(m)
     return {"name": m["name"], "role": m["role"],
             "how": strategy_label(m) if m.get("match") and m["role"] == "variant" else m["role"],
-            "cells": [_cell(m, base, c, best) for c in cols],
+            "cells": [_cell(m, base, c, best, with_ratio) for c in cols],
             "quality": [{"text": f"{q[k]:g}" if k in q else ("train it" if m["role"] == "variant" else ""),
                          "best": (k, id(m)) in best, "missing": k not in q} for k in metrics],
             "notes": ("keeps " + "; ".join(m["capacity_loss"]) + ": a win against it means little")
@@ -53,7 +53,8 @@ def html_text(results: dict, style: str = "neurips", template_dir=None) -> str:
     metrics = quality_keys(models)
     best = best_cells(table_groups, cols, metrics)
     body = [{"title": g.title, "as_made": g.indicator is None, "notes": list(g.notes),
-             "rows": [_row(m, base, cols, metrics, best) for m in g.models]} for g in table_groups]
+             "rows": [_row(m, base, cols, metrics, best, ratio_keys(models)) for m in g.models]}
+            for g in table_groups]
     j = judgement_of(results)
     findings = [{**f, "evidence_text": _evidence(f["evidence"])} for f in j["findings"]]
     env = results.get("environment") or {}
