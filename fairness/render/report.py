@@ -3,6 +3,8 @@ gives the same files, byte for byte."""
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 from markupsafe import Markup
@@ -29,6 +31,13 @@ def _cell(m: dict, base: dict, c, best: set, with_ratio: set) -> dict:
     r = ratio(c.key, v, cell_value(base, c)) if m is not base and c.key in with_ratio else None
     return {"text": text(c, v) + (" (host-bound)" if host_bound(m, c) else ""), "best": (c.key, id(m)) in best,
             "ratio": f"{r:.2f}x" if r else ""}
+
+
+def _header(c, cols: list) -> str:
+    """A column's header; an eager speed beside its replayed column says that it is eager."""
+    if c.key in ("throughput", "latency") and any(x.key == "graph_" + c.key for x in cols):
+        return re.sub(r"^(\w+)", r"\1, eager", c.header)  # "Latency, batch 1 (ms)": "Latency, eager, batch 1 (ms)"
+    return c.header
 
 
 def _row(m: dict, base: dict, cols: list, metrics: list[str], best: set, with_ratio: set) -> dict:
@@ -70,7 +79,7 @@ def html_text(results: dict, style: str = "neurips", template_dir=None) -> str:
         verdict=j["verdict"], summary=j["summary"], details=j.get("details") or [],
         not_judged=j.get("not_judged") or [], findings=findings, matched_header=matched[0],
         matched_rows=matched[1:], convention=CONVENTION, host_bound_note=host_bound_note(models),
-        headers=[c.header for c in cols], metrics=metrics, groups=body, ncols=3 + len(cols) + len(metrics),
+        headers=[_header(c, cols) for c in cols], metrics=metrics, groups=body, ncols=3 + len(cols) + len(metrics),
         built=[(m["name"], built_text(m)) for m in models if built_text(m)],
         figures=figures, environment=[(k, v) for k, v in env.items()], raw_json=dumps(results),
         failed=failures(results), latex_layout=table_layout(results, style).description,
