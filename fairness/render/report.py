@@ -4,7 +4,6 @@ gives the same files, byte for byte."""
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 
 from markupsafe import Markup
