@@ -269,6 +269,15 @@ def depth(m: dict) -> float | None:
     return num(d - sum(sum(c) - max(c) for c in siblings.values()))
 
 
+CONV_CALLS = 4  # convolutions beyond a patch or stem embedding (ViT has one): a convolutional network
+
+
+def convolutional(record: dict) -> bool:
+    """A convolutional network: its counted forward pass runs CONV_CALLS or more convolutions."""
+    conv = ((record.get("flops") or {}).get("by_op") or {}).get("convolution") or {}
+    return conv.get("calls", 0) >= CONV_CALLS
+
+
 def describe_input(record: dict) -> str:
     """An input record in a few words: 'image 1x3x224x224', 'tokens 1x128'."""
     if record.get("kind") == "image":

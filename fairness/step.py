@@ -25,6 +25,7 @@ from .indicators.gpu_state import StateLog
 from .indicators import idle as idle_mod
 from .indicators.env import environment, physical_cores
 from .indicators.speed import StepTimer
+from .readings import convolutional
 from .sources import Inputs
 
 
@@ -226,17 +227,15 @@ def _float_tensors(out):
         yield from _float_tensors(v)
 
 
-CONV_CALLS = 4  # convolutions beyond a patch or stem embedding (ViT has one): a convolutional network
 
 
 def channels_last_for(setting: bool | str, record: dict) -> bool:
     """channels_last for one model: as set, or with "auto" on for a convolutional network (its
-    counted forward pass runs CONV_CALLS or more convolutions), which is how such models are run
+    counted forward pass runs readings.CONV_CALLS or more convolutions), which is how such models are run
     for speed (timm's benchmark.py --channels-last; cuDNN's NHWC kernels)."""
     if setting != "auto":
         return bool(setting)
-    conv = ((record.get("flops") or {}).get("by_op") or {}).get("convolution") or {}
-    return conv.get("calls", 0) >= CONV_CALLS
+    return convolutional(record)
 
 
 def cast_inputs(inputs: Inputs, dtype: torch.dtype) -> Inputs:

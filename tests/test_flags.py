@@ -229,6 +229,15 @@ def test_vit_patch32_against_patch16_is_sequence_length():
     assert "sequence-length" in [f["id"] for f in _flags("timm:vit_base_patch32_224", "timm:vit_base_patch16_224")]
 
 
+def test_two_convnets_on_one_input_are_not_a_sequence_length_case():
+    """Issue 31: MobileNetV3-L (5.48 M parameters, 0.22 GMACs) against a ResNet of its parameters
+    (ResNet-10-T: 5.44 M), both at 224 px: FLOPs per parameter 3x apart from where the parameters
+    sit, not from the input's length. (At timm's own sizes, 224 and 176 px, the input differs, and
+    the finding stands.)"""
+    flags = _flags("timm:mobilenetv3_large_100", "timm:resnet10t", image_size=(224, 224))
+    assert "sequence-length" not in [f["id"] for f in flags]
+
+
 def test_efficientnet_against_resnet_at_similar_flops_is_flops_speed_mismatch():
     """EfficientNet-B3 (1.59 GMACs at 288 px) against ResNet-18 (1.81 GMACs), timed together on this CPU:
     depthwise convolutions turn FLOPs into far more time (2.2x slower here at 0.88x the FLOPs)."""
