@@ -79,3 +79,13 @@ def test_mixtral_8x7b_at_full_size_on_meta():
     # 12.75B active: Mistral AI's "12.9B active" counts the LM head (131M) too
     assert p["active"] == layers * (attention + router + 2 * expert + norms) + shared == 12_748_853_248
     assert r["counted_on"] == "meta" and r["flops"]["coverage"] == 1.0
+
+
+def test_pooling_one_token_of_a_dense_model_is_not_routing():
+    """Issue 31: CLIP's text tower pools the end-of-text token, picked by an argmax over the token
+    ids, and its projection reads that one row; read as routing, its active parameters came out
+    below its unique ones (151.02 M against 151.28 M). A dense model's are equal."""
+    r = measure("hf:clip")
+    p = r["params"]
+    assert p["unique"] == 151_277_313  # openai/clip-vit-base-patch32's config, as transformers builds it
+    assert p["active"] == p["applied"] == p["unique"]

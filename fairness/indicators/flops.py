@@ -344,7 +344,8 @@ def _per_output_element(args, kwargs, out) -> OpCost:
 # --- the registry: one row per op --------------------------------------------
 
 # What an op does to mixture-of-experts routing (see _Counter._track_routing).
-SOURCE = "source"  # its integer or boolean outputs pick tokens (a router's argmax, topk, nonzero)
+SOURCE = "source"  # its integer or boolean outputs pick tokens (a router's argmax, topk) where it reads activations
+DISPATCH = "dispatch"  # its outputs pick tokens whatever it reads (nonzero over an expert's dispatch mask)
 SELECTOR = "selector"  # selects rows of its first tensor argument by an index or mask
 COMBINER = "combiner"  # writes selected rows back into dense rows: its output is not routed
 
@@ -362,7 +363,7 @@ class OpRule:
       such ops move no bytes and use no parameters.
     statistics: outputs after the first are statistics saved for the backward pass, whose
       shapes differ by device (CPU returns empty ones in eval): only the first is charged.
-    routing: SOURCE, SELECTOR, COMBINER or None (marks pass through to outputs).
+    routing: SOURCE, DISPATCH, SELECTOR, COMBINER or None (marks pass through to outputs).
     expert_groups: (args) -> how many stacked expert matrices one call holds; each
       parameter element is then used by 1/groups of the rows.
     attention: PRODUCT, SOFTMAX or None, for attention that is not one
@@ -493,7 +494,7 @@ register_op((
     aten.is_nonzero, aten.equal, aten.allclose, aten._assert_async, aten._assert_tensor_metadata,
     aten.resize_, aten.set_, aten.masked_fill, aten.masked_fill_, aten.where,
 ), _zero)
-register_op(aten.nonzero, _zero, routing=SOURCE)
+register_op(aten.nonzero, _zero, routing=DISPATCH)
 register_op((aten.index, aten.index_select, aten.masked_select, aten.gather, aten.take), _zero,
             routing=SELECTOR)
 register_op((aten.index_put, aten.index_put_, aten.scatter, aten.scatter_), _zero, routing=COMBINER)
@@ -729,8 +730,12 @@ class _Counter(TorchDispatchMode):
     def _track_routing(self, routing: str | None, flat_in, flat_out, args) -> None:
         """Mark router outputs, and rows selected by them, so that experts' parameters
         are counted as active only for the share of tokens routed to them. `routing`
-        is the op's rule's (SOURCE, SELECTOR, COMBINER or None)."""
-        if routing == SOURCE:
+        is the op's rule's (SOURCE, DISPATCH, SELECTOR, COMBINER or None)."""
+        if routing == DISPATCH or (routing == SOURCE and any(t.is_floating_point() or getattr(t, _ROUTING, False)
+                                                             for t in flat_in)):
+            # a decision on activations (a router's logits or probabilities), or on a router's
+            # choice. On token ids an argmax routes nothing: CLIP's end-of-text argmax picks the
+            # token to pool, and its projection reads that row for every example.
             for t in flat_out:
                 if not t.is_floating_point():
                     self._mark(t, _ROUTING, True)
