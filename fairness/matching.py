@@ -583,8 +583,13 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
     gone = {v["strategy"]: v["match"] for v in found if unreachable(indicator, v["match"])}
     found = [v for v in found if v["strategy"] not in gone]
     if not found:
+        # every strategy is named: one that failed or does not apply says why (issue 31: RegNetY's
+        # width and compound candidates failed in timm's constructor and went unmentioned)
+        others = [f"{v['strategy']} {'failed' if 'failed' in v else 'skipped'}: {v.get('failed') or v.get('skipped')}"
+                  for v in variants if "values" not in v]
         raise FairnessError(f"{indicator} target {target:.4g} is not reachable by scaling {b.src.text}: "
-                            + "; ".join(f"{s} {m['rel_error']:+.1%} at best ({m['reason']})" for s, m in gone.items())
+                            + "; ".join([f"{s} {m['rel_error']:+.1%} at best ({m['reason']})" for s, m in gone.items()]
+                                        + others)
                             + f"; give a target within reach (tolerance {next(iter(gone.values()))['tolerance']:.0%})")
     base_params = measured(base_rec, "params")
     for v in found:

@@ -195,8 +195,24 @@ def build(src: Source, device: str | torch.device = "meta") -> torch.nn.Module:
     except TypeError as e:
         raise FairnessError(f"{src.text}: the constructor rejected the arguments {src.kwargs}: {e}") from None
     except Exception as e:
-        raise FairnessError(f"{src.text}: building the model failed: {type(e).__name__}: {e}") from None
+        args = f" with {src.kwargs}" if src.kwargs else ""
+        raise FairnessError(f"{src.text}: building the model{args} failed: {type(e).__name__}: "
+                            f"{str(e).strip() or _where(e)}") from None
     return model.eval()
+
+
+def _where(e: BaseException) -> str:
+    """Where an exception without a message was raised: the file, line and source of its last
+    frame (a bare `assert` in a constructor says nothing else)."""
+    import linecache
+    import traceback
+
+    frames = traceback.extract_tb(e.__traceback__)
+    if not frames:
+        return "(no message)"
+    f = frames[-1]
+    line = (f.line or linecache.getline(f.filename, f.lineno)).strip()
+    return f"(no message) at {os.path.basename(f.filename)}:{f.lineno}: {line}"
 
 
 # --- inputs ----------------------------------------------------------------------

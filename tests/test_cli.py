@@ -70,6 +70,9 @@ def test_kwargs_and_python_source():
     (["measure", "python:no_such_module:build"], "cannot import"),
     (["measure", "python:tiny_models:nothing_here"], "unknown name in tiny_models"),
     (["measure", "python:tiny_models:broken_factory"], "building the model failed"),
+    # a bare assert says where it stopped (issue 31: RegNetY's width candidates failed silently)
+    (["measure", "python:tiny_models:four_stages", "-k", "stages=3"],
+     "building the model with {'stages': 3} failed: AssertionError: (no message) at tiny_models.py:"),
     (["measure", "python:tiny_models:shared_block"], "no default input is known"),
     (["measure", "hf:bert", "--seq-len", "4096"], "max_position_embeddings=512"),
     (["measure", "timm:resnet18", "--count-device", "bogus"], "--count-device bogus: expected meta, cpu"),
