@@ -549,6 +549,14 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
     from .runner import RunSettings, apply_settings, check_settings
 
     b = load_baseline(baseline, kwargs, spec, family_file, check_count_device(count_device))
+    if b.count_device == "meta" and indicator in ("macs", "flops"):
+        try:  # ops that read values (.item(), data-dependent shapes) cannot run on meta
+            count_indicator(b, b.values, indicator)
+        except FairnessError as e:  # as measure does: such a model is counted on the CPU
+            progress(f"{b.src.text} cannot be counted on meta ({e.message}); every candidate is counted on the "
+                     f"cpu instead (counts do not depend on the device)")
+            count_device = "cpu"
+            b = load_baseline(baseline, kwargs, spec, family_file, count_device)
     strategies = strategies or default_strategies(b.family)
     progress(f"{b.src.text}: family {b.family.name}; knobs {b.values}")
     settings, env = None, environment(count_device)

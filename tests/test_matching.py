@@ -135,6 +135,20 @@ def test_match_counts_on_the_count_device(build_devices):
     assert [c[1]["macs"] for c in counts["cpu"]] == [1152, 4352]
 
 
+def test_a_model_that_needs_values_is_matched_on_the_cpu():
+    """Issue 31: DeBERTa-v2 reads values in its forward pass (.item() for its relative positions),
+    which meta tensors do not have. `measure` counts such a model on the CPU by itself; `match`
+    now does too, for every candidate, and says so in the footer."""
+    r = run("match", "--baseline", "hf:deberta-v2", "-k", "num_hidden_layers=2", "-k", "hidden_size=128",
+            "-k", "num_attention_heads=2", "-k", "intermediate_size=256", "-k", "vocab_size=1000",
+            "--flops", "2e9", "--strategy", "depth", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert "cannot be counted on meta" in r.stderr and "Tensor.item() cannot be called on meta tensors" in r.stderr
+    data = json.loads(r.stdout)
+    assert [m["counted_on"] for m in data["models"]] == ["cpu", "cpu"]
+    assert data["models"][1]["match"]["within_tolerance"]
+
+
 @pytest.mark.parametrize("args, expected", [
     (["--baseline", MLP, "--family", FAMILY, "--inputs", SPEC.factory, "-k", "width=17", "--params", "1e4"],
      "off the lattice"),

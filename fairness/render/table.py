@@ -225,7 +225,8 @@ def match_table(results: dict) -> str:
     lines += [""] + textwrap.wrap(
         f"Lattice: {mt['family_description']}. Tolerance {next((m['match']['tolerance'] for m in models if m.get('match')), 0):.0%}; "
         "a strategy that cannot get within it gives no variant. Capacity loss: under half the baseline's "
-        "params, depth or width. Counts per example on the meta device.", 110)
+        f"params, depth or width. Counts per example, on the "
+        f"{' and '.join(sorted({m.get('counted_on') or '?' for m in models}))} device.", 110)
     return "\n".join(lines)
 
 
