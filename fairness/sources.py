@@ -12,8 +12,11 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import linecache
 import os
+import re
 import sys
+import traceback
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -127,7 +130,7 @@ def _build_hf(src: Source) -> torch.nn.Module:
     # default model without a word, so unknown keys are refused here.
     config_class = mapping[src.name]
     known = set(config_class().to_dict()) | set(getattr(config_class, "attribute_map", {}))
-    known |= set(inspect.signature(config_class.__init__).parameters)
+    known |= set(inspect.signature(config_class.__init__).parameters) | _keys_the_model_reads(config_class)
     for key in src.kwargs:
         if key not in known:
             raise _closest(key, sorted(known), f"{config_class.__name__} argument for hf:{src.name}")
@@ -136,6 +139,21 @@ def _build_hf(src: Source) -> torch.nn.Module:
     except (TypeError, ValueError) as e:
         raise FairnessError(f"hf:{src.name}: config rejected the arguments {src.kwargs}: {e}") from None
     return AutoModel.from_config(config)
+
+
+def _keys_the_model_reads(config_class) -> set[str]:
+    """The config keys the model's own code reads (`config.x`, `getattr(config, "x", ...)`): a
+    config class takes some through **kwargs only (DeBERTa-v2's position_buckets, norm_rel_ebd,
+    share_att_key), and a user who gives one means it (issue 31)."""
+    from transformers import AutoModel
+
+    try:
+        module = sys.modules[AutoModel._model_mapping[config_class].__module__]
+        text = inspect.getsource(module)
+    except (KeyError, OSError, TypeError):
+        return set()
+    return set(re.findall(r"config\.(\w+)", text)) | set(
+        re.findall(r"getattr\(\s*(?:self\.)?config\s*,\s*[\"'](\w+)", text))
 
 
 def _import_attr(path: str, what: str) -> Any:
@@ -204,9 +222,6 @@ def build(src: Source, device: str | torch.device = "meta") -> torch.nn.Module:
 def _where(e: BaseException) -> str:
     """Where an exception without a message was raised: the file, line and source of its last
     frame (a bare `assert` in a constructor says nothing else)."""
-    import linecache
-    import traceback
-
     frames = traceback.extract_tb(e.__traceback__)
     if not frames:
         return "(no message)"
