@@ -213,7 +213,7 @@ def test_a_registered_family_is_found(monkeypatch):
     from fairness.families import declared_family, load_family_spec, register_family
     from tiny_models import MLPStack
 
-    monkeypatch.setattr(families, "REGISTRY", list(families.REGISTRY))
+    monkeypatch.setattr(families.registry, "REGISTRY", list(families.registry.REGISTRY))
     register_family("tiny MLP stacks", lambda model, src: isinstance(model, MLPStack))(
         lambda model, src, size, seq_len: declared_family(load_family_spec(FAMILY)))
     assert families.family_for(MLPStack(4, 16), None, None, None).name == "MLP stack (tests/tiny_models.py)"

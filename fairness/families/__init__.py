@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from .base import Family, Knob, Value, size_of
 from .generic import declared_family, load_family_spec
-from .registry import HOW_TO_DECLARE, REGISTRY, NoFamily, register_family
+from . import registry
+from .registry import HOW_TO_DECLARE, NoFamily, register_family
 from . import builtin, timm_mbconv, torchvision  # noqa: E402,F401  the built-in families register themselves
 
 
@@ -19,13 +20,13 @@ def family_for(model, src, image_size: tuple[int, int] | None, seq_len: int | No
                ) -> Family:
     if spec_file:
         return declared_family(load_family_spec(spec_file))
-    for r in REGISTRY:
+    for r in registry.REGISTRY:
         if r.matches(model, src):
             return r.build(model, src, image_size[0] if image_size else None, seq_len)
     kind = f"{type(model).__module__}.{type(model).__name__}"
     what = src.text if src is not None else kind
     raise NoFamily(f"{what}: no known scalable family for {kind} (built in: "
-                        f"{', '.join(r.name for r in REGISTRY)}); {HOW_TO_DECLARE}")
+                        f"{', '.join(r.name for r in registry.REGISTRY)}); {HOW_TO_DECLARE}")
 
 
 __all__ = ["Family", "Knob", "Value", "NoFamily", "size_of", "family_for", "register_family", "HOW_TO_DECLARE",
