@@ -323,3 +323,18 @@ def test_a_strategy_that_cannot_reach_a_count_target_gives_no_variant(tmp_path):
     width = next(m for m in data["models"] if (m.get("match") or {}).get("strategy") == "width")
     assert width["knobs"] == {"depth": 4, "width": 8} and width["match"]["rel_error"] == 0
     assert data["matching"]["unreachable"]["depth"] == "+15.6% at best (out of reach: this strategy reaches down to 416)"
+
+
+@pytest.mark.parametrize("kv_heads", [8, 2])
+def test_width_scales_the_key_value_heads_with_the_heads(kv_heads):
+    """Issue 31: a Llama given -k num_key_value_heads kept that count while width moved the heads,
+    and the variant's forward pass failed (4 heads against 8 key-value heads). Width moves in whole
+    groups of heads, and the key-value heads keep their ratio to the heads (MHA 1:1, GQA 4:1)."""
+    kwargs = {"num_hidden_layers": 2, "hidden_size": 512, "num_attention_heads": 8, "num_key_value_heads": kv_heads,
+              "intermediate_size": 1376, "vocab_size": 1000}
+    b = load_baseline("hf:llama", kwargs, InputSpec(seq_len=16))
+    (v,) = match_counts(b, "params", count_indicator(b, b.values, "params") / 3, ["width"], 0.01, lambda m: None)
+    assert "failed" not in v, v.get("failed")  # every candidate built and ran
+    src, _ = b.variant(v["values"])
+    heads, kv = src.kwargs["num_attention_heads"], src.kwargs["num_key_value_heads"]
+    assert heads < 8 and heads == kv * (8 // kv_heads)

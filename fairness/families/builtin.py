@@ -366,7 +366,8 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
     width0, heads0 = getattr(cfg, f.width), getattr(cfg, f.heads)
     head = getattr(cfg, f.head_dim) if f.head_dim else width0 // heads0
     head_dim = getattr(cfg, "head_dim", None) if not f.head_dim else None  # named in the config: kept
-    kv_ratio = heads0 // (getattr(cfg, "num_key_value_heads", None) or heads0)
+    kv_heads0 = getattr(cfg, "num_key_value_heads", None)  # GQA and MQA; MHA where it equals the heads
+    kv_ratio = heads0 // (kv_heads0 or heads0)
     ffn_ratio = (getattr(cfg, f.ffn) or 4 * width0) / width0
     max_pos = (getattr(cfg, f.max_positions, None) if f.max_positions else None) or 1 << 20
     depth_knob = f.depth[0]
@@ -391,7 +392,7 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
         kwargs = {**dict(zip(f.depth, depth)), f.width: v[f.width], f.heads: heads, f.ffn: v[f.ffn]}
         if head_dim is not None:
             kwargs["head_dim"] = head_dim
-        if kv_ratio > 1:
+        if kv_heads0 is not None:  # always given: a baseline's own -k num_key_value_heads would stay (issue 31)
             kwargs["num_key_value_heads"] = max(1, heads // kv_ratio)
         if experts:
             kwargs[experts] = v[experts]
