@@ -218,7 +218,7 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
     from .cache import Cache
     from .executor import make_executor
     from .measure import Target, measure_models_with
-    from .render.flags import judgement_text
+    from .render.judgement import judgement_text
     from .render.table import csv_text, model_table, speed_summary
     from .settings import MeasureSection
     from .sources import parse_image_size, parse_kwargs
@@ -420,7 +420,7 @@ def audit(claims_file, fmt, no_measure, out, quiet):
     """
     from . import results as results_mod
     from .audit import audit as run_audit
-    from .render.flags import audit_markdown, audit_text
+    from .render.judgement import audit_markdown, audit_text
 
     res = results_mod.to_plain(run_audit(claims_file, measure_sources=not no_measure, progress=_progress(quiet)))
     if out:
@@ -616,7 +616,7 @@ def _run_compare(config, proposed, baseline, name, models, match, strategies, fa
 def _summary(res: dict, folder) -> None:
     """The verdict, the kinds of flag, the failures and where the report is; exit 3 when some
     models failed (the others and the report are complete)."""
-    from .render.flags import judgement_text
+    from .render.judgement import judgement_text
 
     click.echo(judgement_text(res).split("\n\n")[0])
     for f in res["judgement"]["findings"]:

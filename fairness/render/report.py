@@ -16,7 +16,7 @@ from ..readings import quality, ratio
 from .columns import (best_cells, cell_value, columns_of, groups, host_bound, host_bound_note, quality_keys,
                       ratio_keys, strategy_label, text)
 from .figures import CAPTIONS, STYLES, inline_svgs, write_figures
-from .flags import CONVENTION, _evidence, matched_table
+from .judgement import CONVENTION, _evidence, matched_table
 from .latex import report_tex, table_layout, table_tex
 from .markdown import comparison_markdown
 from .table import csv_text
