@@ -79,7 +79,7 @@ def _label(text, tex: bool = False) -> str:
         from .escape import tex
 
         # matplotlib turns "\$" back into "$" (mathtext unescaping) before LaTeX sees it
-        return tex(text).replace(r"\$", r"\textdollar{}")
+        return tex(text).replace(r"$\$$", r"\textdollar{}")
     return str(text).replace("$", r"\$")
 
 
@@ -451,8 +451,9 @@ def write_figures(results: dict, folder: Path, style: str, pgf: bool = True) -> 
         if fig is None:
             continue
         path = folder / f"fig_{name}.pdf"
-        fig.savefig(path, metadata={"CreationDate": None, "ModDate": None, "Creator": "fairness",
-                                    "Producer": "fairness"})
+        with plt.rc_context(_rc(style)):  # pdf.fonttype is read when saving: TrueType (42), not Type 3
+            fig.savefig(path, metadata={"CreationDate": None, "ModDate": None, "Creator": "fairness",
+                                        "Producer": "fairness"})
         written.append(path)
         plt.close(fig)
         if pgf and pgf_available():

@@ -293,7 +293,8 @@ def render_zoo(res: dict, folder: str | Path, style: str = "neurips", template_d
         fig = make(res, style)
         if fig is None:
             continue
-        fig.savefig(folder / f"{name}.pdf", metadata={"CreationDate": None, "Producer": None, "Creator": None})
+        with plt.rc_context(_rc(style)):  # pdf.fonttype is read when saving: TrueType (42), not Type 3
+            fig.savefig(folder / f"{name}.pdf", metadata={"CreationDate": None, "Producer": None, "Creator": None})
         written.append(folder / f"{name}.pdf")
         figures[name] = Markup(svg_text(fig))
         plt.close(fig)
