@@ -41,3 +41,23 @@ def seconds(value) -> str:
         if abs(v) >= scale or unit == "us":
             return f"{v / scale:.4g} {unit}"
     raise AssertionError("unreachable")
+
+
+def in_one_unit(kind: str, values, unit: str = ""):
+    """A formatter that writes every value of one table column in the unit of its largest value,
+    so that a column reads down ('956 us' above '2.518 ms' makes a reader convert): `kind` is
+    "si" (with `unit`, e.g. "/s"), "seconds" or "size"."""
+    vals = [abs(float(v)) for v in values if v is not None]
+    top = max(vals, default=0.0)
+    if kind == "seconds":
+        scale, name = next(((s, u) for s, u in ((1, "s"), (1e-3, "ms"), (1e-6, "us")) if top >= s), (1e-6, "us"))
+        return lambda v: "n/a" if v is None else f"{float(v) / scale:.4g} {name}"
+    if kind == "size":
+        scale, name = 1, "B"
+        for name in ("B", "KiB", "MiB", "GiB", "TiB"):
+            if top < 1024 * scale or name == "TiB":
+                break
+            scale *= 1024
+        return lambda v: "n/a" if v is None else f"{float(v) / scale:.4g} {name}"
+    scale, prefix = next(((s, p) for s, p in _PREFIXES if top >= s), (1, ""))
+    return lambda v: "n/a" if v is None else f"{float(v) / scale:.4g} {prefix}{unit}".rstrip()

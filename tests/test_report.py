@@ -525,3 +525,19 @@ def test_figures_embed_truetype_fonts_not_type3(results, tmp_path):
     for path in write_figures(results, tmp_path, "neurips", pgf=False):
         data = path.read_bytes()
         assert b"/Type3" not in data and b"/FontFile2" in data, path.name
+
+
+def test_a_markdown_column_reads_in_one_unit():
+    """Issue 32: '956 us' above '2.518 ms' and '711.2 /s' above '1.088 k/s' in one column. Each
+    column is written in the unit of its largest value."""
+    from fairness.units import in_one_unit
+
+    lat = in_one_unit("seconds", [956e-6, 2.518e-3])
+    assert (lat(956e-6), lat(2.518e-3)) == ("0.956 ms", "2.518 ms")
+    tp = in_one_unit("si", [711.2, 1088.0], "/s")
+    assert (tp(711.2), tp(1088.0)) == ("0.7112 k/s", "1.088 k/s")
+    mem = in_one_unit("size", [163.5 * 2**20, 6.44 * 2**30])
+    assert (mem(163.5 * 2**20), mem(6.44 * 2**30)) == ("0.1597 GiB", "6.44 GiB")
+    res = load_for_render(str(Path(__file__).parent.parent / "reports" / "efficientnet-b4-vs-resnet50" / "results.json"))
+    rows = [line.split(" | ") for line in comparison_markdown(res).splitlines() if line.startswith("| ResNet-50")]
+    assert rows and all(r[5].split(" (")[0].endswith(" ms") for r in rows)  # the latency column

@@ -12,16 +12,17 @@ from .. import readings as rd
 from ..judgement import first_sentence, judgement_of
 from ..readings import INDICATORS
 from ..results import failures
+from ..units import in_one_unit
 from .columns import host_bound, host_bound_note, ratio_keys
 from .escape import md, md_table
-from ..units import seconds, si, size
 
 LIMIT = 5000  # characters of an OpenReview comment
 # (indicator, header, format): the judged indicators, read through readings.py; MACs stand in for
 # FLOPs where FLOPs were not counted (an audit that states only MACs)
-_COLUMNS = (("params", "params", si), ("flops", "FLOPs", si), ("macs", "MACs", si),
-            ("throughput", "throughput", lambda v: si(v, "/s")), ("latency", "latency (b=1)", seconds),
-            ("peak_memory", "peak memory", size))
+# (indicator, header, (kind, unit) for units.in_one_unit: each column in one unit)
+_COLUMNS = (("params", "params", ("si", "")), ("flops", "FLOPs", ("si", "")), ("macs", "MACs", ("si", "")),
+            ("throughput", "throughput", ("si", "/s")), ("latency", "latency (b=1)", ("seconds", "")),
+            ("peak_memory", "peak memory", ("size", "")))
 
 
 def _cell(m: dict, base: dict, key: str, fmt) -> str:
@@ -83,7 +84,8 @@ def _markdown(res: dict, advice: bool, per_indicator: int | None, details: bool 
         if on is None or per_indicator is None or seen[on] <= per_indicator:
             shown.append(m)
     header = ["model", "role"] + [h for _, h, _ in columns] + ["quality"]
-    rows = [[m["name"], _role(m)] + [_cell(m, base, k, fmt) for k, _, fmt in columns]
+    fmts = {k: in_one_unit(kind, [rd.measured(m, k) for m in shown], unit) for k, _, (kind, unit) in columns}
+    rows = [[m["name"], _role(m)] + [_cell(m, base, k, fmts[k]) for k, _, _ in columns]
              + [", ".join(f"{k} {v:g}" for k, v in rd.quality(m).items()) or
                 ("train it" if m["role"] == "variant" else "")] for m in shown]
     j = judgement_of(res)
