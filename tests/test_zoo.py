@@ -397,3 +397,30 @@ def test_the_summary_names_the_models_whose_eager_throughput_is_host_bound():
     (line,) = [x for x in summary(res) if x.startswith("Throughput at batch 256")]
     assert line == ("Throughput at batch 256 is bound by the host's kernel launches for A (the GPU idled over half "
                     "of each step); the CUDA graph column times the device's.")
+
+
+def test_the_zoo_table_fits_a_column(tmp_path):
+    """Issue 32: the gallery's zoo table (12 models, eight indicators) was 466 pt wider than a
+    5.5 in page. Short headers over their units, and the replayed speeds only where the zoo has
+    them, fit it; compiled by pdflatex, no box is overfull."""
+    import re
+    import shutil
+
+    from fairness.render.zoo import zoo_table_tex
+
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is None:
+        if os.environ.get("FAIRNESS_REQUIRE_TOOLS") == "1":
+            pytest.fail("pdflatex is required here (FAIRNESS_REQUIRE_TOOLS=1) but not installed")
+        pytest.skip("pdflatex is not installed")
+    res = load(Path(__file__).parent.parent / "reports" / "imagenet-zoo" / "results.json")
+    (tmp_path / "table.tex").write_text(zoo_table_tex(res))
+    (tmp_path / "main.tex").write_text(
+        "\\documentclass{article}\n\\usepackage[textwidth=5.5in]{geometry}\n\\usepackage{booktabs}\n"
+        "\\begin{document}\n\\input{table.tex}\n\\end{document}\n")
+    proc = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "main.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    log = (tmp_path / "main.log").read_text(errors="replace")
+    assert not re.findall(r"Overfull \\hbox \(([0-9.]+)pt", log)
+    assert "Thr., graph" in (tmp_path / "table.tex").read_text()

@@ -22,6 +22,12 @@ from ..readings import INDICATORS, JUDGED, Indicator, measured, quality
 # the host's launches set them.
 COLUMNS = tuple(INDICATORS[k] for k in ("params", "applied", "active", "macs", "flops", "graph_throughput",
                                         "graph_latency", "throughput", "latency", "peak_memory"))
+# Short headers for LaTeX tables, the unit in a row below them, so that a column is as wide as
+# its numbers (the scale of each is the indicator's: M parameters, G FLOPs, ms, MiB)
+SHORT_HEADS = {"params": ("Params", "M"), "applied": ("Applied", "M"), "active": ("Active", "M"),
+               "macs": ("MACs", "G"), "flops": ("FLOPs", "G"), "throughput": ("Throughput", "/s"),
+               "latency": ("Latency", "ms"), "graph_throughput": ("Thr., graph", "/s"),
+               "graph_latency": ("Lat., graph", "ms"), "peak_memory": ("Memory", "MiB")}
 # Shown only where they differ from the unique count for some model: otherwise a copy of it.
 _PARAM_SENSES = ("applied", "active")
 _SENSE_DIFFERS = 0.01
@@ -56,7 +62,10 @@ def tex_header(col: Indicator) -> str:
 
 
 def tex_number(col: Indicator, v: float) -> str:
-    return f"{v / col.scale:.{col.digits}f}"
+    """A table's number at the indicator's scale; from 1000 up without decimals (15563 samples/s:
+    a tenth is below the 3% speed noise, and its digits widen the column)."""
+    x = v / col.scale
+    return f"{x:.{0 if abs(x) >= 1000 else col.digits}f}"
 
 
 def columns_of(models: list[dict]) -> list[Indicator]:

@@ -29,8 +29,8 @@ def md_table(header: list, rows: list[list]) -> list[str]:
 # --- LaTeX (tables and figure labels in text mode) ------------------------------------------------
 
 # $, <, >, | and \ go through math mode, and ~ and ^ are the accents on nothing: their text
-# commands (\textdollar, which \$ is, \textless, \textasciitilde, ...) live in the TS1 encoding, whose fonts many TeX installations
-# have only as bitmaps, which become Type 3 fonts in the PDF (issue 32).
+# commands (\textdollar, which \$ is, \textless, \textasciitilde, ...) live in the TS1 encoding,
+# whose fonts many TeX installations have only as bitmaps: Type 3 fonts in the PDF (issue 32).
 _TEX = {"&": r"\&", "%": r"\%", "$": r"$\$$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
         "~": r"\~{}", "^": r"\^{}", "\\": r"$\backslash$", "<": r"$<$", ">": r"$>$", "|": r"$|$"}
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from ..judgement import judgement_of
 from ..readings import INDICATORS, quality, ratio
 from ..results import failures
-from .columns import (HOST_BOUND_NOTE, best_cells, cell_value, columns_of, groups, host_bound, quality_keys,
-                      ratio_keys)
+from .columns import (HOST_BOUND_NOTE, SHORT_HEADS, best_cells, cell_value, columns_of, groups, host_bound,
+                      quality_keys, ratio_keys)
 from .escape import tex
 
 PACKAGES = r"\usepackage{booktabs}, \usepackage{siunitx} with \sisetup{detect-weight=true, detect-family=true}"
@@ -35,11 +35,6 @@ _NARROW, _LOWER, _WIDE_LOWER, _UPPER, _WIDE_UPPER = 3.1, 5.0, 7.5, 6.8, 9.5
 _DIGIT, _POINT, _SEP = 5.4, 2.7, 12.0
 _SAFETY = 0.97  # of the line width: the estimate's margin for fonts it did not measure
 
-# Short headers (the unit below them) so that a column is as wide as its numbers
-_HEAD = {"params": ("Params", "M"), "applied": ("Applied", "M"), "active": ("Active", "M"), "macs": ("MACs", "G"),
-         "flops": ("FLOPs", "G"), "throughput": ("Throughput", "/s"), "latency": ("Latency", "ms"),
-         "graph_throughput": ("Thr., graph", "/s"), "graph_latency": ("Lat., graph", "ms"),
-         "peak_memory": ("Memory", "MiB")}
 # Which columns go in the first tabular when not all fit: the judged indicators and quality first
 _PRIORITY = ("params", "flops", "quality", "graph_throughput", "graph_latency", "throughput", "latency",
              "peak_memory", "applied", "active", "macs")
@@ -127,7 +122,7 @@ def _width(col: Column, fmt: dict) -> float:
     if col.quality:
         whole, dec = fmt["q/" + col.key]
         return max(_text_pt(col.key), _number_pt(whole, dec)) + _SEP
-    head, unit = _HEAD[col.key]
+    head, unit = SHORT_HEADS[col.key]
     whole, dec = fmt[col.key]
     value = max(_text_pt(unit), _number_pt(whole, dec)) + _SEP
     if not col.has_ratio:
@@ -205,7 +200,7 @@ def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
             continue
         whole, dec = fmt[c.key]
         spec += f"S[table-format={whole}.{dec}]"
-        name, unit = _HEAD[c.key]
+        name, unit = SHORT_HEADS[c.key]
         if c.key in ("throughput", "latency") and replayed:  # beside the replayed columns: say which
             name = {"throughput": "Thr., eager", "latency": "Lat., eager"}[c.key]
         if c.has_ratio:

@@ -22,7 +22,7 @@ from markupsafe import Markup  # noqa: E402
 from ..readings import INDICATORS, SPEED_NOISE  # noqa: E402
 from ..results import dumps, write  # noqa: E402
 from ..zoo import ZOO_SPEEDS, shown  # noqa: E402
-from .columns import host_bound, tex_number, text  # noqa: E402
+from .columns import SHORT_HEADS, host_bound, tex_number, text  # noqa: E402
 from .figures import STYLES, _freeze, _place_numbers, _rc, _scale_axis, _width, svg_text  # noqa: E402
 from .escape import md, md_table, tex  # noqa: E402
 from .templates import check_template_dir, render_template  # noqa: E402
@@ -156,11 +156,13 @@ def zoo_csv(res: dict) -> str:
     return buf.getvalue()
 
 
-def tex_table(header: list[str], rows: list[list[str]], caption: str, comment: str) -> str:
-    """A booktabs table of a text column and numbers; cells and caption come escaped."""
-    lines = [f"% {comment}", "\\begin{table}[t]", "\\centering", "\\small", "\\setlength{\\tabcolsep}{3pt}",
-             "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}", "\\toprule", " & ".join(header) + " \\\\",
-             "\\midrule"]
+def tex_table(header: list[str], rows: list[list[str]], caption: str, comment: str,
+              units: list[str] | None = None, size: str = "\\small") -> str:
+    """A booktabs table of a text column and numbers; cells and caption come escaped. `units`: a
+    second header row under the names, so that short names keep the columns narrow."""
+    lines = [f"% {comment}", "\\begin{table}[t]", "\\centering", size, "\\setlength{\\tabcolsep}{3pt}",
+             "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}", "\\toprule", " & ".join(header) + " \\\\"]
+    lines += ([" & ".join(units) + " \\\\"] if units else []) + ["\\midrule"]
     lines += [" & ".join(cells) + " \\\\" for cells in rows]
     lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{caption}}}", "\\end{table}"]
     return "\n".join(lines) + "\n"
@@ -169,7 +171,8 @@ def tex_table(header: list[str], rows: list[list[str]], caption: str, comment: s
 def zoo_table_tex(res: dict) -> str:
     """A booktabs table; the front's members are marked with a star."""
     z = res["zoo"]
-    keys = z["indicators"]
+    # a paper's table: speeds replayed from CUDA graphs where the zoo has them, eager ones in the page
+    keys = [k for k in z["indicators"] if not (k in ("throughput", "latency") and f"graph_{k}" in z["indicators"])]
     rows = []
     for m in _ok(res):
         cells = [tex(m["name"]), f"{m['quality'][z['quality']]:g}" if z["quality"] in (m.get("quality") or {})
@@ -179,11 +182,15 @@ def zoo_table_tex(res: dict) -> str:
             star = "$^\\star$" if m["name"] in z["fronts"].get(k, []) else ""
             cells.append(("--" if v is None else tex_number(INDICATORS[k], v)) + star)
         rows.append(cells)
-    header = [tex("Model"), tex(z["quality"] or "Quality")] + [tex(INDICATORS[k].header) for k in keys]
+    # short names over their units: the full headers made the table 466 pt wider than a 5.5 in page
+    header = [tex("Model"), tex(z["quality"] or "Quality")] + [tex(SHORT_HEADS[k][0]) for k in keys]
+    units = ["", ""] + [tex(SHORT_HEADS[k][1]) for k in keys]
     return tex_table(header, rows, f"{tex(z['name'])}: $\\star$ marks the Pareto front of "
                                    f"{tex(z['quality'] or 'quality')} against each cost indicator"
                                    + (f" ({tex(_tie_rule(z))})." if _tie_rule(z) else "."),
-                     "fairness zoo: $\\star$ marks the Pareto front of quality against that column")
+                     "fairness zoo: $\\star$ marks the Pareto front of quality against that column", units,
+                     # eight indicators, quality and the names: at \small 42 pt over a 5.5 in page
+                     "\\footnotesize" if len(keys) > 7 else "\\small")
 
 
 def fronts_figure(res: dict, style: str = "neurips"):
