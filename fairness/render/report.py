@@ -78,7 +78,7 @@ def html_text(results: dict, style: str = "neurips", template_dir=None) -> str:
         verdict=j["verdict"], summary=j["summary"], details=j.get("details") or [],
         not_judged=j.get("not_judged") or [], findings=findings, matched_header=matched[0],
         matched_rows=matched[1:], convention=CONVENTION, host_bound_note=host_bound_note(models),
-        headers=[_header(c, cols) for c in cols], metrics=metrics, groups=body, ncols=3 + len(cols) + len(metrics),
+        headers=[_header(c, cols) for c in cols], metrics=metrics, groups=body, ncols=2 + len(cols) + len(metrics),
         built=[(m["name"], built_text(m)) for m in models if built_text(m)],
         figures=figures, environment=[(k, v) for k, v in env.items()], raw_json=dumps(results),
         failed=failures(results), latex_layout=table_layout(results, style).description,
