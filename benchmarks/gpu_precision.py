@@ -4,7 +4,7 @@ For seven ImageNet models (channels_last for the convnets, cudnn.benchmark on):
   - fairness, native: `measure_models` of all seven together (interleaved), bfloat16 with
     native precision (the default), CUDA graph replays beside eager, batch 1 and 256;
   - fairness, autocast: the same with `precision="autocast"` (float32 weights, torch.autocast);
-  - plain loop: each model alone, cast with `.to(torch.bfloat16)`, one forward pass captured in
+  - plain loop, first (before any other GPU work): each model alone, cast with `.to(torch.bfloat16)`, one forward pass captured in
     a CUDA graph and replayed: throughput at batch 256 from 50 back-to-back replays between two
     CUDA events (median of 5 such blocks), batch-1 latency as the median of 300 replays each
     between two CUDA events.
@@ -107,9 +107,11 @@ def measured(precision: str | None) -> dict:
 def main() -> int:
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, timm {timm.__version__}, "
           f"bfloat16, batch {BATCH} and 1, CUDA graph replays\n", flush=True)
+    # The plain loop first, as the first GPU work of the process: the clean reference, which no
+    # earlier profiler window or other model's run can touch (gpu_latency_reference.py).
+    plain = {label: plain_loop(name, cl) for name, label, cl in MODELS}
     native = measured(None)
     autocast = measured("autocast")
-    plain = {label: plain_loop(name, cl) for name, label, cl in MODELS}
     print(f"{'model':<16} {'fairness tp/s':>13} {'loop tp/s':>10} {'ratio':>6}   {'fairness b1 ms':>14} "
           f"{'loop b1 ms':>10} {'ratio':>6}")
     bad = 0
