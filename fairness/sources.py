@@ -1,7 +1,7 @@
 """Model sources and their example inputs.
 
 A source is what a user names: `timm:NAME`, `torchvision:NAME`,
-`hf:MODEL_TYPE` or `python:package.module:factory`, plus keyword arguments
+`hf:MODEL_TYPE`, `hf-base:MODEL_TYPE` or `python:package.module:factory`, plus keyword arguments
 for the constructor. `build` makes the model on any device (meta included)
 and never downloads weights. `make_inputs` makes the example inputs the
 model expects: images, token ids, or whatever a user's input factory returns.
@@ -25,7 +25,7 @@ import yaml
 
 from .errors import FairnessError
 
-PREFIXES = ("timm", "torchvision", "hf", "python")
+PREFIXES = ("timm", "torchvision", "hf", "hf-base", "python")
 DEFAULT_SEQ_LEN = 128  # stated with every result; BERT's fine-tuning length
 
 
@@ -119,10 +119,37 @@ def _hf_auto_classes():
 
 
 def _build_hf(src: Source) -> torch.nn.Module:
+    config = _hf_config(src)
+    return _hf_auto_class(config, head=src.kind == "hf").from_config(config)
+
+
+def _hf_auto_class(config, head: bool):
+    """The Auto class that builds a transformers config as it generates text (`head`), or bare.
+    A language model computes its output head at every position: GPT-2's is 31% of its MACs at
+    128 tokens, and a vocabulary's size is half of what a comparison of two vocabularies is about
+    (issue 31). So decoder-only types build their causal LM (GPT-2, Llama, Mistral, Mixtral) and
+    encoder-decoders their text or speech generator (T5, Switch, BART, Whisper). Encoders (BERT,
+    ALBERT, DeBERTa: types that also have a masked LM) and vision or multimodal models stay bare:
+    they have no one head, and their papers count the body. `hf-base:` builds every type bare."""
+    import transformers
+    from transformers.models.auto import modeling_auto as auto
+
+    kind = config.model_type
+    if head and getattr(config, "is_encoder_decoder", False):
+        if kind in auto.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
+            return transformers.AutoModelForSeq2SeqLM
+        if kind in auto.MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES:
+            return transformers.AutoModelForSpeechSeq2Seq
+    elif head and kind in auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        return transformers.AutoModelForCausalLM
+    return transformers.AutoModel
+
+
+def _hf_config(src: Source):
     try:
-        from transformers import AutoConfig, AutoModel
+        from transformers import AutoConfig
     except ImportError:
-        raise FairnessError(f"hf:{src.name} needs transformers: pip install 'fairness[hf]'") from None
+        raise FairnessError(f"{src.text} needs transformers: pip install 'fairness[hf]'") from None
     mapping = _hf_auto_classes()
     if src.name not in mapping:
         raise _closest(src.name, list(mapping.keys()), "transformers model type")
@@ -133,12 +160,11 @@ def _build_hf(src: Source) -> torch.nn.Module:
     known |= set(inspect.signature(config_class.__init__).parameters) | _keys_the_model_reads(config_class)
     for key in src.kwargs:
         if key not in known:
-            raise _closest(key, sorted(known), f"{config_class.__name__} argument for hf:{src.name}")
+            raise _closest(key, sorted(known), f"{config_class.__name__} argument for {src.text}")
     try:
-        config = AutoConfig.for_model(src.name, **src.kwargs)
+        return AutoConfig.for_model(src.name, **src.kwargs)
     except (TypeError, ValueError) as e:
-        raise FairnessError(f"hf:{src.name}: config rejected the arguments {src.kwargs}: {e}") from None
-    return AutoModel.from_config(config)
+        raise FairnessError(f"{src.text}: config rejected the arguments {src.kwargs}: {e}") from None
 
 
 def _keys_the_model_reads(config_class) -> set[str]:
@@ -191,6 +217,7 @@ _BUILDERS: dict[str, Callable[[Source], torch.nn.Module]] = {
     "timm": _build_timm,
     "torchvision": _build_torchvision,
     "hf": _build_hf,
+    "hf-base": _build_hf,
     "python": _build_python,
 }
 

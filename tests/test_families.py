@@ -244,6 +244,9 @@ HF_TINY = {
                      num_key_value_heads=4, head_dim=32, vocab_size=100),
     "hf:mixtral": dict(hidden_size=128, intermediate_size=448, num_hidden_layers=4, num_attention_heads=8,
                        num_key_value_heads=4, num_local_experts=8, vocab_size=100),
+    "hf:qwen2_moe": dict(hidden_size=128, intermediate_size=344, moe_intermediate_size=1024,
+                         shared_expert_intermediate_size=2048, num_hidden_layers=4, num_attention_heads=8,
+                         num_key_value_heads=4, num_experts=8, num_experts_per_tok=2, vocab_size=100),
     "hf:vit": dict(hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=8, image_size=64,
                    patch_size=8),
 }
@@ -254,7 +257,7 @@ def test_hugging_face_families_match_within_1_percent(source):
     spec = InputSpec() if source == "hf:vit" else InputSpec(seq_len=16)
     table = match_table(source, HF_TINY[source], spec)
     assert_within_1_percent(table, {})
-    moe = source == "hf:mixtral"  # the experts strategy: parameters only
+    moe = source in ("hf:mixtral", "hf:qwen2_moe")  # the experts strategy: parameters only
     assert (("params", 2.0, "experts") in table) == moe
     if moe:
         assert table[("flops", 2.0, "experts")] == (
@@ -269,8 +272,22 @@ def test_gemma_keeps_its_head_size_and_key_value_ratio():
     src, _ = b.variant({**b.values, "hidden_size": 96})
     assert (src.kwargs["num_attention_heads"], src.kwargs["head_dim"], src.kwargs["num_key_value_heads"]) == (4, 32, 2)
     with torch.device("meta"):
-        attn = build(src).layers[0].self_attn
+        attn = build(src).model.layers[0].self_attn  # hf: builds the causal LM: its body is .model
     assert (attn.q_proj.out_features, attn.k_proj.out_features) == (4 * 32, 2 * 32)
+
+
+def test_qwen2_moe_scales_its_experts_sizes():
+    """Issue 31, item 2: Qwen2-MoE's experts are moe_intermediate_size wide; intermediate_size serves
+    dense layers only, which its default config has none of, so scaling it left the parameters the
+    same at 256, 1024 and 4096. The experts' size is the trim: doubled (1024 -> 2048), each of 4 layers
+    gains 8 experts x 3 x 128 x 1024 and the shared expert (2048 -> 4096) 3 x 128 x 2048."""
+    b = load_baseline("hf:qwen2_moe", HF_TINY["hf:qwen2_moe"], InputSpec(seq_len=16))
+    assert "moe_intermediate_size" in b.values and "intermediate_size" not in b.values
+    base = count_indicator(b, b.values, "params")
+    wider = count_indicator(b, {**b.values, "moe_intermediate_size": 2048}, "params")
+    assert wider - base == 4 * (8 * 3 * 128 * 1024 + 3 * 128 * 2048)
+    src, _ = b.variant({**b.values, "moe_intermediate_size": 2048})
+    assert src.kwargs["shared_expert_intermediate_size"] == 4096 and src.kwargs["intermediate_size"] == 688
 
 
 def test_mixture_of_experts_scale_by_their_experts():

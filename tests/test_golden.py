@@ -68,15 +68,17 @@ def test_hf_llama_gqa_attention_and_causal(device):
     # it is counted under its module, and left out of the hand count.
     rotary = r["flops"]["by_module"].get("rotary_emb", {}).get("macs", 0)
     assert rotary in (0, 16 * head_dim // 2)
-    assert r["flops"]["macs"] - rotary == 16 * 2 * per_token + att["macs_dense"]
+    # hf: builds the causal LM: its head (64 x 100, untied in Llama) at each of the 16 positions
+    assert r["flops"]["macs"] - rotary == 16 * 2 * per_token + att["macs_dense"] + 16 * 64 * 100
 
 
 def test_t5_gets_decoder_inputs():
     r = measure("hf:t5", kwargs=dict(d_model=32, d_ff=64, num_layers=1, num_heads=2, d_kv=16,
                                      vocab_size=50), seq_len=8)
     assert r["input"]["decoder_seq_len"] == 8
-    # shared embedding used by encoder and decoder lookups: applied twice, stored once
-    assert r["params"]["applied"] - r["params"]["unique"] == 50 * 32
+    # one embedding for the encoder's and the decoder's lookups and the tied output head: an embedding
+    # counts once in every sense (a lookup reads rows; tying is storage, not the sharing of ALBERT)
+    assert r["params"]["applied"] == r["params"]["unique"] == r["params"]["total"]
     assert r["flops"]["fvcore_macs"] == r["flops"]["macs"]
 
 
@@ -107,3 +109,21 @@ def test_distilbert_base():
     layer = 4 * (768 * 768 + 768) + (768 * 3072 + 3072) + (3072 * 768 + 768) + 2 * 2 * 768
     r = measure("hf:distilbert", fvcore=False)
     assert r["params"]["unique"] == (30522 + 512) * 768 + 2 * 768 + 6 * layer == 66_362_880
+
+
+def test_hf_language_models_are_built_with_their_head():
+    # GPT-2 generates text through an output head tied to its token embedding (issue 31, item 9): the
+    # head's MACs (positions x n_embd x vocab) are counted, its weight once in every parameter sense.
+    # hf-base: builds the bare body.
+    tiny = dict(n_layer=2, n_embd=64, n_head=4, vocab_size=1000, n_positions=64)
+    lm = measure("hf:gpt2", kwargs=tiny, seq_len=16, fvcore=False)
+    body = measure("hf-base:gpt2", kwargs=tiny, seq_len=16, fvcore=False)
+    assert lm["flops"]["macs"] - body["flops"]["macs"] == 16 * 64 * 1000
+    for sense in ("total", "unique", "applied", "active", "embedding", "non_embedding"):
+        assert lm["params"][sense] == body["params"][sense], sense
+    assert body["params"]["unique"] == (1000 + 64) * 64 + 2 * (2 * 2 * 64 + 64 * 192 + 192 + 64 * 64 + 64
+                                                                 + 64 * 256 + 256 + 256 * 64 + 64) + 2 * 64
+    # an encoder has no one head: hf:bert stays the bare model, as its paper counts it
+    bert = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, vocab_size=100)
+    assert (measure("hf:bert", kwargs=bert, seq_len=8, fvcore=False)["params"]
+            == measure("hf-base:bert", kwargs=bert, seq_len=8, fvcore=False)["params"])

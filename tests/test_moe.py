@@ -24,11 +24,12 @@ def test_tiny_mixtral_on_meta_by_hand():
     # per layer: q, o 64x64; k, v 64x32 (2 of 4 heads); router 64x8; two RMSNorm weights
     attention, router, norms = 2 * 64 * 64 + 2 * 64 * 32, 8 * 64, 2 * 64
     p = r["params"]
-    assert p["unique"] == 2 * (attention + router + experts + norms) + 64 + 100 * 64  # final norm, embedding
+    # final norm, embedding, and the causal LM's head (64 x 100, untied in Mixtral)
+    assert p["unique"] == 2 * (attention + router + experts + norms) + 64 + 100 * 64 + 64 * 100
     assert p["active"] == pytest.approx(p["unique"] - 2 * experts * 6 / 8)  # 2 of 8 experts per token
     # per token per layer: attention projections, router, 2 experts; plus attention itself
     per_token = attention + router + 2 * 3 * 64 * 128
-    assert r["flops"]["macs"] == 32 * 2 * per_token + 2 * 4 * 32 * 32 * 32
+    assert r["flops"]["macs"] == 32 * 2 * per_token + 2 * 4 * 32 * 32 * 32 + 32 * 64 * 100
 
 
 @pytest.mark.parametrize("source, kwargs", [("hf:mixtral", TINY_MIXTRAL), ("hf:switch_transformers", TINY_SWITCH)])
@@ -65,19 +66,19 @@ def test_switch_capacity_drops_tokens():
 
 
 def test_mixtral_8x7b_at_full_size_on_meta():
-    """Mixtral-8x7B from its default config (46.7B with the LM head; AutoModel has none), counted
-    on meta without memory for weights. Config: hidden 4096, intermediate 14336, 32 layers,
-    32 heads of 128, 8 key/value heads, vocab 32000, 8 experts, top-2."""
+    """Mixtral-8x7B from its default config, with its LM head as hf: builds it, counted on meta
+    without memory for weights. Config: hidden 4096, intermediate 14336, 32 layers, 32 heads of
+    128, 8 key/value heads, vocab 32000 (untied head), 8 experts, top-2."""
     r = measure("hf:mixtral", seq_len=8)
     hidden, inter, layers, kv = 4096, 14336, 32, 8 * 128
     attention = 2 * hidden * hidden + 2 * hidden * kv  # q, o; k, v
     expert = 3 * hidden * inter  # gate, up, down
     router, norms = 8 * hidden, 2 * hidden
-    shared = 32000 * hidden + hidden  # embedding, final norm
+    shared = 2 * 32000 * hidden + hidden  # embedding, LM head, final norm
     p = r["params"]
-    assert p["unique"] == layers * (attention + router + 8 * expert + norms) + shared == 46_571_720_704
-    # 12.75B active: Mistral AI's "12.9B active" counts the LM head (131M) too
-    assert p["active"] == layers * (attention + router + 2 * expert + norms) + shared == 12_748_853_248
+    # Mistral AI's "46.7B total, 12.9B active" (Mixtral of Experts, Jiang et al. 2024)
+    assert p["unique"] == layers * (attention + router + 8 * expert + norms) + shared == 46_702_792_704
+    assert p["active"] == layers * (attention + router + 2 * expert + norms) + shared == 12_879_925_248
     assert r["counted_on"] == "meta" and r["flops"]["coverage"] == 1.0
 
 

@@ -14,7 +14,7 @@ multiples of 8; image sides are multiples of the patch size (ViT) or of 32
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .registry import register_family
 from .base import Family, Knob, Value
@@ -363,12 +363,23 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
     scales: top-k routing keeps the FLOPs, so it serves parameter targets. A vision config (ViT:
     image_size and patch_size) has the image side as its input knob, in multiples of the patch."""
     cfg = model.config
+    # Qwen2-MoE, Qwen3-MoE, DeepSeek: the experts' MLPs are moe_intermediate_size wide and
+    # intermediate_size serves only dense layers, which the default configs have none of; scaling
+    # it left the model unchanged (issue 31). The experts' size is then the trim, and the shared
+    # expert's and the dense MLPs' sizes follow it in proportion.
+    if isinstance(getattr(cfg, "moe_intermediate_size", None), int):
+        followers = tuple(k for k in (f.ffn, "shared_expert_intermediate_size")
+                          if isinstance(getattr(cfg, k, None), int))
+        f = replace(f, ffn="moe_intermediate_size")
+    else:
+        followers = ()
     width0, heads0 = getattr(cfg, f.width), getattr(cfg, f.heads)
     head = getattr(cfg, f.head_dim) if f.head_dim else width0 // heads0
     head_dim = getattr(cfg, "head_dim", None) if not f.head_dim else None  # named in the config: kept
     kv_heads0 = getattr(cfg, "num_key_value_heads", None)  # GQA and MQA; MHA where it equals the heads
     kv_ratio = heads0 // (kv_heads0 or heads0)
-    ffn_ratio = (getattr(cfg, f.ffn) or 4 * width0) / width0
+    ffn0 = getattr(cfg, f.ffn) or 4 * width0
+    ffn_ratio = ffn0 / width0
     max_pos = (getattr(cfg, f.max_positions, None) if f.max_positions else None) or 1 << 20
     depth_knob = f.depth[0]
     experts = next((e for e in EXPERT_FIELDS if isinstance(getattr(cfg, e, None), int) and getattr(cfg, e) > 1), None)
@@ -390,6 +401,8 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
         heads = v[f.width] // head
         depth = v[depth_knob] if isinstance(v[depth_knob], tuple) else (v[depth_knob],)
         kwargs = {**dict(zip(f.depth, depth)), f.width: v[f.width], f.heads: heads, f.ffn: v[f.ffn]}
+        for k in followers:
+            kwargs[k] = max(1, round(getattr(cfg, k) * v[f.ffn] / ffn0))
         if head_dim is not None:
             kwargs["head_dim"] = head_dim
         if kv_heads0 is not None:  # always given: a baseline's own -k num_key_value_heads would stay (issue 31)
@@ -421,5 +434,6 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
         name=f"Hugging Face {cfg.model_type}", knobs=tuple(knobs), read=read, to_kwargs=to_kwargs,
         trims=((f.ffn, None),),
         description=f"{layers}, {f.width} (heads of {head}{kept}), {f.ffn} (scaled with {f.width}, "
-                    f"{ffn_ratio:g} x in the baseline; the fine trim), {size}"
+                    f"{ffn_ratio:g} x in the baseline; the fine trim"
+                    + (f"; {' and '.join(followers)} in proportion" if followers else "") + f"), {size}"
                     + (f", {experts} (the experts strategy)" if experts else ""))

@@ -1,12 +1,17 @@
 """Parameters, in every sense a comparison needs.
 
 * total: every parameter as registered in the module tree: a tensor registered
-  in two places (tied weights, a block listed twice) counts twice.
+  in two places (a block listed twice) counts twice, except a tied embedding
+  (a language model's output head reusing its token embedding), which
+  counts once in every sense: tying is how the model is stored, not sharing.
 * trainable: unique parameters with requires_grad.
 * unique: each storage once: tied weights once.
 * applied: counted once per use in one forward pass: a block run 12 times
   counts 12 times. unique < applied means parameter sharing (ALBERT,
-  Universal Transformers).
+  Universal Transformers). An embedding counts once however often it is
+  used: a lookup reads a few rows, and the head tied to it (GPT-2, T5) or a
+  table shared by encoder and decoder (T5) is not the sharing the paper
+  means; read as sharing, every tied language model would be flagged.
 * active: what one token touches on average. Parameters reached only through
   a router (mixture of experts) count for the share of tokens routed to them;
   a dense model has active == the unique parameters its forward uses.
@@ -74,6 +79,10 @@ def count_params(model: torch.nn.Module, counted: CountResult | None = None) -> 
         unique.setdefault(_region(p), p)
 
     embedding_regions = _embedding_regions(model)
+    embedding_storages = {r[0] for r in embedding_regions}
+    # a tied embedding is registered twice (embedding and head) and counts once
+    registered = [p for _, p in registrations if _region(p) not in embedding_regions]
+    registered += [unique[r] for r in unique if r in embedding_regions]
     n_unique = sum(p.numel() for p in unique.values())
     n_embedding = sum(p.numel() for r, p in unique.items() if r in embedding_regions)
 
@@ -88,14 +97,14 @@ def count_params(model: torch.nn.Module, counted: CountResult | None = None) -> 
         active = 0.0
         for sid, uses in counted.param_uses.items():
             size = size_of_storage.get(sid, 0)
-            applied += sum(min(u.elements, size) for u in uses)
+            applied += size if sid in embedding_storages else sum(min(u.elements, size) for u in uses)
             # A use by a share s of the tokens makes s of the parameter active per token;
             # shares of several uses add up, but a parameter is at most fully active.
             share = min(1.0, sum(u.token_share * min(u.elements, size) for u in uses) / size) if size else 0.0
             active += share * size
 
     return ParamCounts(
-        total=sum(p.numel() for _, p in registrations),
+        total=sum(p.numel() for p in registered),
         trainable=sum(p.numel() for p in unique.values() if p.requires_grad),
         unique=n_unique,
         applied=applied,
