@@ -21,7 +21,8 @@ Examples:
 
 \b
 Sources: timm:NAME, torchvision:NAME, hf:MODEL_TYPE (transformers' AutoConfig.for_model,
-no download), python:package.module:factory. Weights are never downloaded.
+no download; language models with their output head), hf-base:MODEL_TYPE (the bare body),
+python:package.module:factory. Weights are never downloaded.
 Counts are per example; the meta device counts any size of model without memory for weights.
 """
 
