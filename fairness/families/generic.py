@@ -10,11 +10,14 @@
       num_heads: width / 64
 
 Each knob is a keyword argument of the factory, except an input knob named
-`image_size` or `seq_len`, which sets the example input. `base` is the
+`image_size` or `seq_len`, which sets the example input only. An input knob under the
+model's own name (`img_size`, which sizes a ViT's position embeddings) is both: passed to the
+factory and the example input's image side (`input: seq_len` makes it the sequence length
+instead), so that the model and its input agree. `base` is the
 baseline's value (a `-k` given with the source overrides it). A knob lives on the
 multiples of `multiple_of` in [min, max]; a float `multiple_of` (0.05, 0.25) makes a
 float knob, such as a multiplier; min and max are rounded inwards onto the lattice.
-`flops_power` (how FLOPs grow with the knob) defaults to 2 for width and image_size,
+`flops_power` (how FLOPs grow with the knob) defaults to 2 for width and an image side,
 else 1. A derived argument is an expression of knob names and numbers with + - * /
 // and parentheses, nothing else: a whole result is passed as an integer (width / 64
 for num_heads: give width a multiple_of of 64, or write width // 64 to round down).
@@ -36,7 +39,7 @@ from ..spec import read_yaml
 from .base import DECIMALS, Family, Knob, Value
 
 ROLES = ("depth", "width", "input")
-KNOB_KEYS = {"name", "role", "base", "min", "max", "multiple_of", "flops_power", "note"}
+KNOB_KEYS = {"name", "role", "base", "min", "max", "multiple_of", "flops_power", "note", "input"}
 TOP_KEYS = {"name", "knobs", "derived"}
 INPUTS = ("image_size", "seq_len")
 OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -57,6 +60,21 @@ def load_family_spec(path: str) -> dict:
 
 def _number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
+def _input_of(entry: dict, path: str) -> str | None:
+    """Which example input an input knob sets: its own name where that is image_size or seq_len,
+    else `input:` (image_size by default); None for other roles."""
+    name, role = entry.get("name"), entry.get("role")
+    if role != "input":
+        if "input" in entry:
+            raise FairnessError(f"--family {path}: knob {name}: 'input' is for input knobs only (role: input)")
+        return None
+    which = entry.get("input", name if name in INPUTS else "image_size")
+    if which not in INPUTS or (name in INPUTS and which != name):
+        raise FairnessError(f"--family {path}: knob {name}: input: {which!r}; expected one of {', '.join(INPUTS)}"
+                            + (f" (a knob named {name} sets {name})" if name in INPUTS else ""))
+    return which
 
 
 def _knob(entry, path: str) -> tuple[Knob, Value]:
@@ -88,7 +106,7 @@ def _knob(entry, path: str) -> tuple[Knob, Value]:
     if not _number(base) or (not floats and not isinstance(base, int)):
         raise FairnessError(f"--family {path}: knob {name}: 'base' (the baseline's value) is a positive "
                             f"{'number' if floats else 'integer'}, got {base!r}")
-    power = entry.get("flops_power", 2 if role == "width" or name == "image_size" else 1)
+    power = entry.get("flops_power", 2 if role == "width" or _input_of(entry, path) == "image_size" else 1)
     note = str(entry.get("note", "")) or (f"multiples of {step} in [{minimum}, {maximum}]"
                                           + (f" (max {hi} rounded down)" if maximum != hi else ""))
     return Knob(name, role, step, minimum, maximum, float(power), note), base
@@ -142,6 +160,7 @@ def declared_family(spec: dict) -> Family:
         raise FairnessError(f"--family {path}: derived: expected a mapping of argument: expression, e.g. "
                             f"num_heads: width / 64")
     expressions = {name: _expression(name, text, set(bases), path) for name, text in derived.items()}
+    inputs = {e["name"]: _input_of(e, path) for e in spec["knobs"] if e.get("role") == "input"}
 
     def read(model) -> dict[str, Value]:
         return dict(bases)
@@ -152,10 +171,9 @@ def declared_family(spec: dict) -> Family:
             value = _evaluate(tree, v, name)
             kwargs[name] = int(value) if isinstance(value, float) and value.is_integer() else value
         spec_in = {}
-        if "image_size" in v:
-            spec_in["image_size"] = (v["image_size"], v["image_size"])
-        if "seq_len" in v:
-            spec_in["seq_len"] = v["seq_len"]
+        for name, which in inputs.items():  # img_size: the factory's argument and the input alike
+            if name in v:
+                spec_in[which] = (v[name], v[name]) if which == "image_size" else v[name]
         return kwargs, spec_in
 
     return Family(name=str(spec.get("name", path)), knobs=knobs, read=read, to_kwargs=to_kwargs,
