@@ -425,9 +425,10 @@ class Runnable:
             if self.channels_last:
                 inputs = channels_last_inputs(inputs)
             dtype = DTYPES[s.dtype]
-            with torch.no_grad():
+            with torch.no_grad(), _plain_float32():
                 ref = next(_float_tensors(self.module(*inputs.args, **inputs.kwargs)), None)
                 ref = None if ref is None else ref.detach().float()
+            with torch.no_grad():
                 native = copy.deepcopy(self.module) if keep_float32 or self.rebuild is None else self.module
                 native.to(dtype)
                 low = cast_inputs(inputs, dtype)
@@ -445,7 +446,7 @@ class Runnable:
                 if ref is not None and out is not None and ref.shape == out.shape:
                     rec["rel_error_vs_float32"] = float((out.float() - ref).norm() / ref.norm().clamp_min(1e-30))
                     rec["rel_error_definition"] = ("||native - float32|| / ||float32|| of the first floating "
-                                                   "output, batch-1 input, same weights")
+                                                   "output, batch-1 input, same weights; float32 without TF32")
         self.precision_record = rec
         return {k: v for k, v in rec.items() if k != "dtype_torch"}
 
@@ -459,6 +460,20 @@ class Runnable:
                                        dynamic=False)
             self._targets[train] = module
         return self._targets[train]
+
+
+@contextlib.contextmanager
+def _plain_float32():
+    """The float32 reference of the precision check: true float32 (no TF32 convolutions), and no
+    cuDNN autotuning, which would try every algorithm for float32 shapes that are never timed
+    (20 s for EfficientNet-B4 at 380 px on an H100, benchmarks/RESULTS.md)."""
+    cudnn = torch.backends.cudnn
+    saved = cudnn.benchmark, cudnn.allow_tf32
+    cudnn.benchmark, cudnn.allow_tf32 = False, False
+    try:
+        yield
+    finally:
+        cudnn.benchmark, cudnn.allow_tf32 = saved
 
 
 def _tokens_per_example(record: dict) -> int | None:

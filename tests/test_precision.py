@@ -128,3 +128,39 @@ def test_a_ranking_that_flips_between_precisions_is_a_finding():
 def test_both_precisions_with_isolate_is_one_line_exit_2():
     one_line_exit_2(run("measure", "timm:resnet18", "--device", "cpu", "--image-size", "32", "-q", "--dtype",
                         "bfloat16", "--precision", "native,autocast", "--isolate"), "with --isolate")
+
+
+class Spy(nn.Module):
+    """Notes cuDNN's autotuning and TF32 flags at each call, with the dtype of its weights, in
+    one list that the native copy (a deepcopy) shares."""
+
+    def __init__(self, seen: list):
+        super().__init__()
+        self.fc, self.seen = nn.Linear(16, 4), seen
+
+    def __deepcopy__(self, memo):
+        twin = Spy(self.seen)
+        twin.fc.load_state_dict(self.fc.state_dict())
+        return twin
+
+    def forward(self, x):
+        cudnn = torch.backends.cudnn
+        self.seen.append((self.fc.weight.dtype, cudnn.benchmark, cudnn.allow_tf32))
+        return self.fc(x)
+
+
+def test_the_float32_reference_runs_without_autotuning_or_tf32_and_the_flags_come_back():
+    # the reference's float32 shapes are never timed: autotuning them cost EfficientNet-B4 20 s
+    cudnn = torch.backends.cudnn
+    saved = cudnn.benchmark, cudnn.allow_tf32
+    cudnn.benchmark, cudnn.allow_tf32 = True, True
+    try:
+        spy = Spy([])
+        _speed(spy, "bfloat16")
+        first_native = next(i for i, seen in enumerate(spy.seen) if seen[0] == torch.bfloat16)
+        # the call before the first native one is the precision check's reference (counting runs earlier)
+        assert spy.seen[first_native - 1] == (torch.float32, False, False)
+        assert spy.seen[first_native][1:] == (True, True)  # the native shapes are the timed ones: autotuned
+        assert (cudnn.benchmark, cudnn.allow_tf32) == (True, True)
+    finally:
+        cudnn.benchmark, cudnn.allow_tf32 = saved
