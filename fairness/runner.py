@@ -21,8 +21,8 @@ from .flags import run_host_bound
 from .indicators import energy as energy_mod
 from .indicators import memory as memory_mod
 from .indicators.env import peak_flops
-from .indicators.speed import (Throughput, TimerFailed, Timing, calls_for, latency_from, paired_ratio,
-                               run_interleaved, throughput_from)
+from .indicators.speed import (KNOWN_WITHIN, P99_MIN_SAMPLES, Throughput, TimerFailed, Timing, calls_for,
+                               latency_from, medians_known, paired_ratio, run_interleaved, throughput_from)
 from .step import (AUTO_BATCH_CAP, BLOCK_S, COMPILE_MODES, DTYPES, PRECISIONS, TRAIN_FLOPS_FACTOR, TRAIN_OPTIMIZER,
                    Prepared, Progress,
                    Runnable, RunSettings, apply_settings, auto_batch, channels_last_for, channels_last_inputs,
@@ -32,6 +32,8 @@ from .step import (AUTO_BATCH_CAP, BLOCK_S, COMPILE_MODES, DTYPES, PRECISIONS, T
 __all__ = ["AUTO_BATCH_CAP", "COMPILE_MODES", "DTYPES", "PRECISIONS", "Prepared", "Runnable", "RunSettings", "apply_settings", "auto_batch",
            "channels_last_for", "channels_last_inputs", "check_settings", "free_cache", "make_step",
            "measure_rate", "prepare", "time_models"]
+
+GRAPH_WARMUP_S = 0.1  # each model's warm-up before its replays are timed (the eager phase warmed the GPU)
 
 
 def _batch_plan(runs: list[Runnable], s: RunSettings, progress: Progress) -> list[list[tuple[int, str]]]:
@@ -138,18 +140,29 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
         prepared.append((run, b, p, calls_for(p.per_call_s, BLOCK_S), rec))
         out[run.name] = rec
     timing = dict(warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
+    tp_stop = lat_stop = {}
+    if graph:
+        # Replays follow the eager phase (autotuned, clocks up) and their capture's own warm-up,
+        # and they are steady: a short warm-up, and the phase stops once every median is known
+        # within KNOWN_WITHIN (min_duration_s stays the ceiling for an unsteady one). Latency
+        # keeps P99_MIN_SAMPLES calls, so that its p99 stays one to read.
+        timing["warmup_s"] = min(s.warmup_s, GRAPH_WARMUP_S)
+        tp_stop = {"settled": medians_known(s.min_samples)}
+        lat_stop = {"settled": medians_known(max(s.min_samples, P99_MIN_SAMPLES))}
     window = time.perf_counter()  # the timed window: what a comparison cannot do without
     while prepared:
         names = ", ".join(f"{p[0].name}@{p[1]}" for p in prepared)
         where = "interleaved, a process each" if prepared[0][0].worker else "interleaved"
         try:
-            progress(f"timing {kind} throughput: {names} (>= {s.min_duration_s:g} s each, {where})")
+            until = (f"until each median is known within {KNOWN_WITHIN:.1%}, at most {s.min_duration_s:g} s each"
+                     if graph else f">= {s.min_duration_s:g} s each")
+            progress(f"timing {kind} throughput: {names} ({until}, {where})")
             tp_rounds = run_interleaved([p[2] for p in prepared], per_call=False,
-                                        calls_per_block=[p[3] for p in prepared], **timing)
+                                        calls_per_block=[p[3] for p in prepared], **timing, **tp_stop)
             lat_rounds = None
             if not train and per_call:
                 progress(f"timing {kind} latency: {names}")
-                lat_rounds = run_interleaved([p[2] for p in prepared], per_call=True, **timing)
+                lat_rounds = run_interleaved([p[2] for p in prepared], per_call=True, **timing, **lat_stop)
             break
         except TimerFailed as e:  # that model fails alone; the others are timed again without it
             run, b = prepared[e.index][:2]

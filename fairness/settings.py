@@ -91,7 +91,7 @@ class MeasureSection:
     speed: bool = True  # false: counts only
     batch: tuple = (1,)  # ints, or "auto": the largest power of two that fits (CUDA)
     dtype: str = "float32"
-    min_time: float = 1.0  # seconds of timing per model and quantity, at least
+    min_time: float = 1.0  # seconds of timing per model and quantity, at least (graph replays stop sooner once known)
     inputs: str | None = None  # python:module:function(batch_size, device), for models with odd inputs
     isolate: bool = False  # each model in a worker process of its own
     # on for convolutional models, as users run them (channels_last_for); true or false forces it

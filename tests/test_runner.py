@@ -371,6 +371,28 @@ def test_run_interleaved_stops_once_settled(fake_clock):
     assert len(time_pair(lambda rounds: False)[0]) == 50
 
 
+def test_medians_known_by_hand():
+    """medians_known(10): 10 samples and each median's 95% CI within 0.5% of it. For n = 10 the
+    interval is the 1st and 10th smallest (median_ci95: r = floor(5 - 3.10) = 1, s = ceil(9.10) = 10),
+    so the rule holds when all ten lie within +-0.5%."""
+    known = speed_mod.medians_known(10)
+    steady = [[(1.0,), (1.004,), (0.996,), (1.0,), (1.002,)] * 2]  # range 0.996 .. 1.004: half 0.4%
+    assert known(steady) and known(steady * 2)
+    assert not known([steady[0][:9]])  # nine samples
+    unsteady = [[(1.0,)] * 9 + [(1.02,)]]  # half the CI: 1%
+    assert not known(unsteady) and not known(steady + unsteady)  # every model must be known
+
+
+def test_graph_phase_rule_stops_steady_replays_after_settle_rounds(fake_clock):
+    """Two steady steps with a min_duration_s far away: medians_known stops timing at
+    SETTLE_ROUNDS rounds of chunks (60 samples each), where min_duration_s alone would run on."""
+    a, b = _counting_steps([], fake_clock)
+    rounds = run_interleaved([StepTimer(a, "cpu"), StepTimer(b, "cpu")], per_call=True, warmup_s=0.0,
+                             min_samples=10, min_duration_s=1e6, max_duration_s=1e9,
+                             settled=speed_mod.medians_known(10))
+    assert [len(r) for r in rounds] == [speed_mod.SETTLE_ROUNDS] * 2
+
+
 def test_a_run_where_the_gpu_idled_over_half_marks_its_speeds_host_bound():
     """Idle shares as read on an H200 (benchmarks/RESULTS.md, issue 17): batch 1 idles about 90%
     of a step, so its latency and throughput are the host's; at batch 256 EfficientNet-B0 idled

@@ -26,6 +26,9 @@ import torch
 NOISY_IQR_RATIO = 0.10  # IQR over 10% of the median: torch.utils.benchmark warns at the same point
 P99_MIN_SAMPLES = 100  # below this, the 99th percentile is one of the last couple of samples
 SETTLE_ROUNDS = 6  # the fewest rounds whose order-statistic 95% CI of a paired ratio is worth reading
+# Graph replays are steady (IQR 0.1-0.9% on an H200, benchmarks/RESULTS.md): their timing stops
+# once every model's median is known within this, half the 95% CI over the median (issue 27).
+KNOWN_WITHIN = 0.005
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:
@@ -177,6 +180,24 @@ def run_interleaved(timers: list, *, per_call: bool, calls_per_block: list[int] 
             return rounds
         if settled and len(rounds[0]) >= SETTLE_ROUNDS and settled(rounds):
             return rounds
+
+
+def medians_known(min_samples: int, within: float = KNOWN_WITHIN) -> Callable[[list], bool]:
+    """A `settled` rule for run_interleaved: every model has `min_samples` times and the 95% CI
+    of its median (median_ci95) spans at most `within` of the median on either side. Then more
+    rounds would not move any number by more than that, and the phase can stop."""
+
+    def settled(rounds: list[list[tuple[float, ...]]]) -> bool:
+        for model in rounds:
+            times = [t for r in model for t in r]
+            if len(times) < min_samples:
+                return False
+            lo, hi = median_ci95(times)
+            if (hi - lo) / 2 > within * statistics.median(times):
+                return False
+        return True
+
+    return settled
 
 
 @contextlib.contextmanager
