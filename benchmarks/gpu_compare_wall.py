@@ -53,7 +53,8 @@ class Stages:
         self.spent[self.kind] += now - self.last
         self.last = now
         # "timm:resnet50@256: device idle share (torch.profiler)" -> "@N: device idle share"
-        text = re.sub(r"\S+:\S+|\S*@\d+", "", message.split("(")[0])
+        # "(CUDA graph)" names the phase: kept, where other parentheses are details
+        text = re.sub(r"\S+:\S+|\S*@\d+", "", message.replace("(CUDA graph)", "CUDA graph").split("(")[0])
         self.kind = re.sub(r"\d[\d.e+-]*", "N", " ".join(text.split()))[:70]
 
     def report(self) -> None:

@@ -251,7 +251,8 @@ def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progr
         if run.channels_last:
             run.module.to(memory_format=torch.channels_last)
         if s.inference_precision:
-            progress(f"{run.name}: {s.dtype}, {s.inference_precision} precision")
+            check = ", its output checked against float32" if s.inference_precision == "native" else ""
+            progress(f"{run.name}: {s.dtype}, {s.inference_precision} precision{check}")
         run.set_precision(s, keep_float32=s.train)
     try:
         return _time_all(runs, s, env, progress, references)
