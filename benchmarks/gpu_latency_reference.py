@@ -187,8 +187,8 @@ def main() -> int:
         clocks = f"{o['clock'] or 0:>5.0f} {p['clock'] or 0:>4.0f}/{q['clock'] or 0:<4.0f}"
         print(f"{label:<18} {o['mb']:>5.0f} {o['b1'] * 1e3:>7.3f} {ref_b1 * 1e3:>8.3f} {r_b1:>6.3f} {s_b1:>6.1%}   "
               f"{o['tp']:>8,.0f} {ref_tp:>9,.0f} {r_tp:>6.3f} {s_tp:>6.1%}   {clocks}  {', '.join(o['throttled']) or '-'}")
-    print(f"\nbatch-1 latency, ms: the plain loop before and after fairness's run; fairness's timer on the loop's graph "
-          f"(after); the loop chunked between another model's replays (after)")
+    print("\nbatch-1 latency, ms: the plain loop before and after fairness's run; fairness's timer on the loop's graph "
+          "(after); the loop chunked between another model's replays (after)")
     print(f"{'model':<18} {'loop before':>11} {'after':>8} {'timer':>8} {'chunked':>8} {'fairness':>9}")
     for _, label in MODELS:
         p, q = before[label], after[label]

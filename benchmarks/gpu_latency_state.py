@@ -177,7 +177,7 @@ def other_stages(stage) -> None:
 
 def report(stages: dict) -> None:
     fresh = stages["fresh"][0]
-    print(f"\nbatch-1 replay latency: fresh in ms, every later stage over fresh")
+    print("\nbatch-1 replay latency: fresh in ms, every later stage over fresh")
     print(f"{'model':<16} {'fresh ms':>9} " + " ".join(f"{s:>9}" for s in stages if s != "fresh"))
     for _, label, _ in MODELS:
         print(f"{label:<16} {fresh[label]:>9.3f} " + " ".join(f"{v[0][label] / fresh[label]:>9.3f}"

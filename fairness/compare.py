@@ -174,12 +174,12 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
             target = measured(first[0], indicator)
             found = match_counts(b, indicator, target, strategies, progress=progress)
         else:
-            from .matching import target_of
+            from .matching import indicator_of
 
             if not isinstance(proposed, str):
                 raise FairnessError(f"match: {indicator} needs the proposed model as a source")
             batch = max([x for x in speed.batch_sizes if x != "auto"], default=1)  # throughput's batch
-            target = target_of(proposed, proposed_kwargs, pspec, indicator, speed, batch)
+            target = indicator_of(proposed, proposed_kwargs, pspec, indicator, speed, batch)
             # the timer holds the proposed model on the device: a temporary, freed before the final timing
             found = match_speed(b, indicator, target, strategies,
                                 device_timer(b, speed, indicator, batch, parse_source(proposed, proposed_kwargs),

@@ -95,7 +95,7 @@ def run_host_bound(run: dict) -> bool:
     return (run.get("idle_share") or 0) > HOST_BOUND
 
 
-def host_bound(speed: dict, key: str) -> bool:
+def speed_host_bound(speed: dict, key: str) -> bool:
     """An eager headline speed ("throughput" or "latency") that the host's kernel launches set.
     Marked so when measured; read from its run's idle share for files written before throughput
     was marked."""
@@ -113,7 +113,7 @@ def _noisy(speed: dict) -> list[str]:
         if not (speed.get(k) or {}).get("noisy"):
             continue
         graph = (speed.get("cuda_graph") or {}).get(k) or {}
-        if host_bound(speed, k) and graph and not graph.get("noisy"):
+        if speed_host_bound(speed, k) and graph and not graph.get("noisy"):
             continue
         out.append(k)
     return out
@@ -132,7 +132,7 @@ def _judged_speeds(m: dict) -> dict:
             nums["stated"] = (s, 0.0)
         for impl, rec in (("cuda_graph", (speed.get("cuda_graph") or {}).get(key)), ("eager", speed.get(key))):
             v = num((rec or {}).get("samples_per_s" if key == "throughput" else "median_s"))
-            if v is None or (impl == "eager" and host_bound(speed, key)):
+            if v is None or (impl == "eager" and speed_host_bound(speed, key)):
                 continue
             ci = (rec or {}).get("ci95")
             nums[impl] = (v, (ci[1] - ci[0]) / 2 / v if ci and key == "throughput" else 0.0)
@@ -165,7 +165,7 @@ def view(m: dict) -> dict:
         "depth": rd.depth(src), "coverage": num((src.get("flops") or {}).get("coverage")),
         "speed_setting": rd.speed_setting(src, "throughput"), "latency_setting": rd.speed_setting(src, "latency"),
         "speeds": speeds, "runs": (src.get("speed") or {}).get("runs") or [],
-        "host_bound": [k for k in ("throughput", "latency") if host_bound(src.get("speed") or {}, k)],
+        "host_bound": [k for k in ("throughput", "latency") if speed_host_bound(src.get("speed") or {}, k)],
         "noisy": _noisy(src.get("speed") or {}), "input": src.get("input"), "assumed": rd.assumed(src),
         "gpu_windows": _gpu_windows(src.get("speed") or {}),
         "capacity_loss": m.get("capacity_loss") or [], "claims": m.get("claims") or {}, "match": m.get("match"),

@@ -60,7 +60,7 @@ def default_strategies(family: Family | None) -> list[str]:
 COUNT_INDICATORS = ("params", "macs", "flops")
 SPEED_INDICATORS = ("throughput", "latency")
 TOLERANCE = {"params": 0.01, "macs": 0.01, "flops": 0.01, "throughput": 0.03, "latency": 0.03}
-CONVENTION = {
+MATCH_CONVENTION = {
     "params": "unique parameters (each storage once)",
     "macs": "multiply-accumulates per example",
     "flops": "FLOPs per example = 2 x MACs + other FLOPs",
@@ -359,7 +359,7 @@ def match_record(indicator: str, strategy: str, target: float, achieved: float, 
     rel = achieved / target - 1
     return {"indicator": indicator, "strategy": strategy, "target": target, "achieved": achieved,
             "rel_error": rel, "tolerance": tol, "within_tolerance": abs(rel) <= tol,
-            "convention": CONVENTION[indicator], "candidates": evaluations, "seconds": round(seconds, 3), **extra}
+            "convention": MATCH_CONVENTION[indicator], "candidates": evaluations, "seconds": round(seconds, 3), **extra}
 
 
 def match_counts(b: Baseline, indicator: str, target: float, strategies: list[str], tol: float | None = None,
@@ -519,7 +519,7 @@ def device_timer(b: Baseline, settings, indicator: str, batch: int, reference: S
     return time_of
 
 
-def target_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, settings=None, batch: int = 1,
+def indicator_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, settings=None, batch: int = 1,
               count_device: str = "meta") -> float:
     """The indicator of another model (--match-to): counted on `count_device`, or timed on the device."""
     if indicator in COUNT_INDICATORS:
@@ -567,7 +567,7 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
     models = []
     if match_to:
         progress(f"measuring the target: {match_to} {indicator}")
-        target = target_of(match_to, None, spec, indicator, settings, batch_size, count_device)
+        target = indicator_of(match_to, None, spec, indicator, settings, batch_size, count_device)
         models.append(measure(match_to, image_size=spec.image_size, seq_len=spec.seq_len,
                               input_factory=spec.factory, fvcore=False, role="proposed", device=count_device))
     base_rec = measure(b.src, image_size=spec.image_size, seq_len=spec.seq_len, input_factory=spec.factory,
@@ -614,7 +614,7 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
         "baseline": b.src.text, "family": b.family.name, "family_description": b.family.description,
         "knobs": [{"name": k.name, "role": k.role, "multiple_of": k.multiple_of, "minimum": k.minimum,
                    "maximum": k.maximum, "note": k.note} for k in b.family.knobs],
-        "indicator": indicator, "target": target, "match_to": match_to, "convention": CONVENTION[indicator],
+        "indicator": indicator, "target": target, "match_to": match_to, "convention": MATCH_CONVENTION[indicator],
         "skipped": {v["strategy"]: v["skipped"] for v in variants if "skipped" in v},
         "failed": {v["strategy"]: v["failed"] for v in variants if "failed" in v},
         "unreachable": {s: f"{m['rel_error']:+.1%} at best ({m['reason']})" for s, m in gone.items()},

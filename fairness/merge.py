@@ -46,7 +46,7 @@ def _settings(res: dict) -> dict:
     return next((s for m in res["models"] if (s := (m.get("speed") or {}).get("settings"))), {})
 
 
-def target_of(res: dict, path: str) -> dict:
+def where_measured(res: dict, path: str) -> dict:
     """Where and how a results file was measured, from its environment and speed settings."""
     env, s = res.get("environment") or {}, _settings(res)
     compiled = s.get("compile") or env.get("compile")
@@ -111,7 +111,7 @@ def merge(files: list[tuple[str, dict]], name: str = "merge") -> dict:
     source, kwargs and input, with its speeds on every target, the rankings' agreement between
     targets and the hardware-mismatch findings."""
     _check_paths([p for p, _ in files])
-    targets = [target_of(res, path) for path, res in files]
+    targets = [where_measured(res, path) for path, res in files]
     label_targets(targets)
     models: dict[str, dict] = {}  # by model_key, in the order first seen
     seen: dict[str, list[tuple[str, dict]]] = {}

@@ -30,11 +30,6 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def measured(results: dict) -> list[dict]:
-    """The models that were measured; a model whose measurement failed has only `failed`."""
-    return [m for m in results["models"] if not m.get("failed")]
-
-
 def failures(results: dict) -> list[tuple[str, str]]:
     """(model name, reason) for every model that failed, or whose timing failed at a batch size."""
     out = [(m["name"], m["failed"]) for m in results["models"] if m.get("failed")]

@@ -909,7 +909,7 @@ def count(model: torch.nn.Module, args: tuple = (), kwargs: dict | None = None,
     return result
 
 
-CONVENTION = ("macs: multiply-accumulates of matrix ops (linear, conv, matmul, attention); "
+COUNT_CONVENTION = ("macs: multiply-accumulates of matrix ops (linear, conv, matmul, attention); "
               "flops = 2 x macs + other_flops (pointwise 1/element, softmax 5/element, "
               "norms 5+2/element, reductions 1/input element); per example")
 
@@ -938,7 +938,7 @@ class FlopCounts:
     attention: dict
     arithmetic_intensity: float | None
     routing: str | None = None  # mixture of experts: "balanced top-k (meta)" or "measured (cpu)"
-    convention: str = CONVENTION
+    convention: str = COUNT_CONVENTION
 
 
 def summarize(r: CountResult, batch_size: int, fvcore_macs=None, fvcore_note=None) -> FlopCounts:

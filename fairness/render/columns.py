@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..flags import host_bound as flags_host_bound
+from ..flags import speed_host_bound
 from ..readings import INDICATORS, JUDGED, Indicator, measured, quality
 
 # The table's columns, in order; applied and active parameters show sharing and sparsity. Speeds
@@ -41,7 +41,7 @@ HOST_BOUND_NOTE = (" host-bound: the GPU idled over half of each step at that ba
 def host_bound(m: dict, col: Indicator = INDICATORS["latency"]) -> bool:
     """An eager throughput or latency the host's kernel launches set (the GPU idled over half of
     each step of its run; batch-1 latency most of all)."""
-    return col.key in ("throughput", "latency") and flags_host_bound(m.get("speed") or {}, col.key)
+    return col.key in ("throughput", "latency") and speed_host_bound(m.get("speed") or {}, col.key)
 
 
 def host_bound_note(models: list[dict]) -> str:

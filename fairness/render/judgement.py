@@ -14,7 +14,7 @@ from .table import aligned
 from ..units import seconds, si
 
 _MARK = {"unfair": "UNFAIR", "warn": "warn", "info": "info"}
-CONVENTION = ("Ratios: counts and memory as a cost ratio (< 1: cheaper); throughput and latency as a speed-up "
+RATIO_CONVENTION = ("Ratios: counts and memory as a cost ratio (< 1: cheaper); throughput and latency as a speed-up "
               "(> 1: faster), with the 95% CI of the speed-up where the models were timed in one interleaved group; "
               "'timed apart': not timed together, so machine drift is not paired out. Outcomes: what happens to the "
               "proposed model's advantage when the baseline is replaced by its matched variant.")
@@ -76,7 +76,7 @@ def judgement_text(res: dict) -> str:
     if j.get("matched"):
         lines += ["", "matched comparisons: the proposed model against the baseline, and against each variant", ""]
         lines += aligned(matched_table(j), left={0, 1, 2, 5})
-        lines += [""] + textwrap.wrap(CONVENTION, 100)
+        lines += [""] + textwrap.wrap(RATIO_CONVENTION, 100)
     for s in j.get("details") or []:
         lines += [""] + textwrap.wrap(s, 100)
     return "\n".join(lines)
@@ -97,7 +97,7 @@ def judgement_markdown(res: dict) -> list[str]:
         lines.append("No rule fired: the indicators known agree on this comparison.")
     if j.get("matched"):
         table = matched_table(j)
-        lines += ["", "#### Matched comparisons", ""] + md_table(table[0], table[1:]) + ["", md(CONVENTION)]
+        lines += ["", "#### Matched comparisons", ""] + md_table(table[0], table[1:]) + ["", md(RATIO_CONVENTION)]
     return lines
 
 

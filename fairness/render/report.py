@@ -16,7 +16,7 @@ from ..readings import quality, ratio
 from .columns import (best_cells, cell_value, columns_of, groups, host_bound, host_bound_note, quality_keys,
                       ratio_keys, strategy_label, text)
 from .figures import CAPTIONS, STYLES, inline_svgs, write_figures
-from .judgement import CONVENTION, _evidence, matched_table
+from .judgement import RATIO_CONVENTION, _evidence, matched_table
 from .latex import report_tex, table_layout, table_tex
 from .markdown import comparison_markdown
 from .table import csv_text
@@ -77,7 +77,7 @@ def html_text(results: dict, style: str = "neurips", template_dir=None) -> str:
                  + (f" and {variants} matched variant{'s' if variants != 1 else ''}" if variants else ""),
         verdict=j["verdict"], summary=j["summary"], details=j.get("details") or [],
         not_judged=j.get("not_judged") or [], findings=findings, matched_header=matched[0],
-        matched_rows=matched[1:], convention=CONVENTION, host_bound_note=host_bound_note(models),
+        matched_rows=matched[1:], convention=RATIO_CONVENTION, host_bound_note=host_bound_note(models),
         headers=[_header(c, cols) for c in cols], metrics=metrics, groups=body, ncols=2 + len(cols) + len(metrics),
         built=[(m["name"], built_text(m)) for m in models if built_text(m)],
         figures=figures, environment=[(k, v) for k, v in env.items()], raw_json=dumps(results),
