@@ -68,7 +68,7 @@ def parse_kwargs(pairs: tuple[str, ...] | list[str], option: str = "-k") -> dict
     return out
 
 
-def _closest(name: str, candidates: list[str], what: str) -> FairnessError:
+def did_you_mean(name: str, candidates: list[str], what: str) -> FairnessError:
     close = difflib.get_close_matches(name, candidates, n=5, cutoff=0.6)
     if not close:  # a fragment of a long name: 'vit_b' -> vit_base_patch16_224, ...
         close = [c for c in candidates if name.lower() in c.lower()][:5]
@@ -89,13 +89,13 @@ def check_known(src: Source) -> None:
             raise FairnessError(f"timm:{src.name}: hub and local-dir models load weights; "
                                 f"name an architecture (e.g. timm:vit_base_patch16_224)")
         if not timm.is_model(src.name):
-            raise _closest(src.name, timm.list_models(), "timm model")
+            raise did_you_mean(src.name, timm.list_models(), "timm model")
     elif src.kind == "torchvision":
         import torchvision
 
         names = torchvision.models.list_models()
         if src.name not in names:
-            raise _closest(src.name, names, "torchvision model")
+            raise did_you_mean(src.name, names, "torchvision model")
 
 
 def _build_timm(src: Source) -> torch.nn.Module:
@@ -152,7 +152,7 @@ def _hf_config(src: Source):
         raise FairnessError(f"{src.text} needs transformers: pip install 'fairness[hf]'") from None
     mapping = _hf_auto_classes()
     if src.name not in mapping:
-        raise _closest(src.name, list(mapping.keys()), "transformers model type")
+        raise did_you_mean(src.name, list(mapping.keys()), "transformers model type")
     # transformers' configs accept any keyword silently; a misspelt one would build the
     # default model without a word, so unknown keys are refused here.
     config_class = mapping[src.name]
@@ -160,7 +160,7 @@ def _hf_config(src: Source):
     known |= set(inspect.signature(config_class.__init__).parameters) | _keys_the_model_reads(config_class)
     for key in src.kwargs:
         if key not in known:
-            raise _closest(key, sorted(known), f"{config_class.__name__} argument for {src.text}")
+            raise did_you_mean(key, sorted(known), f"{config_class.__name__} argument for {src.text}")
     try:
         return AutoConfig.for_model(src.name, **src.kwargs)
     except (TypeError, ValueError) as e:
@@ -199,7 +199,7 @@ def _import_attr(path: str, what: str) -> Any:
         raise FairnessError(f"{what} {path!r}: importing {module_name!r} failed: {type(e).__name__}: {e}") from None
     if not hasattr(module, attr):
         public = [n for n in dir(module) if not n.startswith("_")]
-        raise _closest(attr, public, f"name in {module_name}")
+        raise did_you_mean(attr, public, f"name in {module_name}")
     return getattr(module, attr)
 
 
@@ -310,7 +310,7 @@ def _timm_input_size(model) -> tuple[int, int, int] | None:
     return tuple(size) if size else None
 
 
-def _torchvision_crop(name: str) -> int:
+def torchvision_crop(name: str) -> int:
     import torchvision
 
     try:
@@ -376,7 +376,7 @@ def make_inputs(model: torch.nn.Module, src: Source | None, spec: InputSpec, bat
         if size is None:
             size, origin = (timm_size[1], timm_size[2]), "timm pretrained_cfg input_size"
     if size is None and src is not None and src.kind == "torchvision":
-        crop = _torchvision_crop(src.name)
+        crop = torchvision_crop(src.name)
         size, origin = (crop, crop), "torchvision weights' crop size"
     if size is None:
         what = src.text if src else "this model"

@@ -89,3 +89,20 @@ def test_only_the_commands_that_render_import_the_presentation_layer():
     outside = {m: sorted(t for t in deps if t.startswith("fairness.render"))
                for m, deps in import_graph().items() if not m.startswith("fairness.render") and m not in RENDERERS}
     assert {m: r for m, r in outside.items() if r} == {}
+
+
+def test_no_module_imports_another_modules_private_names():
+    """A name with a leading underscore is its module's own (issue 30): one that another module
+    needs is public, under a name that says what it is. Names imported from outside the package
+    (torchvision's _make_divisible) are the other library's business."""
+    mods = _modules()
+    found = []
+    for name, path in mods.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("fairness")):
+                base = package[:len(package) - node.level + 1] if node.level else []
+                target = ".".join(base + ([node.module] if node.module else []))
+                found += [f"{name} imports {target}.{a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert found == []

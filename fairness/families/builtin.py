@@ -30,7 +30,7 @@ def _timm_class(name: str, attribute: str):
     return matches
 
 
-def _timm_size(model) -> int:
+def timm_input_size(model) -> int:
     cfg = getattr(model, "pretrained_cfg", None) or {}
     return int((cfg.get("input_size") or (3, 224, 224))[1])
 
@@ -43,7 +43,7 @@ def _vit_read(model) -> dict[str, Value]:
             "img_size": int(model.patch_embed.img_size[0]), "mlp_hidden": model.blocks[0].mlp.fc1.out_features}
 
 
-def _hidden_knob(name: str, what: str, base: int, width: str) -> Knob:
+def hidden_knob(name: str, what: str, base: int, width: str) -> Knob:
     """An MLP's hidden size: a width knob in multiples of 8 (of 1 where the baseline's is not one)
     that follows the width (its ratio kept), and the fine trim of every strategy."""
     m = 8 if base % 8 == 0 else 1
@@ -76,7 +76,7 @@ def vit_family(model) -> Family:
                     note=f"heads x head size {head}; num_heads follows"),
                Knob("img_size", "input", multiple_of=patch, minimum=2 * patch, maximum=4096, flops_power=2,
                     note=f"a multiple of the patch size {patch}"),
-               _hidden_knob("mlp_hidden", "the MLP's hidden size", model.blocks[0].mlp.fc1.out_features,
+               hidden_knob("mlp_hidden", "the MLP's hidden size", model.blocks[0].mlp.fc1.out_features,
                             "embed_dim")),
         read=_vit_read, to_kwargs=to_kwargs, trims=(("mlp_hidden", None),),
         description=f"depth, embed_dim (head size {head} kept, num_heads = embed_dim / {head}), img_size, "
@@ -92,7 +92,7 @@ def _resnet_read(model) -> dict[str, Value]:
     return {"layers": layers, "channels": channels, "img_size": 224}
 
 
-def _stage_knobs(depth: str, width: str) -> tuple[Knob, ...]:
+def stage_knobs(depth: str, width: str) -> tuple[Knob, ...]:
     """The knobs of a four-stage convnet with total stride 32 (ResNet, ConvNeXt): blocks per
     stage, stage widths in multiples of 8, and the image side in multiples of the stride."""
     return (Knob(depth, "depth", minimum=1, maximum=64, note="blocks per stage"),
@@ -104,7 +104,7 @@ def _stage_knobs(depth: str, width: str) -> tuple[Knob, ...]:
 
 @register_family("timm ResNet", _timm_class("ResNet", "layer4"))
 def _resnet(model, src, size, seq_len) -> Family:
-    return resnet_family(model, size or _timm_size(model))
+    return resnet_family(model, size or timm_input_size(model))
 
 
 def resnet_family(model, default_size: int) -> Family:
@@ -118,7 +118,7 @@ def resnet_family(model, default_size: int) -> Family:
 
     return Family(
         name="timm ResNet",
-        knobs=_stage_knobs("layers", "channels"),
+        knobs=stage_knobs("layers", "channels"),
         read=read, to_kwargs=to_kwargs, trims=(("channels", -1), ("channels", 0)),
         description="layers per stage, stage channels (and stem width), image size")
 
@@ -128,7 +128,7 @@ def resnet_family(model, default_size: int) -> Family:
 
 @register_family("timm ConvNeXt", _timm_class("ConvNeXt", "stages"))
 def _convnext(model, src, size, seq_len) -> Family:
-    return convnext_family(model, size or _timm_size(model))
+    return convnext_family(model, size or timm_input_size(model))
 
 
 def convnext_family(model, default_size: int) -> Family:
@@ -142,7 +142,7 @@ def convnext_family(model, default_size: int) -> Family:
 
     return Family(
         name="timm ConvNeXt",
-        knobs=_stage_knobs("depths", "dims"),
+        knobs=stage_knobs("depths", "dims"),
         read=read, to_kwargs=to_kwargs, description="depths, dims, image size",
         trims=(("dims", -1), ("dims", 0)))
 
@@ -182,7 +182,7 @@ def swin_family(model, src=None, size=None, seq_len=None) -> Family:
                     note=f"heads x head size {head} in the first stage; every stage keeps its head size"),
                Knob("img_size", "input", multiple_of=step, minimum=step, maximum=4096, flops_power=2,
                     note=f"a multiple of {step}: windows tile every stage"),
-               _hidden_knob("mlp_hidden", "the first stage's MLP hidden size (each later stage's twice the "
+               hidden_knob("mlp_hidden", "the first stage's MLP hidden size (each later stage's twice the "
                             "one before)", hidden, "embed_dim")),
         read=_swin_read, to_kwargs=to_kwargs, trims=(("mlp_hidden", None),),
         description=f"depths per stage, embed_dim (head size {head} kept), image size (multiples of {step}), "
@@ -223,7 +223,7 @@ def regnet_family(model, src, size=None, seq_len=None) -> Family:
     from timm.models.regnet import generate_regnet
 
     cfg = _regnet_cfg(src)
-    img = size or _timm_size(model)
+    img = size or timm_input_size(model)
     span = round(cfg.wa * cfg.depth, 6)
 
     def stages(depth: int) -> int:
@@ -295,7 +295,7 @@ def mixer_family(model, src=None, size=None, seq_len=None) -> Family:
                     note="channels, multiples of 8; the token MLP keeps its ratio"),
                Knob("img_size", "input", multiple_of=patch, minimum=2 * patch, maximum=4096, flops_power=2,
                     note=f"a multiple of the patch size {patch}"),
-               _hidden_knob("mlp_hidden", "the channel MLP's hidden size", hidden, "embed_dim")),
+               hidden_knob("mlp_hidden", "the channel MLP's hidden size", hidden, "embed_dim")),
         read=lambda m: {"num_blocks": len(m.blocks), "embed_dim": dim, "img_size": img, "mlp_hidden": hidden},
         to_kwargs=to_kwargs, trims=(("mlp_hidden", None),), source="python:timm.models.mlp_mixer:MlpMixer",
         description=f"num_blocks, embed_dim, img_size (multiples of the patch {patch}), mlp_hidden (the channel "
@@ -425,7 +425,7 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
                   note=f"a multiple of the patch size {patch}") if vision else
              Knob("seq_len", "input", multiple_of=1, minimum=1, maximum=int(max_pos), flops_power=1,
                   note=f"tokens, at most {f.max_positions}={max_pos}" if f.max_positions else "tokens"),
-             _hidden_knob(f.ffn, f"the MLP's inner size ({ffn_ratio:g} x {f.width} in the baseline)",
+             hidden_knob(f.ffn, f"the MLP's inner size ({ffn_ratio:g} x {f.width} in the baseline)",
                           int(ffn_ratio * width0), f.width)]
     if experts:
         knobs.append(Knob(experts, "experts", minimum=top_k, maximum=4096,

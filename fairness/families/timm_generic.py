@@ -226,7 +226,7 @@ def _size_step(args: dict, size: int, prober: _Prober, takes_size: bool) -> int 
 
 @register_family("timm, from the constructor's own depth and width arguments", _matches)
 def generic_timm_family(model, src, size=None, seq_len=None) -> Family:
-    from .builtin import _timm_size
+    from .builtin import timm_input_size
 
     cls, args = constructor_arguments(src.name, src.kwargs)
     what = f"timm:{src.name} ({cls.__module__}.{cls.__name__})"
@@ -239,7 +239,7 @@ def generic_timm_family(model, src, size=None, seq_len=None) -> Family:
         raise NoFamily(f"{what}: its constructor takes none of {', '.join(DEPTHS + WIDTHS)} as integers "
                        f"(its arguments: {', '.join(sorted(args)) or 'none'}); declare a family in YAML "
                        f"(--family FILE) for a python: factory that takes its sizes")
-    img = size or _timm_size(model)
+    img = size or timm_input_size(model)
     prober = _Prober(src, cls, args, img)
     base_params = prober.params({})
     probe = depth or width

@@ -71,10 +71,10 @@ def _entry(name: str, what: str):
 
     arch, tag = split_model_name_tag(name)
     if not is_model(arch):
-        from ..sources import _closest
+        from ..sources import did_you_mean
         import timm
 
-        raise _closest(arch, timm.list_models(), f"timm model for {what}")
+        raise did_you_mean(arch, timm.list_models(), f"timm model for {what}")
     return model_entrypoint(arch), tag
 
 
@@ -158,7 +158,7 @@ def _matches(model, src) -> bool:
 
 @register_family("timm EfficientNet and MobileNetV3 (channel and depth multipliers)", _matches)
 def _mbconv(model, src, size, seq_len) -> Family:
-    from .builtin import _timm_size
+    from .builtin import timm_input_size
 
     entry = src.name if src.kind == "timm" else src.kwargs.get("entry")
     if not isinstance(entry, str):
@@ -182,5 +182,5 @@ def _mbconv(model, src, size, seq_len) -> Family:
                   "stage_chs", "num_features", "timm")
     return multiplier_family(f"timm {entry} (channel and depth multipliers)", FACTORY, names,
                              {**arch.multipliers, "stage_chs": arch.stage_chs, "num_features": arch.num_features},
-                             size or _timm_size(model), timm_rounding, rounding.get("divisor", 8), head_follows,
+                             size or timm_input_size(model), timm_rounding, rounding.get("divisor", 8), head_follows,
                              {"entry": entry})

@@ -44,9 +44,9 @@ def _torchvision_class(name: str):
 
 
 def _default_size(src) -> int:
-    from ..sources import _torchvision_crop
+    from ..sources import torchvision_crop
 
-    return _torchvision_crop(src.name) if src is not None and src.kind == "torchvision" else 224
+    return torchvision_crop(src.name) if src is not None and src.kind == "torchvision" else 224
 
 
 def _stage_channels(setting: list, stages: list[list[int]], widths, what: str) -> None:
@@ -148,7 +148,7 @@ def _resnet(model, src, size, seq_len) -> Family:
 
 @register_family("torchvision VisionTransformer", _torchvision_class("VisionTransformer"))
 def _vit(model, src, size, seq_len) -> Family:
-    from .builtin import _hidden_knob
+    from .builtin import hidden_knob
 
     layers = model.encoder.layers
     heads = layers[0].self_attention.num_heads
@@ -172,7 +172,7 @@ def _vit(model, src, size, seq_len) -> Family:
                     note=f"heads x head size {head}; num_heads follows"),
                Knob("image_size", "input", multiple_of=patch, minimum=2 * patch, maximum=4096, flops_power=2,
                     note=f"a multiple of the patch size {patch}"),
-               _hidden_knob("mlp_dim", "the MLP's hidden size", model.mlp_dim, "hidden_dim")),
+               hidden_knob("mlp_dim", "the MLP's hidden size", model.mlp_dim, "hidden_dim")),
         read=lambda m: dict(base), to_kwargs=to_kwargs, trims=(("mlp_dim", None),), source=VIT_CLASS,
         description=f"num_layers, hidden_dim (head size {head} kept), image_size, mlp_dim (scaled with "
                     f"hidden_dim; the fine trim)")
@@ -198,7 +198,7 @@ def convnext(depths=(3, 3, 9, 3), dims=(96, 192, 384, 768), **kwargs):
 def _convnext(model, src, size, seq_len) -> Family:
     from torchvision.models.convnext import CNBlock
 
-    from .builtin import _stage_knobs
+    from .builtin import stage_knobs
 
     stages = [m for m in model.features if len(m) and all(isinstance(b, CNBlock) for b in m)]
     base = {"depths": tuple(len(s) for s in stages), "dims": tuple(s[0].block[0].in_channels for s in stages),
@@ -208,7 +208,7 @@ def _convnext(model, src, size, seq_len) -> Family:
         return {"depths": list(v["depths"]), "dims": list(v["dims"])}, {"image_size": (v["img_size"], v["img_size"])}
 
     return Family(
-        name="torchvision ConvNeXt", knobs=_stage_knobs("depths", "dims"), read=lambda m: dict(base),
+        name="torchvision ConvNeXt", knobs=stage_knobs("depths", "dims"), read=lambda m: dict(base),
         to_kwargs=to_kwargs, source=f"{HERE}:convnext", trims=(("dims", -1), ("dims", 0)),
         description="depths, dims, image size")
 

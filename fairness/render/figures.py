@@ -83,13 +83,13 @@ def _label(text, tex: bool = False) -> str:
     return str(text).replace("$", r"\$")
 
 
-def _rc(style: str) -> dict:
+def style_rc(style: str) -> dict:
     return {**STYLES[style]["fonts"], "svg.hashsalt": "fairness", "svg.fonttype": "none", "pdf.fonttype": 42,
             "font.family": "DejaVu Sans", "axes.linewidth": 0.6, "xtick.major.width": 0.6,
             "ytick.major.width": 0.6, "lines.linewidth": 1.0}
 
 
-def _width(style: str, full: bool) -> float:
+def figure_width(style: str, full: bool) -> float:
     s = STYLES[style]
     return s["text"] if full else s.get("column", s["text"])
 
@@ -163,7 +163,7 @@ def _short(x: float, digits: int = 3) -> str:
             return f"{v:.{max(digits, whole)}g}{suffix}"
 
 
-def _scale_axis(ax, axis: str, values: list[float]) -> None:
+def scale_axis(ax, axis: str, values: list[float]) -> None:
     """Log where the values span 5x or more, padded so no marker sits on the frame; at most 3-4
     tick labels, short."""
     lo, hi = min(values), max(values)
@@ -214,7 +214,7 @@ def _thin_ticks(fig) -> None:
                 axis.set_major_locator(matplotlib.ticker.FixedLocator(list(axis.get_majorticklocs())[::2]))
 
 
-def _place_numbers(fig, ax, points: list[tuple[float, float, str]], font: float) -> None:
+def place_numbers(fig, ax, points: list[tuple[float, float, str]], font: float) -> None:
     """Each point's number beside it, at the first of a ring of offsets where it overlaps no
     number placed before and no other marker and stays inside the axes (renderer extents)."""
     renderer = fig.canvas.get_renderer()
@@ -242,7 +242,7 @@ def _place_numbers(fig, ax, points: list[tuple[float, float, str]], font: float)
             # legend still say who it is, and a number on top of another would say nothing
 
 
-def _freeze(fig) -> None:
+def freeze_layout(fig) -> None:
     """Keep the layout constrained_layout found, so that numbers placed against it stay put."""
     fig.canvas.draw()
     fig.set_layout_engine("none")
@@ -268,8 +268,8 @@ def tradeoff_figure(results: dict, style: str = "neurips", tex: bool = False):
     with_quality = len(known) >= 2
     unknown = [e for e in entries if e not in known] if with_quality else entries
     font = STYLES[style]["fonts"]["font.size"]
-    width = _width(style, True)
-    with plt.rc_context(_rc(style)):
+    width = figure_width(style, True)
+    with plt.rc_context(style_rc(style)):
         strip = 0.14 * len(unknown) + 0.25 if unknown else 0
         panels = (1.45 if with_quality else 0) + strip + 0.6  # the axes, their tick labels and x labels
         fig = plt.figure(figsize=(width, panels), layout="constrained")
@@ -285,7 +285,7 @@ def tradeoff_figure(results: dict, style: str = "neurips", tex: bool = False):
                 for n, m, look in known:
                     if (v := _value(m, k)) is not None:
                         ax.plot([v], [quality(m)[metric]], linestyle="none", markeredgewidth=0.6, **look)
-                _scale_axis(ax, "y", [quality(m)[metric] for _, m, _ in known])
+                scale_axis(ax, "y", [quality(m)[metric] for _, m, _ in known])
                 ax.grid(True, linewidth=0.3, alpha=0.6)
                 if i:
                     ax.tick_params(labelleft=False)
@@ -304,14 +304,14 @@ def tradeoff_figure(results: dict, style: str = "neurips", tex: bool = False):
                     ax.set_ylabel("no quality" if with_quality else "model", fontsize=font - 2)
             if with_quality and unknown:
                 top[i].tick_params(labelbottom=False)
-            _scale_axis(top[i], "x", xs)
+            scale_axis(top[i], "x", xs)
             (bottom[i] if unknown else top[i]).set_xlabel(_AXIS[k])
         _legend(fig, entries, tex, width, font - 2, panels)
-        _freeze(fig)
+        freeze_layout(fig)
         _thin_ticks(fig)
         if with_quality:
             for i, k in enumerate(keys):
-                _place_numbers(fig, top[i], [(v, quality(m)[metric], str(n)) for n, m, _ in known
+                place_numbers(fig, top[i], [(v, quality(m)[metric], str(n)) for n, m, _ in known
                                              if (v := _value(m, k)) is not None], font - 2)
     return fig
 
@@ -347,8 +347,8 @@ def matched_figure(results: dict, style: str = "neurips", tex: bool = False):
     keys = [k for k in JUDGED if any(k in r["cells"] for r in rows)]
     if not rows or not keys:
         return None
-    width = _width(style, True)
-    with plt.rc_context(_rc(style)):
+    width = figure_width(style, True)
+    with plt.rc_context(style_rc(style)):
         fig, axes = plt.subplots(1, len(keys), figsize=(width, 0.9 + 0.17 * len(rows)), sharey=True,
                                  squeeze=False, layout="constrained")
         for ax, k in zip(axes[0], keys):
@@ -373,7 +373,7 @@ def matched_figure(results: dict, style: str = "neurips", tex: bool = False):
             ax.tick_params(axis="y", length=0)
         axes[0][0].set_ylim(len(rows) - 0.5, -0.5)
         axes[0][0].set_yticks(range(len(rows)), [_label(r["label"], tex) for r in rows])
-        _freeze(fig)
+        freeze_layout(fig)
         _thin_ticks(fig)
     return fig
 
@@ -389,8 +389,8 @@ def batch_figure(results: dict, style: str = "neurips", tex: bool = False):
     if not series:
         return None
     font = STYLES[style]["fonts"]["font.size"]
-    width = _width(style, False)
-    with plt.rc_context(_rc(style)):
+    width = figure_width(style, False)
+    with plt.rc_context(style_rc(style)):
         panels = 1.8
         fig, (lat, thr) = plt.subplots(1, 2, figsize=(width, panels), layout="constrained")
         lat_values, thr_values, batches = [], [], []
@@ -412,12 +412,12 @@ def batch_figure(results: dict, style: str = "neurips", tex: bool = False):
             ax.xaxis.set_major_formatter(_Short())
             ax.xaxis.set_minor_formatter(NullFormatter())
             if values:
-                _scale_axis(ax, "y", values)
+                scale_axis(ax, "y", values)
             ax.set_xlabel("batch size")
             ax.set_ylabel(name)
             ax.grid(True, linewidth=0.3, alpha=0.6)
         _legend(fig, [(n, m, look) for n, m, look, _ in series], tex, width, font - 2, panels, lines=True)
-        _freeze(fig)
+        freeze_layout(fig)
         _thin_ticks(fig)
     return fig
 
@@ -451,7 +451,7 @@ def write_figures(results: dict, folder: Path, style: str, pgf: bool = True) -> 
         if fig is None:
             continue
         path = folder / f"fig_{name}.pdf"
-        with plt.rc_context(_rc(style)):  # pdf.fonttype is read when saving: TrueType (42), not Type 3
+        with plt.rc_context(style_rc(style)):  # pdf.fonttype is read when saving: TrueType (42), not Type 3
             fig.savefig(path, metadata={"CreationDate": None, "ModDate": None, "Creator": "fairness",
                                         "Producer": "fairness"})
         written.append(path)

@@ -20,7 +20,7 @@ RATIO_CONVENTION = ("Ratios: counts and memory as a cost ratio (< 1: cheaper); t
               "proposed model's advantage when the baseline is replaced by its matched variant.")
 
 
-def _evidence(ev: dict) -> str:
+def evidence_text(ev: dict) -> str:
     def fmt(v):
         if isinstance(v, float):
             return f"{v:.4g}"
@@ -65,7 +65,7 @@ def judgement_text(res: dict) -> str:
         where = "" if f["scope"] == "principal" else " (matched variants; not in the verdict)"
         lines += ["", f"[{_MARK[f['severity']]}] {f['id']}: {', '.join(f['models'])}{where}"]
         lines += textwrap.wrap(f["message"], 100, initial_indent="  ", subsequent_indent="  ")
-        lines += textwrap.wrap(f"evidence: {_evidence(f['evidence'])}", 100, initial_indent="  ",
+        lines += textwrap.wrap(f"evidence: {evidence_text(f['evidence'])}", 100, initial_indent="  ",
                                subsequent_indent="    ")
         lines += textwrap.wrap(f"advice: {f['advice']}", 100, initial_indent="  ", subsequent_indent="    ")
         lines.append(f"  see: The Efficiency Misnomer, {f['reference']}")
@@ -89,7 +89,7 @@ def judgement_markdown(res: dict) -> list[str]:
     for f in j["findings"]:
         where = "" if f["scope"] == "principal" else " (matched variants; not in the verdict)"
         lines += [f"- **{f['severity']} `{f['id']}`** ({md(', '.join(f['models']))}){where}: {md(f['message'])}",
-                  f"  - evidence: {md(_evidence(f['evidence']))}", f"  - advice: {md(f['advice'])}",
+                  f"  - evidence: {md(evidence_text(f['evidence']))}", f"  - advice: {md(f['advice'])}",
                   f"  - see: *The Efficiency Misnomer*, {md(f['reference'])}"]
         if f["others_text"]:
             lines.append(f"  - {md(f['others_text'])}")

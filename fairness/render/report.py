@@ -16,7 +16,7 @@ from ..readings import quality, ratio
 from .columns import (best_cells, cell_value, columns_of, groups, host_bound, host_bound_note, quality_keys,
                       ratio_keys, strategy_label, text)
 from .figures import CAPTIONS, STYLES, inline_svgs, write_figures
-from .judgement import RATIO_CONVENTION, _evidence, matched_table
+from .judgement import RATIO_CONVENTION, evidence_text, matched_table
 from .latex import report_tex, table_layout, table_tex
 from .markdown import comparison_markdown
 from .table import csv_text
@@ -64,7 +64,7 @@ def html_text(results: dict, style: str = "neurips", template_dir=None) -> str:
              "rows": [_row(m, base, cols, metrics, best, ratio_keys(models)) for m in g.models]}
             for g in table_groups]
     j = judgement_of(results)
-    findings = [{**f, "evidence_text": _evidence(f["evidence"])} for f in j["findings"]]
+    findings = [{**f, "evidence_text": evidence_text(f["evidence"])} for f in j["findings"]]
     env = results.get("environment") or {}
     cmp = results.get("comparison") or {}
     figures = [(name, Markup(svg), CAPTIONS[name]) for name, svg in inline_svgs(results, style).items()]

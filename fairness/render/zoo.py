@@ -23,7 +23,7 @@ from ..readings import INDICATORS, SPEED_NOISE  # noqa: E402
 from ..results import dumps, write  # noqa: E402
 from ..zoo import ZOO_SPEEDS, shown  # noqa: E402
 from .columns import SHORT_HEADS, host_bound, tex_number, text  # noqa: E402
-from .figures import STYLES, _freeze, _place_numbers, _rc, _scale_axis, _width, svg_text  # noqa: E402
+from .figures import STYLES, freeze_layout, place_numbers, style_rc, scale_axis, figure_width, svg_text  # noqa: E402
 from .escape import md, md_table, tex  # noqa: E402
 from .templates import check_template_dir, render_template  # noqa: E402
 
@@ -205,13 +205,13 @@ def fronts_figure(res: dict, style: str = "neurips"):
         return None
     number = {m["name"]: i + 1 for i, m in enumerate(models)}
     font = STYLES[style]["fonts"]["font.size"]
-    with plt.rc_context(_rc(style)):
+    with plt.rc_context(style_rc(style)):
         # three panels a row: six in one row of a 5.5 in text left their axis labels on top of each other
         cols = min(3, len(keys))
         rows = -(-len(keys) // cols)
         key_in = 0.3 + 0.12 * (len(models) // 8)  # the numbered key below the panels, about 8 models a line
         height = 1.7 * rows + key_in
-        fig = plt.figure(figsize=(_width(style, True), height), layout="constrained")
+        fig = plt.figure(figsize=(figure_width(style, True), height), layout="constrained")
         grid = fig.subplots(rows, cols, sharey=True, squeeze=False)
         for ax in grid.flat[len(keys):]:
             ax.set_visible(False)
@@ -225,17 +225,17 @@ def fronts_figure(res: dict, style: str = "neurips"):
             line = sorted((p for p in pts if p[2] in on), key=lambda p: p[0], reverse=INDICATORS[k].higher_is_better)
             if len(line) > 1:
                 ax.step([p[0] for p in line], [p[1] for p in line], where="post", color="C3", linewidth=0.8)
-            _scale_axis(ax, "x", [p[0] for p in pts])
+            scale_axis(ax, "x", [p[0] for p in pts])
             # "Latency, CUDA graph, batch 1 (ms)" on one line ran into its neighbour's label
             ax.set_xlabel(textwrap.fill(INDICATORS[k].header, PANEL_LABEL_CHARS))
             ax.grid(True, linewidth=0.3)
         for row in grid:
             row[0].set_ylabel(q + (" (lower is better)" if z["lower_is_better"] else ""))
         fig.get_layout_engine().set(rect=(0, key_in / height, 1, 1 - key_in / height))  # room for the key
-        _freeze(fig)  # the layout, kept, before numbers are placed by their rendered extents
+        freeze_layout(fig)  # the layout, kept, before numbers are placed by their rendered extents
         for ax, k in zip(axes, keys):
             scale = INDICATORS[k].scale
-            _place_numbers(fig, ax, [(shown(m, k) / scale, m["quality"][q], str(number[m["name"]]))
+            place_numbers(fig, ax, [(shown(m, k) / scale, m["quality"][q], str(number[m["name"]]))
                                      for m in models if shown(m, k) is not None], font - 2)
         fig.text(0.5, 0.01, "   ".join(f"{number[m['name']]} {m['name']}" for m in models), ha="center",
                  va="bottom", fontsize=font - 2, wrap=True)
@@ -249,11 +249,11 @@ def agreement_figure(res: dict, style: str = "neurips"):
     if len(keys) < 2:
         return None
     font = STYLES[style]["fonts"]["font.size"]
-    with plt.rc_context(_rc(style)):
+    with plt.rc_context(style_rc(style)):
         # a column wide where the cells' numbers fit in it, else the text wide (figure*): eight
         # indicators in ICML's column put "1.00" over "0.75"
         wide = 0.55 * len(keys) + 1.8
-        width = min(wide, _width(style, wide > _width(style, False)))
+        width = min(wide, figure_width(style, wide > figure_width(style, False)))
         fig, ax = plt.subplots(figsize=(width, 0.45 * len(keys) + 1.0), layout="constrained")
         grid = [[1.0 if a == b else z["tau"][a].get(b, float("nan")) for b in keys] for a in keys]
         image = ax.imshow(grid, vmin=-1, vmax=1, cmap="RdBu")
@@ -300,7 +300,7 @@ def render_zoo(res: dict, folder: str | Path, style: str = "neurips", template_d
         fig = make(res, style)
         if fig is None:
             continue
-        with plt.rc_context(_rc(style)):  # pdf.fonttype is read when saving: TrueType (42), not Type 3
+        with plt.rc_context(style_rc(style)):  # pdf.fonttype is read when saving: TrueType (42), not Type 3
             fig.savefig(folder / f"{name}.pdf", metadata={"CreationDate": None, "Producer": None, "Creator": None})
         written.append(folder / f"{name}.pdf")
         figures[name] = Markup(svg_text(fig))
