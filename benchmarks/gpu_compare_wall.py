@@ -1,19 +1,22 @@
 """How long a comparison takes, against the floor of its timed windows.
 
-Runs the paper's four comparisons with `fairness compare` on the GPU (bfloat16, batch 1
-and 256, match on params and FLOPs, every strategy, every model in one interleaved
-group): examples/paper/vit_patch.yaml, depth_vs_width.yaml, efficientnet_vs_resnet.yaml
-and examples/albert_vs_bert.yaml (timed here). Prints each one's wall time, the sum of
-its timed windows (the interleaved timing phases: what a comparison cannot do without),
-their ratio, how many models' batch-1 latency is NOISY (IQR over 10% of the median), the
-verdict and the findings. Target (issue 14): at most 90 s each on an H200.
+Runs the paper's four comparisons and DeiT-S vs ResNet-50 with `fairness compare` on the
+GPU (bfloat16, batch 1 and 256, graph replays beside eager, every strategy, every model in
+one interleaved group): examples/paper/vit_patch.yaml, depth_vs_width.yaml,
+efficientnet_vs_resnet.yaml, deit_vs_resnet50.yaml and examples/albert_vs_bert.yaml (timed
+here). Prints each one's wall time, the sum of its timed windows (the interleaved timing
+phases: what a comparison cannot do without), their ratio, how many models' batch-1
+latency is NOISY (IQR over 10% of the median), the verdict and the findings. Target
+(issue 27): at most 90 s each on an H200, matching on params, FLOPs and throughput.
 
-    python benchmarks/gpu_compare_wall.py                  # needs a CUDA device
+    python benchmarks/gpu_compare_wall.py                  # needs a CUDA device; the config's match
+    python benchmarks/gpu_compare_wall.py --match params,flops,throughput vit_patch deit_vs_resnet50
     python benchmarks/gpu_compare_wall.py --breakdown vit_patch   # where one comparison's time goes
+    python benchmarks/gpu_compare_wall.py --breakdown vit_patch --match params,flops,throughput
 """
 
+import argparse
 import re
-import sys
 import time
 from collections import defaultdict
 import warnings
@@ -28,6 +31,7 @@ warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parent.parent / "examples"
 CASES = {"vit_patch": ROOT / "paper" / "vit_patch.yaml", "depth_vs_width": ROOT / "paper" / "depth_vs_width.yaml",
          "efficientnet_vs_resnet": ROOT / "paper" / "efficientnet_vs_resnet.yaml",
+         "deit_vs_resnet50": ROOT / "paper" / "deit_vs_resnet50.yaml",
          "albert_vs_bert": ROOT / "albert_vs_bert.yaml"}
 SETTINGS = {"speed": True, "dtype": "bfloat16", "batch": [1, 256]}
 
@@ -65,22 +69,33 @@ class Stages:
             print(f"{kind:<72} {s:7.1f} {s / total:6.1%}")
 
 
-def breakdown(name: str) -> None:
+def breakdown(name: str, match: list[str] | None) -> None:
     stages = Stages()
     t0 = time.perf_counter()
-    compare_config(str(CASES[name]), device="cuda", overrides=SETTINGS, progress=stages)
+    compare_config(str(CASES[name]), device="cuda", overrides=SETTINGS, match=match, progress=stages)
     print(f"{name}: {time.perf_counter() - t0:.1f} s wall")
     stages.report()
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--breakdown":
-        return breakdown(sys.argv[2])
-    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, bfloat16, batch 1 and 256\n")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("cases", nargs="*", metavar="CASE",
+                        help="comparisons to run (default: all)")
+    parser.add_argument("--match", help="indicators to match, comma-separated (default: each config's)")
+    parser.add_argument("--breakdown", choices=list(CASES), help="where one comparison's time goes")
+    args = parser.parse_args()
+    unknown = [c for c in args.cases if c not in CASES]
+    if unknown:
+        parser.error(f"unknown comparison {', '.join(unknown)}; expected one of {', '.join(CASES)}")
+    match = args.match.split(",") if args.match else None
+    if args.breakdown:
+        return breakdown(args.breakdown, match)
+    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, bfloat16, batch 1 and 256, "
+          f"match: {args.match or 'as each config says'}\n")
     print(f"{'comparison':<24} {'models':>6} {'noisy':>5} {'wall s':>7} {'windows s':>9} {'wall/windows':>12}  verdict: findings")
-    for name, path in CASES.items():
+    for name in args.cases or CASES:
         t0 = time.perf_counter()
-        res = compare_config(str(path), device="cuda", overrides=SETTINGS)
+        res = compare_config(str(CASES[name]), device="cuda", overrides=SETTINGS, match=match)
         wall = time.perf_counter() - t0
         floor = windows(res)
         timed = sum(1 for m in res["models"] if not m.get("failed"))
