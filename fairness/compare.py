@@ -7,6 +7,7 @@ indicator, the flags and the verdict; written to an output folder.
     match: [params, flops]              # params | macs | flops | throughput | latency
     strategies: [width, depth]          # default: all that apply
     measure: {device: cpu, seq_len: 128, speed: false}
+    curve: {name: BERT, members: [...]} # a family's published members with their quality (curve.py)
 
 Everything after the config is the library: `compare()` takes nn.Module objects or
 sources, and returns the results file; `render()` writes its formats.
@@ -29,6 +30,7 @@ from .matching import COUNT_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_l
 from .executor import LocalExecutor, executor_of
 from .measure import Target, measure_models_with
 from .cache import Cache, identity
+from .curve import check_curve
 from .indicators.env import environment
 from .readings import measured
 from .results import to_plain
@@ -37,7 +39,7 @@ from .settings import MeasureSection, check_keys, check_values
 from .sources import InputSpec, Source, parse_source, with_own_input
 from .spec import check_name, read_yaml
 
-TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family", "executor"}
+TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family", "executor", "curve"}
 MODEL_KEYS = {"name", "source", "kwargs", "quality", "image_size", "seq_len"}  # a model's own input size too
 INDICATORS = COUNT_INDICATORS + SPEED_INDICATORS
 
@@ -72,8 +74,9 @@ def load_config(path: str) -> dict:
     family = cfg.get("family")
     if family is not None and not isinstance(family, str):
         raise FairnessError(f"{what}: family: expected the path of a family YAML file (see examples/family.yaml)")
+    curve = check_curve(cfg.get("curve"), what, cfg["proposed"].get("quality"))
     return {"name": name, "proposed": cfg["proposed"], "baseline": cfg["baseline"], "match": match,
-            "strategies": strategies, "measure": measure, "family": family,
+            "strategies": strategies, "measure": measure, "family": family, "curve": curve,
             "executor": executor_of(cfg.get("executor"), what)}
 
 
@@ -89,7 +92,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
             input_factory: str | None = None, speed: RunSettings | None = None, family_file: str | None = None,
             proposed_input: dict | None = None, baseline_input: dict | None = None,
             baseline_source: str | None = None, count_device: str = "meta", cache: Cache | None = None,
-            progress: Callable[[str], None] = lambda m: None, executor=None) -> dict:
+            curve: dict | None = None, progress: Callable[[str], None] = lambda m: None, executor=None) -> dict:
     """Measure the proposed model and the baseline, build the baseline's variants matched to
     the proposed model on each indicator in `match`, measure them all together, and judge.
 
@@ -110,7 +113,9 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     against ResNet-50 at 224); the baseline's variants start from its own. `cache`: every finished measurement and variant
     search is stored as it is done, and reused when resuming. `executor` (fairness.executor, default
     local): where the models are counted and timed together; the variant search runs here. Returns
-    the results file."""
+    the results file. `curve` (curve.check_curve's form): a family's published members, measured
+    in the same group (a member that is the proposed model or the baseline is measured once), for
+    the proposed model's distance from the curve on each indicator."""
     cache = cache or Cache(None)
     executor = executor or LocalExecutor()
     match = list(match or ["params", "flops"])
@@ -134,6 +139,9 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                       spec=pspec if pspec != spec else None),
                Target(baseline, kwargs=None if scaled is None else baseline_kwargs, name=baseline_name,
                       role="baseline", spec=bspec if bspec != spec else None)]
+    curve = check_curve(curve, "compare", (quality or {}).get(proposed_name or proposed) if isinstance(
+        proposed_name or proposed, str) else None)
+    members, curve_targets = _curve_targets(curve, targets, spec)
     progress("counting the proposed model and the baseline")
     first = to_plain(measure_models_with(executor, targets, image_size=image_size, seq_len=seq_len,
                                          input_factory=input_factory, fvcore=False, cache=cache,
@@ -215,14 +223,15 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
             return vspec.seq_len in (None, spec.seq_len, base_in["seq_len"])
         return True
 
-    progress(f"measuring {2 + len(variants)} models" + (" and timing them together" if speed else ""))
+    progress(f"measuring {2 + len(curve_targets) + len(variants)} models" + (" and timing them together" if speed else ""))
     # One group, timed in interleaved rounds, so every speed-up is paired round by round; a
     # variant that changes the input (resolution, sequence length) is timed there at its own.
     # A variant that fails is recorded as failed; the others and the report go on. A variant built
     # from a family's own factory keeps its input too: that source has no default input of its own.
     shared = bspec == spec and b is not None and not b.family.source
-    res = measure_models_with(executor, targets + [replace(t, spec=None if same_input(vspec) and shared else vspec)
-                                                   for t, _, _, vspec in variants],
+    res = measure_models_with(executor, targets + curve_targets
+                              + [replace(t, spec=None if same_input(vspec) and shared else vspec)
+                                 for t, _, _, vspec in variants],
                               image_size=image_size, seq_len=seq_len, input_factory=input_factory, fvcore=False,
                               speed=speed, progress=progress, keep_going=True, cache=cache, references=2,
                               count_device=count_device)
@@ -232,6 +241,8 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     res["models"] += failed
     res = to_plain(res)
     by_name = {v[0].name: v for v in variants}
+    # a member measured for the curve alone carries its cited quality; one that is a compared model keeps that one's
+    quality = {**(quality or {}), **{t.name: m["quality"] for t in curve_targets for m in members if m["name"] == t.name}}
     base_params = measured(res["models"][1], "params")
     for m in res["models"]:
         if m.get("failed"):
@@ -247,7 +258,28 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                          # a module measured as the baseline, its variants built from this source
                          **({"baseline_source": b.src.text} if b and isinstance(baseline, torch.nn.Module) else {}),
                          "baseline_matches": baseline_matches, "unreachable": out_of_reach}
+    if curve:
+        res["curve"] = {**curve, "members": members}
     return attach(res)
+
+
+def _curve_targets(curve: dict | None, targets: list[Target], spec: InputSpec) -> tuple[list[dict], list[Target]]:
+    """The curve's members, each naming the record that holds its costs ("model"), and the targets
+    to measure for them: a member that is the proposed model or the baseline (same source,
+    arguments and input) is not measured twice."""
+    members, out = [], []
+    for m in (curve or {}).get("members") or []:
+        mspec = with_own_input(spec, m)
+        same = next((t for t in targets if t.model == m["source"] and (t.kwargs or {}) == m["kwargs"]
+                     and (t.spec or spec) == mspec), None)
+        if same is None and any(m["name"] == (t.name or t.model) for t in targets):
+            raise FairnessError(f"curve: member {m['name']!r} has the name of a compared model but another model "
+                                f"({m['source']} {m['kwargs'] or ''}); give the member another name")
+        if same is None:
+            out.append(Target(m["source"], kwargs=m["kwargs"] or None, name=m["name"], role="curve",
+                              spec=None if mspec == spec else mspec))
+        members.append({**m, "model": m["name"] if same is None else (same.name or same.model)})
+    return members, out
 
 
 def _scaled_source(baseline, baseline_source: str | None, baseline_kwargs: dict | None) -> str | None:
@@ -329,4 +361,4 @@ def compare_config(path: str, *, device: str | None = None, no_speed: bool = Fal
                    family_file=family_file or cfg["family"], count_device=ms.count_device, cache=cache,
                    proposed_input={k: p[k] for k in ("image_size", "seq_len") if k in p},
                    baseline_input={k: b[k] for k in ("image_size", "seq_len") if k in b}, progress=progress,
-                   executor=executor)
+                   executor=executor, curve=cfg["curve"])

@@ -833,7 +833,10 @@ def rule_single_indicator(a, b, claim_text=""):
 
 def rule_quality_tradeoff(a, b):
     """Cheaper at lower quality (or better at higher cost) is another point on the trade-off curve,
-    not an improvement: the claim needs equal quality, or a baseline matched on cost."""
+    not an improvement: the claim needs equal quality, or a baseline matched on cost. Where the
+    comparison names a family's curve (curve.py, on the proposed model's view), the curve answers
+    it: above the curve at its own cost on every indicator it pays on, the model is an improvement
+    (a note); below it on one, the family does better at that cost (said in the warning)."""
     common = [q for q in a["quality"] if q in b["quality"]]
     if not common:
         return []
@@ -848,13 +851,27 @@ def rule_quality_tradeoff(a, b):
     else:
         return []
     words = _words(a, b, {k: ratios[k] for k in gained})
-    return [Flag("quality-tradeoff", "warn", [a["name"], b["name"]], {"quality": q, "delta": delta,
-                                                                      **ratio_evidence({k: ratios[k] for k in gained})},
-                 f"{a['name']} is {how} than {b['name']} ({words}) at {abs(delta):.3g} points "
-                 f"{'lower' if delta < 0 else 'higher'} {q}: a different point on the quality-cost trade-off, not "
-                 f"an improvement by itself.",
-                 f"Compare at equal {q}, or against {b['name']} scaled to {a['name']}'s cost (fairness match).",
-                 REF["tradeoff"], favours=a["name"])]
+    curve = a.get("curve") if (a.get("curve") or {}).get("quality") == q else None
+    placed = [r for r in (curve or {}).get("rows", []) if r["indicator"] in gained and r.get("delta") is not None]
+    on_curve = "; ".join(f"{r['delta']:+.1f} at equal {r['label']}" for r in placed)
+    text = (f"{a['name']} is {how} than {b['name']} ({words}) at {abs(delta):.3g} points "
+            f"{'lower' if delta < 0 else 'higher'} {q}")
+    evidence = {"quality": q, "delta": delta, **ratio_evidence({k: ratios[k] for k in gained}),
+                **({"curve": curve["name"], "above_curve": {r["indicator"]: r["delta"] for r in placed}} if placed else {})}
+    advice = f"Compare at equal {q}, or against {b['name']} scaled to {a['name']}'s cost (fairness match)."
+    paid = [k for k in gained if k in {r["indicator"] for r in (curve or {}).get("rows", [])}]
+    if placed and len(placed) == len(paid) and all(r["delta"] > QUALITY_TIE for r in placed):
+        return [Flag("quality-tradeoff", "info", [a["name"], b["name"]], evidence,
+                     f"{text}, and above the {curve['name']} curve at its own cost ({on_curve}): better than the "
+                     f"family at that cost, not only another point on its trade-off.", advice, REF["tradeoff"],
+                     favours=a["name"])]
+    below = [r for r in placed if r["delta"] < -QUALITY_TIE]
+    if below:
+        text += (f". At its own cost the {curve['name']} curve reaches higher {q} ("
+                 + "; ".join(f"{r['delta']:+.1f} at equal {r['label']}" for r in below) + ")")
+    return [Flag("quality-tradeoff", "warn", [a["name"], b["name"]], evidence,
+                 f"{text}: a different point on the quality-cost trade-off, not an improvement by itself.",
+                 advice, REF["tradeoff"], favours=a["name"])]
 
 
 def rule_measurement_quality(m):

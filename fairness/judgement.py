@@ -20,6 +20,7 @@ import re
 from dataclasses import asdict, replace
 
 from . import readings as rd
+from .curve import analysis as curve_analysis, sentence as curve_sentence
 from .flags import (HOST_BOUND, QUALITY_TIE, SEVERITIES, direct_model_flag, has_advantage, model_flags, pair_flags, pair_ratios, ratio_evidence,
                     speed_pair, tie_margin, view)
 from .readings import INDICATORS, JUDGED
@@ -35,10 +36,23 @@ KIND_ORDER = ("wrong-model", "units", "capacity-handicap", "parameter-sharing", 
 
 
 def roles(models: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
-    """(proposed, baselines, variants): the first model stands in when none is marked proposed."""
+    """(proposed, baselines, variants): the first model stands in when none is marked proposed.
+    A curve's members (role "curve") are none of these: points of a family's curve, not compared."""
+    models = [m for m in models if m["role"] != "curve"]
     proposed = [m for m in models if m["role"] == "proposed"] or models[:1]
     variants = [m for m in models if m["role"] == "variant" and m not in proposed]
     return proposed, [m for m in models if m not in proposed and m not in variants], variants
+
+
+def curve_of(results: dict, proposed: list[dict], views: list[dict]) -> dict | None:
+    """The proposed model against the curve the comparison names (curve.py), from the views of the
+    members' records; None without a curve or a single proposed model."""
+    curve = results.get("curve")
+    if not curve or len(proposed) != 1:
+        return None
+    by_name = {v["name"]: v for v in views}
+    members = {m["name"]: by_name[m["model"]] for m in curve["members"] if m["model"] in by_name}
+    return curve_analysis(curve, proposed[0], members, results.get("environment") or {})
 
 
 def pair_verdict(flags: list, known: list[str]) -> str:
@@ -78,6 +92,9 @@ def judge(results: dict, claim_text: str = "") -> dict:
         return {"verdict": "insufficient", "pairs": [], "findings": [], "matched": [], "flags": [],
                 "summary": ["Verdict: insufficient. No model was measured."], "details": [], "not_judged": []}
     proposed, baselines, variants = roles(views)
+    curve = curve_of(results, proposed, views)
+    if curve:  # the rules that weigh quality read it (flags.rule_quality_tradeoff)
+        proposed[0]["curve"] = curve
     own = {v["name"]: model_flags(v) for v in views}
     flags = []
     pairs = []
@@ -101,11 +118,15 @@ def judge(results: dict, claim_text: str = "") -> dict:
     plain = _dedupe(flags)
     principal_models = {n for p in pairs for n in p["models"]}
     findings = fold(plain, principal_models)
-    matched = matched_comparisons(results, proposed, baselines, variants)
+    matched = matched_comparisons(results, proposed, baselines, variants, curve)
     unmatched = (results.get("comparison") or {}).get("no_family")
     quiet = not_judged(views)
+    lines = summary(verdict, pairs, findings)
+    if curve:  # the first screen says whether the quality win survives at equal cost
+        curve["sentence"] = curve_sentence(curve)
+        lines.insert(1, curve["sentence"])
     return {"verdict": verdict, "pairs": pairs, "findings": findings, "matched": matched, "flags": plain,
-            "summary": summary(verdict, pairs, findings), "not_judged": quiet,
+            "summary": lines, "not_judged": quiet, **({"curve": curve} if curve else {}),
             "details": [m["answer"] for m in _headline(matched)]
             + ([f"No matched baselines: {unmatched}."] if unmatched else [])}
 
@@ -215,23 +236,29 @@ def outcome(as_made: dict | None, matched: dict | None) -> str:
     return "survives"
 
 
-def _quality_row(p: dict, b: dict, v: dict) -> dict:
-    """Quality, in points: known where the user gave it (fairness never measures quality)."""
+def _quality_row(p: dict, b: dict, v: dict, on: str | None, curve: dict | None) -> dict:
+    """Quality, in points: known where the user gave it (fairness never measures quality). A
+    variant without its own, matched on an indicator the comparison's curve covers, is read off the
+    curve: the family's quality at the proposed model's cost on that indicator ("curve" names it)."""
     q = next((q for q in p["quality"] if q in b["quality"] or q in v["quality"]), next(iter(p["quality"]), "quality"))
     as_made = p["quality"][q] - b["quality"][q] if q in p["quality"] and q in b["quality"] else None
-    if q not in v["quality"] or q not in p["quality"]:
+    on = "flops" if on == "macs" else on
+    point = next((r for r in (curve or {}).get("rows", []) if r["indicator"] == on and r.get("delta") is not None
+                  and curve["quality"] == q), None) if q not in v["quality"] else None
+    if point is None and (q not in v["quality"] or q not in p["quality"]):
         return {"indicator": q, "kind": "quality", "as_made": as_made, "matched": None,
                 "outcome": "unknown until trained"}
-    delta = p["quality"][q] - v["quality"][q]
+    delta = point["delta"] if point else p["quality"][q] - v["quality"][q]
 
     def cell(d):
         return None if d is None else {"advantage": 1 + d / 100, "margin": QUALITY_TIE / 100}
 
     return {"indicator": q, "kind": "quality", "as_made": as_made, "matched": delta,
-            "outcome": outcome(cell(as_made), cell(delta))}
+            "outcome": outcome(cell(as_made), cell(delta)), **({"curve": curve["name"]} if point else {})}
 
 
-def matched_comparisons(results: dict, proposed: list, baselines: list, variants: list) -> list[dict]:
+def matched_comparisons(results: dict, proposed: list, baselines: list, variants: list,
+                        curve: dict | None = None) -> list[dict]:
     """For each variant, grouped by the indicator it is matched on: the proposed model against it
     beside the proposed model against the baseline, indicator by indicator. Where the baseline
     itself is the closest match on an indicator, it stands as its own variant."""
@@ -259,7 +286,7 @@ def matched_comparisons(results: dict, proposed: list, baselines: list, variants
                 if cell and cell.get("apart"):
                     row[f"{which}_apart"] = True
             rows.append(row)
-        rows.append(_quality_row(p, b, v))
+        rows.append(_quality_row(p, b, v, match.get("indicator"), curve))
         out.append({"indicator": match.get("indicator"), "also": on[1:], "variant": v["name"],
                     "is_baseline": v is b, "strategy": match.get("strategy"), "rel_error": match.get("rel_error"),
                     "within_tolerance": match.get("within_tolerance"), "capacity_loss": v["capacity_loss"],
@@ -292,7 +319,9 @@ def fmt(row: dict, which: str, table: bool = False) -> str:
     if x is None:
         return "not known" if table and row["kind"] == "quality" else "n/a"
     if row["kind"] == "quality":
-        return f"{x:+.3g}" + ("" if table else " points")
+        curve = row.get("curve") if which == "matched" else None
+        return f"{x:+.3g}" + ((" (curve)" if curve else "") if table else
+                              " points" + (f" against the {curve} curve" if curve else ""))
     ci = row.get(f"{which}_ci95") if table else None
     return f"{x:.3g}x" + (f" [{ci[0]:.3g}-{ci[1]:.3g}]" if ci else "") + \
         (" (timed apart)" if row.get(f"{which}_apart") else "")

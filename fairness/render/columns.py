@@ -104,6 +104,7 @@ class Group:
     title: str
     models: tuple  # the records, in order
     notes: tuple = ()  # the baseline itself as the match; strategies that could not reach the target
+    curve: bool = False  # a family's published members (curve.py), measured for the curve, not compared
 
 
 def groups(results: dict) -> list[Group]:
@@ -112,7 +113,8 @@ def groups(results: dict) -> list[Group]:
     its notes (the baseline is itself the match, or no strategy reached the target)."""
     models = [m for m in results["models"] if not m.get("failed")]
     variants = [m for m in models if m["role"] == "variant" and m.get("match")]
-    made = [m for m in models if m not in variants]
+    members = [m for m in models if m["role"] == "curve"]
+    made = [m for m in models if m not in variants and m not in members]
     made = [m for m in made if m["role"] == "proposed"] + [m for m in made if m["role"] != "proposed"]
     cmp = results.get("comparison") or {}
     base = next((m["name"] for m in made if m["role"] == "baseline"), cmp.get("baseline", "the baseline"))
@@ -129,6 +131,14 @@ def groups(results: dict) -> list[Group]:
         label = INDICATORS[k].label if k in INDICATORS else k
         out.append(Group(k, f"Matched on {label}", tuple(m for m in variants if m["match"]["indicator"] == k),
                          tuple(notes.get(k, ()))))
+    if members:
+        curve = results.get("curve") or {}
+        own = {m["name"] for m in members}
+        q = curve.get("quality")
+        shared = [f"{m['name']} is measured above ({q} {m['quality'][q]:g} on the curve)"
+                  for m in curve.get("members") or [] if m.get("model") not in own]
+        out.append(Group(None, f"The {curve.get('name', 'family')} curve: published members, their quality as "
+                               f"cited", tuple(members), tuple(shared), curve=True))
     return out
 
 
@@ -147,9 +157,12 @@ def best_cells(groups: list[Group], cols: list[Indicator], metrics: list[str]) -
     ranks only where it has two values to compare; a matched group not on the indicators its
     variants were matched on; and a speed column not where a value in it is host-bound: the
     host's launches set those numbers, and the CUDA graph column (where given) can name the other
-    model the winner (ALBERT against BERT at batch 1 on an H200, issue 32)."""
+    model the winner (ALBERT against BERT at batch 1 on an H200, issue 32). A curve's members are
+    points of a family, not rivals: they are not ranked."""
     best = set()
     for g in groups:
+        if g.curve:
+            continue
         skip = _matched_keys(g) if g.indicator else set()
         for c in cols:
             if c.key in skip or any(host_bound(m, c) for m in g.models):

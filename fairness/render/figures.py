@@ -51,7 +51,9 @@ STYLES = {
 FULL_WIDTH = ("fig_tradeoff", "fig_matched")  # across the text; fig_batch fits one column where there are two
 CAPTIONS = {
     "tradeoff": "Quality against each cost indicator (one panel each; log axes where the values span 5x or more): "
-                "the ranking depends on the indicator. Without quality, each model's position on each indicator.",
+                "the ranking depends on the indicator. Without quality, each model's position on each indicator. "
+                "Where the comparison names a family's curve, the grey line is the best quality its published "
+                "members (grey diamonds) reach at each cost; speeds are CUDA graph replays where every model has one.",
     "matched": "The proposed model against the baseline (as compared) and against each matched variant, grouped "
                "by the indicator matched on: cost ratios for counts and memory (< 1: cheaper), speed-ups for "
                "throughput and latency (> 1: faster), log scale, 95% CI of the paired speed-up where timed "
@@ -105,6 +107,8 @@ def numbered(results: dict) -> list[tuple[int, dict, dict]]:
         for m in g.models:
             if m["role"] == "proposed":
                 look = {"marker": "*", "color": "#c62828", "markersize": 9, "zorder": 5}
+            elif m["role"] == "curve":
+                look = {"marker": "D", "color": "#757575", "markersize": 4, "zorder": 2}
             elif m["role"] != "variant":
                 look = {"marker": "s", "color": "black", "markersize": 5, "zorder": 4}
             else:
@@ -114,17 +118,20 @@ def numbered(results: dict) -> list[tuple[int, dict, dict]]:
 
 
 def _legend(fig, entries: list[tuple[int, dict, dict]], tex: bool, width_in: float, font: float,
-            panels_in: float, lines: bool = False) -> None:
+            panels_in: float, lines: bool = False, extra: tuple[Line2D, str] | None = None) -> None:
     """A legend of numbered markers (with their lines, for a line plot) under the axes, in as many
-    columns as fit the figure, which grows by the legend's height so the panels keep theirs."""
+    columns as fit the figure, which grows by the legend's height so the panels keep theirs.
+    `extra`: one more entry after the models' (a family's curve)."""
     handles = [Line2D([], [], linestyle="-" if lines else "none", markeredgewidth=0.8,
                       linewidth=1.4 if m["role"] != "variant" else 0.8,
                       **{k: v for k, v in look.items() if k != "zorder"}) for _, m, look in entries]
     chars = max(12, int(width_in * 72 / (0.62 * font)))  # characters in a line as wide as the figure
     wrap = chars // 2 - 4 if len(entries) > 3 else chars - 6  # two columns of legend where there are many
     # wrapped before escaping, so that no line ends inside a LaTeX command
+    names = [f"{n} {m['name']}" for n, m, _ in entries] + ([extra[1]] if extra else [])
+    handles += [extra[0]] if extra else []
     labels = ["\n".join(_label(line, tex) for line in textwrap.wrap(
-        textwrap.shorten(f"{n} {m['name']}", 3 * wrap, placeholder="..."), wrap)) for n, m, _ in entries]
+        textwrap.shorten(name, 3 * wrap, placeholder="..."), wrap)) for name in names]
     renderer = fig.canvas.get_renderer()
     for ncol in range(min(len(entries), 4), 0, -1):
         leg = fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False,
@@ -256,12 +263,44 @@ def _value(m: dict, key: str) -> float | None:
     return None if v is None else v / INDICATORS[key].scale
 
 
+def _panel_key(models: list[dict], key: str, curve: dict | None) -> str:
+    """The reading a trade-off panel plots: a speed from CUDA graph replays where every model timed
+    has one (the number the judgement uses), as the family's curve is drawn where there is one."""
+    if INDICATORS[key].convention != SPEED:
+        return key
+    row = next((r for r in (curve or {}).get("rows", []) if r["indicator"] == key and r.get("implementation")), None)
+    timed = [m for m in models if measured(m, key) is not None]
+    graphed = timed and all(measured(m, f"graph_{key}") is not None for m in timed)
+    if (row["implementation"] == "cuda_graph" if row else graphed):
+        return f"graph_{key}"
+    return key
+
+
+def _curve_line(ax, row: dict, key: str) -> bool:
+    """The family's curve on one panel: its frontier through the members (curve.py), straight
+    between them on the log axis its interpolation is linear on, flat to the dearest member."""
+    from ..curve import cost, frontier
+
+    points = [(cost(key, m["value"]), m["quality"]) for m in row.get("members") or [] if m["value"]]
+    if len(points) < 2:
+        return False
+    front = frontier(points)
+    front += [(max(points)[0], front[-1][1])] if max(points)[0] > front[-1][0] else []
+    scale = INDICATORS[key].scale
+    ax.plot([cost(key, c) / scale for c, _ in front], [q for _, q in front], color="#9e9e9e", linewidth=0.9,
+            zorder=1, solid_capstyle="round")
+    return True
+
+
 def tradeoff_figure(results: dict, style: str = "neurips", tex: bool = False):
     """Quality (or each model's position) against each cost indicator, one row of panels."""
     entries = numbered(results)
+    curve = judgement_of(results).get("curve")
     keys = [k for k in _PANELS if sum(_value(m, k) is not None for _, m, _ in entries) >= 2]
     if not keys or len(entries) < 2:
         return None
+    reads = {k: _panel_key([m for _, m, _ in entries], k, curve) for k in keys}
+    drawn = False
     metrics = quality_keys([m for _, m, _ in entries])
     metric = metrics[0] if metrics else None
     known = [e for e in entries if metric in quality(e[1])] if metric else []
@@ -279,11 +318,14 @@ def tradeoff_figure(results: dict, style: str = "neurips", tex: bool = False):
         bottom = [fig.add_subplot(grid[len(rows) - 1, i], sharex=top[i]) for i in range(len(keys))] \
             if with_quality and unknown else ([] if with_quality else top)
         for i, k in enumerate(keys):
-            xs = [v for _, m, _ in entries if (v := _value(m, k)) is not None]
+            xs = [v for _, m, _ in entries if (v := _value(m, reads[k])) is not None]
             if with_quality:
                 ax = top[i]
+                row = next((r for r in (curve or {}).get("rows", []) if r["indicator"] == k), None)
+                if row and curve["quality"] == metric:
+                    drawn |= _curve_line(ax, row, k)
                 for n, m, look in known:
-                    if (v := _value(m, k)) is not None:
+                    if (v := _value(m, reads[k])) is not None:
                         ax.plot([v], [quality(m)[metric]], linestyle="none", markeredgewidth=0.6, **look)
                 scale_axis(ax, "y", [quality(m)[metric] for _, m, _ in known])
                 ax.grid(True, linewidth=0.3, alpha=0.6)
@@ -294,7 +336,7 @@ def tradeoff_figure(results: dict, style: str = "neurips", tex: bool = False):
             if unknown:
                 ax = bottom[i]
                 for j, (n, m, look) in enumerate(unknown):
-                    if (v := _value(m, k)) is not None:
+                    if (v := _value(m, reads[k])) is not None:
                         ax.plot([v], [j], linestyle="none", markeredgewidth=0.6, **look)
                 ax.set_ylim(len(unknown) - 0.5, -0.5)
                 ax.set_yticks(range(len(unknown)), [str(n) for n, _, _ in unknown] if i == 0 else [])
@@ -306,13 +348,14 @@ def tradeoff_figure(results: dict, style: str = "neurips", tex: bool = False):
                 top[i].tick_params(labelbottom=False)
             scale_axis(top[i], "x", xs)
             (bottom[i] if unknown else top[i]).set_xlabel(_AXIS[k])
-        _legend(fig, entries, tex, width, font - 2, panels)
+        line = (Line2D([], [], color="#9e9e9e", linewidth=0.9), f"the {curve['name']} curve") if drawn else None
+        _legend(fig, entries, tex, width, font - 2, panels, extra=line)
         freeze_layout(fig)
         _thin_ticks(fig)
         if with_quality:
             for i, k in enumerate(keys):
                 place_numbers(fig, top[i], [(v, quality(m)[metric], str(n)) for n, m, _ in known
-                                             if (v := _value(m, k)) is not None], font - 2)
+                                             if (v := _value(m, reads[k])) is not None], font - 2)
     return fig
 
 

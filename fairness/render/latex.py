@@ -90,6 +90,8 @@ def _matched_on(m: dict, own: dict) -> str:
         return INDICATORS[m["match"]["indicator"]].label if m["match"]["indicator"] in INDICATORS else ""
     if m["role"] == "baseline" and own:  # the baseline itself is the closest match there
         return ", ".join(INDICATORS[k].label for k in own if k in INDICATORS)
+    if m["role"] == "curve":  # a family's published member, its quality as cited (the footnote names the curve)
+        return "curve"
     return ""
 
 

@@ -78,7 +78,8 @@ def _markdown(res: dict, advice: bool, per_indicator: int | None, details: bool 
     columns = [("graph_" + k, head[:-1] + ", CUDA graph)" if head.endswith(")") else f"{head} (CUDA graph)", f)
                if "graph_" + k in judged else (k, head, f) for k, head, f in columns]
     shown, seen = [], {}
-    for m in models:
+    # a curve's members last, after the variants, as in the report's table (columns.groups)
+    for m in sorted(models, key=lambda m: m["role"] == "curve"):
         on = (m.get("match") or {}).get("indicator") if m["role"] == "variant" else None
         seen[on] = seen.get(on, 0) + 1
         if on is None or per_indicator is None or seen[on] <= per_indicator:
@@ -91,6 +92,8 @@ def _markdown(res: dict, advice: bool, per_indicator: int | None, details: bool 
     j = judgement_of(res)
     # the headline, then the findings (their first sentences are the first screen's findings)
     lines = [f"### fairness: {md(name)}", "", f"**Verdict: {j['verdict']}**", "", md(j["summary"][0])]
+    if j.get("curve"):  # whether the quality win survives at equal cost: the first screen's second line
+        lines += ["", md(j["curve"]["sentence"])]
     lines += ["", "#### Findings", ""] + _findings(res, advice) + ["", "#### Models", ""] + md_table(header, rows)
     if details:  # below the table: what was not judged, and the comparisons at equal cost
         lines += [x for s in (j.get("not_judged") or []) + (j.get("details") or []) for x in ("", md(s))]

@@ -60,7 +60,7 @@ def html_text(results: dict, style: str = "neurips", template_dir=None) -> str:
     cols = columns_of(models)
     metrics = quality_keys(models)
     best = best_cells(table_groups, cols, metrics)
-    body = [{"title": g.title, "as_made": g.indicator is None, "notes": list(g.notes),
+    body = [{"title": g.title, "as_made": g.indicator is None and not g.curve, "notes": list(g.notes),
              "rows": [_row(m, base, cols, metrics, best, ratio_keys(models)) for m in g.models]}
             for g in table_groups]
     j = judgement_of(results)
