@@ -234,6 +234,17 @@ def crowded() -> dict:
                                              "baseline": "Baseline"}, "environment": {}}
 
 
+def curved() -> dict:
+    """MLPStack widths with a family's curve through three members (tests/test_curve.py)."""
+    mlp, family = "python:tiny_models:mlp_stack", str(Path(__file__).parent.parent / "examples" / "family.yaml")
+    members = [{"name": f"w{w}", "source": mlp, "kwargs": {"width": w}, "quality": {"top1": q}}
+               for w, q in ((8, 70.0), (16, 75.0), (64, 85.0))]
+    return to_plain(compare(mlp, mlp, proposed_name="wide", proposed_kwargs={"width": 32}, baseline_name="base",
+                            quality={"wide": {"top1": 82.0}, "base": {"top1": 75.0}}, match=["params"],
+                            strategies=["width"], family_file=family, input_factory="python:tiny_models:mlp_inputs",
+                            curve={"name": "MLP widths", "members": members}))
+
+
 def drawn_texts(fig, monkeypatch) -> list:
     """Every text matplotlib actually draws (tick labels outside the view are not), non-empty."""
     from matplotlib.text import Text
@@ -253,11 +264,11 @@ def drawn_texts(fig, monkeypatch) -> list:
 
 @pytest.mark.parametrize("style", ["neurips", "iclr", "icml"])
 def test_figures_text_never_overlaps_nor_leaves_the_figure(results, style, monkeypatch):
-    """Every figure of three comparisons (counts with quality; a CPU run with speed at three batch
-    sizes; eight models a hair apart), from matplotlib's own text extents."""
+    """Every figure of four comparisons (counts with quality; a CPU run with speed at three batch
+    sizes; eight models a hair apart; a family's curve), from matplotlib's own text extents."""
     import matplotlib.pyplot as plt
 
-    cases = {"albert": results, "cpu": load_for_render(str(SPEED_RESULTS)), "crowded": crowded()}
+    cases = {"albert": results, "cpu": load_for_render(str(SPEED_RESULTS)), "crowded": crowded(), "curve": curved()}
     made = 0
     for case, res in cases.items():
         for name, make in FIGURES.items():
@@ -276,8 +287,11 @@ def test_figures_text_never_overlaps_nor_leaves_the_figure(results, style, monke
                 for tb, b in boxes[i + 1:]:
                     overlap = min(a.x1, b.x1) - max(a.x0, b.x0), min(a.y1, b.y1) - max(a.y0, b.y0)
                     assert not (overlap[0] > 0.5 and overlap[1] > 0.5), (case, name, ta, tb)
+            if case == "curve" and name == "tradeoff":  # the curve is drawn and named in the legend
+                assert "the MLP widths curve" in [t for t, _ in boxes]
+                assert any(len(line.get_xdata()) >= 2 for ax in fig.axes for line in ax.get_lines())
             plt.close(fig)
-    assert made == 8  # tradeoff and matched for all three; batch for the two with several batch sizes
+    assert made == 10  # tradeoff and matched for all four; batch for the two with several batch sizes
 
 
 @pytest.mark.parametrize("style", ["neurips", "icml"])
