@@ -45,11 +45,13 @@ class Cache:
         text = json.dumps(to_plain(what), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
-    def get(self, what: dict) -> Any | None:
+    def get(self, what: dict, reuse: bool | None = None) -> Any | None:
+        """A kept entry, or None. `reuse` overrides the run's --resume for this read (a trained
+        model's quality is reused by every run: a training is too dear to repeat by default)."""
         key = self.key(what)
         if key in self._this_run:
             return json.loads(self._this_run[key])  # a copy: callers may change what they get
-        if not self.reuse or self.folder is None:
+        if not (self.reuse if reuse is None else reuse) or self.folder is None:
             return None
         path = self.folder / f"{key}.json"
         try:

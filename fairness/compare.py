@@ -31,6 +31,7 @@ from .executor import LocalExecutor, executor_of
 from .measure import Target, measure_models_with
 from .cache import Cache, identity
 from .curve import check_curve
+from .quality import check_hook, fill_quality
 from .indicators.env import environment
 from .readings import measured
 from .results import to_plain
@@ -39,7 +40,8 @@ from .settings import MeasureSection, check_keys, check_values
 from .sources import InputSpec, Source, parse_source, with_own_input
 from .spec import check_name, read_yaml
 
-TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family", "executor", "curve"}
+TOP_KEYS = {"name", "proposed", "baseline", "match", "strategies", "measure", "family", "executor", "curve",
+            "quality"}
 MODEL_KEYS = {"name", "source", "kwargs", "quality", "image_size", "seq_len"}  # a model's own input size too
 INDICATORS = COUNT_INDICATORS + SPEED_INDICATORS
 
@@ -74,9 +76,12 @@ def load_config(path: str) -> dict:
     family = cfg.get("family")
     if family is not None and not isinstance(family, str):
         raise FairnessError(f"{what}: family: expected the path of a family YAML file (see examples/family.yaml)")
-    curve = check_curve(cfg.get("curve"), what, cfg["proposed"].get("quality"))
+    hook = check_hook(cfg.get("quality"), what)
+    # the hook's metric counts as the proposed model's quality: it will have it once the hook has run
+    mine = {**(cfg["proposed"].get("quality") or {}), **({hook["metric"]: 0.0} if hook else {})}
+    curve = check_curve(cfg.get("curve"), what, mine)
     return {"name": name, "proposed": cfg["proposed"], "baseline": cfg["baseline"], "match": match,
-            "strategies": strategies, "measure": measure, "family": family, "curve": curve,
+            "strategies": strategies, "measure": measure, "family": family, "curve": curve, "quality_hook": hook,
             "executor": executor_of(cfg.get("executor"), what)}
 
 
@@ -92,7 +97,8 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
             input_factory: str | None = None, speed: RunSettings | None = None, family_file: str | None = None,
             proposed_input: dict | None = None, baseline_input: dict | None = None,
             baseline_source: str | None = None, count_device: str = "meta", cache: Cache | None = None,
-            curve: dict | None = None, progress: Callable[[str], None] = lambda m: None, executor=None) -> dict:
+            curve: dict | None = None, quality_hook: dict | None = None,
+            progress: Callable[[str], None] = lambda m: None, executor=None) -> dict:
     """Measure the proposed model and the baseline, build the baseline's variants matched to
     the proposed model on each indicator in `match`, measure them all together, and judge.
 
@@ -115,7 +121,8 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     local): where the models are counted and timed together; the variant search runs here. Returns
     the results file. `curve` (curve.check_curve's form): a family's published members, measured
     in the same group (a member that is the proposed model or the baseline is measured once), for
-    the proposed model's distance from the curve on each indicator."""
+    the proposed model's distance from the curve on each indicator. `quality_hook` (quality.check_hook's
+    form): the user's training and evaluation, run for the compared models and every variant."""
     cache = cache or Cache(None)
     executor = executor or LocalExecutor()
     match = list(match or ["params", "flops"])
@@ -139,8 +146,9 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                       spec=pspec if pspec != spec else None),
                Target(baseline, kwargs=None if scaled is None else baseline_kwargs, name=baseline_name,
                       role="baseline", spec=bspec if bspec != spec else None)]
-    curve = check_curve(curve, "compare", (quality or {}).get(proposed_name or proposed) if isinstance(
-        proposed_name or proposed, str) else None)
+    quality_hook = check_hook(quality_hook, "compare")
+    mine = (quality or {}).get(proposed_name or proposed) if isinstance(proposed_name or proposed, str) else None
+    curve = check_curve(curve, "compare", {**(mine or {}), **({quality_hook["metric"]: 0.0} if quality_hook else {})})
     members, curve_targets = _curve_targets(curve, targets, spec)
     progress("counting the proposed model and the baseline")
     first = to_plain(measure_models_with(executor, targets, image_size=image_size, seq_len=seq_len,
@@ -260,6 +268,8 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                          "baseline_matches": baseline_matches, "unreachable": out_of_reach}
     if curve:
         res["curve"] = {**curve, "members": members}
+    if quality_hook:
+        fill_quality(res, quality_hook, cache, executor, progress)
     return attach(res)
 
 
@@ -361,4 +371,4 @@ def compare_config(path: str, *, device: str | None = None, no_speed: bool = Fal
                    family_file=family_file or cfg["family"], count_device=ms.count_device, cache=cache,
                    proposed_input={k: p[k] for k in ("image_size", "seq_len") if k in p},
                    baseline_input={k: b[k] for k in ("image_size", "seq_len") if k in b}, progress=progress,
-                   executor=executor, curve=cfg["curve"])
+                   executor=executor, curve=cfg["curve"], quality_hook=cfg["quality_hook"])

@@ -31,9 +31,11 @@ def to_plain(value: Any) -> Any:
 
 
 def failures(results: dict) -> list[tuple[str, str]]:
-    """(model name, reason) for every model that failed, or whose timing failed at a batch size."""
+    """(model name, reason) for every model that failed, whose timing failed at a batch size, or
+    whose quality hook gave no number."""
     out = [(m["name"], m["failed"]) for m in results["models"] if m.get("failed")]
     out += [(m["name"], e) for m in results["models"] for e in ((m.get("speed") or {}).get("errors") or [])]
+    out += [(m["name"], f"quality hook: {m['quality_failed']}") for m in results["models"] if m.get("quality_failed")]
     return out
 
 

@@ -182,7 +182,7 @@ def _keys_the_model_reads(config_class) -> set[str]:
         re.findall(r"getattr\(\s*(?:self\.)?config\s*,\s*[\"'](\w+)", text))
 
 
-def _import_attr(path: str, what: str) -> Any:
+def import_attr(path: str, what: str) -> Any:
     module_name, sep, attr = path.rpartition(":")
     if not sep or not module_name or not attr:
         raise FairnessError(f"{what} {path!r}: expected package.module:function, e.g. python:mypkg.models:build")
@@ -204,7 +204,7 @@ def _import_attr(path: str, what: str) -> Any:
 
 
 def _build_python(src: Source) -> torch.nn.Module:
-    factory = _import_attr(src.name, "model source python:")
+    factory = import_attr(src.name, "model source python:")
     if not callable(factory):
         raise FairnessError(f"python:{src.name} is not callable; name a function or class returning an nn.Module")
     model = factory(**src.kwargs)
@@ -477,7 +477,7 @@ def _hf_token_inputs(config, spec: InputSpec, batch_size: int, device) -> Inputs
 
 
 def _factory_inputs(path: str, batch_size: int, device) -> Inputs:
-    fn = _import_attr(path.removeprefix("python:"), "--inputs")
+    fn = import_attr(path.removeprefix("python:"), "--inputs")
     try:
         params = inspect.signature(fn).parameters
         call_kwargs = {k: v for k, v in (("batch_size", batch_size), ("device", device)) if k in params}

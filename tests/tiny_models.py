@@ -309,3 +309,12 @@ def four_stages(stages: int = 4) -> nn.Module:
     (`assert len(per_stage_args) == 4`): the error carries no message."""
     assert stages == 4
     return nn.Linear(4, 4)
+
+
+def count_params(model, spec):
+    """A quality hook (tests/test_quality.py): the model's parameter count, from the model it is given."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def broken_hook(model, spec):
+    raise RuntimeError("the evaluation crashed")

@@ -92,9 +92,21 @@ def ratio_keys(models: list[dict]) -> set[str]:
     return keys
 
 
-def quality_keys(models: list[dict]) -> list[str]:
-    """Every quality metric given for some model, in the order first given."""
-    return list(dict.fromkeys(k for m in models for k in quality(m)))
+def quality_keys(models: list[dict], results: dict | None = None) -> list[str]:
+    """Every quality metric given for some model, in the order first given; with `results`, the
+    quality hook's metric too, where the hook ran (its column shows a failure where it failed)."""
+    keys = [k for m in models for k in quality(m)]
+    hook = (results or {}).get("quality_hook") or {}
+    return list(dict.fromkeys(keys + ([hook["metric"]] if hook.get("metric") else [])))
+
+
+def missing_quality(m: dict) -> str:
+    """A quality cell without a number: why the quality hook gave none, or for a variant that it is
+    to be trained (the arguments that build it are under the table)."""
+    if m.get("quality_failed"):
+        why = m["quality_failed"]
+        return "failed: " + (why if len(why) <= 80 else why[:77] + "...")
+    return "train it" if m["role"] == "variant" else ""
 
 
 @dataclass(frozen=True)

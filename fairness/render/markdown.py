@@ -13,7 +13,7 @@ from ..judgement import first_sentence, judgement_of
 from ..readings import INDICATORS
 from ..results import failures
 from ..units import in_one_unit
-from .columns import host_bound, host_bound_note, ratio_keys
+from .columns import host_bound, host_bound_note, missing_quality, ratio_keys
 from .escape import md, md_table
 
 LIMIT = 5000  # characters of an OpenReview comment
@@ -87,8 +87,7 @@ def _markdown(res: dict, advice: bool, per_indicator: int | None, details: bool 
     header = ["model", "role"] + [h for _, h, _ in columns] + ["quality"]
     fmts = {k: in_one_unit(kind, [rd.measured(m, k) for m in shown], unit) for k, _, (kind, unit) in columns}
     rows = [[m["name"], _role(m)] + [_cell(m, base, k, fmts[k]) for k, _, _ in columns]
-             + [", ".join(f"{k} {v:g}" for k, v in rd.quality(m).items()) or
-                ("train it" if m["role"] == "variant" else "")] for m in shown]
+             + [", ".join(f"{k} {v:g}" for k, v in rd.quality(m).items()) or missing_quality(m)] for m in shown]
     j = judgement_of(res)
     # the headline, then the findings (their first sentences are the first screen's findings)
     lines = [f"### fairness: {md(name)}", "", f"**Verdict: {j['verdict']}**", "", md(j["summary"][0])]

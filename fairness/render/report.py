@@ -13,8 +13,8 @@ from ..results import dumps, failures
 from ..flags import built_text
 from ..judgement import judgement_of
 from ..readings import quality, ratio
-from .columns import (best_cells, cell_value, columns_of, groups, host_bound, host_bound_note, quality_keys,
-                      ratio_keys, strategy_label, text)
+from .columns import (best_cells, cell_value, columns_of, groups, host_bound, host_bound_note, missing_quality,
+                      quality_keys, ratio_keys, strategy_label, text)
 from .figures import CAPTIONS, STYLES, inline_svgs, write_figures
 from .judgement import RATIO_CONVENTION, evidence_text, matched_table
 from .latex import report_tex, table_layout, table_tex
@@ -44,7 +44,7 @@ def _row(m: dict, base: dict, cols: list, metrics: list[str], best: set, with_ra
     return {"name": m["name"], "role": m["role"],
             "how": strategy_label(m) if m.get("match") and m["role"] == "variant" else m["role"],
             "cells": [_cell(m, base, c, best, with_ratio) for c in cols],
-            "quality": [{"text": f"{q[k]:g}" if k in q else ("train it" if m["role"] == "variant" else ""),
+            "quality": [{"text": f"{q[k]:g}" if k in q else missing_quality(m),
                          "best": (k, id(m)) in best, "missing": k not in q} for k in metrics],
             "notes": ("keeps " + "; ".join(m["capacity_loss"]) + ": a win against it means little")
             if m.get("capacity_loss") else ""}
@@ -58,7 +58,7 @@ def html_text(results: dict, style: str = "neurips", template_dir=None) -> str:
     base = next((m for m in models if m["role"] == "baseline"), models[0])
     table_groups = groups(results)
     cols = columns_of(models)
-    metrics = quality_keys(models)
+    metrics = quality_keys(models, results)
     best = best_cells(table_groups, cols, metrics)
     body = [{"title": g.title, "as_made": g.indicator is None and not g.curve, "notes": list(g.notes),
              "rows": [_row(m, base, cols, metrics, best, ratio_keys(models)) for m in g.models]}
