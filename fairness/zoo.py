@@ -31,6 +31,7 @@ from typing import Callable
 
 from .cache import Cache
 from .compare import MODEL_KEYS
+from .curve import quality_at
 from .settings import MeasureSection, check_keys, check_values
 from .errors import FairnessError
 from .executor import LocalExecutor, Task, executor_of, make_executor
@@ -41,7 +42,7 @@ from .sources import InputSpec, check_known, parse_source, with_own_input
 from .spec import check_name, read_yaml
 
 TOP_KEYS = {"name", "quality", "lower_is_better", "reference", "models", "measure", "group_size", "executor"}
-ZOO_MODEL_KEYS = MODEL_KEYS | {"cite"}
+ZOO_MODEL_KEYS = MODEL_KEYS | {"cite", "family"}  # family: members of one are joined into a curve
 # the cost indicators a front is drawn for, in the order reports list them
 FRONT_INDICATORS = ("params", "macs", "flops", "throughput", "latency", "graph_throughput", "graph_latency",
                     "peak_memory")  # the CUDA graph ones where the zoo was timed with --cuda-graphs
@@ -98,9 +99,11 @@ def _load_yaml(path: str) -> dict:
             raise FairnessError(f"{where}.quality.{bad}: {m['quality'][bad]!r}; expected a number")
         check_values({k: m[k] for k in ("image_size", "seq_len") if k in m}, where)
         name = check_name(str(m.get("name") or m["source"]), f"{where}.name")
+        if m.get("family") is not None:
+            check_name(m["family"], f"{where}.family")
         out.append({"name": name, "source": m["source"], "kwargs": m.get("kwargs") or {},
                     "quality": {k: float(v) for k, v in (m.get("quality") or {}).items()}, "cite": m.get("cite"),
-                    **{k: m[k] for k in ("image_size", "seq_len") if k in m}})
+                    **{k: m[k] for k in ("image_size", "seq_len", "family") if m.get(k) is not None}})
     measure = MeasureSection.from_yaml(cfg.get("measure"), f"{what}: measure")
     group = cfg.get("group_size", GROUP_SIZE)
     if not isinstance(group, int) or isinstance(group, bool) or group < 2:
@@ -287,6 +290,8 @@ def measure_zoo(zoo: dict, *, speed=None, count_device: str = "meta", image_size
         m["quality"] = entry["quality"]
         if entry.get("cite"):
             m["quality_source"] = entry["cite"]
+        if entry.get("family"):
+            m["family"] = entry["family"]
     res = new_results(models, env, speed_ratios=ratios)
     if speed is not None:
         _via_reference(res, reference)
@@ -453,7 +458,77 @@ def analyse(res: dict, zoo: dict) -> dict:
     # a model without the quality number has no place on a front, but its costs still rank
     no_quality = [m["name"] for m in ok if q and q not in (m.get("quality") or {})]
     return {"indicators": indicators, "fronts": fronts, "dominated": dominated, "tau": tau, "no_quality": no_quality,
-            "disagreements": disagreements(fronts, dominated, {m["name"]: m for m in ok}, q)}
+            "disagreements": disagreements(fronts, dominated, {m["name"]: m for m in ok}, q),
+            "families": family_curves(ok, indicators, q, sign)}
+
+
+# where two families' curves are compared: this many points spaced evenly in log(cost) over the
+# range both reach
+FAMILY_SAMPLES = 9
+
+
+def family_curves(ok: list[dict], indicators: list[str], q: str | None, sign: int) -> dict:
+    """Per indicator: each family's curve (curve.py: the frontier of its members, quality linear in
+    log(cost) between them), and each pair of families compared where both reach: the mean
+    distance between their curves there, in points: "above" is the better family (higher quality,
+    or lower where lower is better: `sign` -1). A family is its members' `family:`."""
+    families: dict[str, list[dict]] = {}
+    for m in ok:
+        fam = m.get("family")
+        if fam and q in (m.get("quality") or {}):
+            families.setdefault(fam, []).append(m)
+    families = {f: ms for f, ms in families.items() if len(ms) >= 2}
+    out = {}
+    for k in indicators:
+        curves = {f: [(c, sign * m["quality"][q]) for m in ms if (c := cost(m, k)) is not None]
+                  for f, ms in families.items()}
+        curves = {f: pts for f, pts in curves.items() if len(pts) >= 2}
+        pairs = []
+        names = sorted(curves)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                lo = max(min(p[0] for p in curves[a]), min(p[0] for p in curves[b]))
+                hi = min(max(p[0] for p in curves[a]), max(p[0] for p in curves[b]))
+                if lo >= hi:
+                    continue  # their costs do not overlap: no equal cost to compare them at
+                # clamped: a power of a ratio may land a hair past the range, where a curve has no value
+                xs = [min(hi, max(lo, lo * (hi / lo) ** (i / (FAMILY_SAMPLES - 1)))) for i in range(FAMILY_SAMPLES)]
+                gap = sum(quality_at(curves[a], x) - quality_at(curves[b], x) for x in xs) / len(xs)  # > 0: a better
+                pairs.append({"above": a if gap >= 0 else b, "below": b if gap >= 0 else a, "points": abs(gap),
+                              "range": [lo, hi]})
+        if curves:
+            out[k] = {"members": {f: [m["name"] for m in families[f] if cost(m, k) is not None] for f in curves},
+                      "pairs": pairs}
+    return out
+
+
+def family_summary(families: dict, q: str) -> list[str]:
+    """Which family's curve lies above which at equal cost, on parameters, FLOPs and the speeds
+    (replayed from CUDA graphs where timed so: eager batch-1 latency often times the host), and the
+    pairs whose order flips between indicators: the paper's point, family by family."""
+    keys = ["params", "flops"] + [f"graph_{k}" if f"graph_{k}" in families else k for k in ("throughput", "latency")]
+    shown = {k: families[k]["pairs"] for k in keys if (families.get(k) or {}).get("pairs")}
+    if not shown:
+        return []
+    parts = []
+    for k, pairs in shown.items():
+        text = ", ".join(f"{p['above']} above {p['below']} by {p['points']:.1f}" for p in pairs)
+        tops = {p["above"] for p in pairs} - {p["below"] for p in pairs}
+        parts.append(f"{INDICATORS[k].label}: {text}" + (f" ({tops.pop()} highest)" if len(tops) == 1 and len(pairs) > 1
+                                                          else ""))
+    lines = [f"Family curves ({q}, the mean gap where both reach): " + "; ".join(parts) + "."]
+    order: dict[frozenset, dict[str, str]] = {}
+    for k, pairs in shown.items():
+        for p in pairs:
+            order.setdefault(frozenset((p["above"], p["below"])), {})[k] = p["above"]
+    for pair, by in order.items():
+        if len(set(by.values())) > 1:
+            a, b = sorted(pair)
+            ahead = [INDICATORS[k].label for k, w in by.items() if w == a]
+            behind = [INDICATORS[k].label for k, w in by.items() if w == b]
+            lines.append(f"The order of {a} and {b} flips with the indicator: {a} is above at equal "
+                         f"{', '.join(ahead)}, {b} at equal {', '.join(behind)}.")
+    return lines
 
 
 def disagreements(fronts: dict, dominated: dict, models: dict, q: str) -> list[dict]:

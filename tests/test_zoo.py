@@ -424,3 +424,47 @@ def test_the_zoo_table_fits_a_column(tmp_path):
     log = (tmp_path / "main.log").read_text(errors="replace")
     assert not re.findall(r"Overfull \\hbox \(([0-9.]+)pt", log)
     assert "Thr., graph" in (tmp_path / "table.tex").read_text()
+
+
+def test_families_are_joined_into_curves_and_compared_where_both_reach(tmp_path):
+    """Two families (tests/tiny_models.py): "shared" A (144 parameters, acc 70) and
+    D = shared_mlp(times=8, width=16) (9*16 + 16*16 + 16 = 416, acc 80); "stack" B (216, 60) and
+    C (360, 75). Both reach 216 to 360 parameters. Each curve is linear in log(parameters), so their
+    gap is too, and its mean over points spaced evenly in log is the mean of its ends:
+    at 216, 70 + 10 ln(216/144)/ln(416/144) - 60 = 13.82; at 360, 70 + 10 ln(360/144)/ln(416/144) - 75
+    = 3.64; mean 8.73."""
+    import math
+
+    text = ZOO.replace('{name: A, source', '{name: A, family: shared, source') \
+        .replace('{name: B, source', '{name: B, family: stack, source') \
+        .replace('{name: C, source', '{name: C, family: stack, source') \
+        .replace("measure:", '  - {name: D, family: shared, source: "python:tiny_models:shared_mlp", '
+                             'kwargs: {width: 16}, quality: {acc: 80}}\nmeasure:')
+    r = run("zoo", _zoo(tmp_path, text), "--out", str(tmp_path / "out"), "-q")
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert {m["name"]: m["params"]["unique"] for m in res["models"]}["D"] == 416
+    fam = res["zoo"]["families"]["params"]
+    assert fam["members"] == {"shared": ["A", "D"], "stack": ["B", "C"]}
+    (pair,) = fam["pairs"]
+    ends = [70 + 10 * math.log(x / 144) / math.log(416 / 144) - (60 + 15 * math.log(x / 216) / math.log(360 / 216))
+            for x in (216, 360)]
+    assert pair["above"] == "shared" and pair["points"] == pytest.approx(sum(ends) / 2) and pair["range"] == [216, 360]
+    assert pair["points"] == pytest.approx(8.73, abs=0.01)
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "Family curves (acc, the mean gap where both reach): parameters: shared above stack by 8.7" in md
+
+
+def test_the_summary_says_where_two_families_trade_places():
+    from fairness.zoo import family_summary
+
+    pair = lambda above, below, pts: {"above": above, "below": below, "points": pts, "range": [1, 2]}  # noqa: E731
+    families = {"params": {"pairs": [pair("ResNet", "DeiT", 0.2)]}, "flops": {"pairs": [pair("ResNet", "DeiT", 0.8)]},
+                "throughput": {"pairs": [pair("DeiT", "ResNet", 3.0)]},
+                "graph_throughput": {"pairs": [pair("DeiT", "ResNet", 0.6), pair("DeiT", "EfficientNet", 2.7)]}}
+    lines = family_summary(families, "top1")
+    assert lines[0] == ("Family curves (top1, the mean gap where both reach): parameters: ResNet above DeiT by 0.2; "
+                        "FLOPs: ResNet above DeiT by 0.8; throughput with CUDA graphs: DeiT above ResNet by 0.6, "
+                        "DeiT above EfficientNet by 2.7 (DeiT highest).")  # the replayed speed, not the eager one
+    assert lines[1] == ("The order of DeiT and ResNet flips with the indicator: DeiT is above at equal throughput with "
+                        "CUDA graphs, ResNet at equal parameters, FLOPs.")

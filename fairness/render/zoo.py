@@ -21,7 +21,7 @@ from markupsafe import Markup  # noqa: E402
 
 from ..readings import INDICATORS, SPEED_NOISE  # noqa: E402
 from ..results import dumps, write  # noqa: E402
-from ..zoo import ZOO_SPEEDS, shown  # noqa: E402
+from ..zoo import ZOO_SPEEDS, cost, family_summary, shown  # noqa: E402
 from .columns import SHORT_HEADS, host_bound, tex_number, text  # noqa: E402
 from .figures import STYLES, freeze_layout, place_numbers, style_rc, scale_axis, figure_width, svg_text  # noqa: E402
 from .escape import md, md_table, tex  # noqa: E402
@@ -104,7 +104,7 @@ def summary(res: dict) -> list[str]:
                          f"disagree\".")
     elif fronts:
         lines.append("No model is on one front and dominated on another: the indicators agree on this table.")
-    return lines
+    return lines + family_summary(z.get("families") or {}, z["quality"])
 
 
 def _tie_rule(z: dict) -> str:
@@ -205,11 +205,15 @@ def fronts_figure(res: dict, style: str = "neurips"):
         return None
     number = {m["name"]: i + 1 for i, m in enumerate(models)}
     font = STYLES[style]["fonts"]["font.size"]
+    # one colour per family joined into a curve (not C3, the front's red)
+    named = sorted({f for per in (z.get("families") or {}).values() for f in per["members"]})
+    families = {f: c for f, c in zip(named, [c for c in (f"C{i}" for i in range(10)) if c != "C3"])}
     with plt.rc_context(style_rc(style)):
         # three panels a row: six in one row of a 5.5 in text left their axis labels on top of each other
         cols = min(3, len(keys))
         rows = -(-len(keys) // cols)
-        key_in = 0.3 + 0.12 * (len(models) // 8)  # the numbered key below the panels, about 8 models a line
+        # the numbered key below the panels, about 8 models a line, and a line naming the families' curves
+        key_in = 0.3 + 0.12 * (len(models) // 8) + (0.14 if families else 0)
         height = 1.7 * rows + key_in
         fig = plt.figure(figsize=(figure_width(style, True), height), layout="constrained")
         grid = fig.subplots(rows, cols, sharey=True, squeeze=False)
@@ -225,6 +229,8 @@ def fronts_figure(res: dict, style: str = "neurips"):
             line = sorted((p for p in pts if p[2] in on), key=lambda p: p[0], reverse=INDICATORS[k].higher_is_better)
             if len(line) > 1:
                 ax.step([p[0] for p in line], [p[1] for p in line], where="post", color="C3", linewidth=0.8)
+            for fam, names in ((z.get("families") or {}).get(k) or {}).get("members", {}).items():
+                _family_line(ax, k, [m for m in models if m["name"] in names], q, families[fam], z["lower_is_better"])
             scale_axis(ax, "x", [p[0] for p in pts])
             # "Latency, CUDA graph, batch 1 (ms)" on one line ran into its neighbour's label
             ax.set_xlabel(textwrap.fill(INDICATORS[k].header, PANEL_LABEL_CHARS))
@@ -237,9 +243,33 @@ def fronts_figure(res: dict, style: str = "neurips"):
             scale = INDICATORS[k].scale
             place_numbers(fig, ax, [(shown(m, k) / scale, m["quality"][q], str(number[m["name"]]))
                                      for m in models if shown(m, k) is not None], font - 2)
-        fig.text(0.5, 0.01, "   ".join(f"{number[m['name']]} {m['name']}" for m in models), ha="center",
-                 va="bottom", fontsize=font - 2, wrap=True)
+        key = "   ".join(f"{number[m['name']]} {m['name']}" for m in models)
+        if families:  # the families' curves, named in the key in their colours' order
+            key += "\nlines: " + ", ".join(f"{f} ({_COLOR_NAMES[c]})" for f, c in families.items())
+        fig.text(0.5, 0.01, key, ha="center", va="bottom", fontsize=font - 2, wrap=True)
     return fig
+
+
+_COLOR_NAMES = {"C0": "blue", "C1": "orange", "C2": "green", "C4": "purple", "C5": "brown", "C6": "pink",
+                "C7": "grey", "C8": "olive", "C9": "cyan"}
+
+
+def _family_line(ax, key: str, members: list[dict], q: str, color: str, lower_is_better: bool) -> None:
+    """A family's curve on one panel: its frontier through its members (curve.py), straight between
+    them on the log axis its interpolation is linear on."""
+    from ..curve import frontier
+
+    sign = -1 if lower_is_better else 1
+    # zoo.cost: lower is better, throughput as seconds per sample, the same space the curve is in
+    points = [(cost(m, key), sign * m["quality"][q]) for m in members if cost(m, key) is not None]
+    front = frontier(points)
+    if max(points)[0] > front[-1][0]:  # flat past its best member, to its dearest (curve.quality_at)
+        front.append((max(points)[0], front[-1][1]))
+    if len(front) < 2:
+        return
+    scale, rate = INDICATORS[key].scale, INDICATORS[key].higher_is_better
+    ax.plot([(1 / c if rate else c) / scale for c, _ in front], [sign * v for _, v in front], color=color,
+            linewidth=0.8, alpha=0.9, zorder=2)
 
 
 def agreement_figure(res: dict, style: str = "neurips"):
