@@ -147,6 +147,9 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                Target(baseline, kwargs=None if scaled is None else baseline_kwargs, name=baseline_name,
                       role="baseline", spec=bspec if bspec != spec else None)]
     quality_hook = check_hook(quality_hook, "compare")
+    if quality_hook and not all(isinstance(x, (str, Source)) for x in (proposed, baseline)):
+        raise FairnessError("quality: the hook rebuilds each model from its source; give the proposed model and the "
+                            "baseline as sources (timm:NAME, python:pkg.mod:factory), not as modules")
     mine = (quality or {}).get(proposed_name or proposed) if isinstance(proposed_name or proposed, str) else None
     curve = check_curve(curve, "compare", {**(mine or {}), **({quality_hook["metric"]: 0.0} if quality_hook else {})})
     members, curve_targets = _curve_targets(curve, targets, spec)
