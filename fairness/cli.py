@@ -151,6 +151,11 @@ def _run_options(f):
                           "inputs cast to the dtype, as models are deployed), autocast (float32 weights under "
                           "torch.autocast), or native,autocast (both, interleaved in one run, each with its own "
                           "paired speed-ups). Training steps always use autocast with float32 master weights."),
+        click.option("--generate", metavar="PROMPT:NEW", default=None,
+                     help="Also time text generation for causal LMs (hf:gpt2, hf:llama, ...): a prefill over PROMPT "
+                          "tokens (time to first token), then NEW - 1 greedy decode steps with the KV cache (time "
+                          "per output token, decode tokens/s), the KV-cache bytes per token and the memory-bound "
+                          "floor of a step. Example: --generate 512:128."),
         click.option("--cuda-graphs/--no-cuda-graphs", default=None,
                      help="On CUDA, also time each forward pass replayed from a CUDA graph, beside eager (on by "
                           "default): the GPU's cost without the host's kernel launches, which the judgement "
@@ -204,7 +209,8 @@ def _run_options(f):
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 @click.pass_context
 def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text, device, count_device, dtype,
-            channels_last, compile_mode, threads, train, tf32, cuda_graphs, precision, min_time, workload_examples, workload_steps,
+            channels_last, compile_mode, threads, train, tf32, generate, cuda_graphs, precision, min_time, workload_examples,
+            workload_steps,
             no_speed, no_idle, no_energy, isolate, fmt, detail, no_fvcore, out, resume, executor, ray_address, quiet):
     """Measure every cost indicator of one or more models (SOURCE...).
 
@@ -242,13 +248,18 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
     speed = None
     if not no_speed and device != "meta":
         given = MeasureSection.from_cli(channels_last, compile_mode, threads, train, tf32, cuda_graphs, precision,
-                                        dtype=dtype, batch=batches, min_time=min_time, isolate=isolate)
+                                        generate=generate, dtype=dtype, batch=batches, min_time=min_time,
+                                        isolate=isolate)
         speed = MeasureSection().merged(given).to_run_settings(
             device, idle=not no_idle, energy=not no_energy, workload_examples=workload_examples,
             workload_steps=workload_steps)
     count_batch = min([b for b in batches if b != "auto"], default=1)
     targets = [Target(s, kwargs=parse_kwargs(kwargs), role="proposed" if i == 0 else "baseline")
                for i, s in enumerate(sources)]
+    if generate:  # bad input is refused before anything is measured
+        from .indicators.generate import check_sources, parse_generate
+
+        check_sources([(t.model, t.kwargs, t.model) for t in targets], parse_generate(generate), device)
 
     def save(partial):
         if out:
@@ -534,8 +545,8 @@ def _model_options(role: str, kwarg_pairs: tuple, image_size: str | None, seq_le
 def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_text, strategies, family_file, name,
             image_size, proposed_image_size, baseline_image_size, seq_len, proposed_seq_len, baseline_seq_len,
             input_factory, device, count_device, no_speed, batch_text, dtype, min_time, channels_last, compile_mode,
-            threads, train, tf32, cuda_graphs, precision, isolate, out_dir, figure_style, template_dir, resume, executor, ray_address,
-            quiet):
+            threads, train, tf32, generate, cuda_graphs, precision, isolate, out_dir, figure_style, template_dir, resume,
+            executor, ray_address, quiet):
     """Compare a proposed model with a baseline and its matched variants; write the report."""
     from pathlib import Path
 
@@ -571,6 +582,7 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
     results_mod.check_writable(folder, f"--out {folder}")
     cache = Cache(folder / ".fairness-cache", reuse=resume, progress=progress)
     overrides = MeasureSection.from_cli(channels_last, compile_mode, threads, train, tf32, cuda_graphs, precision,
+                                        generate=generate,
                                         batch=_parse_batches(batch_text) if batch_text else None, dtype=dtype,
                                         min_time=min_time, isolate=isolate, image_size=size, seq_len=seq_len,
                                         inputs=input_factory, count_device=count_device)
@@ -671,8 +683,8 @@ results.csv and results.json into --out (default reports/NAME/).
 @_executor_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text, dtype, min_time, channels_last,
-        compile_mode, threads, train, tf32, cuda_graphs, precision, out_dir, figure_style, template_dir, resume, executor,
-        ray_address, quiet):
+        compile_mode, threads, train, tf32, generate, cuda_graphs, precision, out_dir, figure_style, template_dir, resume,
+        executor, ray_address, quiet):
     """Many models: the Pareto front of quality against each cost indicator, and where they disagree.
 
     Every model is counted on meta and timed in interleaved groups that all include the
@@ -707,6 +719,7 @@ def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text
     results_mod.check_writable(folder, f"--out {folder}")
     cache = Cache(folder / ".fairness-cache", reuse=resume, progress=progress)
     overrides = MeasureSection.from_cli(channels_last, compile_mode, threads, train, tf32, cuda_graphs, precision,
+                                        generate=generate,
                                         batch=_parse_batches(batch_text) if batch_text else None, dtype=dtype,
                                         min_time=min_time, count_device=count_device)
     res = run_zoo(zoo_file, device=device, no_speed=no_speed, overrides=overrides, quality=quality,

@@ -153,6 +153,11 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     mine = (quality or {}).get(proposed_name or proposed) if isinstance(proposed_name or proposed, str) else None
     curve = check_curve(curve, "compare", {**(mine or {}), **({quality_hook["metric"]: 0.0} if quality_hook else {})})
     members, curve_targets = _curve_targets(curve, targets, spec)
+    if speed is not None and speed.generate:  # bad input is refused before anything is measured
+        from .indicators.generate import GenerateSpec, check_sources
+
+        check_sources([(t.model, t.kwargs, t.name or t.model) for t in targets], GenerateSpec(*speed.generate),
+                      speed.device)
     progress("counting the proposed model and the baseline")
     first = to_plain(measure_models_with(executor, targets, image_size=image_size, seq_len=seq_len,
                                          input_factory=input_factory, fvcore=False, cache=cache,

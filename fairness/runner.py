@@ -243,7 +243,10 @@ def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progr
 
         isolate.check_isolatable(runs)
         with isolate.workers(runs, s, progress):
-            return _time_all(runs, s, env, progress, references)
+            speeds, ratios = _time_all(runs, s, env, progress, references)
+        for rec in speeds if s.generate else []:
+            rec["generate"] = {"unavailable": "not timed with --isolate (its workers time forward passes only)"}
+        return speeds, ratios
     dev = s.torch_device
     modes = [run.module.training for run in runs]
     for run in runs:
@@ -255,7 +258,10 @@ def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progr
             progress(f"{run.name}: {s.dtype}, {s.inference_precision} precision{check}")
         run.set_precision(s, keep_float32=s.train)
     try:
-        return _time_all(runs, s, env, progress, references)
+        speeds, ratios = _time_all(runs, s, env, progress, references)
+        if s.generate:
+            _generation(runs, speeds, s, env, progress)
+        return speeds, ratios
     finally:
         for run, mode in zip(runs, modes):  # a caller's own object is given back as it came
             run.module.train(mode)
@@ -313,6 +319,47 @@ def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progres
                 rec["train"].update(_mfu(s, env, macs, rec["train"]["throughput"]["samples_per_s"],
                                          TRAIN_FLOPS_FACTOR))
     return [_speed_record(records[r.name], r, s) for r in runs], ratios
+
+
+def _generation(runs: list[Runnable], speeds: list[dict], s: RunSettings, env: dict, progress: Progress) -> None:
+    """--generate: each causal LM's text generation at each batch size (indicators/generate.py), one
+    model after another after the interleaved phases, under the precision its forward passes ran in.
+    A model that does not generate text says why; a batch size that fails (out of memory) says so and
+    the next is not tried."""
+    from .indicators.env import peak_bandwidth
+    from .indicators.generate import GenerateSpec, check_generation, time_generation
+
+    spec = GenerateSpec(*s.generate)
+    cuda = s.torch_device.type == "cuda"
+    bandwidth = peak_bandwidth(env.get("device_name") or "") if cuda else None
+    batches = sorted({b for b in s.batch_sizes if isinstance(b, int)} or {1})
+    for run, rec in zip(runs, speeds):
+        if run.failed or run.module is None:
+            continue
+        module = run.module_for(False)
+        try:
+            check_generation(module, spec, s.device, run.name)
+        except FairnessError as e:
+            rec["generate"] = {"unavailable": e.message}
+            progress(f"{run.name}: no generation timed: {e.message}")
+            continue
+        dtype = getattr(torch, s.dtype)
+        weights = sum(p.numel() * p.element_size() for p in module.parameters())
+        out = []
+        for b in batches:
+            progress(f"{run.name}@{b}: generation, {spec.prompt} prompt tokens, {spec.new} new (prefill, then "
+                     f"decode steps with the KV cache)")
+            autocast = torch.autocast(s.torch_device.type, dtype=dtype) if run.precision == "autocast" \
+                else contextlib.nullcontext()
+            try:
+                with autocast:
+                    out.append(time_generation(module, spec, b, s.device, dtype, module.config.vocab_size, weights,
+                                               bandwidth))
+            except Exception as e:  # out of memory at a large batch: the smaller ones stand
+                out.append({"batch_size": b, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"})
+                free_cache(s.torch_device)
+                break
+        rec["generate"] = {"prompt": spec.prompt, "new": spec.new, "runs": out, "weight_bytes": weights}
 
 
 def _autocast_phases(live: list[Runnable], b_of: dict, s: RunSettings, progress: Progress, per_call: bool) -> dict:

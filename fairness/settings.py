@@ -39,6 +39,17 @@ def _boolean(v) -> bool:
 
 
 # key: (accepts, what it expects): the kinds of value a measure: key takes
+def _generate_ok(v) -> bool:
+    from .errors import FairnessError
+    from .indicators.generate import parse_generate
+
+    try:
+        parse_generate(v)
+    except FairnessError:
+        return False
+    return True
+
+
 _CHECKS = {
     "device": (lambda v: isinstance(v, str) and v.split(":")[0] in ("cpu", "cuda"), "cpu, cuda or cuda:N"),
     "count_device": (lambda v: isinstance(v, str) and v.split(":")[0] in ("meta", "cpu", "cuda"),
@@ -61,6 +72,7 @@ _CHECKS = {
     "threads": (_positive_int, "a positive integer"),
     "train": (_boolean, "true or false"),
     "cuda_graphs": (_boolean, "true or false"),
+    "generate": (lambda v: _generate_ok(v), "PROMPT:NEW, e.g. 512:128, or {prompt: 512, new: 128}"),
     "precision": (lambda v: isinstance(v, str) and len(set(v.split(","))) == len(v.split(","))
                   and set(v.split(",")) <= set(PRECISIONS), "native, autocast, or native,autocast"),
 }
@@ -102,6 +114,8 @@ class MeasureSection:
     train: bool = False  # also time a training step
     cuda_graphs: bool | None = None  # None: on for CUDA (graph replays beside eager)
     precision: str | None = None  # None: native for bfloat16 and float16
+    # also time text generation (causal LMs): "512:128" or {prompt: 512, new: 128}; None: forward passes only
+    generate: str | dict | None = None
 
     @classmethod
     def keys(cls) -> set[str]:
@@ -117,11 +131,11 @@ class MeasureSection:
 
     @staticmethod
     def from_cli(channels_last=None, compile_mode=None, threads=None, train=None, tf32=None, cuda_graphs=None,
-                 precision=None, **given) -> dict:
+                 precision=None, generate=None, **given) -> dict:
         """The options given on a command line, as measure: keys (an option left out is None and
         is not given: the file's value, or the default, stands)."""
         given.update(channels_last=_CHANNELS_LAST.get(channels_last), compile=compile_mode, threads=threads,
-                     train=train, tf32=tf32, cuda_graphs=cuda_graphs, precision=precision)
+                     train=train, tf32=tf32, cuda_graphs=cuda_graphs, precision=precision, generate=generate)
         return {k: v for k, v in given.items() if v is not None}
 
     def merged(self, overrides: dict | None, what: str | None = None) -> "MeasureSection":
@@ -149,4 +163,13 @@ class MeasureSection:
                            channels_last=self.channels_last,
                            compile="default" if self.compile is True else (self.compile or None), tf32=self.tf32,
                            threads=self.threads, train=self.train, cuda_graphs=self.cuda_graphs,
-                           precision=self.precision, **extra)
+                           precision=self.precision, generate=self.generation, **extra)
+
+    @property
+    def generation(self) -> tuple[int, int] | None:
+        if self.generate is None:
+            return None
+        from .indicators.generate import parse_generate
+
+        spec = parse_generate(self.generate)
+        return spec.prompt, spec.new

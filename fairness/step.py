@@ -100,6 +100,9 @@ class RunSettings:
     # Each model in a worker process of its own (isolate.py). Off by default: it costs 25-83% more
     # wall time, and launch-bound ratios between processes are less stable (benchmarks/RESULTS.md).
     isolate: bool = False
+    # (prompt tokens, new tokens): also time text generation, prefill and decode apart, for causal
+    # LMs (indicators/generate.py); None: one forward pass only
+    generate: tuple[int, int] | None = None
 
     @property
     def torch_device(self) -> torch.device:
@@ -133,6 +136,7 @@ class RunSettings:
                 # TF32 and cuDNN's autotuner exist on CUDA only
                 "tf32": self.tf32 if cuda else None, "cudnn_benchmark": self.cudnn_benchmark if cuda else None,
                 "cuda_graphs": self.graphs if cuda else None,
+                **({"generate": {"prompt": self.generate[0], "new": self.generate[1]}} if self.generate else {}),
                 "batch_sizes": list(self.batch_sizes), "min_duration_s": self.min_duration_s,
                 "min_samples": self.min_samples, "warmup_s": self.warmup_s, "isolate": self.isolate}
 

@@ -124,6 +124,10 @@ class Peak:
     tf32: float | None
     half: float  # bfloat16 / float16 tensor cores, FP32 accumulate
     source: str
+    bandwidth: float | None = None  # memory bandwidth, bytes/s, from the same datasheet
+
+
+_TB = 1e12  # bytes/s: datasheets give TB/s (10^12 bytes)
 
 
 _TF = 1e12
@@ -131,11 +135,14 @@ _TF = 1e12
 # figure used here is half of it. Order matters: more specific names first.
 PEAKS = (
     Peak("H200", 67 * _TF, 494.5 * _TF, 989.5 * _TF,
-         "NVIDIA H200 Tensor Core GPU datasheet (SXM; 989 TF32 / 1,979 BF16 TFLOPS with sparsity)"),
+         "NVIDIA H200 Tensor Core GPU datasheet (SXM; 989 TF32 / 1,979 BF16 TFLOPS with sparsity; 4.8 TB/s HBM3e)",
+         4.8 * _TB),
     Peak("H100 PCIe", 51 * _TF, 378 * _TF, 756 * _TF,
-         "NVIDIA H100 Tensor Core GPU datasheet (PCIe; 756 TF32 / 1,513 BF16 TFLOPS with sparsity)"),
+         "NVIDIA H100 Tensor Core GPU datasheet (PCIe; 756 TF32 / 1,513 BF16 TFLOPS with sparsity; 2 TB/s HBM2e)",
+         2.0 * _TB),
     Peak("H100", 67 * _TF, 494.5 * _TF, 989.5 * _TF,
-         "NVIDIA H100 Tensor Core GPU datasheet (SXM; 989 TF32 / 1,979 BF16 TFLOPS with sparsity)"),
+         "NVIDIA H100 Tensor Core GPU datasheet (SXM; 989 TF32 / 1,979 BF16 TFLOPS with sparsity; 3.35 TB/s HBM3)",
+         3.35 * _TB),
     Peak("A100", 19.5 * _TF, 156 * _TF, 312 * _TF,
          "NVIDIA A100 Tensor Core GPU datasheet (156 TF32 / 312 BF16 TFLOPS dense)"),
     Peak("A10G", 31.2 * _TF, 62.5 * _TF, 125 * _TF,
@@ -149,6 +156,14 @@ PEAKS = (
     Peak("T4", 8.1 * _TF, None, 65 * _TF,
          "NVIDIA T4 Tensor Core GPU datasheet (65 FP16 mixed-precision TFLOPS; no BF16 or TF32)"),
 )
+
+
+def peak_bandwidth(device_name: str) -> tuple[float, str] | None:
+    """(memory bandwidth in bytes/s, its source) for this device, or None where the table has none."""
+    for p in PEAKS:
+        if p.match in device_name:
+            return (p.bandwidth, p.source) if p.bandwidth else None
+    return None
 
 
 def peak_flops(device_name: str, dtype: str, tf32: bool) -> tuple[float, str] | None:

@@ -21,13 +21,15 @@ from ..readings import INDICATORS, JUDGED, Indicator, measured, quality
 # models have them (flags.speed_pair), and eager numbers stay beside them, marked host-bound where
 # the host's launches set them.
 COLUMNS = tuple(INDICATORS[k] for k in ("params", "applied", "active", "macs", "flops", "graph_throughput",
-                                        "graph_latency", "throughput", "latency", "peak_memory"))
+                                        "graph_latency", "throughput", "latency", "peak_memory", "ttft",
+                                        "decode_throughput", "kv_cache"))
 # Short headers for LaTeX tables, the unit in a row below them, so that a column is as wide as
 # its numbers (the scale of each is the indicator's: M parameters, G FLOPs, ms, MiB)
 SHORT_HEADS = {"params": ("Params", "M"), "applied": ("Applied", "M"), "active": ("Active", "M"),
                "macs": ("MACs", "G"), "flops": ("FLOPs", "G"), "throughput": ("Throughput", "/s"),
                "latency": ("Latency", "ms"), "graph_throughput": ("Thr., graph", "/s"),
-               "graph_latency": ("Lat., graph", "ms"), "peak_memory": ("Memory", "MiB")}
+               "graph_latency": ("Lat., graph", "ms"), "peak_memory": ("Memory", "MiB"), "ttft": ("TTFT", "ms"),
+               "decode_throughput": ("Decode", "tok/s"), "kv_cache": ("KV cache", "KiB/tok")}
 # Shown only where they differ from the unique count for some model: otherwise a copy of it.
 _PARAM_SENSES = ("applied", "active")
 _SENSE_DIFFERS = 0.01

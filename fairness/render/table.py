@@ -12,6 +12,34 @@ from ..readings import input_text
 from ..units import percent, seconds, si, size
 
 
+def _generation_lines(gen: dict | None) -> list[str]:
+    """--generate: per batch size the prefill, the decode steps and the cache (indicators/generate.py)."""
+    if not gen:
+        return []
+    if gen.get("unavailable"):
+        return ["", f"generation: not timed: {gen['unavailable']}"]
+    rows = [("batch", "TTFT", "TPOT", "decode", "prefill", "KV cache", "floor / TPOT")]
+    notes = []
+    for r in gen["runs"]:
+        if "error" in r:
+            notes.append(f"batch {r['batch_size']}: generation failed: {r['error']}")
+            continue
+        rows.append((r["batch_size"], seconds(r["ttft_s"]), seconds(r["tpot_s"]), si(r["decode_tokens_per_s"], "tok/s"),
+                     si(r["prefill_tokens_per_s"], "tok/s"), f"{size(r['kv_bytes_per_token'])}/token",
+                     percent(r["floor_share"]) if r.get("floor_share") is not None else "n/a"))
+    first = next((r for r in gen["runs"] if "error" not in r), {})
+    kv = first.get("kv_layout") or {}
+    head = (f"generation: {gen['prompt']} prompt tokens, {gen['new']} new, greedy, {first.get('implementation', '')}; "
+            f"KV cache: {kv.get('layers')} layers x {kv.get('kv_heads')} KV heads x {kv.get('head_dim')} x 2")
+    legend = ("TTFT: time to first token (the prefill); TPOT: time per output token, the median decode step (the "
+              "prefill not in it); decode: batch / TPOT; floor / TPOT: the bytes a step must read (weights and "
+              "the cache at the mean context) over the memory bandwidth, as a share of the measured step "
+              "(1: at the memory-bound floor).")
+    if first.get("bandwidth_source"):
+        legend += f" Bandwidth: {first['bandwidth_source']}."
+    return ["", head, ""] + aligned(rows, left={0}) + notes + [legend]
+
+
 def model_table(m: dict, detail: bool = False) -> str:
     """One model's counting indicators, with units and conventions."""
     p, f, mem = m["params"], m["flops"], m["memory"]
@@ -140,7 +168,7 @@ def speed_table(m: dict) -> str:
                          + (f"; compilation took {seconds(tr['compile_s'])}" if tr.get("compile_s") else "")
                          + ("; NOISY" if tr["throughput"]["noisy"] else ""))
     lines = [head, ""] + aligned(rows, left={0})
-    lines += notes
+    lines += notes + _generation_lines(sp.get("generate"))
     work = sp.get("workload")
     if work:
         if work.get("inference_s") is not None:

@@ -1,0 +1,204 @@
+"""Generation: what it costs a causal language model to write text (issue 26).
+
+One forward pass over a fixed sequence is the prefill's cost only. Generation is a prefill over
+the prompt, which gives the first token, then one decode step per further token, each reading
+every weight and the whole KV cache written so far. The two are timed apart:
+
+- time to first token (TTFT): the prefill, prompt tokens in, the first new token's logits out;
+- time per output token (TPOT): a decode step with the cache, the median over the steps (the
+  prefill is not in it), and decode tokens/s = batch / TPOT;
+- KV-cache bytes per token, counted: layers x KV heads x head size x 2 (keys and values) x the
+  dtype's bytes; checked against the cache the model allocates (`allocated_kv_bytes`);
+- the memory-bound floor of a decode step: the bytes it must read (the weights, and the cache
+  at the mean context) over the device's memory bandwidth (indicators/env.py, with its source).
+
+The loop is greedy decoding with transformers' dynamic cache ("dynamic cache, eager"): what a
+plain `generate` call runs. Timed with a synchronize before each host clock read (CUDA events
+would hide nothing here: each step ends in an argmax the next step waits on).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import statistics
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+from ..errors import FairnessError
+
+# runs of the whole prefill-and-decode sequence; the medians over them are reported
+RUNS = 3
+
+
+@dataclass(frozen=True)
+class GenerateSpec:
+    prompt: int  # prompt tokens
+    new: int  # tokens generated: the first from the prefill, the rest from decode steps
+
+    @property
+    def decode_steps(self) -> int:
+        return self.new - 1
+
+
+def parse_generate(text, what: str = "--generate") -> GenerateSpec:
+    """'512:128' (prompt tokens : new tokens), or a config's {prompt: 512, new: 128}."""
+    if isinstance(text, dict):
+        prompt, new = text.get("prompt"), text.get("new")
+        unknown = set(text) - {"prompt", "new"}
+        if unknown:
+            raise FairnessError(f"{what}: unknown key {sorted(unknown)[0]!r}; expected {{prompt: 512, new: 128}}")
+    else:
+        m = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", str(text))
+        prompt, new = (int(m.group(1)), int(m.group(2))) if m else (None, None)
+    ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (prompt, new)) and new >= 2
+    if not ok:
+        raise FairnessError(f"{what} {text!r}: expected PROMPT:NEW, prompt tokens and new tokens, e.g. 512:128 "
+                            f"(at least 1 prompt token and 2 new ones: the first comes from the prefill)")
+    return GenerateSpec(prompt, new)
+
+
+def _config(model, name: str = ""):
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(config, "num_hidden_layers"):
+        who = f"{name} ({type(model).__name__})" if name else type(model).__name__
+        raise FairnessError(f"--generate: {who} is not a transformers language model; generation is measured for "
+                            f"causal LMs (hf:gpt2, hf:llama, hf:mistral, ...)")
+    return config
+
+
+def check_generation(model, spec: GenerateSpec, device: str, name: str) -> None:
+    """A causal LM, on a device that runs, with room for the prompt and the new tokens."""
+    if str(device) == "meta":
+        raise FairnessError("--generate times text generation, which runs the model: give --device cpu or cuda, "
+                            "not meta")
+    config = _config(model, name)
+    if getattr(config, "is_encoder_decoder", False):
+        raise FairnessError(f"--generate: {name} is an encoder-decoder; its generation (the decoder's own length) is "
+                            f"not measured yet, only causal LMs' (hf:gpt2, hf:llama, hf:mistral, ...)")
+    if not callable(getattr(model, "can_generate", None)) or not model.can_generate():
+        raise FairnessError(f"--generate: {name} ({type(model).__name__}) is not a causal language model; give one "
+                            f"that generates text (hf:gpt2, hf:llama, hf:mistral, hf:mixtral, ...)")
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions and spec.prompt + spec.new > positions:
+        raise FairnessError(f"--generate {spec.prompt}:{spec.new}: {spec.prompt + spec.new} tokens, but {name} has "
+                            f"{positions} positions; shorten the prompt or the new tokens")
+
+
+def check_sources(models: list[tuple[str, dict | None, str]], spec: GenerateSpec, device: str) -> None:
+    """Before anything is measured: each (source, kwargs, name) builds a causal LM (on meta, from its
+    config: no memory) with room for the tokens, on a device that runs. One line names the first
+    that does not."""
+    from ..sources import build, parse_source
+
+    if str(device) == "meta":
+        check_generation(None, spec, device, "")
+    for source, kwargs, name in models:
+        if not isinstance(source, str):
+            continue  # a module: checked when it is timed
+        check_generation(build(parse_source(source, kwargs), "meta"), spec, device, name)
+
+
+def kv_layout(model) -> dict:
+    """Layers, KV heads and head size of a decoder's attention (GQA: fewer KV heads than query
+    heads; MQA: one)."""
+    config = _config(model)
+    heads = config.num_attention_heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    return {"layers": config.num_hidden_layers, "kv_heads": kv_heads, "head_dim": head_dim, "query_heads": heads,
+            "sliding_window": getattr(config, "sliding_window", None)}
+
+
+def kv_bytes_per_token(model, dtype: torch.dtype) -> int:
+    """KV-cache bytes one token of one sequence adds: layers x KV heads x head size x 2 x bytes."""
+    k = kv_layout(model)
+    return k["layers"] * k["kv_heads"] * k["head_dim"] * 2 * torch.empty((), dtype=dtype).element_size()
+
+
+def allocated_kv_bytes(cache) -> int:
+    """The bytes of the keys and values a transformers cache holds (every layer)."""
+    layers = getattr(cache, "layers", None)
+    if layers is not None:
+        return sum(t.numel() * t.element_size() for layer in layers for t in (layer.keys, layer.values)
+                   if isinstance(t, torch.Tensor))
+    return sum(t.numel() * t.element_size() for kv in cache for t in kv if isinstance(t, torch.Tensor))
+
+
+def _cache_kwarg(model) -> str:
+    """The name a model's forward takes its cache under (`cache` from transformers 5.2x on)."""
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _sync(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _one_run(model, ids: torch.Tensor, steps: int, device) -> tuple[float, list[float], object]:
+    """One prefill and `steps` greedy decode steps: (prefill seconds, each step's seconds, the cache)."""
+    from transformers import DynamicCache
+
+    key = _cache_kwarg(model)
+    cache = DynamicCache()
+    _sync(device)
+    t0 = time.perf_counter()
+    out = model(input_ids=ids, use_cache=True, **{key: cache})
+    token = out.logits[:, -1].argmax(-1, keepdim=True)
+    _sync(device)
+    prefill = time.perf_counter() - t0
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        out = model(input_ids=token, use_cache=True, **{key: cache})
+        token = out.logits[:, -1].argmax(-1, keepdim=True)
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return prefill, times, cache
+
+
+def time_generation(model, spec: GenerateSpec, batch_size: int, device, dtype: torch.dtype, vocab: int,
+                    weight_bytes: int, bandwidth: tuple[float, str] | None = None) -> dict:
+    """Time to first token, time per output token and decode tokens/s of greedy decoding at one
+    batch size, the KV cache counted and allocated, the peak memory, and the memory-bound floor
+    of a decode step where the device's bandwidth is known. `model` is on `device` in `dtype`."""
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, vocab, (batch_size, spec.prompt), generator=gen).to(device)
+    cuda = torch.device(device).type == "cuda"
+    with torch.inference_mode():
+        _one_run(model, ids[:, : min(spec.prompt, 8)], 2, device)  # warm-up: kernels chosen, caches filled
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(device)
+        runs = [_one_run(model, ids, spec.decode_steps, device) for _ in range(RUNS)]
+    prefill = statistics.median(r[0] for r in runs)
+    steps = [t for r in runs for t in r[1]]
+    tpot = statistics.median(steps)
+    per_token = kv_bytes_per_token(model, dtype)
+    held = spec.prompt + spec.decode_steps  # the last step's token is not written back before the run ends
+    allocated = allocated_kv_bytes(runs[-1][2])
+    out = {"prompt": spec.prompt, "new": spec.new, "batch_size": batch_size, "implementation": "dynamic cache, eager",
+           "ttft_s": prefill, "tpot_s": tpot, "tpot_iqr_s": _iqr(steps), "decode_tokens_per_s": batch_size / tpot,
+           "prefill_tokens_per_s": batch_size * spec.prompt / prefill, "runs": RUNS, "steps": len(steps),
+           "kv_bytes_per_token": per_token, "kv_layout": kv_layout(model),
+           "kv_bytes_allocated": allocated, "kv_tokens_held": batch_size * held,
+           "peak_bytes": torch.cuda.max_memory_allocated(device) if cuda else None}
+    # a decode step reads every weight once and the cache at its context: the mean over the steps
+    mean_context = spec.prompt + spec.decode_steps / 2
+    read = weight_bytes + batch_size * mean_context * per_token
+    out["bytes_read_per_step"] = read
+    if bandwidth:
+        out["floor_s"], out["bandwidth"], out["bandwidth_source"] = read / bandwidth[0], bandwidth[0], bandwidth[1]
+        out["floor_share"] = out["floor_s"] / tpot  # 1: at the memory-bound floor; small: far from it
+    return out
+
+
+def _iqr(xs: list[float]) -> float:
+    q = statistics.quantiles(xs, n=4) if len(xs) >= 2 else [0.0, 0.0, 0.0]
+    return q[2] - q[0]
+
+
+def spec_record(spec: GenerateSpec) -> dict:
+    return asdict(spec)
