@@ -182,3 +182,18 @@ def test_a_numbered_gpu_is_refused_ray_places_the_groups(tmp_path, cluster):
     assert r.exit_code == 2 and r.stderr.strip().splitlines()[-1] == (
         "error: --device cuda:1: with --executor ray each timing group gets a GPU of its own from Ray; give "
         "--device cuda"), r.output
+
+
+def test_the_quality_hook_runs_side_by_side_on_ray(tmp_path, cluster):
+    """One Ray task per model: every model gets the hook's number, as with the local executor."""
+    from test_quality import _config
+
+    script = tmp_path / "h.py"
+    script.write_text("import json, sys\nprint(json.loads(sys.argv[1]).get('width', 16))\n")
+    cfg = _config(tmp_path, f"{sys.executable} {script} '{{kwargs_json}}'")
+    r = run("compare", str(cfg), "-q", "--out", str(tmp_path / "out"), "--executor", "ray")
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    variant = next(m for m in res["models"] if m["role"] == "variant")
+    assert {m["name"]: m["quality"]["acc"] for m in res["models"]} == {
+        "wide": 32.0, "base": 16.0, variant["name"]: float(variant["knobs"]["width"])}
