@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from . import readings as rd
 from .indicators.gpu_state import CLOCK_SPREAD
 from .readings import CLAIM_MISMATCH, INDICATORS, JUDGED, SPEED_NOISE, advantage, num
-from .units import si
+from .units import si, size
 
 SEVERITIES = ("info", "warn", "unfair")
 
@@ -119,6 +119,9 @@ def _noisy(speed: dict) -> list[str]:
     return out
 
 
+GENERATION = ("ttft", "decode_throughput")  # readings' generation speeds (indicators/generate.py)
+
+
 def _judged_speeds(m: dict) -> dict:
     """Per speed ("throughput", "latency"), the numbers a rule may judge, by implementation, each as
     (value, relative half-width of its 95% CI): "stated" (a paper's), "cuda_graph" (replays) and
@@ -137,6 +140,9 @@ def _judged_speeds(m: dict) -> dict:
             ci = (rec or {}).get("ci95")
             nums[impl] = (v, (ci[1] - ci[0]) / 2 / v if ci and key == "throughput" else 0.0)
         out[key] = nums
+    for key in GENERATION:  # --generate: one implementation so far (dynamic cache, eager), medians of 3 runs
+        v = rd.measured(m, key)
+        out[key] = {"eager": (v, 0.0)} if v is not None else {}
     return out
 
 
@@ -679,6 +685,86 @@ def rule_memory_bound(a, b):
                  favours=heavy["name"])]
 
 
+# KV caches this far apart (x or 1/x) at about equal parameters: GQA against MHA is 4-8x
+KV_APART = 1.5
+SAME_PARAMS = 0.25  # "about equal parameters": within 25%
+
+
+def rule_kv_cache(a, b):
+    """At about equal parameters, one model holds far more KV cache per token (MHA against GQA or
+    MQA): at long contexts and large batches the cache, not the weights, sets decode's memory and
+    time, which a comparison of parameters or of one forward pass does not show. It flatters the
+    model with the larger cache."""
+    ka, kb = a.get("kv_cache"), b.get("kv_cache")
+    pr = count_ratio(a, b, "params")
+    if not ka or not kb or pr is None or abs(pr - 1) > SAME_PARAMS:
+        return []
+    r = ka / kb
+    if max(r, 1 / r) < KV_APART:
+        return []
+    heavy = a if r > 1 else b
+    return [Flag("kv-cache", "warn", [a["name"], b["name"]], {"params_ratio": pr, "kv_cache_ratio": r,
+                                                             "kv_bytes_per_token": [ka, kb]},
+                 f"At similar parameters ({pr:.3g}x), {a['name']} holds {r:.3g}x the KV cache per token of "
+                 f"{b['name']} ({size(ka)} against {size(kb)}): at long contexts and large batches the cache, not "
+                 f"the weights, sets decode's memory and time, which parameters and one forward pass do not show.",
+                 "Compare decode tokens/s and peak memory at the context lengths and batch sizes served "
+                 "(--generate PROMPT:NEW).", REF["hardware"], favours=heavy["name"])]
+
+
+def rule_prefill_decode(a, b):
+    """The prefill (time to first token) and the decode steps (tokens/s) name different winners:
+    one forward pass over a sequence does not rank generation."""
+    ttft = rd.ratio("ttft", a.get("ttft"), b.get("ttft"))  # a's speed-up over b
+    decode = rd.ratio("decode_throughput", a.get("decode_throughput"), b.get("decode_throughput"))
+    if not ttft or not decode:
+        return []
+    first, steps = _faster(a, b, ttft), _faster(a, b, decode)
+    if not first or not steps or first == steps:
+        return []
+    return [Flag("prefill-decode", "warn", [a["name"], b["name"]], {"ttft_speedup": ttft, "decode_speedup": decode},
+                 f"{first} reaches the first token sooner ({max(ttft, 1 / ttft):.3g}x) but {steps} decodes faster "
+                 f"({max(decode, 1 / decode):.3g}x the tokens/s): the prefill, which one forward pass over a sequence "
+                 f"times, does not rank generation.",
+                 "Report time to first token and decode tokens/s (or time per output token), each at the batch "
+                 "sizes served.", REF["hardware"], favours=a["name"])]
+
+
+# a decode step this close to its memory-bound floor is set by the bytes it reads; this far from it
+# (at batch 1 on a GPU) by the host's kernel launches
+NEAR_FLOOR, FAR_FROM_FLOOR = 0.5, 0.1
+
+
+def rule_decode_bound(m):
+    """What sets a decode step's time, from its distance to the memory-bound floor (the bytes it
+    must read over the memory bandwidth): near it, memory traffic (FLOPs say little); far from it
+    at batch 1, the host's launches."""
+    runs = [r for r in ((m["record"].get("speed") or {}).get("generate") or {}).get("runs") or []
+            if r.get("floor_share") is not None]
+    if not runs:
+        return []
+    near = [r for r in runs if r["floor_share"] >= NEAR_FLOOR]
+    far = [r for r in runs if r["batch_size"] == 1 and r["floor_share"] < FAR_FROM_FLOOR]
+    out = []
+    if near:
+        r = near[0]
+        out.append(Flag("decode-bound", "info", [m["name"]], {"batch_size": r["batch_size"],
+                                                             "floor_share": r["floor_share"]},
+                        f"{m['name']}: a decode step at batch {r['batch_size']} takes {1 / r['floor_share']:.3g}x the "
+                        f"time to read its weights and KV cache at the memory bandwidth: memory traffic, not "
+                        f"FLOPs, sets its decode speed.", "Compare decode by bytes read and measured tokens/s, not "
+                        "FLOPs.", REF["indicators"], scope="model"))
+    if far:
+        r = far[0]
+        out.append(Flag("decode-bound", "info", [m["name"]], {"batch_size": 1, "floor_share": r["floor_share"]},
+                        f"{m['name']}: a decode step at batch 1 takes {1 / r['floor_share']:.3g}x the time to read "
+                        f"its weights and KV cache: the host's kernel launches, not the model's bytes or FLOPs, set "
+                        f"it (a static cache replayed from a CUDA graph removes them).",
+                        "Compare decode at batch 1 only between implementations that remove the launches.",
+                        REF["hardware"], scope="model"))
+    return out
+
+
 def rule_claimed_capacity(a, b):
     """A paper's baseline that it says it scaled (claims `matched_on`, `scaled_from`) to under half of
     the original's parameters or depth: the comparison as made is against a handicapped model."""
@@ -1012,9 +1098,9 @@ def rule_stated_speedup(a, b):
 PAIR_RULES = (rule_indicators_disagree, rule_parameter_sharing, rule_sparsity, rule_embedding_heavy,
               rule_sequence_length, rule_flops_speed_mismatch, rule_parallelism, rule_memory_bound,
               rule_claimed_capacity, rule_hardware, rule_units, rule_single_indicator, rule_quality_tradeoff,
-              rule_stated_speedup, rule_precision_flip, rule_clocks_moved)
+              rule_stated_speedup, rule_precision_flip, rule_clocks_moved, rule_kv_cache, rule_prefill_decode)
 MODEL_RULES = (rule_wrong_model, rule_assumed_input, rule_model_units, rule_measurement_quality, rule_claim_mismatch,
-               rule_variant_capacity, rule_gpu_throttled)
+               rule_variant_capacity, rule_gpu_throttled, rule_decode_bound)
 CLAIM_AWARE = (rule_parameter_sharing, rule_sparsity, rule_single_indicator)
 
 

@@ -30,9 +30,10 @@ VERDICTS = ("fair", "insufficient", "questionable", "unfair")  # in rising order
 # sparsity, input length, depth, memory traffic) before its symptoms (FLOPs that do not become time, a
 # winner that flips with the batch, indicators that disagree), measurement notes last.
 KIND_ORDER = ("wrong-model", "units", "capacity-handicap", "parameter-sharing", "sparsity", "sequence-length", "claim-mismatch",
-              "embedding-heavy", "parallelism", "memory-bound", "flops-speed-mismatch", "hardware-mismatch",
-              "quality-tradeoff", "batch-flip", "precision-flip", "single-indicator", "indicators-disagree", "incomplete-count", "noisy-timing",
-              "clocks-moved", "gpu-throttled", "assumed-input")
+              "embedding-heavy", "kv-cache", "parallelism", "memory-bound", "flops-speed-mismatch", "hardware-mismatch",
+              "quality-tradeoff", "batch-flip", "precision-flip", "prefill-decode", "single-indicator",
+              "indicators-disagree", "incomplete-count", "noisy-timing", "decode-bound", "clocks-moved", "gpu-throttled",
+              "assumed-input")
 
 
 def roles(models: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:

@@ -112,8 +112,9 @@ def _generation(m: dict, pick) -> dict | None:
     return pick(runs, key=lambda r: r["batch_size"]) if runs else None
 
 # The cost indicators a comparison is judged on, in the order reports list them. Applied and
-# active parameters, activations and bytes moved explain these; they are not judged alone.
-JUDGED = ("params", "flops", "throughput", "latency", "peak_memory")
+# active parameters, activations and bytes moved explain these; they are not judged alone. Time
+# to first token and decode tokens/s exist where generation was timed (--generate).
+JUDGED = ("params", "flops", "throughput", "latency", "peak_memory", "ttft", "decode_throughput")
 
 
 # where a claims file keeps a parameter sense the indicators call by a shorter name

@@ -87,3 +87,59 @@ def test_measure_generate_writes_each_batch_size(tmp_path):
 def test_bad_generate_is_one_line_exit_2(args, expected):
     device = [] if "--device" in args else ["--device", "cpu"]
     one_line_exit_2(run("measure", *args, *device, "-q"), expected)
+
+
+def _lm(name, role, params, kv, ttft, decode, floor_share=None):
+    """A record as --generate writes it: TTFT at batch 1, decode tokens/s at batch 64."""
+    runs = [{"batch_size": 1, "ttft_s": ttft, "decode_tokens_per_s": decode[0], "kv_bytes_per_token": kv,
+             "floor_share": floor_share},
+            {"batch_size": 64, "ttft_s": ttft * 20, "decode_tokens_per_s": decode[1], "kv_bytes_per_token": kv}]
+    return {"name": name, "role": role, "params": {"unique": params}, "speed": {"generate": {"runs": runs}}}
+
+
+# Labelled from issue 26's table before the rules ran (H200, bf16, prompt 512, 128 new): Llama-style
+# 124M with 4 KV heads of 12 against GPT-2 124M. KV cache per token in bfloat16: 12 layers x 12 heads
+# x 64 x 2 x 2 = 36,864 B for GPT-2, a third of it (12,288 B) for the GQA Llama. Static cache: the
+# Llama decodes faster at batch 1 (406 against 338 tokens/s), GPT-2 at batch 64 (27,310 against
+# 23,370); its forward pass (the prefill) was 1.46x GPT-2's.
+LLAMA = _lm("Llama-124M", "proposed", 124e6, 12288, 0.010 / 1.46, (406, 23370))
+GPT2 = _lm("GPT-2", "baseline", 124e6, 36864, 0.010, (338, 27310))
+
+
+def _findings(a, b):
+    from fairness.judgement import judge
+
+    j = judge({"models": [a, b], "environment": {}})
+    return {f["id"]: f for f in j["findings"]}, j
+
+
+def test_a_prefill_win_that_decode_reverses_counts_against_the_comparison():
+    found, j = _findings(LLAMA, GPT2)
+    f = found["prefill-decode"]
+    assert f["severity"] == "warn" and f["cuts"] == "against"
+    assert f["message"].startswith("Llama-124M reaches the first token sooner (1.46x) but GPT-2 decodes faster "
+                                   "(1.17x the tokens/s)")
+    # the GQA model's smaller cache flatters GPT-2, the baseline: a note for the Llama, not against it
+    kv = found["kv-cache"]
+    assert kv["cuts"] == "for" and "0.333x the KV cache per token" in kv["message"]
+    assert j["verdict"] == "questionable"
+
+
+def test_an_mha_model_against_gqa_at_equal_parameters_is_flattered_by_its_cache():
+    mha = {**GPT2, "role": "proposed", "name": "MHA"}
+    gqa = {**LLAMA, "role": "baseline", "name": "GQA"}
+    # the MHA model is faster on both, so only the cache's cost is hidden by the comparison
+    mha = _lm("MHA", "proposed", 124e6, 36864, 0.008, (420, 30000))
+    gqa = _lm("GQA", "baseline", 124e6, 12288, 0.010, (406, 23370))
+    found, _ = _findings(mha, gqa)
+    assert found["kv-cache"]["cuts"] == "against" and "3x the KV cache per token" in found["kv-cache"]["message"]
+    assert "prefill-decode" not in found
+
+
+def test_what_sets_a_decode_step_is_said_per_model():
+    from fairness.flags import rule_decode_bound, view
+
+    near = rule_decode_bound(view(_lm("A", "proposed", 1e8, 1000, 0.01, (100, 1000), floor_share=0.7)))
+    far = rule_decode_bound(view(_lm("B", "proposed", 1e8, 1000, 0.01, (100, 1000), floor_share=0.02)))
+    assert len(near) == 1 and "1.43x the time to read its weights" in near[0].message and "memory traffic" in near[0].message
+    assert len(far) == 1 and "host's kernel launches" in far[0].message and near[0].severity == far[0].severity == "info"
