@@ -459,6 +459,15 @@ Examples:
       --baseline timm:resnet50 --baseline-image-size 224 --match flops --no-speed
   fairness compare examples/albert_vs_bert.yaml --baseline-kwarg num_hidden_layers=6 --seq-len 256 \\
       --count-device cpu
+  fairness compare examples/paper/efficientnet_vs_resnet.yaml   # with the ResNet family's curve
+  fairness compare examples/digits/compare.yaml                 # every variant trained (quality hook)
+
+\b
+A config may name a family's published members (curve:, with their quality and a citation):
+they are measured beside the models, and the report says how far the proposed model sits above
+or below the family's curve at equal parameters, FLOPs and speed. A quality: hook (a command or a
+python function) trains and evaluates the compared models and every variant; its answers are
+cached in --out. The README's "fairness compare" section documents both.
 
 \b
 Each model takes its own constructor arguments (--proposed-kwarg, --baseline-kwarg KEY=VALUE,

@@ -687,7 +687,9 @@ def rule_memory_bound(a, b):
 
 # KV caches this far apart (x or 1/x) at about equal parameters: GQA against MHA is 4-8x
 KV_APART = 1.5
-SAME_PARAMS = 0.25  # "about equal parameters": within 25%
+# parameters this close (within 25%) let the KV cache, not the weights, tell two decoders apart: wider
+# than SAME_PARAMS (5%, "equal parameters"), as two 124M models of different families differ by 10%
+KV_SIMILAR_PARAMS = 0.25
 
 
 def rule_kv_cache(a, b):
@@ -697,7 +699,7 @@ def rule_kv_cache(a, b):
     model with the larger cache."""
     ka, kb = a.get("kv_cache"), b.get("kv_cache")
     pr = count_ratio(a, b, "params")
-    if not ka or not kb or pr is None or abs(pr - 1) > SAME_PARAMS:
+    if not ka or not kb or pr is None or max(pr, 1 / pr) > 1 + KV_SIMILAR_PARAMS:
         return []
     r = ka / kb
     if max(r, 1 / r) < KV_APART:
