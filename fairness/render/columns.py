@@ -91,7 +91,8 @@ def ratio_keys(models: list[dict]) -> set[str]:
     for k in ("throughput", "latency"):
         if proposed and base and all(measured(m, "graph_" + k) is not None for m in (proposed, base)):
             keys = (keys - {k}) | {"graph_" + k}
-    return keys
+    # an indicator no model has (generation where --generate was not given) is no column
+    return {k for k in keys if any(measured(m, k) is not None for m in models)}
 
 
 def quality_keys(models: list[dict], results: dict | None = None) -> list[str]:
