@@ -96,9 +96,14 @@ INDICATORS = {i.key: i for i in (
               lambda m: _at(m, "speed", "cuda_graph", "latency", "median_s")),
     Indicator("peak_memory", "peak memory", "Peak memory (MiB)", 2**20, COST,
               lambda m: _at(m, "memory", "peak_bytes"), digits=1),
-    # --generate (indicators/generate.py): decode at the largest batch timed, the prefill at the smallest
+    # --generate (indicators/generate.py): decode at the largest batch timed, the prefill at the smallest;
+    # the dynamic cache called eagerly (what a plain `generate` runs), and the static cache's decode
+    # step replayed from a CUDA graph
     Indicator("decode_throughput", "decode throughput", "Decode (tokens/s)", 1.0, SPEED,
               lambda m: (_generation(m, max) or {}).get("decode_tokens_per_s"), digits=1, higher_is_better=True),
+    Indicator("graph_decode_throughput", "decode throughput with CUDA graphs", "Decode, CUDA graph (tokens/s)", 1.0,
+              SPEED, lambda m: (_generation(m, max, GRAPH_DECODE) or {}).get("decode_tokens_per_s"), digits=1,
+              higher_is_better=True),
     Indicator("ttft", "time to first token", "Time to first token (ms)", 1e-3, SPEED,
               lambda m: (_generation(m, min) or {}).get("ttft_s")),
     Indicator("kv_cache", "KV-cache bytes per token", "KV cache (KiB/token)", 2**10, COST,
@@ -106,9 +111,14 @@ INDICATORS = {i.key: i for i in (
 )}
 
 
-def _generation(m: dict, pick) -> dict | None:
-    """The generation run (speed.generate.runs) at the batch size `pick` (max or min) chooses."""
-    runs = [r for r in _at(m, "speed", "generate", "runs") or [] if "error" not in r]
+EAGER_DECODE, GRAPH_DECODE = "dynamic cache, eager", "static cache, CUDA graph"  # indicators/generate.py
+
+
+def _generation(m: dict, pick, implementation: str = EAGER_DECODE) -> dict | None:
+    """The generation run (speed.generate.runs) of one implementation at the batch size `pick` (max
+    or min) chooses. Records written before implementations were named hold the dynamic cache's."""
+    runs = [r for r in _at(m, "speed", "generate", "runs") or []
+            if "error" not in r and r.get("implementation", EAGER_DECODE) == implementation]
     return pick(runs, key=lambda r: r["batch_size"]) if runs else None
 
 # The cost indicators a comparison is judged on, in the order reports list them. Applied and

@@ -327,7 +327,7 @@ def _generation(runs: list[Runnable], speeds: list[dict], s: RunSettings, env: d
     A model that does not generate text says why; a batch size that fails (out of memory) says so and
     the next is not tried."""
     from .indicators.env import peak_bandwidth
-    from .indicators.generate import GenerateSpec, check_generation, time_generation
+    from .indicators.generate import GenerateSpec, check_generation, implementations, time_generation
 
     spec = GenerateSpec(*s.generate)
     cuda = s.torch_device.type == "cuda"
@@ -345,19 +345,23 @@ def _generation(runs: list[Runnable], speeds: list[dict], s: RunSettings, env: d
             continue
         dtype = getattr(torch, s.dtype)
         weights = sum(p.numel() * p.element_size() for p in module.parameters())
-        out = []
+        out, full = [], False
         for b in batches:
-            progress(f"{run.name}@{b}: generation, {spec.prompt} prompt tokens, {spec.new} new (prefill, then "
-                     f"decode steps with the KV cache)")
-            autocast = torch.autocast(s.torch_device.type, dtype=dtype) if run.precision == "autocast" \
-                else contextlib.nullcontext()
-            try:
-                with autocast:
-                    out.append(time_generation(module, spec, b, s.device, dtype, module.config.vocab_size, weights,
-                                               bandwidth))
-            except Exception as e:  # out of memory at a large batch: the smaller ones stand
-                out.append({"batch_size": b, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"})
-                free_cache(s.torch_device)
+            for impl in implementations(s.device):
+                progress(f"{run.name}@{b}: generation ({impl}), {spec.prompt} prompt tokens, {spec.new} new")
+                autocast = torch.autocast(s.torch_device.type, dtype=dtype) if run.precision == "autocast" \
+                    else contextlib.nullcontext()
+                try:
+                    with autocast:
+                        out.append(time_generation(module, spec, b, s.device, dtype, module.config.vocab_size,
+                                                   weights, bandwidth, impl))
+                except Exception as e:  # a graph that cannot be captured; out of memory at a large batch
+                    why = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
+                    out.append({"batch_size": b, "implementation": impl, "error": why})
+                    progress(f"{run.name}@{b}: generation ({impl}) failed: {why}")
+                    free_cache(s.torch_device)
+                    full = full or "out of memory" in why.lower()
+            if full:  # the smaller batch sizes stand; a larger one would not fit either
                 break
         rec["generate"] = {"prompt": spec.prompt, "new": spec.new, "runs": out, "weight_bytes": weights}
 

@@ -10,7 +10,7 @@ import torch
 
 from cli_run import one_line_exit_2, run
 from fairness.errors import FairnessError
-from fairness.indicators.generate import (GenerateSpec, RUNS, kv_bytes_per_token, parse_generate,
+from fairness.indicators.generate import (DYNAMIC, STATIC, GenerateSpec, RUNS, kv_bytes_per_token, parse_generate,
                                           time_generation)
 
 transformers = pytest.importorskip("transformers")
@@ -45,6 +45,9 @@ def test_kv_cache_bytes_counted_match_the_cache_allocated(kv_heads, dtype, expec
     # after the prefill (10 tokens) and 4 decode steps, 14 tokens of each of the 3 sequences are held
     assert r["kv_tokens_held"] == 3 * 14 and r["kv_bytes_allocated"] == expected * 3 * 14
     assert r["steps"] == RUNS * 4 and r["decode_tokens_per_s"] == pytest.approx(3 / r["tpot_s"])
+    # a static cache is allocated for every position it may hold: the prompt and the new tokens
+    s = time_generation(model, spec, 3, "cpu", dtype, 128, weight_bytes=0, impl=STATIC)
+    assert s["implementation"] == STATIC and s["kv_bytes_allocated"] == expected * 3 * 15 and s["steps"] == RUNS * 4
 
 
 class SlowPrefill(torch.nn.Module):
@@ -73,7 +76,9 @@ def test_measure_generate_writes_each_batch_size(tmp_path):
     assert r.exit_code == 0, r.output
     assert "generation: 16 prompt tokens, 4 new" in r.output and "TTFT" in r.output
     gen = json.loads(out.read_text())["models"][0]["speed"]["generate"]
-    assert [x["batch_size"] for x in gen["runs"]] == [1, 2]
+    # on the CPU: the dynamic cache and the static one, both eager, at each batch size
+    assert [(x["batch_size"], x["implementation"]) for x in gen["runs"]] == [(1, DYNAMIC), (1, STATIC), (2, DYNAMIC),
+                                                                             (2, STATIC)]
     assert all(x["kv_bytes_per_token"] == 2 * 4 * 16 * 2 * 4 for x in gen["runs"])
 
 
@@ -143,3 +148,19 @@ def test_what_sets_a_decode_step_is_said_per_model():
     far = rule_decode_bound(view(_lm("B", "proposed", 1e8, 1000, 0.01, (100, 1000), floor_share=0.02)))
     assert len(near) == 1 and "1.43x the time to read its weights" in near[0].message and "memory traffic" in near[0].message
     assert len(far) == 1 and "host's kernel launches" in far[0].message and near[0].severity == far[0].severity == "info"
+
+
+def test_the_static_cache_decodes_the_same_tokens_as_the_dynamic_one():
+    """Greedy decoding writes each token's keys and values at its position: the static cache,
+    written at explicit positions, holds what the dynamic one holds (its last slot, for a token not
+    yet fed back, aside), so both decode the same tokens."""
+    from fairness.indicators.generate import _one_run
+
+    model = tiny_llama()
+    ids = torch.randint(0, 128, (2, 7), generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        _, _, dynamic = _one_run(model, ids, 4, "cpu", DYNAMIC)
+        _, _, static = _one_run(model, ids, 4, "cpu", STATIC)
+    for d, s in zip(dynamic.layers, static.layers):
+        assert torch.allclose(s.keys[:, :, :11], d.keys, atol=1e-5) and torch.allclose(s.values[:, :, :11], d.values,
+                                                                                          atol=1e-5)

@@ -12,9 +12,11 @@ every weight and the whole KV cache written so far. The two are timed apart:
 - the memory-bound floor of a decode step: the bytes it must read (the weights, and the cache
   at the mean context) over the device's memory bandwidth (indicators/env.py, with its source).
 
-The loop is greedy decoding with transformers' dynamic cache ("dynamic cache, eager"): what a
-plain `generate` call runs. Timed with a synchronize before each host clock read (CUDA events
-would hide nothing here: each step ends in an argmax the next step waits on).
+The loop is greedy decoding, in named implementations: transformers' dynamic cache called
+eagerly (what a plain `generate` call runs), a static cache preallocated for the prompt and the
+new tokens, and on CUDA that static cache's decode step captured once in a CUDA graph and
+replayed (no host launches per step). Timed with a synchronize before each host clock read (CUDA
+events would hide nothing here: each step ends in an argmax the next step waits on).
 """
 
 from __future__ import annotations
@@ -138,48 +140,105 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _one_run(model, ids: torch.Tensor, steps: int, device) -> tuple[float, list[float], object]:
-    """One prefill and `steps` greedy decode steps: (prefill seconds, each step's seconds, the cache)."""
-    from transformers import DynamicCache
+# how the decode steps run: transformers' dynamic cache called eagerly (what a plain `generate` runs),
+# a static cache preallocated for prompt + new tokens (eager), and that static cache's decode step
+# captured once in a CUDA graph and replayed (CUDA only: no host launches per step)
+DYNAMIC, STATIC, STATIC_GRAPH = "dynamic cache, eager", "static cache, eager", "static cache, CUDA graph"
 
+
+def implementations(device) -> tuple[str, ...]:
+    """The implementations timed on `device`: on CUDA the dynamic cache and the replayed static one;
+    on the CPU, which has no graphs, the dynamic and the static cache, both eager."""
+    return (DYNAMIC, STATIC_GRAPH) if torch.device(device).type == "cuda" else (DYNAMIC, STATIC)
+
+
+def _new_cache(model, impl: str, length: int):
+    from transformers import DynamicCache, StaticCache
+
+    return DynamicCache() if impl == DYNAMIC else StaticCache(config=model.config, max_cache_len=length)
+
+
+def _step(model, key: str, cache, token, position):
+    kwargs = {} if position is None else {"cache_position": position}
+    out = model(input_ids=token, use_cache=True, **{key: cache}, **kwargs)
+    return out.logits[:, -1].argmax(-1, keepdim=True)
+
+
+def _one_run(model, ids: torch.Tensor, steps: int, device, impl: str = DYNAMIC) -> tuple[float, list[float], object]:
+    """One prefill and `steps` greedy decode steps: (prefill seconds, each step's seconds, the cache).
+    A static cache is written at explicit positions; its CUDA graph is captured after the prefill
+    (the capture is not timed) and replayed once per step, the token and position copied into the
+    graph's input buffers first."""
     key = _cache_kwarg(model)
-    cache = DynamicCache()
+    prompt = ids.shape[1]
+    cache = _new_cache(model, impl, prompt + steps + 1)
+    static = impl != DYNAMIC
+    positions = torch.arange(prompt, device=ids.device) if static else None
     _sync(device)
     t0 = time.perf_counter()
-    out = model(input_ids=ids, use_cache=True, **{key: cache})
-    token = out.logits[:, -1].argmax(-1, keepdim=True)
+    token = _step(model, key, cache, ids, positions)
     _sync(device)
     prefill = time.perf_counter() - t0
     times = []
-    for _ in range(steps):
+    if impl == STATIC_GRAPH:
+        replay, token_in, position_in, token_out = _captured(model, key, cache, token, prompt)
+        for i in range(steps):
+            t0 = time.perf_counter()
+            token_in.copy_(token)
+            position_in.fill_(prompt + i)
+            replay()
+            token = token_out.clone()
+            _sync(device)
+            times.append(time.perf_counter() - t0)
+        return prefill, times, cache
+    for i in range(steps):
         t0 = time.perf_counter()
-        out = model(input_ids=token, use_cache=True, **{key: cache})
-        token = out.logits[:, -1].argmax(-1, keepdim=True)
+        token = _step(model, key, cache, token, torch.tensor([prompt + i], device=ids.device) if static else None)
         _sync(device)
         times.append(time.perf_counter() - t0)
     return prefill, times, cache
 
 
+def _captured(model, key: str, cache, token, prompt: int):
+    """The decode step captured in a CUDA graph over input buffers (the token, its position): warmed
+    up on a side stream first, as torch.cuda.graphs asks; the warm-up writes the cache slot the first
+    replay writes again."""
+    token_in, position_in = token.clone(), torch.tensor([prompt], device=token.device)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(2):
+            _step(model, key, cache, token_in, position_in)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        token_out = _step(model, key, cache, token_in, position_in)
+    return graph.replay, token_in, position_in, token_out
+
+
 def time_generation(model, spec: GenerateSpec, batch_size: int, device, dtype: torch.dtype, vocab: int,
-                    weight_bytes: int, bandwidth: tuple[float, str] | None = None) -> dict:
+                    weight_bytes: int, bandwidth: tuple[float, str] | None = None, impl: str = DYNAMIC) -> dict:
     """Time to first token, time per output token and decode tokens/s of greedy decoding at one
-    batch size, the KV cache counted and allocated, the peak memory, and the memory-bound floor
-    of a decode step where the device's bandwidth is known. `model` is on `device` in `dtype`."""
+    batch size in one implementation, the KV cache counted and allocated, the peak memory, and the
+    memory-bound floor of a decode step where the device's bandwidth is known. `model` is on
+    `device` in `dtype`."""
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(0, vocab, (batch_size, spec.prompt), generator=gen).to(device)
     cuda = torch.device(device).type == "cuda"
     with torch.inference_mode():
-        _one_run(model, ids[:, : min(spec.prompt, 8)], 2, device)  # warm-up: kernels chosen, caches filled
+        _one_run(model, ids[:, : min(spec.prompt, 8)], 2, device, impl)  # warm-up: kernels chosen, caches filled
         if cuda:
             torch.cuda.reset_peak_memory_stats(device)
-        runs = [_one_run(model, ids, spec.decode_steps, device) for _ in range(RUNS)]
+        runs = [_one_run(model, ids, spec.decode_steps, device, impl) for _ in range(RUNS)]
     prefill = statistics.median(r[0] for r in runs)
     steps = [t for r in runs for t in r[1]]
     tpot = statistics.median(steps)
     per_token = kv_bytes_per_token(model, dtype)
-    held = spec.prompt + spec.decode_steps  # the last step's token is not written back before the run ends
+    # a dynamic cache holds what was written (the last step's token is not written back before the
+    # run ends); a static one is allocated for every position it may hold
+    held = spec.prompt + spec.decode_steps + (0 if impl == DYNAMIC else 1)
     allocated = allocated_kv_bytes(runs[-1][2])
-    out = {"prompt": spec.prompt, "new": spec.new, "batch_size": batch_size, "implementation": "dynamic cache, eager",
+    out = {"prompt": spec.prompt, "new": spec.new, "batch_size": batch_size, "implementation": impl,
            "ttft_s": prefill, "tpot_s": tpot, "tpot_iqr_s": _iqr(steps), "decode_tokens_per_s": batch_size / tpot,
            "prefill_tokens_per_s": batch_size * spec.prompt / prefill, "runs": RUNS, "steps": len(steps),
            "kv_bytes_per_token": per_token, "kv_layout": kv_layout(model),

@@ -22,14 +22,15 @@ from ..readings import INDICATORS, JUDGED, Indicator, measured, quality
 # the host's launches set them.
 COLUMNS = tuple(INDICATORS[k] for k in ("params", "applied", "active", "macs", "flops", "graph_throughput",
                                         "graph_latency", "throughput", "latency", "peak_memory", "ttft",
-                                        "decode_throughput", "kv_cache"))
+                                        "graph_decode_throughput", "decode_throughput", "kv_cache"))
 # Short headers for LaTeX tables, the unit in a row below them, so that a column is as wide as
 # its numbers (the scale of each is the indicator's: M parameters, G FLOPs, ms, MiB)
 SHORT_HEADS = {"params": ("Params", "M"), "applied": ("Applied", "M"), "active": ("Active", "M"),
                "macs": ("MACs", "G"), "flops": ("FLOPs", "G"), "throughput": ("Throughput", "/s"),
                "latency": ("Latency", "ms"), "graph_throughput": ("Thr., graph", "/s"),
                "graph_latency": ("Lat., graph", "ms"), "peak_memory": ("Memory", "MiB"), "ttft": ("TTFT", "ms"),
-               "decode_throughput": ("Decode", "tok/s"), "kv_cache": ("KV cache", "KiB/tok")}
+               "decode_throughput": ("Decode", "tok/s"), "graph_decode_throughput": ("Dec., graph", "tok/s"),
+               "kv_cache": ("KV cache", "KiB/tok")}
 # Shown only where they differ from the unique count for some model: otherwise a copy of it.
 _PARAM_SENSES = ("applied", "active")
 _SENSE_DIFFERS = 0.01
@@ -88,7 +89,7 @@ def ratio_keys(models: list[dict]) -> set[str]:
     proposed = next((m for m in models if m["role"] == "proposed"), None)
     base = next((m for m in models if m["role"] == "baseline"), None)
     keys = set(JUDGED)
-    for k in ("throughput", "latency"):
+    for k in ("throughput", "latency", "decode_throughput"):
         if proposed and base and all(measured(m, "graph_" + k) is not None for m in (proposed, base)):
             keys = (keys - {k}) | {"graph_" + k}
     # an indicator no model has (generation where --generate was not given) is no column

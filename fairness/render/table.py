@@ -18,18 +18,19 @@ def _generation_lines(gen: dict | None) -> list[str]:
         return []
     if gen.get("unavailable"):
         return ["", f"generation: not timed: {gen['unavailable']}"]
-    rows = [("batch", "TTFT", "TPOT", "decode", "prefill", "KV cache", "floor / TPOT")]
+    rows = [("batch", "implementation", "TTFT", "TPOT", "decode", "prefill", "KV cache", "floor / TPOT")]
     notes = []
     for r in gen["runs"]:
         if "error" in r:
-            notes.append(f"batch {r['batch_size']}: generation failed: {r['error']}")
+            notes.append(f"batch {r['batch_size']}: generation ({r.get('implementation', '')}) failed: {r['error']}")
             continue
-        rows.append((r["batch_size"], seconds(r["ttft_s"]), seconds(r["tpot_s"]), si(r["decode_tokens_per_s"], "tok/s"),
-                     si(r["prefill_tokens_per_s"], "tok/s"), f"{size(r['kv_bytes_per_token'])}/token",
+        rows.append((r["batch_size"], r.get("implementation", ""), seconds(r["ttft_s"]), seconds(r["tpot_s"]),
+                     si(r["decode_tokens_per_s"], "tok/s"), si(r["prefill_tokens_per_s"], "tok/s"),
+                     f"{size(r['kv_bytes_per_token'])}/token",
                      percent(r["floor_share"]) if r.get("floor_share") is not None else "n/a"))
     first = next((r for r in gen["runs"] if "error" not in r), {})
     kv = first.get("kv_layout") or {}
-    head = (f"generation: {gen['prompt']} prompt tokens, {gen['new']} new, greedy, {first.get('implementation', '')}; "
+    head = (f"generation: {gen['prompt']} prompt tokens, {gen['new']} new, greedy; "
             f"KV cache: {kv.get('layers')} layers x {kv.get('kv_heads')} KV heads x {kv.get('head_dim')} x 2")
     legend = ("TTFT: time to first token (the prefill); TPOT: time per output token, the median decode step (the "
               "prefill not in it); decode: batch / TPOT; floor / TPOT: the bytes a step must read (weights and "
@@ -37,7 +38,7 @@ def _generation_lines(gen: dict | None) -> list[str]:
               "(1: at the memory-bound floor).")
     if first.get("bandwidth_source"):
         legend += f" Bandwidth: {first['bandwidth_source']}."
-    return ["", head, ""] + aligned(rows, left={0}) + notes + [legend]
+    return ["", head, ""] + aligned(rows, left={0, 1}) + notes + [legend]
 
 
 def model_table(m: dict, detail: bool = False) -> str:
