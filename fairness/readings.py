@@ -60,6 +60,8 @@ class Indicator:
 
     def words(self, r: float, other: str) -> str:
         """A ratio in words: '0.25x the FLOPs of B', '2.13x the throughput of B'."""
+        if self.key == "ttft":
+            return f"{r:.3g}x as fast to the first token as {other}"
         if self.convention == SPEED and not self.higher_is_better:
             return f"{r:.3g}x as fast as {other} at batch 1" + (" (CUDA graphs)" if self.key == "graph_latency" else "")
         return f"{r:.3g}x the {self.label} of {other}"

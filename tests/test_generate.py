@@ -164,3 +164,25 @@ def test_the_static_cache_decodes_the_same_tokens_as_the_dynamic_one():
     for d, s in zip(dynamic.layers, static.layers):
         assert torch.allclose(s.keys[:, :, :11], d.keys, atol=1e-5) and torch.allclose(s.values[:, :, :11], d.values,
                                                                                           atol=1e-5)
+
+
+def test_a_compare_with_generation_renders_every_format(tmp_path):
+    """Tiny Llama (one KV head) against tiny GPT-2 on the CPU, with --generate: the generation
+    columns reach every format (the matched figure and the LaTeX layout once had no place for them)."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("""
+name: tiny-llama-vs-gpt2
+proposed: {name: Llama-tiny, source: hf:llama, kwargs: {hidden_size: 64, intermediate_size: 192, num_hidden_layers: 2,
+           num_attention_heads: 4, num_key_value_heads: 1, vocab_size: 256, max_position_embeddings: 64}}
+baseline: {name: GPT-2-tiny, source: hf:gpt2, kwargs: {n_layer: 2, n_embd: 64, n_head: 4, vocab_size: 256, n_positions: 64}}
+match: [params]
+strategies: [width]
+measure: {device: cpu, batch: [1], min_time: 0.05, seq_len: 16, generate: "16:4"}
+""")
+    r = run("compare", str(cfg), "-q", "--out", str(tmp_path / "out"))
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    kv = {f["id"]: f for f in res["flags"]}["kv-cache"]
+    assert "0.25x the KV cache per token" in kv["message"]  # one KV head of four
+    assert "{TTFT}" in (tmp_path / "out" / "table.tex").read_text()
+    assert "Time to first token" in (tmp_path / "out" / "report.html").read_text()

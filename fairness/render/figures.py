@@ -70,7 +70,7 @@ _GROUP_COLORS = {"params": "#1f77b4", "applied": "#1f77b4", "active": "#1f77b4",
 _OTHER_COLOR = "#17becf"
 # a panel of a row of five is under an inch wide: its label must be too
 _SHORT_NAMES = {"params": "parameters", "flops": "FLOPs", "throughput": "throughput", "latency": "latency",
-                "peak_memory": "memory"}
+                "peak_memory": "memory", "ttft": "first token", "decode_throughput": "decode"}
 _WIDE_SPAN = 5.0  # values spanning this factor or more get a log axis: on a linear one the small ones crowd at 0
 
 

@@ -37,7 +37,8 @@ _SAFETY = 0.97  # of the line width: the estimate's margin for fonts it did not 
 
 # Which columns go in the first tabular when not all fit: the judged indicators and quality first
 _PRIORITY = ("params", "flops", "quality", "graph_throughput", "graph_latency", "throughput", "latency",
-             "peak_memory", "applied", "active", "macs")
+             "peak_memory", "ttft", "graph_decode_throughput", "decode_throughput", "kv_cache", "applied", "active",
+             "macs")
 
 
 def _text_pt(s: str) -> float:
