@@ -114,14 +114,20 @@ def frontier(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
+def polyline(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The curve as drawn and read: the frontier, then flat past the last member that improves on
+    the cheaper ones, to the dearest member."""
+    front = frontier(points)
+    dearest = max(points)[0]
+    return front + [(dearest, front[-1][1])] if dearest > front[-1][0] else front
+
+
 def quality_at(points: list[tuple[float, float]], c: float) -> float | None:
     """The best quality the curve's members reach at cost `c` or less, linear in log(cost)
-    between the frontier's points; None outside the members' range (never extrapolated)."""
+    between the polyline's points; None outside the members' range (never extrapolated)."""
     if len(points) < 2 or not min(p[0] for p in points) <= c <= max(p[0] for p in points):
         return None
-    front = frontier(points)
-    if c >= front[-1][0]:  # past the last member that improves on the cheaper ones: flat
-        return front[-1][1]
+    front = polyline(points)
     for (c0, q0), (c1, q1) in zip(front, front[1:]):
         if c0 <= c <= c1:
             return q0 + (q1 - q0) * math.log(c / c0) / math.log(c1 / c0)

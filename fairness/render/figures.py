@@ -279,13 +279,12 @@ def _panel_key(models: list[dict], key: str, curve: dict | None) -> str:
 def _curve_line(ax, row: dict, key: str) -> bool:
     """The family's curve on one panel: its frontier through the members (curve.py), straight
     between them on the log axis its interpolation is linear on, flat to the dearest member."""
-    from ..curve import cost, frontier
+    from ..curve import cost, polyline
 
     points = [(cost(key, m["value"]), m["quality"]) for m in row.get("members") or [] if m["value"]]
     if len(points) < 2:
         return False
-    front = frontier(points)
-    front += [(max(points)[0], front[-1][1])] if max(points)[0] > front[-1][0] else []
+    front = polyline(points)
     scale = INDICATORS[key].scale
     ax.plot([cost(key, c) / scale for c, _ in front], [q for _, q in front], color="#9e9e9e", linewidth=0.9,
             zorder=1, solid_capstyle="round")

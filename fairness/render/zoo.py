@@ -257,14 +257,12 @@ _COLOR_NAMES = {"C0": "blue", "C1": "orange", "C2": "green", "C4": "purple", "C5
 def _family_line(ax, key: str, members: list[dict], q: str, color: str, lower_is_better: bool) -> None:
     """A family's curve on one panel: its frontier through its members (curve.py), straight between
     them on the log axis its interpolation is linear on."""
-    from ..curve import frontier
+    from ..curve import polyline
 
     sign = -1 if lower_is_better else 1
     # zoo.cost: lower is better, throughput as seconds per sample, the same space the curve is in
     points = [(cost(m, key), sign * m["quality"][q]) for m in members if cost(m, key) is not None]
-    front = frontier(points)
-    if max(points)[0] > front[-1][0]:  # flat past its best member, to its dearest (curve.quality_at)
-        front.append((max(points)[0], front[-1][1]))
+    front = polyline(points) if points else []
     if len(front) < 2:
         return
     scale, rate = INDICATORS[key].scale, INDICATORS[key].higher_is_better
