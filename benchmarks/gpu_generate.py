@@ -1,11 +1,15 @@
 """fairness's generation numbers against a plain `generate` loop (issue 26).
 
 For GPT-2 124M and a Llama-style 124M (12 layers of 768, 12 query heads, 4 KV heads), bfloat16
-weights, a 512-token prompt and 128 new tokens, at batch 1 and 64: fairness's time to first token
-and decode tokens/s (indicators/generate.py, dynamic cache, greedy, medians of 3 runs) beside
-transformers' own `model.generate` with the same cache: TTFT as generate(max_new_tokens=1), the
-decode as generate(128) minus that, tokens/s = batch x 127 / the decode time (medians of 3). Target:
-decode tokens/s within 5% of generate's.
+weights, a 512-token prompt and 128 new tokens, at batch 1 and 64, in each implementation fairness
+times (indicators/generate.py: the dynamic cache eager, the static cache with its decode step
+replayed from a CUDA graph; greedy, medians of 3 runs): time to first token and decode tokens/s,
+beside transformers' own `model.generate` (torch.compile off) with the dynamic cache and with the
+static cache. generate's TTFT is generate(max_new_tokens=1); its decode is generate(128) minus that,
+tokens/s = batch x 127 / the decode time (medians of 3). Target: fairness's dynamic-cache decode
+within 5% of generate's. The replayed decode has no `generate` twin without torch.compile; the
+static generate column shows what it saves. Before timing, the replayed graph's cache is checked
+against the eager static cache's after 16 steps from the same prompt (max abs difference).
 
     python benchmarks/gpu_generate.py          # needs a CUDA device and transformers
 """
@@ -17,7 +21,8 @@ import warnings
 import torch
 
 from fairness.indicators.env import peak_bandwidth
-from fairness.indicators.generate import GenerateSpec, time_generation
+from fairness.indicators.generate import (DYNAMIC, STATIC, STATIC_GRAPH, GenerateSpec, _one_run, implementations,
+                                          time_generation)
 
 warnings.filterwarnings("ignore")
 PROMPT, NEW, RUNS = 512, 128, 3
@@ -29,12 +34,31 @@ MODELS = {
 }
 
 
-def _generate_s(model, ids, new: int) -> float:
+def _generate_s(model, ids, new: int, cache: str | None) -> float:
     torch.cuda.synchronize()
     t0 = time.perf_counter()
-    model.generate(ids, max_new_tokens=new, min_new_tokens=new, do_sample=False, pad_token_id=0)
+    model.generate(ids, max_new_tokens=new, min_new_tokens=new, do_sample=False, pad_token_id=0,
+                   cache_implementation=cache, disable_compile=True)
     torch.cuda.synchronize()
     return time.perf_counter() - t0
+
+
+def _reference(model, ids, cache: str | None) -> tuple[float, float]:
+    """generate's (TTFT seconds, decode tokens/s) with one cache implementation."""
+    with torch.inference_mode():
+        _generate_s(model, ids[:, :8], 4, cache)  # warm-up
+        first = statistics.median(_generate_s(model, ids, 1, cache) for _ in range(RUNS))
+        whole = statistics.median(_generate_s(model, ids, NEW, cache) for _ in range(RUNS))
+    return first, ids.shape[0] * (NEW - 1) / (whole - first)
+
+
+def _graph_matches_eager(model, vocab: int) -> float:
+    """Max abs difference between the caches that 16 replayed and 16 eager static steps write."""
+    ids = torch.randint(0, vocab, (2, 64), generator=torch.Generator().manual_seed(1)).cuda()
+    with torch.inference_mode():
+        eager = _one_run(model, ids, 16, "cuda", STATIC)[2]
+        graph = _one_run(model, ids, 16, "cuda", STATIC_GRAPH)[2]
+    return max((a.keys.float() - b.keys.float()).abs().max().item() for a, b in zip(eager.layers, graph.layers))
 
 
 def main():
@@ -43,27 +67,34 @@ def main():
     dev = "cuda"
     name = torch.cuda.get_device_name()
     print(f"device: {name}, torch {torch.__version__}, transformers {transformers.__version__}, bfloat16, "
-          f"prompt {PROMPT}, {NEW} new tokens, greedy, dynamic cache\n")
-    print(f"{'model':<20} {'batch':>5} {'TTFT ms':>8} {'gen TTFT':>8} {'decode tok/s':>12} {'generate tok/s':>14} "
-          f"{'ratio':>6} {'floor/TPOT':>10}")
+          f"prompt {PROMPT}, {NEW} new tokens, greedy\n")
+    rows = []
     for label, (kind, kw) in MODELS.items():
         config = transformers.AutoConfig.for_model(kind, **kw)
         model = transformers.AutoModelForCausalLM.from_config(config).to(dev, torch.bfloat16).eval()
+        print(f"{label}: replayed graph vs eager static cache, max abs key difference after 16 steps: "
+              f"{_graph_matches_eager(model, config.vocab_size):.3g}", flush=True)
         weights = sum(p.numel() * p.element_size() for p in model.parameters())
         for batch in (1, 64):
-            r = time_generation(model, GenerateSpec(PROMPT, NEW), batch, dev, torch.bfloat16, config.vocab_size,
-                                weights, peak_bandwidth(name))
             ids = torch.randint(0, config.vocab_size, (batch, PROMPT), device=dev)
-            with torch.inference_mode():
-                _generate_s(model, ids[:, :8], 4)  # warm-up
-                first = statistics.median(_generate_s(model, ids, 1) for _ in range(RUNS))
-                whole = statistics.median(_generate_s(model, ids, NEW) for _ in range(RUNS))
-            ref = batch * (NEW - 1) / (whole - first)
-            share = f"{r['floor_share']:.1%}" if r.get("floor_share") is not None else "n/a"
-            print(f"{label:<20} {batch:>5} {r['ttft_s'] * 1e3:8.2f} {first * 1e3:8.2f} {r['decode_tokens_per_s']:12.1f} "
-                  f"{ref:14.1f} {r['decode_tokens_per_s'] / ref:6.3f} {share:>10}", flush=True)
+            ref = {DYNAMIC: _reference(model, ids, None), STATIC_GRAPH: _reference(model, ids, "static")}
+            for impl in implementations(dev):
+                r = time_generation(model, GenerateSpec(PROMPT, NEW), batch, dev, torch.bfloat16, config.vocab_size,
+                                    weights, peak_bandwidth(name), impl)
+                first, tps = ref[impl]
+                rows.append((label, batch, impl, r, first, tps))
+                share = f"{r['floor_share']:.1%}" if r.get("floor_share") is not None else "n/a"
+                print(f"  batch {batch:>3} {impl:<26} TTFT {r['ttft_s'] * 1e3:7.2f} ms (generate {first * 1e3:7.2f}) "
+                      f"decode {r['decode_tokens_per_s']:9.1f} tok/s (generate {'static' if impl != DYNAMIC else 'dynamic'}"
+                      f" {tps:9.1f}, ratio {r['decode_tokens_per_s'] / tps:5.3f}) floor/TPOT {share}", flush=True)
         del model
         torch.cuda.empty_cache()
+    print(f"\n| model | batch | implementation | TTFT ms | generate TTFT ms | decode tok/s | generate tok/s "
+          f"(same cache, eager) | ratio | floor / TPOT |\n|---|---|---|---|---|---|---|---|---|")
+    for label, batch, impl, r, first, tps in rows:
+        share = f"{r['floor_share']:.1%}" if r.get("floor_share") is not None else "n/a"
+        print(f"| {label} | {batch} | {impl} | {r['ttft_s'] * 1e3:.2f} | {first * 1e3:.2f} | "
+              f"{r['decode_tokens_per_s']:,.0f} | {tps:,.0f} | {r['decode_tokens_per_s'] / tps:.3f} | {share} |")
 
 
 if __name__ == "__main__":
