@@ -335,7 +335,7 @@ forward pass needs values (a router's choices). Speed targets are timed on --dev
 @click.option("--indicator", type=click.Choice(["params", "macs", "flops", "throughput", "latency"]),
               help="With --match-to: which indicator to match.")
 @click.option("--strategy", default="all", show_default=True,
-              type=click.Choice(["width", "depth", "compound", "input", "experts", "all"]))
+              type=click.Choice(["width", "depth", "compound", "input", "experts", "kv-heads", "all"]))
 @click.option("--tolerance", type=float, metavar="R",
               help="Relative tolerance. Default: 0.01 for counts, 0.03 for speed.")
 @click.option("--family", "family_file", type=click.Path(dir_okay=False), metavar="FILE",
@@ -512,7 +512,7 @@ def _model_options(role: str, kwarg_pairs: tuple, image_size: str | None, seq_le
               help="Indicators to match the baseline on: params, macs, flops, throughput, latency. "
                    "Default: the config's, else params,flops.")
 @click.option("--strategy", "strategies", multiple=True,
-              type=click.Choice(["width", "depth", "compound", "input", "experts"]),
+              type=click.Choice(["width", "depth", "compound", "input", "experts", "kv-heads"]),
               help="Strategies for the variants (repeatable). Default: the config's, else all that apply.")
 @click.option("--family", "family_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="YAML declaring the knobs of a python: baseline (see examples/family.yaml). Wins over the "

@@ -12,6 +12,9 @@ gets a share a of the change is multiplied by s^(a/p):
     input     input 1                   (image side x s^0.5, or sequence length x s)
     experts   experts 1                 (a mixture of experts: parameter targets only, since
                                           top-k routing keeps each token's FLOPs)
+    kv-heads  kv_heads 1                (a GQA/MQA or MHA decoder's key-value heads, the width and
+                                          the query heads kept: the same model with more or fewer
+                                          key-value heads, its MLP trimmed to the target)
 
 Counts (params, MACs, FLOPs) are measured on the meta device by default (`count_device`), so
 each candidate costs a fraction of a second and no memory. The search solves along s in log
@@ -49,13 +52,17 @@ STRATEGIES: dict[str, dict[str, float]] = {
     "compound": {"depth": 0.2, "width": 0.8},
     "input": {"input": 1.0},
     "experts": {"experts": 1.0},  # a mixture of experts' number of experts: parameters, not FLOPs
+    "kv-heads": {"kv_heads": 1.0},  # a decoder's key-value heads: GQA against MHA at equal cost
 }
+# strategies of a knob only some families have: not tried by default where the family lacks it
+OPTIONAL_STRATEGIES = ("experts", "kv-heads")
 
 
 def default_strategies(family: Family | None) -> list[str]:
-    """Every strategy, experts only for a family that has experts (a dense model's matches would
-    list it as skipped everywhere)."""
-    return [s for s in STRATEGIES if s != "experts" or (family is not None and "experts" in family.roles())]
+    """Every strategy; experts and kv-heads only for a family with that knob (a dense model's or
+    an encoder's matches would list them as skipped everywhere)."""
+    return [s for s in STRATEGIES if s not in OPTIONAL_STRATEGIES
+            or (family is not None and set(STRATEGIES[s]) & family.roles())]
 
 COUNT_INDICATORS = ("params", "macs", "flops")
 SPEED_INDICATORS = ("throughput", "latency")

@@ -44,6 +44,9 @@ class Knob:
     # width up where rounding down would lose over 10% of it), so that a scaled value is the one
     # the library's own scaling gives.
     rounding: Callable[[float], float] | None = None
+    # An explicit lattice, ascending, where the values are not the multiples of one step: the
+    # key-value head counts a model takes are the divisors of its query heads (1, 2, 4, 8, 32).
+    choices: tuple[int, ...] | None = None
 
     @property
     def is_float(self) -> bool:
@@ -56,18 +59,28 @@ class Knob:
     def _index(self, v: float) -> int:
         return int(round(v / self.multiple_of))
 
+    def _allowed(self) -> tuple[int, ...]:
+        return tuple(c for c in self.choices if self.minimum <= c <= self.maximum)
+
     def snap(self, x: float) -> int | float:
         """The nearest lattice value to x within [minimum, maximum]."""
+        if self.choices:  # nearest in log space: the choices are spread geometrically
+            return min(self._allowed(), key=lambda c: abs(math.log(c / max(x, 1e-12))))
         lo = math.ceil(self.minimum / self.multiple_of - 1e-9)  # the tolerance absorbs 0.1 / 0.05 = 2.0000000000000004
         hi = math.floor(self.maximum / self.multiple_of + 1e-9)
         return self._at(max(lo, min(hi, self._index(self.rounding(x) if self.rounding else x))))
 
     def step(self, v: int | float, n: int) -> int | float:
         """The lattice value n steps from v (not clamped: the caller checks the bounds)."""
+        if self.choices:
+            i = self.choices.index(v) + n
+            return self.choices[i] if 0 <= i < len(self.choices) else 0  # 0: off the lattice
         return self._at(self._index(v) + n)
 
     def steps_in(self, distance: float) -> int:
         """How many whole steps fit in `distance`."""
+        if self.choices:
+            raise ValueError(f"knob {self.name}: a knob of explicit choices is no trim")
         return int(math.floor(distance / self.multiple_of + 1e-9))
 
     def scale(self, base: Value, factor: float) -> Value:
@@ -78,6 +91,8 @@ class Knob:
     def on_lattice(self, v) -> bool:
         if isinstance(v, bool) or not isinstance(v, (float, int) if self.is_float else int):
             return False
+        if self.choices:
+            return v in self._allowed()
         return (self.minimum - 1e-9 <= v <= self.maximum + 1e-9
                 and abs(v / self.multiple_of - self._index(v)) < 1e-6)
 
@@ -85,6 +100,9 @@ class Knob:
         for v in (value if isinstance(value, tuple) else (value,)):
             if not self.on_lattice(v):
                 kind = "numbers" if self.is_float else "integers"
+                if self.choices:
+                    raise FairnessError(f"{family} knob {self.name}={value!r}: expected one of "
+                                        f"{', '.join(map(str, self._allowed()))}" + (f" ({self.note})" if self.note else ""))
                 raise FairnessError(
                     f"{family} knob {self.name}={value!r}: off the lattice; expected {kind} in "
                     f"[{self.minimum}, {self.maximum}] that are multiples of {self.multiple_of}"

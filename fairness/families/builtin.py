@@ -351,7 +351,12 @@ for _fields in HF_FIELDS:
     _register_hf(_fields)
 
 
-EXPERT_FIELDS = ("num_local_experts", "num_experts")  # Mixtral's; Switch's, Qwen-MoE's, OLMoE's
+EXPERT_FIELDS = ("num_local_experts", "num_experts")
+# GQA and MQA configs' key-value heads (Llama, Mistral, Qwen2, Gemma, Mixtral), counted at the
+# baseline's query heads: a width variant keeps their ratio, so its knob reads as the baseline's
+# (its own num_key_value_heads is in its rebuild arguments). Not named as the config field, so a
+# knobs column is not read as the config's value.
+KV_KNOB = "kv_heads"  # Mixtral's; Switch's, Qwen-MoE's, OLMoE's
 
 
 def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
@@ -395,6 +400,8 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
                size: c.image_size if vision else seq_len, f.ffn: getattr(c, f.ffn) or 4 * getattr(c, f.width)}
         if experts:
             out[experts] = getattr(c, experts)
+        if kv_heads0 is not None:  # at the baseline's query heads: a width variant keeps the ratio, so reads kv_heads0
+            out[KV_KNOB] = c.num_key_value_heads * heads0 // getattr(c, f.heads)
         return out
 
     def to_kwargs(v: dict[str, Value]) -> tuple[dict, dict]:
@@ -406,7 +413,8 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
         if head_dim is not None:
             kwargs["head_dim"] = head_dim
         if kv_heads0 is not None:  # always given: a baseline's own -k num_key_value_heads would stay (issue 31)
-            kwargs["num_key_value_heads"] = max(1, heads // kv_ratio)
+            # the kv-heads knob sets the query heads per key-value head; the width keeps it
+            kwargs["num_key_value_heads"] = max(1, heads // (heads0 // v[KV_KNOB]))
         if experts:
             kwargs[experts] = v[experts]
         if vision:  # the position embeddings are sized by the config's image_size
@@ -430,10 +438,25 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
     if experts:
         knobs.append(Knob(experts, "experts", minimum=top_k, maximum=4096,
                           note=f"experts per MoE layer, at least the {top_k} each token is routed to"))
+    if kv_heads0 is not None:
+        knobs.append(Knob(KV_KNOB, "kv_heads", minimum=1, maximum=heads0,
+                          choices=tuple(d for d in range(1, heads0 + 1) if heads0 % d == 0),
+                          note=f"key-value heads at the baseline's {heads0} query heads (1: MQA, {heads0}: MHA), "
+                               f"divisors of {heads0}; a width variant keeps the ratio"))
+
+    def kv_check(v: dict[str, Value]) -> str | None:
+        group = heads0 // v.get(KV_KNOB, kv_heads0 or heads0)
+        heads = v[f.width] // head
+        return None if kv_heads0 is None or heads % group == 0 else \
+            (f"{heads} query heads cannot be shared {group} per key-value head; move the width "
+             f"({f.width}) or {KV_KNOB} alone")
+
     return Family(
         name=f"Hugging Face {cfg.model_type}", knobs=tuple(knobs), read=read, to_kwargs=to_kwargs,
-        trims=((f.ffn, None),),
+        trims=((f.ffn, None),), extra_checks=kv_check,
         description=f"{layers}, {f.width} (heads of {head}{kept}), {f.ffn} (scaled with {f.width}, "
                     f"{ffn_ratio:g} x in the baseline; the fine trim"
                     + (f"; {' and '.join(followers)} in proportion" if followers else "") + f"), {size}"
-                    + (f", {experts} (the experts strategy)" if experts else ""))
+                    + (f", {experts} (the experts strategy)" if experts else "")
+                    + (f", {KV_KNOB} (num_key_value_heads at the baseline's {heads0} query heads; the kv-heads "
+                       f"strategy)" if kv_heads0 is not None else ""))
