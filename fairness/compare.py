@@ -25,7 +25,7 @@ import torch
 from .errors import FairnessError, ModelFailed
 from .families import NoFamily
 from .judgement import attach
-from .matching import COUNT_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, count_indicator, \
+from .matching import COUNT_INDICATORS, GENERATION_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, count_indicator, \
     default_strategies, load_baseline, match_counts, match_speed, device_timer, unreachable
 from .executor import LocalExecutor, executor_of
 from .measure import Target, measure_models_with
@@ -141,6 +141,10 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     elif any(m in SPEED_INDICATORS for m in match):
         raise FairnessError(f"match: {', '.join(m for m in match if m in SPEED_INDICATORS)} needs speed; "
                             f"give a device (measure: {{device: cuda}}) or drop it from match")
+    if any(m in GENERATION_INDICATORS for m in match) and not speed.generate:
+        raise FairnessError(f"match: {', '.join(m for m in match if m in GENERATION_INDICATORS)} is timed while "
+                            f"generating text; give --generate PROMPT:NEW (measure: {{generate: ...}}) or drop it "
+                            f"from match")
 
     targets = [Target(proposed, kwargs=proposed_kwargs, name=proposed_name, role="proposed",
                       spec=pspec if pspec != spec else None),
@@ -202,7 +206,9 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
 
             if not isinstance(proposed, str):
                 raise FairnessError(f"match: {indicator} needs the proposed model as a source")
-            batch = max([x for x in speed.batch_sizes if x != "auto"], default=1)  # throughput's batch
+            sizes = [x for x in speed.batch_sizes if x != "auto"]
+            # throughput's and decode's batch is the largest, as the readings take them; TTFT's the smallest
+            batch = min(sizes, default=1) if indicator == "ttft" else max(sizes, default=1)
             target = indicator_of(proposed, proposed_kwargs, pspec, indicator, speed, batch)
             # the timer holds the proposed model on the device: a temporary, freed before the final timing
             found = match_speed(b, indicator, target, strategies,

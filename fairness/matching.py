@@ -65,14 +65,21 @@ def default_strategies(family: Family | None) -> list[str]:
             or (family is not None and set(STRATEGIES[s]) & family.roles())]
 
 COUNT_INDICATORS = ("params", "macs", "flops")
-SPEED_INDICATORS = ("throughput", "latency")
-TOLERANCE = {"params": 0.01, "macs": 0.01, "flops": 0.01, "throughput": 0.03, "latency": 0.03}
+# --generate's: decode tokens/s at the largest batch size (the replayed static cache on CUDA, as the
+# judgement reads it), time to first token at the smallest
+GENERATION_INDICATORS = ("decode_throughput", "ttft")
+SPEED_INDICATORS = ("throughput", "latency") + GENERATION_INDICATORS
+RATES = ("throughput", "decode_throughput")  # matched as times: a rate R is 1/R seconds per example or token
+TOLERANCE = {"params": 0.01, "macs": 0.01, "flops": 0.01, "throughput": 0.03, "latency": 0.03,
+             "decode_throughput": 0.03, "ttft": 0.03}
 MATCH_CONVENTION = {
     "params": "unique parameters (each storage once)",
     "macs": "multiply-accumulates per example",
     "flops": "FLOPs per example = 2 x MACs + other FLOPs",
     "throughput": "samples/s at the stated batch size",
     "latency": "seconds per call at batch 1 (median)",
+    "decode_throughput": "decoded tokens/s at the stated batch size (median step, after the prefill)",
+    "ttft": "seconds to the first token (the prefill) at the smallest batch size (median)",
 }
 MAX_SOLVE_STEPS = 10
 MAX_DESCENT_SWEEPS = 4  # rounds of lattice-neighbour moves after solving along the path
@@ -91,6 +98,7 @@ class Baseline:
     values: dict[str, Value]
     spec: InputSpec
     count_device: str = "meta"  # where each candidate is built and counted
+    meta_failure: str | None = None  # why counting on meta failed, and the CPU counts instead
 
     def variant(self, values: dict[str, Value]) -> tuple[Source, InputSpec]:
         kwargs, inputs = self.family.to_kwargs(values)
@@ -136,6 +144,11 @@ def count_indicator(b: Baseline, values: dict[str, Value], indicator: str) -> fl
     try:
         r = flops_mod.count(model, ins.args, ins.kwargs)
     except Exception as e:
+        if b.count_device == "meta" and "meta" in str(e):
+            # ops that read values (.item(), data-dependent shapes) cannot run on meta: as measure does,
+            # this baseline's candidates are counted on the CPU from now on (counts do not depend on it)
+            b.count_device, b.meta_failure = "cpu", f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+            return count_indicator(b, values, indicator)
         raise FairnessError(f"{src.text} with {values}: the forward pass on {b.count_device} raised "
                             f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}") from None
     return float(r.macs if indicator == "macs" else 2 * r.macs + r.other_flops)
@@ -423,7 +436,7 @@ def match_speed(b: Baseline, indicator: str, target: float, strategies: list[str
     example for throughput, or per call for latency; noise as IQR / median). Both indicators
     are matched as times: throughput T is a time of 1/T per example."""
     tol = TOLERANCE[indicator] if tol is None else tol
-    t_target = 1.0 / target if indicator == "throughput" else target
+    t_target = 1.0 / target if indicator in RATES else target
     out = []
     for strategy in strategies:
         why = applicable(b, strategy, "flops")
@@ -446,13 +459,13 @@ def match_speed(b: Baseline, indicator: str, target: float, strategies: list[str
             out.append({"strategy": strategy, "failed": e.message})
             continue
         values, flops, t, noise = min(measured, key=lambda m: abs(math.log(m[2] / t_target)))
-        achieved = 1.0 / t if indicator == "throughput" else t
+        achieved = 1.0 / t if indicator in RATES else t
         # The tolerance means little below the measurement's own noise: both are recorded.
         rec = match_record(indicator, strategy, target, achieved, tol, len(measured), time.perf_counter() - t0,
                            noise=noise, noisy=noise > NOISY_IQR_RATIO, flops=flops,
                            paired_with=getattr(time_of, "paired_with", None))
         if not rec["within_tolerance"]:
-            reached = [1.0 / m[2] if indicator == "throughput" else m[2] for m in measured]
+            reached = [1.0 / m[2] if indicator in RATES else m[2] for m in measured]
             rec["reachable"] = [min(reached), max(reached)]  # what the candidates measured spanned
             rec["reason"] = (f"closest of {len(measured)} measured candidates, which spanned "
                              f"{min(reached):.4g} to {max(reached):.4g}")
@@ -500,15 +513,19 @@ def device_timer(b: Baseline, settings, indicator: str, batch: int, reference: S
     interleaved rounds with it, so drift on the machine is paired out, and its timing stops as
     soon as its speed-up's CI lies wholly outside the tolerance band; its time is the target's
     divided by that speed-up, and its noise the CI's half-width over the speed-up."""
-    from .runner import Prepared, measure_against, measure_rate
+    from .runner import Prepared, generation_rate, measure_against, measure_rate
 
     tol = TOLERANCE[indicator] if tol is None else tol
     ref: list = []  # the reference, prepared once on first use
+    if indicator in GENERATION_INDICATORS:
+        reference = None  # generation runs model after model, as in the final timing: nothing to pair
 
     def time_of(values):
         src, spec = b.variant(values)
         run = _on_device(src, spec, settings.device)
-        if reference is None:
+        if indicator in GENERATION_INDICATORS:
+            seconds, noise = generation_rate(run, settings, indicator, batch)
+        elif reference is None:
             seconds, noise = measure_rate(run, settings, indicator, batch)
         else:
             if not ref:
@@ -535,11 +552,11 @@ def indicator_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str
         rec = measure(text, kwargs=kwargs, image_size=spec.image_size, seq_len=spec.seq_len,
                       input_factory=spec.factory, fvcore=False, device=count_device)
         return measured(rec, indicator)
-    from .runner import measure_rate
+    from .runner import generation_rate, measure_rate
 
-    seconds, _ = measure_rate(_on_device(parse_source(text, kwargs), spec, settings.device), settings, indicator,
-                              batch)
-    return 1.0 / seconds if indicator == "throughput" else seconds
+    rate = generation_rate if indicator in GENERATION_INDICATORS else measure_rate
+    seconds, _ = rate(_on_device(parse_source(text, kwargs), spec, settings.device), settings, indicator, batch)
+    return 1.0 / seconds if indicator in RATES else seconds
 
 
 def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: str, target: float | None,
@@ -556,14 +573,12 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
     from .runner import RunSettings, apply_settings, check_settings
 
     b = load_baseline(baseline, kwargs, spec, family_file, check_count_device(count_device))
-    if b.count_device == "meta" and indicator in ("macs", "flops"):
-        try:  # ops that read values (.item(), data-dependent shapes) cannot run on meta
-            count_indicator(b, b.values, indicator)
-        except FairnessError as e:  # as measure does: such a model is counted on the CPU
-            progress(f"{b.src.text} cannot be counted on meta ({e.message}); every candidate is counted on the "
-                     f"cpu instead (counts do not depend on the device)")
+    if indicator in ("macs", "flops"):
+        count_indicator(b, b.values, indicator)  # falls back to the CPU where meta cannot run the model
+        if b.meta_failure:
+            progress(f"{b.src.text} cannot be counted on meta ({b.meta_failure}); every candidate is counted on "
+                     f"the cpu instead (counts do not depend on the device)")
             count_device = "cpu"
-            b = load_baseline(baseline, kwargs, spec, family_file, count_device)
     strategies = strategies or default_strategies(b.family)
     progress(f"{b.src.text}: family {b.family.name}; knobs {b.values}")
     settings, env = None, environment(count_device)

@@ -506,6 +506,29 @@ def measure_against(reference: Prepared, run: Runnable, s: RunSettings, indicato
     return r.ratio, list(r.ci95)
 
 
+def generation_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -> tuple[float, float]:
+    """One generation number for matching (--generate): seconds per decoded token at `batch`
+    ("decode_throughput"), in the implementation the judgement reads (the static cache replayed from
+    a CUDA graph on CUDA, the dynamic cache elsewhere), or the time to first token at `batch`
+    ("ttft", dynamic cache); and its noise, IQR / median. The model runs in the settings' precision."""
+    from .indicators.generate import DYNAMIC, STATIC_GRAPH, GenerateSpec, check_generation, time_generation
+
+    spec = GenerateSpec(*s.generate)
+    run.set_precision(s, keep_float32=False)
+    module = run.module_for(False)
+    check_generation(module, spec, s.device, run.name)
+    decode = indicator == "decode_throughput"
+    impl = STATIC_GRAPH if decode and s.torch_device.type == "cuda" else DYNAMIC
+    autocast = torch.autocast(s.torch_device.type, dtype=getattr(torch, s.dtype)) if run.precision == "autocast" \
+        else contextlib.nullcontext()
+    with autocast:
+        r = time_generation(module, spec, batch, s.device, getattr(torch, s.dtype), module.config.vocab_size, 0,
+                            None, impl)
+    if decode:
+        return r["tpot_s"] / batch, r["tpot_iqr_s"] / r["tpot_s"]
+    return r["ttft_s"], r["ttft_iqr_s"] / r["ttft_s"]
+
+
 def measure_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -> tuple[float, float]:
     """One quick speed number for matching: seconds per example at `batch` (throughput), or
     the median seconds per call at batch 1 (latency); and its noise, IQR / median."""

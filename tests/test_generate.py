@@ -186,3 +186,61 @@ measure: {device: cpu, batch: [1], min_time: 0.05, seq_len: 16, generate: "16:4"
     assert "0.25x the KV cache per token" in kv["message"]  # one KV head of four
     assert "{TTFT}" in (tmp_path / "out" / "table.tex").read_text()
     assert "Time to first token" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_matching_reads_decode_tokens_per_second_as_time_per_token(monkeypatch):
+    """Issue 26, item 3: decode tokens/s is matched as a time per token (the step over the batch),
+    in the implementation the judgement reads; TTFT as the prefill. Fixed timings stand in for the
+    model: a 20 ms step at batch 4 is 5 ms a token, 200 tokens/s."""
+    import fairness.indicators.generate as gen
+    from fairness.runner import RunSettings, generation_rate
+    from fairness.step import Runnable
+
+    seen = {}
+
+    def fixed(model, spec, batch, device, dtype, vocab, weights, bandwidth=None, impl=DYNAMIC):
+        seen.update(batch=batch, impl=impl)
+        return {"tpot_s": 0.02, "tpot_iqr_s": 0.001, "ttft_s": 0.3, "ttft_iqr_s": 0.03}
+
+    monkeypatch.setattr(gen, "time_generation", fixed)
+    model = tiny_llama()
+    run_ = Runnable("tiny", model, lambda n: None)
+    settings = RunSettings(device="cpu", generate=(8, 4))
+    assert generation_rate(run_, settings, "decode_throughput", 4) == (0.005, 0.05)
+    assert seen == {"batch": 4, "impl": DYNAMIC}  # the CPU has no graphs: the dynamic cache, as judged there
+    assert generation_rate(run_, settings, "ttft", 1) == (0.3, 0.1)
+
+
+def test_a_compare_matches_on_decode_throughput(tmp_path):
+    """A tiny GQA Llama against its MHA self on the CPU, matched at equal decode tokens/s by the
+    kv-heads and width strategies: each gives a variant timed while generating, or says why not;
+    the target is the proposed model's decode speed at the batch size."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("""
+name: gqa-vs-mha
+proposed: {name: GQA, source: hf:llama, kwargs: {hidden_size: 64, intermediate_size: 192, num_hidden_layers: 2,
+           num_attention_heads: 4, num_key_value_heads: 1, vocab_size: 256, max_position_embeddings: 64}}
+baseline: {name: MHA, source: hf:llama, kwargs: {hidden_size: 64, intermediate_size: 192, num_hidden_layers: 2,
+           num_attention_heads: 4, num_key_value_heads: 4, vocab_size: 256, max_position_embeddings: 64}}
+match: [decode_throughput]
+strategies: [width, kv-heads]
+measure: {device: cpu, batch: [2], min_time: 0.05, seq_len: 16, generate: "16:4"}
+""")
+    r = run("compare", str(cfg), "-q", "--out", str(tmp_path / "out"))
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    records = [m["match"] for m in res["models"] if m.get("match")] + res["comparison"]["unreachable"] \
+        + list(res["comparison"]["baseline_matches"].values())
+    assert records and {m["indicator"] for m in records} == {"decode_throughput"}
+    assert all(m["convention"].startswith("decoded tokens/s") and m["target"] > 0 for m in records)
+
+
+def test_decode_matching_without_generation_is_refused(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("""
+proposed: {source: hf:gpt2, kwargs: {n_layer: 2, n_embd: 64, n_head: 4, vocab_size: 128, n_positions: 64}}
+baseline: {source: hf:gpt2, kwargs: {n_layer: 3, n_embd: 64, n_head: 4, vocab_size: 128, n_positions: 64}}
+match: [ttft]
+measure: {device: cpu, batch: [1]}
+""")
+    one_line_exit_2(run("compare", str(cfg), "-q", "--out", str(tmp_path / "out")), "--generate PROMPT:NEW")

@@ -239,7 +239,7 @@ def time_generation(model, spec: GenerateSpec, batch_size: int, device, dtype: t
     held = spec.prompt + spec.decode_steps + (0 if impl == DYNAMIC else 1)
     allocated = allocated_kv_bytes(runs[-1][2])
     out = {"prompt": spec.prompt, "new": spec.new, "batch_size": batch_size, "implementation": impl,
-           "ttft_s": prefill, "tpot_s": tpot, "tpot_iqr_s": _iqr(steps), "decode_tokens_per_s": batch_size / tpot,
+           "ttft_s": prefill, "ttft_iqr_s": _iqr([r[0] for r in runs]), "tpot_s": tpot, "tpot_iqr_s": _iqr(steps), "decode_tokens_per_s": batch_size / tpot,
            "prefill_tokens_per_s": batch_size * spec.prompt / prefill, "runs": RUNS, "steps": len(steps),
            "kv_bytes_per_token": per_token, "kv_layout": kv_layout(model),
            "kv_bytes_allocated": allocated, "kv_tokens_held": batch_size * held,

@@ -66,7 +66,8 @@ _AXIS = {"params": "parameters\n(M)", "flops": "FLOPs\n(G)", "throughput": "thro
          "latency": "latency\n(ms)", "peak_memory": "peak memory\n(MiB)"}
 # one colour per matched indicator, the same in every figure
 _GROUP_COLORS = {"params": "#1f77b4", "applied": "#1f77b4", "active": "#1f77b4", "macs": "#2ca02c",
-                 "flops": "#2ca02c", "throughput": "#9467bd", "latency": "#ff7f0e", "peak_memory": "#8c564b"}
+                 "flops": "#2ca02c", "throughput": "#9467bd", "latency": "#ff7f0e", "peak_memory": "#8c564b",
+                 "decode_throughput": "#d62728", "ttft": "#e377c2"}
 _OTHER_COLOR = "#17becf"
 # a panel of a row of five is under an inch wide: its label must be too
 _SHORT_NAMES = {"params": "parameters", "flops": "FLOPs", "throughput": "throughput", "latency": "latency",

@@ -216,7 +216,7 @@ def match_table(results: dict) -> str:
     """`fairness match`: the baseline beside each variant, original and matched complexity side by side."""
     mt = results["matching"]
     models = results["models"]
-    unit = {"throughput": "/s", "latency": "s"}.get(mt["indicator"], "")
+    unit = {"throughput": "/s", "latency": "s", "decode_throughput": " tokens/s", "ttft": "s"}.get(mt["indicator"], "")
     lines = [f"{mt['baseline']} ({mt['family']}) matched on {mt['indicator']}: target "
              f"{si(mt['target'], unit)}" + (f" (the {mt['match_to']} value)" if mt["match_to"] else "")
              + f"; {mt['convention']}", ""]
