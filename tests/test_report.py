@@ -6,6 +6,7 @@ tests that need them are skipped, unless FAIRNESS_REQUIRE_TOOLS=1 (set by .ci/ru
 turns a missing tool into a failure rather than a silent skip."""
 
 import html as html_lib
+import copy
 import json
 import os
 import re
@@ -245,6 +246,18 @@ def curved() -> dict:
                             curve={"name": "MLP widths", "members": members}))
 
 
+def generating() -> dict:
+    """The crowded comparison with text generation timed (--generate) at batch 1, 8 and 64 in the two
+    CUDA implementations: decode rising with the batch, the replayed graph faster at batch 1."""
+    res = copy.deepcopy(crowded())
+    for i, m in enumerate(res["models"]):
+        m["speed"]["generate"] = {"prompt": 512, "new": 128, "runs": [
+            {"batch_size": b, "implementation": impl, "ttft_s": 0.004 * b ** 0.8 * (1 + i / 50),
+             "decode_tokens_per_s": b * (300 if graph else 150) / (1 + b / 64) * (1 + i / 40)}
+            for b in (1, 8, 64) for impl, graph in (("dynamic cache, eager", False), ("static cache, CUDA graph", True))]}
+    return res
+
+
 def drawn_texts(fig, monkeypatch) -> list:
     """Every text matplotlib actually draws (tick labels outside the view are not), non-empty."""
     from matplotlib.text import Text
@@ -268,7 +281,8 @@ def test_figures_text_never_overlaps_nor_leaves_the_figure(results, style, monke
     sizes; eight models a hair apart; a family's curve), from matplotlib's own text extents."""
     import matplotlib.pyplot as plt
 
-    cases = {"albert": results, "cpu": load_for_render(str(SPEED_RESULTS)), "crowded": crowded(), "curve": curved()}
+    cases = {"albert": results, "cpu": load_for_render(str(SPEED_RESULTS)), "crowded": crowded(), "curve": curved(),
+             "generating": generating()}
     made = 0
     for case, res in cases.items():
         for name, make in FIGURES.items():
@@ -290,8 +304,22 @@ def test_figures_text_never_overlaps_nor_leaves_the_figure(results, style, monke
             if case == "curve" and name == "tradeoff":  # the curve is drawn and named in the legend
                 assert "the MLP widths curve" in [t for t, _ in boxes]
                 assert any(len(line.get_xdata()) >= 2 for ax in fig.axes for line in ax.get_lines())
+            if name == "generate":  # a line per model and implementation; ticks at the measured batches only
+                legend = " ".join(" ".join(t.split()) for t, _ in boxes)  # a narrow column wraps the entries
+                assert "dynamic cache, eager" in legend and "static cache, CUDA graph" in legend
+                assert all(list(ax.get_xticks()) == [1, 8, 64] for ax in fig.axes)
             plt.close(fig)
-    assert made == 10  # tradeoff and matched for all four; batch for the two with several batch sizes
+    # tradeoff and matched for all five; batch for the three with several batch sizes; generate for one
+    assert made == 14
+
+
+def test_variants_matched_on_one_indicator_have_their_own_marker():
+    """Issue 32, item 7: two variants matched on the same indicator were identical markers. The
+    colour says the indicator, the marker the strategy: no two variants look alike."""
+    from fairness.render.figures import numbered
+
+    looks = [(look["color"], look["marker"]) for _, m, look in numbered(crowded()) if m["role"] == "variant"]
+    assert len(looks) == 6 and len(set(looks)) == 6
 
 
 @pytest.mark.parametrize("style", ["neurips", "icml"])

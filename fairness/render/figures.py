@@ -33,7 +33,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display; the only backend every machine has
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, NullLocator  # noqa: E402
 from tueplots import figsizes, fontsizes  # noqa: E402
 
 from ..flags import pair_ratios, view  # noqa: E402
@@ -59,7 +59,14 @@ CAPTIONS = {
                "throughput and latency (> 1: faster), log scale, 95% CI of the paired speed-up where timed "
                "together. A hollow grey marker: the indicator that group is matched on.",
     "batch": "Latency of one call and throughput against batch size.",
+    "generate": "Text generation against batch size (--generate): decode tokens/s (the median step after the "
+                "prefill, times the batch) and time to first token. Solid: the static cache with its decode step "
+                "replayed from a CUDA graph; dashed: transformers' dynamic cache called eagerly (dotted: the static "
+                "cache eager, on the CPU). A ranking that changes with the implementation or the batch is the "
+                "implementation's, not the model's.",
 }
+# line style per generation implementation (indicators/generate.py's names)
+_IMPL_LINES = {"static cache, CUDA graph": "-", "dynamic cache, eager": "--", "static cache, eager": ":"}
 _PANELS = ("params", "flops", "throughput", "latency")  # the cost indicators of the trade-off figure
 # two lines: a panel of a row of four is about an inch wide
 _AXIS = {"params": "parameters\n(M)", "flops": "FLOPs\n(G)", "throughput": "throughput\n(samples/s)",
@@ -69,6 +76,8 @@ _GROUP_COLORS = {"params": "#1f77b4", "applied": "#1f77b4", "active": "#1f77b4",
                  "flops": "#2ca02c", "throughput": "#9467bd", "latency": "#ff7f0e", "peak_memory": "#8c564b",
                  "decode_throughput": "#d62728", "ttft": "#e377c2"}
 _OTHER_COLOR = "#17becf"
+# one marker per strategy, so that two variants matched on one indicator are told apart in grayscale too
+_STRATEGY_MARKERS = {"width": "o", "depth": "^", "compound": "v", "input": "<", "experts": "P", "kv-heads": "X"}
 # a panel of a row of five is under an inch wide: its label must be too
 _SHORT_NAMES = {"params": "parameters", "flops": "FLOPs", "throughput": "throughput", "latency": "latency",
                 "peak_memory": "memory", "ttft": "first token", "decode_throughput": "decode"}
@@ -112,25 +121,26 @@ def numbered(results: dict) -> list[tuple[int, dict, dict]]:
                 look = {"marker": "D", "color": "#757575", "markersize": 4, "zorder": 2}
             elif m["role"] != "variant":
                 look = {"marker": "s", "color": "black", "markersize": 5, "zorder": 4}
-            else:
-                look = {"marker": "o", "color": _GROUP_COLORS.get(g.indicator, _OTHER_COLOR), "markersize": 5, "zorder": 3}
+            else:  # the colour says the indicator matched on, the marker the strategy
+                look = {"marker": _STRATEGY_MARKERS.get((m.get("match") or {}).get("strategy"), "o"),
+                        "color": _GROUP_COLORS.get(g.indicator, _OTHER_COLOR), "markersize": 5, "zorder": 3}
             out.append((len(out) + 1, m, look))
     return out
 
 
 def _legend(fig, entries: list[tuple[int, dict, dict]], tex: bool, width_in: float, font: float,
-            panels_in: float, lines: bool = False, extra: tuple[Line2D, str] | None = None) -> None:
+            panels_in: float, lines: bool = False, extras: tuple[tuple[Line2D, str], ...] = ()) -> None:
     """A legend of numbered markers (with their lines, for a line plot) under the axes, in as many
     columns as fit the figure, which grows by the legend's height so the panels keep theirs.
-    `extra`: one more entry after the models' (a family's curve)."""
+    `extras`: more entries after the models' (a family's curve, the generation implementations)."""
     handles = [Line2D([], [], linestyle="-" if lines else "none", markeredgewidth=0.8,
                       linewidth=1.4 if m["role"] != "variant" else 0.8,
                       **{k: v for k, v in look.items() if k != "zorder"}) for _, m, look in entries]
     chars = max(12, int(width_in * 72 / (0.62 * font)))  # characters in a line as wide as the figure
     wrap = chars // 2 - 4 if len(entries) > 3 else chars - 6  # two columns of legend where there are many
     # wrapped before escaping, so that no line ends inside a LaTeX command
-    names = [f"{n} {m['name']}" for n, m, _ in entries] + ([extra[1]] if extra else [])
-    handles += [extra[0]] if extra else []
+    names = [f"{n} {m['name']}" for n, m, _ in entries] + [text for _, text in extras]
+    handles += [handle for handle, _ in extras]
     labels = ["\n".join(_label(line, tex) for line in textwrap.wrap(
         textwrap.shorten(name, 3 * wrap, placeholder="..."), wrap)) for name in names]
     renderer = fig.canvas.get_renderer()
@@ -349,7 +359,7 @@ def tradeoff_figure(results: dict, style: str = "neurips", tex: bool = False):
             scale_axis(top[i], "x", xs)
             (bottom[i] if unknown else top[i]).set_xlabel(_AXIS[k])
         line = (Line2D([], [], color="#9e9e9e", linewidth=0.9), f"the {curve['name']} curve") if drawn else None
-        _legend(fig, entries, tex, width, font - 2, panels, extra=line)
+        _legend(fig, entries, tex, width, font - 2, panels, extras=(line,) if line else ())
         freeze_layout(fig)
         _thin_ticks(fig)
         if with_quality:
@@ -391,10 +401,15 @@ def matched_figure(results: dict, style: str = "neurips", tex: bool = False):
     if not rows or not keys:
         return None
     width = figure_width(style, True)
+    # five panels fit a text width; more (generation's TTFT and decode beside the five) take two rows
+    lines = 1 if len(keys) <= 5 else 2
+    per_line = math.ceil(len(keys) / lines)
     with plt.rc_context(style_rc(style)):
-        fig, axes = plt.subplots(1, len(keys), figsize=(width, 0.9 + 0.17 * len(rows)), sharey=True,
+        fig, axes = plt.subplots(lines, per_line, figsize=(width, lines * (0.9 + 0.17 * len(rows))), sharey=True,
                                  squeeze=False, layout="constrained")
-        for ax, k in zip(axes[0], keys):
+        for ax in axes.flat[len(keys):]:
+            fig.delaxes(ax)
+        for ax, k in zip(axes.flat, keys):
             values = []
             for y, r in enumerate(rows):
                 if k not in r["cells"]:
@@ -415,7 +430,8 @@ def matched_figure(results: dict, style: str = "neurips", tex: bool = False):
             ax.grid(True, axis="x", linewidth=0.3, alpha=0.6)
             ax.tick_params(axis="y", length=0)
         axes[0][0].set_ylim(len(rows) - 0.5, -0.5)
-        axes[0][0].set_yticks(range(len(rows)), [_label(r["label"], tex) for r in rows])
+        for line in axes:
+            line[0].set_yticks(range(len(rows)), [_label(r["label"], tex) for r in rows])
         freeze_layout(fig)
         _thin_ticks(fig)
     return fig
@@ -465,7 +481,57 @@ def batch_figure(results: dict, style: str = "neurips", tex: bool = False):
     return fig
 
 
-FIGURES = {"tradeoff": tradeoff_figure, "matched": matched_figure, "batch": batch_figure}
+def generate_figure(results: dict, style: str = "neurips", tex: bool = False):
+    """Decode tokens/s and time to first token against batch size, one line per model and
+    generation implementation, for models whose generation was timed (--generate)."""
+    series = []
+    for n, m, look in numbered(results):
+        runs = [r for r in (((m.get("speed") or {}).get("generate") or {}).get("runs") or [])
+                if r.get("decode_tokens_per_s")]
+        if runs:
+            series.append((n, m, look, runs))
+    if not series:
+        return None
+    font = STYLES[style]["fonts"]["font.size"]
+    width = figure_width(style, False)
+    with plt.rc_context(style_rc(style)):
+        panels = 1.8
+        fig, (dec, first) = plt.subplots(1, 2, figsize=(width, panels), layout="constrained")
+        dec_values, first_values, batches, impls = [], [], set(), []
+        for n, m, look, runs in series:
+            for impl in dict.fromkeys(r["implementation"] for r in runs):
+                mine = sorted((r for r in runs if r["implementation"] == impl), key=lambda r: r["batch_size"])
+                line = {"color": look["color"], "marker": look["marker"], "markersize": look["markersize"] * 0.7,
+                        "linestyle": _IMPL_LINES.get(impl, "-."), "linewidth": 1.2, "zorder": look["zorder"]}
+                dec.plot([r["batch_size"] for r in mine], [r["decode_tokens_per_s"] for r in mine], **line)
+                first.plot([r["batch_size"] for r in mine], [r["ttft_s"] * 1e3 for r in mine], **line)
+                dec_values += [r["decode_tokens_per_s"] for r in mine]
+                first_values += [r["ttft_s"] * 1e3 for r in mine]
+                batches |= {r["batch_size"] for r in mine}
+                impls += [impl] if impl not in impls else []
+        for ax, values, name in ((dec, dec_values, "decode\n(tokens/s)"), (first, first_values,
+                                                                          "time to first\ntoken (ms)")):
+            ax.set_xscale("log", base=2)
+            ax.set_xlim(min(batches) / 1.3, max(batches) * 1.3)
+            ax.set_xticks(sorted(batches))  # only the measured batch sizes are labelled
+            ax.xaxis.set_major_formatter(_Short())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.xaxis.set_minor_locator(NullLocator())
+            scale_axis(ax, "y", values)
+            ax.set_xlabel("batch size")
+            ax.set_ylabel(name)
+            ax.grid(True, linewidth=0.3, alpha=0.6)
+        styles = tuple((Line2D([], [], color="black", linewidth=1.0, linestyle=_IMPL_LINES.get(impl, "-.")), impl)
+                       for impl in impls)
+        _legend(fig, [(n, m, look) for n, m, look, _ in series], tex, width, font - 2, panels, lines=True,
+                extras=styles)
+        freeze_layout(fig)
+        _thin_ticks(fig)
+    return fig
+
+
+FIGURES = {"tradeoff": tradeoff_figure, "matched": matched_figure, "batch": batch_figure,
+           "generate": generate_figure}
 
 
 def svg_text(fig) -> str:
