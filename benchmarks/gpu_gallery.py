@@ -1,7 +1,7 @@
 """The gallery: the paper's comparisons measured on the GPU, written to reports/NAME/.
 
 Runs `fairness compare` on each config (bfloat16, batch 1 and 256 (64 for the seq2seq
-pair), match on params and FLOPs, every strategy, --cuda-graphs beside eager) and writes
+pair and the decoders generating text), match as each config says, every strategy, --cuda-graphs beside eager) and writes
 results.json and every rendered format into OUT/NAME/. Prints each one's wall time and its
 NOISY count: models whose headline latency is noisy (an eager host-bound latency with a
 steady graph replay beside it does not count, as in the noisy-timing rule).
@@ -28,7 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent / "examples"
 CASES = [ROOT / "paper" / "vit_patch.yaml", ROOT / "paper" / "depth_vs_width.yaml",
          ROOT / "paper" / "efficientnet_vs_resnet.yaml", ROOT / "albert_vs_bert.yaml",
          ROOT / "paper" / "switch_vs_t5.yaml", ROOT / "paper" / "convnext_vs_swin.yaml",
-         ROOT / "paper" / "deit_vs_resnet50.yaml", ROOT / "paper" / "mobilenetv3_vs_resnet18.yaml"]
+         ROOT / "paper" / "deit_vs_resnet50.yaml", ROOT / "paper" / "mobilenetv3_vs_resnet18.yaml",
+         # issue 26: decoders generating text (prompt 512, 128 new tokens), matched at equal decode tokens/s too
+         ROOT / "generation" / "llama_vs_gpt2.yaml", ROOT / "generation" / "mistral_gqa_vs_mha.yaml",
+         ROOT / "generation" / "mixtral_vs_dense.yaml"]
 SETTINGS = {"speed": True, "dtype": "bfloat16", "batch": [1, 256], "cuda_graphs": True}
 
 
@@ -41,8 +44,8 @@ def main():
         if only and not any(o in path.name for o in only):
             continue
         settings = dict(SETTINGS)
-        if "switch" in path.name:
-            settings["batch"] = [1, 64]  # encoder and decoder at 128 tokens each
+        if "switch" in path.name or path.parent.name == "generation":
+            settings["batch"] = [1, 64]  # encoder and decoder at 128 tokens each; decoders at 512 + 128
         t0 = time.perf_counter()
         res = results_mod.to_plain(compare_config(str(path), device="cuda", overrides=settings))
         wall = time.perf_counter() - t0

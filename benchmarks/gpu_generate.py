@@ -89,8 +89,8 @@ def main():
                       f" {tps:9.1f}, ratio {r['decode_tokens_per_s'] / tps:5.3f}) floor/TPOT {share}", flush=True)
         del model
         torch.cuda.empty_cache()
-    print(f"\n| model | batch | implementation | TTFT ms | generate TTFT ms | decode tok/s | generate tok/s "
-          f"(same cache, eager) | ratio | floor / TPOT |\n|---|---|---|---|---|---|---|---|---|")
+    print("\n| model | batch | implementation | TTFT ms | generate TTFT ms | decode tok/s | generate tok/s "
+          "(same cache, eager) | ratio | floor / TPOT |\n|---|---|---|---|---|---|---|---|---|")
     for label, batch, impl, r, first, tps in rows:
         share = f"{r['floor_share']:.1%}" if r.get("floor_share") is not None else "n/a"
         print(f"| {label} | {batch} | {impl} | {r['ttft_s'] * 1e3:.2f} | {first * 1e3:.2f} | "

@@ -3,6 +3,7 @@ KV-cache bytes counted against the cache the model allocates, the prefill kept o
 token, and bad input refused in one line before anything is measured."""
 
 import json
+from pathlib import Path
 import time
 
 import pytest
@@ -244,3 +245,18 @@ match: [ttft]
 measure: {device: cpu, batch: [1]}
 """)
     one_line_exit_2(run("compare", str(cfg), "-q", "--out", str(tmp_path / "out")), "--generate PROMPT:NEW")
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "examples" / "generation").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_the_generation_gallery_configs_are_valid(path):
+    """The three gallery comparisons of issue 26 load, every model generates text within its
+    positions, and the decode target is matched: checked on meta, before a GPU run spends time."""
+    from fairness.compare import load_config
+    from fairness.indicators.generate import check_sources
+
+    cfg = load_config(str(path))
+    spec = parse_generate(cfg["measure"].generate)
+    check_sources([(cfg[r]["source"], cfg[r].get("kwargs"), cfg[r]["name"]) for r in ("proposed", "baseline")],
+                  spec, "cuda")
+    assert "decode_throughput" in cfg["match"]
