@@ -184,45 +184,66 @@ class Search:
     baseline: Baseline
     shares: dict[str, float]
     measure: Callable[[dict[str, Value]], float]
-    tried: dict[tuple, tuple[dict[str, Value], float]] = field(default_factory=dict)
+    tried: dict[tuple, tuple[dict[str, Value], float | None]] = field(default_factory=dict)
+    # candidates the model cannot be built or run at (RegNet's widths that leave fewer than timm's 4
+    # stages; an attention width with no whole head): skipped, the search going on around them
+    unbuildable: list[str] = field(default_factory=list)
 
-    def value(self, values: dict[str, Value]) -> float:
+    def value(self, values: dict[str, Value]) -> float | None:
+        """The indicator at `values`; None where the model cannot be built there."""
         key = _key(values)
         if key not in self.tried:
-            self.tried[key] = (values, self.measure(values))
+            try:
+                self.tried[key] = (values, self.measure(values))
+            except FairnessError as e:
+                self.tried[key] = (values, None)
+                self.unbuildable.append(e.message)
         return self.tried[key][1]
 
+    def built(self) -> list[tuple[dict[str, Value], float]]:
+        return [vf for vf in self.tried.values() if vf[1] is not None]
+
     def best(self, target: float) -> tuple[dict[str, Value], float]:
-        return min(self.tried.values(), key=lambda vf: abs(math.log(vf[1] / target)))
+        if not self.built():  # not even the baseline: nothing to search from
+            raise FairnessError(self.unbuildable[0])
+        return min(self.built(), key=lambda vf: abs(math.log(vf[1] / target)))
 
 
 def solve_count(b: Baseline, strategy: str, indicator: str, target: float, tol: float,
                 measure: Callable[[dict[str, Value]], float] | None = None, trim: bool = True,
-                measured: list | None = None) -> tuple[dict[str, Value], float, int]:
+                measured: list | None = None, unbuildable: list | None = None) -> tuple[dict[str, Value], float, int]:
     """The lattice point along `strategy` whose indicator is closest to `target`, then trimmed
     (the family's fine steps) when the strategy's own lattice misses it by more than `tol`.
     Returns (knob values, achieved value, candidates evaluated); `measured`, where given, receives
-    every value measured."""
+    every value measured, and `unbuildable`, why each candidate skipped could not be built."""
     shares = STRATEGIES[strategy]
     search = Search(b, shares, measure or (lambda v: count_indicator(b, v, indicator)))
     result = _solve(b, search, shares, target, tol, trim)
     if measured is not None:
-        measured.extend(value for _, value in search.tried.values())
+        measured.extend(value for _, value in search.built())
+    if unbuildable is not None:
+        unbuildable.extend(search.unbuildable)
     return result
 
 
 def _solve(b: Baseline, search: Search, shares: dict[str, float], target: float, tol: float, trim: bool
            ) -> tuple[dict[str, Value], float, int]:
     base = search.value(b.values)
+    if base is None:
+        raise FairnessError(search.unbuildable[0])
     log_t = math.log(target)
     log_s, slope = log_t - math.log(base), 1.0  # first guess: the indicator grows like s
     points = [(0.0, math.log(base))]
     for _ in range(MAX_SOLVE_STEPS):
         log_s = max(-30.0, min(30.0, log_s))
-        got = math.log(search.value(values_at(b, shares, math.exp(log_s))))
+        got = search.value(values_at(b, shares, math.exp(log_s)))
+        prev_s, prev_got = points[-1]
+        if got is None:  # the model cannot be built there: back off halfway to the last point that built
+            log_s = (log_s + prev_s) / 2
+            continue
+        got = math.log(got)
         if abs(got - log_t) <= math.log1p(tol):
             break
-        prev_s, prev_got = points[-1]
         points.append((log_s, got))
         if abs(log_s - prev_s) > 1e-9 and abs(got - prev_got) > 1e-12:
             slope = max(0.05, (got - prev_got) / (log_s - prev_s))  # the indicator never falls as s grows
@@ -396,11 +417,14 @@ def match_counts(b: Baseline, indicator: str, target: float, strategies: list[st
         t0 = time.perf_counter()
         try:
             seen: list[float] = []
-            values, achieved, n = solve_count(b, strategy, indicator, target, tol, measured=seen)
-        except FairnessError as e:  # a candidate the model cannot build: this strategy fails alone
+            skipped: list[str] = []
+            values, achieved, n = solve_count(b, strategy, indicator, target, tol, measured=seen, unbuildable=skipped)
+        except FairnessError as e:  # the baseline itself cannot be built: this strategy fails alone
             out.append({"strategy": strategy, "failed": e.message})
             continue
         rec = match_record(indicator, strategy, target, achieved, tol, n, time.perf_counter() - t0)
+        if skipped:  # the search went around them; the first says why
+            rec["unbuildable"] = {"candidates": len(skipped), "first": skipped[0]}
         if not rec["within_tolerance"]:
             lo = hi = None
             if not brackets(seen, target):  # the one end on the target's side says whether it is in reach

@@ -338,3 +338,26 @@ def test_width_scales_the_key_value_heads_with_the_heads(kv_heads):
     src, _ = b.variant(v["values"])
     heads, kv = src.kwargs["num_attention_heads"], src.kwargs["num_key_value_heads"]
     assert heads < 8 and heads == kv * (8 // kv_heads)
+
+
+def test_a_candidate_the_model_cannot_be_built_at_is_skipped():
+    """Issue 31, item 5: RegNetY-4GF at half its FLOPs failed by width, because one candidate left
+    fewer than timm's 4 stages. The search now goes around such a candidate. Here width 48, the
+    exact match for MLPStack(4, w)'s MACs of 9,600 (8 x 48 + 4 x 48^2), cannot be built: the search
+    skips it and keeps the closest of the widths that build (40: 6,720; 56: 12,992), and the record
+    says what was skipped. The baseline itself failing is the strategy's failure, with its reason."""
+    from fairness.matching import solve_count
+
+    b = load_baseline(MLP, None, SPEC, FAMILY)
+
+    def measure(v, broken=(48,)):
+        if v["width"] in broken:
+            raise FairnessError(f"width {v['width']}: cannot be built")
+        return count_indicator(b, v, "macs")
+
+    skipped = []
+    values, achieved, _ = solve_count(b, "width", "macs", 9600, 0.01, measure=measure, unbuildable=skipped)
+    assert skipped == ["width 48: cannot be built"]
+    assert (values["width"], achieved) == (56, 12992)  # log-closest: 12,992 / 9,600 = 1.35 against 1.43
+    with pytest.raises(FairnessError, match="width 16: cannot be built"):
+        solve_count(b, "width", "macs", 9600, 0.01, measure=lambda v: measure(v, broken=(16, 48)))
