@@ -312,6 +312,27 @@ def test_key_value_heads_are_a_knob_of_their_own():
                                                                           "vocab_size": 100}, InputSpec()).family)
 
 
+def test_multi_query_attention_moves_its_width_in_single_heads():
+    """Issue 31, item 3: Gemma-2B (8 heads of 256, one key-value head) could not change its width:
+    the heads moved in steps of their ratio to the key-value heads, 8, so the only widths were
+    2048 and 4096. One key-value head serves any number of query heads: the width moves by one
+    head (here 32 wide), and every variant keeps one key-value head (k_proj 32 wide)."""
+    kwargs = dict(hidden_size=256, intermediate_size=2048, num_hidden_layers=2, num_attention_heads=8,
+                  num_key_value_heads=1, head_dim=32, vocab_size=100)
+    b = load_baseline("hf:gemma", kwargs, InputSpec(seq_len=16))
+    assert b.family.knob("hidden_size").multiple_of == 32 and b.values["kv_heads"] == 1
+    base = count_indicator(b, b.values, "params")
+    for target in (0.8, 1.25):
+        (v,) = match_counts(b, "params", base * target, ["width"])
+        assert v["match"]["within_tolerance"], v
+        src, _ = b.variant(v["values"])
+        assert src.kwargs["num_key_value_heads"] == 1 and src.kwargs["num_attention_heads"] not in (8, 16)
+        with torch.device("meta"):
+            attn = build(src).model.layers[0].self_attn
+        assert attn.k_proj.out_features == 32
+        assert b.family.read(build(src, "meta"))["kv_heads"] == 1
+
+
 def test_qwen2_moe_scales_its_experts_sizes():
     """Issue 31, item 2: Qwen2-MoE's experts are moe_intermediate_size wide; intermediate_size serves
     dense layers only, which its default config has none of, so scaling it left the parameters the

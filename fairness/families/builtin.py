@@ -383,6 +383,9 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
     head_dim = getattr(cfg, "head_dim", None) if not f.head_dim else None  # named in the config: kept
     kv_heads0 = getattr(cfg, "num_key_value_heads", None)  # GQA and MQA; MHA where it equals the heads
     kv_ratio = heads0 // (kv_heads0 or heads0)
+    # MQA (one key-value head, Gemma-2B's) shares it among any number of query heads: its width moves
+    # in single heads (in steps of its heads' ratio it could not move at all: 8 heads of 256 at 2048)
+    step_heads = 1 if kv_heads0 == 1 else kv_ratio
     ffn0 = getattr(cfg, f.ffn) or 4 * width0
     ffn_ratio = ffn0 / width0
     max_pos = (getattr(cfg, f.max_positions, None) if f.max_positions else None) or 1 << 20
@@ -401,7 +404,8 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
         if experts:
             out[experts] = getattr(c, experts)
         if kv_heads0 is not None:  # at the baseline's query heads: a width variant keeps the ratio, so reads kv_heads0
-            out[KV_KNOB] = c.num_key_value_heads * heads0 // getattr(c, f.heads)
+            kv = c.num_key_value_heads  # MQA stays MQA at any width
+            out[KV_KNOB] = 1 if kv == 1 else kv * heads0 // getattr(c, f.heads)
         return out
 
     def to_kwargs(v: dict[str, Value]) -> tuple[dict, dict]:
@@ -414,7 +418,7 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
             kwargs["head_dim"] = head_dim
         if kv_heads0 is not None:  # always given: a baseline's own -k num_key_value_heads would stay (issue 31)
             # the kv-heads knob sets the query heads per key-value head; the width keeps it
-            kwargs["num_key_value_heads"] = max(1, heads // (heads0 // v[KV_KNOB]))
+            kwargs["num_key_value_heads"] = 1 if v[KV_KNOB] == 1 else max(1, heads // (heads0 // v[KV_KNOB]))
         if experts:
             kwargs[experts] = v[experts]
         if vision:  # the position embeddings are sized by the config's image_size
@@ -426,9 +430,10 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
     kept = f", head_dim {head_dim} kept" if head_dim is not None and head_dim != head else ""
     knobs = [Knob(depth_knob, "depth", minimum=1, maximum=256, note=f"layers ({layers}, scaled together)"
                   if len(f.depth) > 1 else "layers"),
-             Knob(f.width, "width", multiple_of=head * kv_ratio, minimum=head * kv_ratio, maximum=65536,
-                  flops_power=2, note=f"heads x {head}{kept}" + (f"; {kv_ratio} heads per key-value head"
-                                                                  if kv_ratio > 1 else "")),
+             Knob(f.width, "width", multiple_of=head * step_heads, minimum=head * step_heads, maximum=65536,
+                  flops_power=2, note=f"heads x {head}{kept}" + (
+                      "; one key-value head shared by all (MQA)" if kv_heads0 == 1 and heads0 > 1 else
+                      f"; {kv_ratio} heads per key-value head" if kv_ratio > 1 else "")),
              Knob("image_size", "input", multiple_of=patch, minimum=2 * patch, maximum=4096, flops_power=2,
                   note=f"a multiple of the patch size {patch}") if vision else
              Knob("seq_len", "input", multiple_of=1, minimum=1, maximum=int(max_pos), flops_power=1,
@@ -445,9 +450,10 @@ def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
                                f"divisors of {heads0}; a width variant keeps the ratio"))
 
     def kv_check(v: dict[str, Value]) -> str | None:
-        group = heads0 // v.get(KV_KNOB, kv_heads0 or heads0)
+        kv = v.get(KV_KNOB, kv_heads0 or heads0)
+        group = heads0 // kv
         heads = v[f.width] // head
-        return None if kv_heads0 is None or heads % group == 0 else \
+        return None if kv_heads0 is None or kv == 1 or heads % group == 0 else \
             (f"{heads} query heads cannot be shared {group} per key-value head; move the width "
              f"({f.width}) or {KV_KNOB} alone")
 
