@@ -152,7 +152,8 @@ def _run_options(f):
                           "torch.autocast), or native,autocast (both, interleaved in one run, each with its own "
                           "paired speed-ups). Training steps always use autocast with float32 master weights."),
         click.option("--generate", metavar="PROMPT:NEW", default=None,
-                     help="Also time text generation for causal LMs (hf:gpt2, hf:llama, ...): a prefill over PROMPT "
+                     help="Also time text generation for causal LMs (hf:gpt2, hf:llama, ...) and encoder-decoders "
+                          "(hf:t5: PROMPT is the encoder's input, NEW the decoder's tokens): a prefill over PROMPT "
                           "tokens (time to first token), then NEW - 1 greedy decode steps with the KV cache (time "
                           "per output token, decode tokens/s), the KV-cache bytes per token and the memory-bound "
                           "floor of a step. Example: --generate 512:128."),

@@ -327,7 +327,8 @@ def _generation(runs: list[Runnable], speeds: list[dict], s: RunSettings, env: d
     A model that does not generate text says why; a batch size that fails (out of memory) says so and
     the next is not tried."""
     from .indicators.env import peak_bandwidth
-    from .indicators.generate import GenerateSpec, check_generation, implementations, time_generation
+    from .indicators.generate import GenerateSpec, check_generation, decode_weight_bytes, implementations, \
+        time_generation
 
     spec = GenerateSpec(*s.generate)
     cuda = s.torch_device.type == "cuda"
@@ -344,7 +345,7 @@ def _generation(runs: list[Runnable], speeds: list[dict], s: RunSettings, env: d
             progress(f"{run.name}: no generation timed: {e.message}")
             continue
         dtype = getattr(torch, s.dtype)
-        weights = sum(p.numel() * p.element_size() for p in module.parameters())
+        weights = decode_weight_bytes(module)
         out, full = [], False
         for b in batches:
             for impl in implementations(s.device):

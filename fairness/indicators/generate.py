@@ -17,10 +17,17 @@ eagerly (what a plain `generate` call runs), a static cache preallocated for the
 new tokens, and on CUDA that static cache's decode step captured once in a CUDA graph and
 replayed (no host launches per step). Timed with a synchronize before each host clock read (CUDA
 events would hide nothing here: each step ends in an argmax the next step waits on).
+
+An encoder-decoder (T5, Switch) generates with its decoder: the prompt is the encoder's input,
+the prefill is the encoder's pass and the decoder's first step (from its start token), and each
+decode step reads the decoder's weights, its own cache (one token more each step) and the
+cross-attention cache of the encoded prompt (written once, in the prefill). Its KV bytes per
+token are the decoder's self-attention ones; the cross-attention cache is counted per prompt token.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 import statistics
@@ -71,18 +78,21 @@ def _config(model, name: str = ""):
     return config
 
 
+def is_encoder_decoder(model) -> bool:
+    return bool(getattr(getattr(model, "config", None), "is_encoder_decoder", False))
+
+
 def check_generation(model, spec: GenerateSpec, device: str, name: str) -> None:
-    """A causal LM, on a device that runs, with room for the prompt and the new tokens."""
+    """A causal LM or an encoder-decoder, on a device that runs, with room for the prompt and the
+    new tokens."""
     if str(device) == "meta":
         raise FairnessError("--generate times text generation, which runs the model: give --device cpu or cuda, "
                             "not meta")
     config = _config(model, name)
-    if getattr(config, "is_encoder_decoder", False):
-        raise FairnessError(f"--generate: {name} is an encoder-decoder; its generation (the decoder's own length) is "
-                            f"not measured yet, only causal LMs' (hf:gpt2, hf:llama, hf:mistral, ...)")
     if not callable(getattr(model, "can_generate", None)) or not model.can_generate():
-        raise FairnessError(f"--generate: {name} ({type(model).__name__}) is not a causal language model; give one "
-                            f"that generates text (hf:gpt2, hf:llama, hf:mistral, hf:mixtral, ...)")
+        raise FairnessError(f"--generate: {name} ({type(model).__name__}) does not generate text; give a causal "
+                            f"language model (hf:gpt2, hf:llama, hf:mistral, hf:mixtral, ...) or an encoder-decoder "
+                            f"(hf:t5, hf:switch_transformers)")
     positions = getattr(config, "max_position_embeddings", None)
     if positions and spec.prompt + spec.new > positions:
         raise FairnessError(f"--generate {spec.prompt}:{spec.new}: {spec.prompt + spec.new} tokens, but {name} has "
@@ -104,14 +114,16 @@ def check_sources(models: list[tuple[str, dict | None, str]], spec: GenerateSpec
 
 
 def kv_layout(model) -> dict:
-    """Layers, KV heads and head size of a decoder's attention (GQA: fewer KV heads than query
-    heads; MQA: one)."""
+    """Layers, KV heads and head size of the attention that generates (GQA: fewer KV heads than
+    query heads; MQA: one): an encoder-decoder's decoder (T5's num_decoder_layers and d_kv)."""
     config = _config(model)
     heads = config.num_attention_heads
     kv_heads = getattr(config, "num_key_value_heads", None) or heads
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
-    return {"layers": config.num_hidden_layers, "kv_heads": kv_heads, "head_dim": head_dim, "query_heads": heads,
-            "sliding_window": getattr(config, "sliding_window", None)}
+    head_dim = getattr(config, "head_dim", None) or getattr(config, "d_kv", None) or config.hidden_size // heads
+    layers = (getattr(config, "num_decoder_layers", None) or config.num_hidden_layers) if is_encoder_decoder(model) \
+        else config.num_hidden_layers
+    return {"layers": layers, "kv_heads": kv_heads, "head_dim": head_dim, "query_heads": heads,
+            "sliding_window": getattr(config, "sliding_window", None), "encoder_decoder": is_encoder_decoder(model)}
 
 
 def kv_bytes_per_token(model, dtype: torch.dtype) -> int:
@@ -120,8 +132,24 @@ def kv_bytes_per_token(model, dtype: torch.dtype) -> int:
     return k["layers"] * k["kv_heads"] * k["head_dim"] * 2 * torch.empty((), dtype=dtype).element_size()
 
 
+def decode_weight_bytes(model) -> int:
+    """The weight bytes a decode step reads: every parameter of a causal LM; an encoder-decoder's
+    decoder and output head (the encoder ran once, in the prefill). Shared storage counts once."""
+    parts = [model] if not is_encoder_decoder(model) else [model.get_decoder(), model.get_output_embeddings()]
+    seen, total = set(), 0
+    for part in parts:
+        for p in part.parameters() if part is not None else ():
+            if p.untyped_storage().data_ptr() not in seen or p.device.type == "meta":
+                seen.add(p.untyped_storage().data_ptr())
+                total += p.numel() * p.element_size()
+    return total
+
+
 def allocated_kv_bytes(cache) -> int:
-    """The bytes of the keys and values a transformers cache holds (every layer)."""
+    """The bytes of the keys and values a transformers cache holds (every layer; an encoder-decoder's
+    self-attention and cross-attention caches both)."""
+    if hasattr(cache, "self_attention_cache"):
+        return allocated_kv_bytes(cache.self_attention_cache) + allocated_kv_bytes(cache.cross_attention_cache)
     layers = getattr(cache, "layers", None)
     if layers is not None:
         return sum(t.numel() * t.element_size() for layer in layers for t in (layer.keys, layer.values)
@@ -152,16 +180,40 @@ def implementations(device) -> tuple[str, ...]:
     return (DYNAMIC, STATIC_GRAPH) if torch.device(device).type == "cuda" else (DYNAMIC, STATIC)
 
 
-def _new_cache(model, impl: str, length: int):
-    from transformers import DynamicCache, StaticCache
+def _new_cache(model, impl: str, length: int, prompt: int):
+    """A cache for `length` positions; an encoder-decoder's is its decoder's (`length`) with the
+    cross-attention cache of the encoded prompt beside it."""
+    from transformers import DynamicCache, EncoderDecoderCache, StaticCache
 
-    return DynamicCache() if impl == DYNAMIC else StaticCache(config=model.config, max_cache_len=length)
+    config = model.config
+    if is_encoder_decoder(model):  # a static cache has the config's layers: the decoder's, not the encoder's
+        config = copy.copy(config)
+        config.num_hidden_layers = kv_layout(model)["layers"]
+
+    def one(n):
+        return DynamicCache() if impl == DYNAMIC else StaticCache(config=config, max_cache_len=n)
+
+    return EncoderDecoderCache(one(length), one(prompt)) if is_encoder_decoder(model) else one(length)
 
 
-def _step(model, key: str, cache, token, position):
+def _step(model, key: str, cache, token, position, encoded=None):
+    """One forward step over `token` with the cache: the next token, greedy. An encoder-decoder
+    runs its decoder on `token` over the `encoded` prompt."""
     kwargs = {} if position is None else {"cache_position": position}
-    out = model(input_ids=token, use_cache=True, **{key: cache}, **kwargs)
+    if encoded is None:
+        out = model(input_ids=token, use_cache=True, **{key: cache}, **kwargs)
+    else:
+        out = model(encoder_outputs=encoded, decoder_input_ids=token, use_cache=True, **{key: cache}, **kwargs)
     return out.logits[:, -1].argmax(-1, keepdim=True)
+
+
+def _decoder_start(model) -> int:
+    """The token an encoder-decoder's decoder starts from (T5 and Switch: the padding token, 0)."""
+    for source in (getattr(model, "generation_config", None), model.config):
+        start = getattr(source, "decoder_start_token_id", None) if source is not None else None
+        if start is not None:
+            return start
+    return getattr(model.config, "pad_token_id", None) or 0
 
 
 def _one_run(model, ids: torch.Tensor, steps: int, device, impl: str = DYNAMIC) -> tuple[float, list[float], object]:
@@ -171,21 +223,31 @@ def _one_run(model, ids: torch.Tensor, steps: int, device, impl: str = DYNAMIC) 
     graph's input buffers first."""
     key = _cache_kwarg(model)
     prompt = ids.shape[1]
-    cache = _new_cache(model, impl, prompt + steps + 1)
+    encoder_decoder = is_encoder_decoder(model)
+    # the decoder's positions: a causal LM continues after the prompt; an encoder-decoder's decoder
+    # starts at 0 with its start token
+    first = 1 if encoder_decoder else prompt
+    cache = _new_cache(model, impl, first + steps + 1, prompt)
     static = impl != DYNAMIC
-    positions = torch.arange(prompt, device=ids.device) if static else None
+    positions = torch.arange(first, device=ids.device) if static else None
     _sync(device)
     t0 = time.perf_counter()
-    token = _step(model, key, cache, ids, positions)
+    if encoder_decoder:
+        encoded = model.get_encoder()(input_ids=ids)
+        start = torch.full((ids.shape[0], 1), _decoder_start(model), dtype=ids.dtype, device=ids.device)
+        token = _step(model, key, cache, start, positions, encoded)
+    else:
+        encoded = None
+        token = _step(model, key, cache, ids, positions)
     _sync(device)
     prefill = time.perf_counter() - t0
     times = []
     if impl == STATIC_GRAPH:
-        replay, token_in, position_in, token_out = _captured(model, key, cache, token, prompt)
+        replay, token_in, position_in, token_out = _captured(model, key, cache, token, first, encoded)
         for i in range(steps):
             t0 = time.perf_counter()
             token_in.copy_(token)
-            position_in.fill_(prompt + i)
+            position_in.fill_(first + i)
             replay()
             token = token_out.clone()
             _sync(device)
@@ -193,26 +255,27 @@ def _one_run(model, ids: torch.Tensor, steps: int, device, impl: str = DYNAMIC) 
         return prefill, times, cache
     for i in range(steps):
         t0 = time.perf_counter()
-        token = _step(model, key, cache, token, torch.tensor([prompt + i], device=ids.device) if static else None)
+        token = _step(model, key, cache, token, torch.tensor([first + i], device=ids.device) if static else None,
+                      encoded)
         _sync(device)
         times.append(time.perf_counter() - t0)
     return prefill, times, cache
 
 
-def _captured(model, key: str, cache, token, prompt: int):
-    """The decode step captured in a CUDA graph over input buffers (the token, its position): warmed
-    up on a side stream first, as torch.cuda.graphs asks; the warm-up writes the cache slot the first
-    replay writes again."""
-    token_in, position_in = token.clone(), torch.tensor([prompt], device=token.device)
+def _captured(model, key: str, cache, token, position: int, encoded=None):
+    """The decode step captured in a CUDA graph over input buffers (the token, its position; an
+    encoder-decoder's encoded prompt stays where the prefill left it): warmed up on a side stream
+    first, as torch.cuda.graphs asks; the warm-up writes the cache slot the first replay writes again."""
+    token_in, position_in = token.clone(), torch.tensor([position], device=token.device)
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
         for _ in range(2):
-            _step(model, key, cache, token_in, position_in)
+            _step(model, key, cache, token_in, position_in, encoded)
     torch.cuda.current_stream().wait_stream(side)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
-        token_out = _step(model, key, cache, token_in, position_in)
+        token_out = _step(model, key, cache, token_in, position_in, encoded)
     return graph.replay, token_in, position_in, token_out
 
 
@@ -235,17 +298,22 @@ def time_generation(model, spec: GenerateSpec, batch_size: int, device, dtype: t
     tpot = statistics.median(steps)
     per_token = kv_bytes_per_token(model, dtype)
     # a dynamic cache holds what was written (the last step's token is not written back before the
-    # run ends); a static one is allocated for every position it may hold
-    held = spec.prompt + spec.decode_steps + (0 if impl == DYNAMIC else 1)
+    # run ends); a static one is allocated for every position it may hold. An encoder-decoder's
+    # decoder holds its own tokens from the start token on, and its cross-attention cache the
+    # encoded prompt, each position the same bytes (the decoder's layers, heads and head size).
+    encoder_decoder = is_encoder_decoder(model)
+    written = (1 if encoder_decoder else spec.prompt) + spec.decode_steps
+    held = written + (0 if impl == DYNAMIC else 1) + (spec.prompt if encoder_decoder else 0)
     allocated = allocated_kv_bytes(runs[-1][2])
     out = {"prompt": spec.prompt, "new": spec.new, "batch_size": batch_size, "implementation": impl,
-           "ttft_s": prefill, "ttft_iqr_s": _iqr([r[0] for r in runs]), "tpot_s": tpot, "tpot_iqr_s": _iqr(steps), "decode_tokens_per_s": batch_size / tpot,
-           "prefill_tokens_per_s": batch_size * spec.prompt / prefill, "runs": RUNS, "steps": len(steps),
-           "kv_bytes_per_token": per_token, "kv_layout": kv_layout(model),
+           "ttft_s": prefill, "ttft_iqr_s": _iqr([r[0] for r in runs]), "tpot_s": tpot, "tpot_iqr_s": _iqr(steps),
+           "decode_tokens_per_s": batch_size / tpot, "prefill_tokens_per_s": batch_size * spec.prompt / prefill,
+           "runs": RUNS, "steps": len(steps), "kv_bytes_per_token": per_token, "kv_layout": kv_layout(model),
            "kv_bytes_allocated": allocated, "kv_tokens_held": batch_size * held,
            "peak_bytes": torch.cuda.max_memory_allocated(device) if cuda else None}
-    # a decode step reads every weight once and the cache at its context: the mean over the steps
-    mean_context = spec.prompt + spec.decode_steps / 2
+    # a decode step reads the weights once and the cache at its context: the mean over the steps
+    # (an encoder-decoder's: its decoder's tokens and the whole encoded prompt)
+    mean_context = written - spec.decode_steps / 2 + (spec.prompt if encoder_decoder else 0)
     read = weight_bytes + batch_size * mean_context * per_token
     out["bytes_read_per_step"] = read
     if bandwidth:
