@@ -322,18 +322,21 @@ def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progres
 
 
 def _generation(runs: list[Runnable], speeds: list[dict], s: RunSettings, env: dict, progress: Progress) -> None:
-    """--generate: each causal LM's text generation at each batch size (indicators/generate.py), one
-    model after another after the interleaved phases, under the precision its forward passes ran in.
-    A model that does not generate text says why; a batch size that fails (out of memory) says so and
-    the next is not tried."""
+    """--generate: each model's text generation at each batch size in each implementation
+    (indicators/generate.py), after the interleaved forward phases, under the precision its forward
+    passes ran in. At one batch size and implementation the models' runs are interleaved round by
+    round, as the forward phases are, so drift falls on all alike. A model that does not generate
+    text says why; one whose batch size fails (out of memory) says so and skips the larger ones."""
     from .indicators.env import peak_bandwidth
-    from .indicators.generate import GenerateSpec, check_generation, decode_weight_bytes, implementations, \
-        time_generation
+    from .indicators.generate import RUNS, Generation, GenerateSpec, check_generation, decode_weight_bytes, \
+        implementations
 
     spec = GenerateSpec(*s.generate)
     cuda = s.torch_device.type == "cuda"
     bandwidth = peak_bandwidth(env.get("device_name") or "") if cuda else None
     batches = sorted({b for b in s.batch_sizes if isinstance(b, int)} or {1})
+    dtype = getattr(torch, s.dtype)
+    models = []  # (run, its generate record, module, decode weight bytes)
     for run, rec in zip(runs, speeds):
         if run.failed or run.module is None:
             continue
@@ -344,27 +347,57 @@ def _generation(runs: list[Runnable], speeds: list[dict], s: RunSettings, env: d
             rec["generate"] = {"unavailable": e.message}
             progress(f"{run.name}: no generation timed: {e.message}")
             continue
-        dtype = getattr(torch, s.dtype)
         weights = decode_weight_bytes(module)
-        out, full = [], False
-        for b in batches:
-            for impl in implementations(s.device):
+        rec["generate"] = {"prompt": spec.prompt, "new": spec.new, "runs": [], "weight_bytes": weights}
+        models.append((run, rec["generate"], module, weights))
+
+    def precision(run):
+        return torch.autocast(s.torch_device.type, dtype=dtype) if run.precision == "autocast" \
+            else contextlib.nullcontext()
+
+    full = set()  # models out of memory at a smaller batch size: a larger one would not fit either
+    for b in batches:
+        for impl in implementations(s.device):
+            live = []
+            for run, gen, module, weights in models:
+                if id(run) in full:
+                    continue
                 progress(f"{run.name}@{b}: generation ({impl}), {spec.prompt} prompt tokens, {spec.new} new")
-                autocast = torch.autocast(s.torch_device.type, dtype=dtype) if run.precision == "autocast" \
-                    else contextlib.nullcontext()
                 try:
-                    with autocast:
-                        out.append(time_generation(module, spec, b, s.device, dtype, module.config.vocab_size,
-                                                   weights, bandwidth, impl))
+                    with precision(run):
+                        live.append((run, gen, Generation(module, spec, b, s.device, dtype, module.config.vocab_size,
+                                                          weights, bandwidth, impl)))
                 except Exception as e:  # a graph that cannot be captured; out of memory at a large batch
-                    why = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
-                    out.append({"batch_size": b, "implementation": impl, "error": why})
-                    progress(f"{run.name}@{b}: generation ({impl}) failed: {why}")
-                    free_cache(s.torch_device)
-                    full = full or "out of memory" in why.lower()
-            if full:  # the smaller batch sizes stand; a larger one would not fit either
-                break
-        rec["generate"] = {"prompt": spec.prompt, "new": spec.new, "runs": out, "weight_bytes": weights}
+                    _generation_failed(run, gen, b, impl, e, full, s, progress)
+            if len(live) > 1:
+                progress(f"timing generation at batch {b} ({impl}): {', '.join(r.name for r, _, _ in live)}, "
+                         f"{RUNS} rounds, interleaved")
+            for _ in range(RUNS):
+                for entry in list(live):
+                    run, gen, g = entry
+                    try:
+                        with precision(run):
+                            g.run_once()
+                    except Exception as e:
+                        live.remove(entry)
+                        _generation_failed(run, gen, b, impl, e, full, s, progress)
+            for run, gen, g in live:
+                gen["runs"].append(g.result())
+            live = None  # the caches and prompts go before the next implementation's
+            free_cache(s.torch_device)
+    for _, gen, _, _ in models:  # each model's runs by batch size, then implementation
+        order = {impl: i for i, impl in enumerate(implementations(s.device))}
+        gen["runs"].sort(key=lambda r: (r["batch_size"], order.get(r["implementation"], 0)))
+
+
+def _generation_failed(run, gen: dict, batch: int, impl: str, e: Exception, full: set, s: RunSettings,
+                       progress: Progress) -> None:
+    why = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
+    gen["runs"].append({"batch_size": batch, "implementation": impl, "error": why})
+    progress(f"{run.name}@{batch}: generation ({impl}) failed: {why}")
+    free_cache(s.torch_device)
+    if "out of memory" in why.lower():
+        full.add(id(run))
 
 
 def _autocast_phases(live: list[Runnable], b_of: dict, s: RunSettings, progress: Progress, per_call: bool) -> dict:

@@ -295,3 +295,35 @@ def test_the_generation_gallery_configs_are_valid(path):
     check_sources([(cfg[r]["source"], cfg[r].get("kwargs"), cfg[r]["name"]) for r in ("proposed", "baseline")],
                   spec, "cuda")
     assert "decode_throughput" in cfg["match"]
+
+
+def test_generation_runs_are_interleaved_round_by_round(tmp_path, monkeypatch):
+    """Issue 26, item 2: at one batch size and implementation, the models' generation runs take
+    turns (A, B, A, B, A, B), as the forward phases do, so drift on the machine falls on each alike;
+    each run's median step is kept for pairing."""
+    import fairness.indicators.generate as gen
+
+    order, real = [], gen.Generation.run_once
+
+    def spy(self):
+        order.append((self.impl, self.model.config.model_type))
+        return real(self)
+
+    monkeypatch.setattr(gen.Generation, "run_once", spy)
+    llama = ["-k", "hidden_size=64", "-k", "intermediate_size=128", "-k", "num_hidden_layers=2", "-k",
+             "num_attention_heads=4", "-k", "vocab_size=128", "-k", "max_position_embeddings=64"]
+    cfg = tmp_path / "zoo.yaml"
+    cfg.write_text(f"""
+models:
+  - {{name: gpt2, source: hf:gpt2, kwargs: {{n_layer: 2, n_embd: 64, n_head: 4, vocab_size: 128, n_positions: 64}}}}
+  - {{name: llama, source: hf:llama, kwargs: {{{', '.join(a.replace('=', ': ') for a in llama[1::2])}}}}}
+measure: {{device: cpu, batch: [1], min_time: 0.05, seq_len: 16, generate: "16:4"}}
+""")
+    r = run("zoo", str(cfg), "-q", "--out", str(tmp_path / "out"))
+    assert r.exit_code == 0, r.output
+    for impl in (DYNAMIC, STATIC):
+        models = [m for i, m in order if i == impl]
+        assert models == ["gpt2", "llama"] * RUNS, models
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    first = res["models"][0]["speed"]["generate"]["runs"][0]
+    assert len(first["tpot_by_run_s"]) == RUNS and first["tpot_s"] > 0

@@ -279,47 +279,80 @@ def _captured(model, key: str, cache, token, position: int, encoded=None):
     return graph.replay, token_in, position_in, token_out
 
 
+class Generation:
+    """Greedy decoding of one model at one batch size in one implementation, run by run, so that
+    several models' runs can be interleaved round by round (drift on the machine then falls on
+    every model alike). Built warm: the first call chose kernels and filled caches. `model` is on
+    `device` in `dtype`."""
+
+    def __init__(self, model, spec: GenerateSpec, batch_size: int, device, dtype: torch.dtype, vocab: int,
+                 weight_bytes: int, bandwidth: tuple[float, str] | None = None, impl: str = DYNAMIC):
+        self.model, self.spec, self.batch_size, self.device, self.dtype = model, spec, batch_size, device, dtype
+        self.weight_bytes, self.bandwidth, self.impl = weight_bytes, bandwidth, impl
+        self.cuda = torch.device(device).type == "cuda"
+        gen = torch.Generator().manual_seed(0)
+        self.ids = torch.randint(0, vocab, (batch_size, spec.prompt), generator=gen).to(device)
+        self.runs: list[tuple[float, list[float]]] = []  # (prefill seconds, each decode step's seconds)
+        self.allocated, self.peak = 0, 0
+        with torch.inference_mode():
+            _one_run(model, self.ids[:, : min(spec.prompt, 8)], 2, device, impl)  # warm-up
+
+    def run_once(self) -> None:
+        """One prefill and the decode steps; the cache's bytes and this run's peak memory kept (the
+        peak is read around this run alone: other models' runs sit between)."""
+        if self.cuda:
+            _sync(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+        with torch.inference_mode():
+            prefill, steps, cache = _one_run(self.model, self.ids, self.spec.decode_steps, self.device, self.impl)
+        self.allocated = allocated_kv_bytes(cache)
+        if self.cuda:
+            self.peak = max(self.peak, torch.cuda.max_memory_allocated(self.device))
+        self.runs.append((prefill, steps))
+
+    def result(self) -> dict:
+        """Time to first token, time per output token and decode tokens/s (medians over the runs;
+        each run's median step beside them, for pairing), the KV cache counted and allocated, the
+        peak memory, and the memory-bound floor of a decode step where the bandwidth is known."""
+        model, spec, batch_size, dtype, impl, runs = (self.model, self.spec, self.batch_size, self.dtype, self.impl,
+                                                      self.runs)
+        weight_bytes, bandwidth, allocated = self.weight_bytes, self.bandwidth, self.allocated
+        prefill = statistics.median(r[0] for r in runs)
+        steps = [t for r in runs for t in r[1]]
+        tpot = statistics.median(steps)
+        per_token = kv_bytes_per_token(model, dtype)
+        # a dynamic cache holds what was written (the last step's token is not written back before the
+        # run ends); a static one is allocated for every position it may hold. An encoder-decoder's
+        # decoder holds its own tokens from the start token on, and its cross-attention cache the
+        # encoded prompt, each position the same bytes (the decoder's layers, heads and head size).
+        encoder_decoder = is_encoder_decoder(model)
+        written = (1 if encoder_decoder else spec.prompt) + spec.decode_steps
+        held = written + (0 if impl == DYNAMIC else 1) + (spec.prompt if encoder_decoder else 0)
+        out = {"prompt": spec.prompt, "new": spec.new, "batch_size": batch_size, "implementation": impl,
+               "ttft_s": prefill, "ttft_iqr_s": _iqr([r[0] for r in runs]), "tpot_s": tpot, "tpot_iqr_s": _iqr(steps),
+               "decode_tokens_per_s": batch_size / tpot, "prefill_tokens_per_s": batch_size * spec.prompt / prefill,
+               "runs": len(runs), "steps": len(steps), "kv_bytes_per_token": per_token, "kv_layout": kv_layout(model),
+               "kv_bytes_allocated": allocated, "kv_tokens_held": batch_size * held,
+               "peak_bytes": self.peak if self.cuda else None, "tpot_by_run_s": [statistics.median(r[1]) for r in runs],
+               "ttft_by_run_s": [r[0] for r in runs]}
+        # a decode step reads the weights once and the cache at its context: the mean over the steps
+        # (an encoder-decoder's: its decoder's tokens and the whole encoded prompt)
+        mean_context = written - spec.decode_steps / 2 + (spec.prompt if encoder_decoder else 0)
+        read = weight_bytes + batch_size * mean_context * per_token
+        out["bytes_read_per_step"] = read
+        if bandwidth:
+            out["floor_s"], out["bandwidth"], out["bandwidth_source"] = read / bandwidth[0], bandwidth[0], bandwidth[1]
+            out["floor_share"] = out["floor_s"] / tpot  # 1: at the memory-bound floor; small: far from it
+        return out
+
+
 def time_generation(model, spec: GenerateSpec, batch_size: int, device, dtype: torch.dtype, vocab: int,
                     weight_bytes: int, bandwidth: tuple[float, str] | None = None, impl: str = DYNAMIC) -> dict:
-    """Time to first token, time per output token and decode tokens/s of greedy decoding at one
-    batch size in one implementation, the KV cache counted and allocated, the peak memory, and the
-    memory-bound floor of a decode step where the device's bandwidth is known. `model` is on
-    `device` in `dtype`."""
-    gen = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, vocab, (batch_size, spec.prompt), generator=gen).to(device)
-    cuda = torch.device(device).type == "cuda"
-    with torch.inference_mode():
-        _one_run(model, ids[:, : min(spec.prompt, 8)], 2, device, impl)  # warm-up: kernels chosen, caches filled
-        if cuda:
-            torch.cuda.reset_peak_memory_stats(device)
-        runs = [_one_run(model, ids, spec.decode_steps, device, impl) for _ in range(RUNS)]
-    prefill = statistics.median(r[0] for r in runs)
-    steps = [t for r in runs for t in r[1]]
-    tpot = statistics.median(steps)
-    per_token = kv_bytes_per_token(model, dtype)
-    # a dynamic cache holds what was written (the last step's token is not written back before the
-    # run ends); a static one is allocated for every position it may hold. An encoder-decoder's
-    # decoder holds its own tokens from the start token on, and its cross-attention cache the
-    # encoded prompt, each position the same bytes (the decoder's layers, heads and head size).
-    encoder_decoder = is_encoder_decoder(model)
-    written = (1 if encoder_decoder else spec.prompt) + spec.decode_steps
-    held = written + (0 if impl == DYNAMIC else 1) + (spec.prompt if encoder_decoder else 0)
-    allocated = allocated_kv_bytes(runs[-1][2])
-    out = {"prompt": spec.prompt, "new": spec.new, "batch_size": batch_size, "implementation": impl,
-           "ttft_s": prefill, "ttft_iqr_s": _iqr([r[0] for r in runs]), "tpot_s": tpot, "tpot_iqr_s": _iqr(steps),
-           "decode_tokens_per_s": batch_size / tpot, "prefill_tokens_per_s": batch_size * spec.prompt / prefill,
-           "runs": RUNS, "steps": len(steps), "kv_bytes_per_token": per_token, "kv_layout": kv_layout(model),
-           "kv_bytes_allocated": allocated, "kv_tokens_held": batch_size * held,
-           "peak_bytes": torch.cuda.max_memory_allocated(device) if cuda else None}
-    # a decode step reads the weights once and the cache at its context: the mean over the steps
-    # (an encoder-decoder's: its decoder's tokens and the whole encoded prompt)
-    mean_context = written - spec.decode_steps / 2 + (spec.prompt if encoder_decoder else 0)
-    read = weight_bytes + batch_size * mean_context * per_token
-    out["bytes_read_per_step"] = read
-    if bandwidth:
-        out["floor_s"], out["bandwidth"], out["bandwidth_source"] = read / bandwidth[0], bandwidth[0], bandwidth[1]
-        out["floor_share"] = out["floor_s"] / tpot  # 1: at the memory-bound floor; small: far from it
-    return out
+    """One model's generation on its own: RUNS runs back to back (Generation.result's record)."""
+    g = Generation(model, spec, batch_size, device, dtype, vocab, weight_bytes, bandwidth, impl)
+    for _ in range(RUNS):
+        g.run_once()
+    return g.result()
 
 
 def _iqr(xs: list[float]) -> float:
