@@ -555,9 +555,13 @@ def generation_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -
     impl = STATIC_GRAPH if decode and s.torch_device.type == "cuda" else DYNAMIC
     autocast = torch.autocast(s.torch_device.type, dtype=getattr(torch, s.dtype)) if run.precision == "autocast" \
         else contextlib.nullcontext()
-    with autocast:
-        r = time_generation(module, spec, batch, s.device, getattr(torch, s.dtype), module.config.vocab_size, 0,
-                            None, impl)
+    try:
+        with autocast:
+            r = time_generation(module, spec, batch, s.device, getattr(torch, s.dtype), module.config.vocab_size, 0,
+                                None, impl)
+    except Exception as e:  # a graph that cannot be captured, out of memory: the search says so, not a traceback
+        raise FairnessError(f"{run.name}: generation at batch {batch} ({impl}) failed, so {indicator} cannot be "
+                            f"matched: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}") from None
     if decode:
         return r["tpot_s"] / batch, r["tpot_iqr_s"] / r["tpot_s"]
     return r["ttft_s"], r["ttft_iqr_s"] / r["ttft_s"]
