@@ -733,6 +733,39 @@ def rule_prefill_decode(a, b):
                  "sizes served.", REF["hardware"], favours=a["name"])]
 
 
+def _decode_cells(m: dict) -> dict[tuple[int, str], float]:
+    """Decode tokens/s at each (batch size, implementation) generation was timed at."""
+    runs = ((m["record"].get("speed") or {}).get("generate") or {}).get("runs") or []
+    return {(r["batch_size"], r.get("implementation", rd.EAGER_DECODE)): r["decode_tokens_per_s"] for r in runs
+            if "error" not in r and r.get("decode_tokens_per_s")}
+
+
+def rule_decode_flip(a, b):
+    """The faster decoder depends on the implementation or the batch size (issue 26's table: GPT-2
+    ahead with the dynamic cache at batch 1 and with the static cache at batch 64, the Llama ahead
+    with the static cache at batch 1): any one cell picked for a paper decides the winner."""
+    ca, cb = _decode_cells(a), _decode_cells(b)
+    ratios = {cell: ca[cell] / cb[cell] for cell in sorted(set(ca) & set(cb))}
+    won = {}  # the winner -> its widest margin's (cell, a's speed-up)
+    for cell, r in ratios.items():
+        w = _faster(a, b, r)
+        if w and (w not in won or max(r, 1 / r) > max(won[w][1], 1 / won[w][1])):
+            won[w] = (cell, r)
+    if len(won) < 2:
+        return []
+
+    def where(w):
+        (batch, impl), r = won[w]
+        return f"{w} at batch {batch} with the {impl} ({max(r, 1 / r):.3g}x the tokens/s)"
+
+    return [Flag("decode-flip", "warn", [a["name"], b["name"]],
+                 {"decode_speedups": {f"{bs} {impl}": r for (bs, impl), r in ratios.items()}},
+                 f"The faster decoder depends on how generation runs: {where(a['name'])}, but {where(b['name'])}. "
+                 f"One implementation and batch size, picked alone, decides the winner.",
+                 "Report decode tokens/s for the implementation and batch sizes served, each named.",
+                 REF["hardware"], favours=a["name"])]
+
+
 # a decode step this close to its memory-bound floor is set by the bytes it reads; this far from it
 # (at batch 1 on a GPU) by the host's kernel launches
 NEAR_FLOOR, FAR_FROM_FLOOR = 0.5, 0.1
@@ -1101,7 +1134,8 @@ def rule_stated_speedup(a, b):
 PAIR_RULES = (rule_indicators_disagree, rule_parameter_sharing, rule_sparsity, rule_embedding_heavy,
               rule_sequence_length, rule_flops_speed_mismatch, rule_parallelism, rule_memory_bound,
               rule_claimed_capacity, rule_hardware, rule_units, rule_single_indicator, rule_quality_tradeoff,
-              rule_stated_speedup, rule_precision_flip, rule_clocks_moved, rule_kv_cache, rule_prefill_decode)
+              rule_stated_speedup, rule_precision_flip, rule_clocks_moved, rule_kv_cache, rule_prefill_decode,
+              rule_decode_flip)
 MODEL_RULES = (rule_wrong_model, rule_assumed_input, rule_model_units, rule_measurement_quality, rule_claim_mismatch,
                rule_variant_capacity, rule_gpu_throttled, rule_decode_bound)
 CLAIM_AWARE = (rule_parameter_sharing, rule_sparsity, rule_single_indicator)

@@ -327,3 +327,30 @@ measure: {{device: cpu, batch: [1], min_time: 0.05, seq_len: 16, generate: "16:4
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     first = res["models"][0]["speed"]["generate"]["runs"][0]
     assert len(first["tpot_by_run_s"]) == RUNS and first["tpot_s"] > 0
+
+
+def _cells(name, role, cells):
+    """A record with decode tokens/s at each (batch size, implementation)."""
+    runs = [{"batch_size": bs, "implementation": impl, "decode_tokens_per_s": t, "ttft_s": 0.01, "kv_bytes_per_token": 1}
+            for (bs, impl), t in cells.items()]
+    return {"name": name, "role": role, "params": {"unique": 124e6}, "speed": {"generate": {"runs": runs}}}
+
+
+def test_a_decode_winner_that_flips_with_the_implementation_is_a_finding():
+    """Labelled from issue 26's table before the rule ran (H200, bf16, prompt 512, 128 new tokens,
+    plain generate): GPT-2 decodes 153, 338 and 27,310 tokens/s, the Llama-124M 74, 406 and 23,370,
+    with the dynamic cache at batch 1, the static cache at batch 1 and at batch 64. GPT-2 wins two
+    cells (widest: 2.07x, dynamic at batch 1), the Llama one (1.2x): the winner is the
+    implementation's and the batch size's, a warning on the comparison."""
+    from fairness.indicators.generate import STATIC_GRAPH
+
+    gpt2 = _cells("GPT-2", "baseline", {(1, DYNAMIC): 153, (1, STATIC_GRAPH): 338, (64, STATIC_GRAPH): 27310})
+    llama = _cells("Llama-124M", "proposed", {(1, DYNAMIC): 74, (1, STATIC_GRAPH): 406, (64, STATIC_GRAPH): 23370})
+    found, _ = _findings(llama, gpt2)
+    f = found["decode-flip"]
+    assert f["severity"] == "warn"
+    assert "Llama-124M at batch 1 with the static cache, CUDA graph (1.2x the tokens/s)" in f["message"]
+    assert "GPT-2 at batch 1 with the dynamic cache, eager (2.07x the tokens/s)" in f["message"]
+    # one winner everywhere (within the speed noise elsewhere): no finding
+    same = _cells("GPT-2", "baseline", {(1, DYNAMIC): 153, (1, STATIC_GRAPH): 400, (64, STATIC_GRAPH): 23500})
+    assert "decode-flip" not in _findings(llama, same)[0]
