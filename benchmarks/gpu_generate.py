@@ -7,8 +7,9 @@ replayed from a CUDA graph; greedy, medians of 3 runs): time to first token and 
 beside transformers' own `model.generate` (torch.compile off) with the dynamic cache and with the
 static cache. generate's TTFT is generate(max_new_tokens=1); its decode is generate(128) minus that,
 tokens/s = batch x 127 / the decode time (medians of 3). Target: fairness's dynamic-cache decode
-within 5% of generate's. The replayed decode has no `generate` twin without torch.compile; the
-static generate column shows what it saves. Before timing, the replayed graph's cache is checked
+within 5% of generate's (fairness's dynamic cache is generate itself, stamped at each step's logits:
+the check is that the stamps cost nothing and the median step is the mean one). The replayed decode
+has no `generate` twin without torch.compile; the static generate column shows what it saves. Before timing, the replayed graph's cache is checked
 against the eager static cache's after 16 steps from the same prompt (max abs difference).
 
     python benchmarks/gpu_generate.py          # needs a CUDA device and transformers

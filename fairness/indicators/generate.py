@@ -13,9 +13,9 @@ every weight and the whole KV cache written so far. The two are timed apart:
   at the mean context) over the device's memory bandwidth (indicators/env.py, with its source).
 
 The loop is greedy decoding, in named implementations: transformers' dynamic cache called
-eagerly (what a plain `generate` call runs), a static cache preallocated for the prompt and the
-new tokens, and on CUDA that static cache's decode step captured once in a CUDA graph and
-replayed (no host launches per step). Timed with a synchronize before each host clock read (CUDA
+eagerly (a plain `generate` call, timed step by step by a logits processor), a static cache
+preallocated for the prompt and the new tokens (fairness's own loop), and on CUDA that static
+cache's decode step captured once in a CUDA graph and replayed (no host launches per step). Timed with a synchronize before each host clock read (CUDA
 events would hide nothing here: each step ends in an argmax the next step waits on).
 
 An encoder-decoder (T5, Switch) generates with its decoder: the prompt is the encoder's input,
@@ -200,11 +200,45 @@ def _step(model, key: str, cache, token, position, encoded=None):
     """One forward step over `token` with the cache: the next token, greedy. An encoder-decoder
     runs its decoder on `token` over the `encoded` prompt."""
     kwargs = {} if position is None else {"cache_position": position}
+    if _keeps_logits(model):  # the last position's logits only, as generate asks: a prefill's full-vocabulary
+        kwargs["logits_to_keep"] = 1  # logits at every prompt position are not part of generating
     if encoded is None:
         out = model(input_ids=token, use_cache=True, **{key: cache}, **kwargs)
     else:
         out = model(encoder_outputs=encoded, decoder_input_ids=token, use_cache=True, **{key: cache}, **kwargs)
     return out.logits[:, -1].argmax(-1, keepdim=True)
+
+
+def _keeps_logits(model) -> bool:
+    return "logits_to_keep" in inspect.signature(model.forward).parameters
+
+
+def _generate_run(model, ids: torch.Tensor, steps: int, device) -> tuple[float, list[float], object]:
+    """The dynamic cache, eagerly: transformers' own `generate` (greedy, torch.compile off), each step
+    stamped by a logits processor as its logits come out (after a synchronize; generate waits on
+    the host every step anyway, to check whether to stop). The prefill is the time to the first
+    stamp; a step, from one stamp to the next: generate's whole iteration, its own bookkeeping in."""
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    stamps = []
+
+    class Clock(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            _sync(device)
+            stamps.append(time.perf_counter())
+            return scores
+
+    pad = getattr(model.config, "pad_token_id", None)
+    # an encoder-decoder gets its cache made here: generate's own is sized by the encoder's layers
+    # (T5 with 2 encoder and 3 decoder layers fails at the third)
+    kwargs = {"decoder_start_token_id": _decoder_start(model),
+              "past_key_values": _new_cache(model, DYNAMIC, 0, 0)} if is_encoder_decoder(model) else {}
+    _sync(device)
+    t0 = time.perf_counter()
+    out = model.generate(ids, max_new_tokens=steps + 1, min_new_tokens=steps + 1, do_sample=False, num_beams=1,
+                         logits_processor=LogitsProcessorList([Clock()]), return_dict_in_generate=True,
+                         disable_compile=True, pad_token_id=0 if pad is None else pad, **kwargs)
+    return stamps[0] - t0, [b - a for a, b in zip(stamps, stamps[1:])], out.past_key_values
 
 
 def _decoder_start(model) -> int:
@@ -221,6 +255,8 @@ def _one_run(model, ids: torch.Tensor, steps: int, device, impl: str = DYNAMIC) 
     A static cache is written at explicit positions; its CUDA graph is captured after the prefill
     (the capture is not timed) and replayed once per step, the token and position copied into the
     graph's input buffers first."""
+    if impl == DYNAMIC:
+        return _generate_run(model, ids, steps, device)
     key = _cache_kwarg(model)
     prompt = ids.shape[1]
     encoder_decoder = is_encoder_decoder(model)
@@ -262,6 +298,17 @@ def _one_run(model, ids: torch.Tensor, steps: int, device, impl: str = DYNAMIC) 
     return prefill, times, cache
 
 
+def _rewind(cache, position: int) -> None:
+    """Back to `position` after the warm-up steps. transformers 5's static cache writes where its own
+    device-side counter (`cumulative_length`) says, each call one further, not at the position
+    passed: left alone, the warm-up's two steps shift every replayed write by two (and the last ones
+    past the cache's end: an index_copy_ out of bounds). Older caches write at the position passed."""
+    for layer in getattr(getattr(cache, "self_attention_cache", cache), "layers", None) or []:
+        counter = getattr(layer, "cumulative_length", None)
+        if isinstance(counter, torch.Tensor):
+            counter.fill_(position)
+
+
 def _captured(model, key: str, cache, token, position: int, encoded=None):
     """The decode step captured in a CUDA graph over input buffers (the token, its position; an
     encoder-decoder's encoded prompt stays where the prefill left it): warmed up on a side stream
@@ -273,6 +320,7 @@ def _captured(model, key: str, cache, token, position: int, encoded=None):
         for _ in range(2):
             _step(model, key, cache, token_in, position_in, encoded)
     torch.cuda.current_stream().wait_stream(side)
+    _rewind(cache, position)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         token_out = _step(model, key, cache, token_in, position_in, encoded)
