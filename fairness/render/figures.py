@@ -74,7 +74,7 @@ _AXIS = {"params": "parameters\n(M)", "flops": "FLOPs\n(G)", "throughput": "thro
 # one colour per matched indicator, the same in every figure
 _GROUP_COLORS = {"params": "#1f77b4", "applied": "#1f77b4", "active": "#1f77b4", "macs": "#2ca02c",
                  "flops": "#2ca02c", "throughput": "#9467bd", "latency": "#ff7f0e", "peak_memory": "#8c564b",
-                 "decode_throughput": "#d62728", "ttft": "#e377c2"}
+                 "decode_throughput": "#bcbd22", "ttft": "#e377c2"}  # not the proposed model's red
 _OTHER_COLOR = "#17becf"
 # one marker per strategy, so that two variants matched on one indicator are told apart in grayscale too
 _STRATEGY_MARKERS = {"width": "o", "depth": "^", "compound": "v", "input": "<", "experts": "P", "kv-heads": "X"}
