@@ -437,6 +437,9 @@ def match_counts(b: Baseline, indicator: str, target: float, strategies: list[st
             beyond = (lo is not None and target < lo) or (hi is not None and target > hi)
             rec["reason"] = (f"out of reach: this strategy reaches {reach_text(lo, hi)}" if beyond
                              else "closest lattice point found")
+            if skipped:  # the model could not be built nearer the target: say why
+                rec["reason"] += (f"; {len(skipped)} candidate{'s' if len(skipped) > 1 else ''} nearer it could not "
+                                  f"be built ({skipped[0]})")
         out.append({"strategy": strategy, "values": values, "match": rec})
     return out
 
