@@ -97,6 +97,35 @@ measure: {{speed: false, inputs: "python:tiny_models:mlp_inputs"}}
     assert "width 32 is not supported" in (tmp_path / "out" / "report.html").read_text()
 
 
+def test_a_variant_that_crashes_fails_alone(tmp_path):
+    """The width-matched variant counts on meta but its forward pass on the CPU fails (width 32 >
+    24): its timing is lost with the reason; the depth-matched variant, the flags and every report
+    file are still there, and the exit code says some models failed."""
+    family = Path(__file__).parent.parent / "examples" / "family.yaml"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"""
+name: crashy
+proposed: {{name: wide, source: "python:tiny_models:mlp_stack", kwargs: {{width: 32}}}}
+baseline: {{name: crashy, source: "python:tiny_models:crashy_mlp"}}
+family: {family}
+match: [params]
+strategies: [width, depth]
+measure: {{device: cpu, batch: [1], min_time: 0.05, inputs: "python:tiny_models:mlp_inputs"}}
+""")
+    r = run("compare", str(cfg), "-q", "--out", str(tmp_path / "out"))
+    assert r.exit_code == 3, r.output  # some models failed; the others and the report are complete
+    assert r.stderr.startswith("failed: crashy width-matched on params: ")
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    # its counts stand (made on meta); its timing failed, with the reason
+    lost = [m for m in res["models"] if (m.get("speed") or {}).get("errors")]
+    assert [m["name"] for m in lost] == ["crashy width-matched on params"]
+    assert "width 32 is not supported" in lost[0]["speed"]["errors"][0] and lost[0]["speed"]["throughput"] is None
+    assert any(m.get("match", {}) and m["match"]["strategy"] == "depth" for m in res["models"])
+    for name in ("report.html", "report.md", "report.tex", "table.tex", "results.csv"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    assert "Failed:" in (tmp_path / "out" / "report.html").read_text()
+
+
 def test_python_api_takes_a_module_and_renders(tmp_path):
     """fairness.compare with an nn.Module as the proposed model; fairness.render writes the formats."""
     import fairness

@@ -424,7 +424,7 @@ def test_regnet_matches_parameters_within_1_percent():
     got = {(f, v["strategy"]): v["match"] for f in (0.5, 2.0)
            for v in match_counts(b, "params", base * f, ["width", "depth"])}
     assert abs(got[(0.5, "width")]["rel_error"]) <= 0.01 and abs(got[(2.0, "depth")]["rel_error"]) <= 0.01, got
-    assert got[(0.5, "depth")]["reason"] == got[(2.0, "width")]["reason"] == "closest lattice point found"
+    assert all(got[k]["reason"].startswith("closest lattice point found") for k in ((0.5, "depth"), (2.0, "width")))
     assert got[(0.5, "depth")]["rel_error"] == pytest.approx(0.0209, abs=5e-4)
 
 

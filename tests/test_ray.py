@@ -138,17 +138,17 @@ def test_measure_on_ray_bad_input_is_the_same_one_line_error(cluster):
 
 
 def test_compare_on_ray_as_local_with_a_failing_variant(tmp_path, cluster):
-    """test_compare.py's fragile family, with executor: ray in the config: the same models, counts
+    """test_compare.py's crashy family, with executor: ray in the config: the same models, counts
     and failed variant as the local executor gives (the variant search itself runs in the driver)."""
     family = TESTS.parent / "examples" / "family.yaml"
     text = f"""
-name: fragile
+name: crashy
 proposed: {{name: wide, source: "python:tiny_models:mlp_stack", kwargs: {{width: 32}}}}
-baseline: {{name: fragile, source: "python:tiny_models:fragile_mlp"}}
+baseline: {{name: crashy, source: "python:tiny_models:crashy_mlp"}}
 family: {family}
 match: [params]
 strategies: [width, depth]
-measure: {{speed: false, inputs: "python:tiny_models:mlp_inputs"}}
+measure: {{device: cpu, batch: [1], min_time: 0.05, inputs: "python:tiny_models:mlp_inputs"}}
 """
     path = _zoo(tmp_path, text + "executor: ray\n", "c.yaml")
     there = run("compare", path, "-q", "--out", str(tmp_path / "ray"))
@@ -157,8 +157,9 @@ measure: {{speed: false, inputs: "python:tiny_models:mlp_inputs"}}
     got = []
     for folder in ("local", "ray"):
         res = json.loads((tmp_path / folder / "results.json").read_text())
-        got.append([(m["name"], m.get("failed") or m["params"]["unique"]) for m in res["models"]])
-    assert got[0] == got[1] and "width 32 is not supported" in got[1][-1][1]
+        got.append([(m["name"], m["params"]["unique"], (m.get("speed") or {}).get("errors")) for m in res["models"]])
+    assert any(errors and "width 32 is not supported" in errors[0] for _, _, errors in got[1])
+    assert got[0] == got[1]
 
 
 def _double(x):

@@ -171,6 +171,20 @@ def fragile_mlp(depth: int = 4, width: int = 16):
     return MLPStack(depth, width)
 
 
+class CrashyMLP(MLPStack):
+    """MLPStack that builds and counts (on meta) at any width but whose forward pass on a real
+    device fails wider than 24: a variant the search finds and the timing then loses."""
+
+    def forward(self, x):
+        if x.device.type != "meta" and self.inp.out_features > 24:
+            raise RuntimeError(f"width {self.inp.out_features} is not supported by this model")
+        return super().forward(x)
+
+
+def crashy_mlp(depth: int = 4, width: int = 16):
+    return CrashyMLP(depth, width)
+
+
 def _in_worker() -> bool:
     """True inside an `--isolate` worker process (python -m fairness.isolate)."""
     return os.path.basename(sys.argv[0]) == "isolate.py"
