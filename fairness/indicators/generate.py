@@ -15,8 +15,9 @@ every weight and the whole KV cache written so far. The two are timed apart:
 The loop is greedy decoding, in named implementations: transformers' dynamic cache called
 eagerly (a plain `generate` call, timed step by step by a logits processor), a static cache
 preallocated for the prompt and the new tokens (fairness's own loop), and on CUDA that static
-cache's decode step captured once in a CUDA graph and replayed (no host launches per step). Timed with a synchronize before each host clock read (CUDA
-events would hide nothing here: each step ends in an argmax the next step waits on).
+cache's decode step captured once in a CUDA graph and replayed (no host launches per step).
+Timed with a synchronize before each host clock read (CUDA events would hide nothing here: each
+step ends in an argmax the next step waits on).
 
 An encoder-decoder (T5, Switch) generates with its decoder: the prompt is the encoder's input,
 the prefill is the encoder's pass and the decoder's first step (from its start token), and each
@@ -136,13 +137,9 @@ def decode_weight_bytes(model) -> int:
     """The weight bytes a decode step reads: every parameter of a causal LM; an encoder-decoder's
     decoder and output head (the encoder ran once, in the prefill). Shared storage counts once."""
     parts = [model] if not is_encoder_decoder(model) else [model.get_decoder(), model.get_output_embeddings()]
-    seen, total = set(), 0
-    for part in parts:
-        for p in part.parameters() if part is not None else ():
-            if p.untyped_storage().data_ptr() not in seen or p.device.type == "meta":
-                seen.add(p.untyped_storage().data_ptr())
-                total += p.numel() * p.element_size()
-    return total
+    # a tied head is the embedding's own Parameter: counted once
+    params = {id(p): p for part in parts if part is not None for p in part.parameters()}
+    return sum(p.numel() * p.element_size() for p in params.values())
 
 
 def allocated_kv_bytes(cache) -> int:
@@ -252,7 +249,7 @@ def _decoder_start(model) -> int:
 
 def _one_run(model, ids: torch.Tensor, steps: int, device, impl: str = DYNAMIC) -> tuple[float, list[float], object]:
     """One prefill and `steps` greedy decode steps: (prefill seconds, each step's seconds, the cache).
-    A static cache is written at explicit positions; its CUDA graph is captured after the prefill
+    The dynamic cache is generate's (`_generate_run`). A static cache is written at explicit positions; its CUDA graph is captured after the prefill
     (the capture is not timed) and replayed once per step, the token and position copied into the
     graph's input buffers first."""
     if impl == DYNAMIC:
