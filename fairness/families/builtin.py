@@ -351,12 +351,12 @@ for _fields in HF_FIELDS:
     _register_hf(_fields)
 
 
-EXPERT_FIELDS = ("num_local_experts", "num_experts")
+EXPERT_FIELDS = ("num_local_experts", "num_experts")  # Mixtral's; Switch's, Qwen-MoE's, OLMoE's
 # GQA and MQA configs' key-value heads (Llama, Mistral, Qwen2, Gemma, Mixtral), counted at the
 # baseline's query heads: a width variant keeps their ratio, so its knob reads as the baseline's
 # (its own num_key_value_heads is in its rebuild arguments). Not named as the config field, so a
 # knobs column is not read as the config's value.
-KV_KNOB = "kv_heads"  # Mixtral's; Switch's, Qwen-MoE's, OLMoE's
+KV_KNOB = "kv_heads"
 
 
 def hf_family(model, seq_len: int, f: HFFields = HF_FIELDS[0]) -> Family:
