@@ -511,7 +511,8 @@ def _model_options(role: str, kwarg_pairs: tuple, image_size: str | None, seq_le
                    "Repeatable. Wins over the config's baseline.kwargs.")
 @click.option("--match", "match_text", default=None, metavar="I,I,...",
               help="Indicators to match the baseline on: params, macs, flops, throughput, latency; with "
-                   "--generate also decode_throughput (tokens/s at the largest batch) and ttft. Default: the config's, else params,flops.")
+                   "--generate also decode_throughput (tokens/s at the largest batch) and ttft. Default: the "
+                   "config's, else params,flops.")
 @click.option("--strategy", "strategies", multiple=True,
               type=click.Choice(["width", "depth", "compound", "input", "experts", "kv-heads"]),
               help="Strategies for the variants (repeatable). Default: the config's, else all that apply.")

@@ -25,8 +25,8 @@ import torch
 from .errors import FairnessError, ModelFailed
 from .families import NoFamily
 from .judgement import attach
-from .matching import COUNT_INDICATORS, GENERATION_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, count_indicator, \
-    default_strategies, load_baseline, match_counts, match_speed, device_timer, unreachable
+from .matching import COUNT_INDICATORS, GENERATION_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, \
+    count_indicator, default_strategies, load_baseline, match_counts, match_speed, device_timer, unreachable
 from .executor import LocalExecutor, executor_of
 from .measure import Target, measure_models_with
 from .cache import Cache, identity

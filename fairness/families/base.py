@@ -102,7 +102,8 @@ class Knob:
                 kind = "numbers" if self.is_float else "integers"
                 if self.choices:
                     raise FairnessError(f"{family} knob {self.name}={value!r}: expected one of "
-                                        f"{', '.join(map(str, self._allowed()))}" + (f" ({self.note})" if self.note else ""))
+                                        f"{', '.join(map(str, self._allowed()))}"
+                                        + (f" ({self.note})" if self.note else ""))
                 raise FairnessError(
                     f"{family} knob {self.name}={value!r}: off the lattice; expected {kind} in "
                     f"[{self.minimum}, {self.maximum}] that are multiples of {self.multiple_of}"

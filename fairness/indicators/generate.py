@@ -249,9 +249,9 @@ def _decoder_start(model) -> int:
 
 def _one_run(model, ids: torch.Tensor, steps: int, device, impl: str = DYNAMIC) -> tuple[float, list[float], object]:
     """One prefill and `steps` greedy decode steps: (prefill seconds, each step's seconds, the cache).
-    The dynamic cache is generate's (`_generate_run`). A static cache is written at explicit positions; its CUDA graph is captured after the prefill
-    (the capture is not timed) and replayed once per step, the token and position copied into the
-    graph's input buffers first."""
+    The dynamic cache is generate's (`_generate_run`). A static cache is written at explicit
+    positions; its CUDA graph is captured after the prefill (the capture is not timed) and replayed
+    once per step, the token and position copied into the graph's input buffers first."""
     if impl == DYNAMIC:
         return _generate_run(model, ids, steps, device)
     key = _cache_kwarg(model)
