@@ -16,6 +16,13 @@ EXIT_SOME_FAILED = 3  # some models failed (a comparison that finished marks the
 EXIT_INTERRUPTED = 130
 
 
+def brief(e: BaseException, limit: int = 200) -> str:
+    """An exception as one short line: its type (a worker process's error names its own) and the
+    first line of its message, for a failure recorded beside results that went on."""
+    text = str(e).strip()
+    return f"{getattr(e, 'remote_type', type(e).__name__)}: {text.splitlines()[0][:limit] if text else ''}"
+
+
 class FairnessError(Exception):
     """Bad input from the user: a message for people, and an exit code."""
 

@@ -735,9 +735,8 @@ def rule_prefill_decode(a, b):
 
 def _decode_cells(m: dict) -> dict[tuple[int, str], float]:
     """Decode tokens/s at each (batch size, implementation) generation was timed at."""
-    runs = ((m["record"].get("speed") or {}).get("generate") or {}).get("runs") or []
-    return {(r["batch_size"], r.get("implementation", rd.EAGER_DECODE)): r["decode_tokens_per_s"] for r in runs
-            if "error" not in r and r.get("decode_tokens_per_s")}
+    return {(r["batch_size"], r.get("implementation", rd.EAGER_DECODE)): r["decode_tokens_per_s"]
+            for r in rd.generation_runs(m["record"]) if r.get("decode_tokens_per_s")}
 
 
 def rule_decode_flip(a, b):
@@ -775,8 +774,7 @@ def rule_decode_bound(m):
     """What sets a decode step's time, from its distance to the memory-bound floor (the bytes it
     must read over the memory bandwidth): near it, memory traffic (FLOPs say little); far from it
     at batch 1, the host's launches."""
-    runs = [r for r in ((m["record"].get("speed") or {}).get("generate") or {}).get("runs") or []
-            if r.get("floor_share") is not None]
+    runs = [r for r in rd.generation_runs(m["record"]) if r.get("floor_share") is not None]
     if not runs:
         return []
     near = [r for r in runs if r["floor_share"] >= NEAR_FLOOR]

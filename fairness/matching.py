@@ -36,7 +36,7 @@ from typing import Callable
 
 import torch
 
-from .errors import FairnessError
+from .errors import FairnessError, brief
 from .families import Family, family_for, size_of
 from .families.base import Value
 from .families.generic import check_knobs_take_effect
@@ -147,10 +147,10 @@ def count_indicator(b: Baseline, values: dict[str, Value], indicator: str) -> fl
         if b.count_device == "meta" and "meta" in str(e):
             # ops that read values (.item(), data-dependent shapes) cannot run on meta: as measure does,
             # this baseline's candidates are counted on the CPU from now on (counts do not depend on it)
-            b.count_device, b.meta_failure = "cpu", f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+            b.count_device, b.meta_failure = "cpu", brief(e)
             return count_indicator(b, values, indicator)
         raise FairnessError(f"{src.text} with {values}: the forward pass on {b.count_device} raised "
-                            f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}") from None
+                            f"{brief(e)}") from None
     return float(r.macs if indicator == "macs" else 2 * r.macs + r.other_flops)
 
 

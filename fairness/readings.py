@@ -116,11 +116,16 @@ INDICATORS = {i.key: i for i in (
 EAGER_DECODE, GRAPH_DECODE = "dynamic cache, eager", "static cache, CUDA graph"  # indicators/generate.py
 
 
+def generation_runs(m: dict) -> list[dict]:
+    """A record's generation runs (speed.generate.runs) that gave numbers: one that failed (out of
+    memory, a graph that could not be captured) holds only why."""
+    return [r for r in _at(m, "speed", "generate", "runs") or [] if "error" not in r]
+
+
 def _generation(m: dict, pick, implementation: str = EAGER_DECODE) -> dict | None:
-    """The generation run (speed.generate.runs) of one implementation at the batch size `pick` (max
-    or min) chooses. Records written before implementations were named hold the dynamic cache's."""
-    runs = [r for r in _at(m, "speed", "generate", "runs") or []
-            if "error" not in r and r.get("implementation", EAGER_DECODE) == implementation]
+    """The generation run of one implementation at the batch size `pick` (max or min) chooses.
+    Records written before implementations were named hold the dynamic cache's."""
+    runs = [r for r in generation_runs(m) if r.get("implementation", EAGER_DECODE) == implementation]
     return pick(runs, key=lambda r: r["batch_size"]) if runs else None
 
 # The cost indicators a comparison is judged on, in the order reports list them. Applied and

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import torch
 
-from .errors import FairnessError
+from .errors import FairnessError, brief
 from .flags import run_host_bound
 from .indicators import energy as energy_mod
 from .indicators import memory as memory_mod
@@ -26,7 +26,7 @@ from .indicators.speed import (KNOWN_WITHIN, P99_MIN_SAMPLES, Throughput, TimerF
 from .step import (AUTO_BATCH_CAP, BLOCK_S, COMPILE_MODES, DTYPES, PRECISIONS, TRAIN_FLOPS_FACTOR, TRAIN_OPTIMIZER,
                    Prepared, Progress,
                    Runnable, RunSettings, apply_settings, auto_batch, channels_last_for, channels_last_inputs,
-                   check_settings, free_cache, is_oom, make_step)
+                   check_settings, free_cache, is_oom, make_step, precision_context)
 
 # The run-time API of the package (`from fairness.runner import RunSettings`): the step's names too.
 __all__ = ["AUTO_BATCH_CAP", "COMPILE_MODES", "DTYPES", "PRECISIONS", "Prepared", "Runnable", "RunSettings", "apply_settings", "auto_batch",
@@ -94,9 +94,7 @@ def _fail(run: Runnable, b: int, s: RunSettings, what: str, e: Exception) -> dic
     elif isinstance(e, FairnessError):
         reason = e.message
     else:
-        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
-        kind = getattr(e, "remote_type", type(e).__name__)  # an error raised in a worker process names its own
-        reason = f"{what} at batch {b} on {s.device} raised {kind}: {first}"
+        reason = f"{what} at batch {b} on {s.device} raised {brief(e, 300)}"
     run.failed = f"{run.name}: {reason}"
     free_cache(s.torch_device)
     return {"batch_size": b, "error": reason}
@@ -122,9 +120,7 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
         if not graph:
             return _fail(run, b, s, what, e)
         free_cache(s.torch_device)
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
-        return {"batch_size": b, "unavailable": f"{what} failed ({getattr(e, 'remote_type', type(e).__name__)}: "
-                                                f"{first}); eager numbers only"}
+        return {"batch_size": b, "unavailable": f"{what} failed ({brief(e)}); eager numbers only"}
 
     for run in runs:
         b = b_of[run.name]
@@ -351,10 +347,6 @@ def _generation(runs: list[Runnable], speeds: list[dict], s: RunSettings, env: d
         rec["generate"] = {"prompt": spec.prompt, "new": spec.new, "runs": [], "weight_bytes": weights}
         models.append((run, rec["generate"], module, weights))
 
-    def precision(run):
-        return torch.autocast(s.torch_device.type, dtype=dtype) if run.precision == "autocast" \
-            else contextlib.nullcontext()
-
     full = set()  # models out of memory at a smaller batch size: a larger one would not fit either
     for b in batches:
         for impl in implementations(s.device):
@@ -364,7 +356,7 @@ def _generation(runs: list[Runnable], speeds: list[dict], s: RunSettings, env: d
                     continue
                 progress(f"{run.name}@{b}: generation ({impl}), {spec.prompt} prompt tokens, {spec.new} new")
                 try:
-                    with precision(run):
+                    with precision_context(run, s):
                         live.append((run, gen, Generation(module, spec, b, s.device, dtype, module.config.vocab_size,
                                                           weights, bandwidth, impl)))
                 except Exception as e:  # a graph that cannot be captured; out of memory at a large batch
@@ -376,7 +368,7 @@ def _generation(runs: list[Runnable], speeds: list[dict], s: RunSettings, env: d
                 for entry in list(live):
                     run, gen, g = entry
                     try:
-                        with precision(run):
+                        with precision_context(run, s):
                             g.run_once()
                     except Exception as e:
                         live.remove(entry)
@@ -385,18 +377,18 @@ def _generation(runs: list[Runnable], speeds: list[dict], s: RunSettings, env: d
                 gen["runs"].append(g.result())
             live = None  # the caches and prompts go before the next implementation's
             free_cache(s.torch_device)
+    order = {impl: i for i, impl in enumerate(implementations(s.device))}
     for _, gen, _, _ in models:  # each model's runs by batch size, then implementation
-        order = {impl: i for i, impl in enumerate(implementations(s.device))}
         gen["runs"].sort(key=lambda r: (r["batch_size"], order.get(r["implementation"], 0)))
 
 
 def _generation_failed(run, gen: dict, batch: int, impl: str, e: Exception, full: set, s: RunSettings,
                        progress: Progress) -> None:
-    why = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
+    why = brief(e)
     gen["runs"].append({"batch_size": batch, "implementation": impl, "error": why})
     progress(f"{run.name}@{batch}: generation ({impl}) failed: {why}")
     free_cache(s.torch_device)
-    if "out of memory" in why.lower():
+    if is_oom(e):
         full.add(id(run))
 
 
@@ -553,15 +545,13 @@ def generation_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -
     check_generation(module, spec, s.device, run.name)
     decode = indicator == "decode_throughput"
     impl = STATIC_GRAPH if decode and s.torch_device.type == "cuda" else DYNAMIC
-    autocast = torch.autocast(s.torch_device.type, dtype=getattr(torch, s.dtype)) if run.precision == "autocast" \
-        else contextlib.nullcontext()
     try:
-        with autocast:
+        with precision_context(run, s):
             r = time_generation(module, spec, batch, s.device, getattr(torch, s.dtype), module.config.vocab_size, 0,
                                 None, impl)
     except Exception as e:  # a graph that cannot be captured, out of memory: the search says so, not a traceback
         raise FairnessError(f"{run.name}: generation at batch {batch} ({impl}) failed, so {indicator} cannot be "
-                            f"matched: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}") from None
+                            f"matched: {brief(e)}") from None
     if decode:
         return r["tpot_s"] / batch, r["tpot_iqr_s"] / r["tpot_s"]
     return r["ttft_s"], r["ttft_iqr_s"] / r["ttft_s"]

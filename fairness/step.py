@@ -209,6 +209,12 @@ def apply_settings(s: RunSettings) -> dict:
                        channels_last=s.channels_last)
 
 
+def precision_context(run: "Runnable", s: RunSettings):
+    """Inference as `run` runs it outside a timed step (generation): under autocast where its
+    precision is autocast (asked for, or fallen back to), else as it is (native weights, float32)."""
+    return _autocast(s) if run.precision == "autocast" else contextlib.nullcontext()
+
+
 def _autocast(s: RunSettings, cache: bool = True):
     if s.dtype == "float32":
         return contextlib.nullcontext()

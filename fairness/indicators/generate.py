@@ -29,6 +29,7 @@ token are the decoder's self-attention ones; the cross-attention cache is counte
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import re
 import statistics
@@ -154,10 +155,20 @@ def allocated_kv_bytes(cache) -> int:
     return sum(t.numel() * t.element_size() for kv in cache for t in kv if isinstance(t, torch.Tensor))
 
 
+@functools.lru_cache(maxsize=None)
+def _parameters(forward) -> frozenset[str]:
+    return frozenset(inspect.signature(forward).parameters)
+
+
+def _takes(model, name: str) -> bool:
+    """Whether the model's forward takes `name`: its signature read once per forward function, not
+    once per decode step (a timed step would pay for it)."""
+    return name in _parameters(getattr(model.forward, "__func__", model.forward))
+
+
 def _cache_kwarg(model) -> str:
     """The name a model's forward takes its cache under (`cache` from transformers 5.2x on)."""
-    params = inspect.signature(model.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
+    return "cache" if _takes(model, "cache") else "past_key_values"
 
 
 def _sync(device) -> None:
@@ -197,17 +208,13 @@ def _step(model, key: str, cache, token, position, encoded=None):
     """One forward step over `token` with the cache: the next token, greedy. An encoder-decoder
     runs its decoder on `token` over the `encoded` prompt."""
     kwargs = {} if position is None else {"cache_position": position}
-    if _keeps_logits(model):  # the last position's logits only, as generate asks: a prefill's full-vocabulary
+    if _takes(model, "logits_to_keep"):  # the last position's logits only, as generate asks: a prefill's full-vocabulary
         kwargs["logits_to_keep"] = 1  # logits at every prompt position are not part of generating
     if encoded is None:
         out = model(input_ids=token, use_cache=True, **{key: cache}, **kwargs)
     else:
         out = model(encoder_outputs=encoded, decoder_input_ids=token, use_cache=True, **{key: cache}, **kwargs)
     return out.logits[:, -1].argmax(-1, keepdim=True)
-
-
-def _keeps_logits(model) -> bool:
-    return "logits_to_keep" in inspect.signature(model.forward).parameters
 
 
 def _generate_run(model, ids: torch.Tensor, steps: int, device) -> tuple[float, list[float], object]:

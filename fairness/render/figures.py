@@ -38,7 +38,7 @@ from tueplots import figsizes, fontsizes  # noqa: E402
 
 from ..flags import pair_ratios, view  # noqa: E402
 from ..judgement import judgement_of  # noqa: E402
-from ..readings import INDICATORS, JUDGED, SPEED, measured, quality  # noqa: E402
+from ..readings import INDICATORS, JUDGED, SPEED, generation_runs, measured, quality  # noqa: E402
 from .columns import groups, quality_keys  # noqa: E402
 
 # default_smaller=0: labels at the size tueplots gives the venue's text, not one point under it
@@ -486,8 +486,7 @@ def generate_figure(results: dict, style: str = "neurips", tex: bool = False):
     generation implementation, for models whose generation was timed (--generate)."""
     series = []
     for n, m, look in numbered(results):
-        runs = [r for r in (((m.get("speed") or {}).get("generate") or {}).get("runs") or [])
-                if r.get("decode_tokens_per_s")]
+        runs = [r for r in generation_runs(m) if r.get("decode_tokens_per_s")]
         if runs:
             series.append((n, m, look, runs))
     if not series:
