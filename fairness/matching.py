@@ -144,9 +144,12 @@ def count_indicator(b: Baseline, values: dict[str, Value], indicator: str) -> fl
     try:
         r = flops_mod.count(model, ins.args, ins.kwargs)
     except Exception as e:
-        if b.count_device == "meta" and "meta" in str(e):
+        from .measure import CPU_COUNT_MAX_PARAM_BYTES, param_bytes
+
+        if b.count_device == "meta" and "meta" in str(e) and param_bytes(model) <= CPU_COUNT_MAX_PARAM_BYTES:
             # ops that read values (.item(), data-dependent shapes) cannot run on meta: as measure does,
-            # this baseline's candidates are counted on the CPU from now on (counts do not depend on it)
+            # with measure's bound on the copy's size, this baseline's candidates are counted on the CPU
+            # from now on (counts do not depend on it)
             b.count_device, b.meta_failure = "cpu", brief(e)
             return count_indicator(b, values, indicator)
         raise FairnessError(f"{src.text} with {values}: the forward pass on {b.count_device} raised "

@@ -50,7 +50,7 @@ def _quiet(_: str) -> None:
     pass
 
 
-def _param_bytes(model: torch.nn.Module) -> int:
+def param_bytes(model: torch.nn.Module) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
@@ -140,7 +140,7 @@ def _count_one(t: Target, spec: InputSpec, batch_size: int, device: str, fvcore:
         # meta, where tensors have none; a model that is not too large is counted on the CPU.
         if str(device) != "meta":
             raise
-        size = _param_bytes(module)
+        size = param_bytes(module)
         if src is None or size > CPU_COUNT_MAX_PARAM_BYTES:
             why = ("it is a model object, which cannot be built again" if src is None else
                    f"its {size / 2**30:.1f} GiB of weights are over the {CPU_COUNT_MAX_PARAM_BYTES / 2**30:.0f} GiB "
@@ -518,7 +518,7 @@ def _fvcore_check(module, ins: Inputs, src, spec, batch, counted_on, routing=Non
     if counted_on == "meta":
         if src is None:
             return None, "fvcore skipped: the model object is on meta and cannot be copied with its buffers"
-        size = _param_bytes(module)
+        size = param_bytes(module)
         if size > CPU_COPY_MAX_PARAM_BYTES:
             return None, (f"fvcore skipped: {size / 2**30:.1f} GiB of parameters is over the "
                           f"{CPU_COPY_MAX_PARAM_BYTES / 2**30:.0f} GiB limit for a CPU copy")
