@@ -16,7 +16,6 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 import fairness
 from fairness import sources
-from fairness.results import to_plain
 
 warnings.filterwarnings("ignore")
 
@@ -39,11 +38,11 @@ def counts(source, kwargs, inputs, device, dtype=torch.float32):
     ins = sources.make_inputs(model, src, sources.InputSpec(seq_len=inputs.get("seq_len")), 2, device)
     ins.args = tuple(a.to(dtype) if a.is_floating_point() else a for a in ins.args)
     ins.kwargs = {k: a.to(dtype) if a.is_floating_point() else a for k, a in ins.kwargs.items()}
-    r = to_plain(fairness.measure(model, ins, fvcore=False))
-    f = r["flops"]
+    r = fairness.measure(model, ins, fvcore=False)
+    f = r.flops
     return {"macs": f["macs"], "flops": f["flops"], "attention": f["attention"]["macs_effective"],
-            "bytes_moved": r["memory"]["bytes_moved"], "activations": r["activations"],
-            "applied": r["params"]["applied"], "coverage": f["coverage"], "by_op": f["by_op"]}
+            "bytes_moved": r.memory["bytes_moved"], "activations": r.activations,
+            "applied": r.params["applied"], "coverage": f["coverage"], "by_op": f["by_op"]}
 
 
 def main():

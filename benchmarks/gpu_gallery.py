@@ -47,7 +47,7 @@ def main():
         if "switch" in path.name or path.parent.name == "generation":
             settings["batch"] = [1, 64]  # encoder and decoder at 128 tokens each; decoders at 512 + 128
         t0 = time.perf_counter()
-        res = results_mod.to_plain(compare_config(str(path), device="cuda", overrides=settings))
+        res = results_mod.as_written(compare_config(str(path), device="cuda", overrides=settings))
         wall = time.perf_counter() - t0
         name = load_config(str(path))["name"]
         res["comparison"]["name"] = name

@@ -36,6 +36,7 @@ from decimal import Decimal
 from typing import Callable
 
 from .errors import FairnessError
+from .record import ModelRecord
 from .readings import depth
 from .spec import check_name, read_yaml
 
@@ -300,22 +301,21 @@ def _scaled_from(source: str, inputs: dict, progress: Callable[[str], None]) -> 
     """The model a baseline was shrunk or grown from, counted on the same inputs: its unique
     parameters and depth (calls of matrix ops) show how far the paper moved it."""
     from .measure import measure
-    from .results import to_plain
 
     progress(f"measuring {source} (scaled from) on meta")
     note = None
     try:
-        rec = to_plain(measure(source, fvcore=False, role="baseline", **inputs))
+        rec = measure(source, fvcore=False, role="baseline", **inputs)
     except FairnessError as e:
         # Parameters and depth do not depend on the input: the original model at its own default
         # input (BERT-Base cannot take the 2,048 tokens its shrunk copy reads) says as much.
         note = f"counted at its own default input: at the row's it failed ({e.message})"
         try:
-            rec = to_plain(measure(source, fvcore=False, role="baseline"))
+            rec = measure(source, fvcore=False, role="baseline")
         except FairnessError as e2:
             progress(f"{source}: not measured ({e2.message})")
             return {"source": source, "error": e2.message}
-    return {"source": source, "params": rec["params"]["unique"], "depth": depth(rec),
+    return {"source": source, "params": rec.params["unique"], "depth": depth(rec),
             **({"note": note} if note else {})}
 
 
@@ -339,31 +339,29 @@ def audit(path: str, *, measure_sources: bool = True, progress: Callable[[str], 
     from .indicators.env import environment
     from .judgement import attach
     from .measure import measure
-    from .results import new_results, to_plain
+    from .results import new_results
 
     spec = load_claims(path)
     records = []
     for m in spec["models"]:
-        rec = {"id": m["name"], "name": m["name"], "role": m["role"], "source": m["source"], "kwargs": m["kwargs"]}
+        rec = ModelRecord.from_plain({"id": m["name"], "name": m["name"], "role": m["role"], "source": m["source"],
+                                      "kwargs": m["kwargs"]})
         size = m["image_size"]
         inputs = {"image_size": tuple(size) if isinstance(size, list) else size, "seq_len": m["seq_len"],
                   "decoder_seq_len": m["decoder_seq_len"]}
         if m["source"] and measure_sources:
             progress(f"measuring {m['name']} ({m['source']}) on meta")
             try:
-                rec = to_plain(measure(m["source"], kwargs=m["kwargs"], name=m["name"], role=m["role"],
-                                       fvcore=False, **inputs))
+                rec = measure(m["source"], kwargs=m["kwargs"], name=m["name"], role=m["role"], fvcore=False, **inputs)
             except FairnessError as e:
                 # A reviewer often has the paper but not its code: the claims are still checked.
                 progress(f"{m['name']}: not measured ({e.message}); checking its stated numbers only")
-                rec["measure_error"] = e.message
-        if rec.get("input"):
-            rec["assumed"] = _assumed(rec["input"], inputs)
+                rec = rec.with_(measure_error=e.message)
+        if rec.input:
+            rec = rec.with_(assumed=_assumed(rec.input, inputs))
         if m["claims"].get("scaled_from") and measure_sources:
-            rec["scaled_from"] = _scaled_from(m["claims"]["scaled_from"], inputs, progress)
-        rec["claims"] = m["claims"]
-        rec["quality"] = (m["claims"].get("quality") or {})
-        records.append(rec)
+            rec = rec.with_(scaled_from=_scaled_from(m["claims"]["scaled_from"], inputs, progress))
+        records.append(rec.with_(claims=m["claims"], quality=(m["claims"].get("quality") or {})))
     res = new_results(records, environment("meta"))
     res["audit"] = {"file": str(path), "claim": spec["claim"], "quality": spec["quality"]}
     return attach(res, spec["claim"])

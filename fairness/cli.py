@@ -264,7 +264,7 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
 
     def save(partial):
         if out:
-            results_mod.write(results_mod.to_plain(partial), out)
+            results_mod.write(partial, out)
 
     runner = make_executor(executor or "local", ray_address or "auto")
     try:
@@ -274,7 +274,7 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
                                   on_record=save, cache=cache)
     finally:
         runner.close()
-    res = results_mod.to_plain(res)
+    res = results_mod.as_written(res)
     if resume:
         progress(f"resumed: {cache.reused} measurements reused from {cache.folder}")
     if len(res["models"]) > 1:  # a comparison: the first model against the others
@@ -392,7 +392,7 @@ def match(baseline, kwargs, params, macs, flops, throughput, latency, match_to, 
                          tolerance=tolerance, family_file=family_file, device=device or _default_device(),
                          batch_size=batch_size, dtype=dtype, min_time=min_time, count_device=count_device,
                          progress=_progress(quiet))
-    res = results_mod.to_plain(res)
+    res = results_mod.as_written(res)
     if out:
         results_mod.write(res, out)
     click.echo(results_mod.dumps(res) if fmt == "json" else match_table(res))
@@ -436,7 +436,7 @@ def audit(claims_file, fmt, no_measure, out, quiet):
     from .audit import audit as run_audit
     from .render.judgement import audit_markdown, audit_text
 
-    res = results_mod.to_plain(run_audit(claims_file, measure_sources=not no_measure, progress=_progress(quiet)))
+    res = results_mod.as_written(run_audit(claims_file, measure_sources=not no_measure, progress=_progress(quiet)))
     if out:
         results_mod.write(res, out)
     if fmt == "json":
@@ -602,7 +602,7 @@ def compare(config, proposed, baseline, proposed_kwargs, baseline_kwargs, match_
                            no_speed, overrides, size, seq_len, input_factory, count_device, cache, progress, runner)
     finally:
         runner.close()
-    res = results_mod.to_plain(res)
+    res = results_mod.as_written(res)
     res["comparison"]["name"] = name
     if resume:
         progress(f"resumed: {cache.reused} measurements reused from {cache.folder}")
@@ -737,7 +737,7 @@ def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text
                   reference=reference, cache=cache, progress=progress,
                   on_record=lambda partial: results_mod.write(partial, folder / "results.json"),
                   executor=executor, ray_address=ray_address)
-    res = results_mod.to_plain(res)
+    res = results_mod.as_written(res)
     if resume:
         progress(f"resumed: {cache.reused} measurements reused from {cache.folder}")
     results_mod.write(res, folder / "results.json")  # first: the measurements are never lost to a renderer
@@ -883,7 +883,7 @@ def demo(out_dir, device, template_dir, quiet):
 
     progress = _progress(quiet)
     check_template_dir(template_dir)  # before the minute of measuring
-    res = results_mod.to_plain(run_demo(device, progress))
+    res = results_mod.as_written(run_demo(device, progress))
     folder = Path(out_dir or "reports/demo")
     results_mod.write(res, folder / "results.json")
     progress("rendering the report")

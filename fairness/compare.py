@@ -34,7 +34,8 @@ from .curve import check_curve
 from .quality import check_hook, fill_quality
 from .indicators.env import environment
 from .readings import measured
-from .results import to_plain
+from .record import ModelRecord, Role
+from .results import as_written
 from .runner import RunSettings, check_settings
 from .settings import MeasureSection, check_keys, check_values
 from .sources import InputSpec, Source, parse_source, with_own_input
@@ -163,9 +164,9 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
         check_sources([(t.model, t.kwargs, t.name or t.model) for t in targets], GenerateSpec(*speed.generate),
                       speed.device)
     progress("counting the proposed model and the baseline")
-    first = to_plain(measure_models_with(executor, targets, image_size=image_size, seq_len=seq_len,
-                                         input_factory=input_factory, fvcore=False, cache=cache,
-                                         count_device=count_device)["models"])
+    first = measure_models_with(executor, targets, image_size=image_size, seq_len=seq_len,
+                                input_factory=input_factory, fvcore=False, cache=cache,
+                                count_device=count_device)["models"]
     try:
         if scaled is None:
             raise NoFamily(_no_source(baseline))
@@ -219,7 +220,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
         for v in found:
             if "failed" in v:
                 label = f"{base_name} {v['strategy']}-matched on {indicator}"
-                failed.append({"id": label, "name": label, "role": "variant", "failed": v["failed"]})
+                failed.append(ModelRecord.failure(label, Role.VARIANT, v["failed"]))
                 continue
             if "values" not in v:
                 continue
@@ -261,19 +262,12 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
         if m.get("failed"):  # without the proposed model or the baseline there is no comparison
             raise ModelFailed(m["failed"])
     res["models"] += failed
-    res = to_plain(res)
+    res = as_written(res)
     by_name = {v[0].name: v for v in variants}
     # a member measured for the curve alone carries its cited quality; one that is a compared model keeps that one's
     quality = {**(quality or {}), **{t.name: m["quality"] for t in curve_targets for m in members if m["name"] == t.name}}
-    base_params = measured(res["models"][1], "params")
-    for m in res["models"]:
-        if m.get("failed"):
-            continue
-        if m["name"] in by_name:
-            _, match_rec, values, _ = by_name[m["name"]]
-            m["match"], m["knobs"] = match_rec, values
-            m["capacity_loss"] = capacity_loss(b, values, measured(m, "params"), base_params)
-        m["quality"] = dict((quality or {}).get(m["name"], {}))
+    res["models"] = [m if m.failed else _annotated(m, by_name, quality, b, measured(res["models"][1], "params"))
+                     for m in res["models"]]
     res["comparison"] = {"name": name, "proposed": res["models"][0]["name"], "baseline": base_name,
                          "match": match, "strategies": strategies, "family": b.family.name if b else None,
                          **({} if b else {"no_family": no_family}),
@@ -285,6 +279,16 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     if quality_hook:
         fill_quality(res, quality_hook, cache, executor, progress)
     return attach(res)
+
+
+def _annotated(m: ModelRecord, by_name: dict, quality: dict | None, b, base_params) -> ModelRecord:
+    """A measured record with what the comparison knows of it: a variant's match, knobs and the
+    capacity it lost; every model's stated quality."""
+    if m.name in by_name:
+        _, match_rec, values, _ = by_name[m.name]
+        m = m.with_(match=match_rec, knobs=values, capacity_loss=capacity_loss(b, values, measured(m, "params"),
+                                                                                base_params))
+    return m.with_(quality=dict((quality or {}).get(m.name, {})))
 
 
 def _curve_targets(curve: dict | None, targets: list[Target], spec: InputSpec) -> tuple[list[dict], list[Target]]:

@@ -657,10 +657,8 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
         rec = measure(src, image_size=vspec.image_size, seq_len=vspec.seq_len, input_factory=vspec.factory,
                       fvcore=False, role="variant", device=count_device,
                       name=f"{b.src.text} {v['strategy']}-matched on {indicator}")
-        rec["match"] = v["match"]
-        rec["knobs"] = v["values"]
-        rec["capacity_loss"] = capacity_loss(b, v["values"], measured(rec, "params"), base_params)
-        models.append(rec)
+        models.append(rec.with_(match=v["match"], knobs=v["values"],
+                                capacity_loss=capacity_loss(b, v["values"], measured(rec, "params"), base_params)))
     res = new_results(models, env)
     res["matching"] = {
         "baseline": b.src.text, "family": b.family.name, "family_description": b.family.description,

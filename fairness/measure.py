@@ -26,6 +26,7 @@ from .indicators.fvcore_engine import fvcore_count
 from .indicators.env import environment
 from .indicators.params import count_params
 from .cache import Cache, identity
+from .record import ModelRecord
 from .results import new_results, to_plain
 from .runner import Runnable, RunSettings, apply_settings, channels_last_for, check_settings, time_models
 from .readings import describe_input
@@ -188,7 +189,7 @@ def _count_one(t: Target, spec: InputSpec, batch_size: int, device: str, fvcore:
             "peak_bytes": None,  # measured by the timing code on the target device
             "param_bytes": params.bytes,
             "bytes_moved": flops_mod.per_example(counted.bytes_moved, batch),
-            # by dtype, so that a native low-precision run can state its own bytes (_fill_memory)
+            # by dtype, so that a native low-precision run can state its own bytes (_timed)
             "param_bytes_by_dtype": params.bytes_by_dtype,
             "bytes_moved_by_dtype": {k: flops_mod.per_example(v, batch)
                                      for k, v in sorted(counted.bytes_by_dtype.items())},
@@ -244,45 +245,38 @@ def bytes_in(by_dtype: dict, dtype: str):
     return total
 
 
-def _bytes_as_run(record: dict) -> None:
-    """Bytes follow the dtype the weights were run in: with native bfloat16 or float16 weights,
-    parameter bytes, bytes moved and arithmetic intensity are restated from the float32 count.
-    Under autocast (float32 weights) and in float32 they stay as counted."""
-    precision = (record.get("speed") or {}).get("precision") or {}
-    weights = precision.get("weights")
-    mem = record["memory"]
-    if weights in (None, "float32") or "bytes_moved_by_dtype" not in mem:  # records counted before issue 29 lack it
-        return
-    mem["param_bytes"] = bytes_in(mem["param_bytes_by_dtype"], weights)
-    mem["bytes_moved"] = bytes_in(mem["bytes_moved_by_dtype"], weights)
-    mem["bytes_dtype"] = weights
-    flops = record["flops"]
-    if mem["bytes_moved"] and flops.get("arithmetic_intensity") is not None:
-        flops["arithmetic_intensity"] = round(flops["flops"] / mem["bytes_moved"], 4)
-
-
-def _fill_memory(record: dict) -> None:
-    """The headline peak memory: inference at the largest batch that ran, from the speed runs;
-    bytes in the dtype the weights were run in."""
-    _bytes_as_run(record)
-    speed = record["speed"]
-    runs = [r for r in speed["runs"] if "memory" in r] if speed else []
-    if not runs:
-        return
-    run = max(runs, key=lambda r: r["batch_size"])
-    mem = run["memory"]
-    cuda = "peak_allocated_bytes" in mem
-    record["memory"].update({
-        "peak_bytes": mem["peak_allocated_bytes"] if cuda else mem["peak_rss_bytes"],
-        "peak_batch_size": run["batch_size"],
-        "peak_definition": ("CUDA peak allocated after a reset: the model's weights, buffers and inputs "
-                            "plus the most one forward pass added" if cuda else mem["definition"]),
-    })
-    if cuda:
-        record["memory"]["peak_reserved_bytes"] = mem["peak_reserved_bytes"]
-    train_mem = run.get("train", {}).get("memory")
-    if train_mem:
-        record["memory"]["train_peak_bytes"] = train_mem["peak_allocated_bytes" if cuda else "peak_rss_bytes"]
+def _timed(record: ModelRecord, speed: dict | None) -> ModelRecord:
+    """The record with its timing: the headline peak memory (inference at the largest batch that
+    ran, from the speed runs), and bytes in the dtype the weights were run in: with native
+    bfloat16 or float16 weights, parameter bytes, bytes moved and arithmetic intensity are
+    restated from the float32 count. Under autocast (float32 weights) and in float32 they stay
+    as counted."""
+    record = record.with_(speed=speed)
+    mem, flops = dict(record.memory), dict(record.flops)
+    weights = ((speed or {}).get("precision") or {}).get("weights")
+    if weights not in (None, "float32") and "bytes_moved_by_dtype" in mem:  # records counted before issue 29 lack it
+        mem["param_bytes"] = bytes_in(mem["param_bytes_by_dtype"], weights)
+        mem["bytes_moved"] = bytes_in(mem["bytes_moved_by_dtype"], weights)
+        mem["bytes_dtype"] = weights
+        if mem["bytes_moved"] and flops.get("arithmetic_intensity") is not None:
+            flops["arithmetic_intensity"] = round(flops["flops"] / mem["bytes_moved"], 4)
+    runs = [r for r in (speed or {}).get("runs") or [] if "memory" in r]
+    if runs:
+        run = max(runs, key=lambda r: r["batch_size"])
+        peak = run["memory"]
+        cuda = "peak_allocated_bytes" in peak
+        mem.update({
+            "peak_bytes": peak["peak_allocated_bytes"] if cuda else peak["peak_rss_bytes"],
+            "peak_batch_size": run["batch_size"],
+            "peak_definition": ("CUDA peak allocated after a reset: the model's weights, buffers and inputs "
+                                "plus the most one forward pass added" if cuda else peak["definition"]),
+        })
+        if cuda:
+            mem["peak_reserved_bytes"] = peak["peak_reserved_bytes"]
+        train_mem = run.get("train", {}).get("memory")
+        if train_mem:
+            mem["train_peak_bytes"] = train_mem["peak_allocated_bytes" if cuda else "peak_rss_bytes"]
+    return record.with_(memory=mem, flops=flops)
 
 
 def _count_key(t: Target, spec: InputSpec, batch: int, device: str, fvcore: bool, env: dict) -> dict | None:
@@ -358,25 +352,26 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
                 record = to_plain(_count_one(t, t.spec or spec, batch_size, count_device, fvcore, progress))
                 if key:
                     cache.put(key, record)
+            record = ModelRecord.from_plain(record)
         except FairnessError as e:
             if not keep_going:
                 raise
             name = t.name or (t.model if isinstance(t.model, str) else type(t.model).__name__)
             progress(f"{name}: failed: {e.message}")
-            results["models"].append({"id": str(name), "name": str(name), "role": t.role, "failed": e.message})
+            results["models"].append(ModelRecord.failure(name, t.role, e.message))
             continue
         ok_targets.append(t)
         count_keys.append(key)
-        taken = {m["id"] for m in results["models"]}
-        if record["id"] in taken:  # the same model twice: ids stay unique, as the results file needs
-            record["id"] = record["name"] = next(f"{record['id']} ({k})" for k in itertools.count(2)
-                                                 if f"{record['id']} ({k})" not in taken)
+        taken = {m.id for m in results["models"]}
+        if record.id in taken:  # the same model twice: ids stay unique, as the results file needs
+            unique = next(f"{record.id} ({k})" for k in itertools.count(2) if f"{record.id} ({k})" not in taken)
+            record = record.with_(id=unique, name=unique)
         results["models"].append(record)
         if on_record:
             on_record(results)
     if speed is None:
         return results
-    counted = [m for m in results["models"] if not m.get("failed")]
+    counted = [m for m in results["models"] if not m.failed]
     speed_key = ({"kind": "timing", "label": ", ".join(m["name"] for m in counted), "models": count_keys,
                   "settings": speed.record(), "env": identity(env),
                   **({"references": references} if references != 1 else {})} if all(count_keys) else None)
@@ -389,9 +384,8 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
         speeds, ratios = time_models(runs, speed, env, progress, references) if runs else ([], [])
         if speed_key:
             cache.put(speed_key, {"speeds": speeds, "ratios": ratios})
-    for rec, sp in zip(counted, speeds):
-        rec["speed"] = sp
-        _fill_memory(rec)
+    timed_by_id = {rec.id: _timed(rec, sp) for rec, sp in zip(counted, speeds)}
+    results["models"] = [timed_by_id.get(m.id, m) for m in results["models"]]
     results["speed_ratios"] = ratios
     if on_record:
         on_record(results)
@@ -403,7 +397,7 @@ def _count_task(target: Target, settings: dict, handoff: tuple, progress: Progre
     count is stored in the cache folder as soon as it is done."""
     cache = Cache.opened(handoff, progress)
     res = measure_models([target], cache=cache, progress=progress, **settings)
-    return {"failed": res["models"][0].get("failed"), "entries": cache.entries(), "reused": cache.reused}
+    return {"failed": res["models"][0].failed, "entries": cache.entries(), "reused": cache.reused}
 
 
 def _timing_task(targets: list[Target], settings: dict, speed: RunSettings, handoff: tuple,
@@ -446,7 +440,7 @@ def measure_models_with(executor, targets: list[Target], *, speed: RunSettings |
             continue
         if not keep_going:
             _raise_failed(label, done)
-        failed[i] = {"id": label, "name": label, "role": t.role, "failed": why}
+        failed[i] = ModelRecord.failure(label, t.role, why)
     rest = [t for i, t in enumerate(targets) if i not in failed]
 
     def in_place(res: dict) -> dict:
@@ -470,9 +464,7 @@ def measure_models_with(executor, targets: list[Target], *, speed: RunSettings |
         if not keep_going:
             _raise_failed("timing", done)
         # the counts stand; every timed model lost its timing with the task
-        for m in counts["models"]:
-            if not m.get("failed"):
-                m["failed"] = f"timing: {done.failed}"
+        counts["models"] = [m if m.failed else m.with_(failed=f"timing: {done.failed}") for m in counts["models"]]
         counts["executor"] = {"name": executor.name, "timed_on": done.where}
         return counts
     cache.absorb(done.value["entries"], done.value["reused"])

@@ -37,6 +37,7 @@ from typing import Callable
 from .cache import Cache
 from .errors import FairnessError
 from .executor import LocalExecutor, Task
+from .record import ModelRecord
 from .settings import check_keys
 
 HOOK_KEYS = {"command", "python", "metric", "timeout_s", "gpu"}
@@ -182,17 +183,23 @@ def fill_quality(res: dict, hook: dict, cache: Cache, executor=None, progress: P
                   gpu=hook["gpu"]) for g in groups]
     progress(f"quality: running the hook for {len(specs)} models ({hook['metric']})")
     outcomes = executor.run(tasks, progress)
+    answered = {}  # model name -> (value, why there is none)
     for group, done in zip(groups, outcomes):
         answers = done.value if not done.failed else [(None, done.failed)] * len(group)
         for spec, (value, why) in zip(group, answers):
-            m = next(x for x in todo if x["name"] == spec["name"])
             if value is not None:
                 cache.put(_key(hook, spec), value)
-                m["quality"] = {**(m.get("quality") or {}), hook["metric"]: value}
-                m.pop("quality_failed", None)
-            else:
-                m["quality_failed"] = why
+            answered[spec["name"]] = (value, why)
+    res["models"] = [_answered(m, hook["metric"], *answered[m.name]) if m.name in answered else m
+                     for m in res["models"]]
     res["quality_hook"] = {k: v for k, v in hook.items()}
+
+
+def _answered(m: ModelRecord, metric: str, value: float | None, why: str | None) -> ModelRecord:
+    """The record with the hook's answer: its number beside the stated quality, or why it has none."""
+    if value is None:
+        return m.with_(quality_failed=why)
+    return m.with_(quality={**(m.quality or {}), metric: value}).without("quality_failed")
 
 
 def _child(task: dict) -> int:

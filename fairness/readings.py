@@ -16,6 +16,7 @@ Ratios have one convention, everywhere:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable
 
@@ -34,7 +35,7 @@ def num(x) -> float | None:
 
 def _at(m: dict, *path):
     for key in path:
-        m = m.get(key) if isinstance(m, dict) else None
+        m = m.get(key) if isinstance(m, Mapping) else None
     return m
 
 

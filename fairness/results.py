@@ -8,26 +8,14 @@ input shape); times in seconds, sizes in bytes.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from .errors import FairnessError
+from .record import ModelRecord, to_plain, typed  # noqa: F401  (to_plain: results' own, re-exported)
 
 SCHEMA = "fairness/v1"
-
-
-def to_plain(value: Any) -> Any:
-    """Dataclasses and tuples to JSON-ready dicts and lists."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_plain(v) for v in value]
-    return value
 
 
 def failures(results: dict) -> list[tuple[str, str]]:
@@ -39,11 +27,19 @@ def failures(results: dict) -> list[tuple[str, str]]:
     return out
 
 
-def new_results(models: list[dict], env: dict, flags: list[dict] | None = None,
+def new_results(models: list[ModelRecord | dict], env: dict, flags: list[dict] | None = None,
                 speed_ratios: list[dict] | None = None) -> dict:
     """A results file. `speed_ratios`: each model's speed-up over the first, paired in time."""
-    return {"schema": SCHEMA, "environment": env, "models": models, "speed_ratios": speed_ratios or [],
+    return {"schema": SCHEMA, "environment": env, "models": typed(models), "speed_ratios": speed_ratios or [],
             "flags": flags or []}
+
+
+def as_written(results: dict) -> dict:
+    """The results as their file holds them (lists for tuples, counts as mappings), the models as
+    records: what a fresh run hands the judgement and the renderers is what a re-render reads."""
+    data = to_plain(results)
+    data["models"] = typed(data.get("models") or [])
+    return data
 
 
 def dumps(results: dict) -> str:
@@ -90,4 +86,5 @@ def load(path: str | os.PathLike) -> dict:
     if schema != SCHEMA:
         raise FairnessError(f"results file {path}: schema {schema!r}, this fairness reads {SCHEMA!r}; "
                             f"upgrade fairness or re-run the measurement")
+    data["models"] = typed(data.get("models") or [])
     return data

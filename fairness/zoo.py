@@ -36,6 +36,7 @@ from .settings import MeasureSection, check_keys, check_values
 from .errors import FairnessError
 from .executor import LocalExecutor, Task, executor_of, make_executor
 from .measure import Target, measure_models
+from .record import ModelRecord, Role
 from .readings import INDICATORS, SPEED_NOISE, measured, num
 from .results import new_results
 from .sources import InputSpec, check_known, parse_source, with_own_input
@@ -233,11 +234,11 @@ def measure_zoo(zoo: dict, *, speed=None, count_device: str = "meta", image_size
     handoff = cache.handoff()
     counted = executor.run([Task(count_task, (target(n), count_device, handoff), f"count {n}") for n in names],
                            progress)
-    records: dict[str, dict] = {}
+    records: dict[str, ModelRecord] = {}
     env = None
     for n, done in zip(names, counted):
         if done.failed:  # the task itself was lost (its worker killed twice): this model alone fails
-            records[n] = {"id": n, "name": n, "role": "zoo", "failed": done.failed}
+            records[n] = ModelRecord.failure(n, Role.ZOO, done.failed)
             continue
         cache.absorb(done.value["entries"], done.value["reused"])
         env = env or done.value["results"]["environment"]
@@ -264,34 +265,25 @@ def measure_zoo(zoo: dict, *, speed=None, count_device: str = "meta", image_size
             if done.failed:  # the reference is timed in other groups too: only this group's own models fail
                 for n in group:
                     if n != reference:
-                        records[n] = {"id": n, "name": n, "role": "zoo",
-                                      "failed": f"timing group {g + 1}: {done.failed}"}
+                        records[n] = ModelRecord.failure(n, Role.ZOO, f"timing group {g + 1}: {done.failed}")
                 continue
             cache.absorb(done.value["entries"], done.value["reused"])
             res = done.value["results"]
             env = env or res["environment"]
             where = {k: done.where[k] for k in ("host", "node", "gpus", "gpu_name") if k in done.where}
             for rec in res["models"]:
-                z = rec.setdefault("zoo", {})
-                z["group"], z["timed_on"] = g, where
-                if rec["name"] == reference and ref_timed:
-                    records[reference]["zoo"]["reference_runs"].append(rec.get("speed"))
+                if rec.name == reference and ref_timed:
+                    records[reference].zoo["reference_runs"].append(rec.speed)
                     continue
-                if rec["name"] == reference:
-                    z["reference_runs"], ref_timed = [rec.get("speed")], True
-                records[rec["name"]] = rec
+                z = {**(rec.zoo or {}), "group": g, "timed_on": where}
+                if rec.name == reference:
+                    z["reference_runs"], ref_timed = [rec.speed], True
+                records[rec.name] = rec.with_(zoo=z)
             ratios += [{**r, "group": g} for r in res.get("speed_ratios") or []]
             if on_record:
                 on_record(new_results([records[n] for n in names], env, speed_ratios=ratios))
         env = env or count_env  # every group failed: the environment the counts were made in
-    models = [records[n] for n in names]
-    for m in models:
-        entry = by_name[m["name"]]
-        m["quality"] = entry["quality"]
-        if entry.get("cite"):
-            m["quality_source"] = entry["cite"]
-        if entry.get("family"):
-            m["family"] = entry["family"]
+    models = [_stated(records[n], by_name[n]) for n in names]
     res = new_results(models, env, speed_ratios=ratios)
     if speed is not None:
         _via_reference(res, reference)
@@ -327,6 +319,12 @@ ZOO_SPEEDS = {"throughput": ("eager", "throughput"), "latency": ("eager", "laten
               "graph_throughput": ("cuda_graph", "throughput"), "graph_latency": ("cuda_graph", "latency")}
 
 
+def _stated(m: ModelRecord, entry: dict) -> ModelRecord:
+    """A zoo model's record with what its zoo entry states: quality, its citation, its family."""
+    return m.with_(quality=entry["quality"], **({"quality_source": entry["cite"]} if entry.get("cite") else {}),
+                   **({"family": entry["family"]} if entry.get("family") else {}))
+
+
 def _via_reference(res: dict, reference: str) -> None:
     """Each model's throughput and latency, eager and replayed from CUDA graphs where timed so, as
     the reference's (its median over the groups) times the model's speed-up over the reference,
@@ -336,6 +334,7 @@ def _via_reference(res: dict, reference: str) -> None:
     if ref is None:
         return
     runs = [s for s in (ref.get("zoo") or {}).get("reference_runs") or [] if s]
+    updates = {}  # model name -> its speeds through the reference
     for ind, (impl, base_ind) in ZOO_SPEEDS.items():
         # readings.py knows where each speed lives in a record: a reference run is a speed record
         base = _median([measured({"speed": s}, ind) for s in runs])
@@ -345,18 +344,20 @@ def _via_reference(res: dict, reference: str) -> None:
         batch = (((speed.get("cuda_graph") or {}) if impl == "cuda_graph" else speed).get(base_ind) or {}).get(
             "batch_size")
         for m in res["models"]:
-            if m.get("failed") or not m.get("speed"):
+            if m.failed or not m.speed:
                 continue
-            z = m.setdefault("zoo", {})
+            z = updates.setdefault(m.name, {})
             if m is ref:
                 z[ind] = base
                 continue
-            r = next((r for r in res["speed_ratios"] if r["model"] == m["name"] and r["reference"] == reference
+            r = next((r for r in res["speed_ratios"] if r["model"] == m.name and r["reference"] == reference
                       and r["indicator"] == base_ind and r.get("implementation", "eager") == impl
                       and r["batch_size"] == batch), None)
             if r:
                 z[f"{ind}_speedup"], z[f"{ind}_ci95"] = r["speedup"], r["ci95"]
                 z[ind] = base * r["speedup"] if base_ind == "throughput" else base / r["speedup"]
+    res["models"] = [m.with_(zoo={**(m.zoo or {}), **updates[m.name]}) if m.name in updates else m
+                     for m in res["models"]]
 
 
 # --- fronts, ranks, disagreements -----------------------------------------------------------------

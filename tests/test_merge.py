@@ -287,8 +287,7 @@ def test_hostile_model_names_stay_text_in_the_merge_and_zoo_markdown():
     _no_markup(text)
     zoo = load(str(Path(__file__).parent.parent / "reports" / "imagenet-zoo" / "results.json"))
     renamed = {"ResNet-50": HOSTILE["r50"], "ConvNeXt-T": HOSTILE["vit"]}
-    for m in zoo["models"]:
-        m["name"] = renamed.get(m["name"], m["name"])
+    zoo["models"] = [m.with_(name=renamed.get(m.name, m.name)) for m in zoo["models"]]
     zoo["zoo"]["reference"] = renamed.get(zoo["zoo"].get("reference"), zoo["zoo"].get("reference"))
     text = zoo_markdown(reanalysed(zoo))
     assert "alert(1)" in text and "javascript" in text

@@ -9,6 +9,7 @@ import textwrap
 
 from ..flags import run_host_bound
 from ..readings import input_text
+from ..results import to_plain
 from ..units import percent, seconds, si, size
 
 
@@ -308,7 +309,7 @@ def csv_text(results: dict) -> str:
     rows = []
     for m in results["models"]:
         flat: dict = {}
-        _flatten("", m, flat)
+        _flatten("", to_plain(m), flat)  # the file's entry for the model, flattened
         rows.append({k: v for k, v in flat.items() if not k.startswith(_CSV_SKIP)})
     columns: list[str] = []
     for row in rows:
