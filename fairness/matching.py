@@ -514,7 +514,11 @@ def _speed_search(b: Baseline, strategy: str, t_target: float, tol: float, measu
         fit = _lstsq([(math.log(f), math.log(tt)) for _, f, tt, _ in measured])
         a, slope = fit if fit else (math.log(measured[0][2]) - math.log(measured[0][1]), 1.0)
         slope = max(slope, 0.05)  # more FLOPs never run faster, in this model
-        flops_goal = math.exp((math.log(t_target) - a) / slope)
+        # a strategy whose knob barely moves FLOPs (kv_heads) gives a near-flat fit whose inverse can
+        # under- or overflow: propose within 4x of the FLOPs measured so far
+        flops = [f for _, f, _, _ in measured]
+        flops_goal = math.exp(min(max((math.log(t_target) - a) / slope, math.log(min(flops) / 4)),
+                                  math.log(max(flops) * 4)))
         values, _, _ = solve_count(b, strategy, "flops", flops_goal, 0.005, trim=False)  # time is not that exact
         done = {_key(m[0]) for m in measured}
         if _key(values) in done:
@@ -623,8 +627,7 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
         models.append(measure(match_to, image_size=spec.image_size, seq_len=spec.seq_len,
                               input_factory=spec.factory, fvcore=False, role="proposed", device=count_device))
     base_rec = measure(b.src, image_size=spec.image_size, seq_len=spec.seq_len, input_factory=spec.factory,
-                       fvcore=False, role="baseline", device=count_device)
-    base_rec["knobs"] = b.values
+                       fvcore=False, role="baseline", device=count_device).with_(knobs=b.values)
     models.append(base_rec)
     if indicator in COUNT_INDICATORS:
         variants = match_counts(b, indicator, target, strategies, tolerance, progress)

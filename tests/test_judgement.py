@@ -12,6 +12,7 @@ from fairness.audit import audit
 from fairness.judgement import judge, outcome
 from fairness.render.report import render
 from fairness.render.escape import md
+from fairness.results import dumps
 from cli_run import run
 from test_flags import EXAMPLES, rec
 
@@ -249,7 +250,7 @@ def test_render_of_an_audit_results_file(tmp_path):
                                   "  - {name: B, params: 86M, flops: 17.6G, top1: 81.1, throughput: 300}\n"),
                 measure_sources=False)
     path = tmp_path / "audit.json"
-    path.write_text(json.dumps(res))
+    path.write_text(dumps(res))
     r = run("render", str(path), "--out", str(tmp_path / "out"))
     assert r.exit_code == 0, r.output
     text = (tmp_path / "out" / "report.md").read_text()

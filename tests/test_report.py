@@ -412,7 +412,7 @@ def test_columns_that_do_not_fit_move_to_a_second_tabular():
     """A 5.5 in column cannot hold every indicator of a timed run with its ratios: the judged ones
     and quality stay in the first tabular, the rest move under it, and the .tex says which."""
     res = load_for_render(str(SPEED_RESULTS))
-    res["models"][0]["quality"] = {"top1": 70.1}
+    res["models"][0] = res["models"][0].with_(quality={"top1": 70.1})
     layout = table_layout(res, "neurips")
     first = [c.key for c in layout.tabulars[0]]
     assert len(layout.tabulars) >= 2 and first[:2] == ["params", "flops"] and "top1" in first

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from fairness import FairnessError
+from fairness.record import typed
 from fairness.results import load, write
 from fairness.zoo import front, groups_of, kendall_tau_b, load_zoo
 from cli_run import one_line_exit_2, run
@@ -365,11 +366,12 @@ def test_cuda_graph_speeds_get_fronts_of_their_own():
     r["zoo"]["reference_runs"] = [r["speed"]]
     ratio = lambda m, impl, x: {"model": m, "reference": "R", "indicator": "throughput", "batch_size": 256,  # noqa: E731
                                 "implementation": impl, "speedup": x, "ci95": [x, x]}
-    res = {"models": [r, a, b], "speed_ratios": [ratio("A", "eager", 1.5), ratio("A", "cuda_graph", 0.9),
-                                                 ratio("B", "eager", 0.5), ratio("B", "cuda_graph", 1.2)]}
+    res = {"models": typed([r, a, b]), "speed_ratios": [ratio("A", "eager", 1.5), ratio("A", "cuda_graph", 0.9),
+                                                        ratio("B", "eager", 0.5), ratio("B", "cuda_graph", 1.2)]}
     _via_reference(res, "R")
-    assert a["zoo"]["throughput"] == pytest.approx(1500) and a["zoo"]["graph_throughput"] == pytest.approx(1800)
-    assert b["zoo"]["graph_throughput"] == pytest.approx(2400) and r["zoo"]["graph_throughput"] == 2000
+    r, a, b = res["models"]  # the records with their speeds through the reference
+    assert a.zoo["throughput"] == pytest.approx(1500) and a.zoo["graph_throughput"] == pytest.approx(1800)
+    assert b.zoo["graph_throughput"] == pytest.approx(2400) and r.zoo["graph_throughput"] == 2000
     z = analyse(res, {"quality": "acc", "lower_is_better": False})
     assert "graph_throughput" in z["indicators"]
     # eager: A is fastest, R best; replayed: B is fastest, R best; A is dominated by R replayed
@@ -388,7 +390,7 @@ def test_the_summary_names_the_models_whose_eager_throughput_is_host_bound():
     r, a = _timed("R", 80, 1000, 2000), _timed("A", 70, 1500, 1800)
     a["speed"]["throughput"]["host_bound"] = True
     r["zoo"]["reference_runs"] = [r["speed"]]
-    res = {"models": [r, a], "speed_ratios": [
+    res = {"models": typed([r, a]), "speed_ratios": [
         {"model": "A", "reference": "R", "indicator": "throughput", "batch_size": 256, "implementation": impl,
          "speedup": x, "ci95": [x, x]} for impl, x in (("eager", 1.5), ("cuda_graph", 0.9))]}
     _via_reference(res, "R")
