@@ -11,6 +11,7 @@ from __future__ import annotations
 from .. import readings as rd
 from ..judgement import first_sentence, judgement_of
 from ..readings import INDICATORS
+from ..record import typed
 from ..results import failures
 from ..units import in_one_unit
 from .columns import host_bound, host_bound_note, missing_quality, ratio_keys
@@ -36,10 +37,9 @@ def _cell(m: dict, base: dict, key: str, fmt) -> str:
 def _role(m: dict) -> str:
     """A variant's name says what it is matched on and how; its role adds how close, and whether it
     keeps under half of the baseline's capacity."""
-    match = m.get("match")
-    if m["role"] != "variant" or not match:
-        return m["role"]
-    return f"variant, {match['rel_error']:+.1%}" + (", capacity loss" if m.get("capacity_loss") else "")
+    if m.role != "variant" or not m.match:
+        return str(m.role)
+    return f"variant, {m.match['rel_error']:+.1%}" + (", capacity loss" if m.capacity_loss else "")
 
 
 def _findings(res: dict, advice: bool) -> list[str]:
@@ -58,6 +58,7 @@ def _findings(res: dict, advice: bool) -> list[str]:
 def comparison_markdown(res: dict) -> str:
     """The comparison in at most LIMIT characters where it can be: a comparison with many variants
     drops the findings' advice, then keeps the first variant matched on each indicator."""
+    res = {**res, "models": typed(res["models"])}  # a hand-built results dict reads as a file's
     for advice, per_indicator, details in ((True, None, True), (False, None, True), (False, None, False),
                                            (False, 1, False)):
         text = _markdown(res, advice, per_indicator, details)
@@ -69,8 +70,8 @@ def comparison_markdown(res: dict) -> str:
 def _markdown(res: dict, advice: bool, per_indicator: int | None, details: bool = True) -> str:
     cmp = res.get("comparison") or {}
     name = cmp.get("name", "comparison")
-    models = [m for m in res["models"] if not m.get("failed")]
-    base = next((m for m in models if m["role"] == "baseline"), models[0])
+    models = [m for m in res["models"] if not m.failed]
+    base = next((m for m in models if m.role == "baseline"), models[0])
     counted = {k for k, _, _ in _COLUMNS if any(rd.measured(m, k) for m in models)}
     columns = [c for c in _COLUMNS if c[0] in counted and not (c[0] == "macs" and "flops" in counted)]
     # a speed in the implementation the judgement reads: one ratio, one value (columns.ratio_keys)
@@ -79,14 +80,14 @@ def _markdown(res: dict, advice: bool, per_indicator: int | None, details: bool 
                if "graph_" + k in judged else (k, head, f) for k, head, f in columns]
     shown, seen = [], {}
     # a curve's members last, after the variants, as in the report's table (columns.groups)
-    for m in sorted(models, key=lambda m: m["role"] == "curve"):
-        on = (m.get("match") or {}).get("indicator") if m["role"] == "variant" else None
+    for m in sorted(models, key=lambda m: m.role == "curve"):
+        on = (m.match or {}).get("indicator") if m.role == "variant" else None
         seen[on] = seen.get(on, 0) + 1
         if on is None or per_indicator is None or seen[on] <= per_indicator:
             shown.append(m)
     header = ["model", "role"] + [h for _, h, _ in columns] + ["quality"]
     fmts = {k: in_one_unit(kind, [rd.measured(m, k) for m in shown], unit) for k, _, (kind, unit) in columns}
-    rows = [[m["name"], _role(m)] + [_cell(m, base, k, fmts[k]) for k, _, _ in columns]
+    rows = [[m.name, _role(m)] + [_cell(m, base, k, fmts[k]) for k, _, _ in columns]
              + [", ".join(f"{k} {v:g}" for k, v in rd.quality(m).items()) or missing_quality(m)] for m in shown]
     j = judgement_of(res)
     # the headline, then the findings (their first sentences are the first screen's findings)
@@ -100,7 +101,7 @@ def _markdown(res: dict, advice: bool, per_indicator: int | None, details: bool 
         lines += ["", f"{len(models) - len(shown)} more variants, matched by other strategies: in report.html."]
     lines += [f"\n**Failed:** {md(who)}: {md(why)}" for who, why in failures(res)]
     env = res["environment"]
-    timed = any(m.get("speed") for m in res["models"])
+    timed = any(m.speed for m in res["models"])
     where = (f" Speed on {md(env['device_name'])} ({env['dtype']}), throughput at the largest batch measured."
              if timed else " Speed not measured.")
     lines += ["", "Ratios to the baseline: cost ratios for counts and memory (< 1: cheaper), speed-ups for speed "

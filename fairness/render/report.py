@@ -11,6 +11,7 @@ from markupsafe import Markup
 from ..errors import FairnessError
 from ..results import dumps, failures
 from ..flags import built_text
+from ..record import typed
 from ..judgement import judgement_of
 from ..readings import quality, ratio
 from .columns import (best_cells, cell_value, columns_of, groups, host_bound, host_bound_note, missing_quality,
@@ -41,21 +42,22 @@ def _header(c, cols: list) -> str:
 
 def _row(m: dict, base: dict, cols: list, metrics: list[str], best: set, with_ratio: set) -> dict:
     q = quality(m)
-    return {"name": m["name"], "role": m["role"],
-            "how": strategy_label(m) if m.get("match") and m["role"] == "variant" else m["role"],
+    return {"name": m.name, "role": m.role,
+            "how": strategy_label(m) if m.match and m.role == "variant" else m.role,
             "cells": [_cell(m, base, c, best, with_ratio) for c in cols],
             "quality": [{"text": f"{q[k]:g}" if k in q else missing_quality(m),
                          "best": (k, id(m)) in best, "missing": k not in q} for k in metrics],
-            "notes": ("keeps " + "; ".join(m["capacity_loss"]) + ": a win against it means little")
-            if m.get("capacity_loss") else ""}
+            "notes": ("keeps " + "; ".join(m.capacity_loss) + ": a win against it means little")
+            if m.capacity_loss else ""}
 
 
 def html_text(results: dict, style: str = "neurips", template_dir=None) -> str:
     """The report: title, the summary a reviewer can paste, the main table (grouped by what the
     variants are matched on), then findings, matched comparisons, figures, environment and
     methods, and the raw results. Laid out by report.html.j2 (a user's own from `template_dir`)."""
-    models = [m for m in results["models"] if not m.get("failed")]
-    base = next((m for m in models if m["role"] == "baseline"), models[0])
+    results = {**results, "models": typed(results["models"])}  # a hand-built results dict reads as a file's
+    models = [m for m in results["models"] if not m.failed]
+    base = next((m for m in models if m.role == "baseline"), models[0])
     table_groups = groups(results)
     cols = columns_of(models)
     metrics = quality_keys(models, results)
@@ -73,16 +75,16 @@ def html_text(results: dict, style: str = "neurips", template_dir=None) -> str:
     return render_template(
         "report.html.j2", template_dir,
         title=cmp.get("name") or (results.get("audit") or {}).get("claim") or "comparison",
-        subtitle=f"{cmp.get('proposed', models[0]['name'])} against {cmp.get('baseline', base['name'])}"
+        subtitle=f"{cmp.get('proposed', models[0].name)} against {cmp.get('baseline', base.name)}"
                  + (f" and {variants} matched variant{'s' if variants != 1 else ''}" if variants else ""),
         verdict=j["verdict"], summary=j["summary"], details=j.get("details") or [],
         not_judged=j.get("not_judged") or [], findings=findings, matched_header=matched[0],
         matched_rows=matched[1:], convention=RATIO_CONVENTION, host_bound_note=host_bound_note(models),
         headers=[_header(c, cols) for c in cols], metrics=metrics, groups=body, ncols=2 + len(cols) + len(metrics),
-        built=[(m["name"], built_text(m)) for m in models if built_text(m)],
+        built=[(m.name, built_text(m)) for m in models if built_text(m)],
         figures=figures, environment=[(k, v) for k, v in env.items()], raw_json=dumps(results),
         failed=failures(results), latex_layout=table_layout(results, style).description,
-        isolated=any(((m.get("speed") or {}).get("settings") or {}).get("isolate") for m in models))
+        isolated=any(((m.speed.settings if m.speed else None) or {}).get("isolate") for m in models))
 
 
 def render(results: dict, out: str | Path, formats=FORMATS, style: str = "neurips",
