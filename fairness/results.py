@@ -42,6 +42,12 @@ def as_written(results: dict) -> dict:
     return data
 
 
+def typed_models(results: dict) -> dict:
+    """The results with their models as records, those already typed kept as they are (so a
+    record's identity holds): what a renderer reads, from a file or built by hand."""
+    return {**results, "models": typed(results.get("models") or [])}
+
+
 def dumps(results: dict) -> str:
     return json.dumps(to_plain(results), indent=1, allow_nan=False)
 

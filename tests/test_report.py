@@ -20,6 +20,7 @@ from markdown_it import MarkdownIt
 from fairness.compare import compare
 from fairness.judgement import judgement_of
 from fairness.readings import INDICATORS
+from fairness.record import typed
 from fairness.render.columns import best_cells, groups
 from fairness.render.figures import FIGURES, write_figures
 from fairness.render.escape import md, tex
@@ -210,13 +211,14 @@ def test_best_is_marked_only_inside_a_group():
     w = rec("B width", "variant", params=2e6, macs=0.5e9, match={"indicator": "params", "strategy": "width"})
     d = rec("B depth", "variant", params=2e6, macs=0.8e9, match={"indicator": "params", "strategy": "depth"})
     f = rec("B flops", "variant", params=1e6, macs=1e9, match={"indicator": "flops", "strategy": "width"})
+    p, b, w, d, f = typed([p, b, w, d, f])
     gs = groups({"models": [p, b, w, d, f]})
     assert [[m["name"] for m in g.models] for g in gs] == [["P", "B"], ["B width", "B depth"], ["B flops"]]
     best = best_cells(gs, [INDICATORS["params"], INDICATORS["macs"]], [])
     named = {(k, m["name"]) for m in (p, b, w, d, f) for k in ("params", "macs") if (k, id(m)) in best}
     # B flops has the fewest parameters of all, and B width the fewest MACs: neither beats P's row
     assert named == {("params", "P"), ("macs", "P"), ("macs", "B width")}
-    tied = rec("B", params=2e6, macs=3e9)  # the same parameters as P: neither is better on them
+    (tied,) = typed([rec("B", params=2e6, macs=3e9)])  # the same parameters as P: neither is better on them
     assert ("params", id(p)) not in best_cells(groups({"models": [p, tied]}), [INDICATORS["params"]], [])
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ..flags import speed_host_bound
 from ..readings import INDICATORS, JUDGED, Indicator, measured, quality
+from ..results import typed_models
 
 # The table's columns, in order; applied and active parameters show sharing and sparsity. Speeds
 # replayed from CUDA graphs come before eager ones: they are what the judgement reads where both
@@ -86,8 +87,8 @@ def ratio_keys(models: list[dict]) -> set[str]:
     """The columns that carry a ratio to the baseline: the judged indicators, each speed in the
     implementation the judgement reads for the proposed model and the baseline (replays where both
     have one, else eager), so that one ratio has one value in a report (issue 32)."""
-    proposed = next((m for m in models if m["role"] == "proposed"), None)
-    base = next((m for m in models if m["role"] == "baseline"), None)
+    proposed = next((m for m in models if m.role == "proposed"), None)
+    base = next((m for m in models if m.role == "baseline"), None)
     keys = set(JUDGED)
     for k in ("throughput", "latency", "decode_throughput"):
         if proposed and base and all(measured(m, "graph_" + k) is not None for m in (proposed, base)):
@@ -107,10 +108,10 @@ def quality_keys(models: list[dict], results: dict | None = None) -> list[str]:
 def missing_quality(m: dict) -> str:
     """A quality cell without a number: why the quality hook gave none, or for a variant that it is
     to be trained (the arguments that build it are under the table)."""
-    if m.get("quality_failed"):
-        why = m["quality_failed"]
+    if m.quality_failed:
+        why = m.quality_failed
         return "failed: " + (why if len(why) <= 80 else why[:77] + "...")
-    return "train it" if m["role"] == "variant" else ""
+    return "train it" if m.role == "variant" else ""
 
 
 @dataclass(frozen=True)
@@ -127,13 +128,13 @@ def groups(results: dict) -> list[Group]:
     """The comparison as made (proposed, then baselines), then the variants by matched indicator
     in the order of readings.INDICATORS; a matched indicator without variants keeps its group for
     its notes (the baseline is itself the match, or no strategy reached the target)."""
-    models = [m for m in results["models"] if not m.get("failed")]
-    variants = [m for m in models if m["role"] == "variant" and m.get("match")]
-    members = [m for m in models if m["role"] == "curve"]
+    models = [m for m in typed_models(results)["models"] if not m.failed]
+    variants = [m for m in models if m.role == "variant" and m.match]
+    members = [m for m in models if m.role == "curve"]
     made = [m for m in models if m not in variants and m not in members]
-    made = [m for m in made if m["role"] == "proposed"] + [m for m in made if m["role"] != "proposed"]
+    made = [m for m in made if m.role == "proposed"] + [m for m in made if m.role != "proposed"]
     cmp = results.get("comparison") or {}
-    base = next((m["name"] for m in made if m["role"] == "baseline"), cmp.get("baseline", "the baseline"))
+    base = next((m.name for m in made if m.role == "baseline"), cmp.get("baseline", "the baseline"))
     notes: dict[str, list[str]] = {}
     for k, match in (cmp.get("baseline_matches") or {}).items():
         notes.setdefault(k, []).append(f"{base} itself is the closest match ({match['rel_error']:+.1%})")
@@ -141,15 +142,15 @@ def groups(results: dict) -> list[Group]:
         why = u.get("reason") or "not within tolerance"
         notes.setdefault(u["indicator"], []).append(
             f"{u['strategy']} scaling does not reach it ({u['rel_error']:+.1%} at best; {why})")
-    keys = {m["match"]["indicator"] for m in variants} | set(notes)
+    keys = {m.match["indicator"] for m in variants} | set(notes)
     out = [Group(None, "As compared", tuple(made))]
     for k in sorted(keys, key=lambda k: list(INDICATORS).index(k) if k in INDICATORS else len(INDICATORS)):
         label = INDICATORS[k].label if k in INDICATORS else k
-        out.append(Group(k, f"Matched on {label}", tuple(m for m in variants if m["match"]["indicator"] == k),
+        out.append(Group(k, f"Matched on {label}", tuple(m for m in variants if m.match["indicator"] == k),
                          tuple(notes.get(k, ()))))
     if members:
         curve = results.get("curve") or {}
-        own = {m["name"] for m in members}
+        own = {m.name for m in members}
         q = curve.get("quality")
         shared = [f"{m['name']} is measured above ({q} {m['quality'][q]:g} on the curve)"
                   for m in curve.get("members") or [] if m.get("model") not in own]
@@ -160,7 +161,7 @@ def groups(results: dict) -> list[Group]:
 
 def _matched_keys(g: Group) -> set[str]:
     """The indicators a group's variants are equal on by construction, so not ranked on."""
-    on = {g.indicator} | {a["indicator"] for m in g.models for a in (m.get("match") or {}).get("also") or []}
+    on = {g.indicator} | {a["indicator"] for m in g.models for a in (m.match or {}).get("also") or []}
     if on & {"macs", "flops"}:
         on |= {"macs", "flops"}
     return on
@@ -198,7 +199,7 @@ def best_cells(groups: list[Group], cols: list[Indicator], metrics: list[str]) -
 def strategy_label(m: dict) -> str:
     """How a variant was built, for a row under its group's header: 'width, -0.1%' (+ what else
     it matches)."""
-    match = m.get("match") or {}
+    match = m.match or {}
     text = f"{match.get('strategy', '?')}" + (f", {match['rel_error']:+.1%}" if match.get("rel_error") is not None
                                               else "")
     also = [f"{a['indicator']} ({a['strategy']})" for a in match.get("also") or []]

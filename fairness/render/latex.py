@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ..judgement import judgement_of
 from ..readings import INDICATORS, quality, ratio
-from ..results import failures
+from ..results import failures, typed_models
 from .columns import (HOST_BOUND_NOTE, SHORT_HEADS, best_cells, cell_value, columns_of, groups, host_bound,
                       quality_keys, ratio_keys)
 from .escape import tex
@@ -81,17 +81,17 @@ class Layout:
 def _row_label(m: dict, base: str) -> str:
     """A variant's row, under its group's rule and beside what it is matched on, is named by the
     baseline and how it was scaled: 'BERT-base (width)'."""
-    if m["role"] == "variant" and m.get("match"):
-        return f"{base} ({m['match']['strategy']})"
-    return m["name"]
+    if m.role == "variant" and m.match:
+        return f"{base} ({m.match['strategy']})"
+    return m.name
 
 
 def _matched_on(m: dict, own: dict) -> str:
-    if m["role"] == "variant" and m.get("match"):
-        return INDICATORS[m["match"]["indicator"]].label if m["match"]["indicator"] in INDICATORS else ""
-    if m["role"] == "baseline" and own:  # the baseline itself is the closest match there
+    if m.role == "variant" and m.match:
+        return INDICATORS[m.match["indicator"]].label if m.match["indicator"] in INDICATORS else ""
+    if m.role == "baseline" and own:  # the baseline itself is the closest match there
         return ", ".join(INDICATORS[k].label for k in own if k in INDICATORS)
-    if m["role"] == "curve":  # a family's published member, its quality as cited (the footnote names the curve)
+    if m.role == "curve":  # a family's published member, its quality as cited (the footnote names the curve)
         return "curve"
     return ""
 
@@ -102,7 +102,7 @@ def _decimals(values: list[float], limit: int = 2) -> int:
 
 def _formats(results: dict) -> dict:
     """Per column key: (integer digits, decimals) of its values, and of its ratios."""
-    models = [m for m in results["models"] if not m.get("failed")]
+    models = [m for m in results["models"] if not m.failed]
     base = _baseline(models)
     out = {}
     for c in columns_of(models):
@@ -117,7 +117,7 @@ def _formats(results: dict) -> dict:
 
 
 def _baseline(models: list[dict]) -> dict:
-    return next((m for m in models if m["role"] == "baseline"), models[0])
+    return next((m for m in models if m.role == "baseline"), models[0])
 
 
 def _width(col: Column, fmt: dict) -> float:
@@ -137,10 +137,10 @@ def _width(col: Column, fmt: dict) -> float:
 
 def _fixed_width(results: dict) -> float:
     """The Model and Matched on columns, which every tabular repeats."""
-    models = [m for m in results["models"] if not m.get("failed")]
+    models = [m for m in results["models"] if not m.failed]
     own = (results.get("comparison") or {}).get("baseline_matches") or {}
-    base = _baseline(models)["name"]
-    name = max(_text_pt(_row_label(m, base)) + (5 if m["role"] == "proposed" or m.get("capacity_loss") else 0)
+    base = _baseline(models).name
+    name = max(_text_pt(_row_label(m, base)) + (5 if m.role == "proposed" or m.capacity_loss else 0)
                for m in models)
     on = max([_text_pt(_matched_on(m, own)) for m in models] + [_text_pt("Matched on")])
     return max(name, _text_pt("Model")) + on + 2 * _SEP
@@ -148,7 +148,8 @@ def _fixed_width(results: dict) -> float:
 
 def table_layout(results: dict, style: str = "neurips") -> Layout:
     """Which columns go in which tabular, in which float, to fit the venue's column at \\small."""
-    models = [m for m in results["models"] if not m.get("failed")]
+    results = typed_models(results)  # records, from a file or built by hand
+    models = [m for m in results["models"] if not m.failed]
     with_ratio = ratio_keys(models)
     cols = [Column(c.key, has_ratio=c.key in with_ratio) for c in columns_of(models)] + \
         [Column(q, True) for q in quality_keys(models)]
@@ -185,7 +186,7 @@ def _name(c: Column) -> str:
 
 
 def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
-    models = [m for m in results["models"] if not m.get("failed")]
+    models = [m for m in results["models"] if not m.failed]
     base = _baseline(models)
     gs = groups(results)
     best = best_cells(gs, [INDICATORS[c.key] for c in columns if not c.quality], [c.key for c in columns if c.quality])
@@ -224,8 +225,8 @@ def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
             continue
         lines.append(r"\midrule")
         for m in g.models:
-            mark = r"$^\star$" if m["role"] == "proposed" else r"$^\dagger$" if m.get("capacity_loss") else ""
-            cells = [tex(_row_label(m, base["name"])) + mark, tex(_matched_on(m, own))]
+            mark = r"$^\star$" if m.role == "proposed" else r"$^\dagger$" if m.capacity_loss else ""
+            cells = [tex(_row_label(m, base.name)) + mark, tex(_matched_on(m, own))]
             for c in columns:
                 if c.quality:
                     v = quality(m).get(c.key)
@@ -246,19 +247,19 @@ def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
 
 
 def _notes(results: dict, layout: Layout) -> str:
-    models = [m for m in results["models"] if not m.get("failed")]
+    models = [m for m in results["models"] if not m.failed]
     base = _baseline(models)
-    speed = [m for m in models if m.get("speed")]
-    batch = ((speed[0]["speed"].get("throughput") or {}).get("batch_size")) if speed else None
+    speed = [m for m in models if m.speed]
+    batch = ((speed[0].speed.throughput or {}).get("batch_size")) if speed else None
     text = (r"$^\star$ proposed. Per example, one forward pass; FLOPs = 2$\times$MACs + other operations. "
-            rf"rel.: to {tex(base['name'])}, a cost ratio for counts and memory ($<$1: cheaper), a speed-up "
+            rf"rel.: to {tex(base.name)}, a cost ratio for counts and memory ($<$1: cheaper), a speed-up "
             r"for throughput and latency ($>$1: faster).")
     if batch:
         text += f" Throughput in samples/s at batch {batch}; latency at batch 1."
     if any(k.startswith("graph_") for k in ratio_keys(models)):
         text += (" graph: replayed from a CUDA graph, without the host's kernel launches; a speed's rel. is given "
                  "once, for the replays, which the verdict reads; eager speeds are beside them.")
-    if any(m.get("capacity_loss") for m in models):
+    if any(m.capacity_loss for m in models):
         text += r" $^\dagger$ keeps under half of the baseline's capacity: a win against it means little."
     if any(host_bound(m, INDICATORS[k]) for m in models for k in ("throughput", "latency")):
         text += " $^h$" + tex(HOST_BOUND_NOTE)
@@ -272,6 +273,7 @@ def _notes(results: dict, layout: Layout) -> str:
 
 def table_tex(results: dict, style: str = "neurips") -> str:
     """booktabs + siunitx in a table (or table*) float, sized for the venue (see the module's docstring)."""
+    results = typed_models(results)  # records, from a file or built by hand
     layout = table_layout(results, style)
     fmt = _formats(results)
     cmp = results.get("comparison") or {}
@@ -290,13 +292,13 @@ def table_tex(results: dict, style: str = "neurips") -> str:
 
 def _caption(results: dict) -> str:
     cmp = results.get("comparison") or {}
-    models = [m for m in results["models"] if not m.get("failed")]
+    models = [m for m in results["models"] if not m.failed]
     matched = [g.title.replace("Matched on ", "") for g in groups(results) if g.indicator and g.models]
-    text = f"{cmp.get('proposed', models[0]['name'])} against {cmp.get('baseline', _baseline(models)['name'])}"
+    text = f"{cmp.get('proposed', models[0].name)} against {cmp.get('baseline', _baseline(models).name)}"
     if matched:
         text += f" and its variants matched on {', '.join(matched)}"
     env = results.get("environment") or {}
-    timed = any(m.get("speed") for m in models)
+    timed = any(m.speed for m in models)
     return text + (f"; speed on {env.get('device_name')} ({env.get('dtype')})." if timed else "; counts only.")
 
 
@@ -307,6 +309,7 @@ def report_tex(results: dict, figures: list[str], style: str = "neurips", templa
     from .figures import CAPTIONS, FULL_WIDTH
     from .templates import render_template
 
+    results = typed_models(results)  # records, from a file or built by hand
     cmp = results.get("comparison") or {}
     j = judgement_of(results)
     w = WIDTHS[style]

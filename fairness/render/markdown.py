@@ -11,8 +11,7 @@ from __future__ import annotations
 from .. import readings as rd
 from ..judgement import first_sentence, judgement_of
 from ..readings import INDICATORS
-from ..record import typed
-from ..results import failures
+from ..results import failures, typed_models
 from ..units import in_one_unit
 from .columns import host_bound, host_bound_note, missing_quality, ratio_keys
 from .escape import md, md_table
@@ -58,7 +57,7 @@ def _findings(res: dict, advice: bool) -> list[str]:
 def comparison_markdown(res: dict) -> str:
     """The comparison in at most LIMIT characters where it can be: a comparison with many variants
     drops the findings' advice, then keeps the first variant matched on each indicator."""
-    res = {**res, "models": typed(res["models"])}  # a hand-built results dict reads as a file's
+    res = typed_models(res)  # a hand-built results dict reads as a file's
     for advice, per_indicator, details in ((True, None, True), (False, None, True), (False, None, False),
                                            (False, 1, False)):
         text = _markdown(res, advice, per_indicator, details)

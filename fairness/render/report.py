@@ -9,9 +9,8 @@ from pathlib import Path
 from markupsafe import Markup
 
 from ..errors import FairnessError
-from ..results import dumps, failures
+from ..results import dumps, failures, typed_models
 from ..flags import built_text
-from ..record import typed
 from ..judgement import judgement_of
 from ..readings import quality, ratio
 from .columns import (best_cells, cell_value, columns_of, groups, host_bound, host_bound_note, missing_quality,
@@ -55,7 +54,7 @@ def html_text(results: dict, style: str = "neurips", template_dir=None) -> str:
     """The report: title, the summary a reviewer can paste, the main table (grouped by what the
     variants are matched on), then findings, matched comparisons, figures, environment and
     methods, and the raw results. Laid out by report.html.j2 (a user's own from `template_dir`)."""
-    results = {**results, "models": typed(results["models"])}  # a hand-built results dict reads as a file's
+    results = typed_models(results)  # a hand-built results dict reads as a file's
     models = [m for m in results["models"] if not m.failed]
     base = next((m for m in models if m.role == "baseline"), models[0])
     table_groups = groups(results)
@@ -98,6 +97,7 @@ def render(results: dict, out: str | Path, formats=FORMATS, style: str = "neurip
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise FairnessError(f"--format {','.join(unknown)}: expected some of {', '.join(FORMATS)}")
+    results = typed_models(results)  # every format reads records, from a file or built by hand
     folder = Path(out)
     written: list[Path] = []
     try:
