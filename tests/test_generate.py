@@ -52,13 +52,15 @@ def test_kv_cache_bytes_counted_match_the_cache_allocated(kv_heads, dtype, expec
 
 
 def slow_prefill():
-    """A tiny Llama whose calls over more than one token (the prefill) take 60 ms longer."""
+    """A tiny Llama whose calls over more than one token (the prefill) take 200 ms longer: far above
+    what a decode step of it takes even on a loaded 2-core machine (50 ms seen), so the test below
+    does not time the machine."""
     model = tiny_llama()
 
     def hook(module, args, kwargs):
         ids = kwargs.get("input_ids", args[0] if args else None)
         if ids is not None and ids.shape[1] > 1:
-            time.sleep(0.06)
+            time.sleep(0.2)
 
     model.register_forward_pre_hook(hook, with_kwargs=True)
     return model
@@ -68,7 +70,7 @@ def slow_prefill():
 def test_the_prefill_is_not_in_the_time_per_token(impl):
     r = time_generation(slow_prefill(), GenerateSpec(prompt=6, new=4), 1, "cpu", torch.float32, 128, weight_bytes=0,
                         impl=impl)
-    assert r["ttft_s"] >= 0.06 and r["tpot_s"] < 0.03
+    assert r["ttft_s"] >= 0.2 and r["tpot_s"] < 0.1
 
 
 def test_the_dynamic_cache_is_generate_itself():

@@ -115,14 +115,14 @@ def numbered(results: dict) -> list[tuple[int, dict, dict]]:
     out = []
     for g in groups(results):
         for m in g.models:
-            if m["role"] == "proposed":
+            if m.role == "proposed":
                 look = {"marker": "*", "color": "#c62828", "markersize": 9, "zorder": 5}
-            elif m["role"] == "curve":
+            elif m.role == "curve":
                 look = {"marker": "D", "color": "#757575", "markersize": 4, "zorder": 2}
-            elif m["role"] != "variant":
+            elif m.role != "variant":
                 look = {"marker": "s", "color": "black", "markersize": 5, "zorder": 4}
             else:  # the colour says the indicator matched on, the marker the strategy
-                look = {"marker": _STRATEGY_MARKERS.get((m.get("match") or {}).get("strategy"), "o"),
+                look = {"marker": _STRATEGY_MARKERS.get((m.match or {}).get("strategy"), "o"),
                         "color": _GROUP_COLORS.get(g.indicator, _OTHER_COLOR), "markersize": 5, "zorder": 3}
             out.append((len(out) + 1, m, look))
     return out
@@ -134,7 +134,7 @@ def _legend(fig, entries: list[tuple[int, dict, dict]], tex: bool, width_in: flo
     columns as fit the figure, which grows by the legend's height so the panels keep theirs.
     `extras`: more entries after the models' (a family's curve, the generation implementations)."""
     handles = [Line2D([], [], linestyle="-" if lines else "none", markeredgewidth=0.8,
-                      linewidth=1.4 if m["role"] != "variant" else 0.8,
+                      linewidth=1.4 if m.role != "variant" else 0.8,
                       **{k: v for k, v in look.items() if k != "zorder"}) for _, m, look in entries]
     chars = max(12, int(width_in * 72 / (0.62 * font)))  # characters in a line as wide as the figure
     wrap = chars // 2 - 4 if len(entries) > 3 else chars - 6  # two columns of legend where there are many
@@ -442,7 +442,7 @@ def batch_figure(results: dict, style: str = "neurips", tex: bool = False):
     the legend under the axes."""
     series = []
     for n, m, look in numbered(results):
-        runs = [r for r in ((m.get("speed") or {}).get("runs") or []) if r.get("latency") or r.get("throughput")]
+        runs = [r for r in ((m.speed.runs if m.speed else None) or []) if r.get("latency") or r.get("throughput")]
         if len(runs) >= 2:
             series.append((n, m, look, runs))
     if not series:
@@ -455,7 +455,7 @@ def batch_figure(results: dict, style: str = "neurips", tex: bool = False):
         lat_values, thr_values, batches = [], [], []
         for n, m, look, runs in series:
             style_ = {"color": look["color"], "marker": look["marker"], "markersize": look["markersize"] * 0.7,
-                      "linewidth": 1.4 if m["role"] != "variant" else 0.8, "zorder": look["zorder"]}
+                      "linewidth": 1.4 if m.role != "variant" else 0.8, "zorder": look["zorder"]}
             pts = [(r["batch_size"], r["latency"]["median_s"] * 1e3) for r in runs if r.get("latency")]
             if pts:
                 lat.plot(*zip(*pts), **style_)
