@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import FairnessError
-from .results import to_plain
+from .results import canonical
 
 
 def identity(env: dict) -> dict:
@@ -42,8 +42,7 @@ class Cache:
 
     @staticmethod
     def key(what: dict) -> str:
-        text = json.dumps(to_plain(what), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        return hashlib.sha256(canonical(what).encode()).hexdigest()[:32]
 
     def get(self, what: dict, reuse: bool | None = None) -> Any | None:
         """A kept entry, or None. `reuse` overrides the run's --resume for this read (a trained
@@ -58,7 +57,7 @@ class Cache:
             entry = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             return None
-        if entry.get("what") != json.loads(json.dumps(to_plain(what), sort_keys=True, default=str)):
+        if entry.get("what") != json.loads(canonical(what)):
             return None  # a hash collision or an edited file: measure again
         self.reused += 1
         self.progress(f"reusing {what.get('kind')} of {what.get('label', '')} from {path.name}")
@@ -88,15 +87,14 @@ class Cache:
         return dict(self._this_run)
 
     def put(self, what: dict, value: Any) -> None:
-        self._this_run[self.key(what)] = json.dumps(to_plain(value), sort_keys=True, default=str)
+        self._this_run[self.key(what)] = canonical(value)
         if self.folder is None:
             return
         path = self.folder / f"{self.key(what)}.json"
         tmp = path.with_name(f".{path.name}.tmp")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"what": to_plain(what), "value": to_plain(value)}, sort_keys=True,
-                                      default=str))
+            tmp.write_text(canonical({"what": what, "value": value}))
             os.replace(tmp, path)  # the entry appears whole or not at all
         except OSError as e:  # a full disk, a folder taken away: say so, as for the results file
             with contextlib.suppress(OSError):

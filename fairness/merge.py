@@ -27,6 +27,7 @@ from . import results as results_mod
 from .errors import FairnessError
 from .flags import REF, Flag
 from .readings import INDICATORS, SPEED_NOISE, measured
+from .record import ModelRecord
 from .zoo import kendall_tau_b, shown
 
 COUNTS = ("params", "macs", "flops")  # must agree between targets: counts do not depend on where a model runs
@@ -35,6 +36,8 @@ PER_TARGET = SPEEDS + ("peak_memory",)  # one column per target in the reports
 DTYPES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 # what tells targets apart beyond device and dtype; in a label only where the files differ in it
 EXTRAS = ("device_name", "mode", "batch", "threads")
+# a merged model's fields, from the first file that has it; its speeds are under "targets"
+MERGED = ("id", "role", "name", "source", "kwargs", "input", "params", "flops", "quality", "quality_source")
 
 
 # --- targets -----------------------------------------------------------------------------------
@@ -43,7 +46,7 @@ EXTRAS = ("device_name", "mode", "batch", "threads")
 def _settings(res: dict) -> dict:
     """The speed settings the file was timed with (the same for every model of one run); {} when
     it holds counts only."""
-    return next((s for m in res["models"] if (s := (m.get("speed") or {}).get("settings"))), {})
+    return next((m.speed.settings for m in res["models"] if m.speed is not None and m.speed.settings), {})
 
 
 def where_measured(res: dict, path: str) -> dict:
@@ -76,16 +79,16 @@ def label_targets(targets: list[dict]) -> None:
 # --- models ------------------------------------------------------------------------------------
 
 
-def model_key(m: dict) -> str:
+def model_key(m: ModelRecord) -> str:
     """What makes two records one model: its source, its constructor's arguments and its input."""
-    return json.dumps([m.get("source"), m.get("kwargs") or {}, m.get("input") or {}], sort_keys=True, default=str)
+    return json.dumps([m.source, m.kwargs or {}, m.input or {}], sort_keys=True, default=str)
 
 
 def _number(v: float) -> str:
     return f"{int(v):,}" if float(v).is_integer() else f"{v:,}"
 
 
-def _check_counts(name: str, seen: list[tuple[str, dict]]) -> None:
+def _check_counts(name: str, seen: list[tuple[str, ModelRecord]]) -> None:
     """One model's counts in every file that has it: equal, or the merge is refused."""
     for key in COUNTS:
         given = [(file, v) for file, m in seen if (v := measured(m, key)) is not None]
@@ -111,41 +114,44 @@ def merge(files: list[tuple[str, dict]], name: str = "merge") -> dict:
     source, kwargs and input, with its speeds on every target, the rankings' agreement between
     targets and the hardware-mismatch findings."""
     _check_paths([p for p, _ in files])
+    files = [(path, results_mod.typed_models(res)) for path, res in files]  # results dicts built by hand too
     targets = [where_measured(res, path) for path, res in files]
     label_targets(targets)
-    models: dict[str, dict] = {}  # by model_key, in the order first seen
-    seen: dict[str, list[tuple[str, dict]]] = {}
+    merged: dict[str, ModelRecord] = {}  # by model_key, in the order first seen: fields from the first file
+    on: dict[str, dict] = {}  # by model_key: the model's values on each target, by label
+    seen: dict[str, list[tuple[str, ModelRecord]]] = {}
     failed = []
     for t, (path, res) in zip(targets, files):
         keys: dict[str, str] = {}
         for m in res["models"]:
-            if m.get("failed") and not m.get("source"):  # a failed record keeps only its name: no key to match
-                failed.append({"model": m["name"], "target": t["label"], "reason": m["failed"]})
+            if m.failed and not m.source:  # a failed record keeps only its name: no key to match
+                failed.append({"model": m.name, "target": t["label"], "reason": m.failed})
                 continue
             k = model_key(m)
             if k in keys:
-                raise FairnessError(f"merge: {path} holds {keys[k]} and {m['name']} with the same source, kwargs and "
+                raise FairnessError(f"merge: {path} holds {keys[k]} and {m.name} with the same source, kwargs and "
                                     f"input; a merge matches models by these, so keep one of them")
-            keys[k] = m["name"]
+            keys[k] = m.name
             seen.setdefault(k, []).append((path, m))
-            merged = models.setdefault(k, {key: m.get(key) for key in (
-                "id", "role", "name", "source", "kwargs", "input", "params", "flops", "quality", "quality_source")})
-            merged.setdefault("targets", {})[t["label"]] = (
-                {"failed": m["failed"]} if m.get("failed") else {k2: shown(m, k2) for k2 in PER_TARGET})
-    for k, m in models.items():
-        _check_counts(m["name"], seen[k])
+            if k not in merged:  # a field the file lacks is null in the merge, not the record's default
+                merged[k] = ModelRecord.from_plain({key: getattr(m, key) if m.has(key) else None for key in MERGED})
+            on.setdefault(k, {})[t["label"]] = (
+                {"failed": m.failed} if m.failed else {k2: shown(m, k2) for k2 in PER_TARGET})
+    for k, m in merged.items():
+        _check_counts(m.name, seen[k])
     for f in failed:  # by name, the one thing a failed record keeps: its cell says failed, not missing
-        m = next((m for m in models.values() if m["name"] == f["model"] and f["target"] not in m["targets"]), None)
-        if m is not None:
-            m["targets"][f["target"]] = {"failed": f["reason"]}
+        k = next((k for k, m in merged.items() if m.name == f["model"] and f["target"] not in on[k]), None)
+        if k is not None:
+            on[k][f["target"]] = {"failed": f["reason"]}
+    models = [m.with_(targets=on[k]) for k, m in merged.items()]
     labels = [t["label"] for t in targets]
-    missing = [{"model": m["name"], "from": [lab for lab in labels if lab not in m["targets"]]}
-               for m in models.values() if len(m["targets"]) < len(labels)]
-    rankings = agreement(list(models.values()), labels)
+    missing = [{"model": m.name, "from": [lab for lab in labels if lab not in m.targets]}
+               for m in models if len(m.targets) < len(labels)]
+    rankings = agreement(models, labels)
     flags = [asdict(f) for r in rankings if (f := mismatch_flag(r))]
     envs = [res.get("environment") or {} for _, res in files]
     common = {k: v for k, v in envs[0].items() if all(e.get(k) == v for e in envs[1:])}
-    out = results_mod.new_results(list(models.values()), common, flags=flags)
+    out = results_mod.new_results(models, common, flags=flags)
     out["merge"] = {"name": name, "targets": targets, "rankings": rankings, "missing": missing, "failed": failed,
                     "quality": _quality_name(files)}
     return out
@@ -160,25 +166,25 @@ def _quality_name(files: list[tuple[str, dict]]) -> str | None:
 # --- the rankings between targets ----------------------------------------------------------------
 
 
-def cell(m: dict, label: str, key: str) -> float | None:
+def cell(m: ModelRecord, label: str, key: str) -> float | None:
     """A model's value of a per-target indicator on one target (None: missing, failed, not timed)."""
-    return (m["targets"].get(label) or {}).get(key)
+    return (m.targets.get(label) or {}).get(key)
 
 
-def _speed_cost(m: dict, label: str, key: str) -> float | None:
+def _speed_cost(m: ModelRecord, label: str, key: str) -> float | None:
     """A model's speed on a target as a cost, lower better: seconds per sample, or seconds."""
     v = cell(m, label, key)
     return None if v is None or v <= 0 else 1 / v if INDICATORS[key].higher_is_better else v
 
 
-def agreement(models: list[dict], labels: list[str]) -> list[dict]:
+def agreement(models: list[ModelRecord], labels: list[str]) -> list[dict]:
     """For every pair of targets and each speed: Kendall's tau-b over the models timed on both,
     and the pair of models whose order is reversed most clearly (None when no pair swaps)."""
     out = []
     for i, a in enumerate(labels):
         for b in labels[i + 1:]:
             for key in SPEEDS:
-                both = [(m["name"], ca, cb) for m in models
+                both = [(m.name, ca, cb) for m in models
                         if (ca := _speed_cost(m, a, key)) is not None and (cb := _speed_cost(m, b, key)) is not None]
                 tau = kendall_tau_b([x[1] for x in both], [x[2] for x in both])
                 if tau is not None:
@@ -245,5 +251,6 @@ def describe(t: dict) -> str:
     return ", ".join(p for p in parts if p) + ("" if t["timed"] else "; counts only, not timed")
 
 
-def quality_of(m: dict, q: str | None) -> float | None:
-    return (m.get("quality") or {}).get(q) if q else None
+def quality_of(m: ModelRecord, q: str | None) -> float | None:
+    # `or {}`: a merged model whose first file had no quality holds null (MERGED)
+    return (m.quality or {}).get(q) if q else None

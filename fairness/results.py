@@ -21,9 +21,10 @@ SCHEMA = "fairness/v1"
 def failures(results: dict) -> list[tuple[str, str]]:
     """(model name, reason) for every model that failed, whose timing failed at a batch size, or
     whose quality hook gave no number."""
-    out = [(m["name"], m["failed"]) for m in results["models"] if m.get("failed")]
-    out += [(m["name"], e) for m in results["models"] for e in ((m.get("speed") or {}).get("errors") or [])]
-    out += [(m["name"], f"quality hook: {m['quality_failed']}") for m in results["models"] if m.get("quality_failed")]
+    models = typed(results["models"])
+    out = [(m.name, m.failed) for m in models if m.failed]
+    out += [(m.name, e) for m in models if m.speed is not None for e in m.speed.errors or []]
+    out += [(m.name, f"quality hook: {m.quality_failed}") for m in models if m.quality_failed]
     return out
 
 
@@ -50,6 +51,17 @@ def typed_models(results: dict) -> dict:
 
 def dumps(results: dict) -> str:
     return json.dumps(to_plain(results), indent=1, allow_nan=False)
+
+
+def canonical(value) -> str:
+    """One JSON text for a value that may hold records, dataclasses and enums: keys sorted, any
+    other object as its str. The cache's keys and entries: the same inputs give the same text."""
+    return json.dumps(to_plain(value), sort_keys=True, default=str)
+
+
+def file_entry(model: ModelRecord) -> dict:
+    """A model as the results file holds it (the CSV's columns are its keys, flattened)."""
+    return to_plain(model)
 
 
 def write(results: dict, path: str | os.PathLike) -> Path:

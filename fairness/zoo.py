@@ -36,7 +36,7 @@ from .settings import MeasureSection, check_keys, check_values
 from .errors import FairnessError
 from .executor import LocalExecutor, Task, executor_of, make_executor
 from .measure import Target, measure_models
-from .record import ModelRecord, Role
+from .record import ModelRecord, Role, Speed
 from .readings import INDICATORS, SPEED_NOISE, measured, num
 from .results import new_results
 from .sources import InputSpec, check_known, parse_source, with_own_input
@@ -250,7 +250,7 @@ def measure_zoo(zoo: dict, *, speed=None, count_device: str = "meta", image_size
     if speed is not None:
         cuda = speed.torch_device.type == "cuda"
         handoff = cache.handoff()
-        groups = [[n for n in group if not records[n].get("failed")] for group in plan]
+        groups = [[n for n in group if not records[n].failed] for group in plan]
         tasks = [Task(timing_task, ([target(n) for n in group], count_device, speed, handoff),
                       f"timing group {g + 1} of {len(plan)} ({', '.join(group)})", gpu=cuda, serial=not cuda)
                  for g, group in enumerate(groups) if group]
@@ -330,21 +330,19 @@ def _via_reference(res: dict, reference: str) -> None:
     the reference's (its median over the groups) times the model's speed-up over the reference,
     paired in the model's own group: comparable across groups. Kept under model["zoo"]; the raw
     group numbers stay in model["speed"]."""
-    ref = next((m for m in res["models"] if m["name"] == reference and not m.get("failed")), None)
+    ref = next((m for m in res["models"] if m.name == reference and not m.failed), None)
     if ref is None:
         return
-    runs = [s for s in (ref.get("zoo") or {}).get("reference_runs") or [] if s]
+    runs = [s for s in (ref.zoo or {}).get("reference_runs") or [] if s is not None]
     updates = {}  # model name -> its speeds through the reference
     for ind, (impl, base_ind) in ZOO_SPEEDS.items():
-        # readings.py knows where each speed lives in a record: a reference run is a speed record
-        base = _median([measured({"speed": s}, ind) for s in runs])
+        # readings.py knows where each speed lives in a record: a reference run is a record's speed
+        base = _median([measured(ModelRecord.from_plain({"speed": s}), ind) for s in runs])
         if base is None:
             continue
-        speed = ref.get("speed") or {}
-        batch = (((speed.get("cuda_graph") or {}) if impl == "cuda_graph" else speed).get(base_ind) or {}).get(
-            "batch_size")
+        batch = (_reading(ref.speed, impl, base_ind) or {}).get("batch_size")
         for m in res["models"]:
-            if m.failed or not m.speed:
+            if m.failed or m.speed is None:
                 continue
             z = updates.setdefault(m.name, {})
             if m is ref:
@@ -360,13 +358,21 @@ def _via_reference(res: dict, reference: str) -> None:
                      for m in res["models"]]
 
 
+def _reading(speed: Speed | None, impl: str, part: str) -> dict | None:
+    """A speed record's throughput or latency (`part`): eager, or replayed from CUDA graphs where
+    `impl` is "cuda_graph"."""
+    if speed is None:
+        return None
+    return (speed.cuda_graph or {}).get(part) if impl == "cuda_graph" else getattr(speed, part)
+
+
 # --- fronts, ranks, disagreements -----------------------------------------------------------------
 
 
-def cost(m: dict, key: str) -> float | None:
+def cost(m: ModelRecord, key: str) -> float | None:
     """An indicator as a cost, lower better: throughput becomes seconds per sample. Speeds are the
     ones made comparable through the reference where the zoo was timed in groups."""
-    z = m.get("zoo") or {}
+    z = m.zoo or {}
     if key in ZOO_SPEEDS and key in z:
         v = num(z[key])
     else:
@@ -376,7 +382,7 @@ def cost(m: dict, key: str) -> float | None:
     return 1 / v if INDICATORS[key].higher_is_better else v
 
 
-def shown(m: dict, key: str) -> float | None:
+def shown(m: ModelRecord, key: str) -> float | None:
     """An indicator's value as the reports show it (samples/s, seconds, bytes): the speeds through
     the reference where the zoo was timed in groups."""
     c = cost(m, key)
@@ -440,12 +446,12 @@ def reanalysed(res: dict) -> dict:
 def analyse(res: dict, zoo: dict) -> dict:
     """Fronts per indicator, rank agreement between indicators, and the disagreements in words."""
     q, sign = zoo["quality"], (-1 if zoo["lower_is_better"] else 1)
-    ok = [m for m in res["models"] if not m.get("failed")]
+    ok = [m for m in res["models"] if not m.failed]
     indicators = [k for k in FRONT_INDICATORS if sum(cost(m, k) is not None for m in ok) >= 2]
     fronts, dominated = {}, {}
     for k in indicators:
-        points = {m["name"]: (sign * m["quality"][q], cost(m, k)) for m in ok
-                  if q in (m.get("quality") or {}) and cost(m, k) is not None}
+        points = {m.name: (sign * m.quality[q], cost(m, k)) for m in ok
+                  if q in m.quality and cost(m, k) is not None}
         if len(points) >= 2:
             # speeds are measured, and two processes differ by SPEED_NOISE; counts and memory are exact
             fronts[k], dominated[k] = front(points, SPEED_NOISE if k in ZOO_SPEEDS else 0.0)
@@ -457,9 +463,9 @@ def analyse(res: dict, zoo: dict) -> dict:
             if t is not None:
                 tau.setdefault(a, {})[b] = tau.setdefault(b, {})[a] = t
     # a model without the quality number has no place on a front, but its costs still rank
-    no_quality = [m["name"] for m in ok if q and q not in (m.get("quality") or {})]
+    no_quality = [m.name for m in ok if q and q not in m.quality]
     return {"indicators": indicators, "fronts": fronts, "dominated": dominated, "tau": tau, "no_quality": no_quality,
-            "disagreements": disagreements(fronts, dominated, {m["name"]: m for m in ok}, q),
+            "disagreements": disagreements(fronts, dominated, {m.name: m for m in ok}, q),
             "families": family_curves(ok, indicators, q, sign)}
 
 
@@ -468,20 +474,20 @@ def analyse(res: dict, zoo: dict) -> dict:
 FAMILY_SAMPLES = 9
 
 
-def family_curves(ok: list[dict], indicators: list[str], q: str | None, sign: int) -> dict:
+def family_curves(ok: list[ModelRecord], indicators: list[str], q: str | None, sign: int) -> dict:
     """Per indicator: each family's curve (curve.py: the frontier of its members, quality linear in
     log(cost) between them), and each pair of families compared where both reach: the mean
     distance between their curves there, in points: "above" is the better family (higher quality,
     or lower where lower is better: `sign` -1). A family is its members' `family:`."""
-    families: dict[str, list[dict]] = {}
+    families: dict[str, list[ModelRecord]] = {}
     for m in ok:
-        fam = m.get("family")
-        if fam and q in (m.get("quality") or {}):
+        fam = m.family
+        if fam and q in m.quality:
             families.setdefault(fam, []).append(m)
     families = {f: ms for f, ms in families.items() if len(ms) >= 2}
     out = {}
     for k in indicators:
-        curves = {f: [(c, sign * m["quality"][q]) for m in ms if (c := cost(m, k)) is not None]
+        curves = {f: [(c, sign * m.quality[q]) for m in ms if (c := cost(m, k)) is not None]
                   for f, ms in families.items()}
         curves = {f: pts for f, pts in curves.items() if len(pts) >= 2}
         pairs = []
@@ -498,7 +504,7 @@ def family_curves(ok: list[dict], indicators: list[str], q: str | None, sign: in
                 pairs.append({"above": a if gap >= 0 else b, "below": b if gap >= 0 else a, "points": abs(gap),
                               "range": [lo, hi]})
         if curves:
-            out[k] = {"members": {f: [m["name"] for m in families[f] if cost(m, k) is not None] for f in curves},
+            out[k] = {"members": {f: [m.name for m in families[f] if cost(m, k) is not None] for f in curves},
                       "pairs": pairs}
     return out
 
@@ -532,7 +538,7 @@ def family_summary(families: dict, q: str) -> list[str]:
     return lines
 
 
-def disagreements(fronts: dict, dominated: dict, models: dict, q: str) -> list[dict]:
+def disagreements(fronts: dict, dominated: dict, models: dict[str, ModelRecord], q: str) -> list[dict]:
     """Models on the front under one indicator and dominated under another, by which model:
     'efficientnet_b3 is on the FLOPs front but dominated on throughput by resnet50'. Indicators
     on which the same model dominates it are said together (MACs and FLOPs mostly agree)."""
@@ -549,8 +555,8 @@ def disagreements(fronts: dict, dominated: dict, models: dict, q: str) -> list[d
             costs = ", ".join(_compare(k, models[other], models[name]) for k in keys)
             out.append({"model": name, "on_front": on, "dominated_on": keys, "by": other,
                         "text": f"{name} is on the {_names(on)} front{'s' if len(on) > 1 else ''} but dominated on "
-                                f"{_names(keys)} by {other} ({q} {models[other]['quality'][q]:g} against "
-                                f"{models[name]['quality'][q]:g}; {costs})"})
+                                f"{_names(keys)} by {other} ({q} {models[other].quality[q]:g} against "
+                                f"{models[name].quality[q]:g}; {costs})"})
     return out
 
 
@@ -559,7 +565,7 @@ def _names(keys: list[str]) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
-def _compare(key: str, a: dict, b: dict) -> str:
+def _compare(key: str, a: ModelRecord, b: ModelRecord) -> str:
     """a's cost against b's on one indicator, in the ratio convention: '1.8x the throughput'."""
     ca, cb = cost(a, key), cost(b, key)
     i = INDICATORS[key]

@@ -51,7 +51,7 @@ def test_hardware_mismatch_in_words():
     cpu = _results("cpu", "float32", "Intel Xeon", {"r50": 10, "vit": 20, "d": 4.9, "m": 5})
     res = merge([("cuda.json", cuda), ("cpu.json", cpu)])
     assert [t["label"] for t in res["merge"]["targets"]] == ["cuda/bf16", "cpu/fp32"]  # device names: no news
-    assert [m["name"] for m in res["models"]] == ["r50", "ViT-B/16", "d", "m"] and res["merge"]["missing"] == []
+    assert [m.name for m in res["models"]] == ["r50", "ViT-B/16", "d", "m"] and res["merge"]["missing"] == []
     (ranking,) = res["merge"]["rankings"]  # throughput only: no latency was given
     assert ranking["tau"] == pytest.approx(1 / 3) and ranking["models"] == 4
     (flag,) = res["flags"]
@@ -202,8 +202,8 @@ def test_a_model_that_failed_on_one_target_is_failed_there_not_missing():
     cpu = _results("cpu", "float32", "Intel Xeon", {"r50": 10, "vit": 20, "m": 5})
     cpu["models"][2] = {"id": "m", "name": "m", "role": "zoo", "failed": "out of memory at batch 1"}
     res = merge([("cuda.json", cuda), ("cpu.json", cpu)])
-    m = next(m for m in res["models"] if m["name"] == "m")
-    assert m["targets"]["cpu/fp32"] == {"failed": "out of memory at batch 1"} and res["merge"]["missing"] == []
+    m = next(m for m in res["models"] if m.name == "m")
+    assert m.targets["cpu/fp32"] == {"failed": "out of memory at batch 1"} and res["merge"]["missing"] == []
     assert res["merge"]["rankings"][0]["models"] == 2  # r50 and vit: timed on both
 
 

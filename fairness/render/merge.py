@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ..merge import COUNTS, PER_TARGET, cell, describe, quality_of
 from ..readings import INDICATORS, SPEED_NOISE, measured
-from ..results import write
+from ..record import ModelRecord
+from ..results import typed_models, write
 from .columns import tex_number, text
 from .escape import md, md_table, tex
 from .templates import check_template_dir
@@ -30,13 +31,13 @@ def _columns(res: dict) -> list[tuple[str, str | None]]:
                      if any(cell(m, lab, k) is not None for m in models)]
 
 
-def _value(m: dict, key: str, label: str | None) -> float | None:
+def _value(m: ModelRecord, key: str, label: str | None) -> float | None:
     return measured(m, key) if label is None else cell(m, label, key)
 
 
 def _ranks(res: dict, key: str, label: str) -> dict[str, int]:
     """1 for the fastest model on the target, by throughput or latency."""
-    vals = [(m["name"], v) for m in res["models"] if (v := cell(m, label, key)) is not None]
+    vals = [(m.name, v) for m in res["models"] if (v := cell(m, label, key)) is not None]
     vals.sort(key=lambda x: -x[1] if INDICATORS[key].higher_is_better else x[1])
     return {n: i + 1 for i, (n, _) in enumerate(vals)}
 
@@ -46,10 +47,10 @@ def _header(res: dict, cols) -> list[str]:
     return ["model"] + [INDICATORS[k].header + (f" {lab}" if lab else "") for k, lab in cols] + ([q] if q else [])
 
 
-def _absent(m: dict, label: str | None) -> str:
+def _absent(m: ModelRecord, label: str | None) -> str:
     if label is None:
         return "n/a"
-    on = m["targets"].get(label)
+    on = m.targets.get(label)
     return "missing" if on is None else "failed" if on.get("failed") else "not measured"
 
 
@@ -60,10 +61,10 @@ def table_rows(res: dict, number=text) -> tuple[list[str], list[list[str]]]:
     q = res["merge"]["quality"]
     rows = []
     for m in res["models"]:
-        cells = [m["name"]]
+        cells = [m.name]
         for k, lab in cols:
             v = _value(m, k, lab)
-            rank = ranks.get((k, lab), {}).get(m["name"])
+            rank = ranks.get((k, lab), {}).get(m.name)
             cells.append(_absent(m, lab) if v is None else number(INDICATORS[k], v) + (f" #{rank}" if rank else ""))
         if q:
             v = quality_of(m, q)
@@ -110,9 +111,9 @@ def merge_csv(res: dict) -> str:
     w.writerow(["model", "source", "kwargs"] + [k if lab is None else f"{k}@{lab}" for k, lab in cols]
                + ([q] if q else []) + ["missing_from"])
     for m in res["models"]:
-        labels = [t["label"] for t in res["merge"]["targets"] if t["label"] not in m["targets"]]
+        labels = [t["label"] for t in res["merge"]["targets"] if t["label"] not in m.targets]
         values = [_value(m, k, lab) for k, lab in cols]
-        w.writerow([m["name"], m["source"], json.dumps(m["kwargs"]) if m["kwargs"] else ""]
+        w.writerow([m.name, m.source, json.dumps(m.kwargs) if m.kwargs else ""]
                    + ["" if v is None else repr(v) for v in values]
                    + ([quality_of(m, q) if quality_of(m, q) is not None else ""] if q else []) + [";".join(labels)])
     return buf.getvalue()
@@ -131,6 +132,7 @@ def render_merge(res: dict, folder: str | Path, template_dir=None) -> list[Path]
     """Every format of a merge into `folder`; its page is zoo.html.j2, from `template_dir` where it
     holds one."""
     check_template_dir(template_dir)
+    res = typed_models(res)  # a results dict built by hand too
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = [write(res, folder / "results.json")]

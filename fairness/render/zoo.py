@@ -20,7 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
 from ..readings import INDICATORS, SPEED_NOISE  # noqa: E402
-from ..results import dumps, write  # noqa: E402
+from ..record import ModelRecord  # noqa: E402
+from ..results import dumps, typed_models, write  # noqa: E402
 from ..zoo import ZOO_SPEEDS, cost, family_summary, shown  # noqa: E402
 from .columns import SHORT_HEADS, host_bound, tex_number, text  # noqa: E402
 from .figures import STYLES, freeze_layout, place_numbers, style_rc, scale_axis, figure_width, svg_text  # noqa: E402
@@ -33,8 +34,14 @@ PANEL_LABEL_CHARS = 18  # an axis label's line under a panel a third of the text
 COUNTS, SPEEDS = {"params", "macs", "flops"}, set(ZOO_SPEEDS)
 
 
-def _ok(res: dict) -> list[dict]:
-    return [m for m in res["models"] if not m.get("failed")]
+def _ok(res: dict) -> list[ModelRecord]:
+    return [m for m in res["models"] if not m.failed]
+
+
+def _batch(m: ModelRecord, part: str, default=None):
+    """The batch size of a model's eager throughput or latency run (`part`)."""
+    reading = getattr(m.speed, part) if m.speed is not None else None
+    return (reading or {}).get("batch_size", default)
 
 
 def table_rows(res: dict) -> tuple[list[str], list[list[str]]]:
@@ -43,9 +50,9 @@ def table_rows(res: dict) -> tuple[list[str], list[list[str]]]:
     header = ["model", q or "quality"] + [INDICATORS[k].header for k in z["indicators"]]
     rows = []
     for m in _ok(res):
-        cells = [m["name"], f"{m['quality'][q]:g}" if q in (m.get("quality") or {}) else "no quality"]
+        cells = [m.name, f"{m.quality[q]:g}" if q in m.quality else "no quality"]
         for k in z["indicators"]:
-            star = f" {STAR}" if m["name"] in z["fronts"].get(k, []) else ""
+            star = f" {STAR}" if m.name in z["fronts"].get(k, []) else ""
             cells.append(text(INDICATORS[k], shown(m, k)) + star)
         rows.append(cells)
     return header, rows
@@ -60,7 +67,7 @@ def summary(res: dict) -> list[str]:
              + f"; quality: {z['quality'] or 'none given'}" + (" (lower is better)" if z["lower_is_better"] else "")
              + ((f"; speed timed in one interleaved group, paired with {z['reference']}" if len(z["groups"]) == 1 else
                  f"; speed timed in {len(z['groups'])} interleaved groups, each with {z['reference']}")
-                if any(m.get("speed") for m in ok) else "; counts only")]
+                if any(m.speed is not None for m in ok) else "; counts only")]
     if z.get("no_quality"):
         lines.append(f"No {z['quality']} given for {', '.join(z['no_quality'])}: kept out of the fronts; their costs "
                      f"are still ranked.")
@@ -70,16 +77,16 @@ def summary(res: dict) -> list[str]:
                      + "; ".join(f"{t}: group{'s' if len(g) > 1 else ''} {', '.join(map(str, g))}" for t, g in types.items())
                      + f"): a speed here compares across them only through {z['reference']}, each model's speed-up "
                      f"over it measured on its own group's GPU; time on one type of GPU to compare them directly.")
-    bound = [m["name"] for m in ok if host_bound(m)]
+    bound = [m.name for m in ok if host_bound(m)]
     if bound:  # then latency ranks how many kernels a model launches, not the work its device does
-        lines.append(f"Latency at batch {((ok[0].get('speed') or {}).get('latency') or {}).get('batch_size', 1)} is "
+        lines.append(f"Latency at batch {_batch(ok[0], 'latency', 1)} is "
                      f"bound by the host's kernel launches for {len(bound)} of {len(ok)} models: it ranks how many "
                      f"kernels they launch more than the device's work"
                      + ("; CUDA graph replays (--cuda-graphs) time the device's." if "graph_latency" not in
                         z["indicators"] else "; the CUDA graph columns time the device's."))
-    bound = [m["name"] for m in ok if host_bound(m, INDICATORS["throughput"])]
+    bound = [m.name for m in ok if host_bound(m, INDICATORS["throughput"])]
     if bound:  # the small convnets at batch 256, eager, when the host is slow
-        lines.append(f"Throughput at batch {((ok[0].get('speed') or {}).get('throughput') or {}).get('batch_size')} "
+        lines.append(f"Throughput at batch {_batch(ok[0], 'throughput')} "
                      f"is bound by the host's kernel launches for {', '.join(bound)} (the GPU idled over half of "
                      f"each step)" + ("; CUDA graph replays (--cuda-graphs) time the device's." if "graph_throughput"
                                       not in z["indicators"] else "; the CUDA graph column times the device's."))
@@ -133,12 +140,12 @@ def zoo_markdown(res: dict) -> str:
                 "1" if a == b else f"{z['tau'][a].get(b, float('nan')):.2f}" for b in keys) + " |")
     if z["disagreements"]:
         out += ["", "## Where the indicators disagree", ""] + [f"- {md(d['text'])}." for d in z["disagreements"]]
-    sources = [(m["name"], m["quality_source"]) for m in _ok(res) if m.get("quality_source")]
+    sources = [(m.name, m.quality_source) for m in _ok(res) if m.quality_source]
     if sources:
         out += ["", "Quality numbers, as given: " + "; ".join(f"{md(n)}: {md(s)}" for n, s in sources) + "."]
-    failed = [m for m in res["models"] if m.get("failed")]
+    failed = [m for m in res["models"] if m.failed]
     if failed:
-        out += ["", "Failed: " + "; ".join(f"{md(m['name'])}: {md(m['failed'])}" for m in failed)]
+        out += ["", "Failed: " + "; ".join(f"{md(m.name)}: {md(m.failed)}" for m in failed)]
     return "\n".join(out) + "\n"
 
 
@@ -148,11 +155,11 @@ def zoo_csv(res: dict) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["model", "quality"] + z["indicators"] + [f"front_{k}" for k in z["indicators"]] + ["group", "failed"])
     for m in res["models"]:
-        q = (m.get("quality") or {}).get(z["quality"]) if z["quality"] else None
-        w.writerow([m["name"], "" if q is None else q]
-                   + [("" if m.get("failed") or shown(m, k) is None else repr(shown(m, k))) for k in z["indicators"]]
-                   + [int(m["name"] in z["fronts"].get(k, [])) for k in z["indicators"]]
-                   + [(m.get("zoo") or {}).get("group", ""), m.get("failed") or ""])
+        q = m.quality.get(z["quality"]) if z["quality"] else None
+        w.writerow([m.name, "" if q is None else q]
+                   + [("" if m.failed or shown(m, k) is None else repr(shown(m, k))) for k in z["indicators"]]
+                   + [int(m.name in z["fronts"].get(k, [])) for k in z["indicators"]]
+                   + [(m.zoo or {}).get("group", ""), m.failed or ""])
     return buf.getvalue()
 
 
@@ -175,11 +182,10 @@ def zoo_table_tex(res: dict) -> str:
     keys = [k for k in z["indicators"] if not (k in ("throughput", "latency") and f"graph_{k}" in z["indicators"])]
     rows = []
     for m in _ok(res):
-        cells = [tex(m["name"]), f"{m['quality'][z['quality']]:g}" if z["quality"] in (m.get("quality") or {})
-                 else "--"]
+        cells = [tex(m.name), f"{m.quality[z['quality']]:g}" if z["quality"] in m.quality else "--"]
         for k in keys:
             v = shown(m, k)
-            star = "$^\\star$" if m["name"] in z["fronts"].get(k, []) else ""
+            star = "$^\\star$" if m.name in z["fronts"].get(k, []) else ""
             cells.append(("--" if v is None else tex_number(INDICATORS[k], v)) + star)
         rows.append(cells)
     # short names over their units: the full headers made the table 466 pt wider than a 5.5 in page
@@ -199,11 +205,11 @@ def fronts_figure(res: dict, style: str = "neurips"):
     keyed below the panels."""
     z = res["zoo"]
     q = z["quality"]
-    models = [m for m in _ok(res) if q in (m.get("quality") or {})]
+    models = [m for m in _ok(res) if q in m.quality]
     keys = [k for k in z["indicators"] if k in z["fronts"]]
     if not models or not keys:
         return None
-    number = {m["name"]: i + 1 for i, m in enumerate(models)}
+    number = {m.name: i + 1 for i, m in enumerate(models)}
     font = STYLES[style]["fonts"]["font.size"]
     # one colour per family joined into a curve (not C3, the front's red)
     named = sorted({f for per in (z.get("families") or {}).values() for f in per["members"]})
@@ -222,7 +228,7 @@ def fronts_figure(res: dict, style: str = "neurips"):
         axes = list(grid.flat[:len(keys)])
         for ax, k in zip(axes, keys):
             scale = INDICATORS[k].scale  # in the unit of the axis label: M parameters, G MACs, ms
-            pts = [(shown(m, k) / scale, m["quality"][q], m["name"]) for m in models if shown(m, k) is not None]
+            pts = [(shown(m, k) / scale, m.quality[q], m.name) for m in models if shown(m, k) is not None]
             on = set(z["fronts"][k])
             for x, y, n in pts:
                 ax.scatter([x], [y], s=14, zorder=3, color="C3" if n in on else "0.55", linewidths=0)
@@ -230,7 +236,7 @@ def fronts_figure(res: dict, style: str = "neurips"):
             if len(line) > 1:
                 ax.step([p[0] for p in line], [p[1] for p in line], where="post", color="C3", linewidth=0.8)
             for fam, names in ((z.get("families") or {}).get(k) or {}).get("members", {}).items():
-                _family_line(ax, k, [m for m in models if m["name"] in names], q, families[fam], z["lower_is_better"])
+                _family_line(ax, k, [m for m in models if m.name in names], q, families[fam], z["lower_is_better"])
             scale_axis(ax, "x", [p[0] for p in pts])
             # "Latency, CUDA graph, batch 1 (ms)" on one line ran into its neighbour's label
             ax.set_xlabel(textwrap.fill(INDICATORS[k].header, PANEL_LABEL_CHARS))
@@ -241,9 +247,9 @@ def fronts_figure(res: dict, style: str = "neurips"):
         freeze_layout(fig)  # the layout, kept, before numbers are placed by their rendered extents
         for ax, k in zip(axes, keys):
             scale = INDICATORS[k].scale
-            place_numbers(fig, ax, [(shown(m, k) / scale, m["quality"][q], str(number[m["name"]]))
+            place_numbers(fig, ax, [(shown(m, k) / scale, m.quality[q], str(number[m.name]))
                                      for m in models if shown(m, k) is not None], font - 2)
-        key = "   ".join(f"{number[m['name']]} {m['name']}" for m in models)
+        key = "   ".join(f"{number[m.name]} {m.name}" for m in models)
         if families:  # the families' curves, named in the key in their colours' order
             key += "\nlines: " + ", ".join(f"{f} ({_COLOR_NAMES[c]})" for f, c in families.items())
         fig.text(0.5, 0.01, key, ha="center", va="bottom", fontsize=font - 2, wrap=True)
@@ -254,14 +260,14 @@ _COLOR_NAMES = {"C0": "blue", "C1": "orange", "C2": "green", "C4": "purple", "C5
                 "C7": "grey", "C8": "olive", "C9": "cyan"}
 
 
-def _family_line(ax, key: str, members: list[dict], q: str, color: str, lower_is_better: bool) -> None:
+def _family_line(ax, key: str, members: list[ModelRecord], q: str, color: str, lower_is_better: bool) -> None:
     """A family's curve on one panel: its frontier through its members (curve.py), straight between
     them on the log axis its interpolation is linear on."""
     from ..curve import polyline
 
     sign = -1 if lower_is_better else 1
     # zoo.cost: lower is better, throughput as seconds per sample, the same space the curve is in
-    points = [(cost(m, key), sign * m["quality"][q]) for m in members if cost(m, key) is not None]
+    points = [(cost(m, key), sign * m.quality[q]) for m in members if cost(m, key) is not None]
     front = polyline(points) if points else []
     if len(front) < 2:
         return
@@ -320,6 +326,7 @@ def where_timed(res: dict) -> list[tuple[str, str]]:
 def render_zoo(res: dict, folder: str | Path, style: str = "neurips", template_dir=None) -> list[Path]:
     """Every format of a zoo into `folder`; zoo.html.j2 from `template_dir` where it holds one."""
     check_template_dir(template_dir)
+    res = typed_models(res)  # a results dict built by hand too
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = [write(res, folder / "results.json")]
@@ -345,7 +352,7 @@ def render_zoo(res: dict, folder: str | Path, style: str = "neurips", template_d
         findings_title="Where the indicators disagree", findings=[d["text"] for d in z["disagreements"]],
         figures=list(figures.items()), environment_title="Environment",
         environment=list((res.get("environment") or {}).items()) + where_timed(res), res=res, template_dir=template_dir,
-        failed=[m for m in res["models"] if m.get("failed")])
+        failed=[m for m in res["models"] if m.failed])
     (folder / "report.html").write_text(html)
     written.append(folder / "report.html")
     return written
