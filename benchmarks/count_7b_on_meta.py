@@ -26,10 +26,10 @@ r = fairness.measure("hf:llama", kwargs=dict(hidden_size=4096, intermediate_size
 t_measure = time.perf_counter() - t1
 print(json.dumps({"import_s": t_import, "measure_s": t_measure,
                   "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "params": r["params"]["unique"], "macs": r["flops"]["macs"],
-                  "attention_macs": r["flops"]["attention"]["macs_dense"],
-                  "effective_attention_macs": r["flops"]["attention"]["macs_effective"],
-                  "coverage": r["flops"]["coverage"], "bytes_moved": r["memory"]["bytes_moved"]}))
+                  "params": r.params["unique"], "macs": r.flops["macs"],
+                  "attention_macs": r.flops["attention"]["macs_dense"],
+                  "effective_attention_macs": r.flops["attention"]["macs_effective"],
+                  "coverage": r.flops["coverage"], "bytes_moved": r.memory["bytes_moved"]}))
 """
 
 
@@ -46,9 +46,9 @@ def main():
     # plus attention: 32 layers x 2 matmuls x 2048 keys x 4096.
     matrix_params = r["params"] - 32000 * 4096 - (2 * 32 + 1) * 4096  # minus embedding and RMSNorm weights
     analytic = 2048 * matrix_params + 32 * 2 * 2048 * 2048 * 4096
-    from fairness.results import _cpu_name
+    from fairness.indicators.env import cpu_name
 
-    print(f"machine: {_cpu_name()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print("model: hf:llama 4096 hidden, 11008 MLP, 32 layers, 32 heads; tokens 1x2048; counted on meta\n")
     print(f"{'run':>3}  {'import s':>8}  {'measure s':>9}  {'peak RSS MiB':>12}")
     for i, row in enumerate(rows, 1):

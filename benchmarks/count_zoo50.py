@@ -46,12 +46,12 @@ def main() -> None:
         wall = time.perf_counter() - start
     print("| model | params (M) | GMACs | count (s) |\n|---|---:|---:|---:|")
     for m in res["models"]:
-        if m.get("failed"):
-            print(f"| {m['name']} | failed: {m['failed'][:80]} | | |")
+        if m.failed:
+            print(f"| {m.name} | failed: {m.failed[:80]} | | |")
             continue
-        print(f"| {m['name']} | {m['params']['total'] / 1e6:.2f} | {m['flops']['macs'] / 1e9:.2f} "
-              f"| {m.get('seconds_to_measure', float('nan')):.1f} |")
-    failed = sum(1 for m in res["models"] if m.get("failed"))
+        seconds = m.seconds_to_measure if m.seconds_to_measure is not None else float("nan")
+        print(f"| {m.name} | {m.params['total'] / 1e6:.2f} | {m.flops['macs'] / 1e9:.2f} | {seconds:.1f} |")
+    failed = sum(1 for m in res["models"] if m.failed)
     print(f"\n50 models ({failed} failed) counted on meta in {wall:.0f} s with the {executor} executor; "
           f"{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__}, Python {platform.python_version()}")
 

@@ -38,9 +38,9 @@ SETTINGS = {"speed": True, "dtype": "bfloat16", "batch": [1, 256]}
 
 def windows(res: dict) -> float:
     """The timed windows of the group: each phase's once (every model of a phase shares it)."""
-    first = next(m for m in res["models"] if not m.get("failed"))
+    first = next(m for m in res["models"] if not m.failed)
     total = 0.0
-    for r in first["speed"]["runs"]:
+    for r in first.speed.runs:
         for part in (r, r.get("train") or {}, r.get("cuda_graph") or {}):
             total += part.get("timed_window_s", 0.0)
     return total
@@ -98,8 +98,8 @@ def main():
         res = compare_config(str(CASES[name]), device="cuda", overrides=SETTINGS, match=match)
         wall = time.perf_counter() - t0
         floor = windows(res)
-        timed = sum(1 for m in res["models"] if not m.get("failed"))
-        noisy = sum(1 for m in res["models"] if ((m.get("speed") or {}).get("latency") or {}).get("noisy"))
+        timed = sum(1 for m in res["models"] if not m.failed)
+        noisy = sum(1 for m in res["models"] if m.speed is not None and (m.speed.latency or {}).get("noisy"))
         findings = ", ".join(f["id"] + ("" if f["scope"] == "principal" else " (variants)")
                              for f in res["judgement"]["findings"])
         print(f"{name:<24} {timed:>6} {noisy:>5} {wall:7.1f} {floor:9.1f} {wall / floor:12.2f}  "

@@ -37,19 +37,19 @@ def child(mode: str, threads: int | None) -> dict:
     res = measure_models([Target(m) for m in MODELS], fvcore=False, speed=s)
     out = {}
     for m in res["models"]:
-        sp = m["speed"]
-        at1 = next(r for r in sp["runs"] if r["batch_size"] == 1)
-        row = {"eager_lat": sp["latency"]["median_s"], "eager_iqr": sp["latency"]["iqr_s"] / sp["latency"]["median_s"],
-               "threads": sp["settings"]["threads"]}
+        sp = m.speed
+        at1 = next(r for r in sp.runs if r["batch_size"] == 1)
+        row = {"eager_lat": sp.latency["median_s"], "eager_iqr": sp.latency["iqr_s"] / sp.latency["median_s"],
+               "threads": sp.settings["threads"]}
         if graphs:
-            g = sp["cuda_graph"]
-            row.update(idle=at1.get("idle_share"), eager_tp=sp["throughput"]["samples_per_s"],
+            g = sp.cuda_graph
+            row.update(idle=at1.get("idle_share"), eager_tp=sp.throughput["samples_per_s"],
                        graph_unavailable=g["unavailable"])
             lat = g["latency"]
             if lat:
                 row.update(graph_lat=lat["median_s"], graph_iqr=lat["iqr_s"] / lat["median_s"],
                            graph_tp=g["throughput"]["samples_per_s"])
-        out[m["name"]] = row
+        out[m.name] = row
     return out
 
 

@@ -54,7 +54,7 @@ def main():
         folder = out / safe_name(name)
         results_mod.write(res, folder / "results.json")
         render(res, folder)
-        timed = [m for m in res["models"] if not m.get("failed")]
+        timed = [m for m in res["models"] if not m.failed]
         noisy = sum(1 for m in timed if view(m)["noisy"])
         print(f"{name:<34} {len(timed):>6} {noisy:>5} {wall:7.1f}  {res['verdict']}", flush=True)
 

@@ -36,9 +36,9 @@ def main():
                              speed=RunSettings(device="cuda", dtype="bfloat16", batch_sizes=(1,),
                                                min_duration_s=3.0, idle=True, energy=False))
         for m in res["models"]:
-            lat, run = m["speed"]["latency"], m["speed"]["runs"][0]
-            medians[m["name"]].append(lat["median_s"])
-            print(f"repeat {rep + 1}: {m['name']:<36} latency {lat['median_s'] * 1e3:6.3f} / {lat['p90_s'] * 1e3:6.3f}"
+            lat, run = m.speed.latency, m.speed.runs[0]
+            medians[m.name].append(lat["median_s"])
+            print(f"repeat {rep + 1}: {m.name:<36} latency {lat['median_s'] * 1e3:6.3f} / {lat['p90_s'] * 1e3:6.3f}"
                   f" / {lat['p99_s'] * 1e3:6.3f} ms (n={lat['n']}, noisy={lat['noisy']}), "
                   f"GPU idle {run.get('idle_share', float('nan')):.1%}")
         r = next(x for x in res["speed_ratios"] if x["indicator"] == "latency")

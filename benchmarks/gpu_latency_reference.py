@@ -151,13 +151,13 @@ def fairness_run() -> dict:
                          fvcore=False)
     out = {}
     for (_, label), m in zip(MODELS, res["models"]):
-        sp = m["speed"]
-        graph = {r["batch_size"]: r.get("cuda_graph") or {} for r in sp["runs"]}
+        sp = m.speed
+        graph = {r["batch_size"]: r.get("cuda_graph") or {} for r in sp.runs}
         out[label] = {"b1": graph[1]["latency"]["median_s"], "tp": graph[BATCH]["throughput"]["samples_per_s"],
                       "clock": ((graph[BATCH].get("gpu_state") or {}).get("sm_clock_mhz") or {}).get("median"),
                       "throttled": sorted({r for g in graph.values() for r in (g.get("gpu_state") or {}).get("throttled")
                                            or []}),
-                      "mb": m["memory"]["param_bytes"] / 1e6}  # in bfloat16: bytes follow the dtype run
+                      "mb": m.memory["param_bytes"] / 1e6}  # in bfloat16: bytes follow the dtype run
     return out
 
 

@@ -94,13 +94,13 @@ def measured(precision: str | None) -> dict:
     res = measure_models([Target(f"timm:{name}") for name, _, _ in MODELS], speed=settings, fvcore=False)
     out = {}
     for (name, label, _), m in zip(MODELS, res["models"]):
-        sp = m["speed"]
-        graph = sp.get("cuda_graph") or {}
+        sp = m.speed
+        graph = sp.cuda_graph or {}
         out[label] = {"graph_tp": (graph.get("throughput") or {}).get("samples_per_s"),
                       "graph_lat": (graph.get("latency") or {}).get("median_s"),
-                      "eager_tp": (sp.get("throughput") or {}).get("samples_per_s"),
-                      "peak": (m.get("memory") or {}).get("peak_bytes"),
-                      "precision": sp.get("precision") or {}}
+                      "eager_tp": (sp.throughput or {}).get("samples_per_s"),
+                      "peak": (m.memory or {}).get("peak_bytes"),
+                      "precision": sp.precision or {}}
     return out
 
 

@@ -39,10 +39,10 @@ def main():
         print(f"{base} -> {ref}: target {target:,.0f} samples/s (re-measured: "
               f"{', '.join(f'{a:,.0f}' for a in again)}; {noise:.1%} from the first)")
         for m in res["models"]:
-            if m["role"] != "variant":
+            if m.role != "variant":
                 continue
-            mt = m["match"]
-            knobs = " ".join(f"{k}={v}" for k, v in m["knobs"].items())
+            mt = m.match
+            knobs = " ".join(f"{k}={v}" for k, v in m.knobs.items())
             print(f"  {mt['strategy']:<9} {knobs:<62} {mt['achieved']:>9,.0f}/s {mt['rel_error']:>+7.2%}  "
                   f"{mt['candidates']} candidates  {'within 3%' if mt['within_tolerance'] else mt.get('reason')}"
                   f"  noise {mt['noise']:.1%}{' NOISY' if mt.get('noisy') else ''}")

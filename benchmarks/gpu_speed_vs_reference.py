@@ -79,7 +79,7 @@ def main() -> int:
             settings = RunSettings(device="cuda", dtype="bfloat16", channels_last=cl, batch_sizes=(BATCH,),
                                    min_duration_s=3.0, idle=False, energy=False)
             rec = fairness.measure(f"timm:{name}", fvcore=False, speed=settings)
-            tp, lat = rec["speed"]["throughput"], rec["speed"]["latency"]
+            tp, lat = rec.speed.throughput, rec.speed.latency
             fair_tp[name].append(tp["samples_per_s"])
             fair_lat[name].append(lat)
             torch.cuda.empty_cache()

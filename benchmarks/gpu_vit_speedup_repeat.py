@@ -34,14 +34,14 @@ s = check_settings(RunSettings(device="cuda", dtype="bfloat16", batch_sizes=(256
                                cuda_graphs=True))
 apply_settings(s)
 res = measure_models(targets, speed=s, fvcore=False, references=2)
-at256 = {m["name"]: m["speed"]["runs"][-1] for m in res["models"]}
+at256 = {m.name: m.speed.runs[-1] for m in res["models"]}
 def up(impl):
     r = next(r for r in res["speed_ratios"] if r["model"] == "B/16" and r["reference"] == "B/32"
              and r["indicator"] == "throughput" and r["batch_size"] == 256 and r["implementation"] == impl)
     return 1 / r["speedup"], [1 / r["ci95"][1], 1 / r["ci95"][0]]
-b32 = next(m for m in res["models"] if m["name"] == "B/32")["speed"]
+b32 = next(m for m in res["models"] if m.name == "B/32").speed
 print(json.dumps({"tp": {k: r["throughput"]["samples_per_s"] for k, r in at256.items()},
-                  "idle": at256["B/32"].get("idle_share"), "b1_ms": 1e3 * b32["runs"][0]["latency"]["median_s"],
+                  "idle": at256["B/32"].get("idle_share"), "b1_ms": 1e3 * b32.runs[0]["latency"]["median_s"],
                   "eager": up("eager"), "graph": up("cuda_graph")}))
 """
 

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from fairness.readings import measured
+from fairness.record import ModelRecord
 
 COUNTS = ("params", "applied", "active", "macs", "flops")
 
@@ -56,6 +57,12 @@ def _load(folder: str) -> dict:
     models = {(m["source"], json.dumps(m.get("kwargs") or {}, sort_keys=True)): m
               for m in res["models"] if not m.get("failed")}
     return {"name": Path(folder).name, "res": res, "wall": wall, "models": models}
+
+
+def _counts(m: dict) -> tuple:
+    """A model's counts (COUNTS), read from its entry in a results file (a plain dict)."""
+    record = ModelRecord.from_plain(m)
+    return tuple(measured(record, c) for c in COUNTS)
 
 
 def _group(m: dict):
@@ -87,7 +94,7 @@ def table(folders: list[str]) -> None:
     pairs, split_any = list(itertools.combinations(runs, 2)), False
     for a, b in pairs:
         common = sorted(set(a["models"]) & set(b["models"]))
-        same = all(measured(a["models"][k], c) == measured(b["models"][k], c) for k in common for c in COUNTS)
+        same = all(_counts(a["models"][k]) == _counts(b["models"][k]) for k in common)
         cells = []
         for ind in SPEED_LABELS:
             va, vb = _zoo_values(a, ind), _zoo_values(b, ind)

@@ -300,7 +300,7 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
             click.echo("\n" + judgement_text(res))
         for f in res.get("flags") if "verdict" not in res else []:
             click.echo(f"\n[{f['severity']}] {f['id']}: {f['message']} {f['advice']}")
-    errors = [f"{m['name']}: {e}" for m in res["models"] for e in ((m.get("speed") or {}).get("errors") or [])]
+    errors = [f"{m.name}: {e}" for m in res["models"] if m.speed is not None for e in m.speed.errors or []]
     if errors:
         for e in errors:
             click.echo(f"error: {e}", err=True)
@@ -748,9 +748,9 @@ def zoo(zoo_file, quality, reference, device, count_device, no_speed, batch_text
     for line in summary(res):
         click.echo(line)
     click.echo(f"report: {folder / 'report.html'}  (also report.md, table.tex, figures, results.json, results.csv)")
-    failed = [m for m in res["models"] if m.get("failed")]
+    failed = [m for m in res["models"] if m.failed]
     if failed:
-        click.echo(f"{len(failed)} model(s) failed: " + "; ".join(f"{m['name']}: {m['failed']}" for m in failed),
+        click.echo(f"{len(failed)} model(s) failed: " + "; ".join(f"{m.name}: {m.failed}" for m in failed),
                    err=True)
         raise SystemExit(3)
 

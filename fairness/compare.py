@@ -177,7 +177,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
         b, no_family = None, e.message
         progress(f"no matched variants: {e.message}")
     strategies = strategies or default_strategies(b.family if b else None)
-    base_name = first[1]["name"]
+    base_name = first[1].name
     variants = []  # (Target, match record, knob values, input spec)
     failed = []  # records of variants whose search failed
     baseline_matches = {}  # indicator -> match record, where the baseline is already within tolerance
@@ -237,7 +237,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
             src, vspec = b.variant(v["values"])
             variants.append((Target(src, name=f"{base_name} {v['strategy']}-matched on {indicator}",
                                     role="variant"), v["match"], v["values"], vspec))
-    base_in = first[1]["input"]
+    base_in = first[1].input
 
     def same_input(vspec: InputSpec) -> bool:
         if base_in.get("kind") == "image":
@@ -259,8 +259,8 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                               speed=speed, progress=progress, keep_going=True, cache=cache, references=2,
                               count_device=count_device)
     for m in res["models"][:2]:
-        if m.get("failed"):  # without the proposed model or the baseline there is no comparison
-            raise ModelFailed(m["failed"])
+        if m.failed:  # without the proposed model or the baseline there is no comparison
+            raise ModelFailed(m.failed)
     res["models"] += failed
     res = as_written(res)
     by_name = {v[0].name: v for v in variants}
@@ -268,7 +268,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     quality = {**(quality or {}), **{t.name: m["quality"] for t in curve_targets for m in members if m["name"] == t.name}}
     res["models"] = [m if m.failed else _annotated(m, by_name, quality, b, measured(res["models"][1], "params"))
                      for m in res["models"]]
-    res["comparison"] = {"name": name, "proposed": res["models"][0]["name"], "baseline": base_name,
+    res["comparison"] = {"name": name, "proposed": res["models"][0].name, "baseline": base_name,
                          "match": match, "strategies": strategies, "family": b.family.name if b else None,
                          **({} if b else {"no_family": no_family}),
                          # a module measured as the baseline, its variants built from this source

@@ -66,7 +66,7 @@ def check_curve(value, what: str, proposed_quality: dict | None) -> dict | None:
         if m.get("kwargs") is not None and not isinstance(m["kwargs"], dict):
             raise FairnessError(f"{where}.kwargs: expected a mapping")
         quality = m.get("quality")
-        if not isinstance(quality, dict) or not rd.quality({"quality": quality}):
+        if not isinstance(quality, dict) or not rd.quality_numbers(quality):
             raise FairnessError(f"{where} ({name}): no quality; give its published number, e.g. quality: {{top1: 76.1}}, "
                                 f"with cite: where it is printed")
         check_values({k: m[k] for k in ("image_size", "seq_len") if k in m}, where)
@@ -79,9 +79,9 @@ def check_curve(value, what: str, proposed_quality: dict | None) -> dict | None:
                 raise FairnessError(f"{where}: the same {word} as members[{seen[key]}] ({name}); list each member once")
             seen[key] = i
         out.append({"name": name, "source": m["source"], "kwargs": m.get("kwargs") or {},
-                    "quality": rd.quality({"quality": quality}), "cite": m.get("cite") or "",
+                    "quality": rd.quality_numbers(quality), "cite": m.get("cite") or "",
                     **{k: m[k] for k in ("image_size", "seq_len") if k in m}})
-    mine = rd.quality({"quality": proposed_quality or {}})
+    mine = rd.quality_numbers(proposed_quality or {})
     shared = [k for k in mine if all(k in m["quality"] for m in out)]
     if value.get("quality") is not None:
         if value["quality"] not in shared:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from . import readings as rd
 from .indicators.gpu_state import CLOCK_SPREAD
 from .readings import CLAIM_MISMATCH, INDICATORS, JUDGED, SPEED_NOISE, advantage, num
+from .record import ModelRecord, Speed
 from .units import si, size
 
 SEVERITIES = ("info", "warn", "unfair")
@@ -95,24 +96,31 @@ def run_host_bound(run: dict) -> bool:
     return (run.get("idle_share") or 0) > HOST_BOUND
 
 
-def speed_host_bound(speed: dict, key: str) -> bool:
+def speed_host_bound(speed: Speed | None, key: str) -> bool:
     """An eager headline speed ("throughput" or "latency") that the host's kernel launches set.
     Marked so when measured; read from its run's idle share for files written before throughput
-    was marked."""
-    rec = speed.get(key) or {}
-    run = next((r for r in speed.get("runs") or [] if r.get("batch_size") == rec.get("batch_size")), {})
+    was marked. A model not timed (speed None) has none."""
+    if speed is None:
+        return False
+    rec = getattr(speed, key) or {}
+    run = next((r for r in speed.runs or [] if r.get("batch_size") == rec.get("batch_size")), {})
     return bool(rec) and bool(rec.get("host_bound") or run_host_bound(run))
 
 
-def _noisy(speed: dict) -> list[str]:
+def _timing(m: ModelRecord) -> Speed:
+    """A model's timing; an empty one, with no speed in it, for a model not timed."""
+    return m.speed if m.speed is not None else Speed()
+
+
+def _noisy(speed: Speed) -> list[str]:
     """The headline speeds whose spread is over the gate. A host-bound eager number with a steady
     CUDA-graph replay beside it is left out: its spread is the host's launch jitter, which the
     host-bound note says, and the replay is the one to read."""
     out = []
     for k in ("throughput", "latency"):
-        if not (speed.get(k) or {}).get("noisy"):
+        if not (getattr(speed, k) or {}).get("noisy"):
             continue
-        graph = (speed.get("cuda_graph") or {}).get(k) or {}
+        graph = (speed.cuda_graph or {}).get(k) or {}
         if speed_host_bound(speed, k) and graph and not graph.get("noisy"):
             continue
         out.append(k)
@@ -122,18 +130,18 @@ def _noisy(speed: dict) -> list[str]:
 GENERATION = ("ttft", "decode_throughput")  # readings' generation speeds (indicators/generate.py)
 
 
-def _judged_speeds(m: dict) -> dict:
+def _judged_speeds(m: ModelRecord) -> dict:
     """Per speed ("throughput", "latency"), the numbers a rule may judge, by implementation, each as
     (value, relative half-width of its 95% CI): "stated" (a paper's), "cuda_graph" (replays) and
     "eager". An eager number that the host's kernel launches set is left out (the tables still show
     it): it times the host, and a rerun moved such numbers by 25-42% (issue 24)."""
     out = {}
-    speed = m.get("speed") or {}
+    speed = _timing(m)
     for key in ("throughput", "latency"):
         nums = {}
         if (s := rd.stated(m, key)) is not None:
             nums["stated"] = (s, 0.0)
-        for impl, rec in (("cuda_graph", (speed.get("cuda_graph") or {}).get(key)), ("eager", speed.get(key))):
+        for impl, rec in (("cuda_graph", (speed.cuda_graph or {}).get(key)), ("eager", getattr(speed, key))):
             v = num((rec or {}).get("samples_per_s" if key == "throughput" else "median_s"))
             if v is None or (impl == "eager" and speed_host_bound(speed, key)):
                 continue
@@ -147,36 +155,38 @@ def _judged_speeds(m: dict) -> dict:
     return out
 
 
-def _gpu_windows(speed: dict) -> dict:
+def _gpu_windows(speed: Speed) -> dict:
     """The GPU's state over each timed window, by (batch size, implementation): indicators/gpu_state."""
     out = {}
-    for r in speed.get("runs") or []:
+    for r in speed.runs or []:
         for impl, rec in (("eager", r), ("cuda_graph", r.get("cuda_graph") or {})):
             if rec.get("gpu_state"):
                 out[(r["batch_size"], impl)] = rec["gpu_state"]
     return out
 
 
-def view(m: dict) -> dict:
+def view(m: ModelRecord) -> dict:
     """The numbers the rules read from one model record, through readings.py: stated where a paper
     states them (audit) unless the measurement contradicts them, else measured. A source that built
     another model than the paper's (readings.wrong_model) lends none of its measurements."""
-    wrong = rd.wrong_model(m) if m.get("claims") else None
-    src = {k: m[k] for k in ("name", "role", "claims", "quality") if k in m} if wrong else m
+    wrong = rd.wrong_model(m) if m.claims else None
+    # another model was built: the rules read the paper's row alone, as if nothing were measured
+    src = ModelRecord(name=m.name, role=m.role, claims=m.claims, quality=m.quality) if wrong else m
+    speed = _timing(src)
     v = {k: rd.value(src, k) for k in INDICATORS}
     speeds = _judged_speeds(src)
     for key, nums in speeds.items():  # the number a rule quotes: the steadiest one judged
         v[key] = next((nums[i][0] for i in SPEED_IMPLEMENTATIONS if i in nums), None)
     v.update({
-        "name": m.get("name"), "role": m.get("role"), "record": src, "wrong_model": wrong,
-        "depth": rd.depth(src), "coverage": num((src.get("flops") or {}).get("coverage")),
+        "name": m.name, "role": m.role, "record": src, "wrong_model": wrong,
+        "depth": rd.depth(src), "coverage": num((src.flops or {}).get("coverage")),
         "speed_setting": rd.speed_setting(src, "throughput"), "latency_setting": rd.speed_setting(src, "latency"),
-        "speeds": speeds, "runs": (src.get("speed") or {}).get("runs") or [],
-        "host_bound": [k for k in ("throughput", "latency") if speed_host_bound(src.get("speed") or {}, k)],
-        "noisy": _noisy(src.get("speed") or {}), "input": src.get("input"), "assumed": rd.assumed(src),
-        "gpu_windows": _gpu_windows(src.get("speed") or {}),
-        "capacity_loss": m.get("capacity_loss") or [], "claims": m.get("claims") or {}, "match": m.get("match"),
-        "quality": rd.quality(m), "scaled_from": m.get("scaled_from"), "built": built_text(m),
+        "speeds": speeds, "runs": speed.runs or [],
+        "host_bound": [k for k in ("throughput", "latency") if speed_host_bound(speed, k)],
+        "noisy": _noisy(speed), "input": src.input, "assumed": rd.assumed(src),
+        "gpu_windows": _gpu_windows(speed),
+        "capacity_loss": m.capacity_loss or [], "claims": m.claims, "match": m.match,
+        "quality": rd.quality(m), "scaled_from": m.scaled_from, "built": built_text(m),
         # ratios of parameter senses from one source: a stated unique count over a measured applied
         # one would compare two configurations (a paper's ALBERT-base with a default ALBERT-xxlarge)
         "sharing": _senses(src, "applied", "params"), "sparsity": _senses(src, "params", "active"),
@@ -184,7 +194,7 @@ def view(m: dict) -> dict:
     return v
 
 
-def _senses(m: dict, top: str, bottom: str) -> tuple[float, float] | None:
+def _senses(m: ModelRecord, top: str, bottom: str) -> tuple[float, float] | None:
     """(top, bottom) of two parameter senses, both stated or else both measured."""
     for read in (rd.stated, rd.measured):
         t, b = read(m, top), read(m, bottom)
@@ -193,17 +203,18 @@ def _senses(m: dict, top: str, bottom: str) -> tuple[float, float] | None:
     return None
 
 
-def built_text(m: dict) -> str:
+def built_text(m: ModelRecord) -> str:
     """What was built and measured: the source, its arguments, the architecture's sizes where the
     record has them (a config's defaults), and the input."""
-    if not m.get("source") or not m.get("input"):
+    if not m.source or not m.input:
         return ""
-    args = ", ".join(f"{k}={v}" for k, v in (m.get("kwargs") or {}).items())
-    arch = ", ".join(f"{k}={v}" for k, v in (m.get("architecture") or {}).items() if k not in (m.get("kwargs") or {}))
-    text = m["source"] + (f" with {args}" if args else " with its defaults")
+    kwargs = m.kwargs or {}  # an audit's row without kwargs holds None
+    args = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+    arch = ", ".join(f"{k}={v}" for k, v in (m.architecture or {}).items() if k not in kwargs)
+    text = m.source + (f" with {args}" if args else " with its defaults")
     if arch:
         text += f" ({arch})"
-    return f"{text}; input {rd.input_text(m['input'])}"
+    return f"{text}; input {rd.input_text(m.input)}"
 
 
 def _setting_of(m: dict, key: str) -> dict | None:
@@ -640,7 +651,7 @@ def rule_parallelism(a, b):
 def _side_throughput(m: dict) -> float | None:
     """The throughput under the side precision of `--precision native,autocast`: replayed where
     both precisions were replayed, else eager."""
-    side = (m["record"].get("speed") or {}).get("autocast") or {}
+    side = _timing(m["record"]).autocast or {}
     graph = ((side.get("cuda_graph") or {}).get("throughput") or {}).get("samples_per_s")
     return num(graph) if graph and "cuda_graph" in m["speeds"]["throughput"] else \
         num((side.get("throughput") or {}).get("samples_per_s"))
@@ -1061,7 +1072,7 @@ def rule_wrong_model(m):
                  f"{m['name']}: what was measured is not the paper's model: {built or 'the source as built'} has "
                  f"{si(w['measured'])} {label} against the stated {si(w['stated'])} ({w['ratio']:.3g}x), so no finding "
                  f"rests on its measurement.",
-                 f"Give {rec.get('source') or 'the source'} the paper's configuration as kwargs"
+                 f"Give {rec.source or 'the source'} the paper's configuration as kwargs"
                  + (f" (it was built with {_arch_text(m)})" if _arch_text(m) else "") + ", or correct the stated "
                  "number.", REF["reporting"], scope="model")]
 

@@ -24,6 +24,7 @@ from .curve import analysis as curve_analysis, sentence as curve_sentence
 from .flags import (HOST_BOUND, QUALITY_TIE, SEVERITIES, direct_model_flag, has_advantage, model_flags, pair_flags, pair_ratios, ratio_evidence,
                     speed_pair, tie_margin, view)
 from .readings import INDICATORS, JUDGED
+from .results import typed_models
 
 VERDICTS = ("fair", "insufficient", "questionable", "unfair")  # in rising order: a report takes its worst pair's
 # Within a severity, the finding that explains most comes first: a specific cause (a convention, sharing,
@@ -78,7 +79,7 @@ def not_judged(views: list[dict]) -> list[str]:
         if not quiet:
             continue
         label = "batch-1 latency" if k == "latency" else "throughput"
-        why = {(((v["record"].get("speed") or {}).get("cuda_graph") or {}).get("unavailable") or "") for v in quiet}
+        why = {(_graph(v["record"]).get("unavailable") or "") for v in quiet}
         fix = ("; it could not be replayed from a CUDA graph: " + "; ".join(sorted(why)) if any(why) else
                "; --cuda-graphs times the model itself")
         out.append(f"The eager {label} of {', '.join(v['name'] for v in quiet)} is host-bound (the GPU idled over "
@@ -86,9 +87,15 @@ def not_judged(views: list[dict]) -> list[str]:
     return out
 
 
+def _graph(record) -> dict:
+    """A record's CUDA graph replays ({} where none were timed)."""
+    return (record.speed.cuda_graph if record.speed is not None else None) or {}
+
+
 def judge(results: dict, claim_text: str = "") -> dict:
     """The verdict on the comparison as made, the findings, and the matched comparisons."""
-    views = [view(m) for m in results["models"] if not m.get("failed")]
+    results = typed_models(results)
+    views = [view(m) for m in results["models"] if not m.failed]
     if not views:
         return {"verdict": "insufficient", "pairs": [], "findings": [], "matched": [], "flags": [],
                 "summary": ["Verdict: insufficient. No model was measured."], "details": [], "not_judged": []}
@@ -187,9 +194,12 @@ def _paired(results: dict, a: dict, b: dict, key: str) -> tuple[float, list[floa
     if not sp or sp[2] == "stated":
         return None
     impl = sp[2]
-    rec = ((a["record"].get("speed") or {}) if impl == "eager" else
-           ((a["record"].get("speed") or {}).get("cuda_graph") or {})).get(key) or {}
-    batch = rec.get("batch_size")
+    speed = a["record"].speed
+    if impl == "eager":  # the eager headline numbers; the generation indicators have none here
+        timed = {"throughput": speed.throughput, "latency": speed.latency} if speed is not None else {}
+    else:
+        timed = _graph(a["record"])
+    batch = (timed.get(key) or {}).get("batch_size")
     for r in results.get("speed_ratios") or []:
         if r["indicator"] != key or r["batch_size"] != batch or r.get("reference_batch_size", batch) != batch \
                 or r.get("implementation", "eager") != impl:
@@ -303,7 +313,8 @@ def _unreachable(b: dict, u: dict) -> dict:
     why = u.get("reason") or "not within tolerance"
     text = (f"At equal {label}: {u['strategy']} scaling of {b['name']} does not reach it ({u['rel_error']:+.1%} at "
             f"best; {why}), so no variant is shown.")
-    idle = next((r.get("idle_share") for r in (b["record"].get("speed") or {}).get("runs") or []
+    speed = b["record"].speed
+    idle = next((r.get("idle_share") for r in (speed.runs if speed is not None else None) or []
                  if r.get("batch_size") == 1 and r.get("idle_share") is not None), None)
     if u["indicator"] == "latency" and idle is not None and idle > HOST_BOUND:
         text += (f" Batch-1 time is launch-bound here (the GPU idles {idle:.0%} of a step): the host's kernel "
@@ -460,7 +471,7 @@ def judgement_of(results: dict) -> dict:
 def model_notes(results: dict) -> list[dict]:
     """Each model's own flags, for a measurement with nothing to compare (one model): FLOPs that
     are a lower bound, noisy timings, a stated count the measurement contradicts."""
-    return _dedupe([f for m in results["models"] if not m.get("failed") for f in model_flags(view(m))])
+    return _dedupe([f for m in typed_models(results)["models"] if not m.failed for f in model_flags(view(m))])
 
 
 def attach(results: dict, claim_text: str = "") -> dict:

@@ -27,7 +27,7 @@ from .indicators.env import environment
 from .indicators.params import count_params
 from .cache import Cache, identity
 from .record import ModelRecord
-from .results import new_results, to_plain
+from .results import new_results, record_of
 from .runner import Runnable, RunSettings, apply_settings, channels_last_for, check_settings, time_models
 from .readings import describe_input
 from .sources import (InputSpec, Inputs, Source, architecture, build, make_inputs, parse_source, recipe,
@@ -201,7 +201,7 @@ def _count_one(t: Target, spec: InputSpec, batch_size: int, device: str, fvcore:
     return record
 
 
-def _runnable(t: Target, record: dict, spec: InputSpec, s: RunSettings, progress: Progress) -> Runnable:
+def _runnable(t: Target, record: ModelRecord, spec: InputSpec, s: RunSettings, progress: Progress) -> Runnable:
     """The model on the target device with random weights, and its inputs at any batch size.
     With `isolate`, only its recipe: its worker process builds it."""
     run = _placed(t, record, spec, s.device, s.isolate, progress)
@@ -209,10 +209,11 @@ def _runnable(t: Target, record: dict, spec: InputSpec, s: RunSettings, progress
     return run
 
 
-def _placed(t: Target, record: dict, spec: InputSpec, device: str, isolate: bool, progress: Progress) -> Runnable:
+def _placed(t: Target, record: ModelRecord, spec: InputSpec, device: str, isolate: bool,
+            progress: Progress) -> Runnable:
     src = _resolve(t.model, t.kwargs)
-    name = record["name"]
-    macs = to_plain(record["flops"])["macs"]
+    name = record.name
+    macs = record.flops["macs"]
     if src is not None and isolate:
         return Runnable(name, None, None, macs, rebuild=recipe(src, spec))
     if src is not None:
@@ -349,7 +350,7 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
         try:
             record = cache.get(key) if key else None
             if record is None:
-                record = to_plain(_count_one(t, t.spec or spec, batch_size, count_device, fvcore, progress))
+                record = record_of(_count_one(t, t.spec or spec, batch_size, count_device, fvcore, progress))
                 if key:
                     cache.put(key, record)
             record = ModelRecord.from_plain(record)
@@ -372,7 +373,7 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     if speed is None:
         return results
     counted = [m for m in results["models"] if not m.failed]
-    speed_key = ({"kind": "timing", "label": ", ".join(m["name"] for m in counted), "models": count_keys,
+    speed_key = ({"kind": "timing", "label": ", ".join(m.name for m in counted), "models": count_keys,
                   "settings": speed.record(), "env": identity(env),
                   **({"references": references} if references != 1 else {})} if all(count_keys) else None)
     timed = cache.get(speed_key) if speed_key else None

@@ -37,7 +37,7 @@ from typing import Callable
 from .cache import Cache
 from .errors import FairnessError
 from .executor import LocalExecutor, Task
-from .record import ModelRecord
+from .record import ModelRecord, Role
 from .settings import check_keys
 
 HOOK_KEYS = {"command", "python", "metric", "timeout_s", "gpu"}
@@ -171,13 +171,13 @@ def fill_quality(res: dict, hook: dict, cache: Cache, executor=None, progress: P
     curve's members: their quality is published), and write each answer, or why there is none, into
     its record. Local: one after another; Ray: one task per model, side by side."""
     executor = executor or LocalExecutor()
-    todo = [m for m in res["models"] if not m.get("failed") and m["role"] != "curve"]
-    missing = [m["name"] for m in todo if not m.get("source")]
+    todo = [m for m in res["models"] if not m.failed and m.role != Role.CURVE]
+    missing = [m.name for m in todo if not m.source]
     if missing:
         raise FairnessError(f"quality: the hook needs each model as a source; {', '.join(missing)} was given as "
                             f"an object")
-    specs = [{"name": m["name"], "source": m["source"], "kwargs": m.get("kwargs") or {}, "input": m.get("input"),
-              "role": m["role"]} for m in todo]
+    specs = [{"name": m.name, "source": m.source, "kwargs": m.kwargs or {}, "input": m.input, "role": m.role}
+             for m in todo]
     groups = [[s] for s in specs] if executor.name != "local" else [specs]
     tasks = [Task(quality_task, (hook, g, cache.handoff()), f"quality of {', '.join(s['name'] for s in g)}",
                   gpu=hook["gpu"]) for g in groups]

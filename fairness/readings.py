@@ -2,7 +2,7 @@
 
 The flags, the tables, the figures, Markdown and the matched comparisons all read a cost
 indicator out of a record here, by the same name, so that every part of a report prints the
-same number for it. A record is a plain dict of the results file (results.py); a paper's
+same number for it. A record is a model of a results file (record.ModelRecord); a paper's
 stated numbers sit in its `claims` (audit mode).
 
 Ratios have one convention, everywhere:
@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable
 
+from .record import ModelRecord
+
 COST, SPEED = "cost", "speed"
 # Two speeds closer than this are not told apart: two processes timing the same model differ by
 # that much (eager medians 0.6-2.7% apart, issue 14; on one H200, speed-ups paired within a zoo's
@@ -33,10 +35,17 @@ def num(x) -> float | None:
     return float(x) if ok else None
 
 
-def _at(m: dict, *path):
+def _at(m: Mapping | None, *path):
+    """A value down a path of plain mappings (counts, a speed's parts, claims); None where one is missing."""
     for key in path:
         m = m.get(key) if isinstance(m, Mapping) else None
     return m
+
+
+def _speed(m: ModelRecord, part: str):
+    """One part of a record's timing (throughput, latency, cuda_graph, generate, settings); None
+    for a model that was not timed."""
+    return getattr(m.speed, part) if m.speed is not None else None
 
 
 @dataclass(frozen=True)
@@ -46,7 +55,7 @@ class Indicator:
     header: str  # a table column, with its unit
     scale: float  # a table prints value / scale
     convention: str  # COST (ratio a/b, lower is better) or SPEED (speed-up, higher is better)
-    measured: Callable[[dict], object]
+    measured: Callable[[ModelRecord], object]
     stated: Callable[[dict], object] = lambda claims: None  # from a paper's claims (audit)
     digits: int = 2
     higher_is_better: bool = False  # of the raw value: a rate; costs and times are better low
@@ -73,32 +82,32 @@ def _stated_flops(c: dict):
 
 
 INDICATORS = {i.key: i for i in (
-    Indicator("params", "parameters", "Params (M)", 1e6, COST, lambda m: _at(m, "params", "unique"),
+    Indicator("params", "parameters", "Params (M)", 1e6, COST, lambda m: _at(m.params, "unique"),
               lambda c: c.get("params")),
     Indicator("applied", "applied parameters", "Applied params (M)", 1e6, COST,
-              lambda m: _at(m, "params", "applied"), lambda c: c.get(CLAIM_KEYS["applied"])),
+              lambda m: _at(m.params, "applied"), lambda c: c.get(CLAIM_KEYS["applied"])),
     Indicator("active", "active parameters", "Active params (M)", 1e6, COST,
-              lambda m: _at(m, "params", "active"), lambda c: c.get(CLAIM_KEYS["active"])),
+              lambda m: _at(m.params, "active"), lambda c: c.get(CLAIM_KEYS["active"])),
     Indicator("embedding", "embedding parameters", "Embedding params (M)", 1e6, COST,
-              lambda m: _at(m, "params", "embedding")),
-    Indicator("macs", "MACs", "MACs (G)", 1e9, COST, lambda m: _at(m, "flops", "macs"), lambda c: c.get("macs")),
-    Indicator("flops", "FLOPs", "FLOPs (G)", 1e9, COST, lambda m: _at(m, "flops", "flops"), _stated_flops),
-    Indicator("activations", "activations", "Activations (M)", 1e6, COST, lambda m: m.get("activations")),
+              lambda m: _at(m.params, "embedding")),
+    Indicator("macs", "MACs", "MACs (G)", 1e9, COST, lambda m: _at(m.flops, "macs"), lambda c: c.get("macs")),
+    Indicator("flops", "FLOPs", "FLOPs (G)", 1e9, COST, lambda m: _at(m.flops, "flops"), _stated_flops),
+    Indicator("activations", "activations", "Activations (M)", 1e6, COST, lambda m: m.activations),
     Indicator("bytes_moved", "bytes moved", "Bytes moved (MiB)", 2**20, COST,
-              lambda m: _at(m, "memory", "bytes_moved"), digits=1),
+              lambda m: _at(m.memory, "bytes_moved"), digits=1),
     Indicator("throughput", "throughput", "Throughput (samples/s)", 1.0, SPEED,
-              lambda m: _at(m, "speed", "throughput", "samples_per_s"),
+              lambda m: _at(_speed(m, "throughput"), "samples_per_s"),
               lambda c: _at(c, "throughput", "value"), digits=1, higher_is_better=True),
     Indicator("latency", "latency", "Latency, batch 1 (ms)", 1e-3, SPEED,
-              lambda m: _at(m, "speed", "latency", "median_s"), lambda c: _at(c, "latency", "value")),
+              lambda m: _at(_speed(m, "latency"), "median_s"), lambda c: _at(c, "latency", "value")),
     # the same forward pass replayed from a CUDA graph (--cuda-graphs): without the host's launches
     Indicator("graph_throughput", "throughput with CUDA graphs", "Throughput, CUDA graph (samples/s)", 1.0, SPEED,
-              lambda m: _at(m, "speed", "cuda_graph", "throughput", "samples_per_s"), digits=1,
+              lambda m: _at(_speed(m, "cuda_graph"), "throughput", "samples_per_s"), digits=1,
               higher_is_better=True),
     Indicator("graph_latency", "latency with CUDA graphs", "Latency, CUDA graph, batch 1 (ms)", 1e-3, SPEED,
-              lambda m: _at(m, "speed", "cuda_graph", "latency", "median_s")),
+              lambda m: _at(_speed(m, "cuda_graph"), "latency", "median_s")),
     Indicator("peak_memory", "peak memory", "Peak memory (MiB)", 2**20, COST,
-              lambda m: _at(m, "memory", "peak_bytes"), digits=1),
+              lambda m: _at(m.memory, "peak_bytes"), digits=1),
     # --generate (indicators/generate.py): decode at the largest batch timed, the prefill at the smallest;
     # the dynamic cache called eagerly (what a plain `generate` runs), and the static cache's decode
     # step replayed from a CUDA graph
@@ -117,13 +126,13 @@ INDICATORS = {i.key: i for i in (
 EAGER_DECODE, GRAPH_DECODE = "dynamic cache, eager", "static cache, CUDA graph"  # indicators/generate.py
 
 
-def generation_runs(m: dict) -> list[dict]:
+def generation_runs(m: ModelRecord) -> list[dict]:
     """A record's generation runs (speed.generate.runs) that gave numbers: one that failed (out of
     memory, a graph that could not be captured) holds only why."""
-    return [r for r in _at(m, "speed", "generate", "runs") or [] if "error" not in r]
+    return [r for r in _at(_speed(m, "generate"), "runs") or [] if "error" not in r]
 
 
-def _generation(m: dict, pick, implementation: str = EAGER_DECODE) -> dict | None:
+def _generation(m: ModelRecord, pick, implementation: str = EAGER_DECODE) -> dict | None:
     """The generation run of one implementation at the batch size `pick` (max or min) chooses.
     Records written before implementations were named hold the dynamic cache's."""
     runs = [r for r in generation_runs(m) if r.get("implementation", EAGER_DECODE) == implementation]
@@ -139,12 +148,12 @@ JUDGED = ("params", "flops", "throughput", "latency", "peak_memory", "ttft", "de
 CLAIM_KEYS = {"applied": "applied_params", "active": "active_params"}
 
 
-def measured(m: dict, key: str) -> float | None:
+def measured(m: ModelRecord, key: str) -> float | None:
     return num(INDICATORS[key].measured(m))
 
 
-def stated(m: dict, key: str) -> float | None:
-    return num(INDICATORS[key].stated(m.get("claims") or {}))
+def stated(m: ModelRecord, key: str) -> float | None:
+    return num(INDICATORS[key].stated(m.claims))
 
 
 # A stated count further than this (plus its printed precision) from the measured one is contradicted.
@@ -157,7 +166,7 @@ WRONG_MODEL = 2.0
 INPUT_DEPENDENT = ("macs", "flops", "activations", "bytes_moved")
 
 
-def stated_over_measured(m: dict, key: str) -> float | None:
+def stated_over_measured(m: ModelRecord, key: str) -> float | None:
     """stated / measured for one count; for FLOPs the nearer of the measured FLOPs and 2 x MACs
     (a paper's "2 x MACs" leaves the few other ops out, and is the same count)."""
     s, meas = stated(m, key), measured(m, key)
@@ -171,11 +180,11 @@ def stated_over_measured(m: dict, key: str) -> float | None:
 UNITS_TOLERANCE = 0.12  # FLOPs are 2 x MACs plus a few % of other ops: 12% covers that
 
 
-def flops_convention(m: dict) -> str | None:
+def flops_convention(m: ModelRecord) -> str | None:
     """How a paper's stated "FLOPs" relate to the measured count of the same model: "FLOPs", "MACs"
     (multiply-accumulates printed as FLOPs) or "2x FLOPs"; None where it cannot tell (nothing
     stated or measured, an assumed input, or neither convention fits)."""
-    stated_flops, meas = num((m.get("claims") or {}).get("flops")), measured(m, "flops")
+    stated_flops, meas = num(m.claims.get("flops")), measured(m, "flops")
     if not stated_flops or not meas or assumed(m):
         return None
     r = stated_flops / meas
@@ -185,13 +194,13 @@ def flops_convention(m: dict) -> str | None:
     return None
 
 
-def assumed(m: dict) -> dict:
+def assumed(m: ModelRecord) -> dict:
     """The inputs an audit assumed because the paper's row did not state them ({} for a
     measurement, whose inputs are what the user asked for)."""
-    return m.get("assumed") or {}
+    return m.assumed or {}
 
 
-def contradicted(m: dict, key: str) -> bool:
+def contradicted(m: ModelRecord, key: str) -> bool:
     """A stated count that the measurement of the same model contradicts beyond its printed
     precision, where the measurement rests on no assumed input."""
     r = stated_over_measured(m, key)
@@ -202,7 +211,7 @@ def contradicted(m: dict, key: str) -> bool:
     return abs(r - 1) > CLAIM_MISMATCH + precision(m, key)
 
 
-def wrong_model(m: dict) -> dict | None:
+def wrong_model(m: ModelRecord) -> dict | None:
     """What shows that the source built another model than the paper's row: a stated parameter or
     FLOP count over 2x from the measured one (a MACs-as-FLOPs count is a convention, within 2x of
     2 x MACs; an assumed input cannot show it). None when nothing does."""
@@ -217,7 +226,7 @@ def wrong_model(m: dict) -> dict | None:
     return None
 
 
-def value(m: dict, key: str) -> float | None:
+def value(m: ModelRecord, key: str) -> float | None:
     """The number a comparison rests on: a paper's stated one where it states one (audit), else
     the measured one. Measured numbers win once they contradict the stated one beyond its printed
     precision; a stated number stays where the source built another model (wrong_model), whose
@@ -230,19 +239,19 @@ def value(m: dict, key: str) -> float | None:
     return s
 
 
-def precision(m: dict, key: str) -> float:
+def precision(m: ModelRecord, key: str) -> float:
     """The relative precision of a stated number: half a unit of the last printed digit ("29M":
     0.5/29); 0 where none is stated."""
     if stated(m, key) is None:
         return 0.0
-    claims = m.get("claims") or {}
+    claims = m.claims
     if key == "flops" and "flops" not in claims:  # stated as MACs, doubled
         key = "macs"
     key = CLAIM_KEYS.get(key, key)
     return num((claims.get("precision") or {}).get(key)) or 0.0
 
 
-def value_precision(m: dict, key: str) -> float:
+def value_precision(m: ModelRecord, key: str) -> float:
     """The relative precision of the number `value` gives: a stated one's, 0 for a measured one."""
     return precision(m, key) if value(m, key) == stated(m, key) else 0.0
 
@@ -260,21 +269,26 @@ def advantage(key: str, r: float) -> float:
     return r if INDICATORS[key].convention == SPEED else 1 / r
 
 
-def quality(m: dict) -> dict:
-    """The quality numbers given for a model (never measured): {metric: value}."""
-    q = m.get("quality") or (m.get("claims") or {}).get("quality") or {}
+def quality(m: ModelRecord) -> dict:
+    """The quality numbers given for a model (never measured): {metric: value}; a paper's stated
+    ones (claims) where the record has none of its own."""
+    return quality_numbers(m.quality or m.claims.get("quality") or {})
+
+
+def quality_numbers(q: Mapping) -> dict:
+    """The numbers of a quality section ({metric: value}, a record's or a curve member's), as floats."""
     return {k: float(v) for k, v in q.items() if num(v) is not None}
 
 
-def speed_setting(m: dict, key: str) -> dict | None:
+def speed_setting(m: ModelRecord, key: str) -> dict | None:
     """What a throughput or latency depends on, compared before two speeds are: the device,
     dtype, batch size, threads and compile setting (measured, or as a paper states them)."""
-    rec = _at(m, "speed", key)
+    rec = _speed(m, key)
     if rec:
-        st = _at(m, "speed", "settings") or {}
+        st = _speed(m, "settings") or {}
         src = {**st, "batch_size": rec.get("batch_size")}
     else:
-        src = _at(m, "claims", key)
+        src = m.claims.get(key)
         if not src:
             return None
     return {"device": src.get("device"), "dtype": src.get("dtype", "float32"), "batch_size": src.get("batch_size"),
@@ -285,17 +299,17 @@ def speed_setting(m: dict, key: str) -> dict | None:
 _EXPERT = re.compile(r"^(?P<block>.*\bexperts)\.(?P<expert>[^.]+)\.(?P<rest>.+)$")
 
 
-def depth(m: dict) -> float | None:
+def depth(m: ModelRecord) -> float | None:
     """Sequential matrix ops per forward pass (calls of ops with MACs), or a paper's stated depth.
     The experts of a mixture-of-experts block run side by side on different tokens, so a loop over
     them (Hugging Face's Switch) is one step of depth, not one per expert: each expert's modules
     beyond the busiest expert's are taken out."""
-    by_op = _at(m, "flops", "by_op") or {}
+    by_op = _at(m.flops, "by_op") or {}
     d = sum(v.get("calls", 0) for v in by_op.values() if v.get("macs"))
     if not d:
-        return num((m.get("claims") or {}).get("depth"))
+        return num(m.claims.get("depth"))
     siblings: dict[tuple, list[int]] = {}
-    for name, t in (_at(m, "flops", "by_module") or {}).items():
+    for name, t in (_at(m.flops, "by_module") or {}).items():
         if t.get("macs") and (x := _EXPERT.match(name)) and "." not in x["rest"]:
             siblings.setdefault((x["block"], x["rest"]), []).append(t.get("calls", 0))
     return num(d - sum(sum(c) - max(c) for c in siblings.values()))
@@ -304,9 +318,9 @@ def depth(m: dict) -> float | None:
 CONV_CALLS = 4  # convolutions beyond a patch or stem embedding (ViT has one): a convolutional network
 
 
-def convolutional(record: dict) -> bool:
+def convolutional(record: ModelRecord) -> bool:
     """A convolutional network: its counted forward pass runs CONV_CALLS or more convolutions."""
-    conv = ((record.get("flops") or {}).get("by_op") or {}).get("convolution") or {}
+    conv = _at(record.flops, "by_op", "convolution") or {}
     return conv.get("calls", 0) >= CONV_CALLS
 
 

@@ -10,12 +10,16 @@ are written in the order the record was made or read with (`_present`), so a res
 and written again is the same bytes.
 
 Nested parts (counts, throughput and latency, match) stay plain mappings: each has one reader,
-readings.py for counts and speeds, matching for the match.
+readings.py for counts and speeds, matching for the match. A record is not a mapping: it is read
+by attribute (`m.speed.latency`), so a stray `m["speed"]` fails where it is written; a test on the
+syntax tree (tests/test_record.py) keeps string-key reads of records out of every module but
+results.py and this one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -50,13 +54,10 @@ def to_plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class _Record(Mapping):
+class _Record:
     """Fields named as the file's keys, `extra` for keys this version does not know, `_present`
     for the keys the record has (in the file's order). A field not in `_present` is absent from
-    the file, not None in it: older files lack newer keys and must be written back as they were.
-
-    Reading by key (`record["speed"]`) is kept while the readers move to attributes; a test on the
-    syntax tree (tests/test_layers.py) lists the modules not yet moved."""
+    the file, not None in it: older files lack newer keys and must be written back as they were."""
     extra: dict = field(default_factory=dict)
     _present: tuple = ()
 
@@ -101,18 +102,6 @@ class _Record(Mapping):
         """Whether the file has this key (a newer field absent from an older file is not)."""
         return key in self._present
 
-    # Reading by key, while the readers move to attributes.
-    def __getitem__(self, key: str) -> Any:
-        if key not in self._present:
-            raise KeyError(key)
-        return getattr(self, key) if key in self._fields() else self.extra[key]
-
-    def __iter__(self):
-        return iter(self._present)
-
-    def __len__(self) -> int:
-        return len(self._present)
-
     __eq__ = object.__eq__
     __hash__ = object.__hash__
 
@@ -126,7 +115,7 @@ class Speed(_Record):
     latency: dict | None = None         # at batch 1: median, p90, p99, IQR, in seconds
     runs: list = field(default_factory=list)    # every batch size, each with its own numbers
     errors: list = field(default_factory=list)  # a batch size that failed, as one line each
-    unavailable: str | None = None      # why there is no timing (e.g. --no-speed), else None
+    unavailable: dict | None = None     # an indicator that could not be read here (idle share, energy): why
     workload: dict | None = None        # what one timed call computes
     cuda_graph: dict | None = None      # the same model as CUDA graph replays, beside eager
     autocast: dict | None = None        # the same model under autocast, with --precision native,autocast
@@ -190,3 +179,12 @@ class ModelRecord(_Record):
 def typed(models) -> list[ModelRecord]:
     """The models of a results file, as records (a record already typed is kept as it is)."""
     return [ModelRecord.from_plain(m) for m in models]
+
+
+def with_unique_id(record: ModelRecord, taken: set[str]) -> ModelRecord:
+    """The record, its id (and name) made unique among `taken`: the same model measured twice is
+    "x" and "x (2)", as a results file needs."""
+    if record.id not in taken:
+        return record
+    unique = next(f"{record.id} ({k})" for k in itertools.count(2) if f"{record.id} ({k})" not in taken)
+    return record.with_(id=unique, name=unique)

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from .errors import FairnessError
-from .record import ModelRecord, to_plain, typed  # noqa: F401  (to_plain: results' own, re-exported)
+from .record import ModelRecord, to_plain, typed
 
 SCHEMA = "fairness/v1"
 
@@ -57,6 +57,12 @@ def canonical(value) -> str:
     """One JSON text for a value that may hold records, dataclasses and enums: keys sorted, any
     other object as its str. The cache's keys and entries: the same inputs give the same text."""
     return json.dumps(to_plain(value), sort_keys=True, default=str)
+
+
+def record_of(counted: dict) -> ModelRecord:
+    """A model's counts as measure makes them (counts as dataclasses) turned into the record the
+    file holds (counts as mappings): what the cache keeps and every later stage reads."""
+    return ModelRecord.from_plain(to_plain(counted))
 
 
 def file_entry(model: ModelRecord) -> dict:

@@ -114,10 +114,10 @@ def test_scaled_from_is_measured_as_the_baseline_is(tmp_path):
                                  "  - {name: R10b, scaled_from: timm:no_such_model_xyz}\n")
     res = audit(path)
     ten, unknown = res["models"][1], res["models"][2]
-    assert ten["scaled_from"] == {"source": "timm:resnet18", "params": 11_689_512, "depth": 21}
-    assert unknown["scaled_from"]["source"] == "timm:no_such_model_xyz"
-    assert "unknown timm model" in unknown["scaled_from"]["error"]
-    assert "scaled_from" not in audit(path, measure_sources=False)["models"][1]
+    assert ten.scaled_from == {"source": "timm:resnet18", "params": 11_689_512, "depth": 21}
+    assert unknown.scaled_from["source"] == "timm:no_such_model_xyz"
+    assert "unknown timm model" in unknown.scaled_from["error"]
+    assert not audit(path, measure_sources=False)["models"][1].has("scaled_from")
 
 
 def test_decoder_seq_len_reaches_the_measurement(tmp_path):
@@ -126,9 +126,9 @@ def test_decoder_seq_len_reaches_the_measurement(tmp_path):
                                       f" decoder_seq_len: 114}}\n"
                                       f"  - {{name: T5-512, source: hf:t5, kwargs: {T5_TINY}, seq_len: 512}}\n"))
     short, full = res["models"]
-    assert (short["input"]["seq_len"], short["input"]["decoder_seq_len"]) == (512, 114)
-    assert full["input"]["decoder_seq_len"] == 512
-    assert short["flops"]["macs"] < full["flops"]["macs"]
+    assert (short.input["seq_len"], short.input["decoder_seq_len"]) == (512, 114)
+    assert full.input["decoder_seq_len"] == 512
+    assert short.flops["macs"] < full.flops["macs"]
 
 
 # --- roles ---------------------------------------------------------------------------------------

@@ -135,7 +135,7 @@ def test_python_api_takes_a_module_and_renders(tmp_path):
     res = fairness.compare(MLPStack(4, 32), "python:tiny_models:mlp_stack", family_file=family,
                            input_factory="python:tiny_models:mlp_inputs", match=["params"], strategies=["width"])
     variant = res["models"][2]
-    assert variant["knobs"] == {"depth": 4, "width": 32} and variant["match"]["rel_error"] == 0
+    assert variant.knobs == {"depth": 4, "width": 32} and variant.match["rel_error"] == 0
     written = fairness.render(res, tmp_path, formats=("md", "json"))
     assert sorted(p.name for p in written) == ["report.md", "results.json"]
 
@@ -151,11 +151,11 @@ def test_an_input_matched_variant_is_timed_in_the_same_rounds():
                         idle=False, energy=False)
     res = compare("timm:vit_tiny_patch16_224", "timm:vit_small_patch16_224", match=["flops"], strategies=["input"],
                   speed=speed, proposed_name="Ti", baseline_name="S")
-    names = [m["name"] for m in res["models"]]
+    names = [m.name for m in res["models"]]
     assert names == ["Ti", "S", "S input-matched on flops"]
     variant = res["models"][2]
-    assert variant["input"]["height"] < 224  # its own input, in the same group
-    rounds = {m["name"]: len(m["speed"]["runs"][0]["rounds"]["throughput"]) for m in res["models"]}
+    assert variant.input["height"] < 224  # its own input, in the same group
+    rounds = {m.name: len(m.speed.runs[0]["rounds"]["throughput"]) for m in res["models"]}
     assert len(set(rounds.values())) == 1
     pairs = {(r["model"], r["reference"]) for r in res["speed_ratios"] if r["indicator"] == "throughput"}
     assert pairs == {("S", "Ti"), ("S input-matched on flops", "Ti"), ("S input-matched on flops", "S")}
@@ -198,10 +198,11 @@ def test_bad_run_settings_one_line_exit_2(tmp_path, measure, expected):
 
 
 def test_channels_last_auto_is_on_for_convolutional_networks():
+    from fairness.record import ModelRecord
     from fairness.runner import channels_last_for
 
-    resnet = {"flops": {"by_op": {"convolution": {"calls": 20}}}}
-    vit = {"flops": {"by_op": {"convolution": {"calls": 1}}}}  # the patch embedding
+    resnet = ModelRecord.from_plain({"flops": {"by_op": {"convolution": {"calls": 20}}}})
+    vit = ModelRecord.from_plain({"flops": {"by_op": {"convolution": {"calls": 1}}}})  # the patch embedding
     assert channels_last_for("auto", resnet) and not channels_last_for("auto", vit)
     assert channels_last_for(True, vit) and not channels_last_for(False, resnet)
 
@@ -340,8 +341,8 @@ def test_a_module_baseline_is_scaled_from_its_source():
                            baseline_kwargs={"width": 8}, family_file=FAMILY, baseline_name="narrow",
                            input_factory="python:tiny_models:mlp_inputs", match=["params"], strategies=["width"])
     base, variant = res["models"][1:]
-    assert base["params"]["unique"] == 360 and base["source"].startswith("object:")
-    assert variant["knobs"] == {"depth": 4, "width": 32} and variant["params"]["unique"] == 4512
+    assert base.params["unique"] == 360 and base.source.startswith("object:")
+    assert variant.knobs == {"depth": 4, "width": 32} and variant.params["unique"] == 4512
     assert res["comparison"]["baseline_source"] == "python:tiny_models:mlp_stack"
 
 
@@ -369,7 +370,7 @@ def test_a_timm_module_without_its_source_is_told_its_name():
 
     res = fairness.compare(timm.create_model("resnet10t"), timm.create_model("resnet14t"), match=["params"])
     assert "baseline_source='timm:resnet14t'" in res["comparison"]["no_family"]
-    assert [m["params"]["unique"] > 0 for m in res["models"]] == [True, True]
+    assert [m.params["unique"] > 0 for m in res["models"]] == [True, True]
 
 
 def test_a_source_baseline_takes_no_baseline_source():

@@ -246,10 +246,10 @@ def test_a_dual_encoder_gets_tokens_and_an_image():
             "vision_config": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
                               "num_attention_heads": 2, "image_size": 32, "patch_size": 16}, "projection_dim": 16}
     r = measure("hf:clip", kwargs=tiny, fvcore=False)
-    inp = r["input"]
+    inp = r.input
     assert (inp["kind"], inp["seq_len"], inp["vocab_size"]) == ("tokens", 77, 100)
     assert inp["image"] == {"channels": 3, "height": 32, "width": 32}
-    assert r["flops"]["coverage"] == 1.0 and r["flops"]["macs"] > 0
+    assert r.flops["coverage"] == 1.0 and r.flops["macs"] > 0
 
 
 def test_a_speech_encoder_decoder_gets_log_mel_features_and_decoder_tokens():
@@ -262,9 +262,9 @@ def test_a_speech_encoder_decoder_gets_log_mel_features_and_decoder_tokens():
             "max_source_positions": 10, "max_target_positions": 16, "vocab_size": 50, "pad_token_id": 0,
             "bos_token_id": 1, "eos_token_id": 2, "decoder_start_token_id": 1}
     r = measure("hf:whisper", kwargs=tiny, fvcore=False)
-    inp = r["input"]
+    inp = r.input
     assert (inp["kind"], inp["channels"], inp["frames"], inp["decoder_seq_len"]) == ("features", 8, 20, 16)
-    assert r["flops"]["coverage"] == 1.0 and r["flops"]["macs"] > 0
+    assert r.flops["coverage"] == 1.0 and r.flops["macs"] > 0
 
 
 def test_an_op_has_one_rule():
@@ -335,6 +335,6 @@ def test_a_constructor_that_computes_with_tensors_is_built_on_cpu_and_counted_on
     """torch.unique has no meta kernel: the model is built on the CPU, moved to meta, counted there."""
     rec = fairness.measure("python:tiny_models:widths_from_tensors", input_factory="python:tiny_models:vector_inputs",
                            fvcore=False)
-    assert rec["params"]["total"] == 4 * 8 + 8 + 2 * (8 * 8 + 8)
-    assert rec["flops"]["macs"] == 4 * 8 + 2 * 8 * 8
-    assert rec["counted_on"] == "meta"
+    assert rec.params["total"] == 4 * 8 + 8 + 2 * (8 * 8 + 8)
+    assert rec.flops["macs"] == 4 * 8 + 2 * 8 * 8
+    assert rec.counted_on == "meta"

@@ -134,9 +134,12 @@ def test_below_the_curve_the_tradeoff_warning_says_so():
     """The same points with the proposed model at 78: 1.9 points below the curve at equal
     parameters, so the family does better at its cost, and the warning stays."""
     from fairness.flags import rule_quality_tradeoff, view
+    from fairness.record import ModelRecord
 
-    a = view({"name": "wide", "role": "proposed", "params": {"unique": 4512}, "quality": {"top1": 78.0}})
-    b = view({"name": "base", "role": "baseline", "params": {"unique": 1232}, "quality": {"top1": 75.0}})
+    a = view(ModelRecord.from_plain({"name": "wide", "role": "proposed", "params": {"unique": 4512},
+                                     "quality": {"top1": 78.0}}))
+    b = view(ModelRecord.from_plain({"name": "base", "role": "baseline", "params": {"unique": 1232},
+                                     "quality": {"top1": 75.0}}))
     row = {"indicator": "params", "label": "parameters", "status": "inside", "curve": 79.92, "delta": -1.92}
     a["curve"] = {"name": "MLP widths", "quality": "top1", "rows": [row]}
     (f,) = rule_quality_tradeoff(a, b)

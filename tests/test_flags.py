@@ -11,6 +11,7 @@ from fairness import FairnessError
 from fairness.audit import audit, parse_quantity
 from fairness.judgement import judge
 from fairness.measure import Target, measure_models
+from fairness.record import ModelRecord
 from fairness.runner import RunSettings
 from cli_run import one_line_exit_2, run
 
@@ -21,7 +22,7 @@ SETTINGS = {"device": "cuda", "dtype": "float32", "threads": 8, "compile": False
 def rec(name, role="baseline", params=1e6, applied=None, active=None, embedding=0.0, macs=1e9, activations=1e6,
         bytes_moved=1e8, coverage=1.0, depth=None, throughput=None, latency=None, runs=None, settings=None,
         noisy=False, **extra):
-    """A results record with only what the rules read."""
+    """A model record with only what the rules read."""
     m = {"name": name, "role": role,
          "params": {"unique": params, "applied": applied or params, "active": active or params,
                     "embedding": embedding},
@@ -34,7 +35,12 @@ def rec(name, role="baseline", params=1e6, applied=None, active=None, embedding=
                       "throughput": {"samples_per_s": throughput, "batch_size": 64, "noisy": noisy}
                       if throughput else None,
                       "latency": {"median_s": latency, "batch_size": 1, "noisy": False} if latency else None}
-    return m
+    return ModelRecord.from_plain(m)
+
+
+def with_speed(m, **parts):
+    """The record with these parts of its timing set (records are frozen: a new one)."""
+    return m.with_(speed=m.speed.with_(**parts))
 
 
 def evaluate(results, claim=""):
@@ -164,9 +170,9 @@ def test_host_bound_eager_latency_with_a_steady_graph_replay_is_not_noisy():
     with a noisy replay, it is noisy."""
     def model(graph_noisy):
         m = rec("P", "proposed", latency=5e-3)
-        m["speed"]["latency"].update(noisy=True, host_bound=True)
+        m = with_speed(m, latency={**m.speed.latency, "noisy": True, "host_bound": True})
         if graph_noisy is not None:
-            m["speed"]["cuda_graph"] = {"latency": {"median_s": 1e-3, "batch_size": 1, "noisy": graph_noisy}}
+            m = with_speed(m, cuda_graph={"latency": {"median_s": 1e-3, "batch_size": 1, "noisy": graph_noisy}})
         return m
 
     assert "noisy-timing" not in flag_ids(model(False), rec("B", latency=5e-3))
@@ -180,8 +186,7 @@ def test_host_bound_eager_throughput_with_a_steady_graph_replay_is_not_noisy():
     def model(idle):
         m = rec("P", "proposed", throughput=100.0, noisy=True,
                 runs=[{"batch_size": 64, "idle_share": idle, "throughput": {"samples_per_s": 100.0}}])
-        m["speed"]["cuda_graph"] = {"throughput": {"samples_per_s": 400.0, "batch_size": 64, "noisy": False}}
-        return m
+        return with_speed(m, cuda_graph={"throughput": {"samples_per_s": 400.0, "batch_size": 64, "noisy": False}})
 
     assert "noisy-timing" not in flag_ids(model(0.8), rec("B", throughput=100.0))
     assert "noisy-timing" in flag_ids(model(0.1), rec("B", throughput=100.0))
@@ -266,7 +271,7 @@ def test_audit_without_model_code(tmp_path):
                       "  - {name: Ours, params: 22M, flops: 4.6e9, throughput: {value: 1000, device: V100}}\n"
                       "  - {name: Base, params: 86M, flops: 17.6e9, throughput: {value: 300, device: V100}}\n")
     res = audit(str(claims))
-    assert [m["role"] for m in res["models"]] == ["proposed", "baseline"]
+    assert [m.role for m in res["models"]] == ["proposed", "baseline"]
     assert res["verdict"] in ("fair", "questionable", "unfair")
 
 

@@ -11,6 +11,7 @@ import torch
 
 from cli_run import one_line_exit_2, run
 from fairness.errors import FairnessError
+from fairness.record import ModelRecord
 from fairness.indicators.generate import (DYNAMIC, STATIC, GenerateSpec, RUNS, kv_bytes_per_token, parse_generate,
                                           time_generation)
 
@@ -150,8 +151,6 @@ def test_a_prefill_win_that_decode_reverses_counts_against_the_comparison():
 
 
 def test_an_mha_model_against_gqa_at_equal_parameters_is_flattered_by_its_cache():
-    mha = {**GPT2, "role": "proposed", "name": "MHA"}
-    gqa = {**LLAMA, "role": "baseline", "name": "GQA"}
     # the MHA model is faster on both, so only the cache's cost is hidden by the comparison
     mha = _lm("MHA", "proposed", 124e6, 36864, 0.008, (420, 30000))
     gqa = _lm("GQA", "baseline", 124e6, 12288, 0.010, (406, 23370))
@@ -163,8 +162,10 @@ def test_an_mha_model_against_gqa_at_equal_parameters_is_flattered_by_its_cache(
 def test_what_sets_a_decode_step_is_said_per_model():
     from fairness.flags import rule_decode_bound, view
 
-    near = rule_decode_bound(view(_lm("A", "proposed", 1e8, 1000, 0.01, (100, 1000), floor_share=0.7)))
-    far = rule_decode_bound(view(_lm("B", "proposed", 1e8, 1000, 0.01, (100, 1000), floor_share=0.02)))
+    near = rule_decode_bound(view(ModelRecord.from_plain(_lm("A", "proposed", 1e8, 1000, 0.01, (100, 1000),
+                                                             floor_share=0.7))))
+    far = rule_decode_bound(view(ModelRecord.from_plain(_lm("B", "proposed", 1e8, 1000, 0.01, (100, 1000),
+                                                            floor_share=0.02))))
     assert len(near) == 1 and "1.43x the time to read its weights" in near[0].message and "memory traffic" in near[0].message
     assert len(far) == 1 and "host's kernel launches" in far[0].message and near[0].severity == far[0].severity == "info"
 

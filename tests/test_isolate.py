@@ -51,11 +51,11 @@ def test_isolated_records_are_complete_and_the_workers_are_gone(workers_seen):
     assert len(workers_seen) == 2 and len({w.pid for w in workers_seen}) == 2
     assert all(w._proc.returncode is not None for w in workers_seen)  # closed, not left behind
     for m in res["models"]:
-        sp = m["speed"]
-        assert sp["settings"]["isolate"] is True and sp["errors"] == []
-        assert [r["batch_size"] for r in sp["runs"]] == [1, 4]
-        assert sp["throughput"]["n"] >= 10 and sp["latency"]["n"] >= 10
-        assert m["memory"]["peak_bytes"] > 0  # the CPU peak of a fresh process, as without --isolate
+        sp = m.speed
+        assert sp.settings["isolate"] is True and sp.errors == []
+        assert [r["batch_size"] for r in sp.runs] == [1, 4]
+        assert sp.throughput["n"] >= 10 and sp.latency["n"] >= 10
+        assert m.memory["peak_bytes"] > 0  # the CPU peak of a fresh process, as without --isolate
     ratios = {(r["indicator"], r["batch_size"]) for r in res["speed_ratios"]}
     # latency is timed call by call at batch 1; at batch 4 it is read from the throughput blocks
     assert ratios == {("throughput", 1), ("latency", 1), ("throughput", 4)}
@@ -67,14 +67,15 @@ def test_the_report_says_the_models_were_isolated():
 
     res = _measure("python:tiny_models:mlp_stack", batch=(1,))
     assert "each in a worker process of its own (--isolate)" in html_text(res)
-    res["models"][0]["speed"]["settings"]["isolate"] = False
+    m = res["models"][0]
+    res["models"][0] = m.with_(speed=m.speed.with_(settings={**m.speed.settings, "isolate": False}))
     assert "worker process" not in html_text(res)
 
 
 def test_a_model_that_prints_does_not_break_the_protocol():
     res = _measure("python:tiny_models:chatty_mlp", batch=(1,))
-    assert res["models"][0]["speed"]["errors"] == []
-    assert res["models"][0]["speed"]["throughput"]["samples_per_s"] > 0
+    assert res["models"][0].speed.errors == []
+    assert res["models"][0].speed.throughput["samples_per_s"] > 0
 
 
 def test_a_worker_killed_mid_timing_fails_alone(workers_seen):
@@ -82,10 +83,10 @@ def test_a_worker_killed_mid_timing_fails_alone(workers_seen):
     recorded as failed with the worker's exit; the other is timed to the end."""
     res = _measure("python:tiny_models:mlp_stack", "python:tiny_models:dies_in_worker", batch=(1,))
     ok, dead = res["models"]
-    assert ok["speed"]["errors"] == [] and ok["speed"]["throughput"]["n"] >= 10
-    assert len(dead["speed"]["errors"]) == 1
-    assert "ended (exit -9)" in dead["speed"]["errors"][0]
-    assert dead["speed"]["throughput"] is None
+    assert ok.speed.errors == [] and ok.speed.throughput["n"] >= 10
+    assert len(dead.speed.errors) == 1
+    assert "ended (exit -9)" in dead.speed.errors[0]
+    assert dead.speed.throughput is None
     assert res["speed_ratios"] == []  # no ratio to a model that was not timed
     assert all(w._proc.returncode is not None for w in workers_seen)
 
@@ -93,10 +94,10 @@ def test_a_worker_killed_mid_timing_fails_alone(workers_seen):
 def test_a_model_its_worker_cannot_build_fails_alone():
     res = _measure("python:tiny_models:unbuildable_in_worker", "python:tiny_models:mlp_stack", batch=(1,))
     bad, ok = res["models"]
-    assert len(bad["speed"]["errors"]) == 1
-    assert "its worker process could not build it" in bad["speed"]["errors"][0]
-    assert "RuntimeError: cannot build in a worker" in bad["speed"]["errors"][0]
-    assert ok["speed"]["errors"] == [] and ok["speed"]["throughput"]["n"] >= 10
+    assert len(bad.speed.errors) == 1
+    assert "its worker process could not build it" in bad.speed.errors[0]
+    assert "RuntimeError: cannot build in a worker" in bad.speed.errors[0]
+    assert ok.speed.errors == [] and ok.speed.throughput["n"] >= 10
 
 
 def test_a_module_object_cannot_be_isolated():

@@ -10,11 +10,17 @@ from markdown_it import MarkdownIt
 
 from fairness.audit import audit
 from fairness.judgement import judge, outcome
+from fairness.record import ModelRecord
 from fairness.render.report import render
 from fairness.render.escape import md
 from fairness.results import dumps
 from cli_run import run
 from test_flags import EXAMPLES, rec
+
+
+def record(**fields):
+    """A model record with only these fields, as a results file holds it."""
+    return ModelRecord.from_plain(fields)
 
 
 def variant(name, indicator, **kw):
@@ -52,18 +58,18 @@ def test_sharing_that_buys_the_parameter_advantage_is_unfair():
 
 
 def test_insufficient_when_fewer_than_two_indicators_are_known():
-    only_params = {"name": "P", "role": "proposed", "params": {"unique": 1e6}}
-    j = judge({"models": [only_params, {"name": "B", "role": "baseline", "params": {"unique": 2e6}}]})
+    only_params = record(name="P", role="proposed", params={"unique": 1e6})
+    j = judge({"models": [only_params, record(name="B", role="baseline", params={"unique": 2e6})]})
     assert j["verdict"] == "insufficient" and j["pairs"][0]["known"] == ["params"]
     assert "Too little is known" in " ".join(j["summary"])
-    nothing = judge({"models": [{"name": "P", "role": "proposed"}, {"name": "B", "role": "baseline"}]})
+    nothing = judge({"models": [record(name="P", role="proposed"), record(name="B", role="baseline")]})
     assert nothing["verdict"] == "insufficient"  # never fair by default
     assert judge({"models": []})["verdict"] == "insufficient"
 
 
 def test_an_unfair_flag_outweighs_too_little_known():
-    a = {"name": "P", "role": "proposed", "claims": {"flops": 1e9}, "flops": {"flops": 2e9, "macs": 1e9}}
-    b = {"name": "B", "role": "baseline", "claims": {"flops": 2e9}, "flops": {"flops": 2e9, "macs": 1e9}}
+    a = record(name="P", role="proposed", claims={"flops": 1e9}, flops={"flops": 2e9, "macs": 1e9})
+    b = record(name="B", role="baseline", claims={"flops": 2e9}, flops={"flops": 2e9, "macs": 1e9})
     assert judge({"models": [a, b]})["verdict"] == "unfair"  # FLOPs in two conventions: off by 2x
 
 
@@ -145,13 +151,14 @@ def test_matched_table_speedups_with_cis_and_capacity_of_the_variant():
     """The proposed model beside the baseline (paired: 2x [1.9-2.1]) and beside the FLOPs-matched
     variant, timed in the same group (0.8x [0.78-0.82]): the speed advantage reverses; quality is
     unknown until the variant is trained; the variant's capacity loss is said in the answer."""
-    settings = {"settings": {"device": "cuda", "dtype": "float32"}}
-    p = rec("P", "proposed", throughput=200.0, quality={"top1": 80.0})
-    b = rec("B", macs=4e9, params=4e6, throughput=100.0, quality={"top1": 79.0})
-    v = variant("V", "flops", params=1.5e6, throughput=250.0, capacity_loss=["params 38% of the baseline's"])
-    for m in (p, b, v):
-        m["speed"].update(settings)
-        m["speed"]["throughput"]["batch_size"] = 64
+    def at_64(m):  # timed on one device and dtype, the headline throughput at batch 64
+        m = ModelRecord.from_plain(m)
+        return m.with_(speed=m.speed.with_(settings={"device": "cuda", "dtype": "float32"},
+                                           throughput={**m.speed.throughput, "batch_size": 64}))
+
+    p = at_64(rec("P", "proposed", throughput=200.0, quality={"top1": 80.0}))
+    b = at_64(rec("B", macs=4e9, params=4e6, throughput=100.0, quality={"top1": 79.0}))
+    v = at_64(variant("V", "flops", params=1.5e6, throughput=250.0, capacity_loss=["params 38% of the baseline's"]))
     ratios = [{"model": "B", "reference": "P", "indicator": "throughput", "batch_size": 64, "speedup": 0.5,
                "ci95": [0.4762, 0.5263]},
               {"model": "V", "reference": "P", "indicator": "throughput", "batch_size": 64, "speedup": 1.25,
@@ -341,10 +348,10 @@ def test_printed_precision_of_every_stated_parameter_sense():
     precision widens a tie, or a claim-mismatch band, as the parameter count's does."""
     from fairness.readings import precision
 
-    m = {"claims": {"active_params": 7e6, "applied_params": 40e6, "params": 29e6,
-                    "precision": {"active_params": 0.5 / 7, "applied_params": 0.5 / 40, "params": 0.5 / 29}}}
+    m = record(claims={"active_params": 7e6, "applied_params": 40e6, "params": 29e6,
+                       "precision": {"active_params": 0.5 / 7, "applied_params": 0.5 / 40, "params": 0.5 / 29}})
     assert [precision(m, k) for k in ("active", "applied", "params")] == [0.5 / 7, 0.5 / 40, 0.5 / 29]
-    assert precision({"params": {"active": 7e6}}, "active") == 0.0  # a measured number is exact
+    assert precision(record(params={"active": 7e6}), "active") == 0.0  # a measured number is exact
 
 
 def test_behind_as_made_and_ahead_within_the_ci_is_not_still_behind():

@@ -37,23 +37,23 @@ def _record(model, dtype, precision=None):
 
 
 def _speed(model, dtype, precision=None):
-    return _record(model, dtype, precision)["speed"]
+    return _record(model, dtype, precision).speed
 
 
 def test_native_bfloat16_is_the_default_and_is_recorded():
     sp = _speed(tiny(), "bfloat16")
-    assert sp["settings"]["precision"] == "native"
-    p = sp["precision"]
+    assert sp.settings["precision"] == "native"
+    p = sp.precision
     assert p["inference"] == "native" and p["weights"] == "bfloat16" and p["dtype"] == "bfloat16"
     # bfloat16 keeps about 3 significant digits: the output moves by a few parts in a thousand
     assert 0 < p["rel_error_vs_float32"] < 0.05
-    assert sp["throughput"]["samples_per_s"] > 0
+    assert sp.throughput["samples_per_s"] > 0
 
 
 def test_bytes_follow_the_dtype_the_weights_ran_in():
     # tiny(): 16*32+32 + 2*32 + 32*4+4 = 740 parameters, all floating; its input is floating too
-    native, auto, fp32 = (_record(tiny(), "bfloat16")["memory"], _record(tiny(), "bfloat16", "autocast")["memory"],
-                          _record(tiny(), "float32")["memory"])
+    native, auto, fp32 = (_record(tiny(), "bfloat16").memory, _record(tiny(), "bfloat16", "autocast").memory,
+                          _record(tiny(), "float32").memory)
     assert fp32["param_bytes"] == auto["param_bytes"] == 740 * 4 and native["param_bytes"] == 740 * 2
     assert native["bytes_dtype"] == "bfloat16" and "bytes_dtype" not in auto
     assert fp32["bytes_moved"] == auto["bytes_moved"] == 2 * native["bytes_moved"] > 0
@@ -68,13 +68,13 @@ def test_bytes_in_another_dtype_keep_integer_tensors_whole():
 
 def test_autocast_on_request_keeps_float32_weights():
     sp = _speed(tiny(), "bfloat16", "autocast")
-    assert sp["settings"]["precision"] == "autocast"
-    assert sp["precision"]["inference"] == "autocast" and sp["precision"]["weights"] == "float32"
+    assert sp.settings["precision"] == "autocast"
+    assert sp.precision["inference"] == "autocast" and sp.precision["weights"] == "float32"
 
 
 def test_float32_has_no_precision_to_choose():
     sp = _speed(tiny(), "float32")
-    assert sp["settings"]["precision"] is None and sp["precision"] is None
+    assert sp.settings["precision"] is None and sp.precision is None
 
 
 def test_a_caller_model_is_given_back_in_float32():
@@ -85,9 +85,9 @@ def test_a_caller_model_is_given_back_in_float32():
 
 def test_a_model_that_overflows_in_float16_falls_back_to_autocast_with_the_reason():
     sp = _speed(Overflows(), "float16")
-    p = sp["precision"]
+    p = sp.precision
     assert p["inference"] == "autocast" and "not finite" in p["fallback"]
-    assert sp["throughput"]["samples_per_s"] > 0  # timed all the same, under autocast
+    assert sp.throughput["samples_per_s"] > 0  # timed all the same, under autocast
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -105,23 +105,22 @@ def test_native_and_autocast_side_by_side_give_paired_ratios_per_precision():
     res = measure_models([Target(tiny(), inputs=torch.randn(1, 16)), Target(tiny(), inputs=torch.randn(1, 16),
                                                                              role="baseline")],
                          fvcore=False, speed=RunSettings(dtype="bfloat16", precision="native,autocast", **FAST))
-    sp = res["models"][0]["speed"]
-    assert sp["settings"]["precisions"] == ["native", "autocast"] and sp["precision"]["inference"] == "native"
-    assert sp["throughput"]["samples_per_s"] > 0 and sp["autocast"]["throughput"]["samples_per_s"] > 0
+    sp = res["models"][0].speed
+    assert sp.settings["precisions"] == ["native", "autocast"] and sp.precision["inference"] == "native"
+    assert sp.throughput["samples_per_s"] > 0 and sp.autocast["throughput"]["samples_per_s"] > 0
     impls = {r["implementation"] for r in res["speed_ratios"]}
     assert {"eager", "autocast"} <= impls
 
 
 def test_a_ranking_that_flips_between_precisions_is_a_finding():
     from fairness.judgement import judge
-    from test_flags import rec
+    from test_flags import rec, with_speed
 
-    p, b = rec("P", "proposed", throughput=130.0), rec("B", throughput=100.0)
-    p["speed"]["autocast"] = {"throughput": {"samples_per_s": 80.0}}
-    b["speed"]["autocast"] = {"throughput": {"samples_per_s": 100.0}}
+    p = with_speed(rec("P", "proposed", throughput=130.0), autocast={"throughput": {"samples_per_s": 80.0}})
+    b = with_speed(rec("B", throughput=100.0), autocast={"throughput": {"samples_per_s": 100.0}})
     (f,) = [f for f in judge({"models": [p, b]})["findings"] if f["id"] == "precision-flip"]
     assert f["cuts"] == "against" and "P has the higher throughput with native" in f["message"]
-    p["speed"]["autocast"]["throughput"]["samples_per_s"] = 120.0  # P wins both ways: no flip
+    p = with_speed(p, autocast={"throughput": {"samples_per_s": 120.0}})  # P wins both ways: no flip
     assert "precision-flip" not in [f["id"] for f in judge({"models": [p, b]})["findings"]]
 
 

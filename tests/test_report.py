@@ -27,7 +27,7 @@ from fairness.render.escape import md, tex
 from fairness.render.latex import table_layout, table_tex
 from fairness.render.markdown import comparison_markdown
 from fairness.render.report import html_text, load_for_render, render
-from fairness.results import to_plain
+from fairness.results import to_plain, typed_models
 from cli_run import one_line_exit_2, run
 from test_flags import rec
 
@@ -95,9 +95,9 @@ def test_report_html_in_headless_chromium(results, tmp_path):
     console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line]
     assert console == []  # no console errors (nor any console output)
     assert "Verdict: <strong>unfair</strong>" in dom
-    for m in results["models"]:
-        name = m["name"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        assert name in dom, m["name"]
+    for m in typed_models(results)["models"]:  # the fixture's models are the file's plain dicts
+        name = m.name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        assert name in dom, m.name
     assert "<script" not in dom.replace("&lt;script", "")  # shown as text, never as an element
     assert dom.count("<svg") >= 1  # the figures, inline
 
@@ -213,9 +213,9 @@ def test_best_is_marked_only_inside_a_group():
     f = rec("B flops", "variant", params=1e6, macs=1e9, match={"indicator": "flops", "strategy": "width"})
     p, b, w, d, f = typed([p, b, w, d, f])
     gs = groups({"models": [p, b, w, d, f]})
-    assert [[m["name"] for m in g.models] for g in gs] == [["P", "B"], ["B width", "B depth"], ["B flops"]]
+    assert [[m.name for m in g.models] for g in gs] == [["P", "B"], ["B width", "B depth"], ["B flops"]]
     best = best_cells(gs, [INDICATORS["params"], INDICATORS["macs"]], [])
-    named = {(k, m["name"]) for m in (p, b, w, d, f) for k in ("params", "macs") if (k, id(m)) in best}
+    named = {(k, m.name) for m in (p, b, w, d, f) for k in ("params", "macs") if (k, id(m)) in best}
     # B flops has the fewest parameters of all, and B width the fewest MACs: neither beats P's row
     assert named == {("params", "P"), ("macs", "P"), ("macs", "B width")}
     (tied,) = typed([rec("B", params=2e6, macs=3e9)])  # the same parameters as P: neither is better on them
@@ -245,7 +245,7 @@ def crowded() -> dict:
                           macs=2e9 * (1 - i / 400), throughput=100 + i / 10, latency=0.01 * (1 + i / 500),
                           runs=runs(0.01 * (1 + i / 500)), quality={"top1": 80 + i / 50} if i % 2 else {},
                           match={"indicator": on, "strategy": strategy, "rel_error": 0.001}))
-    return {"models": models, "comparison": {"name": "crowded", "proposed": models[0]["name"],
+    return {"models": models, "comparison": {"name": "crowded", "proposed": models[0].name,
                                              "baseline": "Baseline"}, "environment": {}}
 
 
@@ -266,13 +266,14 @@ def generating() -> dict:
     res = copy.deepcopy(crowded())
     for i, m in enumerate(res["models"]):
         # every column a GPU compare with --generate has: graph replays beside eager, peak memory
-        m["speed"]["cuda_graph"] = {"throughput": {"samples_per_s": 1083.4 + i, "batch_size": 64},
-                                    "latency": {"median_s": 0.00158 * (1 + i / 100), "batch_size": 1}}
-        m["memory"] = {**m.get("memory", {}), "peak_bytes": 4.8e9 * (1 + i / 50)}
-        m["speed"]["generate"] = {"prompt": 512, "new": 128, "runs": [
+        graph = {"throughput": {"samples_per_s": 1083.4 + i, "batch_size": 64},
+                 "latency": {"median_s": 0.00158 * (1 + i / 100), "batch_size": 1}}
+        generate = {"prompt": 512, "new": 128, "runs": [
             {"batch_size": b, "implementation": impl, "ttft_s": 0.004 * b ** 0.8 * (1 + i / 50),
-             "decode_tokens_per_s": b * (300 if graph else 150) / (1 + b / 64) * (1 + i / 40)}
-            for b in (1, 8, 64) for impl, graph in (("dynamic cache, eager", False), ("static cache, CUDA graph", True))]}
+             "decode_tokens_per_s": b * (300 if replayed else 150) / (1 + b / 64) * (1 + i / 40)}
+            for b in (1, 8, 64) for impl, replayed in (("dynamic cache, eager", False), ("static cache, CUDA graph", True))]}
+        res["models"][i] = m.with_(memory={**(m.memory or {}), "peak_bytes": 4.8e9 * (1 + i / 50)},
+                                   speed=m.speed.with_(cuda_graph=graph, generate=generate))
     return res
 
 
@@ -336,7 +337,7 @@ def test_variants_matched_on_one_indicator_have_their_own_marker():
     colour says the indicator, the marker the strategy: no two variants look alike."""
     from fairness.render.figures import numbered
 
-    looks = [(look["color"], look["marker"]) for _, m, look in numbered(crowded()) if m["role"] == "variant"]
+    looks = [(look["color"], look["marker"]) for _, m, look in numbered(crowded()) if m.role == "variant"]
     assert len(looks) == 6 and len(set(looks)) == 6
 
 
@@ -436,7 +437,7 @@ def test_report_md_fits_an_openreview_comment(results, source):
     with the verdict, every principal finding and every model (or, where a family's curve takes the
     room, the first variant matched on each indicator and how many more are in report.html), and
     points to the full report."""
-    res = results if source == "albert" else load_for_render(str(source))
+    res = typed_models(results) if source == "albert" else load_for_render(str(source))
     text = comparison_markdown(res)
     assert len(text) <= 5000, len(text)
     j = judgement_of(res)
@@ -445,28 +446,28 @@ def test_report_md_fits_an_openreview_comment(results, source):
         if f["scope"] == "principal":
             assert f"`{f['id']}`: " in text, f["id"]
     def row(m) -> bool:
-        return f"| {md(m['name'])} |" in text
+        return f"| {md(m.name)} |" in text
 
     left = [m for m in res["models"] if not row(m)]
-    assert all(m["role"] == "variant" for m in left), [m["name"] for m in left]
+    assert all(m.role == "variant" for m in left), [m.name for m in left]
     if left:
         assert f"{len(left)} more variants, matched by other strategies: in report.html." in text
-        kept = {m["match"]["indicator"] for m in res["models"] if m["role"] == "variant" and row(m)}
-        assert kept == {m["match"]["indicator"] for m in res["models"] if m["role"] == "variant"}
+        kept = {m.match["indicator"] for m in res["models"] if m.role == "variant" and row(m)}
+        assert kept == {m.match["indicator"] for m in res["models"] if m.role == "variant"}
 
 
 def test_report_md_with_many_variants_keeps_one_per_indicator():
     """Two dozen variants do not fit 5,000 characters: the advice goes, then the table keeps the first
     variant matched on each indicator and says how many more are in report.html."""
     res = load_for_render(str(SPEED_RESULTS))
-    variants = [m for m in res["models"] if m["role"] == "variant"]
-    res["models"] += [dict(m, name=f"{m['name']} copy {i}") for i in range(3) for m in variants]
+    variants = [m for m in res["models"] if m.role == "variant"]
+    res["models"] += [m.with_(name=f"{m.name} copy {i}") for i in range(3) for m in variants]
     text = comparison_markdown(res)
     assert len(text) <= 5000, len(text)
-    indicators = {m["match"]["indicator"] for m in variants}
+    indicators = {m.match["indicator"] for m in variants}
     more = 4 * len(variants) - len(indicators)
     assert "*Advice:*" not in text and f"{more} more variants, matched by other strategies: in report.html." in text
-    assert sum(1 for m in res["models"] if f"| {md(m['name'])} |" in text) == 2 + len(indicators)
+    assert sum(1 for m in res["models"] if f"| {md(m.name)} |" in text) == 2 + len(indicators)
 
 
 def test_report_md_cannot_be_injected(results):
@@ -556,11 +557,11 @@ def test_a_host_bound_speed_is_never_bold_and_is_marked_in_latex(tmp_path):
     assert host_bound(albert, INDICATORS["latency"]) and host_bound(bert, INDICATORS["latency"])
     render(res, tmp_path, formats=("tex",))
     table = (tmp_path / "table.tex").read_text()
-    latency = f"{albert['speed']['latency']['median_s'] * 1e3:.2f}"  # eager, at batch 1
+    latency = f"{albert.speed.latency['median_s'] * 1e3:.2f}"  # eager, at batch 1
     (row,) = [line for line in table.splitlines() if line.startswith("ALBERT") and f" {latency}" in line]
     assert f" {latency}{{$^h$}}" in row
     for m in (albert, bert):  # neither eager latency is a win: the replays below rank them
-        assert r"\bfseries " + f"{m['speed']['latency']['median_s'] * 1e3:.2f}" not in table
+        assert r"\bfseries " + f"{m.speed.latency['median_s'] * 1e3:.2f}" not in table
     assert "$^h$ host-bound: the GPU idled over half" in (tmp_path / "report.tex").read_text() + table
     pdflatex = need("pdflatex")
     proc = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=tmp_path,
@@ -577,7 +578,7 @@ def test_one_ratio_has_one_value_in_every_format(tmp_path):
     from fairness.render.columns import ratio_keys
 
     res = load_for_render(str(Path(__file__).parent.parent / "reports" / "vit-b32-vs-vit-b16" / "results.json"))
-    models = [m for m in res["models"] if not m.get("failed")]
+    models = [m for m in res["models"] if not m.failed]
     assert ratio_keys(models) == {"params", "flops", "graph_throughput", "graph_latency", "peak_memory"}
     findings = " ".join(f["message"] for f in judgement_of(res)["findings"])
     assert "2.92x the throughput of ViT-B/16 (CUDA graphs)" in findings and "0.924x as fast" in findings

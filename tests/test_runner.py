@@ -50,10 +50,10 @@ def module_record():
 
 def test_batch_1_is_always_timed(module_record):
     """Asking for batch 4 times batch 1 (latency) and batch 4, in increasing order."""
-    runs = module_record["speed"]["runs"]
+    runs = module_record.speed.runs
     assert [r["batch_size"] for r in runs] == [1, 4]
     assert [r["batch_note"] for r in runs] == ["batch 1: latency", "requested"]
-    assert module_record["speed"]["throughput"]["batch_size"] == 4  # the headline: the largest batch
+    assert module_record.speed.throughput["batch_size"] == 4  # the headline: the largest batch
 
 
 def test_batch_plan_lists_each_size_once():
@@ -66,7 +66,7 @@ def test_batch_plan_lists_each_size_once():
 
 def test_throughput_has_min_samples_and_its_median_inside_the_ci(module_record):
     """Every run has at least min_samples timed blocks, and ci95 low <= median <= high."""
-    for r in module_record["speed"]["runs"]:
+    for r in module_record.speed.runs:
         tp = r["throughput"]
         assert tp["batch_size"] == r["batch_size"]
         assert tp["n"] >= 10 and tp["calls_per_block"] >= 1
@@ -76,9 +76,9 @@ def test_throughput_has_min_samples_and_its_median_inside_the_ci(module_record):
 
 def test_latency_percentiles_are_ordered(module_record):
     """Latency: p99 >= p90 >= median > 0; p99 is flagged unreliable below 100 calls."""
-    lat = module_record["speed"]["latency"]
+    lat = module_record.speed.latency
     assert lat["batch_size"] == 1  # the headline latency is the one at batch 1
-    for r in module_record["speed"]["runs"]:
+    for r in module_record.speed.runs:
         lat = r["latency"]
         assert lat["p99_s"] >= lat["p90_s"] >= lat["median_s"] > 0
         assert lat["n"] >= 10
@@ -88,7 +88,7 @@ def test_latency_percentiles_are_ordered(module_record):
 def test_latency_above_batch_1_is_read_from_the_throughput_blocks(module_record):
     """Per-call latency is timed at batch 1 only; at batch 4 it is each synchronized throughput
     block's time over its calls, and says so: no second timed phase for the same number."""
-    at1, at4 = module_record["speed"]["runs"]
+    at1, at4 = module_record.speed.runs
     assert "latency" in at1["rounds"] and "from_blocks" not in at1["latency"]
     assert "latency" not in at4["rounds"] and at4["latency"]["from_blocks"]
     calls = at4["throughput"]["calls_per_block"]
@@ -99,32 +99,32 @@ def test_latency_above_batch_1_is_read_from_the_throughput_blocks(module_record)
 
 def test_settings_are_recorded(module_record):
     """The settings a number depends on travel with it: threads=1 as asked."""
-    st = module_record["speed"]["settings"]
+    st = module_record.speed.settings
     assert st["threads"] == 1 and st["device"] == "cpu" and st["dtype"] == "float32"
     assert st["batch_sizes"] == [4] and st["min_samples"] == 10
 
 
 def test_module_object_has_no_cpu_peak_memory(module_record):
     """A module object cannot be rebuilt in a fresh process: peak memory is None, nothing fails."""
-    assert module_record["memory"]["peak_bytes"] is None
-    assert module_record["memory"]["param_bytes"] == 20 * 4  # Linear(4, 4) in float32
-    assert module_record["speed"]["errors"] == []
-    assert all("memory" not in r for r in module_record["speed"]["runs"])
+    assert module_record.memory["peak_bytes"] is None
+    assert module_record.memory["param_bytes"] == 20 * 4  # Linear(4, 4) in float32
+    assert module_record.speed.errors == []
+    assert all("memory" not in r for r in module_record.speed.runs)
 
 
 def test_cpu_has_no_idle_share_or_energy(module_record):
     """On the CPU, idle share and energy are not measured, and the record says why."""
-    assert set(module_record["speed"]["unavailable"]) == {"idle_share", "energy"}
+    assert set(module_record.speed.unavailable) == {"idle_share", "energy"}
 
 
 def test_cpu_peak_memory_from_a_fresh_process():
     """A source is rebuilt in a fresh process: its peak resident set covers the weights."""
     rec = fairness.measure(SOURCE, input_factory=INPUTS, speed=RunSettings(batch_sizes=(2,), **FAST))
-    mem = rec["memory"]
+    mem = rec.memory
     assert mem["peak_bytes"] >= mem["param_bytes"] > 0
     assert "fresh process" in mem["peak_definition"]
     assert mem["peak_batch_size"] == 2
-    for r in rec["speed"]["runs"]:
+    for r in rec.speed.runs:
         assert r["memory"]["peak_rss_bytes"] >= r["memory"]["rss_before_model_bytes"] > 0
 
 
@@ -132,16 +132,16 @@ def test_train_step_on_cpu():
     """--train times a training step too: its throughput and seconds per step."""
     rec = fairness.measure(SharedBlock(), input_factory=INPUTS,
                            speed=RunSettings(batch_sizes=(2,), train=True, **FAST))
-    sp = rec["speed"]
-    assert [r["batch_size"] for r in sp["runs"]] == [1, 2]
-    for r in sp["runs"]:
+    sp = rec.speed
+    assert [r["batch_size"] for r in sp.runs] == [1, 2]
+    for r in sp.runs:
         tr = r["train"]
         assert tr["throughput"]["n"] >= 10 and tr["step_s"] > 0
         assert tr["throughput"]["batch_size"] == r["batch_size"]
         assert "latency" not in tr  # latency is an inference number
-    assert sp["train"]["step_s"] > 0 and sp["train"]["throughput"]["batch_size"] == 2
-    assert "SGD" in sp["train"]["optimizer"]
-    assert sp["errors"] == []
+    assert sp.train["step_s"] > 0 and sp.train["throughput"]["batch_size"] == 2
+    assert "SGD" in sp.train["optimizer"]
+    assert sp.errors == []
 
 
 def test_train_leaves_a_module_object_as_it_was():
@@ -169,7 +169,7 @@ def test_two_models_get_paired_speed_ratios():
         assert r["ci95"][0] <= r["speedup"] <= r["ci95"][1]
         assert r["speedup"] > 0 and r["n"] >= 1
     # interleaved: both models have the same number of rounds
-    one, three = (m["speed"]["runs"][0]["rounds"] for m in res["models"])
+    one, three = (m.speed.runs[0]["rounds"] for m in res["models"])
     assert len(one["throughput"]) == len(three["throughput"])
     assert len(one["latency"]) == len(three["latency"])
 
@@ -348,9 +348,9 @@ def test_a_model_that_returns_nan_fails_alone(isolate):
                          input_factory="python:tiny_models:mlp_inputs", fvcore=False,
                          speed=RunSettings(batch_sizes=(1,), isolate=isolate, **FAST))
     bad, ok = res["models"]
-    assert len(bad["speed"]["errors"]) == 1 and "returned NaN or inf" in bad["speed"]["errors"][0]
-    assert bad["speed"]["throughput"] is None
-    assert ok["speed"]["errors"] == [] and ok["speed"]["throughput"]["n"] >= 10
+    assert len(bad.speed.errors) == 1 and "returned NaN or inf" in bad.speed.errors[0]
+    assert bad.speed.throughput is None
+    assert ok.speed.errors == [] and ok.speed.throughput["n"] >= 10
 
 
 def test_run_interleaved_stops_once_settled(fake_clock):

@@ -10,6 +10,7 @@ from fairness import readings as rd
 from fairness.audit import audit
 from fairness.judgement import judge
 from fairness.measure import Target, measure_models
+from fairness.record import ModelRecord
 from test_flags import rec
 
 
@@ -19,18 +20,25 @@ def kinds(j, cuts=None):
 
 def graphs(m, throughput=None, latency=None, eager_latency=None, idle=0.9):
     """Give a record CUDA-graph headline speeds, and a host-bound eager batch-1 latency."""
-    sp = m["speed"]
-    sp["cuda_graph"] = {"throughput": {"samples_per_s": throughput, "batch_size": 64, "noisy": False,
-                                       "ci95": [throughput * 0.99, throughput * 1.01]} if throughput else None,
-                        "latency": {"median_s": latency, "batch_size": 1, "noisy": False} if latency else None}
+    m = ModelRecord.from_plain(m)
+    sp = m.speed
+    changes = {"cuda_graph": {"throughput": {"samples_per_s": throughput, "batch_size": 64, "noisy": False,
+                                             "ci95": [throughput * 0.99, throughput * 1.01]} if throughput else None,
+                              "latency": {"median_s": latency, "batch_size": 1, "noisy": False} if latency else None}}
     if eager_latency:
-        sp["latency"] = {"median_s": eager_latency, "batch_size": 1, "noisy": True, "host_bound": True}
-        sp["runs"] = [{"batch_size": 1, "idle_share": idle, "latency": {"median_s": eager_latency},
-                       "cuda_graph": {"latency": {"median_s": latency}}},
-                      {"batch_size": 64, "idle_share": 0.1, "throughput": {"samples_per_s": sp["throughput"]
-                                                                           ["samples_per_s"]},
-                       "cuda_graph": {"throughput": {"samples_per_s": throughput}}}]
-    return m
+        changes["latency"] = {"median_s": eager_latency, "batch_size": 1, "noisy": True, "host_bound": True}
+        changes["runs"] = [{"batch_size": 1, "idle_share": idle, "latency": {"median_s": eager_latency},
+                            "cuda_graph": {"latency": {"median_s": latency}}},
+                           {"batch_size": 64, "idle_share": 0.1,
+                            "throughput": {"samples_per_s": sp.throughput["samples_per_s"]},
+                            "cuda_graph": {"throughput": {"samples_per_s": throughput}}}]
+    return m.with_(speed=sp.with_(**changes))
+
+
+def host_bound(m):
+    """A record whose eager batch-1 latency the host's launches set."""
+    m = ModelRecord.from_plain(m)
+    return m.with_(speed=m.speed.with_(latency={**m.speed.latency, "host_bound": True}))
 
 
 def test_flops_that_understate_the_proposed_models_speed_are_a_note():
@@ -69,10 +77,8 @@ def test_a_host_bound_eager_flip_is_not_judged_where_replays_were_timed():
 
 
 def test_without_replays_host_bound_speed_is_shown_not_judged():
-    p = rec("P", "proposed", params=2e6, latency=0.004)
-    b = rec("B", latency=0.006)
-    for m in (p, b):
-        m["speed"]["latency"]["host_bound"] = True
+    p = host_bound(rec("P", "proposed", params=2e6, latency=0.004))
+    b = host_bound(rec("B", latency=0.006))
     j = judge({"models": [p, b]})
     assert "latency" not in j["pairs"][0]["known"]
     assert any("host-bound" in s and "not judged" in s for s in j["not_judged"])
@@ -131,13 +137,13 @@ def test_a_decoder_length_not_stated_is_an_assumption_not_an_alarm(tmp_path):
     mismatch alarm (a false units alarm led the verdict)."""
     tiny = dict(d_model=64, d_ff=128, num_layers=2, num_decoder_layers=2, num_heads=2, d_kv=32, vocab_size=100)
     short = measure_models([Target("hf:t5", kwargs=tiny)], fvcore=False, seq_len=64, decoder_seq_len=16)
-    flops = short["models"][0]["flops"]["flops"]
+    flops = short["models"][0].flops["flops"]
     args = json.dumps(tiny)
     path = tmp_path / "t5.yaml"
     path.write_text(f"models:\n  - {{name: A, source: 'hf:t5', kwargs: {args}, seq_len: 64, flops: {flops:.4g}, "
-                    f"params: {short['models'][0]['params']['unique']:.4g}}}\n"
+                    f"params: {short['models'][0].params['unique']:.4g}}}\n"
                     f"  - {{name: B, source: 'hf:t5', kwargs: {args}, seq_len: 64, decoder_seq_len: 16, "
-                    f"flops: {flops:.4g}, params: {short['models'][0]['params']['unique']:.4g}}}\n")
+                    f"flops: {flops:.4g}, params: {short['models'][0].params['unique']:.4g}}}\n")
     res = audit(str(path))
     ids = [f["id"] for f in res["flags"]]
     assert "units" not in ids and "claim-mismatch" not in ids and "assumed-input" in ids
@@ -172,7 +178,7 @@ def test_experts_side_by_side_are_not_depth():
                           Target("hf:t5", kwargs=small, role="baseline")], fvcore=False, seq_len=16)
     switch, t5 = res["models"]
     assert rd.depth(switch) / rd.depth(t5) < 1.5
-    assert sum(v["calls"] for v in switch["flops"]["by_op"].values() if v["macs"]) / rd.depth(t5) > 2.5  # as it read
+    assert sum(v["calls"] for v in switch.flops["by_op"].values() if v["macs"]) / rd.depth(t5) > 2.5  # as it read
 
 
 def test_a_row_that_cannot_be_built_is_named_and_the_rest_judged(tmp_path):

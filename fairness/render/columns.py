@@ -45,7 +45,7 @@ HOST_BOUND_NOTE = (" host-bound: the GPU idled over half of each step at that ba
 def host_bound(m: dict, col: Indicator = INDICATORS["latency"]) -> bool:
     """An eager throughput or latency the host's kernel launches set (the GPU idled over half of
     each step of its run; batch-1 latency most of all)."""
-    return col.key in ("throughput", "latency") and speed_host_bound(m.get("speed") or {}, col.key)
+    return col.key in ("throughput", "latency") and m.speed is not None and speed_host_bound(m.speed, col.key)
 
 
 def host_bound_note(models: list[dict]) -> str:
@@ -91,7 +91,8 @@ def ratio_keys(models: list[dict]) -> set[str]:
     base = next((m for m in models if m.role == "baseline"), None)
     keys = set(JUDGED)
     for k in ("throughput", "latency", "decode_throughput"):
-        if proposed and base and all(measured(m, "graph_" + k) is not None for m in (proposed, base)):
+        if proposed is not None and base is not None and all(measured(m, "graph_" + k) is not None
+                                                             for m in (proposed, base)):
             keys = (keys - {k}) | {"graph_" + k}
     # an indicator no model has (generation where --generate was not given) is no column
     return {k for k in keys if any(measured(m, k) is not None for m in models)}

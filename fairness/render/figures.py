@@ -139,7 +139,7 @@ def _legend(fig, entries: list[tuple[int, dict, dict]], tex: bool, width_in: flo
     chars = max(12, int(width_in * 72 / (0.62 * font)))  # characters in a line as wide as the figure
     wrap = chars // 2 - 4 if len(entries) > 3 else chars - 6  # two columns of legend where there are many
     # wrapped before escaping, so that no line ends inside a LaTeX command
-    names = [f"{n} {m['name']}" for n, m, _ in entries] + [text for _, text in extras]
+    names = [f"{n} {m.name}" for n, m, _ in entries] + [text for _, text in extras]
     handles += [handle for handle, _ in extras]
     labels = ["\n".join(_label(line, tex) for line in textwrap.wrap(
         textwrap.shorten(name, 3 * wrap, placeholder="..."), wrap)) for name in names]
@@ -442,7 +442,8 @@ def batch_figure(results: dict, style: str = "neurips", tex: bool = False):
     the legend under the axes."""
     series = []
     for n, m, look in numbered(results):
-        runs = [r for r in ((m.speed.runs if m.speed else None) or []) if r.get("latency") or r.get("throughput")]
+        runs = [r for r in ((m.speed.runs if m.speed is not None else None) or [])
+                if r.get("latency") or r.get("throughput")]
         if len(runs) >= 2:
             series.append((n, m, look, runs))
     if not series:

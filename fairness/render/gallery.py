@@ -55,7 +55,7 @@ def _line(config: Path, cfg: dict, folder: Path, index_dir: Path) -> str:
     res = load_for_render(str(results))
     j = judgement_of(res)
     kinds = [f["id"] for f in j["findings"] if f["scope"] == "principal" and f["cuts"] == "against"]
-    timed = any(m.get("speed") for m in res["models"] if not m.get("failed"))
+    timed = any(m.speed is not None for m in res["models"] if not m.failed)
     env = res.get("environment") or {}
     where = f"speed on {env.get('device_name')}" if timed else "counts only"
     return (f"{head}, {md(where)}: **{j['verdict']}**" + (f" ({md(', '.join(kinds))})" if kinds else "")
@@ -70,7 +70,7 @@ def _zoo_line(config: Path, zoo: dict, folder: Path, index_dir: Path) -> str:
         return (f"{head}: not run yet; `fairness zoo {config} --out {os.path.relpath(folder)}`, then "
                 f"`fairness gallery` again.")
     res = load(str(results))
-    timed = any(m.get("speed") for m in res["models"] if not m.get("failed"))
+    timed = any(m.speed is not None for m in res["models"] if not m.failed)
     where = f"speed on {(res.get('environment') or {}).get('device_name')}" if timed else "counts only"
     z = res["zoo"]
     fronts = ", ".join(f"{k} {len(v)}" for k, v in z["fronts"].items())

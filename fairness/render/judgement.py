@@ -107,7 +107,7 @@ def judgement_markdown(res: dict) -> list[str]:
 def _stated_measured(m: dict, key: str) -> tuple[str, str]:
     """A count as the paper states it, and as measured ('not measured' where nothing was)."""
     stated = rd.stated(m, key)
-    if key == "flops" and "flops" not in (m.get("claims") or {}):
+    if key == "flops" and "flops" not in m.claims:
         stated = None  # stated MACs go in the MACs column, not doubled here
     measured = rd.measured(m, key)
     return si(stated) if stated else "", si(measured) if measured else "not measured"
@@ -126,9 +126,9 @@ def _model_rows(res: dict) -> list[tuple]:
     rows = [("model", "role", "params stated", "measured", "FLOPs stated", "measured", "MACs stated", "measured",
              "throughput stated", "latency stated", "quality")]
     for m in res["models"]:
-        claims = m.get("claims") or {}
+        claims = m.claims
         quality = ", ".join(f"{k} {v:g}" for k, v in rd.quality(m).items())
-        rows.append((m["name"], m["role"], *_stated_measured(m, "params"), *_stated_measured(m, "flops"),
+        rows.append((m.name, m.role, *_stated_measured(m, "params"), *_stated_measured(m, "flops"),
                      *_stated_measured(m, "macs"), _speed_claim(claims.get("throughput"), False),
                      _speed_claim(claims.get("latency"), True), quality))
     return rows
@@ -137,8 +137,8 @@ def _model_rows(res: dict) -> list[tuple]:
 def _built_lines(res: dict) -> list[str]:
     from ..flags import built_text
 
-    out = [f"{m['name']}: measured {built_text(m)}" for m in res["models"] if built_text(m)]
-    return out + [f"{m['name']}: not measured: {m['measure_error']}" for m in res["models"] if m.get("measure_error")]
+    out = [f"{m.name}: measured {built_text(m)}" for m in res["models"] if built_text(m)]
+    return out + [f"{m.name}: not measured: {m.measure_error}" for m in res["models"] if m.measure_error]
 
 
 def audit_text(res: dict) -> str:

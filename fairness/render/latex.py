@@ -249,7 +249,7 @@ def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
 def _notes(results: dict, layout: Layout) -> str:
     models = [m for m in results["models"] if not m.failed]
     base = _baseline(models)
-    speed = [m for m in models if m.speed]
+    speed = [m for m in models if m.speed is not None]
     batch = ((speed[0].speed.throughput or {}).get("batch_size")) if speed else None
     text = (r"$^\star$ proposed. Per example, one forward pass; FLOPs = 2$\times$MACs + other operations. "
             rf"rel.: to {tex(base.name)}, a cost ratio for counts and memory ($<$1: cheaper), a speed-up "
@@ -298,7 +298,7 @@ def _caption(results: dict) -> str:
     if matched:
         text += f" and its variants matched on {', '.join(matched)}"
     env = results.get("environment") or {}
-    timed = any(m.speed for m in models)
+    timed = any(m.speed is not None for m in models)
     return text + (f"; speed on {env.get('device_name')} ({env.get('dtype')})." if timed else "; counts only.")
 
 

@@ -100,7 +100,7 @@ def _markdown(res: dict, advice: bool, per_indicator: int | None, details: bool 
         lines += ["", f"{len(models) - len(shown)} more variants, matched by other strategies: in report.html."]
     lines += [f"\n**Failed:** {md(who)}: {md(why)}" for who, why in failures(res)]
     env = res["environment"]
-    timed = any(m.speed for m in res["models"])
+    timed = any(m.speed is not None for m in res["models"])
     where = (f" Speed on {md(env['device_name'])} ({env['dtype']}), throughput at the largest batch measured."
              if timed else " Speed not measured.")
     lines += ["", "Ratios to the baseline: cost ratios for counts and memory (< 1: cheaper), speed-ups for speed "

@@ -83,7 +83,7 @@ def html_text(results: dict, style: str = "neurips", template_dir=None) -> str:
         built=[(m.name, built_text(m)) for m in models if built_text(m)],
         figures=figures, environment=[(k, v) for k, v in env.items()], raw_json=dumps(results),
         failed=failures(results), latex_layout=table_layout(results, style).description,
-        isolated=any(((m.speed.settings if m.speed else None) or {}).get("isolate") for m in models))
+        isolated=any(((m.speed.settings if m.speed is not None else None) or {}).get("isolate") for m in models))
 
 
 def render(results: dict, out: str | Path, formats=FORMATS, style: str = "neurips",

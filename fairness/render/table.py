@@ -9,7 +9,7 @@ import textwrap
 
 from ..flags import run_host_bound
 from ..readings import input_text
-from ..results import to_plain
+from ..results import file_entry
 from ..units import percent, seconds, si, size
 
 
@@ -44,7 +44,7 @@ def _generation_lines(gen: dict | None) -> list[str]:
 
 def model_table(m: dict, detail: bool = False) -> str:
     """One model's counting indicators, with units and conventions."""
-    p, f, mem = m["params"], m["flops"], m["memory"]
+    p, f, mem = m.params, m.flops, m.memory
     att = f.get("attention") or {}
     rows: list[tuple[str, str, str]] = [
         ("parameters (unique)", si(p["unique"]), "each storage once; tied weights once"),
@@ -66,7 +66,7 @@ def model_table(m: dict, detail: bool = False) -> str:
     rows += [
         ("FLOPs", si(f["flops"]), "2 x MACs + other FLOPs"),
         ("  other FLOPs", si(f["other_flops"]), "pointwise, norms, softmax, reductions, pooling"),
-        ("activations", si(m["activations"]), "elements out of conv/linear/matmul ops (fvcore's definition)"),
+        ("activations", si(m.activations), "elements out of conv/linear/matmul ops (fvcore's definition)"),
         ("bytes moved", size(mem["bytes_moved"]), "read + written by every op, unfused: an upper bound"),
         ("arithmetic intensity", f"{f['arithmetic_intensity']:.4g}" if f.get("arithmetic_intensity") else "n/a",
          "FLOPs per byte moved"),
@@ -77,8 +77,8 @@ def model_table(m: dict, detail: bool = False) -> str:
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)
     lines = [
-        f"{m['name']}  ({m['source']}{_kwargs_text(m.get('kwargs'))})",
-        f"input: {input_text(m['input'])}; counted on {m.get('counted_on', '?')}",
+        f"{m.name}  ({m.source}{_kwargs_text(m.kwargs)})",
+        f"input: {input_text(m.input)}; counted on {m.counted_on or '?'}",
         "",
         f"{'indicator':<{width}}  {'value':>{vwidth}}  definition",
         f"{'-' * width}  {'-' * vwidth}  {'-' * 10}",
@@ -89,13 +89,13 @@ def model_table(m: dict, detail: bool = False) -> str:
         lines.append(f"not counted (unknown ops): {ops}")
     if f.get("fvcore_note"):
         lines.append(f"note: {f['fvcore_note']}")
-    if m.get("speed"):
+    if m.speed is not None:
         lines += ["", speed_table(m)]
     if detail:
         lines += ["", _breakdown("by op", f["by_op"], 15), "", _breakdown("by module (depth <= 2)", {
             k: v for k, v in f["by_module"].items() if k == "(model)" or k.count(".") <= 1}, 25)]
     lines += [""] + textwrap.wrap(
-        f"Counts per example (batch of {m['input'].get('batch_size', 1)} divided by its size), "
+        f"Counts per example (batch of {m.input.get('batch_size', 1)} divided by its size), "
         "one forward pass in eval mode. 1 MAC = one multiply + one add; FLOPs = 2 x MACs + other FLOPs. "
         "Prefixes are decimal (G = 1e9); bytes are binary (MiB = 2^20 B).", 110)
     return "\n".join(lines)
@@ -111,18 +111,18 @@ def aligned(rows: list[tuple], left: set[int]) -> list[str]:
 
 def speed_table(m: dict) -> str:
     """One model's run-time indicators per batch size, with units and definitions."""
-    sp = m.get("speed")
-    if not sp:
+    sp = m.speed
+    if sp is None:
         return ""
-    st = sp["settings"]
-    head = f"speed and memory of {m['name']} on {st['device']}, {st['dtype']}"
+    st = sp.settings
+    head = f"speed and memory of {m.name} on {st['device']}, {st['dtype']}"
     head += "".join([", channels_last" if st["channels_last"] else "",
                      f", compiled ({st['compile']})" if st["compile"] else "", f", {st['threads']} CPU threads",
                      ", in a worker process of its own (--isolate)" if st.get("isolate") else ""])
     rows = [("batch", "throughput", "95% CI", "latency p50", "p90", "p99 (n)", "peak memory", "idle", "energy",
              "achieved", "MFU")]
     notes: list[str] = []
-    for r in sp["runs"]:
+    for r in sp.runs:
         b = str(r["batch_size"])
         if "error" in r:
             rows.append((b, "failed", "", "", "", "", "", "", "", "", ""))
@@ -170,8 +170,8 @@ def speed_table(m: dict) -> str:
                          + (f"; compilation took {seconds(tr['compile_s'])}" if tr.get("compile_s") else "")
                          + ("; NOISY" if tr["throughput"]["noisy"] else ""))
     lines = [head, ""] + aligned(rows, left={0})
-    lines += notes + _generation_lines(sp.get("generate"))
-    work = sp.get("workload")
+    lines += notes + _generation_lines(sp.generate)
+    work = sp.workload
     if work:
         if work.get("inference_s") is not None:
             lines.append(f"estimate: {work['examples']} examples take about {seconds(work['inference_s'])} "
@@ -179,12 +179,12 @@ def speed_table(m: dict) -> str:
         if work.get("train_s") is not None:
             lines.append(f"estimate: {work['train_steps']} training steps take about {seconds(work['train_s'])} "
                          f"({work['basis']})")
-    for what, why in (sp.get("unavailable") or {}).items():
+    for what, why in (sp.unavailable or {}).items():
         lines.append(f"{what.replace('_', ' ')}: not measured; {why}")
     definitions = (
         "throughput: samples/s, median over timed blocks (one synchronize per block), with the 95% CI of the "
         "median. latency: one call, timed by CUDA events (GPU) or the host clock (CPU); p99 marked 'few' when "
-        "n < 100. peak memory: " + (m["memory"].get("peak_definition") or "n/a") + ". idle: share of a run of "
+        "n < 100. peak memory: " + (m.memory.get("peak_definition") or "n/a") + ". idle: share of a run of "
         "back-to-back steps in which the GPU runs no kernel (torch.profiler). energy: NVML board energy per "
         "example. achieved: 2 x MACs x samples/s (training step: 3 x that); MFU: achieved / the device's "
         "datasheet peak for this dtype. NOISY: IQR over 10% of the median.")
@@ -224,8 +224,8 @@ def match_table(results: dict) -> str:
     header = ("model", "knobs", "params", "MACs", "FLOPs", "achieved", "error", "")
     rows = [header]
     for m in models:
-        match = m.get("match") or {}
-        label = m["role"] if m["role"] != "variant" else match.get("strategy", "variant")
+        match = m.match or {}
+        label = m.role if m.role != "variant" else match.get("strategy", "variant")
         achieved = si(match["achieved"], unit) if match else ""
         error = f"{match['rel_error']:+.2%}" if match else ""
         status = ""
@@ -235,17 +235,17 @@ def match_table(results: dict) -> str:
                 what = (f"95% CI half-width of the speed-up over {match['paired_with']}, timed together"
                         if match.get("paired_with") else "IQR/median")
                 status += f" (noise {match['noise']:.1%} {what}{', NOISY' if match['noisy'] else ''})"
-        if m.get("capacity_loss"):
-            status += ("; " if status else "") + "CAPACITY LOSS: " + ", ".join(m["capacity_loss"])
-        knobs = " ".join(f"{k}={v}" for k, v in (m.get("knobs") or {}).items()) or m["name"]
-        rows.append((label, knobs, si(m["params"]["unique"]), si(m["flops"]["macs"]), si(m["flops"]["flops"]),
+        if m.capacity_loss:
+            status += ("; " if status else "") + "CAPACITY LOSS: " + ", ".join(m.capacity_loss)
+        knobs = " ".join(f"{k}={v}" for k, v in (m.knobs or {}).items()) or m.name
+        rows.append((label, knobs, si(m.params["unique"]), si(m.flops["macs"]), si(m.flops["flops"]),
                      achieved, error, status))
     lines += aligned(rows, left={0, 1, 7})
     lines += ["", "rebuild each variant (to train it):"]
     for m in models:
-        if m["role"] == "variant":
-            lines.append(f"  {m['match']['strategy']:<9} fairness measure {m['source']}{_kwargs_text(m['kwargs'])}"
-                         + _input_flags(m["input"]))
+        if m.role == "variant":
+            lines.append(f"  {m.match['strategy']:<9} fairness measure {m.source}{_kwargs_text(m.kwargs)}"
+                         + _input_flags(m.input))
     for strategy, why in mt["skipped"].items():
         lines.append(f"{strategy}: not applicable; {why}")
     for strategy, why in (mt.get("failed") or {}).items():
@@ -253,10 +253,10 @@ def match_table(results: dict) -> str:
     for strategy, why in (mt.get("unreachable") or {}).items():
         lines.append(f"{strategy}: not reachable, no variant; {why}")
     lines += [""] + textwrap.wrap(
-        f"Lattice: {mt['family_description']}. Tolerance {next((m['match']['tolerance'] for m in models if m.get('match')), 0):.0%}; "
+        f"Lattice: {mt['family_description']}. Tolerance {next((m.match['tolerance'] for m in models if m.match), 0):.0%}; "
         "a strategy that cannot get within it gives no variant. Capacity loss: under half the baseline's "
         f"params, depth or width. Counts per example, on the "
-        f"{' and '.join(sorted({m.get('counted_on') or '?' for m in models}))} device.", 110)
+        f"{' and '.join(sorted({m.counted_on or '?' for m in models}))} device.", 110)
     return "\n".join(lines)
 
 
@@ -309,7 +309,7 @@ def csv_text(results: dict) -> str:
     rows = []
     for m in results["models"]:
         flat: dict = {}
-        _flatten("", to_plain(m), flat)  # the file's entry for the model, flattened
+        _flatten("", file_entry(m), flat)
         rows.append({k: v for k, v in flat.items() if not k.startswith(_CSV_SKIP)})
     columns: list[str] = []
     for row in rows:
