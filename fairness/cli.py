@@ -226,7 +226,8 @@ def measure(ctx, sources, kwargs, image_size, seq_len, input_factory, batch_text
     from . import results as results_mod
     from .cache import Cache
     from .executor import make_executor
-    from .measure import Target, measure_models_with
+    from .measure import Target
+    from .orchestrate import measure_models_with
     from .render.judgement import judgement_text
     from .render.table import csv_text, model_table, speed_summary
     from .settings import MeasureSection

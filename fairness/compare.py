@@ -16,7 +16,7 @@ sources, and returns the results file; `render()` writes its formats.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -28,7 +28,8 @@ from .judgement import attach
 from .matching import COUNT_INDICATORS, GENERATION_INDICATORS, SPEED_INDICATORS, STRATEGIES, capacity_loss, \
     count_indicator, default_strategies, load_baseline, match_counts, match_speed, device_timer, unreachable
 from .executor import LocalExecutor, executor_of
-from .measure import Target, measure_models_with
+from .measure import Target
+from .orchestrate import measure_models_with
 from .cache import Cache, identity
 from .curve import check_curve
 from .quality import check_hook, fill_quality
@@ -126,26 +127,12 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
     form): the user's training and evaluation, run for the compared models and every variant."""
     cache = cache or Cache(None)
     executor = executor or LocalExecutor()
-    match = list(match or ["params", "flops"])
-    strategies = list(strategies or [])  # none given: every strategy of the baseline's family, once it is known
-    bad = [m for m in match if m not in INDICATORS] + [x for x in strategies if x not in STRATEGIES]
-    if bad:
-        raise FairnessError(f"match/strategy {bad}: expected indicators from {', '.join(INDICATORS)} and "
-                            f"strategies from {', '.join(STRATEGIES)}")
+    match, strategies, speed = _checked_match(match, strategies, speed)
     scaled = _scaled_source(baseline, baseline_source, baseline_kwargs)  # None: a module without its source
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
     spec = InputSpec(image_size=image_size, seq_len=seq_len, factory=input_factory)
     pspec, bspec = with_own_input(spec, proposed_input), with_own_input(spec, baseline_input)
-    if speed is not None:
-        speed = check_settings(speed)
-    elif any(m in SPEED_INDICATORS for m in match):
-        raise FairnessError(f"match: {', '.join(m for m in match if m in SPEED_INDICATORS)} needs speed; "
-                            f"give a device (measure: {{device: cuda}}) or drop it from match")
-    if any(m in GENERATION_INDICATORS for m in match) and not speed.generate:
-        raise FairnessError(f"match: {', '.join(m for m in match if m in GENERATION_INDICATORS)} is timed while "
-                            f"generating text; give --generate PROMPT:NEW (measure: {{generate: ...}}) or drop it "
-                            f"from match")
 
     targets = [Target(proposed, kwargs=proposed_kwargs, name=proposed_name, role="proposed",
                       spec=pspec if pspec != spec else None),
@@ -177,108 +164,158 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
         b, no_family = None, e.message
         progress(f"no matched variants: {e.message}")
     strategies = strategies or default_strategies(b.family if b else None)
-    base_name = first[1].name
-    variants = []  # (Target, match record, knob values, input spec)
-    failed = []  # records of variants whose search failed
-    baseline_matches = {}  # indicator -> match record, where the baseline is already within tolerance
-    out_of_reach = []  # strategies that cannot reach a target: no variant, the reason in the report
-    for indicator in match if b is not None else []:
-        search_key = {"kind": "variant search", "label": f"{indicator} matches of {base_name}",
-                      "baseline": b.src.text, "baseline_kwargs": b.src.kwargs, "family": family_file,
-                      "spec": [image_size, seq_len, input_factory], "indicator": indicator,
-                      **({"inputs": [proposed_input, baseline_input]} if proposed_input or baseline_input else {}),
-                      "proposed": proposed if isinstance(proposed, str) else None,
-                      "proposed_kwargs": proposed_kwargs, "proposed_counts": [measured(first[0], "params"),
-                                                                              measured(first[0], "macs")],
-                      "strategies": strategies, "settings": speed.record() if speed else None,
-                      "env": identity(environment(speed.device if speed else "meta")),
-                      # only when given, so that the keys of caches written before it still match
-                      **({"count_device": count_device} if count_device != "meta" else {})}
-        found = cache.get(search_key)
-        if found is not None:  # JSON has no tuples: knob values of stage lists come back as lists
-            for v in found:
-                if "values" in v:
-                    v["values"] = {k: tuple(x) if isinstance(x, list) else x for k, x in v["values"].items()}
-        elif indicator in COUNT_INDICATORS:
-            target = measured(first[0], indicator)
-            found = match_counts(b, indicator, target, strategies, progress=progress)
-        else:
-            from .matching import indicator_of
-
-            if not isinstance(proposed, str):
-                raise FairnessError(f"match: {indicator} needs the proposed model as a source")
-            sizes = [x for x in speed.batch_sizes if x != "auto"]
-            # throughput's and decode's batch is the largest, as the readings take them; TTFT's the smallest
-            batch = min(sizes, default=1) if indicator == "ttft" else max(sizes, default=1)
-            target = indicator_of(proposed, proposed_kwargs, pspec, indicator, speed, batch)
-            # the timer holds the proposed model on the device: a temporary, freed before the final timing
-            found = match_speed(b, indicator, target, strategies,
-                                device_timer(b, speed, indicator, batch, parse_source(proposed, proposed_kwargs),
-                                             target, reference_spec=pspec), progress=progress)
-        # the key holds the proposed model's counts, so a search for an object is reusable too
-        cache.put(search_key, found)
-        for v in found:
-            if "failed" in v:
-                label = f"{base_name} {v['strategy']}-matched on {indicator}"
-                failed.append(ModelRecord.failure(label, Role.VARIANT, v["failed"]))
-                continue
-            if "values" not in v:
-                continue
-            if unreachable(indicator, v["match"]):
-                out_of_reach.append({"indicator": indicator, "strategy": v["strategy"], **v["match"]})
-                continue
-            if v["values"] == b.values:  # the baseline itself is the match: no variant to add
-                baseline_matches.setdefault(indicator, v["match"])
-                continue
-            same = next((x for x in variants if x[2] == v["values"]), None)
-            if same is not None:  # another strategy or indicator already gave this variant
-                same[1].setdefault("also", []).append({"indicator": indicator, "strategy": v["strategy"]})
-                continue
-            src, vspec = b.variant(v["values"])
-            variants.append((Target(src, name=f"{base_name} {v['strategy']}-matched on {indicator}",
-                                    role="variant"), v["match"], v["values"], vspec))
-    base_in = first[1].input
-
-    def same_input(vspec: InputSpec) -> bool:
-        if base_in.get("kind") == "image":
-            return vspec.image_size in (None, spec.image_size, (base_in["height"], base_in["width"]))
-        if base_in.get("kind") == "tokens":
-            return vspec.seq_len in (None, spec.seq_len, base_in["seq_len"])
-        return True
-
-    progress(f"measuring {2 + len(curve_targets) + len(variants)} models" + (" and timing them together" if speed else ""))
+    plan = VariantPlan()
+    if b is not None:
+        # what a search depends on besides its indicator: its cache key
+        key = {"baseline": b.src.text, "baseline_kwargs": b.src.kwargs, "family": family_file,
+               "spec": [image_size, seq_len, input_factory],
+               **({"inputs": [proposed_input, baseline_input]} if proposed_input or baseline_input else {}),
+               "proposed": proposed if isinstance(proposed, str) else None,
+               "proposed_kwargs": proposed_kwargs, "proposed_counts": [measured(first[0], "params"),
+                                                                       measured(first[0], "macs")],
+               "strategies": strategies, "settings": speed.record() if speed else None,
+               "env": identity(environment(speed.device if speed else "meta")),
+               # only when given, so that the keys of caches written before it still match
+               **({"count_device": count_device} if count_device != "meta" else {})}
+        search = _searcher(b, first[0], strategies, proposed, proposed_kwargs, pspec, speed, progress)
+        plan = plan_variants(b, first[1].name, match, key, search, cache)
+    progress(f"measuring {2 + len(curve_targets) + len(plan.variants)} models"
+             + (" and timing them together" if speed else ""))
     # One group, timed in interleaved rounds, so every speed-up is paired round by round; a
     # variant that changes the input (resolution, sequence length) is timed there at its own.
     # A variant that fails is recorded as failed; the others and the report go on. A variant built
     # from a family's own factory keeps its input too: that source has no default input of its own.
     shared = bspec == spec and b is not None and not b.family.source
+    base_in = first[1].input
     res = measure_models_with(executor, targets + curve_targets
-                              + [replace(t, spec=None if same_input(vspec) and shared else vspec)
-                                 for t, _, _, vspec in variants],
+                              + [replace(t, spec=None if shared and _same_input(vspec, spec, base_in) else vspec)
+                                 for t, _, _, vspec in plan.variants],
                               image_size=image_size, seq_len=seq_len, input_factory=input_factory, fvcore=False,
                               speed=speed, progress=progress, keep_going=True, cache=cache, references=2,
                               count_device=count_device)
     for m in res["models"][:2]:
         if m.failed:  # without the proposed model or the baseline there is no comparison
             raise ModelFailed(m.failed)
-    res["models"] += failed
-    res = as_written(res)
-    by_name = {v[0].name: v for v in variants}
+    res["models"] += plan.failed
     # a member measured for the curve alone carries its cited quality; one that is a compared model keeps that one's
     quality = {**(quality or {}), **{t.name: m["quality"] for t in curve_targets for m in members if m["name"] == t.name}}
-    res["models"] = [m if m.failed else _annotated(m, by_name, quality, b, measured(res["models"][1], "params"))
-                     for m in res["models"]]
-    res["comparison"] = {"name": name, "proposed": res["models"][0].name, "baseline": base_name,
+    res = annotate(as_written(res), plan, b, quality)
+    res["comparison"] = {"name": name, "proposed": res["models"][0].name, "baseline": first[1].name,
                          "match": match, "strategies": strategies, "family": b.family.name if b else None,
                          **({} if b else {"no_family": no_family}),
                          # a module measured as the baseline, its variants built from this source
                          **({"baseline_source": b.src.text} if b and isinstance(baseline, torch.nn.Module) else {}),
-                         "baseline_matches": baseline_matches, "unreachable": out_of_reach}
+                         "baseline_matches": plan.baseline_matches, "unreachable": plan.out_of_reach}
     if curve:
         res["curve"] = {**curve, "members": members}
     if quality_hook:
         fill_quality(res, quality_hook, cache, executor, progress)
     return attach(res)
+
+
+def _checked_match(match, strategies, speed: RunSettings | None):
+    """The indicators to match on (params and FLOPs by default) and the strategies (none: every one
+    the baseline's family has), each known; the run settings, checked; a speed indicator needs them."""
+    match = list(match or ["params", "flops"])
+    strategies = list(strategies or [])
+    bad = [m for m in match if m not in INDICATORS] + [x for x in strategies if x not in STRATEGIES]
+    if bad:
+        raise FairnessError(f"match/strategy {bad}: expected indicators from {', '.join(INDICATORS)} and "
+                            f"strategies from {', '.join(STRATEGIES)}")
+    if speed is not None:
+        speed = check_settings(speed)
+    elif any(m in SPEED_INDICATORS for m in match):
+        raise FairnessError(f"match: {', '.join(m for m in match if m in SPEED_INDICATORS)} needs speed; "
+                            f"give a device (measure: {{device: cuda}}) or drop it from match")
+    if any(m in GENERATION_INDICATORS for m in match) and not speed.generate:
+        raise FairnessError(f"match: {', '.join(m for m in match if m in GENERATION_INDICATORS)} is timed while "
+                            f"generating text; give --generate PROMPT:NEW (measure: {{generate: ...}}) or drop it "
+                            f"from match")
+    return match, strategies, speed
+
+
+@dataclass
+class VariantPlan:
+    """What the variant searches found, before anything more is measured."""
+    variants: list = field(default_factory=list)  # (Target, match record, knob values, input spec)
+    failed: list = field(default_factory=list)  # failure records of variants whose search failed
+    baseline_matches: dict = field(default_factory=dict)  # indicator -> match, the baseline already within tolerance
+    out_of_reach: list = field(default_factory=list)  # strategies that cannot reach a target, with the reason
+
+
+def _searcher(b, proposed_record: ModelRecord, strategies, proposed, proposed_kwargs, pspec, speed, progress):
+    """The search for one indicator: on counts (the proposed model's, measured), or on speed on the
+    timing device (the proposed model timed there first, as the target)."""
+    def search(indicator: str) -> list[dict]:
+        if indicator in COUNT_INDICATORS:
+            return match_counts(b, indicator, measured(proposed_record, indicator), strategies, progress=progress)
+        from .matching import indicator_of
+
+        if not isinstance(proposed, str):
+            raise FairnessError(f"match: {indicator} needs the proposed model as a source")
+        sizes = [x for x in speed.batch_sizes if x != "auto"]
+        # throughput's and decode's batch is the largest, as the readings take them; TTFT's the smallest
+        batch = min(sizes, default=1) if indicator == "ttft" else max(sizes, default=1)
+        target = indicator_of(proposed, proposed_kwargs, pspec, indicator, speed, batch)
+        # the timer holds the proposed model on the device: a temporary, freed before the final timing
+        return match_speed(b, indicator, target, strategies,
+                           device_timer(b, speed, indicator, batch, parse_source(proposed, proposed_kwargs),
+                                        target, reference_spec=pspec), progress=progress)
+    return search
+
+
+def plan_variants(b, base_name: str, match: list[str], key: dict, search, cache: Cache) -> VariantPlan:
+    """The baseline's variants matched on each indicator of `match`: each search's result read back
+    from the cache or run (`search(indicator)`) and kept; a variant two searches found is measured
+    once, the baseline itself is no variant, and a strategy out of reach is said, not built."""
+    plan = VariantPlan()
+    for indicator in match:
+        search_key = {"kind": "variant search", "label": f"{indicator} matches of {base_name}", **key,
+                      "indicator": indicator}
+        found = cache.get(search_key)
+        if found is not None:  # JSON has no tuples: knob values of stage lists come back as lists
+            for v in found:
+                if "values" in v:
+                    v["values"] = {k: tuple(x) if isinstance(x, list) else x for k, x in v["values"].items()}
+        else:
+            found = search(indicator)
+        # the key holds the proposed model's counts, so a search for an object is reusable too
+        cache.put(search_key, found)
+        for v in found:
+            label = f"{base_name} {v['strategy']}-matched on {indicator}"
+            if "failed" in v:
+                plan.failed.append(ModelRecord.failure(label, Role.VARIANT, v["failed"]))
+            elif "values" not in v:
+                continue
+            elif unreachable(indicator, v["match"]):
+                plan.out_of_reach.append({"indicator": indicator, "strategy": v["strategy"], **v["match"]})
+            elif v["values"] == b.values:  # the baseline itself is the match: no variant to add
+                plan.baseline_matches.setdefault(indicator, v["match"])
+            elif (same := next((x for x in plan.variants if x[2] == v["values"]), None)) is not None:
+                # another strategy or indicator already gave this variant
+                same[1].setdefault("also", []).append({"indicator": indicator, "strategy": v["strategy"]})
+            else:
+                src, vspec = b.variant(v["values"])
+                plan.variants.append((Target(src, name=label, role="variant"), v["match"], v["values"], vspec))
+    return plan
+
+
+def _same_input(vspec: InputSpec, spec: InputSpec, base_in: dict) -> bool:
+    """Whether a variant's input is the baseline's (then it shares the group's default)."""
+    if base_in.get("kind") == "image":
+        return vspec.image_size in (None, spec.image_size, (base_in["height"], base_in["width"]))
+    if base_in.get("kind") == "tokens":
+        return vspec.seq_len in (None, spec.seq_len, base_in["seq_len"])
+    return True
+
+
+def annotate(res: dict, plan: VariantPlan, b, quality: dict) -> dict:
+    """The measured group with what the comparison knows of each model: a variant's match, knobs
+    and the capacity it lost; every model's stated quality."""
+    by_name = {v[0].name: v for v in plan.variants}
+    base_params = measured(res["models"][1], "params")
+    res["models"] = [m if m.failed else _annotated(m, by_name, quality, b, base_params) for m in res["models"]]
+    return res
 
 
 def _annotated(m: ModelRecord, by_name: dict, quality: dict | None, b, base_params) -> ModelRecord:

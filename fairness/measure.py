@@ -19,14 +19,13 @@ from typing import Any, Callable
 
 import torch
 
-from .errors import FairnessError, ModelFailed
-from .executor import Task
+from .errors import FairnessError
 from .indicators import flops as flops_mod
 from .indicators.fvcore_engine import fvcore_count
 from .indicators.env import environment
 from .indicators.params import count_params
 from .cache import Cache, identity
-from .record import ModelRecord
+from .record import ModelRecord, with_unique_id
 from .results import new_results, record_of
 from .runner import Runnable, RunSettings, apply_settings, channels_last_for, check_settings, time_models
 from .readings import describe_input
@@ -102,6 +101,16 @@ class Target:
     # its own input (an input-matched variant: another resolution or length), timed in the same
     # interleaved group as the others; None: the group's input
     spec: InputSpec | None = None
+
+
+def target_label(t: Target) -> str:
+    """A target's name in progress lines and failure records: its own, else its source's, else its
+    class's. Nothing is parsed: a source that does not parse fails in its counting, in its place."""
+    if t.name:
+        return t.name
+    if isinstance(t.model, Source):
+        return t.model.text
+    return t.model if isinstance(t.model, str) else type(t.model).__name__
 
 
 def _resolve(model, kwargs) -> Source | None:
@@ -313,7 +322,8 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
                    count_device: str = "meta", fvcore: bool = True, speed: RunSettings | None = None,
                    progress: Progress = _quiet, on_record: Callable[[dict], None] | None = None,
                    keep_going: bool = False, cache: Cache | None = None,
-                   decoder_seq_len: int | None = None, references: int = 1) -> dict:
+                   decoder_seq_len: int | None = None, references: int = 1,
+                   counted: list[ModelRecord] | None = None) -> dict:
     """Measure several models for one comparison; return a results file (dict).
 
     Every model is counted first (`count_device`, meta by default). With `speed`, all of them
@@ -327,6 +337,8 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     `decoder_seq_len`: decoder tokens of encoder-decoder models (None: as many as `seq_len`).
     `references`: speed-ups are paired against each of the first this many models (compare: the
     proposed model and the baseline).
+    `counted`: the targets' records as their counting made them (orchestrate.run_groups, which
+    counts each model in a task of its own): timed as they are, not counted again.
     """
     cache = cache or Cache(None)
     check_count_device(count_device)
@@ -345,10 +357,10 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     # without timing (a zoo's counting task) is the one a timed run of the same models reuses
     count_env = environment(count_device) if speed is not None else env
     ok_targets, count_keys = [], []
-    for t in targets:
+    for i, t in enumerate(targets):
         key = _count_key(t, t.spec or spec, batch_size, count_device, fvcore, count_env)
         try:
-            record = cache.get(key) if key else None
+            record = counted[i] if counted is not None else cache.get(key) if key else None
             if record is None:
                 record = record_of(_count_one(t, t.spec or spec, batch_size, count_device, fvcore, progress))
                 if key:
@@ -363,11 +375,7 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
             continue
         ok_targets.append(t)
         count_keys.append(key)
-        taken = {m.id for m in results["models"]}
-        if record.id in taken:  # the same model twice: ids stay unique, as the results file needs
-            unique = next(f"{record.id} ({k})" for k in itertools.count(2) if f"{record.id} ({k})" not in taken)
-            record = record.with_(id=unique, name=unique)
-        results["models"].append(record)
+        results["models"].append(with_unique_id(record, {m.id for m in results["models"]}))
         if on_record:
             on_record(results)
     if speed is None:
@@ -391,95 +399,6 @@ def measure_models(targets: list[Target], *, image_size: tuple[int, int] | int |
     if on_record:
         on_record(results)
     return results
-
-
-def _count_task(target: Target, settings: dict, handoff: tuple, progress: Progress = _quiet) -> dict:
-    """One model counted in an executor's task (maybe in another process, on another node); the
-    count is stored in the cache folder as soon as it is done."""
-    cache = Cache.opened(handoff, progress)
-    res = measure_models([target], cache=cache, progress=progress, **settings)
-    return {"failed": res["models"][0].failed, "entries": cache.entries(), "reused": cache.reused}
-
-
-def _timing_task(targets: list[Target], settings: dict, speed: RunSettings, handoff: tuple,
-                 progress: Progress = _quiet) -> dict:
-    """The models timed together, their counts read from the cache the counting tasks filled."""
-    cache = Cache.opened(handoff, progress)
-    res = measure_models(targets, speed=speed, cache=cache, progress=progress, **settings)
-    return {"results": res, "entries": cache.entries(), "reused": cache.reused}
-
-
-def measure_models_with(executor, targets: list[Target], *, speed: RunSettings | None = None,
-                        cache: Cache | None = None, progress: Progress = _quiet,
-                        on_record: Callable[[dict], None] | None = None, **settings) -> dict:
-    """`measure_models` through an executor (fairness.executor): every model counted in a task of
-    its own (in parallel on Ray), then all of them timed together, interleaved, in one task (on a
-    GPU of its own). The local executor is measure_models itself. Models given as objects cannot
-    travel to a worker: sources only. Without `keep_going`, an error a task raised is raised here
-    as measure_models would have raised it, and a task whose worker was lost twice is a
-    ModelFailed; with it, that model is recorded as failed, in its place, and the others go on."""
-    if executor.name == "local":
-        return measure_models(targets, speed=speed, cache=cache, progress=progress, on_record=on_record,
-                              **settings)
-    if any(not isinstance(t.model, (str, Source)) for t in targets):
-        raise FairnessError("--executor ray measures models given as sources (timm:resnet50, python:pkg.mod:fn); "
-                            "a model object cannot be sent to a worker")
-    if speed is not None:
-        executor.check_device(speed.device)
-    keep_going = settings.get("keep_going", False)
-    cache = cache or Cache(None)
-    handoff = cache.handoff()
-    labels = [t.name or _resolve(t.model, t.kwargs).text for t in targets]
-    counted = executor.run([Task(_count_task, (t, settings, handoff), f"count {label}")
-                            for t, label in zip(targets, labels)], progress)
-    failed = {}  # target index -> failed record: not counted again, not timed
-    for i, (t, label, done) in enumerate(zip(targets, labels, counted)):
-        if done.failed is None:
-            cache.absorb(done.value["entries"], done.value["reused"])
-        why = done.failed or done.value["failed"]
-        if why is None:
-            continue
-        if not keep_going:
-            _raise_failed(label, done)
-        failed[i] = ModelRecord.failure(label, t.role, why)
-    rest = [t for i, t in enumerate(targets) if i not in failed]
-
-    def in_place(res: dict) -> dict:
-        assembled = iter(res["models"])
-        res["models"] = [failed[i] if i in failed else next(assembled) for i in range(len(targets))]
-        return res
-
-    # every count is in the cache now: assembled here as measure_models does, without counting again
-    counts = in_place(measure_models(rest, cache=cache, **settings))
-    if speed is None or not rest:
-        if on_record:
-            on_record(counts)
-        return counts
-    if on_record:
-        on_record(counts)
-    cuda = speed.torch_device.type == "cuda"  # checked in the task, where the device is: this one may have none
-    [done] = executor.run([Task(_timing_task, (rest, settings, speed, cache.handoff()),
-                                f"timing {', '.join(x for i, x in enumerate(labels) if i not in failed)}", gpu=cuda,
-                                serial=not cuda)], progress)
-    if done.failed is not None:
-        if not keep_going:
-            _raise_failed("timing", done)
-        # the counts stand; every timed model lost its timing with the task
-        counts["models"] = [m if m.failed else m.with_(failed=f"timing: {done.failed}") for m in counts["models"]]
-        counts["executor"] = {"name": executor.name, "timed_on": done.where}
-        return counts
-    cache.absorb(done.value["entries"], done.value["reused"])
-    res = in_place(done.value["results"])
-    res["executor"] = {"name": executor.name, "timed_on": done.where}
-    if on_record:
-        on_record(res)
-    return res
-
-
-def _raise_failed(label: str, done) -> None:
-    if isinstance(done.error, FairnessError):
-        raise done.error
-    raise ModelFailed(f"{label}: {done.failed or done.value['failed']}")
 
 
 def measure(model: torch.nn.Module | str | Source, inputs=None, *, kwargs: dict | None = None,

@@ -34,8 +34,9 @@ from .compare import MODEL_KEYS
 from .curve import quality_at
 from .settings import MeasureSection, check_keys, check_values
 from .errors import FairnessError
-from .executor import LocalExecutor, Task, executor_of, make_executor
-from .measure import Target, measure_models
+from .executor import LocalExecutor, executor_of, make_executor
+from .measure import Target
+from .orchestrate import run_groups
 from .record import ModelRecord, Role, Speed
 from .readings import INDICATORS, SPEED_NOISE, measured, num
 from .results import new_results
@@ -185,28 +186,6 @@ def groups_of(names: list[str], reference: str, size: int) -> list[list[str]]:
     return [[reference, *rest[bounds[i]:bounds[i + 1]]] for i in range(k)]
 
 
-def _quiet(message: str) -> None:
-    pass
-
-
-def count_task(target: Target, count_device: str, handoff: tuple, progress=_quiet) -> dict:
-    """One model counted (an executor's task: it may run in another process, on another node).
-    The count is stored in the cache folder as soon as it is done."""
-    cache = Cache.opened(handoff, progress)
-    res = measure_models([target], count_device=count_device, fvcore=False, keep_going=True, cache=cache,
-                         progress=progress)
-    return {"results": res, "entries": cache.entries(), "reused": cache.reused}
-
-
-def timing_task(targets: list[Target], count_device: str, speed, handoff: tuple, progress=_quiet) -> dict:
-    """One timing group, the reference first: counts come from the cache (the counting tasks put
-    them there), the timing is stored there as soon as it is done."""
-    cache = Cache.opened(handoff, progress)
-    res = measure_models(targets, count_device=count_device, fvcore=False, speed=speed, keep_going=True,
-                         cache=cache, progress=progress, references=1)
-    return {"results": res, "entries": cache.entries(), "reused": cache.reused}
-
-
 def measure_zoo(zoo: dict, *, speed=None, count_device: str = "meta", image_size=None, seq_len: int | None = None,
                 input_factory: str | None = None, cache: Cache | None = None,
                 progress: Callable[[str], None] = lambda m: None,
@@ -230,59 +209,45 @@ def measure_zoo(zoo: dict, *, speed=None, count_device: str = "meta", image_size
 
     names = [m["name"] for m in zoo["models"]]
     reference = zoo["reference"]
-    progress(f"counting {len(names)} models ({executor.name} executor)")
-    handoff = cache.handoff()
-    counted = executor.run([Task(count_task, (target(n), count_device, handoff), f"count {n}") for n in names],
-                           progress)
-    records: dict[str, ModelRecord] = {}
-    env = None
-    for n, done in zip(names, counted):
-        if done.failed:  # the task itself was lost (its worker killed twice): this model alone fails
-            records[n] = ModelRecord.failure(n, Role.ZOO, done.failed)
-            continue
-        cache.absorb(done.value["entries"], done.value["reused"])
-        env = env or done.value["results"]["environment"]
-        records[n] = done.value["results"]["models"][0]
-    if on_record:
-        on_record(new_results([records[n] for n in names], env))
     plan = groups_of(names, reference, zoo["group_size"]) if speed is not None else [names]
-    placement, ratios = [], []
-    if speed is not None:
-        cuda = speed.torch_device.type == "cuda"
-        handoff = cache.handoff()
-        groups = [[n for n in group if not records[n].failed] for group in plan]
-        tasks = [Task(timing_task, ([target(n) for n in group], count_device, speed, handoff),
-                      f"timing group {g + 1} of {len(plan)} ({', '.join(group)})", gpu=cuda, serial=not cuda)
-                 for g, group in enumerate(groups) if group]
-        timed = iter(executor.run(tasks, progress))
-        count_env, env, ref_timed = env, None, False
-        for g, group in enumerate(groups):
-            if not group:
+    index = {n: i for i, n in enumerate(names)}
+
+    def counted(records, env):
+        if on_record:
+            on_record(new_results(records, env))
+
+    progress(f"counting {len(names)} models ({executor.name} executor)")
+    # every model counted once (the reference too), then each group timed with the reference
+    records, count_env, runs = run_groups(executor, [target(n) for n in names],
+                                          [[index[n] for n in group] for group in plan] if speed else [],
+                                          speed=speed, cache=cache, progress=progress, keep_going=True,
+                                          on_counts=counted, count_device=count_device, fvcore=False)
+    records = dict(zip(names, records))
+    placement, ratios, env, ref_timed = [], [], None, False
+    for g, (group, run) in enumerate(zip(plan, runs)):
+        group = [n for n in group if not records[n].failed]
+        if not group:
+            continue
+        placement.append({"group": g, "models": group, "seconds": run.seconds, "failed": run.failed, **run.where})
+        if run.failed:  # the reference is timed in other groups too: only this group's own models fail
+            for n in group:
+                if n != reference:
+                    records[n] = ModelRecord.failure(n, Role.ZOO, f"timing group {g + 1}: {run.failed}")
+            continue
+        env = env or run.results["environment"]
+        where = {k: run.where[k] for k in ("host", "node", "gpus", "gpu_name") if k in run.where}
+        for rec in run.models:
+            if rec.name == reference and ref_timed:
+                records[reference].zoo["reference_runs"].append(rec.speed)
                 continue
-            done = next(timed)
-            placement.append({"group": g, "models": group, "seconds": done.seconds, "failed": done.failed,
-                              **done.where})
-            if done.failed:  # the reference is timed in other groups too: only this group's own models fail
-                for n in group:
-                    if n != reference:
-                        records[n] = ModelRecord.failure(n, Role.ZOO, f"timing group {g + 1}: {done.failed}")
-                continue
-            cache.absorb(done.value["entries"], done.value["reused"])
-            res = done.value["results"]
-            env = env or res["environment"]
-            where = {k: done.where[k] for k in ("host", "node", "gpus", "gpu_name") if k in done.where}
-            for rec in res["models"]:
-                if rec.name == reference and ref_timed:
-                    records[reference].zoo["reference_runs"].append(rec.speed)
-                    continue
-                z = {**(rec.zoo or {}), "group": g, "timed_on": where}
-                if rec.name == reference:
-                    z["reference_runs"], ref_timed = [rec.speed], True
-                records[rec.name] = rec.with_(zoo=z)
-            ratios += [{**r, "group": g} for r in res.get("speed_ratios") or []]
-            if on_record:
-                on_record(new_results([records[n] for n in names], env, speed_ratios=ratios))
-        env = env or count_env  # every group failed: the environment the counts were made in
+            z = {**(rec.zoo or {}), "group": g, "timed_on": where}
+            if rec.name == reference:
+                z["reference_runs"], ref_timed = [rec.speed], True
+            records[rec.name] = rec.with_(zoo=z)
+        ratios += [{**r, "group": g} for r in run.results.get("speed_ratios") or []]
+        if on_record:
+            on_record(new_results([records[n] for n in names], env, speed_ratios=ratios))
+    env = env or count_env  # every group failed, or none was timed: the environment the counts were made in
     models = [_stated(records[n], by_name[n]) for n in names]
     res = new_results(models, env, speed_ratios=ratios)
     if speed is not None:
