@@ -138,31 +138,19 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                       spec=pspec if pspec != spec else None),
                Target(baseline, kwargs=None if scaled is None else baseline_kwargs, name=baseline_name,
                       role="baseline", spec=bspec if bspec != spec else None)]
-    quality_hook = check_hook(quality_hook, "compare")
-    if quality_hook and not all(isinstance(x, (str, Source)) for x in (proposed, baseline)):
-        raise FairnessError("quality: the hook rebuilds each model from its source; give the proposed model and the "
-                            "baseline as sources (timm:NAME, python:pkg.mod:factory), not as modules")
-    mine = (quality or {}).get(proposed_name or proposed) if isinstance(proposed_name or proposed, str) else None
-    curve = check_curve(curve, "compare", {**(mine or {}), **({quality_hook["metric"]: 0.0} if quality_hook else {})})
+    # bad input is refused before anything is measured
+    quality_hook, curve = _checked_hook_and_curve(quality_hook, curve, quality, targets)
     members, curve_targets = _curve_targets(curve, targets, spec)
-    if speed is not None and speed.generate:  # bad input is refused before anything is measured
+    if speed is not None and speed.generate:
         from .indicators.generate import GenerateSpec, check_sources
 
         check_sources([(t.model, t.kwargs, t.name or t.model) for t in targets], GenerateSpec(*speed.generate),
                       speed.device)
     progress("counting the proposed model and the baseline")
-    first = measure_models_with(executor, targets, image_size=image_size, seq_len=seq_len,
-                                input_factory=input_factory, fvcore=False, cache=cache,
-                                count_device=count_device)["models"]
-    try:
-        if scaled is None:
-            raise NoFamily(_no_source(baseline))
-        b = load_baseline(scaled, baseline_kwargs, bspec, family_file, count_device)
-        if isinstance(baseline, torch.nn.Module):
-            _check_built_from(b, measured(first[1], "params"))
-    except NoFamily as e:  # no variants to build; the comparison as made is still measured and judged
-        b, no_family = None, e.message
-        progress(f"no matched variants: {e.message}")
+    inputs = {"image_size": image_size, "seq_len": seq_len, "input_factory": input_factory, "count_device": count_device}
+    first = measure_models_with(executor, targets, fvcore=False, cache=cache, **inputs)["models"]
+    b, no_family = _baseline_family(baseline, scaled, baseline_kwargs, bspec, family_file, count_device, first[1],
+                                    progress)
     strategies = strategies or default_strategies(b.family if b else None)
     plan = VariantPlan()
     if b is not None:
@@ -170,41 +158,22 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
         key = {"baseline": b.src.text, "baseline_kwargs": b.src.kwargs, "family": family_file,
                "spec": [image_size, seq_len, input_factory],
                **({"inputs": [proposed_input, baseline_input]} if proposed_input or baseline_input else {}),
-               "proposed": proposed if isinstance(proposed, str) else None,
-               "proposed_kwargs": proposed_kwargs, "proposed_counts": [measured(first[0], "params"),
-                                                                       measured(first[0], "macs")],
+               "proposed": proposed if isinstance(proposed, str) else None, "proposed_kwargs": proposed_kwargs,
+               "proposed_counts": [measured(first[0], "params"), measured(first[0], "macs")],
                "strategies": strategies, "settings": speed.record() if speed else None,
                "env": identity(environment(speed.device if speed else "meta")),
-               # only when given, so that the keys of caches written before it still match
-               **({"count_device": count_device} if count_device != "meta" else {})}
+               **({"count_device": count_device} if count_device != "meta" else {})}  # as older caches' keys
         search = _searcher(b, first[0], strategies, proposed, proposed_kwargs, pspec, speed, progress)
         plan = plan_variants(b, first[1].name, match, key, search, cache)
-    progress(f"measuring {2 + len(curve_targets) + len(plan.variants)} models"
-             + (" and timing them together" if speed else ""))
-    # One group, timed in interleaved rounds, so every speed-up is paired round by round; a
-    # variant that changes the input (resolution, sequence length) is timed there at its own.
-    # A variant that fails is recorded as failed; the others and the report go on. A variant built
-    # from a family's own factory keeps its input too: that source has no default input of its own.
+    # a variant built from a family's own factory keeps its input: that source has no default of its own
     shared = bspec == spec and b is not None and not b.family.source
-    base_in = first[1].input
-    res = measure_models_with(executor, targets + curve_targets
-                              + [replace(t, spec=None if shared and _same_input(vspec, spec, base_in) else vspec)
-                                 for t, _, _, vspec in plan.variants],
-                              image_size=image_size, seq_len=seq_len, input_factory=input_factory, fvcore=False,
-                              speed=speed, progress=progress, keep_going=True, cache=cache, references=2,
-                              count_device=count_device)
-    for m in res["models"][:2]:
-        if m.failed:  # without the proposed model or the baseline there is no comparison
-            raise ModelFailed(m.failed)
-    res["models"] += plan.failed
+    res = measure_group(executor, targets + curve_targets, plan, first[1].input, spec, shared, speed=speed,
+                        cache=cache, progress=progress, **inputs)
     # a member measured for the curve alone carries its cited quality; one that is a compared model keeps that one's
     quality = {**(quality or {}), **{t.name: m["quality"] for t in curve_targets for m in members if m["name"] == t.name}}
     res = annotate(as_written(res), plan, b, quality)
     res["comparison"] = {"name": name, "proposed": res["models"][0].name, "baseline": first[1].name,
-                         "match": match, "strategies": strategies, "family": b.family.name if b else None,
-                         **({} if b else {"no_family": no_family}),
-                         # a module measured as the baseline, its variants built from this source
-                         **({"baseline_source": b.src.text} if b and isinstance(baseline, torch.nn.Module) else {}),
+                         "match": match, "strategies": strategies, **_family_section(b, no_family, baseline),
                          "baseline_matches": plan.baseline_matches, "unreachable": plan.out_of_reach}
     if curve:
         res["curve"] = {**curve, "members": members}
@@ -232,6 +201,45 @@ def _checked_match(match, strategies, speed: RunSettings | None):
                             f"generating text; give --generate PROMPT:NEW (measure: {{generate: ...}}) or drop it "
                             f"from match")
     return match, strategies, speed
+
+
+def _checked_hook_and_curve(quality_hook, curve, quality: dict | None, targets: list[Target]):
+    """The quality hook and the family's curve, checked: the hook rebuilds models from their sources;
+    a curve's quality metric must be the proposed model's (stated, or the hook's)."""
+    proposed, baseline = targets[0], targets[1]
+    quality_hook = check_hook(quality_hook, "compare")
+    if quality_hook and not all(isinstance(t.model, (str, Source)) for t in (proposed, baseline)):
+        raise FairnessError("quality: the hook rebuilds each model from its source; give the proposed model and the "
+                            "baseline as sources (timm:NAME, python:pkg.mod:factory), not as modules")
+    label = proposed.name or proposed.model
+    mine = (quality or {}).get(label) if isinstance(label, str) else None
+    curve = check_curve(curve, "compare", {**(mine or {}), **({quality_hook["metric"]: 0.0} if quality_hook else {})})
+    return quality_hook, curve
+
+
+def _baseline_family(baseline, scaled: str | None, baseline_kwargs, bspec, family_file, count_device: str,
+                     counted: ModelRecord, progress) -> tuple:
+    """The baseline's family at the baseline's knobs, and None with the reason where there is none
+    (a module without its source, a model no family knows): the comparison as made is still
+    measured and judged, without matched variants."""
+    try:
+        if scaled is None:
+            raise NoFamily(_no_source(baseline))
+        b = load_baseline(scaled, baseline_kwargs, bspec, family_file, count_device)
+        if isinstance(baseline, torch.nn.Module):
+            _check_built_from(b, measured(counted, "params"))
+        return b, None
+    except NoFamily as e:
+        progress(f"no matched variants: {e.message}")
+        return None, e.message
+
+
+def _family_section(b, no_family: str | None, baseline) -> dict:
+    """The comparison's family, or why it has none; a module measured as the baseline names the
+    source its variants were built from."""
+    if b is None:
+        return {"family": None, "no_family": no_family}
+    return {"family": b.family.name, **({"baseline_source": b.src.text} if isinstance(baseline, torch.nn.Module) else {})}
 
 
 @dataclass
@@ -298,6 +306,25 @@ def plan_variants(b, base_name: str, match: list[str], key: dict, search, cache:
                 src, vspec = b.variant(v["values"])
                 plan.variants.append((Target(src, name=label, role="variant"), v["match"], v["values"], vspec))
     return plan
+
+
+def measure_group(executor, targets: list[Target], plan: VariantPlan, base_in: dict, spec: InputSpec, shared: bool,
+                  *, speed, cache: Cache, progress, **inputs) -> dict:
+    """The compared models, the curve's members and the variants, measured as one group, timed in
+    interleaved rounds, so every speed-up is paired round by round. A variant that changes the
+    input (resolution, sequence length) is timed there at its own; one whose input is the
+    baseline's shares the group's (`shared`). A variant that fails is recorded as failed (the
+    searches' failures too); the others and the report go on."""
+    progress(f"measuring {len(targets) + len(plan.variants)} models" + (" and timing them together" if speed else ""))
+    variants = [replace(t, spec=None if shared and _same_input(vspec, spec, base_in) else vspec)
+                for t, _, _, vspec in plan.variants]
+    res = measure_models_with(executor, targets + variants, fvcore=False, speed=speed, progress=progress,
+                              keep_going=True, cache=cache, references=2, **inputs)
+    for m in res["models"][:2]:
+        if m.failed:  # without the proposed model or the baseline there is no comparison
+            raise ModelFailed(m.failed)
+    res["models"] += plan.failed
+    return res
 
 
 def _same_input(vspec: InputSpec, spec: InputSpec, base_in: dict) -> bool:
