@@ -23,7 +23,7 @@ from . import readings as rd
 from .curve import analysis as curve_analysis, sentence as curve_sentence
 from .flags import (HOST_BOUND, QUALITY_TIE, SEVERITIES, direct_model_flag, has_advantage, model_flags, pair_flags, pair_ratios, ratio_evidence,
                     speed_pair, tie_margin, view)
-from .readings import INDICATORS, JUDGED
+from .readings import INDICATORS, JUDGED, speed_part
 from .results import typed_models
 
 VERDICTS = ("fair", "insufficient", "questionable", "unfair")  # in rising order: a report takes its worst pair's
@@ -79,17 +79,12 @@ def not_judged(views: list[dict]) -> list[str]:
         if not quiet:
             continue
         label = "batch-1 latency" if k == "latency" else "throughput"
-        why = {(_graph(v["record"]).get("unavailable") or "") for v in quiet}
+        why = {((speed_part(v["record"], "cuda_graph") or {}).get("unavailable") or "") for v in quiet}
         fix = ("; it could not be replayed from a CUDA graph: " + "; ".join(sorted(why)) if any(why) else
                "; --cuda-graphs times the model itself")
         out.append(f"The eager {label} of {', '.join(v['name'] for v in quiet)} is host-bound (the GPU idled over "
                    f"half of each step: it times the host's kernel launches), so it is shown but not judged{fix}.")
     return out
-
-
-def _graph(record) -> dict:
-    """A record's CUDA graph replays ({} where none were timed)."""
-    return (record.speed.cuda_graph if record.speed is not None else None) or {}
 
 
 def judge(results: dict, claim_text: str = "") -> dict:
@@ -198,7 +193,7 @@ def _paired(results: dict, a: dict, b: dict, key: str) -> tuple[float, list[floa
     if impl == "eager":  # the eager headline numbers; the generation indicators have none here
         timed = {"throughput": speed.throughput, "latency": speed.latency} if speed is not None else {}
     else:
-        timed = _graph(a["record"])
+        timed = speed_part(a["record"], "cuda_graph") or {}
     batch = (timed.get(key) or {}).get("batch_size")
     for r in results.get("speed_ratios") or []:
         if r["indicator"] != key or r["batch_size"] != batch or r.get("reference_batch_size", batch) != batch \

@@ -29,9 +29,8 @@ def _quiet(_: str) -> None:
 
 @dataclass
 class GroupRun:
-    """One timing group's outcome: the records it timed (in the group's order, failed models left
-    out), its results file (speed-ups paired within the group, the environment), where it ran."""
-    models: list[ModelRecord] = field(default_factory=list)
+    """One timing group's outcome: its results file (the records it timed, in the group's order,
+    failed models left out; speed-ups paired within the group; the environment), where it ran."""
     results: dict | None = None
     where: dict = field(default_factory=dict)
     seconds: float = 0.0
@@ -114,7 +113,7 @@ def run_groups(executor, targets: list[Target], groups: list[list[int]], *, spee
             continue
         cache.absorb(done.value["entries"], done.value["reused"])
         res = done.value["results"]
-        runs.append(GroupRun(res["models"], res, done.where, done.seconds))
+        runs.append(GroupRun(res, done.where, done.seconds))
     return records, env, runs
 
 
@@ -158,7 +157,7 @@ def measure_models_with(executor, targets: list[Target], *, speed: RunSettings |
     if run.failed is not None:  # the counts stand; every timed model lost its timing with the task
         counts["models"] = [m if m.failed else m.with_(failed=f"timing: {run.failed}") for m in counts["models"]]
         return {**counts, **on}
-    timed = iter(run.models)
+    timed = iter(run.results["models"])
     res = {**run.results, "models": [m if m.failed else next(timed) for m in records], **on}
     if on_record:
         on_record(res)

@@ -42,7 +42,7 @@ def _at(m: Mapping | None, *path):
     return m
 
 
-def _speed(m: ModelRecord, part: str):
+def speed_part(m: ModelRecord, part: str):
     """One part of a record's timing (throughput, latency, cuda_graph, generate, settings); None
     for a model that was not timed."""
     return getattr(m.speed, part) if m.speed is not None else None
@@ -96,16 +96,16 @@ INDICATORS = {i.key: i for i in (
     Indicator("bytes_moved", "bytes moved", "Bytes moved (MiB)", 2**20, COST,
               lambda m: _at(m.memory, "bytes_moved"), digits=1),
     Indicator("throughput", "throughput", "Throughput (samples/s)", 1.0, SPEED,
-              lambda m: _at(_speed(m, "throughput"), "samples_per_s"),
+              lambda m: _at(speed_part(m, "throughput"), "samples_per_s"),
               lambda c: _at(c, "throughput", "value"), digits=1, higher_is_better=True),
     Indicator("latency", "latency", "Latency, batch 1 (ms)", 1e-3, SPEED,
-              lambda m: _at(_speed(m, "latency"), "median_s"), lambda c: _at(c, "latency", "value")),
+              lambda m: _at(speed_part(m, "latency"), "median_s"), lambda c: _at(c, "latency", "value")),
     # the same forward pass replayed from a CUDA graph (--cuda-graphs): without the host's launches
     Indicator("graph_throughput", "throughput with CUDA graphs", "Throughput, CUDA graph (samples/s)", 1.0, SPEED,
-              lambda m: _at(_speed(m, "cuda_graph"), "throughput", "samples_per_s"), digits=1,
+              lambda m: _at(speed_part(m, "cuda_graph"), "throughput", "samples_per_s"), digits=1,
               higher_is_better=True),
     Indicator("graph_latency", "latency with CUDA graphs", "Latency, CUDA graph, batch 1 (ms)", 1e-3, SPEED,
-              lambda m: _at(_speed(m, "cuda_graph"), "latency", "median_s")),
+              lambda m: _at(speed_part(m, "cuda_graph"), "latency", "median_s")),
     Indicator("peak_memory", "peak memory", "Peak memory (MiB)", 2**20, COST,
               lambda m: _at(m.memory, "peak_bytes"), digits=1),
     # --generate (indicators/generate.py): decode at the largest batch timed, the prefill at the smallest;
@@ -129,7 +129,7 @@ EAGER_DECODE, GRAPH_DECODE = "dynamic cache, eager", "static cache, CUDA graph" 
 def generation_runs(m: ModelRecord) -> list[dict]:
     """A record's generation runs (speed.generate.runs) that gave numbers: one that failed (out of
     memory, a graph that could not be captured) holds only why."""
-    return [r for r in _at(_speed(m, "generate"), "runs") or [] if "error" not in r]
+    return [r for r in _at(speed_part(m, "generate"), "runs") or [] if "error" not in r]
 
 
 def _generation(m: ModelRecord, pick, implementation: str = EAGER_DECODE) -> dict | None:
@@ -283,9 +283,9 @@ def quality_numbers(q: Mapping) -> dict:
 def speed_setting(m: ModelRecord, key: str) -> dict | None:
     """What a throughput or latency depends on, compared before two speeds are: the device,
     dtype, batch size, threads and compile setting (measured, or as a paper states them)."""
-    rec = _speed(m, key)
+    rec = speed_part(m, key)
     if rec:
-        st = _speed(m, "settings") or {}
+        st = speed_part(m, "settings") or {}
         src = {**st, "batch_size": rec.get("batch_size")}
     else:
         src = m.claims.get(key)

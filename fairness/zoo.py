@@ -236,7 +236,7 @@ def measure_zoo(zoo: dict, *, speed=None, count_device: str = "meta", image_size
             continue
         env = env or run.results["environment"]
         where = {k: run.where[k] for k in ("host", "node", "gpus", "gpu_name") if k in run.where}
-        for rec in run.models:
+        for rec in run.results["models"]:
             if rec.name == reference and ref_timed:
                 records[reference].zoo["reference_runs"].append(rec.speed)
                 continue

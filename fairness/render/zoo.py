@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
-from ..readings import INDICATORS, SPEED_NOISE  # noqa: E402
+from ..readings import INDICATORS, SPEED_NOISE, speed_part  # noqa: E402
 from ..record import ModelRecord  # noqa: E402
 from ..results import dumps, typed_models, write  # noqa: E402
 from ..zoo import ZOO_SPEEDS, cost, family_summary, shown  # noqa: E402
@@ -40,8 +40,7 @@ def _ok(res: dict) -> list[ModelRecord]:
 
 def _batch(m: ModelRecord, part: str, default=None):
     """The batch size of a model's eager throughput or latency run (`part`)."""
-    reading = getattr(m.speed, part) if m.speed is not None else None
-    return (reading or {}).get("batch_size", default)
+    return (speed_part(m, part) or {}).get("batch_size", default)
 
 
 def table_rows(res: dict) -> tuple[list[str], list[list[str]]]:
