@@ -163,7 +163,7 @@ def compare(proposed, baseline, *, name: str = "comparison", proposed_name: str 
                "strategies": strategies, "settings": speed.record() if speed else None,
                "env": identity(environment(speed.device if speed else "meta")),
                **({"count_device": count_device} if count_device != "meta" else {})}  # as older caches' keys
-        search = _searcher(b, first[0], strategies, proposed, proposed_kwargs, pspec, speed, progress)
+        search = _searcher(b, first, strategies, proposed, proposed_kwargs, pspec, speed, progress)
         plan = plan_variants(b, first[1].name, match, key, search, cache)
     # a variant built from a family's own factory keeps its input: that source has no default of its own
     shared = bspec == spec and b is not None and not b.family.source
@@ -251,24 +251,29 @@ class VariantPlan:
     out_of_reach: list = field(default_factory=list)  # strategies that cannot reach a target, with the reason
 
 
-def _searcher(b, proposed_record: ModelRecord, strategies, proposed, proposed_kwargs, pspec, speed, progress):
+def _searcher(b, pair: list[ModelRecord], strategies, proposed, proposed_kwargs, pspec, speed, progress):
     """The search for one indicator: on counts (the proposed model's, measured), or on speed on the
-    timing device (the proposed model timed there first, as the target)."""
+    timing device (the proposed model timed there first, as the target), each model in the memory
+    layout its counted record resolves (channels_last for a convolutional network, as timed later)."""
     def search(indicator: str) -> list[dict]:
         if indicator in COUNT_INDICATORS:
-            return match_counts(b, indicator, measured(proposed_record, indicator), strategies, progress=progress)
+            return match_counts(b, indicator, measured(pair[0], indicator), strategies, progress=progress)
         from .matching import indicator_of
+        from .runner import channels_last_for
+
+        layout = [channels_last_for(speed.channels_last, m) for m in pair]
 
         if not isinstance(proposed, str):
             raise FairnessError(f"match: {indicator} needs the proposed model as a source")
         sizes = [x for x in speed.batch_sizes if x != "auto"]
         # throughput's and decode's batch is the largest, as the readings take them; TTFT's the smallest
         batch = min(sizes, default=1) if indicator == "ttft" else max(sizes, default=1)
-        target = indicator_of(proposed, proposed_kwargs, pspec, indicator, speed, batch)
+        target = indicator_of(proposed, proposed_kwargs, pspec, indicator, speed, batch, channels_last=layout[0])
         # the timer holds the proposed model on the device: a temporary, freed before the final timing
         return match_speed(b, indicator, target, strategies,
                            device_timer(b, speed, indicator, batch, parse_source(proposed, proposed_kwargs),
-                                        target, reference_spec=pspec), progress=progress)
+                                        target, reference_spec=pspec, channels_last=layout[1],
+                                        reference_channels_last=layout[0]), progress=progress)
     return search
 
 

@@ -468,6 +468,7 @@ def match_speed(b: Baseline, indicator: str, target: float, strategies: list[str
     tol = TOLERANCE[indicator] if tol is None else tol
     t_target = 1.0 / target if indicator in RATES else target
     out = []
+    timed: dict[tuple, tuple[float, float]] = {}  # knob values -> (time, noise), across strategies
     for strategy in strategies:
         why = applicable(b, strategy, "flops")
         if why:
@@ -477,9 +478,15 @@ def match_speed(b: Baseline, indicator: str, target: float, strategies: list[str
         measured: list[tuple[dict, float, float, float]] = []  # values, flops, time, noise
 
         def measure(values):
-            progress(f"{strategy}: timing candidate {len(measured) + 1} {values}")
+            # Every strategy starts from the baseline, and two may propose one point: a candidate
+            # is timed once per search, not once per strategy.
             flops = count_indicator(b, values, "flops")
-            t, noise = time_of(values)
+            if (key := _key(values)) in timed:
+                progress(f"{strategy}: candidate {len(measured) + 1} {values} was timed already")
+            else:
+                progress(f"{strategy}: timing candidate {len(measured) + 1} {values}")
+                timed[key] = time_of(values)
+            t, noise = timed[key]
             measured.append((values, flops, t, noise))
             return t
 
@@ -493,7 +500,8 @@ def match_speed(b: Baseline, indicator: str, target: float, strategies: list[str
         # The tolerance means little below the measurement's own noise: both are recorded.
         rec = match_record(indicator, strategy, target, achieved, tol, len(measured), time.perf_counter() - t0,
                            noise=noise, noisy=noise > NOISY_IQR_RATIO, flops=flops,
-                           paired_with=getattr(time_of, "paired_with", None))
+                           paired_with=getattr(time_of, "paired_with", None),
+                           timed_as=time_of.timed_as() if hasattr(time_of, "timed_as") else None)
         if not rec["within_tolerance"]:
             reached = [1.0 / m[2] if indicator in RATES else m[2] for m in measured]
             rec["reachable"] = [min(reached), max(reached)]  # what the candidates measured spanned
@@ -532,64 +540,102 @@ def _speed_search(b: Baseline, strategy: str, t_target: float, tol: float, measu
         measure(values)
 
 
-def _on_device(src: Source, spec: InputSpec, device: str):
-    """A source built on the timing device, with its inputs at any batch size."""
+def _on_device(src: Source, spec: InputSpec, device: str, channels_last: bool = False):
+    """A source built on the timing device, with its inputs at any batch size; in channels_last
+    where that was resolved for it (runner.set_up applies it, as for the final timing)."""
     from .runner import Runnable
+    from .sources import recipe
 
     module = build(src, device)
-    return Runnable(src.text, module, lambda n: make_inputs(module, src, spec, n, device))
+    return Runnable(src.text, module, lambda n: make_inputs(module, src, spec, n, device), rebuild=recipe(src, spec),
+                    channels_last=channels_last)
 
 
 def device_timer(b: Baseline, settings, indicator: str, batch: int, reference: Source | None = None,
-                 target: float | None = None, tol: float | None = None, reference_spec: InputSpec | None = None):
-    """time_of(values) for match_speed: build the variant on the settings' device and time it.
+                 target: float | None = None, tol: float | None = None, reference_spec: InputSpec | None = None,
+                 channels_last: bool = False, reference_channels_last: bool = False):
+    """time_of(values) for match_speed: build the variant on the settings' device and time it, set
+    up as the final timing runs it (its precision, channels_last) and in the mode the judgement
+    reads: replayed from CUDA graphs where they are on, eager where a model cannot be captured.
     With `reference` (the model whose speed is the `target`), each candidate is timed in
-    interleaved rounds with it, so drift on the machine is paired out, and its timing stops as
-    soon as its speed-up's CI lies wholly outside the tolerance band; its time is the target's
-    divided by that speed-up, and its noise the CI's half-width over the speed-up."""
-    from .runner import Prepared, generation_rate, measure_against, measure_rate
+    interleaved rounds with it, in the same mode, so drift on the machine is paired out, and its
+    timing stops as soon as its speed-up's CI lies wholly outside the tolerance band; its time is
+    the target's divided by that speed-up, and its noise the CI's half-width over the speed-up.
+    `time_of.timed_as` says how the search timed."""
+    from .runner import GraphUnavailable, generation_rate, measure_against, measure_rate, search_prepared
 
     tol = TOLERANCE[indicator] if tol is None else tol
-    ref: list = []  # the reference, prepared once on first use
+    band = (1 / (1 + tol), 1 / (1 - tol))
+    refs: dict = {}  # graph replays or not -> the reference, prepared once on first use
     if indicator in GENERATION_INDICATORS:
         reference = None  # generation runs model after model, as in the final timing: nothing to pair
+    # generation has its own replayed implementation (generation_rate); forward passes replay here
+    graph = settings.graphs and indicator not in GENERATION_INDICATORS
+    eager_because: list[str] = []  # why a search meant to replay timed a model eagerly
+
+    def reference_at(replay: bool):
+        if replay not in refs:
+            run = _on_device(reference, reference_spec or b.spec, settings.device, reference_channels_last)
+            refs[replay] = search_prepared(run, batch if indicator == "throughput" else 1, settings, replay)
+        return refs[replay]
+
+    def once(values, replay: bool):
+        src, spec = b.variant(values)
+        run = _on_device(src, spec, settings.device, channels_last)
+        if indicator in GENERATION_INDICATORS:
+            return generation_rate(run, settings, indicator, batch)
+        if reference is None:
+            return measure_rate(run, settings, indicator, batch, replay)
+        t_target = 1.0 / target if indicator == "throughput" else target
+        speedup, ci = measure_against(reference_at(replay), run, settings, indicator, batch, band, replay)
+        return t_target / speedup, (ci[1] - ci[0]) / 2 / speedup
 
     def time_of(values):
-        src, spec = b.variant(values)
-        run = _on_device(src, spec, settings.device)
-        if indicator in GENERATION_INDICATORS:
-            seconds, noise = generation_rate(run, settings, indicator, batch)
-        elif reference is None:
-            seconds, noise = measure_rate(run, settings, indicator, batch)
-        else:
-            if not ref:
-                ref.append(Prepared(_on_device(reference, reference_spec or b.spec, settings.device),
-                                    batch if indicator == "throughput" else 1, settings, train=False))
-            t_target = 1.0 / target if indicator == "throughput" else target
-            speedup, ci = measure_against(ref[0], run, settings, indicator, batch, (1 / (1 + tol), 1 / (1 - tol)))
-            seconds, noise = t_target / speedup, (ci[1] - ci[0]) / 2 / speedup
-        run = None  # free the variant before emptying the cache
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        return seconds, noise
+        nonlocal graph
+        try:
+            return once(values, graph)
+        except GraphUnavailable as e:  # this candidate is timed eagerly (against an eager reference)
+            eager_because.append(e.message)
+            if reference is not None and True not in refs:
+                graph = False  # the reference itself cannot be captured: the rest of the search is eager
+            return once(values, False)
+        finally:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()  # the variant is freed before the next is built
+
+    def timed_as() -> str:
+        n = len(eager_because)
+        return ("CUDA graph replays" if graph else "eager") + (
+            f"; {n} model{'s' if n > 1 else ''} timed eagerly, not captured ({eager_because[0]})" if n else "")
 
     time_of.paired_with = reference.text if reference is not None else None
+    time_of.timed_as = timed_as
     return time_of
 
 
 def indicator_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, settings=None, batch: int = 1,
-              count_device: str = "meta") -> float:
-    """The indicator of another model (--match-to): counted on `count_device`, or timed on the device."""
+                 count_device: str = "meta", channels_last: bool = False) -> float:
+    """The indicator of another model (--match-to): counted on `count_device`, or timed on the device
+    as a speed search times (device_timer): set up as the final timing runs it, replayed from a
+    CUDA graph where graphs are on and it can be captured."""
     if indicator in COUNT_INDICATORS:
         from .measure import measure
 
         rec = measure(text, kwargs=kwargs, image_size=spec.image_size, seq_len=spec.seq_len,
                       input_factory=spec.factory, fvcore=False, device=count_device)
         return measured(rec, indicator)
-    from .runner import generation_rate, measure_rate
+    from .runner import GraphUnavailable, generation_rate, measure_rate
 
-    rate = generation_rate if indicator in GENERATION_INDICATORS else measure_rate
-    seconds, _ = rate(_on_device(parse_source(text, kwargs), spec, settings.device), settings, indicator, batch)
+    def run():
+        return _on_device(parse_source(text, kwargs), spec, settings.device, channels_last)
+
+    if indicator in GENERATION_INDICATORS:
+        seconds, _ = generation_rate(run(), settings, indicator, batch)
+    else:
+        try:
+            seconds, _ = measure_rate(run(), settings, indicator, batch, settings.graphs)
+        except GraphUnavailable:
+            seconds, _ = measure_rate(run(), settings, indicator, batch)
     return 1.0 / seconds if indicator in RATES else seconds
 
 
@@ -604,7 +650,7 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
     from .indicators.env import environment
     from .measure import check_count_device, measure
     from .results import new_results
-    from .runner import RunSettings, apply_settings, check_settings
+    from .runner import RunSettings, apply_settings, channels_last_for, check_settings
 
     b = load_baseline(baseline, kwargs, spec, family_file, check_count_device(count_device))
     if indicator in ("macs", "flops"):
@@ -621,11 +667,14 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
                                               min_duration_s=min_time, idle=False, energy=False))
         env = apply_settings(settings)
     models = []
+    # each model timed in the layout its counted record resolves (channels_last for a convnet), as measure times it
+    layout = (lambda rec: channels_last_for(settings.channels_last, rec)) if settings else (lambda rec: False)
     if match_to:
         progress(f"measuring the target: {match_to} {indicator}")
-        target = indicator_of(match_to, None, spec, indicator, settings, batch_size, count_device)
         models.append(measure(match_to, image_size=spec.image_size, seq_len=spec.seq_len,
                               input_factory=spec.factory, fvcore=False, role="proposed", device=count_device))
+        target = indicator_of(match_to, None, spec, indicator, settings, batch_size, count_device,
+                              channels_last=layout(models[0]))
     base_rec = measure(b.src, image_size=spec.image_size, seq_len=spec.seq_len, input_factory=spec.factory,
                        fvcore=False, role="baseline", device=count_device).with_(knobs=b.values)
     models.append(base_rec)
@@ -633,7 +682,8 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
         variants = match_counts(b, indicator, target, strategies, tolerance, progress)
     else:
         timer = device_timer(b, settings, indicator, batch_size, parse_source(match_to) if match_to else None, target,
-                             tolerance)
+                             tolerance, channels_last=layout(base_rec),
+                             reference_channels_last=bool(models[:-1]) and layout(models[0]))
         variants = match_speed(b, indicator, target, strategies, timer, tolerance, progress)
     found = [v for v in variants if "values" in v]
     if not found:

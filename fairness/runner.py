@@ -31,7 +31,7 @@ from .step import (AUTO_BATCH_CAP, BLOCK_S, COMPILE_MODES, DTYPES, PRECISIONS, T
 # The run-time API of the package (`from fairness.runner import RunSettings`): the step's names too.
 __all__ = ["AUTO_BATCH_CAP", "COMPILE_MODES", "DTYPES", "PRECISIONS", "Prepared", "Runnable", "RunSettings", "apply_settings", "auto_batch",
            "channels_last_for", "channels_last_inputs", "check_settings", "free_cache", "make_step",
-           "measure_rate", "prepare", "time_models"]
+           "measure_rate", "prepare", "set_up", "time_models"]
 
 GRAPH_WARMUP_S = 0.1  # each model's warm-up before its replays are timed (the eager phase warmed the GPU)
 
@@ -247,12 +247,10 @@ def time_models(runs: list[Runnable], s: RunSettings, env: dict, progress: Progr
     modes = [run.module.training for run in runs]
     for run in runs:
         run.compile = s.compile
-        if run.channels_last:
-            run.module.to(memory_format=torch.channels_last)
         if s.inference_precision:
             check = ", its output checked against float32" if s.inference_precision == "native" else ""
             progress(f"{run.name}: {s.dtype}, {s.inference_precision} precision{check}")
-        run.set_precision(s, keep_float32=s.train)
+        set_up(run, s, train=s.train)
     try:
         speeds, ratios = _time_all(runs, s, env, progress, references)
         if s.generate:
@@ -505,14 +503,43 @@ def _workload(primary: dict | None, s: RunSettings) -> dict | None:
     return out
 
 
+def set_up(run: Runnable, s: RunSettings, train: bool = False) -> None:
+    """A model as every timing runs it: in channels_last where that was resolved for it, and in its
+    precision (native weights, or autocast: Runnable.set_precision); float32 kept for a training
+    step. The final timing and a speed search's candidates alike, so that a variant matched on
+    speed is matched on the speed the report then shows."""
+    if run.channels_last:
+        run.module.to(memory_format=torch.channels_last)
+    run.set_precision(s, keep_float32=train)
+
+
+class GraphUnavailable(FairnessError):
+    """A speed search's model could not be captured in a CUDA graph: the search times it eagerly."""
+
+
+def search_prepared(run: Runnable, b: int, s: RunSettings, graph: bool) -> Prepared:
+    """A speed search's model, set up and prepared at batch `b`: replayed from a CUDA graph when
+    `graph` (as the judgement reads speed on CUDA), or eager. A capture that fails raises
+    GraphUnavailable with the reason."""
+    set_up(run, s)
+    if not graph:
+        return Prepared(run, b, s, train=False)
+    try:
+        return Prepared(run, b, s, train=False, graph=True)
+    except Exception as e:
+        free_cache(s.torch_device)
+        raise GraphUnavailable(f"{run.name}: capturing the CUDA graph failed ({brief(e)})") from None
+
+
 def measure_against(reference: Prepared, run: Runnable, s: RunSettings, indicator: str, batch: int,
-                    band: tuple[float, float]) -> tuple[float, list[float]]:
+                    band: tuple[float, float], graph: bool = False) -> tuple[float, list[float]]:
     """A speed-search candidate timed in interleaved rounds with the reference (the model whose
-    speed is the target, prepared once): the candidate's speed-up over it, paired round by
-    round, and its 95% CI. Timing stops early once the CI lies wholly outside `band` (the
-    speed-ups within tolerance of the target): that candidate is known not to match."""
+    speed is the target, prepared once, in the same mode: `graph` replays or eager): the
+    candidate's speed-up over it, paired round by round, and its 95% CI. Timing stops early once
+    the CI lies wholly outside `band` (the speed-ups within tolerance of the target): that
+    candidate is known not to match."""
     b = batch if indicator == "throughput" else 1
-    p = Prepared(run, b, s, train=False)
+    p = search_prepared(run, b, s, graph)
     timing = dict(warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
 
     throughput = indicator == "throughput"
@@ -540,7 +567,7 @@ def generation_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -
     from .indicators.generate import DYNAMIC, STATIC_GRAPH, GenerateSpec, check_generation, time_generation
 
     spec = GenerateSpec(*s.generate)
-    run.set_precision(s, keep_float32=False)
+    set_up(run, s)
     module = run.module_for(False)
     check_generation(module, spec, s.device, run.name)
     decode = indicator == "decode_throughput"
@@ -557,11 +584,12 @@ def generation_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -
     return r["ttft_s"], r["ttft_iqr_s"] / r["ttft_s"]
 
 
-def measure_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -> tuple[float, float]:
+def measure_rate(run: Runnable, s: RunSettings, indicator: str, batch: int, graph: bool = False) -> tuple[float, float]:
     """One quick speed number for matching: seconds per example at `batch` (throughput), or
-    the median seconds per call at batch 1 (latency); and its noise, IQR / median."""
+    the median seconds per call at batch 1 (latency); and its noise, IQR / median. `graph`:
+    replayed from a CUDA graph (GraphUnavailable where it cannot be captured)."""
     b = batch if indicator == "throughput" else 1
-    p = Prepared(run, b, s, train=False)
+    p = search_prepared(run, b, s, graph)
     timing = dict(warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
     if indicator == "throughput":
         calls = calls_for(p.per_call_s, BLOCK_S)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from fairness import FairnessError
 from fairness.matching import (capacity_loss, count_indicator, load_baseline, match_counts, match_speed,
@@ -100,6 +101,26 @@ def test_speed_search_fits_time_against_flops():
     assert v["match"]["within_tolerance"] and len(calls) <= 6
     assert v["match"]["noise"] == 0.004 and not v["match"]["noisy"]
     assert v["match"]["achieved"] == pytest.approx(1 / time_of(v["values"])[0])
+
+
+def test_speed_search_times_a_candidate_once_across_strategies():
+    """Each strategy's search starts from the baseline: over two strategies it is timed once, and a
+    point both searches propose is timed once too; every match still reads its time."""
+    b = load_baseline(MLP, {}, SPEC, FAMILY)
+    calls = []
+
+    def time_of(values):
+        calls.append(tuple(sorted(values.items())))
+        return 2e-3 + 1e-9 * count_indicator(b, values, "macs") * 1000, 0.004
+
+    target_t = time_of({"depth": 6, "width": 16})[0]
+    calls.clear()
+    found = match_speed(b, "throughput", 1 / target_t, ["width", "depth"], time_of)
+    assert [v["strategy"] for v in found] == ["width", "depth"]
+    assert len(calls) == len(set(calls))  # nothing timed twice
+    assert calls.count((("depth", 4), ("width", 16))) == 1  # the baseline, first for both strategies
+    assert all(v["match"]["candidates"] >= 2 for v in found)  # both searches count the baseline among theirs
+    assert found[1]["values"] == {"depth": 6, "width": 16} and found[1]["match"]["within_tolerance"]
 
 
 def test_cli_match_table_and_json(tmp_path):
@@ -361,3 +382,81 @@ def test_a_candidate_the_model_cannot_be_built_at_is_skipped():
     assert (values["width"], achieved) == (56, 12992)  # log-closest: 12,992 / 9,600 = 1.35 against 1.43
     with pytest.raises(FairnessError, match="width 16: cannot be built"):
         solve_count(b, "width", "macs", 9600, 0.01, measure=lambda v: measure(v, broken=(16, 48)))
+
+
+def _search_settings(**kw):
+    from fairness.runner import RunSettings
+    return RunSettings(device="cpu", dtype="bfloat16", batch_sizes=(4,), min_duration_s=0.02, warmup_s=0.01,
+                       min_samples=3, threads=1, idle=False, energy=False, **kw)
+
+
+def test_the_speed_search_times_models_as_the_final_timing_does(monkeypatch):
+    """bfloat16 means native bfloat16 weights and inputs in the final timing (issue 29): the speed
+    search's target and every candidate run that way too, and in the layout resolved for them
+    (channels_last), or the variant is matched on a speed the report never shows. Before, the
+    search timed float32 modules."""
+    from fairness import step
+    from fairness.matching import device_timer, indicator_of
+    from fairness.sources import parse_source
+
+    seen = []
+    real = step.make_step
+
+    def spy(module, inputs, s, train=False, graph=False):
+        seen.append((next(module.parameters()).dtype, inputs.args[0].dtype, graph))
+        return real(module, inputs, s, train, graph)
+
+    monkeypatch.setattr(step, "make_step", spy)
+    s = _search_settings()
+    b = load_baseline(MLP, {}, SPEC, FAMILY)
+    target = indicator_of(MLP, {"width": 32}, SPEC, "throughput", s, 4)
+    timer = device_timer(b, s, "throughput", 4, parse_source(MLP, {"width": 32}), target, tol=0.5)
+    timer({"depth": 4, "width": 24})
+    assert len(seen) == 3  # the target, the reference of the paired rounds, one candidate
+    assert set(seen) == {(torch.bfloat16, torch.bfloat16, False)}
+    assert timer.timed_as() == "eager"  # graphs are CUDA's
+
+
+def test_the_speed_search_keeps_channels_last(monkeypatch):
+    from fairness import step
+    from fairness.matching import _on_device
+    from fairness.runner import measure_rate
+
+    layouts = []
+    real = step.make_step
+
+    def spy(module, inputs, s, train=False, graph=False):
+        layouts.append(inputs.args[0].is_contiguous(memory_format=torch.channels_last))
+        return real(module, inputs, s, train, graph)
+
+    monkeypatch.setattr(step, "make_step", spy)
+    src = "python:tiny_models:tiny_conv"
+    spec = InputSpec(image_size=(8, 8))
+    for cl in (True, False):
+        measure_rate(_on_device(parse(src), spec, "cpu", channels_last=cl), _search_settings(), "throughput", 4)
+    assert layouts == [True, False]
+
+
+def parse(text):
+    from fairness.sources import parse_source
+    return parse_source(text, {})
+
+
+def test_a_search_meant_to_replay_times_eagerly_what_cannot_be_captured(monkeypatch):
+    """Graph replays are what the judgement reads on CUDA, so a search replays too. A model that
+    cannot be captured (here: every model, since the CPU has no CUDA graphs) is timed eagerly, the
+    search goes on, and its match record says how it was timed and why."""
+    from fairness.matching import device_timer
+    from fairness.runner import RunSettings
+    from fairness.sources import parse_source
+
+    monkeypatch.setattr(RunSettings, "graphs", property(lambda self: True))
+    s = _search_settings()
+    b = load_baseline(MLP, {}, SPEC, FAMILY)
+    timer = device_timer(b, s, "throughput", 4, parse_source(MLP, {"width": 32}), 1e5, tol=0.5)
+    seconds, noise = timer({"depth": 4, "width": 24})
+    assert seconds > 0 and noise >= 0
+    how = timer.timed_as()
+    assert how.startswith("eager; 1 model timed eagerly, not captured (") and "capturing the CUDA graph failed" in how
+    (v,) = match_speed(b, "throughput", 1e5, ["width"], timer, tol=0.5)
+    assert v["match"]["timed_as"].startswith("eager")
