@@ -21,8 +21,8 @@ from dataclasses import asdict, replace
 
 from . import readings as rd
 from .curve import analysis as curve_analysis, sentence as curve_sentence
-from .flags import (HOST_BOUND, QUALITY_TIE, SEVERITIES, direct_model_flag, has_advantage, model_flags, pair_flags, pair_ratios, ratio_evidence,
-                    speed_pair, tie_margin, view)
+from .flags import (HOST_BOUND, QUALITY_TIE, SEVERITIES, direct_model_flag, has_advantage, model_flags, pair_flags,
+                    pair_ratios, ratio_evidence, replay_slower, speed_pair, tie_margin, view)
 from .readings import INDICATORS, JUDGED, speed_part
 from .results import typed_models
 
@@ -84,6 +84,14 @@ def not_judged(views: list[dict]) -> list[str]:
                "; --cuda-graphs times the model itself")
         out.append(f"The eager {label} of {', '.join(v['name'] for v in quiet)} is host-bound (the GPU idled over "
                    f"half of each step: it times the host's kernel launches), so it is shown but not judged{fix}.")
+    for k in ("throughput", "latency"):
+        slow = [(v["name"], x) for v in views if (x := replay_slower(v["record"].speed, k))]
+        if slow:
+            label = "batch-1 latency" if k == "latency" else "throughput"
+            out.append(f"The CUDA graph replay's {label} of " + ", ".join(f"{n} ({x:.2f}x the eager time)" for n, x in slow)
+                       + " is slower than the same forward pass eager, so the capture ran other kernels (for one: BERT's "
+                         "attention in transformers runs PyTorch's math kernel when captured, cuDNN's when eager): it "
+                         "is shown but not judged, and the eager number is.")
     return out
 
 

@@ -11,6 +11,7 @@ from fairness import FairnessError
 from fairness.audit import audit, parse_quantity
 from fairness.judgement import judge
 from fairness.measure import Target, measure_models
+from fairness.readings import INDICATORS
 from fairness.record import ModelRecord
 from fairness.runner import RunSettings
 from cli_run import one_line_exit_2, run
@@ -306,3 +307,35 @@ def test_audit_of_the_issue_example_without_its_code():
     ours = data["models"][0]
     assert "cannot import" in ours["measure_error"] and ours["claims"]["params"] == 86e6
     assert "sequence-length" in {f["id"] for f in data["flags"]}  # equal stated params, FLOPs 4x apart
+
+
+def test_a_replay_slower_than_eager_is_shown_not_judged():
+    """The gallery's ALBERT against BERT-base (H200, batch 256): eager 11,604 and 19,170 samples/s,
+    replayed 5,902 and 7,376, because their attention runs PyTorch's math kernel when captured and
+    cuDNN's when eager (benchmarks/gpu_graph_bert.py, H100). The replays time other kernels:
+    the judgement reads eager (0.605x, not the replays' 0.80x), the table's ratio is eager's, and the
+    replay cell says why. A replay within 10% of eager, or beside a host-bound eager, stays judged."""
+    from fairness.flags import REPLAY_SLOWER, judged_replay, replay_slower
+    from fairness.render.columns import caveat, ratio_keys
+
+    def model(name, role, eager, graph, idle=0.05):
+        m = rec(name, role, throughput=eager, latency=5e-3,
+                runs=[{"batch_size": 64, "idle_share": idle, "throughput": {"samples_per_s": eager}}])
+        return with_speed(m, cuda_graph={"throughput": {"samples_per_s": graph, "batch_size": 64, "noisy": False},
+                                         "latency": {"median_s": 1.2e-3, "batch_size": 1, "noisy": False}})
+
+    albert, bert = model("ALBERT", "proposed", 11604.0, 5902.0), model("BERT", "baseline", 19170.0, 7376.0)
+    assert replay_slower(bert.speed, "throughput") == pytest.approx(19170 / 7376)
+    assert not judged_replay(bert, "throughput") and judged_replay(bert, "latency")
+    pair = judge({"models": [albert, bert]})["pairs"][0]
+    assert pair["ratios"]["throughput_speedup"] == pytest.approx(11604 / 19170)
+    assert ratio_keys([albert, bert]) >= {"throughput", "graph_latency"}
+    assert "graph_throughput" not in ratio_keys([albert, bert])
+    assert caveat(bert, INDICATORS["graph_throughput"]) == "slower than eager"
+    assert caveat(bert, INDICATORS["throughput"]) is None
+    assert any("slower than the same forward pass eager" in n for n in judge({"models": [albert, bert]})["not_judged"])
+
+    close = model("B", "baseline", 1000.0, 1000.0 / (REPLAY_SLOWER - 0.01))
+    assert replay_slower(close.speed, "throughput") is None and judged_replay(close, "throughput")
+    host = model("B", "baseline", 1000.0, 500.0, idle=0.8)  # eager host-bound: the replay is the one to read
+    assert replay_slower(host.speed, "throughput") is None and judged_replay(host, "throughput")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..flags import speed_host_bound
+from ..flags import REPLAY_SLOWER, judged_replay, replay_slower, speed_host_bound
 from ..readings import INDICATORS, JUDGED, Indicator, measured, quality
 from ..results import typed_models
 
@@ -42,15 +42,34 @@ HOST_BOUND_NOTE = (" host-bound: the GPU idled over half of each step at that ba
                    "column, where given, is the model's cost without them.")
 
 
+SLOWER_REPLAY_NOTE = (f" slower than eager: the CUDA graph replay ran over {REPLAY_SLOWER - 1:.0%} slower than the "
+                      "same forward pass eager, so the capture ran other kernels (for one: BERT's attention in "
+                      "transformers runs PyTorch's math kernel when captured, cuDNN's when eager); the eager number "
+                      "is the one judged there.")
+
+
 def host_bound(m: dict, col: Indicator = INDICATORS["latency"]) -> bool:
     """An eager throughput or latency the host's kernel launches set (the GPU idled over half of
     each step of its run; batch-1 latency most of all)."""
     return col.key in ("throughput", "latency") and m.speed is not None and speed_host_bound(m.speed, col.key)
 
 
-def host_bound_note(models: list[dict]) -> str:
-    speeds = (INDICATORS["throughput"], INDICATORS["latency"])
-    return HOST_BOUND_NOTE if any(host_bound(m, c) for m in models for c in speeds) else ""
+def caveat(m: dict, col: Indicator) -> str | None:
+    """Why a speed cell is not the model's speed, in a word or two: an eager one the host's launches
+    set ("host-bound"), or a replay slower than eager ("slower than eager"); None for the others."""
+    if host_bound(m, col):
+        return "host-bound"
+    if col.key in ("graph_throughput", "graph_latency") and replay_slower(m.speed, col.key.removeprefix("graph_")):
+        return "slower than eager"
+    return None
+
+
+def caveat_notes(models: list[dict]) -> str:
+    """The notes under a table that explain each caveat its cells carry."""
+    found = {caveat(m, INDICATORS[k]) for m in models for k in ("throughput", "latency", "graph_throughput",
+                                                                  "graph_latency")}
+    return (HOST_BOUND_NOTE if "host-bound" in found else "") + (SLOWER_REPLAY_NOTE if "slower than eager" in found
+                                                                   else "")
 
 
 def cell_value(m: dict, col: Indicator) -> float | None:
@@ -91,8 +110,7 @@ def ratio_keys(models: list[dict]) -> set[str]:
     base = next((m for m in models if m.role == "baseline"), None)
     keys = set(JUDGED)
     for k in ("throughput", "latency", "decode_throughput"):
-        if proposed is not None and base is not None and all(measured(m, "graph_" + k) is not None
-                                                             for m in (proposed, base)):
+        if proposed is not None and base is not None and all(judged_replay(m, k) for m in (proposed, base)):
             keys = (keys - {k}) | {"graph_" + k}
     # an indicator no model has (generation where --generate was not given) is no column
     return {k for k in keys if any(measured(m, k) is not None for m in models)}
@@ -173,9 +191,10 @@ def best_cells(groups: list[Group], cols: list[Indicator], metrics: list[str]) -
     highest throughput, highest quality; ties are all best, but where every value ties nothing
     is (a parameter-shared model and its baseline at the same FLOPs: neither is better). A group
     ranks only where it has two values to compare; a matched group not on the indicators its
-    variants were matched on; and a speed column not where a value in it is host-bound: the
-    host's launches set those numbers, and the CUDA graph column (where given) can name the other
-    model the winner (ALBERT against BERT at batch 1 on an H200, issue 32). A curve's members are
+    variants were matched on; and a speed column not where a value in it carries a caveat: a
+    host-bound one (the host's launches set those numbers, and the CUDA graph column, where given,
+    can name the other model the winner: ALBERT against BERT at batch 1 on an H200, issue 32) or a
+    replay slower than eager. A curve's members are
     points of a family, not rivals: they are not ranked."""
     best = set()
     for g in groups:
@@ -183,7 +202,7 @@ def best_cells(groups: list[Group], cols: list[Indicator], metrics: list[str]) -
             continue
         skip = _matched_keys(g) if g.indicator else set()
         for c in cols:
-            if c.key in skip or any(host_bound(m, c) for m in g.models):
+            if c.key in skip or any(caveat(m, c) for m in g.models):
                 continue
             vals = [(id(m), v) for m in g.models if (v := cell_value(m, c)) is not None]
             if len({v for _, v in vals}) >= 2:

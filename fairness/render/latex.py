@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from ..judgement import judgement_of
 from ..readings import INDICATORS, quality, ratio
 from ..results import failures, typed_models
-from .columns import (HOST_BOUND_NOTE, SHORT_HEADS, best_cells, cell_value, columns_of, groups, host_bound,
-                      quality_keys, ratio_keys)
+from .columns import (HOST_BOUND_NOTE, SHORT_HEADS, SLOWER_REPLAY_NOTE, best_cells, caveat, cell_value, columns_of,
+                      groups, quality_keys, ratio_keys)
 from .escape import tex
 
 PACKAGES = r"\usepackage{booktabs}, \usepackage{siunitx} with \sisetup{detect-weight=true, detect-family=true}"
@@ -236,8 +236,8 @@ def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
                 ind = INDICATORS[c.key]
                 v = cell_value(m, ind)
                 text = "{--}" if v is None else f"{v / ind.scale:.{fmt[c.key][1]}f}"
-                if v is not None and host_bound(m, ind):
-                    text += r"{$^h$}"  # braced: text after the number, which siunitx aligns
+                if v is not None and (why := caveat(m, ind)):
+                    text += r"{$^h$}" if why == "host-bound" else r"{$^s$}"  # braced: after the number siunitx aligns
                 cells.append((r"\bfseries " + text) if (c.key, id(m)) in best and v is not None else text)
                 if c.has_ratio:
                     r = ratio(c.key, v, cell_value(base, ind)) if m is not base else None
@@ -256,15 +256,22 @@ def _notes(results: dict, layout: Layout) -> str:
             r"for throughput and latency ($>$1: faster).")
     if batch:
         text += f" Throughput in samples/s at batch {batch}; latency at batch 1."
+    found = {caveat(m, INDICATORS[k]) for m in models for k in ("throughput", "latency", "graph_throughput",
+                                                                  "graph_latency")}
     if any(k.startswith("graph_") for k in ratio_keys(models)):
         text += (" graph: replayed from a CUDA graph, without the host's kernel launches; a speed's rel. is given "
-                 "once, for the replays, which the verdict reads; eager speeds are beside them.")
+                 "once, for " + ("the implementation the verdict reads (eager where a replay is slower)"
+                                 if "slower than eager" in found else "the replays, which the verdict reads")
+                 + "; eager speeds are beside them.")
     if any(m.capacity_loss for m in models):
         text += r" $^\dagger$ keeps under half of the baseline's capacity: a win against it means little."
-    if any(host_bound(m, INDICATORS[k]) for m in models for k in ("throughput", "latency")):
+    if "host-bound" in found:
         text += " $^h$" + tex(HOST_BOUND_NOTE)
+    if "slower than eager" in found:
+        text += " $^s$" + tex(SLOWER_REPLAY_NOTE)
     text += (" Bold: the better of the proposed model and the baseline, and the best variant within a matched "
-             "group on what it was not matched on; no speed is bold where one of its group is host-bound.")
+             "group on what it was not matched on; no speed is bold where one of its group is host-bound"
+             + (" or a replay slower than eager." if "slower than eager" in found else "."))
     notes = [f"{g.title}: {'; '.join(g.notes)}." for g in groups(results) if g.notes]
     if notes:
         text += " " + tex(" ".join(notes))

@@ -13,7 +13,7 @@ from ..judgement import first_sentence, judgement_of
 from ..readings import INDICATORS
 from ..results import failures, typed_models
 from ..units import in_one_unit
-from .columns import host_bound, host_bound_note, missing_quality, ratio_keys
+from .columns import caveat, caveat_notes, missing_quality, ratio_keys
 from .escape import md, md_table
 
 LIMIT = 5000  # characters of an OpenReview comment
@@ -30,7 +30,8 @@ def _cell(m: dict, base: dict, key: str, fmt) -> str:
     if v is None:
         return "not measured"
     r = rd.ratio(key, v, rd.measured(base, key)) if m is not base else None
-    return fmt(v) + (f" ({r:.2f}x)" if r else "") + (" (host-bound)" if host_bound(m, INDICATORS[key]) else "")
+    why = caveat(m, INDICATORS[key])
+    return fmt(v) + (f" ({r:.2f}x)" if r else "") + (f" ({why})" if why else "")
 
 
 def _role(m: dict) -> str:
@@ -105,7 +106,7 @@ def _markdown(res: dict, advice: bool, per_indicator: int | None, details: bool 
              if timed else " Speed not measured.")
     lines += ["", "Ratios to the baseline: cost ratios for counts and memory (< 1: cheaper), speed-ups for speed "
                   "(> 1: faster). Per example, one forward pass; FLOPs = 2 x MACs + other ops." + where
-              + host_bound_note(models),
+              + caveat_notes(models),
               "", f"Evidence, every pair, matched comparisons, how to build each variant, figures and environment: "
                   f"report.html of `fairness compare` ({md(name)}), with results.json."]
     return "\n".join(lines) + "\n"

@@ -13,7 +13,7 @@ from ..results import dumps, failures, typed_models
 from ..flags import built_text
 from ..judgement import judgement_of
 from ..readings import quality, ratio
-from .columns import (best_cells, cell_value, columns_of, groups, host_bound, host_bound_note, missing_quality,
+from .columns import (best_cells, cell_value, columns_of, groups, caveat, caveat_notes, missing_quality,
                       quality_keys, ratio_keys, strategy_label, text)
 from .figures import CAPTIONS, STYLES, inline_svgs, write_figures
 from .judgement import RATIO_CONVENTION, evidence_text, matched_table
@@ -28,7 +28,8 @@ FORMATS = ("html", "tex", "md", "csv", "json")
 def _cell(m: dict, base: dict, c, best: set, with_ratio: set) -> dict:
     v = cell_value(m, c)
     r = ratio(c.key, v, cell_value(base, c)) if m is not base and c.key in with_ratio else None
-    return {"text": text(c, v) + (" (host-bound)" if host_bound(m, c) else ""), "best": (c.key, id(m)) in best,
+    why = caveat(m, c)
+    return {"text": text(c, v) + (f" ({why})" if why else ""), "best": (c.key, id(m)) in best,
             "ratio": f"{r:.2f}x" if r else ""}
 
 
@@ -78,7 +79,7 @@ def html_text(results: dict, style: str = "neurips", template_dir=None) -> str:
                  + (f" and {variants} matched variant{'s' if variants != 1 else ''}" if variants else ""),
         verdict=j["verdict"], summary=j["summary"], details=j.get("details") or [],
         not_judged=j.get("not_judged") or [], findings=findings, matched_header=matched[0],
-        matched_rows=matched[1:], convention=RATIO_CONVENTION, host_bound_note=host_bound_note(models),
+        matched_rows=matched[1:], convention=RATIO_CONVENTION, host_bound_note=caveat_notes(models),
         headers=[_header(c, cols) for c in cols], metrics=metrics, groups=body, ncols=2 + len(cols) + len(metrics),
         built=[(m.name, built_text(m)) for m in models if built_text(m)],
         figures=figures, environment=[(k, v) for k, v in env.items()], raw_json=dumps(results),
