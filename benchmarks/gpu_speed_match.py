@@ -14,7 +14,7 @@ import warnings
 
 import torch
 
-from fairness.matching import match_variants, indicator_of
+from fairness.matching import match_variants, speed_of
 from fairness.runner import RunSettings, apply_settings, check_settings
 from fairness.sources import InputSpec
 
@@ -33,7 +33,7 @@ def main():
         res = match_variants(base, {}, InputSpec(), indicator="throughput", target=None, match_to=ref,
                              device="cuda", batch_size=BATCH, dtype="bfloat16", min_time=1.0)
         took = time.perf_counter() - t0
-        again = [indicator_of(ref, None, InputSpec(), "throughput", settings, BATCH) for _ in range(2)]
+        again = [speed_of(ref, None, InputSpec(), "throughput", settings, BATCH)[0] for _ in range(2)]
         target = res["matching"]["target"]
         noise = max(abs(a / target - 1) for a in again)
         print(f"{base} -> {ref}: target {target:,.0f} samples/s (re-measured: "

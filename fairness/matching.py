@@ -553,10 +553,11 @@ def _on_device(src: Source, spec: InputSpec, device: str, channels_last: bool = 
 
 def device_timer(b: Baseline, settings, indicator: str, batch: int, reference: Source | None = None,
                  target: float | None = None, tol: float | None = None, reference_spec: InputSpec | None = None,
-                 channels_last: bool = False, reference_channels_last: bool = False):
+                 channels_last: bool = False, reference_channels_last: bool = False, replay: bool | None = None):
     """time_of(values) for match_speed: build the variant on the settings' device and time it, set
     up as the final timing runs it (its precision, channels_last) and in the mode the judgement
-    reads: replayed from CUDA graphs where they are on, eager where a model cannot be captured.
+    reads: replayed from CUDA graphs where they are on (`replay`: the target's judged mode, from
+    speed_of), eager where a model cannot be captured.
     With `reference` (the model whose speed is the `target`), each candidate is timed in
     interleaved rounds with it, in the same mode, so drift on the machine is paired out, and its
     timing stops as soon as its speed-up's CI lies wholly outside the tolerance band; its time is
@@ -570,7 +571,7 @@ def device_timer(b: Baseline, settings, indicator: str, batch: int, reference: S
     if indicator in GENERATION_INDICATORS:
         reference = None  # generation runs model after model, as in the final timing: nothing to pair
     # generation has its own replayed implementation (generation_rate); forward passes replay here
-    graph = settings.graphs and indicator not in GENERATION_INDICATORS
+    graph = settings.graphs and indicator not in GENERATION_INDICATORS and replay is not False
     eager_because: list[str] = []  # why a search meant to replay timed a model eagerly
 
     def reference_at(replay: bool):
@@ -613,30 +614,30 @@ def device_timer(b: Baseline, settings, indicator: str, batch: int, reference: S
     return time_of
 
 
-def indicator_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, settings=None, batch: int = 1,
-                 count_device: str = "meta", channels_last: bool = False) -> float:
-    """The indicator of another model (--match-to): counted on `count_device`, or timed on the device
-    as a speed search times (device_timer): set up as the final timing runs it, replayed from a
-    CUDA graph where graphs are on and it can be captured."""
-    if indicator in COUNT_INDICATORS:
-        from .measure import measure
-
-        rec = measure(text, kwargs=kwargs, image_size=spec.image_size, seq_len=spec.seq_len,
-                      input_factory=spec.factory, fvcore=False, device=count_device)
-        return measured(rec, indicator)
+def speed_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, settings, batch: int = 1,
+             channels_last: bool = False) -> tuple[float, bool]:
+    """Another model's speed (--match-to; compare's proposed model) as the judgement reads it, and
+    whether that is its CUDA graph replay: set up as the final timing runs it, timed eagerly and,
+    where graphs are on, replayed; the replay is the one unless it cannot be captured or runs over
+    REPLAY_SLOWER slower than eager (flags.replay_slower: the capture ran other kernels). A speed
+    search then times its candidates in the same mode (device_timer's `replay`)."""
+    from .flags import REPLAY_SLOWER
     from .runner import GraphUnavailable, generation_rate, measure_rate
 
-    def run():
-        return _on_device(parse_source(text, kwargs), spec, settings.device, channels_last)
-
+    run = _on_device(parse_source(text, kwargs), spec, settings.device, channels_last)
     if indicator in GENERATION_INDICATORS:
-        seconds, _ = generation_rate(run(), settings, indicator, batch)
+        seconds, replay = generation_rate(run, settings, indicator, batch)[0], False
     else:
-        try:
-            seconds, _ = measure_rate(run(), settings, indicator, batch, settings.graphs)
-        except GraphUnavailable:
-            seconds, _ = measure_rate(run(), settings, indicator, batch)
-    return 1.0 / seconds if indicator in RATES else seconds
+        seconds, _ = measure_rate(run, settings, indicator, batch)
+        replay = False
+        if settings.graphs:
+            try:
+                graph, _ = measure_rate(run, settings, indicator, batch, True)
+            except GraphUnavailable:
+                graph = None
+            if graph is not None and graph / seconds <= REPLAY_SLOWER:
+                seconds, replay = graph, True
+    return (1.0 / seconds if indicator in RATES else seconds), replay
 
 
 def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: str, target: float | None,
@@ -666,15 +667,17 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
         settings = check_settings(RunSettings(device=device, dtype=dtype, batch_sizes=(batch_size,),
                                               min_duration_s=min_time, idle=False, energy=False))
         env = apply_settings(settings)
-    models = []
+    models, replay = [], None  # replay: the target model's judged mode (speed_of); None: as the settings say
     # each model timed in the layout its counted record resolves (channels_last for a convnet), as measure times it
     layout = (lambda rec: channels_last_for(settings.channels_last, rec)) if settings else (lambda rec: False)
     if match_to:
         progress(f"measuring the target: {match_to} {indicator}")
         models.append(measure(match_to, image_size=spec.image_size, seq_len=spec.seq_len,
                               input_factory=spec.factory, fvcore=False, role="proposed", device=count_device))
-        target = indicator_of(match_to, None, spec, indicator, settings, batch_size, count_device,
-                              channels_last=layout(models[0]))
+        if indicator in SPEED_INDICATORS:
+            target, replay = speed_of(match_to, None, spec, indicator, settings, batch_size, layout(models[0]))
+        else:
+            target = measured(models[0], indicator)
     base_rec = measure(b.src, image_size=spec.image_size, seq_len=spec.seq_len, input_factory=spec.factory,
                        fvcore=False, role="baseline", device=count_device).with_(knobs=b.values)
     models.append(base_rec)
@@ -683,7 +686,7 @@ def match_variants(baseline: str, kwargs: dict, spec: InputSpec, *, indicator: s
     else:
         timer = device_timer(b, settings, indicator, batch_size, parse_source(match_to) if match_to else None, target,
                              tolerance, channels_last=layout(base_rec),
-                             reference_channels_last=bool(models[:-1]) and layout(models[0]))
+                             reference_channels_last=bool(models[:-1]) and layout(models[0]), replay=replay)
         variants = match_speed(b, indicator, target, strategies, timer, tolerance, progress)
     found = [v for v in variants if "values" in v]
     if not found:

@@ -379,6 +379,7 @@ class Runnable:
     # "autocast" (asked for, or fallen back to), or None (float32)
     precision: str | None = None
     precision_record: dict | None = None
+    is_set_up: bool = False  # runner.set_up has run: cast and laid out as timed, once
     _native: torch.nn.Module | None = None  # the module in the dtype, for native inference
     _train_copy: torch.nn.Module | None = None
     _targets: dict = field(default_factory=dict)

@@ -396,7 +396,7 @@ def test_the_speed_search_times_models_as_the_final_timing_does(monkeypatch):
     (channels_last), or the variant is matched on a speed the report never shows. Before, the
     search timed float32 modules."""
     from fairness import step
-    from fairness.matching import device_timer, indicator_of
+    from fairness.matching import device_timer, speed_of
     from fairness.sources import parse_source
 
     seen = []
@@ -409,7 +409,8 @@ def test_the_speed_search_times_models_as_the_final_timing_does(monkeypatch):
     monkeypatch.setattr(step, "make_step", spy)
     s = _search_settings()
     b = load_baseline(MLP, {}, SPEC, FAMILY)
-    target = indicator_of(MLP, {"width": 32}, SPEC, "throughput", s, 4)
+    target, replay = speed_of(MLP, {"width": 32}, SPEC, "throughput", s, 4)
+    assert not replay  # graphs are CUDA's
     timer = device_timer(b, s, "throughput", 4, parse_source(MLP, {"width": 32}), target, tol=0.5)
     timer({"depth": 4, "width": 24})
     assert len(seen) == 3  # the target, the reference of the paired rounds, one candidate
@@ -460,3 +461,30 @@ def test_a_search_meant_to_replay_times_eagerly_what_cannot_be_captured(monkeypa
     assert how.startswith("eager; 1 model timed eagerly, not captured (") and "capturing the CUDA graph failed" in how
     (v,) = match_speed(b, "throughput", 1e5, ["width"], timer, tol=0.5)
     assert v["match"]["timed_as"].startswith("eager")
+
+
+@pytest.mark.parametrize("graph_s, replay", [(1.05, True), (1.2, False), (None, False)])
+def test_the_search_target_is_read_as_the_judgement_reads_it(monkeypatch, graph_s, replay):
+    """speed_of times the target eagerly and replayed; the replay is its speed unless it runs over
+    10% slower than eager (the capture ran other kernels: flags.replay_slower) or cannot be captured.
+    The search then times its candidates in that mode."""
+    from fairness import runner
+    from fairness.matching import device_timer, speed_of
+    from fairness.runner import GraphUnavailable, RunSettings
+
+    def fake_rate(run, s, indicator, batch, graph=False):
+        if not graph:
+            return 1.0, 0.01
+        if graph_s is None:
+            raise GraphUnavailable("cannot be captured")
+        return graph_s, 0.01
+
+    monkeypatch.setattr(RunSettings, "graphs", property(lambda self: True))
+    monkeypatch.setattr(runner, "measure_rate", fake_rate)
+    s = _search_settings()
+    target, got = speed_of(MLP, {}, SPEC, "latency", s, 1)
+    assert got == replay and target == (graph_s if replay else 1.0)
+    b = load_baseline(MLP, {}, SPEC, FAMILY)
+    timer = device_timer(b, s, "latency", 1, None, target, tol=0.5, replay=got)
+    timer({"depth": 4, "width": 16})
+    assert timer.timed_as() == ("CUDA graph replays" if replay else "eager")

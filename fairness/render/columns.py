@@ -45,7 +45,7 @@ HOST_BOUND_NOTE = (" host-bound: the GPU idled over half of each step at that ba
 SLOWER_REPLAY_NOTE = (f" slower than eager: the CUDA graph replay ran over {REPLAY_SLOWER - 1:.0%} slower than the "
                       "same forward pass eager, so the capture ran other kernels (for one: BERT's attention in "
                       "transformers runs PyTorch's math kernel when captured, cuDNN's when eager); the eager number "
-                      "is the one judged there.")
+                      "is the one judged there, unless it is host-bound too.")
 
 
 def host_bound(m: dict, col: Indicator = INDICATORS["latency"]) -> bool:
