@@ -72,26 +72,25 @@ def pair_verdict(flags: list, known: list[str]) -> str:
 
 def not_judged(views: list[dict]) -> list[str]:
     """Speeds shown in the tables but not judged: eager numbers the host's launches set, where no
-    CUDA graph replay of the same model was timed."""
+    CUDA graph replay of the same model was timed; replays slower than eager (flags.replay_slower)."""
     out = []
     for k in ("throughput", "latency"):
-        quiet = [v for v in views if k in v["host_bound"] and "cuda_graph" not in v["speeds"][k]]
-        if not quiet:
-            continue
         label = "batch-1 latency" if k == "latency" else "throughput"
-        why = {((speed_part(v["record"], "cuda_graph") or {}).get("unavailable") or "") for v in quiet}
-        fix = ("; it could not be replayed from a CUDA graph: " + "; ".join(sorted(why)) if any(why) else
-               "; --cuda-graphs times the model itself")
-        out.append(f"The eager {label} of {', '.join(v['name'] for v in quiet)} is host-bound (the GPU idled over "
-                   f"half of each step: it times the host's kernel launches), so it is shown but not judged{fix}.")
-    for k in ("throughput", "latency"):
-        slow = [(v["name"], x) for v in views if (x := replay_slower(v["record"].speed, k))]
+        slow = {v["name"]: x for v in views if (x := replay_slower(v["record"].speed, k))}
+        quiet = [v for v in views if k in v["host_bound"] and "cuda_graph" not in v["speeds"][k]]
+        if quiet:
+            why = {((speed_part(v["record"], "cuda_graph") or {}).get("unavailable") or "") for v in quiet}
+            fix = ("; its CUDA graph replay is slower still (below)" if all(v["name"] in slow for v in quiet) else
+                   "; it could not be replayed from a CUDA graph: " + "; ".join(sorted(why)) if any(why) else
+                   "; --cuda-graphs times the model itself")
+            out.append(f"The eager {label} of {', '.join(v['name'] for v in quiet)} is host-bound (the GPU idled over "
+                       f"half of each step: it times the host's kernel launches), so it is shown but not judged{fix}.")
         if slow:
-            label = "batch-1 latency" if k == "latency" else "throughput"
-            out.append(f"The CUDA graph replay's {label} of " + ", ".join(f"{n} ({x:.2f}x the eager time)" for n, x in slow)
+            out.append(f"The CUDA graph replay's {label} of " + ", ".join(f"{n} ({x:.2f}x the eager time)"
+                                                                       for n, x in slow.items())
                        + " is slower than the same forward pass eager, so the capture ran other kernels (for one: BERT's "
                          "attention in transformers runs PyTorch's math kernel when captured, cuDNN's when eager): it "
-                         "is shown but not judged, and the eager number is.")
+                         "is shown but not judged, and the eager number is where the host did not set it.")
     return out
 
 
