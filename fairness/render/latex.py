@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass
 
 from ..judgement import judgement_of
-from ..readings import INDICATORS, quality, ratio
+from ..flags import REPLAY_SLOWER
+from ..readings import INDICATORS, Indicator, measured, quality, ratio
 from ..results import failures, typed_models
 from .columns import (HOST_BOUND_NOTE, SHORT_HEADS, SLOWER_REPLAY_NOTE, best_cells, caveat, cell_value, columns_of,
                       groups, quality_keys, ratio_keys)
@@ -33,6 +34,8 @@ WIDTHS = {"neurips": {"text": 5.5, "column": 5.5}, "iclr": {"text": 5.5, "column
 # digits 4.6 (5.3 bold, which a column may hold), the decimal point 2.6; \tabcolsep is 6 pt a side.
 _NARROW, _LOWER, _WIDE_LOWER, _UPPER, _WIDE_UPPER = 3.1, 5.0, 7.5, 6.8, 9.5
 _DIGIT, _POINT, _SEP = 5.4, 2.7, 12.0
+_QUAD_PT = 9.0  # \quad at \small
+_MARK_PT = 5.0  # a caveat's superscript ($^h$, $^s$) after a number: 4.85 pt at \small, measured
 _SAFETY = 0.97  # of the line width: the estimate's margin for fonts it did not measure
 
 # Which columns go in the first tabular when not all fit: the judged indicators and quality first
@@ -78,22 +81,19 @@ class Layout:
     description: str  # one line for the report and the .tex
 
 
-def _row_label(m: dict, base: str) -> str:
-    """A variant's row, under its group's rule and beside what it is matched on, is named by the
-    baseline and how it was scaled: 'BERT-base (width)'."""
+def _row_label(m: dict) -> str:
+    """A variant's row, under its group's heading ('BERT-base matched on FLOPs'), is named by how
+    the baseline was scaled ('width'), indented; every other row by its model."""
     if m.role == "variant" and m.match:
-        return f"{base} ({m.match['strategy']})"
+        return m.match["strategy"]
     return m.name
 
 
-def _matched_on(m: dict, own: dict) -> str:
-    if m.role == "variant" and m.match:
-        return INDICATORS[m.match["indicator"]].label if m.match["indicator"] in INDICATORS else ""
-    if m.role == "baseline" and own:  # the baseline itself is the closest match there
-        return ", ".join(INDICATORS[k].label for k in own if k in INDICATORS)
-    if m.role == "curve":  # a family's published member, its quality as cited (the footnote names the curve)
-        return "curve"
-    return ""
+def _heading(g, base: str) -> str | None:
+    """The row that heads a group below the comparison as made: what its rows are."""
+    if g.curve:
+        return g.title.split(":")[0]  # 'The ResNet (A1 recipe) curve'
+    return f"{base} {g.title[0].lower()}{g.title[1:]}" if g.indicator else None  # 'BERT-base matched on FLOPs'
 
 
 def _decimals(values: list[float], limit: int = 2) -> int:
@@ -110,6 +110,7 @@ def _formats(results: dict) -> dict:
         out[c.key] = (len(str(int(max(vals, default=0)))), c.digits)
         rs = [r for m in models if m is not base and (r := ratio(c.key, cell_value(m, c), cell_value(base, c)))]
         out[c.key + "/ratio"] = (len(str(int(max(rs, default=0)))), 3 if rs and min(rs) < 0.1 else 2)
+        out[c.key + "/mark"] = any(caveat(m, c) for m in models if cell_value(m, c) is not None)
     for q in quality_keys(models):
         vals = [quality(m)[q] for m in models if q in quality(m)]
         out["q/" + q] = (len(str(int(max(vals, default=0)))), _decimals(vals))
@@ -127,7 +128,7 @@ def _width(col: Column, fmt: dict) -> float:
         return max(_text_pt(col.key), _number_pt(whole, dec)) + _SEP
     head, unit = SHORT_HEADS[col.key]
     whole, dec = fmt[col.key]
-    value = max(_text_pt(unit), _number_pt(whole, dec)) + _SEP
+    value = max(_text_pt(unit), _number_pt(whole, dec) + (_MARK_PT if fmt[col.key + "/mark"] else 0)) + _SEP
     if not col.has_ratio:
         return max(_text_pt(head) + _SEP, value)
     rwhole, rdec = fmt[col.key + "/ratio"]
@@ -136,14 +137,23 @@ def _width(col: Column, fmt: dict) -> float:
 
 
 def _fixed_width(results: dict) -> float:
-    """The Model and Matched on columns, which every tabular repeats."""
+    """The Model column, which every tabular repeats (a variant's name indented by a quad)."""
     models = [m for m in results["models"] if not m.failed]
-    own = (results.get("comparison") or {}).get("baseline_matches") or {}
-    base = _baseline(models).name
-    name = max(_text_pt(_row_label(m, base)) + (5 if m.role == "proposed" or m.capacity_loss else 0)
-               for m in models)
-    on = max([_text_pt(_matched_on(m, own)) for m in models] + [_text_pt("Matched on")])
-    return max(name, _text_pt("Model")) + on + 2 * _SEP
+    name = max(_text_pt(_row_label(m)) + (5 if m.role == "proposed" or m.capacity_loss else 0)
+               + (_QUAD_PT if m.role == "variant" else 0) for m in models)
+    return max(name, _text_pt("Model")) + _SEP
+
+
+def paper_columns(models: list[dict]) -> list[Indicator]:
+    """The columns of a paper's table: the report's (columns_of) less what the verdict does not
+    read and a reader can do without, so that a comparison with its variants fits a column: of a
+    speed timed both ways, the implementation not judged (the replays where the proposed model and
+    the baseline have judged ones, else eager: ratio_keys), and MACs (FLOPs are 2 x MACs + other
+    operations). report.html and results.json keep every column."""
+    judged = ratio_keys(models)
+    left_out = {"macs"} | {(k if "graph_" + k in judged else "graph_" + k)
+                           for k in ("throughput", "latency", "decode_throughput")}
+    return [c for c in columns_of(models) if c.key not in left_out]
 
 
 def table_layout(results: dict, style: str = "neurips") -> Layout:
@@ -151,7 +161,7 @@ def table_layout(results: dict, style: str = "neurips") -> Layout:
     results = typed_models(results)  # records, from a file or built by hand
     models = [m for m in results["models"] if not m.failed]
     with_ratio = ratio_keys(models)
-    cols = [Column(c.key, has_ratio=c.key in with_ratio) for c in columns_of(models)] + \
+    cols = [Column(c.key, has_ratio=c.key in with_ratio) for c in paper_columns(models)] + \
         [Column(q, True) for q in quality_keys(models)]
     fmt = _formats(results)
     rank = {k: i for i, k in enumerate(_PRIORITY)}
@@ -162,11 +172,12 @@ def table_layout(results: dict, style: str = "neurips") -> Layout:
     if need > width * 72.27 * _SAFETY and widths["text"] > widths["column"]:
         env, width = "table*", widths["text"]  # a two-column venue: across both columns
     room = width * 72.27 * _SAFETY - _fixed_width(results)
-    tabulars: list[list[Column]] = [[]]
-    for c in by_priority:  # in priority order: a column that does not fit starts the next tabular
-        if tabulars[-1] and sum(_width(x, fmt) for x in tabulars[-1]) + _width(c, fmt) > room:
-            tabulars.append([])
-        tabulars[-1].append(c)
+    tabulars: list[list[Column]] = []
+    for c in by_priority:  # in priority order, each into the first tabular with room for it, or a new one
+        home = next((t for t in tabulars if sum(_width(x, fmt) for x in t) + _width(c, fmt) <= room), None)
+        if home is None:
+            tabulars.append(home := [])
+        home.append(c)
     order = {c: i for i, c in enumerate(cols)}
     tabulars = [sorted(t, key=order.__getitem__) for t in tabulars]
     where = f"{width:g} in ({'across both columns' if env == 'table*' else 'one column'}) at \\small"
@@ -190,8 +201,7 @@ def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
     base = _baseline(models)
     gs = groups(results)
     best = best_cells(gs, [INDICATORS[c.key] for c in columns if not c.quality], [c.key for c in columns if c.quality])
-    own = (results.get("comparison") or {}).get("baseline_matches") or {}
-    spec, head, units, rules, at = "ll", ["", ""], ["{Model}", "{Matched on}"], [], 3
+    spec, head, units, rules, at = "l", [""], ["{Model}"], [], 2
     replayed = any(cell_value(m, INDICATORS[k]) is not None for m in models
                    for k in ("graph_throughput", "graph_latency"))
     for c in columns:
@@ -203,7 +213,9 @@ def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
             at += 1
             continue
         whole, dec = fmt[c.key]
-        spec += f"S[table-format={whole}.{dec}]"
+        # a caveat's superscript after the number: siunitx sizes the column for it, or it overflows
+        post = r", table-space-text-post={$^h$}" if fmt[c.key + "/mark"] else ""
+        spec += f"S[table-format={whole}.{dec}{post}]"
         name, unit = SHORT_HEADS[c.key]
         if c.key in ("throughput", "latency") and replayed:  # beside the replayed columns: say which
             name = {"throughput": "Thr., eager", "latency": "Lat., eager"}[c.key]
@@ -220,13 +232,16 @@ def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
             at += 1
     lines = [r"\begin{tabular}{" + spec + "}", r"\toprule", " & ".join(head) + r" \\"]
     lines += ([" ".join(rules)] if rules else []) + [" & ".join(units) + r" \\"]
+    width = spec.count("S[") + 1  # the Model column and the numbers
     for g in gs:
         if not g.models:
             continue
         lines.append(r"\midrule")
+        if (heading := _heading(g, base.name)) is not None:
+            lines.append(rf"\multicolumn{{{width}}}{{l}}{{\emph{{{tex(heading)}}}}} \\")
         for m in g.models:
             mark = r"$^\star$" if m.role == "proposed" else r"$^\dagger$" if m.capacity_loss else ""
-            cells = [tex(_row_label(m, base.name)) + mark, tex(_matched_on(m, own))]
+            cells = [(r"\quad " if m.role == "variant" else "") + tex(_row_label(m)) + mark]
             for c in columns:
                 if c.quality:
                     v = quality(m).get(c.key)
@@ -256,13 +271,19 @@ def _notes(results: dict, layout: Layout) -> str:
             r"for throughput and latency ($>$1: faster).")
     if batch:
         text += f" Throughput in samples/s at batch {batch}; latency at batch 1."
-    found = {caveat(m, INDICATORS[k]) for m in models for k in ("throughput", "latency", "graph_throughput",
-                                                                  "graph_latency")}
-    if any(k.startswith("graph_") for k in ratio_keys(models)):
-        text += (" graph: replayed from a CUDA graph, without the host's kernel launches; a speed's rel. is given "
-                 "once, for " + ("the implementation the verdict reads (eager where a replay is slower)"
-                                 if "slower than eager" in found else "the replays, which the verdict reads")
-                 + "; eager speeds are beside them.")
+    shown = {c.key for t in layout.tabulars for c in t if not c.quality}
+    found = {caveat(m, INDICATORS[k]) for m in models for k in shown}
+    timed_both = [k for k in ("throughput", "latency", "decode_throughput")
+                  if any(measured(m, "graph_" + k) is not None for m in models)]
+    if timed_both:
+        graph = [k for k in timed_both if "graph_" + k in shown]
+        eager = [k for k in timed_both if k in shown]
+        text += tex(" Each speed in the implementation the verdict reads: "
+                    + "; ".join(([f"{', '.join(INDICATORS[k].label for k in graph)} replayed from a CUDA graph "
+                                  "(graph), without the host's kernel launches"] if graph else [])
+                                + ([f"{', '.join(INDICATORS[k].label for k in eager)} eager, as its replay ran over "
+                                    f"{REPLAY_SLOWER - 1:.0%} slower (other kernels under capture)"] if eager else []))
+                    + "; the other implementation and MACs are in report.html and results.json.")
     if any(m.capacity_loss for m in models):
         text += r" $^\dagger$ keeps under half of the baseline's capacity: a win against it means little."
     if "host-bound" in found:
