@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -100,6 +100,16 @@ def _fail(run: Runnable, b: int, s: RunSettings, what: str, e: Exception) -> dic
     return {"batch_size": b, "error": reason}
 
 
+@dataclass
+class _Timed:
+    """One model of a phase: prepared at its batch size, and its partial run record."""
+    run: Runnable
+    b: int
+    p: object  # Prepared, or a worker's answer to the same calls
+    calls: int  # calls per timed block
+    rec: dict
+
+
 def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progress: Progress,
            graph: bool = False, per_call: bool = True) -> dict:
     """One phase (inference, training, or inference replayed from CUDA graphs) at one batch
@@ -113,7 +123,6 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
     block (calls_per_block 1) it is exactly a per-call timing. A second timed phase there would
     cost a comparison as much again for the same number."""
     out: dict[str, dict] = {}
-    prepared = []
     kind = "training step" if train else "forward pass (CUDA graph)" if graph else "forward pass"
 
     def fail(run, b, what, e):
@@ -122,6 +131,7 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
         free_cache(s.torch_device)
         return {"batch_size": b, "unavailable": f"{what} failed ({brief(e)}); eager numbers only"}
 
+    prepared = []
     for run in runs:
         b = b_of[run.name]
         progress(f"{run.name}@{b}: first call and warm-up ({kind})")
@@ -133,8 +143,29 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
         rec = {"first_call_s": p.first_call_s}
         if s.compile:
             rec["compile_s"] = p.first_call_s  # the first call of a compiled model is its compilation
-        prepared.append((run, b, p, calls_for(p.per_call_s, BLOCK_S), rec))
+        prepared.append(_Timed(run, b, p, calls_for(p.per_call_s, BLOCK_S), rec))
         out[run.name] = rec
+    timed = _time_interleaved(prepared, s, kind, graph, not train and per_call, progress, fail, out)
+    if timed is None:
+        return out
+    tp_rounds, lat_rounds, window = timed
+    for i, t in enumerate(prepared):
+        _record_rounds(t, tp_rounds[i], lat_rounds[i] if lat_rounds is not None else None, window, train)
+        if s.torch_device.type == "cuda":
+            _secondary(t.rec, "gpu_state", True, progress, None, t.p.gpu_state)  # sampled while timed
+        if graph:  # the replay's memory, idle share and energy are not what a user's eager run costs
+            continue
+        failed = _measure_around(t, s, kind, train, progress)
+        if failed is not None:
+            out[t.run.name] = failed
+    return out
+
+
+def _time_interleaved(prepared: list[_Timed], s: RunSettings, kind: str, graph: bool, per_call: bool,
+                      progress: Progress, fail, out: dict):
+    """The phase's timed rounds, every prepared model interleaved: (throughput rounds, latency
+    rounds or None, the timed window's seconds); None where no model is left. A model whose timer
+    fails is recorded in `out` by `fail` and leaves `prepared`; the others are timed again."""
     timing = dict(warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
     tp_stop = lat_stop = {}
     if graph:
@@ -147,73 +178,72 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
         lat_stop = {"settled": medians_known(max(s.min_samples, P99_MIN_SAMPLES))}
     window = time.perf_counter()  # the timed window: what a comparison cannot do without
     while prepared:
-        names = ", ".join(f"{p[0].name}@{p[1]}" for p in prepared)
-        where = "interleaved, a process each" if prepared[0][0].worker else "interleaved"
+        names = ", ".join(f"{t.run.name}@{t.b}" for t in prepared)
+        where = "interleaved, a process each" if prepared[0].run.worker else "interleaved"
         try:
             until = (f"until each median is known within {KNOWN_WITHIN:.1%}, at most {s.min_duration_s:g} s each"
                      if graph else f">= {s.min_duration_s:g} s each")
             progress(f"timing {kind} throughput: {names} ({until}, {where})")
-            tp_rounds = run_interleaved([p[2] for p in prepared], per_call=False,
-                                        calls_per_block=[p[3] for p in prepared], **timing, **tp_stop)
+            tp_rounds = run_interleaved([t.p for t in prepared], per_call=False,
+                                        calls_per_block=[t.calls for t in prepared], **timing, **tp_stop)
             lat_rounds = None
-            if not train and per_call:
+            if per_call:
                 progress(f"timing {kind} latency: {names}")
-                lat_rounds = run_interleaved([p[2] for p in prepared], per_call=True, **timing, **lat_stop)
-            break
+                lat_rounds = run_interleaved([t.p for t in prepared], per_call=True, **timing, **lat_stop)
+            return tp_rounds, lat_rounds, time.perf_counter() - window
         except TimerFailed as e:  # that model fails alone; the others are timed again without it
-            run, b = prepared[e.index][:2]
-            out[run.name] = fail(run, b, f"timing the {kind}", e.error)
-            del prepared[e.index]
+            t = prepared.pop(e.index)
+            out[t.run.name] = fail(t.run, t.b, f"timing the {kind}", e.error)
         except Exception as e:
-            for run, b, *_ in prepared:
-                out[run.name] = fail(run, b, f"timing the {kind}", e)
-            return out
-    if not prepared:
-        return out
-    window = time.perf_counter() - window
+            for t in prepared:
+                out[t.run.name] = fail(t.run, t.b, f"timing the {kind}", e)
+            return None
+    return None
 
-    dev = s.torch_device
-    for i, (run, b, p, calls, rec) in enumerate(prepared):
-        tp = throughput_from(Timing(tuple(t for r in tp_rounds[i] for t in r)), b, calls)
-        rec["throughput"] = _throughput_record(tp, p.tokens)
-        rec["timed_window_s"] = window  # the whole interleaved phase, shared by its models
-        rec["rounds"] = {"throughput": [list(r) for r in tp_rounds[i]]}
-        if lat_rounds is not None:
-            lat = latency_from(Timing(tuple(t for r in lat_rounds[i] for t in r)), b)
-            rec["latency"] = {"batch_size": b, "median_s": lat.median_s, "p90_s": lat.p90_s, "p99_s": lat.p99_s,
-                              "iqr_s": lat.iqr_s, "n": lat.n, "noisy": lat.noisy, "p99_reliable": lat.p99_reliable}
-            rec["rounds"]["latency"] = [list(r) for r in lat_rounds[i]]
-        elif not train:
-            lat = latency_from(Timing(tuple(t / calls for r in tp_rounds[i] for t in r)), b)
-            rec["latency"] = {"batch_size": b, "median_s": lat.median_s, "p90_s": lat.p90_s, "p99_s": lat.p99_s,
-                              "iqr_s": lat.iqr_s, "n": lat.n, "noisy": lat.noisy,
-                              "p99_reliable": lat.p99_reliable and calls == 1,
-                              "from_blocks": "each timed block's time over its calls" + (
-                                  "" if calls == 1 else f" ({calls} calls a block: tails are averaged)")}
-        else:
-            rec["step_s"] = tp.batch_size / tp.samples_per_s
+
+def _record_rounds(t: _Timed, tp_rounds: list, lat_rounds: list | None, window: float, train: bool) -> None:
+    """A model's throughput and latency (or training step) from its timed rounds, into its record."""
+    rec, b, calls = t.rec, t.b, t.calls
+    tp = throughput_from(Timing(tuple(x for r in tp_rounds for x in r)), b, calls)
+    rec["throughput"] = _throughput_record(tp, t.p.tokens)
+    rec["timed_window_s"] = window  # the whole interleaved phase, shared by its models
+    rec["rounds"] = {"throughput": [list(r) for r in tp_rounds]}
+    if train:
+        rec["step_s"] = tp.batch_size / tp.samples_per_s
+        return
+    if lat_rounds is not None:
+        lat = latency_from(Timing(tuple(x for r in lat_rounds for x in r)), b)
+        rec["rounds"]["latency"] = [list(r) for r in lat_rounds]
+        extra = {"p99_reliable": lat.p99_reliable}
+    else:
+        lat = latency_from(Timing(tuple(x / calls for r in tp_rounds for x in r)), b)
+        extra = {"p99_reliable": lat.p99_reliable and calls == 1,
+                 "from_blocks": "each timed block's time over its calls" + (
+                     "" if calls == 1 else f" ({calls} calls a block: tails are averaged)")}
+    rec["latency"] = {"batch_size": b, "median_s": lat.median_s, "p90_s": lat.p90_s, "p99_s": lat.p99_s,
+                      "iqr_s": lat.iqr_s, "n": lat.n, "noisy": lat.noisy, **extra}
+
+
+def _measure_around(t: _Timed, s: RunSettings, kind: str, train: bool, progress: Progress) -> dict | None:
+    """What is measured around an eager model's timing: peak memory (CUDA, or a fresh process's
+    resident set on the CPU), and on CUDA its idle share and energy. Returns an error record
+    where the peak memory could not be measured, else None."""
+    run, b, p, rec, dev = t.run, t.b, t.p, t.rec, s.torch_device
+    try:
         if dev.type == "cuda":
-            _secondary(rec, "gpu_state", True, progress, None, p.gpu_state)  # sampled while timed
-        if graph:  # the replay's memory, idle share and energy are not what a user's eager run costs
-            continue
-        try:
-            if dev.type == "cuda":
-                rec["memory"] = p.cuda_memory()
-            elif run.rebuild is not None:
-                progress(f"{run.name}@{b}: peak resident memory of a fresh process ({kind})")
-                rec["memory"] = memory_mod.cpu_peak_rss(run.rebuild, b, replace(s, channels_last=run.channels_last,
-                                                                                precision=run.precision),
-                                                        train)
-        except Exception as e:
-            out[run.name] = _fail(run, b, s, f"measuring the peak memory of the {kind}", e)
-            continue
-        if dev.type == "cuda" and not train:
-            _secondary(rec, "idle_share", s.idle, progress, f"{run.name}@{b}: device idle share (torch.profiler)",
-                       lambda: p.idle(max(3, min(calls, 50))))
-            _secondary(rec, "energy", s.energy and energy_mod.energy_unavailable(dev) is None, progress,
-                       f"{run.name}@{b}: energy (NVML, over its timed blocks)",
-                       p.energy)
-    return out
+            rec["memory"] = p.cuda_memory()
+        elif run.rebuild is not None:
+            progress(f"{run.name}@{b}: peak resident memory of a fresh process ({kind})")
+            rec["memory"] = memory_mod.cpu_peak_rss(run.rebuild, b, replace(s, channels_last=run.channels_last,
+                                                                            precision=run.precision), train)
+    except Exception as e:
+        return _fail(run, b, s, f"measuring the peak memory of the {kind}", e)
+    if dev.type == "cuda" and not train:
+        _secondary(rec, "idle_share", s.idle, progress, f"{run.name}@{b}: device idle share (torch.profiler)",
+                   lambda: p.idle(max(3, min(t.calls, 50))))
+        _secondary(rec, "energy", s.energy and energy_mod.energy_unavailable(dev) is None, progress,
+                   f"{run.name}@{b}: energy (NVML, over its timed blocks)", p.energy)
+    return None
 
 
 def _secondary(rec: dict, key: str, wanted: bool, progress: Progress, message: str | None, fn) -> None:
