@@ -235,6 +235,8 @@ def match_table(results: dict) -> str:
                 what = (f"95% CI half-width of the speed-up over {match['paired_with']}, timed together"
                         if match.get("paired_with") else "IQR/median")
                 status += f" (noise {match['noise']:.1%} {what}{', NOISY' if match['noisy'] else ''})"
+                if match.get("timed_as"):  # replays or eager: what the search timed, as the verdict reads it
+                    status += f"; timed as {match['timed_as']}"
         if m.capacity_loss:
             status += ("; " if status else "") + "CAPACITY LOSS: " + ", ".join(m.capacity_loss)
         knobs = " ".join(f"{k}={v}" for k, v in (m.knobs or {}).items()) or m.name
