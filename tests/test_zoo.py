@@ -457,6 +457,26 @@ def test_families_are_joined_into_curves_and_compared_where_both_reach(tmp_path)
     assert "Family curves (acc, the mean gap where both reach): parameters: shared above stack by 8.7" in md
 
 
+def test_the_summary_says_the_speeds_are_read_through_the_reference():
+    """Issue 32, item 6: the zoo's speed cells are the reference's median times each model's paired
+    speed-up over it (_via_reference), not each model's own median; the first line says so. A's
+    throughput reads 1.5 x R's 1000/s = 1500/s, though its own median is 1400/s."""
+    from fairness.render.zoo import summary
+    from fairness.zoo import _via_reference, analyse
+
+    r, a = _timed("R", 80, 1000, 2000), _timed("A", 70, 1400, 1800)
+    r["zoo"]["reference_runs"] = [r["speed"]]
+    res = {"models": typed([r, a]), "speed_ratios": [
+        {"model": "A", "reference": "R", "indicator": "throughput", "batch_size": 256, "implementation": "eager",
+         "speedup": 1.5, "ci95": [1.5, 1.5]}]}
+    _via_reference(res, "R")
+    assert res["models"][1].zoo["throughput"] == pytest.approx(1500)
+    res["zoo"] = {"name": "z", "quality": "acc", "lower_is_better": False, "reference": "R", "groups": [["R", "A"]],
+                  **analyse(res, {"quality": "acc", "lower_is_better": False})}
+    assert ("Each model's throughput and latency here is R's median times the model's speed-up over it, paired "
+            "round by round") in summary(res)[0]
+
+
 def test_the_summary_says_where_two_families_trade_places():
     from fairness.zoo import family_summary
 

@@ -66,6 +66,9 @@ def summary(res: dict) -> list[str]:
              + f"; quality: {z['quality'] or 'none given'}" + (" (lower is better)" if z["lower_is_better"] else "")
              + ((f"; speed timed in one interleaved group, paired with {z['reference']}" if len(z["groups"]) == 1 else
                  f"; speed timed in {len(z['groups'])} interleaved groups, each with {z['reference']}")
+                + f". Each model's throughput and latency here is {z['reference']}'s median times the model's "
+                  f"speed-up over it, paired round by round, so that every speed compares through one reference; "
+                  f"each model's own medians are in results.json"
                 if any(m.speed is not None for m in ok) else "; counts only")]
     if z.get("no_quality"):
         lines.append(f"No {z['quality']} given for {', '.join(z['no_quality'])}: kept out of the fronts; their costs "
