@@ -36,7 +36,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, NullLocator  # noqa: E402
 from tueplots import figsizes, fontsizes  # noqa: E402
 
-from ..flags import pair_ratios, view  # noqa: E402
+from ..flags import judged_replay, pair_ratios, view  # noqa: E402
 from ..judgement import judgement_of  # noqa: E402
 from ..readings import INDICATORS, JUDGED, SPEED, generation_runs, measured, quality  # noqa: E402
 from .columns import groups, quality_keys  # noqa: E402
@@ -275,13 +275,14 @@ def _value(m: dict, key: str) -> float | None:
 
 
 def _panel_key(models: list[dict], key: str, curve: dict | None) -> str:
-    """The reading a trade-off panel plots: a speed from CUDA graph replays where every model timed
-    has one (the number the judgement uses), as the family's curve is drawn where there is one."""
+    """The reading a trade-off panel plots: a speed from CUDA graph replays where the judgement reads
+    every timed model's replay (flags.judged_replay: there is one, not slower than eager), as the
+    family's curve is drawn where there is one."""
     if INDICATORS[key].convention != SPEED:
         return key
     row = next((r for r in (curve or {}).get("rows", []) if r["indicator"] == key and r.get("implementation")), None)
     timed = [m for m in models if measured(m, key) is not None]
-    graphed = timed and all(measured(m, f"graph_{key}") is not None for m in timed)
+    graphed = timed and all(judged_replay(m, key) for m in timed)
     if (row["implementation"] == "cuda_graph" if row else graphed):
         return f"graph_{key}"
     return key
