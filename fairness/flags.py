@@ -614,17 +614,20 @@ def _graph_words(a: dict, b: dict, key: str) -> str:
 
 def _batch_speeds(m: dict) -> dict[int, dict[str, float]]:
     """Time per example at each batch size timed, by implementation, leaving out eager runs the
-    host's launches set: {batch: {"cuda_graph": s, "eager": s}}."""
+    host's launches set and replays over REPLAY_SLOWER slower than eager (other kernels under
+    capture, as replay_slower): {batch: {"cuda_graph": s, "eager": s}}."""
     out = {}
     for r in m["runs"]:
         bs, times = r.get("batch_size"), {}
         for impl, rec in (("cuda_graph", r.get("cuda_graph") or {}), ("eager", r)):
-            if impl == "eager" and run_host_bound(r):
-                continue
             if bs == 1 and num((rec.get("latency") or {}).get("median_s")):
                 times[impl] = rec["latency"]["median_s"]
             elif num((rec.get("throughput") or {}).get("samples_per_s")):
                 times[impl] = 1 / rec["throughput"]["samples_per_s"]
+        if "cuda_graph" in times and "eager" in times and times["cuda_graph"] > times["eager"] * REPLAY_SLOWER:
+            del times["cuda_graph"]
+        if run_host_bound(r):
+            times.pop("eager", None)
         if bs and times:
             out[bs] = times
     return out

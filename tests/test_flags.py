@@ -344,3 +344,21 @@ def test_a_replay_slower_than_eager_is_shown_not_judged():
     assert not judge({"models": [albert, host]})["pairs"][0]["ratios"].get("throughput_speedup")
     fast = model("B", "baseline", 1000.0, 4000.0, idle=0.8)
     assert replay_slower(fast.speed, "throughput") is None and judged_replay(fast, "throughput")
+
+
+def test_speedups_by_batch_leave_out_a_replay_slower_than_eager():
+    """The batch rules (hardware-mismatch, batch-flip) read the same numbers as the verdict: BERT's
+    batch-256 replay at 7,376/s against 19,170/s eager ran other kernels, so that batch reads eager;
+    a replay within 10% of eager stays, and a host-bound eager run goes."""
+    from fairness.flags import _batch_speeds, view
+
+    def runs(eager, graph, idle=0.05):
+        return [{"batch_size": 256, "idle_share": idle, "throughput": {"samples_per_s": eager},
+                 "cuda_graph": {"throughput": {"samples_per_s": graph}}}]
+
+    def speeds(eager, graph, idle=0.05):
+        return _batch_speeds(view(rec("B", throughput=eager, runs=runs(eager, graph, idle))))[256]
+
+    assert speeds(19170.0, 7376.0) == {"eager": pytest.approx(1 / 19170)}
+    assert set(speeds(1000.0, 950.0)) == {"cuda_graph", "eager"}
+    assert speeds(1000.0, 4000.0, idle=0.8) == {"cuda_graph": pytest.approx(1 / 4000)}
