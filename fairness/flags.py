@@ -44,8 +44,8 @@ COVERAGE_MIN = 0.99  # under 99% of executed ops counted: the FLOPs are a lower 
 CAPACITY_FLOOR = 0.5  # a baseline scaled to under half its parameters or depth is a handicapped one
 QUALITY_TIE = 0.1  # quality points: a tenth of a point is below what comparison tables print
 HOST_BOUND = 0.5  # the GPU idles over half of a step (batch 1 most of all): the host's kernel launches set its time
-# A CUDA graph replay this many times slower than the same forward pass eager (not host-bound) ran other
-# kernels than eager did: replays are as fast as eager or faster where the kernels are the same (issue 27)
+# A CUDA graph replay this many times slower than the same forward pass eager ran other kernels than
+# eager did: replays are as fast as eager or faster where the kernels are the same (issue 32, item 6)
 REPLAY_SLOWER = 1.10
 
 # Where each rule comes from in "The Efficiency Misnomer" (arXiv 2110.12894v2, ICLR 2022), by the
@@ -115,11 +115,11 @@ def replay_slower(speed: Speed | None, key: str) -> float | None:
     than the same forward pass eager, where that is over REPLAY_SLOWER; None otherwise. Such a replay
     is not the model's speed: the capture ran other kernels (a host-bound eager run is slower than
     its kernels, never faster, so it cannot explain a slower replay; it is then no number to judge
-    either, and the model's speed goes unjudged). The case
-    that found it: BERT's attention in transformers dispatches to PyTorch's math kernel when captured
-    and to cuDNN's when eager, so its replay at batch 256 runs 0.38x its eager throughput on an H100
-    (benchmarks/gpu_graph_bert.py). transformers reads the mask's values to skip it eagerly and cannot
-    while a graph is captured (masking_utils, is_tracing): the likely reason, not yet isolated."""
+    either, and the model's speed goes unjudged). The case that found it: BERT's attention in
+    transformers dispatches to PyTorch's math kernel when captured and to cuDNN's when eager, so its
+    replay at batch 256 runs 0.38x its eager throughput on an H100 (benchmarks/gpu_graph_bert.py).
+    transformers reads the mask's values to skip it eagerly and cannot while a graph is captured
+    (masking_utils, is_tracing): the likely reason, not yet isolated."""
     if speed is None:
         return None
     eager, graph = getattr(speed, key) or {}, (speed.cuda_graph or {}).get(key) or {}
