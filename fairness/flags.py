@@ -129,8 +129,14 @@ def replay_slower(speed: Speed | None, key: str) -> float | None:
     e, g = num(eager.get(field)), num(graph.get(field))
     if not e or not g:
         return None
-    slower = e / g if key == "throughput" else g / e
-    return slower if slower > REPLAY_SLOWER else None
+    return _replay_over(1 / e, 1 / g) if key == "throughput" else _replay_over(e, g)
+
+
+def _replay_over(eager_s: float, replay_s: float) -> float | None:
+    """The replay's time over eager's, where it is over REPLAY_SLOWER (the capture ran other
+    kernels); None otherwise. The one test of replay_slower and of the batch rules (_batch_speeds)."""
+    ratio = replay_s / eager_s
+    return ratio if ratio > REPLAY_SLOWER else None
 
 
 def _timing(m: ModelRecord) -> Speed:
@@ -624,7 +630,7 @@ def _batch_speeds(m: dict) -> dict[int, dict[str, float]]:
                 times[impl] = rec["latency"]["median_s"]
             elif num((rec.get("throughput") or {}).get("samples_per_s")):
                 times[impl] = 1 / rec["throughput"]["samples_per_s"]
-        if "cuda_graph" in times and "eager" in times and times["cuda_graph"] > times["eager"] * REPLAY_SLOWER:
+        if "cuda_graph" in times and "eager" in times and _replay_over(times["eager"], times["cuda_graph"]):
             del times["cuda_graph"]
         if run_host_bound(r):
             times.pop("eager", None)
