@@ -47,6 +47,9 @@ HOST_BOUND = 0.5  # the GPU idles over half of a step (batch 1 most of all): the
 # A CUDA graph replay this many times slower than the same forward pass eager ran other kernels than
 # eager did: replays are as fast as eager or faster where the kernels are the same (issue 32, item 6)
 REPLAY_SLOWER = 1.10
+# what such a capture ran instead, in the case that found it (benchmarks/gpu_graph_bert.py): for the notes
+OTHER_KERNELS = ("so the capture ran other kernels (for one: BERT's attention in transformers runs PyTorch's math "
+                 "kernel when captured, cuDNN's when eager)")
 
 # Where each rule comes from in "The Efficiency Misnomer" (arXiv 2110.12894v2, ICLR 2022), by the
 # paper's own section headings ("A Primer on Cost Indicators", "Potential Disagreement Between Cost

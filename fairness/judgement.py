@@ -21,8 +21,8 @@ from dataclasses import asdict, replace
 
 from . import readings as rd
 from .curve import analysis as curve_analysis, sentence as curve_sentence
-from .flags import (HOST_BOUND, QUALITY_TIE, SEVERITIES, direct_model_flag, has_advantage, model_flags, pair_flags,
-                    pair_ratios, ratio_evidence, replay_slower, speed_pair, tie_margin, view)
+from .flags import (HOST_BOUND, OTHER_KERNELS, QUALITY_TIE, SEVERITIES, direct_model_flag, has_advantage, model_flags,
+                    pair_flags, pair_ratios, ratio_evidence, replay_slower, speed_pair, tie_margin, view)
 from .readings import INDICATORS, JUDGED, speed_part
 from .results import typed_models
 
@@ -88,9 +88,8 @@ def not_judged(views: list[dict]) -> list[str]:
         if slow:
             out.append(f"The CUDA graph replay's {label} of " + ", ".join(f"{n} ({x:.2f}x the eager time)"
                                                                        for n, x in slow.items())
-                       + " is slower than the same forward pass eager, so the capture ran other kernels (for one: BERT's "
-                         "attention in transformers runs PyTorch's math kernel when captured, cuDNN's when eager): it "
-                         "is shown but not judged, and the eager number is where the host did not set it.")
+                       + f" is slower than the same forward pass eager, {OTHER_KERNELS}: it is shown but not judged, "
+                         "and the eager number is where the host did not set it.")
     return out
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..flags import REPLAY_SLOWER, judged_replay, replay_slower, speed_host_bound
+from ..flags import OTHER_KERNELS, REPLAY_SLOWER, judged_replay, replay_slower, speed_host_bound
 from ..readings import INDICATORS, JUDGED, Indicator, measured, quality
 from ..results import typed_models
 
@@ -43,9 +43,8 @@ HOST_BOUND_NOTE = (" host-bound: the GPU idled over half of each step at that ba
 
 
 SLOWER_REPLAY_NOTE = (f" slower than eager: the CUDA graph replay ran over {REPLAY_SLOWER - 1:.0%} slower than the "
-                      "same forward pass eager, so the capture ran other kernels (for one: BERT's attention in "
-                      "transformers runs PyTorch's math kernel when captured, cuDNN's when eager); the eager number "
-                      "is the one judged there, unless it is host-bound too.")
+                      f"same forward pass eager, {OTHER_KERNELS}; the eager number is the one judged there, unless it "
+                      f"is host-bound too.")
 
 
 def host_bound(m: dict, col: Indicator = INDICATORS["latency"]) -> bool:
