@@ -6,7 +6,8 @@ times (indicators/generate.py: the dynamic cache eager, the static cache with it
 replayed from a CUDA graph; greedy, medians of 3 runs): time to first token and decode tokens/s,
 beside transformers' own `model.generate` (torch.compile off) with the dynamic cache and with the
 static cache. generate's TTFT is generate(max_new_tokens=1); its decode is generate(128) minus that,
-tokens/s = batch x 127 / the decode time (medians of 3). Target: fairness's dynamic-cache decode
+tokens/s = batch x 127 / the decode time (medians of 3). generate's runs alternate with fairness's in
+one process, so that a board's power cap, which comes and goes, moves both alike. Target: fairness's dynamic-cache decode
 within 5% of generate's (fairness's dynamic cache is generate itself, stamped at each step's logits:
 the check is that the stamps cost nothing and the median step is the mean one). The replayed decode
 has no `generate` twin without torch.compile; the static generate column shows what it saves. Before timing, the replayed graph's cache is checked
@@ -22,8 +23,8 @@ import warnings
 import torch
 
 from fairness.indicators.env import peak_bandwidth
-from fairness.indicators.generate import (DYNAMIC, STATIC, STATIC_GRAPH, GenerateSpec, _one_run, implementations,
-                                          time_generation)
+from fairness.indicators.generate import (DYNAMIC, STATIC, STATIC_GRAPH, GenerateSpec, Generation, _one_run,
+                                          implementations)
 
 warnings.filterwarnings("ignore")
 PROMPT, NEW, RUNS = 512, 128, 3
@@ -44,13 +45,18 @@ def _generate_s(model, ids, new: int, cache: str | None) -> float:
     return time.perf_counter() - t0
 
 
-def _reference(model, ids, cache: str | None) -> tuple[float, float]:
-    """generate's (TTFT seconds, decode tokens/s) with one cache implementation."""
+def _paired(model, ids, cache: str | None, g: Generation) -> tuple[float, float]:
+    """generate's (TTFT seconds, decode tokens/s) with one cache implementation, its runs alternated
+    with fairness's (`g.run_once()`), so that both sides see the same board state: a power cap that
+    comes and goes moves them together, not one against the other."""
+    first, whole = [], []
     with torch.inference_mode():
         _generate_s(model, ids[:, :8], 4, cache)  # warm-up
-        first = statistics.median(_generate_s(model, ids, 1, cache) for _ in range(RUNS))
-        whole = statistics.median(_generate_s(model, ids, NEW, cache) for _ in range(RUNS))
-    return first, ids.shape[0] * (NEW - 1) / (whole - first)
+        for _ in range(RUNS):
+            first.append(_generate_s(model, ids, 1, cache))
+            whole.append(_generate_s(model, ids, NEW, cache))
+            g.run_once()
+    return statistics.median(first), ids.shape[0] * (NEW - 1) / (statistics.median(whole) - statistics.median(first))
 
 
 def _graph_matches_eager(model, vocab: int) -> float:
@@ -78,11 +84,11 @@ def main():
         weights = sum(p.numel() * p.element_size() for p in model.parameters())
         for batch in (1, 64):
             ids = torch.randint(0, config.vocab_size, (batch, PROMPT), device=dev)
-            ref = {DYNAMIC: _reference(model, ids, None), STATIC_GRAPH: _reference(model, ids, "static")}
             for impl in implementations(dev):
-                r = time_generation(model, GenerateSpec(PROMPT, NEW), batch, dev, torch.bfloat16, config.vocab_size,
-                                    weights, peak_bandwidth(name), impl)
-                first, tps = ref[impl]
+                g = Generation(model, GenerateSpec(PROMPT, NEW), batch, dev, torch.bfloat16, config.vocab_size,
+                               weights, peak_bandwidth(name), impl)
+                first, tps = _paired(model, ids, None if impl == DYNAMIC else "static", g)
+                r = g.result()
                 rows.append((label, batch, impl, r, first, tps))
                 share = f"{r['floor_share']:.1%}" if r.get("floor_share") is not None else "n/a"
                 print(f"  batch {batch:>3} {impl:<26} TTFT {r['ttft_s'] * 1e3:7.2f} ms (generate {first * 1e3:7.2f}) "
