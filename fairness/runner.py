@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import torch
@@ -153,11 +154,15 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
         _record_rounds(t, tp_rounds[i], lat_rounds[i] if lat_rounds is not None else None, window, train)
         if s.torch_device.type == "cuda":
             _secondary(t.rec, "gpu_state", True, progress, None, t.p.gpu_state)  # sampled while timed
-        if graph:  # the replay's memory, idle share and energy are not what a user's eager run costs
-            continue
-        failed = _measure_around(t, s, kind, train, progress)
-        if failed is not None:
-            out[t.run.name] = failed
+    if graph:  # the replay's memory, idle share and energy are not what a user's eager run costs
+        return out
+    if s.torch_device.type == "cuda":
+        for t in prepared:
+            failed = _measure_around(t, s, kind, train, progress)
+            if failed is not None:
+                out[t.run.name] = failed
+    else:
+        out.update(_cpu_peaks([t for t in prepared if t.run.rebuild is not None], s, kind, train, progress))
     return out
 
 
@@ -225,25 +230,51 @@ def _record_rounds(t: _Timed, tp_rounds: list, lat_rounds: list | None, window: 
 
 
 def _measure_around(t: _Timed, s: RunSettings, kind: str, train: bool, progress: Progress) -> dict | None:
-    """What is measured around an eager model's timing: peak memory (CUDA, or a fresh process's
-    resident set on the CPU), and on CUDA its idle share and energy. Returns an error record
-    where the peak memory could not be measured, else None."""
-    run, b, p, rec, dev = t.run, t.b, t.p, t.rec, s.torch_device
+    """What is measured around an eager model's timing on CUDA: its peak memory, idle share and
+    energy. Returns an error record where the peak memory could not be measured, else None."""
+    run, b, p, rec = t.run, t.b, t.p, t.rec
     try:
-        if dev.type == "cuda":
-            rec["memory"] = p.cuda_memory()
-        elif run.rebuild is not None:
-            progress(f"{run.name}@{b}: peak resident memory of a fresh process ({kind})")
-            rec["memory"] = memory_mod.cpu_peak_rss(run.rebuild, b, replace(s, channels_last=run.channels_last,
-                                                                            precision=run.precision), train)
+        rec["memory"] = p.cuda_memory()
     except Exception as e:
         return _fail(run, b, s, f"measuring the peak memory of the {kind}", e)
-    if dev.type == "cuda" and not train:
+    if not train:
         _secondary(rec, "idle_share", s.idle, progress, f"{run.name}@{b}: device idle share (torch.profiler)",
                    lambda: p.idle(max(3, min(t.calls, 50))))
-        _secondary(rec, "energy", s.energy and energy_mod.energy_unavailable(dev) is None, progress,
+        _secondary(rec, "energy", s.energy and energy_mod.energy_unavailable(s.torch_device) is None, progress,
                    f"{run.name}@{b}: energy (NVML, over its timed blocks)", p.energy)
     return None
+
+
+def _cpu_peaks(timed: list[_Timed], s: RunSettings, kind: str, train: bool, progress: Progress) -> dict:
+    """Each model's CPU peak memory: the peak resident set of a fresh process of its own
+    (memory_mod.cpu_peak_rss). The processes run after the phase's timing, several at a time: a
+    process's resident set is its own, so its neighbours do not change it, and most of each one's
+    time is importing torch. One that fails beside others (killed when they did not all fit in
+    memory) runs again alone. Returns an error record per model whose peak could not be measured."""
+    if not timed:
+        return {}
+    workers = memory_mod.fresh_workers(len(timed))
+    progress(f"peak resident memory, a fresh process each, {workers} at a time ({kind}): "
+             + ", ".join(f"{t.run.name}@{t.b}" for t in timed))
+
+    def peak(t: _Timed) -> dict:
+        return memory_mod.cpu_peak_rss(t.run.rebuild, t.b, replace(s, channels_last=t.run.channels_last,
+                                                                   precision=t.run.precision), train)
+
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(peak, t) for t in timed]
+    out = {}
+    for t, future in zip(timed, futures):
+        try:
+            try:
+                t.rec["memory"] = future.result()
+            except Exception:
+                if workers == 1:
+                    raise
+                t.rec["memory"] = peak(t)  # alone
+        except Exception as e:
+            out[t.run.name] = _fail(t.run, t.b, s, f"measuring the peak memory of the {kind}", e)
+    return out
 
 
 def _secondary(rec: dict, key: str, wanted: bool, progress: Progress, message: str | None, fn) -> None:

@@ -424,3 +424,47 @@ def test_cuda_graphs_on_the_cpu_is_a_note_not_an_error(tmp_path):
     assert r.exit_code == 0, r.output
     assert "note: --cuda-graphs applies to CUDA only; cpu runs eager" in r.stderr
     assert json.loads(out.read_text())["models"][0]["speed"]["settings"]["cuda_graphs"] is None
+
+
+def test_cpu_peaks_run_fresh_processes_together_and_retry_a_failed_one_alone(monkeypatch):
+    """The fresh processes of a phase's CPU peak memory run several at a time (fresh_workers); one
+    that fails beside the others (killed when they did not all fit in memory) runs again alone, and
+    one that fails alone too gets an error record, its model marked failed."""
+    import threading
+    import time as time_mod
+
+    from fairness import runner as runner_mod
+    from fairness.indicators import memory as memory_mod
+
+    running, most, calls, lock = [0], [0], [], threading.Lock()
+
+    def fake_peak(rebuild, batch_size, settings, train):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            calls.append((rebuild["name"], running[0]))
+        time_mod.sleep(0.2)
+        with lock:
+            running[0] -= 1
+            alone = running[0] == 0 and sum(1 for c in calls if c[0] == rebuild["name"]) > 1
+        if rebuild["name"] == "crowded" and not alone:
+            raise RuntimeError("killed (SIGKILL)")
+        if rebuild["name"] == "broken":
+            raise RuntimeError("cannot build")
+        return {"peak_rss_bytes": 1000 + batch_size}
+
+    monkeypatch.setattr(memory_mod, "cpu_peak_rss", fake_peak)
+    monkeypatch.setattr(memory_mod.os, "cpu_count", lambda: 3)
+    timed = [runner_mod._Timed(Runnable(n, None, None, rebuild={"name": n}), 4, None, 1, {})
+             for n in ("a", "crowded", "b", "broken")]
+    messages = []
+    failed = runner_mod._cpu_peaks(timed, RunSettings(device="cpu"), "forward pass", False, messages.append)
+    assert most[0] == 3 and "3 at a time" in messages[0]
+    assert [t.rec.get("memory") for t in timed] == [{"peak_rss_bytes": 1004}, {"peak_rss_bytes": 1004},
+                                                    {"peak_rss_bytes": 1004}, None]
+    assert ("crowded", 1) in calls  # its second run was alone
+    assert set(failed) == {"broken"} and "cannot build" in failed["broken"]["error"]
+    assert timed[3].run.failed and not timed[1].run.failed
+    assert memory_mod.fresh_workers(1) == 1 and memory_mod.fresh_workers(50) == 3  # one per core
+    monkeypatch.setattr(memory_mod.os, "cpu_count", lambda: 64)
+    assert memory_mod.fresh_workers(50) == memory_mod.MAX_FRESH

@@ -14,6 +14,7 @@ import's own high-water mark could hide a small model entirely.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -22,6 +23,14 @@ from ..errors import FairnessError
 from ..step import child_env
 
 CHILD_TIMEOUT_S = 900
+# At most this many fresh processes at once (runner._cpu_peaks): each holds torch's import (about
+# 0.5 GB resident) and its model, so a machine's memory, not only its cores, bounds how many fit.
+MAX_FRESH = 4
+
+
+def fresh_workers(n: int) -> int:
+    """How many of `n` fresh processes to run at once: one per core, at most MAX_FRESH."""
+    return max(1, min(n, os.cpu_count() or 1, MAX_FRESH))
 
 
 def _status_bytes(field: str) -> int | None:
