@@ -595,16 +595,25 @@ def search_prepared(run: Runnable, b: int, s: RunSettings, graph: bool) -> Prepa
         raise GraphUnavailable(f"{run.name}: capturing the CUDA graph failed ({brief(e)})") from None
 
 
+def known_against(ci: tuple[float, float], band: tuple[float, float]) -> bool:
+    """Whether a candidate's speed-up CI settles its search step: wholly outside the band (the
+    speed-ups within tolerance of the target: known not to match) or wholly inside it (known to
+    match, so the search stops there). A CI across an edge needs more rounds."""
+    lo, hi = ci
+    return hi < band[0] or lo > band[1] or band[0] <= lo <= hi <= band[1]
+
+
 def measure_against(reference: Prepared, run: Runnable, s: RunSettings, indicator: str, batch: int,
                     band: tuple[float, float], graph: bool = False) -> tuple[float, list[float]]:
     """A speed-search candidate timed in interleaved rounds with the reference (the model whose
     speed is the target, prepared once, in the same mode: `graph` replays or eager): the
     candidate's speed-up over it, paired round by round, and its 95% CI. Timing stops early once
-    the CI lies wholly outside `band` (the speed-ups within tolerance of the target): that
-    candidate is known not to match."""
+    the CI tells which side of the band the candidate is on (`known_against`). Replays warm up
+    as briefly as in the final timing's graph phase: their capture has run them already."""
     b = batch if indicator == "throughput" else 1
     p = search_prepared(run, b, s, graph)
-    timing = dict(warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
+    timing = dict(warmup_s=min(s.warmup_s, GRAPH_WARMUP_S) if graph else s.warmup_s, min_samples=s.min_samples,
+                  min_duration_s=s.min_duration_s)
 
     throughput = indicator == "throughput"
     calls = [calls_for(x.per_call_s, BLOCK_S) for x in (reference, p)] if throughput else [1, 1]
@@ -614,8 +623,7 @@ def measure_against(reference: Prepared, run: Runnable, s: RunSettings, indicato
         return paired_ratio(cand, ref, b, indicator)
 
     def settled(rounds):
-        lo, hi = ratio(rounds).ci95
-        return hi < band[0] or lo > band[1]
+        return known_against(ratio(rounds).ci95, band)
 
     rounds = run_interleaved([reference, p], per_call=not throughput, calls_per_block=calls, settled=settled,
                              **timing)
@@ -651,10 +659,13 @@ def generation_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -
 def measure_rate(run: Runnable, s: RunSettings, indicator: str, batch: int, graph: bool = False) -> tuple[float, float]:
     """One quick speed number for matching: seconds per example at `batch` (throughput), or
     the median seconds per call at batch 1 (latency); and its noise, IQR / median. `graph`:
-    replayed from a CUDA graph (GraphUnavailable where it cannot be captured)."""
+    replayed from a CUDA graph (GraphUnavailable where it cannot be captured): then with the final
+    timing's graph-phase rules, a brief warm-up and a stop once the median is known."""
     b = batch if indicator == "throughput" else 1
     p = search_prepared(run, b, s, graph)
     timing = dict(warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
+    if graph:
+        timing.update(warmup_s=min(s.warmup_s, GRAPH_WARMUP_S), settled=medians_known(s.min_samples))
     if indicator == "throughput":
         calls = calls_for(p.per_call_s, BLOCK_S)
         rounds = run_interleaved([p], per_call=False, calls_per_block=calls, **timing)[0]

@@ -356,19 +356,30 @@ def test_a_model_that_returns_nan_fails_alone(isolate):
 def test_run_interleaved_stops_once_settled(fake_clock):
     """A speed-search candidate 10x slower than its reference: its speed-up's CI is outside a 3%
     band after the first SETTLE_ROUNDS rounds, so timing stops there instead of at min_samples;
-    one whose CI straddles the band is timed to the end."""
+    a band around 0.1 holds the CI wholly, and timing stops there too; without a rule that
+    settles, it is timed to the end."""
+    from fairness.runner import known_against
+
     a, b = _counting_steps([], fake_clock)
 
     def time_pair(settled):
         return run_interleaved([StepTimer(a, "cpu"), StepTimer(b, "cpu")], per_call=False, warmup_s=0.0,
                                min_samples=50, min_duration_s=0.0, max_duration_s=1e9, settled=settled)
 
-    def outside(rounds):
-        lo, hi = paired_ratio(rounds[1], rounds[0], 1, "throughput").ci95  # B's speed-up over A: 0.1
-        return hi < 0.97 or lo > 1.03
+    def against(band):
+        return lambda rounds: known_against(paired_ratio(rounds[1], rounds[0], 1, "throughput").ci95, band)
 
-    assert len(time_pair(outside)[0]) == speed_mod.SETTLE_ROUNDS
+    assert len(time_pair(against((0.97, 1.03)))[0]) == speed_mod.SETTLE_ROUNDS  # known not to match
+    assert len(time_pair(against((0.097, 0.103)))[0]) == speed_mod.SETTLE_ROUNDS  # known to match
     assert len(time_pair(lambda rounds: False)[0]) == 50
+
+
+def test_known_against_by_hand():
+    """A 3% band: CIs below it, above it and inside it settle; across an edge or both, they do not."""
+    from fairness.runner import known_against
+
+    cases = {(0.5, 0.9): True, (1.05, 1.2): True, (0.98, 1.01): True, (0.96, 1.0): False, (0.9, 1.1): False}
+    assert {ci: known_against(ci, (0.97, 1.03)) for ci in cases} == cases
 
 
 def test_medians_known_by_hand():
