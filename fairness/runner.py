@@ -172,22 +172,21 @@ def _time_interleaved(prepared: list[_Timed], s: RunSettings, kind: str, graph: 
     rounds or None, the timed window's seconds); None where no model is left. A model whose timer
     fails is recorded in `out` by `fail` and leaves `prepared`; the others are timed again."""
     timing = dict(warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
-    tp_stop = lat_stop = {}
+    # A phase stops once every median is known within KNOWN_WITHIN: more rounds would not move a
+    # number by more than that (min_duration_s stays the ceiling for an unsteady one, such as a
+    # host-bound eager batch 1). Latency keeps P99_MIN_SAMPLES calls, so that its p99 stays one to
+    # read. Replays follow the eager phase (autotuned, clocks up) and their capture's own warm-up:
+    # a short warm-up.
+    tp_stop = {"settled": medians_known(s.min_samples)}
+    lat_stop = {"settled": medians_known(max(s.min_samples, P99_MIN_SAMPLES))}
     if graph:
-        # Replays follow the eager phase (autotuned, clocks up) and their capture's own warm-up,
-        # and they are steady: a short warm-up, and the phase stops once every median is known
-        # within KNOWN_WITHIN (min_duration_s stays the ceiling for an unsteady one). Latency
-        # keeps P99_MIN_SAMPLES calls, so that its p99 stays one to read.
         timing["warmup_s"] = min(s.warmup_s, GRAPH_WARMUP_S)
-        tp_stop = {"settled": medians_known(s.min_samples)}
-        lat_stop = {"settled": medians_known(max(s.min_samples, P99_MIN_SAMPLES))}
     window = time.perf_counter()  # the timed window: what a comparison cannot do without
     while prepared:
         names = ", ".join(f"{t.run.name}@{t.b}" for t in prepared)
         where = "interleaved, a process each" if prepared[0].run.worker else "interleaved"
         try:
-            until = (f"until each median is known within {KNOWN_WITHIN:.1%}, at most {s.min_duration_s:g} s each"
-                     if graph else f">= {s.min_duration_s:g} s each")
+            until = f"until each median is known within {KNOWN_WITHIN:.1%}, at most {s.min_duration_s:g} s each"
             progress(f"timing {kind} throughput: {names} ({until}, {where})")
             tp_rounds = run_interleaved([t.p for t in prepared], per_call=False,
                                         calls_per_block=[t.calls for t in prepared], **timing, **tp_stop)

@@ -404,6 +404,27 @@ def test_graph_phase_rule_stops_steady_replays_after_settle_rounds(fake_clock):
     assert [len(r) for r in rounds] == [speed_mod.SETTLE_ROUNDS] * 2
 
 
+def test_an_eager_phase_stops_once_its_medians_are_known(fake_clock):
+    """Steady eager steps with a min_duration_s far away: the eager phase stops as the replayed one
+    does, throughput once it has min_samples blocks and latency once it has P99_MIN_SAMPLES calls,
+    where min_duration_s alone would run on, to max_duration_s (issue 27: the eager throughput phase was the largest step
+    of a comparison's wall time)."""
+    from fairness.runner import _Timed, _time_interleaved
+
+    def step(cost):
+        def run():
+            fake_clock[0] += cost
+        return run
+
+    prepared = [_Timed(Runnable(n, None, None), 1, StepTimer(step(cost), "cpu"), 1, {})
+                for n, cost in (("A", 1e-3), ("B", 1e-2))]
+    tp, lat, _ = _time_interleaved(prepared, RunSettings(device="cpu", min_duration_s=1e6), "forward pass", False,
+                                   True, lambda m: None, None, {})
+    assert [len(r) for r in tp] == [RunSettings().min_samples] * 2  # one block a round, 10 blocks at least
+    assert all(sum(len(chunk) for chunk in r) >= speed_mod.P99_MIN_SAMPLES for r in lat)
+    assert max(sum(len(chunk) for chunk in r) for r in lat) < speed_mod.P99_MIN_SAMPLES + 20
+
+
 def test_a_run_where_the_gpu_idled_over_half_marks_its_speeds_host_bound():
     """Idle shares as read on an H200 (benchmarks/RESULTS.md, issue 17): batch 1 idles about 90%
     of a step, so its latency and throughput are the host's; at batch 256 EfficientNet-B0 idled
