@@ -171,16 +171,13 @@ def _time_interleaved(prepared: list[_Timed], s: RunSettings, kind: str, graph: 
     """The phase's timed rounds, every prepared model interleaved: (throughput rounds, latency
     rounds or None, the timed window's seconds); None where no model is left. A model whose timer
     fails is recorded in `out` by `fail` and leaves `prepared`; the others are timed again."""
-    timing = dict(warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
+    timing = _timing(s, graph)
     # A phase stops once every median is known within KNOWN_WITHIN: more rounds would not move a
     # number by more than that (min_duration_s stays the ceiling for an unsteady one, such as a
     # host-bound eager batch 1). Latency keeps P99_MIN_SAMPLES calls, so that its p99 stays one to
-    # read. Replays follow the eager phase (autotuned, clocks up) and their capture's own warm-up:
-    # a short warm-up.
+    # read.
     tp_stop = {"settled": medians_known(s.min_samples)}
     lat_stop = {"settled": medians_known(max(s.min_samples, P99_MIN_SAMPLES))}
-    if graph:
-        timing["warmup_s"] = min(s.warmup_s, GRAPH_WARMUP_S)
     window = time.perf_counter()  # the timed window: what a comparison cannot do without
     while prepared:
         names = ", ".join(f"{t.run.name}@{t.b}" for t in prepared)
@@ -203,6 +200,13 @@ def _time_interleaved(prepared: list[_Timed], s: RunSettings, kind: str, graph: 
                 out[t.run.name] = fail(t.run, t.b, f"timing the {kind}", e)
             return None
     return None
+
+
+def _timing(s: RunSettings, graph: bool) -> dict:
+    """run_interleaved's warm-up and floor for a phase or a speed search. Replays follow the eager
+    phase (autotuned, clocks up) and their capture's own warm-up: they warm up briefly."""
+    return dict(warmup_s=min(s.warmup_s, GRAPH_WARMUP_S) if graph else s.warmup_s, min_samples=s.min_samples,
+                min_duration_s=s.min_duration_s)
 
 
 def _record_rounds(t: _Timed, tp_rounds: list, lat_rounds: list | None, window: float, train: bool) -> None:
@@ -607,12 +611,10 @@ def measure_against(reference: Prepared, run: Runnable, s: RunSettings, indicato
     """A speed-search candidate timed in interleaved rounds with the reference (the model whose
     speed is the target, prepared once, in the same mode: `graph` replays or eager): the
     candidate's speed-up over it, paired round by round, and its 95% CI. Timing stops early once
-    the CI tells which side of the band the candidate is on (`known_against`). Replays warm up
-    as briefly as in the final timing's graph phase: their capture has run them already."""
+    the CI tells which side of the band the candidate is on (`known_against`)."""
     b = batch if indicator == "throughput" else 1
     p = search_prepared(run, b, s, graph)
-    timing = dict(warmup_s=min(s.warmup_s, GRAPH_WARMUP_S) if graph else s.warmup_s, min_samples=s.min_samples,
-                  min_duration_s=s.min_duration_s)
+    timing = _timing(s, graph)
 
     throughput = indicator == "throughput"
     calls = [calls_for(x.per_call_s, BLOCK_S) for x in (reference, p)] if throughput else [1, 1]
@@ -658,13 +660,11 @@ def generation_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -
 def measure_rate(run: Runnable, s: RunSettings, indicator: str, batch: int, graph: bool = False) -> tuple[float, float]:
     """One quick speed number for matching: seconds per example at `batch` (throughput), or
     the median seconds per call at batch 1 (latency); and its noise, IQR / median. `graph`:
-    replayed from a CUDA graph (GraphUnavailable where it cannot be captured): then with the final
-    timing's graph-phase rules, a brief warm-up and a stop once the median is known."""
+    replayed from a CUDA graph (GraphUnavailable where it cannot be captured). Timed as a phase of
+    the final timing is: it stops once the median is known."""
     b = batch if indicator == "throughput" else 1
     p = search_prepared(run, b, s, graph)
-    timing = dict(warmup_s=s.warmup_s, min_samples=s.min_samples, min_duration_s=s.min_duration_s)
-    if graph:
-        timing.update(warmup_s=min(s.warmup_s, GRAPH_WARMUP_S), settled=medians_known(s.min_samples))
+    timing = dict(_timing(s, graph), settled=medians_known(s.min_samples))
     if indicator == "throughput":
         calls = calls_for(p.per_call_s, BLOCK_S)
         rounds = run_interleaved([p], per_call=False, calls_per_block=calls, **timing)[0]
