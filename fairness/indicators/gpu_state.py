@@ -10,6 +10,10 @@ to a median SM clock more than CLOCK_SPREAD below the GPU's maximum, is flagged 
 CLOCK_SPREAD apart says so (flags.rule_clocks_moved). The reasons alone are not enough: on an
 H200 every window at batch 256 reports sw_power_cap with its median clock at 1935-1965 of
 1980 MHz (benchmarks/RESULTS.md), under 3%, which a note on every model would only bury.
+What an interleaved window cannot show is a model's clock when it runs alone: a model that draws
+more than the board's limit borrows its neighbours' headroom. ViT-B/16 at batch 256 on an H100
+settles at 1680-1845 MHz alone and 5.8% below its rate in 50 ms blocks alternating with ResNet-50
+(benchmarks/gpu_power_settle.py; issue 29): not yet measured per model by fairness.
 """
 
 from __future__ import annotations
