@@ -407,8 +407,8 @@ def test_graph_phase_rule_stops_steady_replays_after_settle_rounds(fake_clock):
 def test_an_eager_phase_stops_once_its_medians_are_known(fake_clock):
     """Steady eager steps with a min_duration_s far away: the eager phase stops as the replayed one
     does, throughput once it has min_samples blocks and latency once it has P99_MIN_SAMPLES calls,
-    where min_duration_s alone would run on, to max_duration_s (issue 27: the eager throughput phase was the largest step
-    of a comparison's wall time)."""
+    where min_duration_s alone would run on, to max_duration_s (issue 27: the eager throughput
+    phase was the largest step of a comparison's wall time)."""
     from fairness.runner import _Timed, _time_interleaved
 
     def step(cost):
@@ -463,25 +463,27 @@ def test_cpu_peaks_run_fresh_processes_together_and_retry_a_failed_one_alone(mon
     that fails beside the others (killed when they did not all fit in memory) runs again alone, and
     one that fails alone too gets an error record, its model marked failed."""
     import threading
-    import time as time_mod
 
     from fairness import runner as runner_mod
     from fairness.indicators import memory as memory_mod
 
     running, most, calls, lock = [0], [0], [], threading.Lock()
+    together = threading.Barrier(3, timeout=30)  # the first three run at once, or the test fails here
 
     def fake_peak(rebuild, batch_size, settings, train):
+        name = rebuild["name"]
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
-            calls.append((rebuild["name"], running[0]))
-        time_mod.sleep(0.2)
+            calls.append((name, running[0]))
+            first = sum(1 for c in calls if c[0] == name) == 1
+        if first and name != "broken":
+            together.wait()
         with lock:
             running[0] -= 1
-            alone = running[0] == 0 and sum(1 for c in calls if c[0] == rebuild["name"]) > 1
-        if rebuild["name"] == "crowded" and not alone:
+        if name == "crowded" and first:
             raise RuntimeError("killed (SIGKILL)")
-        if rebuild["name"] == "broken":
+        if name == "broken":
             raise RuntimeError("cannot build")
         return {"peak_rss_bytes": 1000 + batch_size}
 
