@@ -29,6 +29,8 @@ from fairness.indicators.speed import StepTimer
 from fairness.measure import Target, measure_models
 from fairness.runner import RunSettings, channels_last_for
 
+from plain_loop import capture  # benchmarks/plain_loop.py: the reference loop's capture
+
 warnings.filterwarnings("ignore")
 
 MODELS = [  # (timm name, label)
@@ -49,15 +51,7 @@ BLOCK_S = 0.25
 
 
 def _graph(model, x):
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side), torch.no_grad():
-        for _ in range(3):
-            model(x)
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph), torch.no_grad():
-        model(x)
+    graph = capture(model, x)
     for _ in range(20):
         graph.replay()
     torch.cuda.synchronize()

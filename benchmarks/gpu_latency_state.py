@@ -36,6 +36,8 @@ from torch.profiler import ProfilerActivity, profile
 
 from fairness.indicators.gpu_state import StateLog
 
+from plain_loop import capture  # benchmarks/plain_loop.py: the reference loop's capture
+
 warnings.filterwarnings("ignore")
 
 MODELS = [  # (timm name, label, channels_last as fairness chooses it)
@@ -57,15 +59,7 @@ def build(name: str, channels_last: bool):
 
 
 def build_graph(model, x):
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side), torch.no_grad():
-        for _ in range(3):
-            model(x)
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph), torch.no_grad():
-        model(x)
+    graph = capture(model, x)
     graph.keep = (model, x)
     return graph
 

@@ -25,6 +25,8 @@ import pynvml
 import timm
 import torch
 
+from plain_loop import capture  # benchmarks/plain_loop.py: the reference loop's capture
+
 warnings.filterwarnings("ignore")
 
 MODELS = [("vit_base_patch16_224", "ViT-B/16", False), ("resnet50", "ResNet-50", True)]
@@ -39,15 +41,7 @@ def captured(name: str, channels_last: bool):
     x = torch.randn(BATCH, 3, 224, 224, device="cuda", dtype=torch.bfloat16)
     if channels_last:
         model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side), torch.no_grad():
-        for _ in range(3):
-            model(x)
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph), torch.no_grad():
-        model(x)
+    graph = capture(model, x)
     graph.replay()
     torch.cuda.synchronize()
     return model, x, graph

@@ -25,6 +25,8 @@ import torch
 from fairness.measure import Target, measure_models
 from fairness.runner import RunSettings
 
+from plain_loop import capture  # benchmarks/plain_loop.py: the reference loop's capture
+
 warnings.filterwarnings("ignore")
 
 MODELS = [  # (timm name, label, channels_last)
@@ -50,15 +52,7 @@ def plain_loop(name: str, channels_last: bool) -> tuple[float, float]:
         x = torch.randn(batch, 3, 224, 224, device="cuda", dtype=torch.bfloat16)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side), torch.no_grad():
-            for _ in range(3):
-                model(x)
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph), torch.no_grad():
-            model(x)
+        graph = capture(model, x)
         for _ in range(20):
             graph.replay()
         torch.cuda.synchronize()
