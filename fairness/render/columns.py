@@ -44,7 +44,7 @@ HOST_BOUND_NOTE = (" host-bound: the GPU idled over half of each step at that ba
 
 SLOWER_REPLAY_NOTE = (f" slower than eager: the CUDA graph replay ran over {REPLAY_SLOWER - 1:.0%} slower than the "
                       f"same forward pass eager, {OTHER_KERNELS}; the eager number is the one judged there, unless it "
-                      f"is host-bound too.")
+                      "is host-bound too.")
 
 
 def host_bound(m: dict, col: Indicator = INDICATORS["latency"]) -> bool:
