@@ -11,6 +11,9 @@ For seven ImageNet models (channels_last for the convnets, cudnn.benchmark on):
 Prints fairness's native graph throughput and batch-1 latency beside the plain loop's (and their
 ratio: within 3% is the target), then the native / autocast table, and each model's relative
 error of the native output against float32 (the record's precision.rel_error_vs_float32).
+*interleaved*: the graph throughput before a power-limited model's rate alone replaced it
+(runner._sustain), with its ratio to the loop; *alone*: whether that happened ("applied"), the
+rate alone was within 1% ("within 1%"), or the window showed no power limit ("-").
 
     python benchmarks/gpu_precision.py          # needs a CUDA device; about 6 minutes on an H200
 """
@@ -90,7 +93,13 @@ def measured(precision: str | None) -> dict:
     for (name, label, _), m in zip(MODELS, res["models"]):
         sp = m.speed
         graph = sp.cuda_graph or {}
-        out[label] = {"graph_tp": (graph.get("throughput") or {}).get("samples_per_s"),
+        tp = graph.get("throughput") or {}
+        out[label] = {"graph_tp": tp.get("samples_per_s"),
+                      # before a power-limited model's rate alone replaced it (runner._sustain)
+                      "graph_interleaved": (tp.get("sustained") or {}).get("interleaved_samples_per_s",
+                                                                            tp.get("samples_per_s")),
+                      "sustained": "applied" if (tp.get("sustained") or {}).get("applied") else
+                                   "within 1%" if "samples_per_s" in (tp.get("sustained") or {}) else "-",
                       "graph_lat": (graph.get("latency") or {}).get("median_s"),
                       "eager_tp": (sp.throughput or {}).get("samples_per_s"),
                       "peak": (m.memory or {}).get("peak_bytes"),
@@ -107,14 +116,15 @@ def main() -> int:
     native = measured(None)
     autocast = measured("autocast")
     print(f"{'model':<16} {'fairness tp/s':>13} {'loop tp/s':>10} {'ratio':>6}   {'fairness b1 ms':>14} "
-          f"{'loop b1 ms':>10} {'ratio':>6}")
+          f"{'loop b1 ms':>10} {'ratio':>6}   {'interleaved':>11} {'ratio':>6} {'alone':>9}")
     bad = 0
     for _, label, _ in MODELS:
         n, (ptp, plat) = native[label], plain[label]
         r_tp, r_lat = n["graph_tp"] / ptp, n["graph_lat"] / plat
         bad += abs(r_tp - 1) > AGREE or abs(r_lat - 1) > AGREE
         print(f"{label:<16} {n['graph_tp']:>13,.0f} {ptp:>10,.0f} {r_tp:>6.3f}   {n['graph_lat'] * 1e3:>14.3f} "
-              f"{plat * 1e3:>10.3f} {r_lat:>6.3f}")
+              f"{plat * 1e3:>10.3f} {r_lat:>6.3f}   {n['graph_interleaved']:>11,.0f} "
+              f"{n['graph_interleaved'] / ptp:>6.3f} {n['sustained']:>9}")
     print(f"\n{'model':<16} {'native/autocast tp':>18} {'autocast/native b1':>18} {'native/autocast peak':>20} "
           f"{'rel. error':>10}")
     for _, label, _ in MODELS:

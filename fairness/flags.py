@@ -130,6 +130,8 @@ def replay_slower(speed: Speed | None, key: str) -> float | None:
         return None
     field = "samples_per_s" if key == "throughput" else "median_s"
     e, g = num(eager.get(field)), num(graph.get(field))
+    if key == "throughput" and (graph.get("sustained") or {}).get("applied"):
+        g = num(graph["sustained"]["interleaved_samples_per_s"])  # like for like: eager ran interleaved
     if not e or not g:
         return None
     return _replay_over(1 / e, 1 / g) if key == "throughput" else _replay_over(e, g)
@@ -1085,6 +1087,30 @@ def rule_gpu_throttled(m):
                  "speeds.", REF["hardware"], scope="model")]
 
 
+def rule_power_sustained(m):
+    """Throughputs that are the model's sustained rate alone at the board's power limit, below its
+    rate interleaved with the other models (runner._sustain; gpu_state.py): a note, since the tables
+    and the verdict already read the sustained rate, and the reader should know why it differs from
+    a number taken in 50 ms turns."""
+    lower = {}
+    for r in m["runs"]:
+        for impl, rec in (("eager", r), ("cuda_graph", r.get("cuda_graph") or {})):
+            su = (rec.get("throughput") or {}).get("sustained") or {}
+            if su.get("applied"):
+                lower[(r["batch_size"], impl)] = su
+    if not lower:
+        return []
+    where = "; ".join(f"{_window_text(*k)}: {su['samples_per_s']:,.0f} samples/s alone, "
+                      f"{1 - su['over_interleaved']:.1%} below {su['interleaved_samples_per_s']:,.0f} interleaved"
+                      for k, su in sorted(lower.items()))
+    return [Flag("power-sustained", "info", [m["name"]],
+                 {"windows": {f"{b}/{i}": su["over_interleaved"] for (b, i), su in lower.items()}},
+                 f"{m['name']} draws the GPU to its power limit: its throughput is the rate it sustains alone "
+                 f"once there ({where}). In turns with lighter models it borrowed their power headroom.",
+                 "Nothing to correct: this is its cost on this board. A board with a higher power limit runs it "
+                 "faster; state the board with the speeds.", REF["hardware"], scope="model")]
+
+
 def rule_clocks_moved(a, b):
     """The two models' timed windows ran at median SM clocks over CLOCK_SPREAD apart (same batch
     size and implementation): part of their speed ratio is the GPU's clock, not the models. A note
@@ -1192,7 +1218,7 @@ PAIR_RULES = (rule_indicators_disagree, rule_parameter_sharing, rule_sparsity, r
               rule_stated_speedup, rule_precision_flip, rule_clocks_moved, rule_kv_cache, rule_prefill_decode,
               rule_decode_flip)
 MODEL_RULES = (rule_wrong_model, rule_assumed_input, rule_model_units, rule_measurement_quality, rule_claim_mismatch,
-               rule_variant_capacity, rule_gpu_throttled, rule_decode_bound)
+               rule_variant_capacity, rule_gpu_throttled, rule_power_sustained, rule_decode_bound)
 CLAIM_AWARE = (rule_parameter_sharing, rule_sparsity, rule_single_indicator)
 
 

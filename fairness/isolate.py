@@ -143,6 +143,9 @@ class RemotePrepared:
     def gpu_state(self) -> dict | None:
         return self._worker.call("gpu_state")
 
+    def sustained(self, calls: int) -> dict:
+        return self._worker.call("sustained", calls)
+
 
 @contextlib.contextmanager
 def workers(runs: list, settings, progress):

@@ -21,7 +21,7 @@ import torch
 
 from .errors import FairnessError, ModelFailed
 from .indicators import energy as energy_mod
-from .indicators.gpu_state import StateLog
+from .indicators.gpu_state import SUSTAIN_SETTLE_S, SUSTAIN_TIMED_S, StateLog
 from .indicators import idle as idle_mod
 from .indicators.env import environment, physical_cores
 from .indicators.speed import StepTimer
@@ -51,6 +51,7 @@ class PreparedModel(Protocol):
     def idle(self, steps: int) -> float: ...
     def energy(self) -> dict: ...
     def gpu_state(self) -> dict | None: ...
+    def sustained(self, calls: int) -> dict: ...
 
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -623,6 +624,23 @@ class Prepared(StepTimer):
 
     def gpu_state(self) -> dict | None:
         return self.state.summary() if self.state else None
+
+    def sustained(self, calls: int) -> dict:
+        """The model's rate alone once the board has reached its power limit: blocks of `calls`
+        back to back, SUSTAIN_SETTLE_S untimed and then SUSTAIN_TIMED_S timed, with the GPU's
+        state over the timed part (gpu_state.py says why)."""
+        log = StateLog.for_device(self.device)
+        start = time.perf_counter()
+        while time.perf_counter() - start < SUSTAIN_SETTLE_S:
+            StepTimer.block(self, calls)
+        seconds, done = 0.0, 0
+        while seconds < SUSTAIN_TIMED_S:
+            seconds += StepTimer.block(self, calls)
+            done += calls
+            if log:
+                log.sample()
+        return {"samples_per_s": done * self.batch_size / seconds, "settle_s": SUSTAIN_SETTLE_S,
+                "timed_s": round(seconds, 3), "calls": done, "gpu_state": log.summary() if log else None}
 
     def energy(self) -> dict:
         measured = self.meter.energy() if self.meter else None

@@ -143,6 +143,7 @@ def test_the_step_is_a_leaf_and_a_worker_answers_its_protocol():
     assert not imports("isolate.py") & {"runner", "memory"}
     assert not imports("indicators/memory.py") & {"runner", "isolate"}
     calls = {n for n, v in vars(step.PreparedModel).items() if inspect.isfunction(v) and not n.startswith("_")}
-    assert calls == {"warmup", "rewarm", "block", "singles", "cuda_memory", "idle", "energy", "gpu_state"}
+    assert calls == {"warmup", "rewarm", "block", "singles", "cuda_memory", "idle", "energy", "gpu_state",
+                     "sustained"}
     for impl in (step.Prepared, isolate.RemotePrepared):
         assert all(callable(getattr(impl, c, None)) for c in calls), impl
