@@ -17,6 +17,7 @@ latency is NOISY (IQR over 10% of the median), the verdict and the findings. Tar
 
 import argparse
 import re
+import statistics
 import time
 from collections import defaultdict
 import warnings
@@ -25,6 +26,7 @@ from pathlib import Path
 import torch
 
 from fairness.compare import compare_config
+from fairness.indicators.speed import KNOWN_WITHIN, median_ci95
 
 warnings.filterwarnings("ignore")
 
@@ -69,12 +71,45 @@ class Stages:
             print(f"{kind:<72} {s:7.1f} {s / total:6.1%}")
 
 
+def phases(res: dict) -> None:
+    """Per timed phase and batch size: its window, its rounds, and how many models' medians were
+    known within KNOWN_WITHIN (the stop rule, runner._time_interleaved), with the least settled
+    one. A phase whose models are not all known ran to its ceiling of --min-time per model."""
+    models = [m for m in res["models"] if not m.failed and m.speed is not None]
+    by_batch: dict[int, list[tuple[str, dict]]] = defaultdict(list)
+    for m in models:
+        for r in m.speed.runs:
+            by_batch[r["batch_size"]].append((m.name, r))
+    print(f"\n{'phase':<28} {'batch':>5} {'window s':>8} {'rounds':>6} {'known':>7}  least settled: median CI half-width")
+    for b in sorted(by_batch):
+        for label, part in (("eager", lambda r: r), ("CUDA graph", lambda r: r.get("cuda_graph") or {})):
+            recs = [(n, part(r)) for n, r in by_batch[b] if part(r).get("rounds")]
+            if not recs:
+                continue
+            for quantity in ("throughput", "latency"):
+                widths = []
+                for n, rec in recs:
+                    times = [t for rnd in rec["rounds"].get(quantity, []) for t in rnd]
+                    if times:
+                        lo, hi = median_ci95(times)
+                        widths.append(((hi - lo) / 2 / statistics.median(times), n, len(rec["rounds"][quantity])))
+                if not widths:
+                    continue
+                worst = max(widths)
+                known = sum(w <= KNOWN_WITHIN for w, _, _ in widths)
+                window = recs[0][1].get("timed_window_s", 0.0)  # throughput and latency share one window
+                shown = f"{window:8.1f}" if quantity == "throughput" else f"{'same':>8}"
+                print(f"{label + ' ' + quantity:<28} {b:>5} {shown} "
+                      f"{worst[2]:>6} {known:>3}/{len(widths):<3}  {worst[1]}: {worst[0]:.2%}")
+
+
 def breakdown(name: str, match: list[str] | None) -> None:
     stages = Stages()
     t0 = time.perf_counter()
-    compare_config(str(CASES[name]), device="cuda", overrides=SETTINGS, match=match, progress=stages)
+    res = compare_config(str(CASES[name]), device="cuda", overrides=SETTINGS, match=match, progress=stages)
     print(f"{name}: {time.perf_counter() - t0:.1f} s wall")
     stages.report()
+    phases(res)
 
 
 def main():
