@@ -121,7 +121,10 @@ def load_baseline(text: str, kwargs: dict | None, spec: InputSpec, family_file: 
             if isinstance(values.get(k.name), tuple) and not isinstance(v, (list, tuple)):
                 continue  # one element of a knob read as a tuple (T5's num_layers, with num_decoder_layers)
             values[k.name] = tuple(v) if isinstance(v, list) else v
-    family.check(values)
+    # Only what the user set is held to the lattice: a value read from the model is what it runs
+    # at (timm's resnet10t and resnet14t take 176 px, off the total stride's multiples of 32), and
+    # a strategy's candidates snap onto the lattice from there.
+    family.check(values, {k.name for k in family.knobs if k.name in src.kwargs})
     b = Baseline(src, family, values, spec, count_device)
     if family_file:  # a declared knob the factory fixes itself would make every variant the baseline
         check_knobs_take_effect(family, values, lambda v: count_indicator(b, v, "params"), f"--family {family_file}")

@@ -79,6 +79,18 @@ def test_integer_knobs_are_unchanged():
 # --- timm EfficientNet and MobileNetV3 -------------------------------------------------------
 
 
+def test_a_baseline_runs_at_its_own_input_size_off_the_lattice():
+    """timm's resnet14t takes 176 px (its pretrained config), 5.5 times the total stride 32: the
+    baseline is what the model is, so it is not held to the input strategy's lattice; that
+    strategy's candidates snap onto it. (A value the user sets is still checked: test_matching's
+    width=17.)"""
+    b = load_baseline("timm:resnet14t", {}, InputSpec())
+    assert b.values["img_size"] == 176
+    base = count_indicator(b, b.values, "flops")
+    (v,) = match_counts(b, "flops", base * 2.0, ["input"])
+    assert v["values"]["img_size"] == 256 and abs(v["match"]["rel_error"]) < 0.06, v  # (256 / 176)^2 = 2.12
+
+
 def test_timm_entry_points_fix_their_multipliers():
     """Why the family builds through a factory: efficientnet_b0() passes channel_multiplier to
     its generator itself, so a second one is refused."""

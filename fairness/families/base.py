@@ -146,9 +146,10 @@ class Family:
     def roles(self) -> set[str]:
         return {k.role for k in self.knobs}
 
-    def check(self, values: dict[str, Value]) -> None:
+    def check(self, values: dict[str, Value], knobs: set[str] | None = None) -> None:
+        """`values` on the knobs' lattices (only the `knobs` named, where given) and consistent."""
         for k in self.knobs:
-            if k.name in values:
+            if k.name in values and (knobs is None or k.name in knobs):
                 k.check(values[k.name], self.name)
         problem = self.extra_checks(values)
         if problem:
