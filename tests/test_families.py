@@ -76,9 +76,6 @@ def test_integer_knobs_are_unchanged():
         k.check(16.0, "f")  # a float is not an integer knob's value
 
 
-# --- timm EfficientNet and MobileNetV3 -------------------------------------------------------
-
-
 def test_a_baseline_runs_at_its_own_input_size_off_the_lattice():
     """timm's resnet14t takes 176 px (its pretrained config), 5.5 times the total stride 32: the
     baseline is what the model is, so it is not held to the input strategy's lattice; that
@@ -86,9 +83,14 @@ def test_a_baseline_runs_at_its_own_input_size_off_the_lattice():
     width=17.)"""
     b = load_baseline("timm:resnet14t", {}, InputSpec())
     assert b.values["img_size"] == 176
+    knob = b.family.knob("img_size")  # a step from it goes to the lattice point next to it
+    assert (knob.step(176, -1), knob.step(176, 1), knob.step(176, 2)) == (160, 192, 224)
     base = count_indicator(b, b.values, "flops")
     (v,) = match_counts(b, "flops", base * 2.0, ["input"])
     assert v["values"]["img_size"] == 256 and abs(v["match"]["rel_error"]) < 0.06, v  # (256 / 176)^2 = 2.12
+
+
+# --- timm EfficientNet and MobileNetV3 -------------------------------------------------------
 
 
 def test_timm_entry_points_fix_their_multipliers():

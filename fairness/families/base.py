@@ -71,11 +71,15 @@ class Knob:
         return self._at(max(lo, min(hi, self._index(self.rounding(x) if self.rounding else x))))
 
     def step(self, v: int | float, n: int) -> int | float:
-        """The lattice value n steps from v (not clamped: the caller checks the bounds)."""
+        """The lattice value n steps from v (not clamped: the caller checks the bounds). From a
+        baseline's own value off the lattice (resnet14t's 176 px, load_baseline), the first step
+        is to the lattice point next to it on that side (192 up, 160 down)."""
         if self.choices:
             i = self.choices.index(v) + n
             return self.choices[i] if 0 <= i < len(self.choices) else 0  # 0: off the lattice
-        return self._at(self._index(v) + n)
+        # the tolerance keeps a lattice value's own index (0.7 / 0.05 = 13.999999999999998)
+        near = math.floor(v / self.multiple_of + 1e-9) if n > 0 else math.ceil(v / self.multiple_of - 1e-9)
+        return self._at(near + n)
 
     def steps_in(self, distance: float) -> int:
         """How many whole steps fit in `distance`."""
