@@ -72,9 +72,9 @@ class Stages:
 
 
 def phases(res: dict) -> None:
-    """Per timed phase and batch size: its window, its rounds, and how many models' medians were
-    known within KNOWN_WITHIN (the stop rule, runner._time_interleaved), with the least settled
-    one. A phase whose models are not all known ran to its ceiling of --min-time per model."""
+    """Per timed phase and batch size: its window, and how many models' medians were known within
+    KNOWN_WITHIN (the rule by which a model leaves the phase, runner._time_interleaved), with the
+    least settled one and its rounds. A model not known ran to its own ceiling of --min-time."""
     models = [m for m in res["models"] if not m.failed and m.speed is not None]
     by_batch: dict[int, list[tuple[str, dict]]] = defaultdict(list)
     for m in models:

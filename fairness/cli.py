@@ -188,8 +188,8 @@ def _run_options(f):
               show_default=True, help="Compute dtype for timing; bfloat16/float16 run natively (see --precision).")
 @_run_options
 @click.option("--min-time", "min_time", type=float, default=1.0, show_default=True, metavar="S",
-              help="Each timing runs at least this long per model (and at least 10 samples), or stops sooner once "
-                   "every model's median is known within 0.5%.")
+              help="Each timing runs at least this long per model (and at least 10 samples); a model stops "
+                   "sooner once its median is known within 0.5%.")
 @click.option("--workload", "workload_examples", type=int, metavar="N",
               help="Also estimate the wall-clock time of N examples (inference) from the measured rate.")
 @click.option("--workload-steps", type=int, metavar="N",
@@ -686,7 +686,7 @@ results.csv and results.json into --out (default reports/NAME/).
                                                                        "also measured at batch 1).")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), help="Compute dtype for timing.")
 @click.option("--min-time", type=float, metavar="S",
-              help="Each timing runs at least this long per model, or stops sooner once every median is known "
+              help="Each timing runs at least this long per model; a model stops sooner once its median is known "
                    "within 0.5%.")
 @_run_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: reports/NAME/.")

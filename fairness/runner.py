@@ -24,7 +24,7 @@ from .indicators import memory as memory_mod
 from .indicators.env import peak_flops
 from .indicators.gpu_state import SUSTAIN_SETTLE_S, SUSTAIN_TIMED_S, SUSTAIN_TOLERANCE, power_limited
 from .indicators.speed import (KNOWN_WITHIN, P99_MIN_SAMPLES, Throughput, TimerFailed, Timing, calls_for,
-                               latency_from, medians_known, paired_ratio, run_interleaved, throughput_from)
+                               latency_from, median_known, paired_ratio, run_interleaved, throughput_from)
 from .step import (AUTO_BATCH_CAP, BLOCK_S, COMPILE_MODES, DTYPES, PRECISIONS, TRAIN_FLOPS_FACTOR, TRAIN_OPTIMIZER,
                    Prepared, Progress,
                    Runnable, RunSettings, apply_settings, auto_batch, channels_last_for, channels_last_inputs,
@@ -113,7 +113,8 @@ class _Timed:
 
 
 def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progress: Progress,
-           graph: bool = False, per_call: bool = True, sustain: frozenset = frozenset()) -> dict:
+           graph: bool = False, per_call: bool = True, sustain: frozenset = frozenset(),
+           refs: frozenset = frozenset()) -> dict:
     """One phase (inference, training, or inference replayed from CUDA graphs) at one batch
     position for every live model, interleaved. Returns per model name: its partial run record,
     or an error record. A model that cannot be captured in a graph keeps its eager numbers: its
@@ -126,7 +127,10 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
     cost a comparison as much again for the same number.
 
     `sustain`: the models whose throughput here is their headline, to time again alone where their
-    window reports the board at its power limit (_sustain)."""
+    window reports the board at its power limit (_sustain).
+
+    `refs`: the references of the paired speed ratios, timed while any other model is
+    (run_interleaved's `keep`)."""
     out: dict[str, dict] = {}
     kind = "training step" if train else "forward pass (CUDA graph)" if graph else "forward pass"
 
@@ -150,7 +154,7 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
             rec["compile_s"] = p.first_call_s  # the first call of a compiled model is its compilation
         prepared.append(_Timed(run, b, p, calls_for(p.per_call_s, BLOCK_S), rec))
         out[run.name] = rec
-    timed = _time_interleaved(prepared, s, kind, graph, not train and per_call, progress, fail, out)
+    timed = _time_interleaved(prepared, s, kind, graph, not train and per_call, progress, fail, out, refs)
     if timed is None:
         return out
     tp_rounds, lat_rounds, window = timed
@@ -174,17 +178,17 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
 
 
 def _time_interleaved(prepared: list[_Timed], s: RunSettings, kind: str, graph: bool, per_call: bool,
-                      progress: Progress, fail, out: dict):
+                      progress: Progress, fail, out: dict, refs: frozenset = frozenset()):
     """The phase's timed rounds, every prepared model interleaved: (throughput rounds, latency
     rounds or None, the timed window's seconds); None where no model is left. A model whose timer
     fails is recorded in `out` by `fail` and leaves `prepared`; the others are timed again."""
     timing = _timing(s, graph)
-    # A phase stops once every median is known within KNOWN_WITHIN: more rounds would not move a
-    # number by more than that (min_duration_s stays the ceiling for an unsteady one, such as a
-    # host-bound eager batch 1). Latency keeps P99_MIN_SAMPLES calls, so that its p99 stays one to
-    # read.
-    tp_stop = {"settled": medians_known(s.min_samples)}
-    lat_stop = {"settled": medians_known(max(s.min_samples, P99_MIN_SAMPLES))}
+    # A model leaves the phase once its median is known within KNOWN_WITHIN: more rounds would not
+    # move its number by more than that (min_duration_s of its own stays the ceiling for an
+    # unsteady one, such as a host-bound eager batch 1). Latency keeps P99_MIN_SAMPLES calls, so
+    # that its p99 stays one to read.
+    tp_stop = {"known": median_known(s.min_samples)}
+    lat_stop = {"known": median_known(max(s.min_samples, P99_MIN_SAMPLES))}
     window = time.perf_counter()  # the timed window: what a comparison cannot do without
     while prepared:
         names = ", ".join(f"{t.run.name}@{t.b}" for t in prepared)
@@ -192,12 +196,13 @@ def _time_interleaved(prepared: list[_Timed], s: RunSettings, kind: str, graph: 
         try:
             until = f"until each median is known within {KNOWN_WITHIN:.1%}, at most {s.min_duration_s:g} s each"
             progress(f"timing {kind} throughput: {names} ({until}, {where})")
-            tp_rounds = run_interleaved([t.p for t in prepared], per_call=False,
+            keep = {i for i, t in enumerate(prepared) if t.run.name in refs}
+            tp_rounds = run_interleaved([t.p for t in prepared], per_call=False, keep=keep,
                                         calls_per_block=[t.calls for t in prepared], **timing, **tp_stop)
             lat_rounds = None
             if per_call:
                 progress(f"timing {kind} latency: {names}")
-                lat_rounds = run_interleaved([t.p for t in prepared], per_call=True, **timing, **lat_stop)
+                lat_rounds = run_interleaved([t.p for t in prepared], per_call=True, keep=keep, **timing, **lat_stop)
             return tp_rounds, lat_rounds, time.perf_counter() - window
         except TimerFailed as e:  # that model fails alone; the others are timed again without it
             t = prepared.pop(e.index)
@@ -368,6 +373,7 @@ def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progres
             records[r.name].append({"batch_size": 1, "batch_note": "batch 1: latency",
                                     "error": r.failed.removeprefix(f"{r.name}: ")})
     plans = _batch_plan(runs, s, progress)
+    refs = frozenset(r.name for r in runs[:references])  # timed while any other model is (_phase)
     positions = max(len(p) for p in plans)
     ratios: list[dict] = []
     for pos in range(positions):
@@ -380,12 +386,12 @@ def _time_all(runs: list[Runnable], s: RunSettings, env: dict, progress: Progres
         # in the phase the judgement reads (replays where there are any)
         last = frozenset(r.name for r, p in zip(runs, plans) if pos == len(p) - 1)
         infer = _phase(live, b_of, s, False, progress, per_call=pos == 0,
-                       sustain=frozenset() if s.graphs else last)
+                       sustain=frozenset() if s.graphs else last, refs=refs)
         train = _phase([r for r in live if r.failed is None], b_of, s, True, progress) if s.train else {}
         graphs = _phase([r for r in live if r.failed is None], b_of, s, False, progress, graph=True,
-                        per_call=pos == 0, sustain=last) \
+                        per_call=pos == 0, sustain=last, refs=refs) \
             if s.graphs else {}
-        side = _autocast_phases([r for r in live if r.failed is None], b_of, s, progress, pos == 0) \
+        side = _autocast_phases([r for r in live if r.failed is None], b_of, s, progress, pos == 0, refs) \
             if len(s.precisions) > 1 else {}
         for r in live:
             rec = {"batch_size": b_of[r.name], "batch_note": why[r.name], **infer.get(r.name, {})}
@@ -490,7 +496,8 @@ def _generation_failed(run, gen: dict, batch: int, impl: str, e: Exception, full
         full.add(id(run))
 
 
-def _autocast_phases(live: list[Runnable], b_of: dict, s: RunSettings, progress: Progress, per_call: bool) -> dict:
+def _autocast_phases(live: list[Runnable], b_of: dict, s: RunSettings, progress: Progress, per_call: bool,
+                     refs: frozenset) -> dict:
     """`--precision native,autocast`: the same models, interleaved again under autocast (float32
     weights), eager and, with --cuda-graphs, replayed: per model its run record, with the replay's
     under "cuda_graph"."""
@@ -498,9 +505,9 @@ def _autocast_phases(live: list[Runnable], b_of: dict, s: RunSettings, progress:
     with contextlib.ExitStack() as stack:
         for r in live:
             stack.enter_context(r.under_autocast())
-        infer = _phase(live, b_of, auto, False, progress, per_call=per_call)
+        infer = _phase(live, b_of, auto, False, progress, per_call=per_call, refs=refs)
         graphs = _phase([r for r in live if r.failed is None], b_of, auto, False, progress, graph=True,
-                        per_call=per_call) if s.graphs else {}
+                        per_call=per_call, refs=refs) if s.graphs else {}
     for name, g in graphs.items():
         infer.setdefault(name, {})["cuda_graph"] = g
     return infer
@@ -700,7 +707,7 @@ def measure_rate(run: Runnable, s: RunSettings, indicator: str, batch: int, grap
     the final timing is: it stops once the median is known."""
     b = batch if indicator == "throughput" else 1
     p = search_prepared(run, b, s, graph)
-    timing = dict(_timing(s, graph), settled=medians_known(s.min_samples))
+    timing = dict(_timing(s, graph), known=median_known(s.min_samples))
     if indicator == "throughput":
         calls = calls_for(p.per_call_s, BLOCK_S)
         rounds = run_interleaved([p], per_call=False, calls_per_block=calls, **timing)[0]

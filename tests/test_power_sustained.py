@@ -151,7 +151,8 @@ def test_only_the_headline_position_of_the_judged_phase_is_timed_alone(monkeypat
 
     asked = []
     monkeypatch.setattr(runner, "_phase", lambda live, b_of, s, train, progress, graph=False, per_call=True,
-                        sustain=frozenset(): asked.append((b_of["A"], "graph" if graph else "eager", sustain)) or {})
+                        sustain=frozenset(), refs=frozenset():
+                        asked.append((b_of["A"], "graph" if graph else "eager", sustain)) or {})
     _time_all([Runnable("A", None, None)], RunSettings(device=device, batch_sizes=(4,)), {}, lambda m: None, 1)
     assert {(b, phase) for b, phase, sustain in asked if sustain} == {(4, judged)}
     assert all(sustain in (frozenset(), frozenset({"A"})) for _, _, sustain in asked)

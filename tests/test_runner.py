@@ -4,6 +4,7 @@ Nothing here asserts how fast this machine is: only the structure of the records
 number of samples, and sanity (a confidence interval holds its median, p99 >= p90 >= p50).
 """
 
+import itertools
 import json
 import re
 import statistics
@@ -168,10 +169,12 @@ def test_two_models_get_paired_speed_ratios():
         assert r["batch_size"] == r["reference_batch_size"] == 1
         assert r["ci95"][0] <= r["speedup"] <= r["ci95"][1]
         assert r["speedup"] > 0 and r["n"] >= 1
-    # interleaved: both models have the same number of rounds
+    # interleaved: the reference is timed in every round of the other model, which may leave the
+    # rotation first (run_interleaved's `keep`), and each ratio pairs all of that model's rounds
     one, three = (m.speed.runs[0]["rounds"] for m in res["models"])
-    assert len(one["throughput"]) == len(three["throughput"])
-    assert len(one["latency"]) == len(three["latency"])
+    n = {r["indicator"]: r["n"] for r in ratios}
+    for indicator in ("throughput", "latency"):
+        assert len(one[indicator]) >= len(three[indicator]) == n[indicator]
 
 
 @pytest.fixture
@@ -382,26 +385,52 @@ def test_known_against_by_hand():
     assert {ci: known_against(ci, (0.97, 1.03)) for ci in cases} == cases
 
 
-def test_medians_known_by_hand():
-    """medians_known(10): 10 samples and each median's 95% CI within 0.5% of it. For n = 10 the
+def test_median_known_by_hand():
+    """median_known(10): 10 samples and the median's 95% CI within 0.5% of it. For n = 10 the
     interval is the 1st and 10th smallest (median_ci95: r = floor(5 - 3.10) = 1, s = ceil(9.10) = 10),
     so the rule holds when all ten lie within +-0.5%."""
-    known = speed_mod.medians_known(10)
-    steady = [[(1.0,), (1.004,), (0.996,), (1.0,), (1.002,)] * 2]  # range 0.996 .. 1.004: half 0.4%
+    known = speed_mod.median_known(10)
+    steady = [(1.0,), (1.004,), (0.996,), (1.0,), (1.002,)] * 2  # range 0.996 .. 1.004: half 0.4%
     assert known(steady) and known(steady * 2)
-    assert not known([steady[0][:9]])  # nine samples
-    unsteady = [[(1.0,)] * 9 + [(1.02,)]]  # half the CI: 1%
-    assert not known(unsteady) and not known(steady + unsteady)  # every model must be known
+    assert not known(steady[:9])  # nine samples
+    assert not known([(1.0,)] * 9 + [(1.02,)])  # half the CI: 1%
 
 
 def test_graph_phase_rule_stops_steady_replays_after_settle_rounds(fake_clock):
-    """Two steady steps with a min_duration_s far away: medians_known stops timing at
+    """Two steady steps with a min_duration_s far away: median_known stops timing at
     SETTLE_ROUNDS rounds of chunks (60 samples each), where min_duration_s alone would run on."""
     a, b = _counting_steps([], fake_clock)
     rounds = run_interleaved([StepTimer(a, "cpu"), StepTimer(b, "cpu")], per_call=True, warmup_s=0.0,
                              min_samples=10, min_duration_s=1e6, max_duration_s=1e9,
-                             settled=speed_mod.medians_known(10))
+                             known=speed_mod.median_known(10))
     assert [len(r) for r in rounds] == [speed_mod.SETTLE_ROUNDS] * 2
+
+
+def test_a_known_model_leaves_the_rotation_and_the_reference_stays(fake_clock):
+    """Reference R (kept) and S steady (1 s calls), U unsteady (calls of 1.0, 1.2, 1.4 s in turn:
+    its blocks read 1.4, 1.2, 1.0, ..., so its median is never known within 0.5%); one call a
+    block, min_duration_s 30 s of a model's own time. S is known at SETTLE_ROUNDS rounds and
+    leaves. U runs to its own 30 s, its untimed switching call included: 2.6, 2.2, 2.4 s a round,
+    28.8 s after 12 rounds, 31.4 s after 13. R stays as long as U does, so S's paired ratio
+    against R has all S's rounds; without `keep`, R leaves with S."""
+
+    def steady():
+        fake_clock[0] += 1.0
+
+    def time_three(keep):
+        costs = itertools.cycle((1.0, 1.2, 1.4))
+
+        def unsteady():
+            fake_clock[0] += next(costs)
+
+        return run_interleaved([StepTimer(f, "cpu") for f in (steady, steady, unsteady)], per_call=False,
+                               warmup_s=0.0, min_warmup=1, min_samples=3, min_duration_s=30.0, max_duration_s=1e9,
+                               known=speed_mod.median_known(3), keep=keep)
+
+    kept = time_three(keep={0})
+    assert [len(x) for x in kept] == [13, speed_mod.SETTLE_ROUNDS, 13]
+    assert paired_ratio(kept[1], kept[0], 1, "throughput").n == speed_mod.SETTLE_ROUNDS
+    assert [len(x) for x in time_three(keep=())] == [speed_mod.SETTLE_ROUNDS, speed_mod.SETTLE_ROUNDS, 13]
 
 
 def test_an_eager_phase_stops_once_its_medians_are_known(fake_clock):

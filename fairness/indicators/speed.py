@@ -19,15 +19,15 @@ import math
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Collection
 
 import torch
 
 NOISY_IQR_RATIO = 0.10  # IQR over 10% of the median: torch.utils.benchmark warns at the same point
 P99_MIN_SAMPLES = 100  # below this, the 99th percentile is one of the last couple of samples
 SETTLE_ROUNDS = 6  # the fewest rounds whose order-statistic 95% CI of a paired ratio is worth reading
-# Graph replays are steady (IQR 0.1-0.9% on an H200, benchmarks/RESULTS.md): their timing stops
-# once every model's median is known within this, half the 95% CI over the median (issue 27).
+# Graph replays are steady (IQR 0.1-0.9% on an H200, benchmarks/RESULTS.md): a model leaves a
+# phase's timing once its median is known within this, half the 95% CI over the median (issue 27).
 KNOWN_WITHIN = 0.005
 
 
@@ -135,7 +135,9 @@ class TimerFailed(Exception):
 def run_interleaved(timers: list, *, per_call: bool, calls_per_block: list[int] | int = 1,
                     chunk_calls: int = 10, warmup_s: float = 0.5, min_warmup: int = 3, min_samples: int = 10,
                     min_duration_s: float = 1.0, max_duration_s: float = 60.0,
-                    settled: Callable[[list], bool] | None = None) -> list[list[tuple[float, ...]]]:
+                    settled: Callable[[list], bool] | None = None,
+                    known: Callable[[list], bool] | None = None,
+                    keep: Collection[int] = ()) -> list[list[tuple[float, ...]]]:
     """Time several models in rounds (A B, B A, A B, ...), so drift on a shared machine hits them alike.
 
     `timers`: one StepTimer (or a worker answering its calls) per model. Each model warms up
@@ -143,12 +145,22 @@ def run_interleaved(timers: list, *, per_call: bool, calls_per_block: list[int] 
     turn gives one timed block (`per_call=False`: `calls_per_block` calls, one synchronize at
     the end) or a chunk of `chunk_calls` single-call times (`per_call=True`: CUDA events
     around every call). With more than one model, one untimed call precedes each block or
-    chunk, so switching models stays out of the times. Rounds continue until every model has
-    `min_samples` times and each has run for `min_duration_s` on average, or until
-    `max_duration_s` in all, or, from SETTLE_ROUNDS rounds on, until `settled(rounds)` says the
-    answer is already known. Returns, per model, its times grouped by round. An error in one
-    model of several is raised as TimerFailed, naming the model, so the caller can go on
-    without it.
+    chunk, so switching models stays out of the times. Returns, per model, its times grouped by
+    round. An error in one model of several is raised as TimerFailed, naming the model, so the
+    caller can go on without it.
+
+    When to stop, one of two ways:
+      - `settled(rounds)`, a rule over all the models (a speed search's paired ratio): rounds
+        continue until every model has `min_samples` times and each has run for `min_duration_s`
+        on average, or, from SETTLE_ROUNDS rounds on, until the rule holds;
+      - `known(model_rounds)`, a rule over one model's rounds (median_known): each model leaves
+        the rotation once it has had its own share (`min_samples` times and `min_duration_s` of
+        its own time) or, from SETTLE_ROUNDS rounds on, once its rule holds. A steady model then
+        stops costing time while an unsteady one is still timed (issue 27). The models in `keep`
+        (the references of paired ratios) stay while any other is timed, so every paired ratio
+        has all the rounds of the model it pairs: paired_ratio pairs a model's rounds with the
+        reference's first ones, which were taken beside them.
+    Either way `max_duration_s` in all is the ceiling.
     """
     if isinstance(calls_per_block, int):
         calls_per_block = [calls_per_block] * len(timers)
@@ -159,13 +171,15 @@ def run_interleaved(timers: list, *, per_call: bool, calls_per_block: list[int] 
 
     rounds: list[list[tuple[float, ...]]] = [[] for _ in timers]
     counts = [0] * len(timers)
-    began = time.perf_counter()
+    own = [0.0] * len(timers)  # seconds each model has taken, its untimed switching call included
+    active = list(range(len(timers)))
+    began, n = time.perf_counter(), 0
     while True:
+        n += 1
         # A B, then B A: a model that always ran second would always run after the other one
         # (caches, clocks), and that order would show up in the ratio.
-        order = range(len(timers)) if len(rounds[0]) % 2 == 0 else reversed(range(len(timers)))
-        for i in order:
-            timer = timers[i]
+        for i in (active if n % 2 else reversed(active)):
+            timer, start = timers[i], time.perf_counter()
             with _blame(i, len(timers)):
                 if rewarm:
                     timer.rewarm()
@@ -175,29 +189,37 @@ def run_interleaved(timers: list, *, per_call: bool, calls_per_block: list[int] 
                     times = (timer.block(calls_per_block[i]),)
             rounds[i].append(tuple(times))
             counts[i] += len(times)
+            own[i] += time.perf_counter() - start
         elapsed = time.perf_counter() - began
-        if (min(counts) >= min_samples and elapsed >= min_duration_s * len(timers)) or elapsed >= max_duration_s:
+        if elapsed >= max_duration_s:
             return rounds
-        if settled and len(rounds[0]) >= SETTLE_ROUNDS and settled(rounds):
+        if known is None:
+            if min(counts) >= min_samples and elapsed >= min_duration_s * len(timers):
+                return rounds
+            if settled and n >= SETTLE_ROUNDS and settled(rounds):
+                return rounds
+            continue
+        done = {i for i in active if (counts[i] >= min_samples and own[i] >= min_duration_s)
+                or (n >= SETTLE_ROUNDS and known(rounds[i]))}
+        others_done = all(i in done for i in active if i not in keep)
+        active = [i for i in active if i not in done or (i in keep and not others_done)]
+        if not active:
             return rounds
 
 
-def medians_known(min_samples: int, within: float = KNOWN_WITHIN) -> Callable[[list], bool]:
-    """A `settled` rule for run_interleaved: every model has `min_samples` times and the 95% CI
-    of its median (median_ci95) spans at most `within` of the median on either side. Then more
-    rounds would not move any number by more than that, and the phase can stop."""
+def median_known(min_samples: int, within: float = KNOWN_WITHIN) -> Callable[[list], bool]:
+    """A `known` rule for run_interleaved: the model has `min_samples` times and the 95% CI of its
+    median (median_ci95) spans at most `within` of the median on either side. Then more rounds
+    would not move its number by more than that, and it can leave the rotation."""
 
-    def settled(rounds: list[list[tuple[float, ...]]]) -> bool:
-        for model in rounds:
-            times = [t for r in model for t in r]
-            if len(times) < min_samples:
-                return False
-            lo, hi = median_ci95(times)
-            if (hi - lo) / 2 > within * statistics.median(times):
-                return False
-        return True
+    def known(model_rounds: list[tuple[float, ...]]) -> bool:
+        times = [t for r in model_rounds for t in r]
+        if len(times) < min_samples:
+            return False
+        lo, hi = median_ci95(times)
+        return (hi - lo) / 2 <= within * statistics.median(times)
 
-    return settled
+    return known
 
 
 @contextlib.contextmanager
