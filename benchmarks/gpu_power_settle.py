@@ -12,12 +12,21 @@ graph), after 2 s of idle:
     throughput phase sees it.
 Prints per-bin tables and, per model, the first bin, the last second and the alternating rate.
 
-    python benchmarks/gpu_power_settle.py      # needs a CUDA device; about a minute
+`--switch` (issue 27: fairness times each power-capped model alone after SUSTAIN_SETTLE_S of its
+own, and a 12-ViT comparison spends 22 s on it): two power-hungry models back to back, as
+runner._sustain runs them. After 2 s of idle, ViT-B/16 alone for SECONDS (the board reaches its
+cap), then at once ViT-L/16 alone for SECONDS: ViT-L/16's bins from the switch, against its own
+bins from idle. Where its first bin after the switch already reads its settled rate, a model that
+follows another capped one needs no settle of its own.
+
+    python benchmarks/gpu_power_settle.py            # needs a CUDA device; about a minute
+    python benchmarks/gpu_power_settle.py --switch   # about 30 s
 """
 
 import functools
 import operator
 import statistics
+import sys
 import time
 import warnings
 
@@ -81,6 +90,31 @@ def binned(rows: list[dict]) -> list[tuple]:
     return out
 
 
+def _table(title: str, rows: list[dict]) -> list[tuple]:
+    bins = binned(rows)
+    print(f"\n{title}")
+    print(f"{'from s':>7} {'samples/s':>10} {'SM MHz':>7} {'power W':>8} reasons")
+    for edge, rate, clock, power, why in bins:
+        print(f"{edge:7.2f} {rate:10,.0f} {clock:7.0f} {power:8.0f} {why}")
+    return bins
+
+
+def switch(handle) -> int:
+    """ViT-B/16 to the cap, then ViT-L/16 at once; ViT-L/16 from idle for comparison."""
+    # each graph replays its model's own tensors: the models and inputs are kept alive with it
+    first = captured("vit_base_patch16_224", False)
+    second = captured("vit_large_patch16_224", False)
+    time.sleep(2.0)
+    from_idle = _table("ViT-L/16 alone from idle", alone(second[2], handle))
+    time.sleep(2.0)
+    alone(first[2], handle)  # the board at its cap
+    after = _table("ViT-L/16 alone right after ViT-B/16 alone", alone(second[2], handle))
+    settled = statistics.median(rate for _, rate, *_ in from_idle[-4:])
+    print(f"\nViT-L/16 settled (last second from idle) {settled:,.0f} samples/s; after the switch, per bin / settled:")
+    print("  " + " ".join(f"{edge:.2f}s {rate / settled:.3f}" for edge, rate, *_ in after[:8]))
+    return 0
+
+
 def main() -> int:
     pynvml.nvmlInit()
     handle = pynvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device())
@@ -88,6 +122,8 @@ def main() -> int:
           pynvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1e3, "W, max SM clock",
           pynvml.nvmlDeviceGetMaxClockInfo(handle, pynvml.NVML_CLOCK_SM), "MHz")
     torch.backends.cudnn.benchmark = True
+    if "--switch" in sys.argv[1:]:
+        return switch(handle)
     graphs = {label: captured(name, cl) for name, label, cl in MODELS}
     per_call = {label: timed(g[2], 10) / 10 for label, g in graphs.items()}
     summary = []
@@ -95,11 +131,7 @@ def main() -> int:
         other = next(g[2] for lab, g in graphs.items() if lab != label)
         time.sleep(2.0)
         rows = alone(graph, handle)
-        bins = binned(rows)
-        print(f"\n{label} alone, batch {BATCH}, {len(rows)} replays of {per_call[label] * 1e3:.1f} ms")
-        print(f"{'from s':>7} {'samples/s':>10} {'SM MHz':>7} {'power W':>8} reasons")
-        for edge, rate, clock, power, why in bins:
-            print(f"{edge:7.2f} {rate:10,.0f} {clock:7.0f} {power:8.0f} {why}")
+        bins = _table(f"{label} alone, batch {BATCH}, {len(rows)} replays of {per_call[label] * 1e3:.1f} ms", rows)
         last = [r for r in rows if r["t"] >= SECONDS - 1.0]
         last_rate = BATCH * len(last) / sum(r["s"] for r in last)
         time.sleep(2.0)
