@@ -239,7 +239,10 @@ def _generate_run(model, ids: torch.Tensor, steps: int, device) -> tuple[float, 
               "past_key_values": _new_cache(model, DYNAMIC, 0, 0)} if is_encoder_decoder(model) else {}
     _sync(device)
     t0 = time.perf_counter()
-    out = model.generate(ids, max_new_tokens=steps + 1, min_new_tokens=steps + 1, do_sample=False, num_beams=1,
+    # the mask of an unpadded batch: without one, generate masks every prompt token that equals the
+    # padding id (random prompts hold it now and then) and times a padded batch's attention
+    out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=steps + 1,
+                         min_new_tokens=steps + 1, do_sample=False, num_beams=1,
                          logits_processor=LogitsProcessorList([Clock()]), return_dict_in_generate=True,
                          disable_compile=True, pad_token_id=0 if pad is None else pad, **kwargs)
     return stamps[0] - t0, [b - a for a, b in zip(stamps, stamps[1:])], out.past_key_values
