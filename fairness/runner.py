@@ -202,7 +202,11 @@ def _time_interleaved(prepared: list[_Timed], s: RunSettings, kind: str, graph: 
             lat_rounds = None
             if per_call:
                 progress(f"timing {kind} latency: {names}")
-                lat_rounds = run_interleaved([t.p for t in prepared], per_call=True, keep=keep, **timing, **lat_stop)
+                # each model ran its throughput blocks just now, at this batch: a brief warm-up does
+                # (eager's full one, 0.5 s a model, cost a 12-model comparison 5 s here)
+                lat_timing = dict(timing, warmup_s=min(timing["warmup_s"], GRAPH_WARMUP_S))
+                lat_rounds = run_interleaved([t.p for t in prepared], per_call=True, keep=keep, **lat_timing,
+                                             **lat_stop)
             return tp_rounds, lat_rounds, time.perf_counter() - window
         except TimerFailed as e:  # that model fails alone; the others are timed again without it
             t = prepared.pop(e.index)
