@@ -143,8 +143,8 @@ class RemotePrepared:
     def gpu_state(self) -> dict | None:
         return self._worker.call("gpu_state")
 
-    def sustained(self, calls: int) -> dict:
-        return self._worker.call("sustained", calls)
+    def sustained(self, calls: int, settle_s: float) -> dict:
+        return self._worker.call("sustained", calls, settle_s)
 
 
 @contextlib.contextmanager

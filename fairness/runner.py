@@ -22,7 +22,8 @@ from .flags import run_host_bound
 from .indicators import energy as energy_mod
 from .indicators import memory as memory_mod
 from .indicators.env import peak_flops
-from .indicators.gpu_state import SUSTAIN_SETTLE_S, SUSTAIN_TIMED_S, SUSTAIN_TOLERANCE, power_limited
+from .indicators.gpu_state import (SUSTAIN_AFTER_CAPPED_S, SUSTAIN_SETTLE_S, SUSTAIN_TIMED_S, SUSTAIN_TOLERANCE,
+                                   power_limited)
 from .indicators.speed import (KNOWN_WITHIN, P99_MIN_SAMPLES, Throughput, TimerFailed, Timing, calls_for,
                                latency_from, median_known, paired_ratio, run_interleaved, throughput_from)
 from .step import (AUTO_BATCH_CAP, BLOCK_S, COMPILE_MODES, DTYPES, PRECISIONS, TRAIN_FLOPS_FACTOR, TRAIN_OPTIMIZER,
@@ -162,9 +163,9 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
         _record_rounds(t, tp_rounds[i], lat_rounds[i] if lat_rounds is not None else None, window, train)
         if s.torch_device.type == "cuda":
             _secondary(t.rec, "gpu_state", True, progress, None, t.p.gpu_state)  # sampled while timed
-    for i, t in enumerate(prepared):
-        if t.run.name in sustain and not train and power_limited(t.rec.get("gpu_state")):
-            _sustain(t, tp_rounds[i], lat_rounds[i] if lat_rounds is not None else None, window, progress)
+    if not train:
+        _sustain_limited([t for t in prepared if t.run.name in sustain], prepared, tp_rounds, lat_rounds, window,
+                         progress)
     if graph:  # the replay's memory, idle share and energy are not what a user's eager run costs
         return out
     if s.torch_device.type == "cuda":
@@ -248,19 +249,36 @@ def _record_rounds(t: _Timed, tp_rounds: list, lat_rounds: list | None, window: 
                       "iqr_s": lat.iqr_s, "n": lat.n, "noisy": lat.noisy, **extra}
 
 
-def _sustain(t: _Timed, tp_rounds: list, lat_rounds: list | None, window: float, progress: Progress) -> None:
+def _sustain_limited(wanted: list[_Timed], prepared: list[_Timed], tp_rounds: list, lat_rounds: list | None,
+                     window: float, progress: Progress) -> None:
+    """_sustain for each of `wanted` whose window reports the board at its power limit, one after
+    another: the first settles SUSTAIN_SETTLE_S from the interleaved phase, and one that follows a
+    model alone at the cap SUSTAIN_AFTER_CAPPED_S."""
+    settle_s = SUSTAIN_SETTLE_S
+    for t in wanted:
+        if power_limited(t.rec.get("gpu_state")):
+            i = prepared.index(t)
+            at_cap = _sustain(t, tp_rounds[i], lat_rounds[i] if lat_rounds is not None else None, window, settle_s,
+                              progress)
+            settle_s = SUSTAIN_AFTER_CAPPED_S if at_cap else SUSTAIN_SETTLE_S
+
+
+def _sustain(t: _Timed, tp_rounds: list, lat_rounds: list | None, window: float, settle_s: float,
+             progress: Progress) -> bool:
     """A model whose window reports the board at its power limit, timed again alone
     (Prepared.sustained; gpu_state.py says why). Where its sustained rate is over SUSTAIN_TOLERANCE
     below the interleaved one, its throughput rounds are scaled to it: its throughput, the latency
     read from its blocks and its paired speed-ups (_ratios) then read the rate it sustains alone,
-    while the pairing still removes the drift. The record keeps the interleaved number."""
+    while the pairing still removes the drift. The record keeps the interleaved number. Returns
+    whether the board was at its power limit as this model ran alone: the next one then settles
+    for SUSTAIN_AFTER_CAPPED_S only."""
     progress(f"{t.run.name}@{t.b}: throughput alone at the board's power limit "
-             f"({SUSTAIN_SETTLE_S:g} s to settle, {SUSTAIN_TIMED_S:g} s timed)")
+             f"({settle_s:g} s to settle, {SUSTAIN_TIMED_S:g} s timed)")
     try:
-        alone = t.p.sustained(t.calls)
+        alone = t.p.sustained(t.calls, settle_s)
     except Exception as e:  # the interleaved number stands, and the record says why nothing else does
         t.rec["throughput"]["sustained"] = {"unavailable": brief(e)}
-        return
+        return False
     interleaved = t.rec["throughput"]["samples_per_s"]
     factor = alone["samples_per_s"] / interleaved
     applied = factor < 1 - SUSTAIN_TOLERANCE
@@ -271,6 +289,7 @@ def _sustain(t: _Timed, tp_rounds: list, lat_rounds: list | None, window: float,
         "definition": "samples/s alone, back to back, after the board reached its power limit; where "
                       f"over {SUSTAIN_TOLERANCE:.0%} below the interleaved rate it is the throughput "
                       "(every timed round scaled to it), else the interleaved rate stands"}
+    return power_limited(alone.get("gpu_state"))
 
 
 def _measure_around(t: _Timed, s: RunSettings, kind: str, train: bool, progress: Progress) -> dict | None:

@@ -51,7 +51,7 @@ class PreparedModel(Protocol):
     def idle(self, steps: int) -> float: ...
     def energy(self) -> dict: ...
     def gpu_state(self) -> dict | None: ...
-    def sustained(self, calls: int) -> dict: ...
+    def sustained(self, calls: int, settle_s: float = SUSTAIN_SETTLE_S) -> dict: ...
 
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -625,13 +625,13 @@ class Prepared(StepTimer):
     def gpu_state(self) -> dict | None:
         return self.state.summary() if self.state else None
 
-    def sustained(self, calls: int) -> dict:
+    def sustained(self, calls: int, settle_s: float = SUSTAIN_SETTLE_S) -> dict:
         """The model's rate alone once the board has reached its power limit: blocks of `calls`
-        back to back, SUSTAIN_SETTLE_S untimed and then SUSTAIN_TIMED_S timed, with the GPU's
-        state over the timed part (gpu_state.py says why)."""
+        back to back, `settle_s` untimed (less where another model has just run at the cap) and then
+        SUSTAIN_TIMED_S timed, with the GPU's state over the timed part (gpu_state.py says why)."""
         log = StateLog.for_device(self.device)
         start = time.perf_counter()
-        while time.perf_counter() - start < SUSTAIN_SETTLE_S:
+        while time.perf_counter() - start < settle_s:
             StepTimer.block(self, calls)
         seconds, done = 0.0, 0
         while seconds < SUSTAIN_TIMED_S:
@@ -639,7 +639,7 @@ class Prepared(StepTimer):
             done += calls
             if log:
                 log.sample()
-        return {"samples_per_s": done * self.batch_size / seconds, "settle_s": SUSTAIN_SETTLE_S,
+        return {"samples_per_s": done * self.batch_size / seconds, "settle_s": settle_s,
                 "timed_s": round(seconds, 3), "calls": done, "gpu_state": log.summary() if log else None}
 
     def energy(self) -> dict:

@@ -11,11 +11,12 @@ import pytest
 from fairness import step as step_mod
 from fairness.flags import replay_slower
 from fairness.indicators import speed as speed_mod
-from fairness.indicators.gpu_state import SUSTAIN_SETTLE_S, SUSTAIN_TIMED_S, SUSTAIN_TOLERANCE, power_limited
+from fairness.indicators.gpu_state import (SUSTAIN_AFTER_CAPPED_S, SUSTAIN_SETTLE_S, SUSTAIN_TIMED_S, SUSTAIN_TOLERANCE,
+                                           power_limited)
 from fairness.indicators.speed import StepTimer
 from fairness.judgement import judge
 from fairness.record import Speed
-from fairness.runner import Runnable, _ratios, _record_rounds, _sustain, _Timed
+from fairness.runner import Runnable, _ratios, _record_rounds, _sustain, _sustain_limited, _Timed
 from test_flags import rec
 
 
@@ -62,7 +63,8 @@ def test_power_limited_reads_the_reasons():
 def _timed(name, block_s, rounds, sustained=None):
     """A model timed at batch 10, one call a block, with its rounds recorded; its `sustained`
     answer is what Prepared.sustained would return."""
-    p = SimpleNamespace(tokens=None, sustained=lambda calls: sustained if isinstance(sustained, dict) else sustained())
+    p = SimpleNamespace(tokens=None, sustained=lambda calls, settle_s: sustained if isinstance(sustained, dict)
+                        else sustained(settle_s))
     t = _Timed(Runnable(name, None, None), 10, p, 1, {})
     tp = [(block_s,)] * rounds
     _record_rounds(t, tp, None, 1.0, False)
@@ -78,7 +80,7 @@ def test_a_rate_sustained_below_the_interleaved_one_is_the_throughput():
     ref, _ = _timed("ResNet", 0.01, 12)
     before = _ratios(Runnable("ResNet", None, None), [Runnable("ViT", None, None)],
                      {"ViT": t.rec, "ResNet": ref.rec}, {"ViT": 10, "ResNet": 10})
-    _sustain(t, tp, None, 1.0, lambda m: None)
+    _sustain(t, tp, None, 1.0, SUSTAIN_SETTLE_S, lambda m: None)
     th = t.rec["throughput"]
     assert th["samples_per_s"] == pytest.approx(900.0) and th["ci95"] == pytest.approx([900.0, 900.0])
     assert t.rec["latency"]["median_s"] == pytest.approx(0.01 / 0.9)
@@ -95,18 +97,45 @@ def test_a_rate_sustained_within_the_tolerance_or_above_leaves_the_interleaved_o
     """0.5% below is a lone window's noise; above, the model lacked no power: 1000 stands."""
     t, tp = _timed("ResNet", 0.01, 12, {"samples_per_s": alone, "settle_s": 0.75, "timed_s": 1.0, "calls": 100,
                                          "gpu_state": None})
-    _sustain(t, tp, None, 1.0, lambda m: None)
+    _sustain(t, tp, None, 1.0, SUSTAIN_SETTLE_S, lambda m: None)
     assert t.rec["throughput"]["samples_per_s"] == pytest.approx(1000.0)
     assert not t.rec["throughput"]["sustained"]["applied"]
 
 
 def test_a_sustained_run_that_fails_keeps_the_interleaved_rate_and_says_why():
-    def broken():
+    def broken(settle_s):
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
     t, tp = _timed("M", 0.01, 12, broken)
-    _sustain(t, tp, None, 1.0, lambda m: None)
+    _sustain(t, tp, None, 1.0, SUSTAIN_SETTLE_S, lambda m: None)
     assert t.rec["throughput"]["samples_per_s"] == pytest.approx(1000.0)
     assert "illegal memory access" in t.rec["throughput"]["sustained"]["unavailable"]
+
+
+def test_a_model_right_after_another_at_the_power_limit_settles_briefly():
+    """Four models whose windows say: A, C, D at the power limit, B not (so B is not run alone).
+    A settles SUSTAIN_SETTLE_S from the interleaved phase, but its lone run does not reach the
+    cap, so C settles SUSTAIN_SETTLE_S too; C's lone run is at the cap, so D, which follows it,
+    settles SUSTAIN_AFTER_CAPPED_S (gpu_power_settle.py --switch)."""
+    capped, free = {"throttle_reasons": ["sw_power_cap"]}, {"throttle_reasons": []}
+    settles = []
+
+    def alone(state):
+        def run(settle_s):
+            settles.append(settle_s)
+            return {"samples_per_s": 1000.0, "settle_s": settle_s, "timed_s": 1.0, "calls": 100, "gpu_state": state}
+        return run
+
+    cases = {"A": (capped, free), "B": (free, capped), "C": (capped, capped), "D": (capped, capped)}
+    timed = []
+    for name, (window, lone) in cases.items():
+        t, tp = _timed(name, 0.01, 12, alone(lone))
+        t.rec["gpu_state"] = window
+        timed.append((t, tp))
+    prepared = [t for t, _ in timed]
+    _sustain_limited(prepared, prepared, [tp for _, tp in timed], None, 1.0, lambda m: None)
+    assert settles == [SUSTAIN_SETTLE_S, SUSTAIN_SETTLE_S, SUSTAIN_AFTER_CAPPED_S]
+    assert "sustained" not in timed[1][0].rec["throughput"]
+    assert timed[3][0].rec["throughput"]["sustained"]["settle_s"] == SUSTAIN_AFTER_CAPPED_S
 
 
 def _graph_run(eager, graph, sustained_applied):

@@ -1,0 +1,81 @@
+"""Why fairness's dynamic-cache decode and a plain `generate` disagree by up to 25% (issue 26).
+
+fairness's dynamic cache is transformers' `generate` itself, each step stamped by a logits
+processor after a synchronize (indicators/generate.py, `_generate_run`); gpu_generate.py's twin is
+a plain `generate(128)` minus `generate(1)`. In one process their decode read 0.97-1.26x apart, in
+either direction, from run to run (benchmarks/RESULTS.md). This times, for GPT-2 124M (bf16, prompt
+512, 128 new tokens) at batch 1 and 64, in rounds that alternate A B C, B C A, ...:
+  A  plain:   (generate(128) - generate(1)) / 127, on the host's clock;
+  B  stamped: the same two calls with fairness's stamping processor: the same wall difference / 127;
+  C  fairness: `_generate_run`'s own mean step (stamp to stamp), as fairness reports it (its median
+     step beside it);
+each a median over ROUNDS rounds, in ms per step. B against A says what the stamps cost (or save);
+C against B says whether the stamps' intervals are the steps' wall time.
+
+    python benchmarks/gpu_generate_host.py      # needs a CUDA device and transformers; about a minute
+"""
+
+import statistics
+import time
+import warnings
+
+import torch
+
+from fairness.indicators.generate import _generate_run
+
+warnings.filterwarnings("ignore")
+PROMPT, NEW, ROUNDS = 512, 128, 5
+
+
+def _wall(model, ids, new: int, processors) -> float:
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new, min_new_tokens=new,
+                   do_sample=False, pad_token_id=0, disable_compile=True, logits_processor=processors)
+    torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def main():
+    import transformers
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    class Stamp(LogitsProcessor):  # fairness's: a synchronize and a clock read per step
+        def __call__(self, input_ids, scores):
+            torch.cuda.synchronize()
+            time.perf_counter()
+            return scores
+
+    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, transformers "
+          f"{transformers.__version__}, GPT-2 124M, bf16, prompt {PROMPT}, {NEW} new tokens, {ROUNDS} rounds\n")
+    model = transformers.AutoModelForCausalLM.from_config(transformers.AutoConfig.for_model("gpt2"))
+    model = model.to("cuda", torch.bfloat16).eval()
+    print(f"{'batch':>5} {'A plain ms':>11} {'B stamped ms':>13} {'C fairness mean':>16} {'C median':>9} "
+          f"{'B/A':>6} {'C/B':>6}")
+    for batch in (1, 64):
+        ids = torch.randint(1, model.config.vocab_size, (batch, PROMPT), device="cuda")
+        measures = {
+            "A": lambda: (_wall(model, ids, NEW, None) - _wall(model, ids, 1, None)) / (NEW - 1),
+            "B": lambda: (_wall(model, ids, NEW, LogitsProcessorList([Stamp()]))
+                          - _wall(model, ids, 1, LogitsProcessorList([Stamp()]))) / (NEW - 1),
+            "C": lambda: _generate_run(model, ids, NEW - 1, "cuda")[1],
+        }
+        got = {k: [] for k in measures}
+        medians = []
+        with torch.inference_mode():
+            _wall(model, ids[:, :8], 4, None)  # warm-up
+            for r in range(ROUNDS):
+                order = "ABC"[r % 3:] + "ABC"[:r % 3]
+                for k in order:
+                    x = measures[k]()
+                    if k == "C":
+                        medians.append(statistics.median(x))
+                        x = sum(x) / len(x)
+                    got[k].append(x)
+        a, b, c = (statistics.median(got[k]) * 1e3 for k in "ABC")
+        print(f"{batch:>5} {a:11.3f} {b:13.3f} {c:16.3f} {statistics.median(medians) * 1e3:9.3f} "
+              f"{b / a:6.3f} {c / b:6.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
