@@ -23,7 +23,7 @@ from .indicators import energy as energy_mod
 from .indicators import memory as memory_mod
 from .indicators.env import peak_flops
 from .indicators.gpu_state import (SUSTAIN_AFTER_CAPPED_S, SUSTAIN_SETTLE_S, SUSTAIN_TIMED_S, SUSTAIN_TOLERANCE,
-                                   power_limited)
+                                   held_by_power, power_limited)
 from .indicators.speed import (KNOWN_WITHIN, P99_MIN_SAMPLES, Throughput, TimerFailed, Timing, calls_for,
                                latency_from, median_known, paired_ratio, run_interleaved, throughput_from)
 from .step import (AUTO_BATCH_CAP, BLOCK_S, COMPILE_MODES, DTYPES, PRECISIONS, TRAIN_FLOPS_FACTOR, TRAIN_OPTIMIZER,
@@ -270,8 +270,8 @@ def _sustain(t: _Timed, tp_rounds: list, lat_rounds: list | None, window: float,
     below the interleaved one, its throughput rounds are scaled to it: its throughput, the latency
     read from its blocks and its paired speed-ups (_ratios) then read the rate it sustains alone,
     while the pairing still removes the drift. The record keeps the interleaved number. Returns
-    whether the board was at its power limit as this model ran alone: the next one then settles
-    for SUSTAIN_AFTER_CAPPED_S only."""
+    whether the power limit held the clock down as this model ran alone: the board is at its cap,
+    and the next one settles for SUSTAIN_AFTER_CAPPED_S only."""
     progress(f"{t.run.name}@{t.b}: throughput alone at the board's power limit "
              f"({settle_s:g} s to settle, {SUSTAIN_TIMED_S:g} s timed)")
     try:
@@ -289,7 +289,7 @@ def _sustain(t: _Timed, tp_rounds: list, lat_rounds: list | None, window: float,
         "definition": "samples/s alone, back to back, after the board reached its power limit; where "
                       f"over {SUSTAIN_TOLERANCE:.0%} below the interleaved rate it is the throughput "
                       "(every timed round scaled to it), else the interleaved rate stands"}
-    return power_limited(alone.get("gpu_state"))
+    return held_by_power(alone.get("gpu_state"))
 
 
 def _measure_around(t: _Timed, s: RunSettings, kind: str, train: bool, progress: Progress) -> dict | None:

@@ -113,10 +113,12 @@ def test_a_sustained_run_that_fails_keeps_the_interleaved_rate_and_says_why():
 
 def test_a_model_right_after_another_at_the_power_limit_settles_briefly():
     """Four models whose windows say: A, C, D at the power limit, B not (so B is not run alone).
-    A settles SUSTAIN_SETTLE_S from the interleaved phase, but its lone run does not reach the
-    cap, so C settles SUSTAIN_SETTLE_S too; C's lone run is at the cap, so D, which follows it,
+    A settles SUSTAIN_SETTLE_S from the interleaved phase, but its lone run reports the power bit
+    with its clock at the maximum (the bit comes at a sixth of the limit: not at the cap), so C
+    settles SUSTAIN_SETTLE_S too; C's lone run was held down by the cap, so D, which follows it,
     settles SUSTAIN_AFTER_CAPPED_S (gpu_power_settle.py --switch)."""
-    capped, free = {"throttle_reasons": ["sw_power_cap"]}, {"throttle_reasons": []}
+    capped = {"throttle_reasons": ["sw_power_cap"], "throttled": ["sw_power_cap"]}
+    free = {"throttle_reasons": ["sw_power_cap"], "throttled": None}  # the bit alone, clocks at their maximum
     settles = []
 
     def alone(state):
@@ -125,7 +127,8 @@ def test_a_model_right_after_another_at_the_power_limit_settles_briefly():
             return {"samples_per_s": 1000.0, "settle_s": settle_s, "timed_s": 1.0, "calls": 100, "gpu_state": state}
         return run
 
-    cases = {"A": (capped, free), "B": (free, capped), "C": (capped, capped), "D": (capped, capped)}
+    not_limited = {"throttle_reasons": []}
+    cases = {"A": (capped, free), "B": (not_limited, capped), "C": (capped, capped), "D": (capped, capped)}
     timed = []
     for name, (window, lone) in cases.items():
         t, tp = _timed(name, 0.01, 12, alone(lone))

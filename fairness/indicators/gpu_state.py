@@ -138,3 +138,9 @@ class StateLog:
 def power_limited(summary: dict | None) -> bool:
     """Whether a window's state (StateLog.summary) reports the board at its power limit."""
     return bool(summary and POWER_REASONS & set(summary.get("throttle_reasons") or []))
+
+
+def held_by_power(summary: dict | None) -> bool:
+    """Whether the power limit held the window's clock down (its `throttled`): the board was at its
+    cap, not merely reporting the bit, which it can set at a sixth of the limit (POWER_REASONS)."""
+    return bool(summary and POWER_REASONS & set(summary.get("throttled") or []))
