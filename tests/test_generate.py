@@ -186,6 +186,37 @@ def test_the_static_cache_decodes_the_same_tokens_as_the_dynamic_one():
                                                                                           atol=1e-5)
 
 
+def test_on_cuda_the_dynamic_steps_are_stamped_by_events_without_waiting(monkeypatch):
+    """A decode this small is the host's, and a synchronize a step changes the host's pace: on CUDA
+    each step's stamp is an event recorded on the stream and read after the run, with a
+    synchronize only before and after generate. CUDA is faked: events that read a clock that
+    each stamp advances by 2 ms, so every step reads 2 ms."""
+    from fairness.indicators import generate as gen
+
+    now, syncs, recorded = [0.0], [], []
+
+    class Event:
+        def __init__(self, enable_timing):
+            assert enable_timing
+
+        def record(self, stream=None):
+            now[0] += 2e-3
+            self.at = now[0]
+            recorded.append(len(syncs))
+
+        def elapsed_time(self, end):
+            return (end.at - self.at) * 1e3  # milliseconds, as CUDA events read
+
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: syncs.append(device))
+    ids = torch.randint(1, 128, (1, 5), generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        prefill, steps, _ = gen._generate_run(tiny_llama(), ids, 3, "cuda")
+    assert prefill == pytest.approx(2e-3) and steps == pytest.approx([2e-3] * 3)
+    assert len(syncs) == 2 and recorded == [1] * 5  # the start and 4 stamps, all after the first sync
+
+
 def test_a_prompt_that_holds_the_padding_id_is_not_padded():
     """Random prompt ids hold the padding id (0 where the config has none) now and then: fairness's
     batch-64 prompt of 512 holds it twice. generate, given no attention mask, would infer one that

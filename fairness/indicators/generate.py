@@ -16,8 +16,10 @@ The loop is greedy decoding, in named implementations: transformers' dynamic cac
 eagerly (a plain `generate` call, timed step by step by a logits processor), a static cache
 preallocated for the prompt and the new tokens (fairness's own loop), and on CUDA that static
 cache's decode step captured once in a CUDA graph and replayed (no host launches per step).
-Timed with a synchronize before each host clock read (CUDA events would hide nothing here: each
-step ends in an argmax the next step waits on).
+The static caches are timed with a synchronize before each host clock read (each step ends in an
+argmax the next step waits on). The dynamic cache's steps, which are the host's, are stamped with
+CUDA events instead: a synchronize a step inside generate changed how the host waits, and
+generate's pace with it (benchmarks/gpu_generate_host.py).
 
 An encoder-decoder (T5, Switch) generates with its decoder: the prompt is the encoder's input,
 the prefill is the encoder's pass and the decoder's first step (from its start token), and each
@@ -219,17 +221,26 @@ def _step(model, key: str, cache, token, position, encoded=None):
 
 def _generate_run(model, ids: torch.Tensor, steps: int, device) -> tuple[float, list[float], object]:
     """The dynamic cache, eagerly: transformers' own `generate` (greedy, torch.compile off), each step
-    stamped by a logits processor as its logits come out (after a synchronize; generate waits on
-    the host every step anyway, to check whether to stop). The prefill is the time to the first
-    stamp; a step, from one stamp to the next: generate's whole iteration, its own bookkeeping in."""
+    stamped by a logits processor as its logits come out. The prefill is the time to the first
+    stamp; a step, from one stamp to the next: generate's whole iteration, its own bookkeeping in.
+    On CUDA a stamp is an event recorded on the stream, read after the run: a stamp that waited for
+    the device (a synchronize a step) would change what it times, since a decode this small is the
+    host's, and the host's pace moves with how it waits. On the CPU it is the clock."""
     from transformers import LogitsProcessor, LogitsProcessorList
 
+    cuda = torch.device(device).type == "cuda"
     stamps = []
+
+    def stamp():
+        if cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record(torch.cuda.current_stream(device))  # the model's device, cuda:N too
+            return event
+        return time.perf_counter()
 
     class Clock(LogitsProcessor):
         def __call__(self, input_ids, scores):
-            _sync(device)
-            stamps.append(time.perf_counter())
+            stamps.append(stamp())
             return scores
 
     pad = getattr(model.config, "pad_token_id", None)
@@ -238,14 +249,19 @@ def _generate_run(model, ids: torch.Tensor, steps: int, device) -> tuple[float, 
     kwargs = {"decoder_start_token_id": _decoder_start(model),
               "past_key_values": _new_cache(model, DYNAMIC, 0, 0)} if is_encoder_decoder(model) else {}
     _sync(device)
-    t0 = time.perf_counter()
+    t0 = stamp()
     # the mask of an unpadded batch: without one, generate masks every prompt token that equals the
     # padding id (random prompts hold it now and then) and times a padded batch's attention
     out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=steps + 1,
                          min_new_tokens=steps + 1, do_sample=False, num_beams=1,
                          logits_processor=LogitsProcessorList([Clock()]), return_dict_in_generate=True,
                          disable_compile=True, pad_token_id=0 if pad is None else pad, **kwargs)
-    return stamps[0] - t0, [b - a for a, b in zip(stamps, stamps[1:])], out.past_key_values
+    if cuda:
+        _sync(device)
+        at = [t0.elapsed_time(e) / 1e3 for e in stamps]  # CUDA events read milliseconds
+    else:
+        at = [t - t0 for t in stamps]
+    return at[0], [b - a for a, b in zip(at, at[1:])], out.past_key_values
 
 
 def _decoder_start(model) -> int:
