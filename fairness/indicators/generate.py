@@ -18,8 +18,9 @@ preallocated for the prompt and the new tokens (fairness's own loop), and on CUD
 cache's decode step captured once in a CUDA graph and replayed (no host launches per step).
 The static caches are timed with a synchronize before each host clock read (each step ends in an
 argmax the next step waits on). The dynamic cache's steps, which are the host's, are stamped with
-CUDA events instead: a synchronize a step inside generate changed how the host waits, and
-generate's pace with it (benchmarks/gpu_generate_host.py).
+CUDA events instead, which do not wait: a synchronize a step inside generate may change how the
+host waits, and generate's pace with it. That is the suspect for a 12-26% gap to a plain generate
+on an H100; benchmarks/gpu_generate_host.py tests it.
 
 An encoder-decoder (T5, Switch) generates with its decoder: the prompt is the encoder's input,
 the prefill is the encoder's pass and the decoder's first step (from its start token), and each
@@ -223,9 +224,9 @@ def _generate_run(model, ids: torch.Tensor, steps: int, device) -> tuple[float, 
     """The dynamic cache, eagerly: transformers' own `generate` (greedy, torch.compile off), each step
     stamped by a logits processor as its logits come out. The prefill is the time to the first
     stamp; a step, from one stamp to the next: generate's whole iteration, its own bookkeeping in.
-    On CUDA a stamp is an event recorded on the stream, read after the run: a stamp that waited for
-    the device (a synchronize a step) would change what it times, since a decode this small is the
-    host's, and the host's pace moves with how it waits. On the CPU it is the clock."""
+    On CUDA a stamp is an event recorded on the stream, read after the run, so that stamping adds no
+    wait for the device to a decode this small, which is the host's (a synchronize a step is the
+    suspect for the gap the module's docstring names). On the CPU it is the clock."""
     from transformers import LogitsProcessor, LogitsProcessorList
 
     cuda = torch.device(device).type == "cuda"
