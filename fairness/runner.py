@@ -164,8 +164,7 @@ def _phase(runs: list[Runnable], b_of: dict, s: RunSettings, train: bool, progre
         if s.torch_device.type == "cuda":
             _secondary(t.rec, "gpu_state", True, progress, None, t.p.gpu_state)  # sampled while timed
     if not train:
-        _sustain_limited([t for t in prepared if t.run.name in sustain], prepared, tp_rounds, lat_rounds, window,
-                         progress)
+        _sustain_limited(prepared, sustain, tp_rounds, lat_rounds, window, progress)
     if graph:  # the replay's memory, idle share and energy are not what a user's eager run costs
         return out
     if s.torch_device.type == "cuda":
@@ -249,15 +248,14 @@ def _record_rounds(t: _Timed, tp_rounds: list, lat_rounds: list | None, window: 
                       "iqr_s": lat.iqr_s, "n": lat.n, "noisy": lat.noisy, **extra}
 
 
-def _sustain_limited(wanted: list[_Timed], prepared: list[_Timed], tp_rounds: list, lat_rounds: list | None,
+def _sustain_limited(prepared: list[_Timed], sustain: frozenset, tp_rounds: list, lat_rounds: list | None,
                      window: float, progress: Progress) -> None:
-    """_sustain for each of `wanted` whose window reports the board at its power limit, one after
-    another: the first settles SUSTAIN_SETTLE_S from the interleaved phase, and one that follows a
-    model alone at the cap SUSTAIN_AFTER_CAPPED_S."""
+    """_sustain for each model named in `sustain` whose window reports the board at its power
+    limit, one after another: the first settles SUSTAIN_SETTLE_S from the interleaved phase, and
+    one that follows a model alone at the cap SUSTAIN_AFTER_CAPPED_S."""
     settle_s = SUSTAIN_SETTLE_S
-    for t in wanted:
-        if power_limited(t.rec.get("gpu_state")):
-            i = prepared.index(t)
+    for i, t in enumerate(prepared):
+        if t.run.name in sustain and power_limited(t.rec.get("gpu_state")):
             at_cap = _sustain(t, tp_rounds[i], lat_rounds[i] if lat_rounds is not None else None, window, settle_s,
                               progress)
             settle_s = SUSTAIN_AFTER_CAPPED_S if at_cap else SUSTAIN_SETTLE_S

@@ -135,7 +135,7 @@ def test_a_model_right_after_another_at_the_power_limit_settles_briefly():
         t.rec["gpu_state"] = window
         timed.append((t, tp))
     prepared = [t for t, _ in timed]
-    _sustain_limited(prepared, prepared, [tp for _, tp in timed], None, 1.0, lambda m: None)
+    _sustain_limited(prepared, frozenset(cases), [tp for _, tp in timed], None, 1.0, lambda m: None)
     assert settles == [SUSTAIN_SETTLE_S, SUSTAIN_SETTLE_S, SUSTAIN_AFTER_CAPPED_S]
     assert "sustained" not in timed[1][0].rec["throughput"]
     assert timed[3][0].rec["throughput"]["sustained"]["settle_s"] == SUSTAIN_AFTER_CAPPED_S
