@@ -38,13 +38,15 @@ MODELS = {
 }
 
 
-def _generate_s(model, ids, new: int, cache: str | None) -> float:
+def _generate_s(model, ids, new: int, cache: str | None, logits_processor=None) -> float:
+    """Seconds for one `generate` call of `new` tokens (gpu_generate_host.py passes a processor)."""
     torch.cuda.synchronize()
     t0 = time.perf_counter()
     # an unpadded batch's mask, as fairness passes: without it generate masks the prompt's 0s (the
     # padding id it falls back on), which a random batch-64 prompt holds about every other draw
     model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new, min_new_tokens=new,
-                   do_sample=False, pad_token_id=0, cache_implementation=cache, disable_compile=True)
+                   do_sample=False, pad_token_id=0, cache_implementation=cache, disable_compile=True,
+                   logits_processor=logits_processor)
     torch.cuda.synchronize()
     return time.perf_counter() - t0
 
