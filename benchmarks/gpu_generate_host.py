@@ -13,9 +13,12 @@ at batch 1 and 64, in rounds that alternate A B C, B C A, ...:
      processor that synchronizes and reads the clock: the same wall difference / 127;
   C  fairness: `_generate_run`'s own mean step, from event to event (its median step beside it);
 each a median over ROUNDS rounds, in ms per step. B against A says what a synchronized stamp
-changes; C against A is the check that fairness's dynamic cache reads what generate does.
+changes; C against A is the check that fairness's dynamic cache reads what generate does. All of
+it twice: in a fresh process, then after a CUDA graph of the static cache is captured, as
+gpu_generate.py does first (whose plain generate read up to 1.27x slower than fairness's where this
+script's read the same, benchmarks/RESULTS.md).
 
-    python benchmarks/gpu_generate_host.py      # needs a CUDA device and transformers; about a minute
+    python benchmarks/gpu_generate_host.py      # needs a CUDA device and transformers; about two minutes
 """
 
 import statistics
@@ -26,7 +29,7 @@ import torch
 
 from fairness.indicators.generate import _generate_run
 
-from gpu_generate import _generate_s  # the same generate call, the dynamic cache
+from gpu_generate import _generate_s, _graph_matches_eager  # the same generate call, the dynamic cache
 
 warnings.filterwarnings("ignore")
 PROMPT, NEW, ROUNDS = 512, 128, 5
@@ -47,7 +50,17 @@ def main():
     model = transformers.AutoModelForCausalLM.from_config(transformers.AutoConfig.for_model("gpt2"))
     model = model.to("cuda", torch.bfloat16).eval()
     print(f"{'batch':>5} {'A plain ms':>11} {'B stamped ms':>13} {'C fairness mean':>16} {'C median':>9} "
-          f"{'B/A':>6} {'C/A':>6}")
+          f"{'B/A':>6} {'C/A':>6}  when")
+    # gpu_generate.py captures a CUDA graph of the static cache before it times anything: the second
+    # pass asks whether that capture changes plain generate's pace, and not fairness's
+    for when in ("fresh", "after a capture"):
+        if when != "fresh":
+            _graph_matches_eager(model, model.config.vocab_size)
+        _rounds(model, Stamp, LogitsProcessorList, when)
+
+
+def _rounds(model, Stamp, LogitsProcessorList, when: str) -> None:
+    """A, B and C at batch 1 and 64, ROUNDS rounds each in rotating order; one table row a batch."""
     for batch in (1, 64):
         ids = torch.randint(1, model.config.vocab_size, (batch, PROMPT), device="cuda")
         measures = {
@@ -70,7 +83,7 @@ def main():
                     got[k].append(x)
         a, b, c = (statistics.median(got[k]) * 1e3 for k in "ABC")
         print(f"{batch:>5} {a:11.3f} {b:13.3f} {c:16.3f} {statistics.median(medians) * 1e3:9.3f} "
-              f"{b / a:6.3f} {c / a:6.3f}", flush=True)
+              f"{b / a:6.3f} {c / a:6.3f}  {when}", flush=True)
 
 
 if __name__ == "__main__":
