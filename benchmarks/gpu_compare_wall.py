@@ -4,7 +4,8 @@ Runs the paper's four comparisons and DeiT-S vs ResNet-50 with `fairness compare
 GPU (bfloat16, batch 1 and 256, graph replays beside eager, every strategy, every model in
 one interleaved group): examples/paper/vit_patch.yaml, depth_vs_width.yaml,
 efficientnet_vs_resnet.yaml, deit_vs_resnet50.yaml and examples/albert_vs_bert.yaml (timed
-here). Prints each one's wall time, the sum of its timed windows (the interleaved timing
+here). Prints each one's wall time, also per model timed (a comparison's models grow with
+its curve and its matched variants), the sum of its timed windows (the interleaved timing
 phases: what a comparison cannot do without), their ratio, how many models' batch-1
 latency is NOISY (IQR over 10% of the median), the verdict and the findings. Target
 (issue 27): at most 90 s each on an H200, matching on params, FLOPs and throughput.
@@ -127,7 +128,7 @@ def main():
         return breakdown(args.breakdown, match)
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, bfloat16, batch 1 and 256, "
           f"match: {args.match or 'as each config says'}\n")
-    print(f"{'comparison':<24} {'models':>6} {'noisy':>5} {'wall s':>7} {'windows s':>9} {'wall/windows':>12}  verdict: findings")
+    print(f"{'comparison':<24} {'models':>6} {'noisy':>5} {'wall s':>7} {'s/model':>7} {'windows s':>9} {'wall/windows':>12}  verdict: findings")
     for name in args.cases or CASES:
         t0 = time.perf_counter()
         res = compare_config(str(CASES[name]), device="cuda", overrides=SETTINGS, match=match)
@@ -137,7 +138,7 @@ def main():
         noisy = sum(1 for m in res["models"] if m.speed is not None and (m.speed.latency or {}).get("noisy"))
         findings = ", ".join(f["id"] + ("" if f["scope"] == "principal" else " (variants)")
                              for f in res["judgement"]["findings"])
-        print(f"{name:<24} {timed:>6} {noisy:>5} {wall:7.1f} {floor:9.1f} {wall / floor:12.2f}  "
+        print(f"{name:<24} {timed:>6} {noisy:>5} {wall:7.1f} {wall / max(timed, 1):7.1f} {floor:9.1f} {wall / floor:12.2f}  "
               f"{res['verdict']}: {findings}")
         for line in res["judgement"]["summary"]:
             print(f"    {line}")
