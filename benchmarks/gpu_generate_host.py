@@ -26,6 +26,8 @@ import time
 import warnings
 
 import torch
+import transformers
+from transformers import LogitsProcessor, LogitsProcessorList
 
 from fairness.indicators.generate import _generate_run
 
@@ -35,16 +37,14 @@ warnings.filterwarnings("ignore")
 PROMPT, NEW, ROUNDS = 512, 128, 5
 
 
+class Stamp(LogitsProcessor):  # fairness's before its events: a synchronize and a clock read a step
+    def __call__(self, input_ids, scores):
+        torch.cuda.synchronize()
+        time.perf_counter()
+        return scores
+
+
 def main():
-    import transformers
-    from transformers import LogitsProcessor, LogitsProcessorList
-
-    class Stamp(LogitsProcessor):  # fairness's before its events: a synchronize and a clock read a step
-        def __call__(self, input_ids, scores):
-            torch.cuda.synchronize()
-            time.perf_counter()
-            return scores
-
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, transformers "
           f"{transformers.__version__}, GPT-2 124M, bf16, prompt {PROMPT}, {NEW} new tokens, {ROUNDS} rounds\n")
     model = transformers.AutoModelForCausalLM.from_config(transformers.AutoConfig.for_model("gpt2"))
@@ -56,10 +56,10 @@ def main():
     for when in ("fresh", "after a capture"):
         if when != "fresh":
             _graph_matches_eager(model, model.config.vocab_size)
-        _rounds(model, Stamp, LogitsProcessorList, when)
+        _rounds(model, when)
 
 
-def _rounds(model, Stamp, LogitsProcessorList, when: str) -> None:
+def _rounds(model, when: str) -> None:
     """A, B and C at batch 1 and 64, ROUNDS rounds each in rotating order; one table row a batch."""
     for batch in (1, 64):
         ids = torch.randint(1, model.config.vocab_size, (batch, PROMPT), device="cuda")
