@@ -135,12 +135,17 @@ class StateLog:
         }
 
 
+def _power_in(summary: dict | None, key: str) -> bool:
+    """Whether a window's state (StateLog.summary) lists a power reason under `key`."""
+    return bool(summary and POWER_REASONS & set(summary.get(key) or []))
+
+
 def power_limited(summary: dict | None) -> bool:
     """Whether a window's state (StateLog.summary) reports the board at its power limit."""
-    return bool(summary and POWER_REASONS & set(summary.get("throttle_reasons") or []))
+    return _power_in(summary, "throttle_reasons")
 
 
 def held_by_power(summary: dict | None) -> bool:
     """Whether the power limit held the window's clock down (its `throttled`): the board was at its
     cap, not merely reporting the bit, which it can set at a sixth of the limit (POWER_REASONS)."""
-    return bool(summary and POWER_REASONS & set(summary.get("throttled") or []))
+    return _power_in(summary, "throttled")
