@@ -18,9 +18,9 @@ preallocated for the prompt and the new tokens (fairness's own loop), and on CUD
 cache's decode step captured once in a CUDA graph and replayed (no host launches per step).
 The static caches are timed with a synchronize before each host clock read (each step ends in an
 argmax the next step waits on). The dynamic cache's steps, which are the host's, are stamped with
-CUDA events instead, which do not wait: a synchronize a step inside generate may change how the
-host waits, and generate's pace with it. That is the suspect for a 12-26% gap to a plain generate
-on an H100; benchmarks/gpu_generate_host.py tests it.
+CUDA events instead, which do not wait: a synchronize a step inside generate slowed GPT-2 124M's
+steps by 2% at batch 1 and 11% at batch 64, where the events read 1.000x and 1.017x a plain
+generate's step (benchmarks/gpu_generate_host.py on an H200, benchmarks/RESULTS.md).
 
 An encoder-decoder (T5, Switch) generates with its decoder: the prompt is the encoder's input,
 the prefill is the encoder's pass and the decoder's first step (from its start token), and each
@@ -225,8 +225,8 @@ def _generate_run(model, ids: torch.Tensor, steps: int, device) -> tuple[float, 
     stamped by a logits processor as its logits come out. The prefill is the time to the first
     stamp; a step, from one stamp to the next: generate's whole iteration, its own bookkeeping in.
     On CUDA a stamp is an event recorded on the stream, read after the run, so that stamping adds no
-    wait for the device to a decode this small, which is the host's (a synchronize a step is the
-    suspect for the gap the module's docstring names). On the CPU it is the clock."""
+    wait for the device to a decode this small, which is the host's (a synchronize a step slowed it
+    by 2-11%, the module's docstring says where). On the CPU it is the clock."""
     from transformers import LogitsProcessor, LogitsProcessorList
 
     cuda = torch.device(device).type == "cuda"
