@@ -188,9 +188,12 @@ def _judged_speeds(m: ModelRecord) -> dict:
             nums[impl] = (v, (ci[1] - ci[0]) / 2 / v if ci and key == "throughput" else 0.0)
         out[key] = nums
     for key in GENERATION:  # --generate: medians of 3 runs; the decode step replayed from a graph where timed
-        nums = {impl: (v, 0.0) for impl, k in (("cuda_graph", f"graph_{key}"), ("eager", key))
-                if k in INDICATORS and (v := rd.measured(m, k)) is not None}
-        out[key] = nums
+        # a decode that copied its KV cache up to the query heads times that copy, not the model's
+        # cache (rule_kv_expanded says so): not judged
+        out[key] = {impl: (v, 0.0) for impl, k, run in (("cuda_graph", f"graph_{key}", rd.GRAPH_DECODE),
+                                                         ("eager", key, rd.EAGER_DECODE))
+                    if k in INDICATORS and (v := rd.measured(m, k)) is not None
+                    and not (key == "decode_throughput" and rd.decode_expansion(m, run))}
     return out
 
 
@@ -793,9 +796,10 @@ def rule_prefill_decode(a, b):
 
 
 def _decode_cells(m: dict) -> dict[tuple[int, str], float]:
-    """Decode tokens/s at each (batch size, implementation) generation was timed at."""
+    """Decode tokens/s at each (batch size, implementation) generation was timed at; not where the
+    step copied the KV cache up to the query heads (rule_kv_expanded)."""
     return {(r["batch_size"], r.get("implementation", rd.EAGER_DECODE)): r["decode_tokens_per_s"]
-            for r in rd.generation_runs(m["record"]) if r.get("decode_tokens_per_s")}
+            for r in rd.generation_runs(m["record"]) if r.get("decode_tokens_per_s") and not r.get("kv_expanded")}
 
 
 def rule_decode_flip(a, b):
@@ -856,6 +860,33 @@ def rule_decode_bound(m):
                         "Compare decode at batch 1 only between implementations that remove the launches.",
                         REF["hardware"], scope="model"))
     return out
+
+
+def rule_kv_expanded(m):
+    """Decode steps that copied the KV cache up to the query heads before attending
+    (indicators/generate.cache_expansion): a GQA or MQA model then reads heads/KV-heads times the
+    cache it holds, so those tokens/s time the attention's implementation, not the model's cache. A
+    note, since the tables mark those cells and the judgement does not read them (_judged_speeds)."""
+    copied = {}
+    for r in rd.generation_runs(m["record"]):
+        if r.get("kv_expanded"):
+            copied.setdefault(r.get("implementation", rd.EAGER_DECODE), []).append(r["batch_size"])
+    if not copied:
+        return []
+    e = next(r["kv_expanded"] for r in rd.generation_runs(m["record"]) if r.get("kv_expanded"))
+    where = "; ".join(f"the {impl} at batch {', '.join(map(str, batches))}" for impl, batches in copied.items())
+    return [Flag("kv-expanded", "info", [m["name"]],
+                 {"implementations": list(copied), "from_heads": e["from_heads"], "to_heads": e["to_heads"],
+                  "copies_per_step": e["copies_per_step"]},
+                 f"{m['name']}: each decode step ({where}) copied the KV cache from {e['from_heads']} to "
+                 f"{e['to_heads']} heads before attending (transformers' repeat_kv, {e['copies_per_step']} copies "
+                 f"a step), so it read {e['to_heads'] / e['from_heads']:.3g}x the cache it holds. Those decode "
+                 f"tokens/s time that copy, not the model's cache, and are not judged. transformers' SDPA path "
+                 f"copies where it passes a mask, as a static cache does, because PyTorch's own GQA then falls "
+                 f"back to a slower kernel.",
+                 "Time GQA decode with an attention that reads the cache as held (a transformers whose SDPA path "
+                 "packs a single query into the KV heads, 5.25 on; flash-attn), and name the attention used with "
+                 "the decode speed.", REF["hardware"], scope="model")]
 
 
 def rule_claimed_capacity(a, b):
@@ -1218,7 +1249,8 @@ PAIR_RULES = (rule_indicators_disagree, rule_parameter_sharing, rule_sparsity, r
               rule_stated_speedup, rule_precision_flip, rule_clocks_moved, rule_kv_cache, rule_prefill_decode,
               rule_decode_flip)
 MODEL_RULES = (rule_wrong_model, rule_assumed_input, rule_model_units, rule_measurement_quality, rule_claim_mismatch,
-               rule_variant_capacity, rule_gpu_throttled, rule_power_sustained, rule_decode_bound)
+               rule_variant_capacity, rule_gpu_throttled, rule_power_sustained, rule_decode_bound,
+               rule_kv_expanded)
 CLAIM_AWARE = (rule_parameter_sharing, rule_sparsity, rule_single_indicator)
 
 

@@ -587,7 +587,7 @@ def device_timer(b: Baseline, settings, indicator: str, batch: int, reference: S
         src, spec = b.variant(values)
         run = _on_device(src, spec, settings.device, channels_last)
         if indicator in GENERATION_INDICATORS:
-            return generation_rate(run, settings, indicator, batch)
+            return generation_rate(run, settings, indicator, batch, replay is not False)[:2]
         if reference is None:
             return measure_rate(run, settings, indicator, batch, replay)
         t_target = 1.0 / target if indicator == "throughput" else target
@@ -629,7 +629,7 @@ def speed_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, se
 
     run = _on_device(parse_source(text, kwargs), spec, settings.device, channels_last)
     if indicator in GENERATION_INDICATORS:
-        seconds, replay = generation_rate(run, settings, indicator, batch)[0], False
+        seconds, _, replay = generation_rate(run, settings, indicator, batch)
     else:
         seconds, _ = measure_rate(run, settings, indicator, batch)
         replay = False

@@ -138,6 +138,13 @@ def _generation(m: ModelRecord, pick, implementation: str = EAGER_DECODE) -> dic
     runs = [r for r in generation_runs(m) if r.get("implementation", EAGER_DECODE) == implementation]
     return pick(runs, key=lambda r: r["batch_size"]) if runs else None
 
+def decode_expansion(m: ModelRecord, implementation: str) -> dict | None:
+    """The KV-cache copy (indicators/generate.cache_expansion) of the decode run that the decode
+    indicator of `implementation` reads: each step copied the cache up to the query heads, so it
+    read more than the cache holds. None where it did not, or where that was not recorded."""
+    return (_generation(m, max, implementation) or {}).get("kv_expanded")
+
+
 # The cost indicators a comparison is judged on, in the order reports list them. Applied and
 # active parameters, activations and bytes moved explain these; they are not judged alone. Time
 # to first token and decode tokens/s exist where generation was timed (--generate).

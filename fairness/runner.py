@@ -696,11 +696,14 @@ def measure_against(reference: Prepared, run: Runnable, s: RunSettings, indicato
     return r.ratio, list(r.ci95)
 
 
-def generation_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -> tuple[float, float]:
+def generation_rate(run: Runnable, s: RunSettings, indicator: str, batch: int,
+                    replay: bool = True) -> tuple[float, float, bool]:
     """One generation number for matching (--generate): seconds per decoded token at `batch`
-    ("decode_throughput"), in the implementation the judgement reads (the static cache replayed from
-    a CUDA graph on CUDA, the dynamic cache elsewhere), or the time to first token at `batch`
-    ("ttft", dynamic cache); and its noise, IQR / median. The model runs in the settings' precision."""
+    ("decode_throughput"), in the implementation the judgement reads: on CUDA the static cache
+    replayed from a CUDA graph (with `replay`), unless its decode step copied the KV cache up to the
+    query heads (flags._judged_speeds), else the dynamic cache; or the time to first token at
+    `batch` ("ttft", dynamic cache). Returns it, its noise (IQR / median) and whether it is the
+    replay. The model runs in the settings' precision."""
     from .indicators.generate import DYNAMIC, STATIC_GRAPH, GenerateSpec, check_generation, time_generation
 
     spec = GenerateSpec(*s.generate)
@@ -708,17 +711,23 @@ def generation_rate(run: Runnable, s: RunSettings, indicator: str, batch: int) -
     module = run.module_for(False)
     check_generation(module, spec, s.device, run.name)
     decode = indicator == "decode_throughput"
-    impl = STATIC_GRAPH if decode and s.torch_device.type == "cuda" else DYNAMIC
-    try:
-        with precision_context(run, s):
-            r = time_generation(module, spec, batch, s.device, getattr(torch, s.dtype), module.config.vocab_size, 0,
-                                None, impl)
-    except Exception as e:  # a graph that cannot be captured, out of memory: the search says so, not a traceback
-        raise FairnessError(f"{run.name}: generation at batch {batch} ({impl}) failed, so {indicator} cannot be "
-                            f"matched: {brief(e)}") from None
+
+    def timed(impl):
+        try:
+            with precision_context(run, s):
+                return time_generation(module, spec, batch, s.device, getattr(torch, s.dtype),
+                                       module.config.vocab_size, 0, None, impl)
+        except Exception as e:  # a graph that cannot be captured, out of memory: the search says so, not a traceback
+            raise FairnessError(f"{run.name}: generation at batch {batch} ({impl}) failed, so {indicator} cannot be "
+                                f"matched: {brief(e)}") from None
+
+    replay = replay and decode and s.torch_device.type == "cuda"
+    r = timed(STATIC_GRAPH if replay else DYNAMIC)
+    if replay and r.get("kv_expanded"):
+        replay, r = False, timed(DYNAMIC)
     if decode:
-        return r["tpot_s"] / batch, r["tpot_iqr_s"] / r["tpot_s"]
-    return r["ttft_s"], r["ttft_iqr_s"] / r["ttft_s"]
+        return r["tpot_s"] / batch, r["tpot_iqr_s"] / r["tpot_s"], replay
+    return r["ttft_s"], r["ttft_iqr_s"] / r["ttft_s"], replay
 
 
 def measure_rate(run: Runnable, s: RunSettings, indicator: str, batch: int, graph: bool = False) -> tuple[float, float]:

@@ -309,9 +309,39 @@ def test_matching_reads_decode_tokens_per_second_as_time_per_token(monkeypatch):
     model = tiny_llama()
     run_ = Runnable("tiny", model, lambda n: None)
     settings = RunSettings(device="cpu", generate=(8, 4))
-    assert generation_rate(run_, settings, "decode_throughput", 4) == (0.005, 0.05)
+    assert generation_rate(run_, settings, "decode_throughput", 4) == (0.005, 0.05, False)
     assert seen == {"batch": 4, "impl": DYNAMIC}  # the CPU has no graphs: the dynamic cache, as judged there
-    assert generation_rate(run_, settings, "ttft", 1) == (0.3, 0.1)
+    assert generation_rate(run_, settings, "ttft", 1) == (0.3, 0.1, False)
+
+
+def test_decode_matching_reads_the_dynamic_cache_where_the_replay_copied_the_cache(monkeypatch):
+    """On CUDA decode is matched on the replayed static cache, as judged; where that step copied the
+    KV cache up to the query heads the judgement reads the dynamic cache, and so does matching.
+    Fixed timings stand in for the model, and set_up for the device."""
+    import fairness.indicators.generate as gen
+    import fairness.runner as runner
+    from fairness.indicators.generate import STATIC_GRAPH
+    from fairness.step import Runnable
+
+    timed = []
+
+    def fixed(model, spec, batch, device, dtype, vocab, weights, bandwidth=None, impl=DYNAMIC):
+        timed.append(impl)
+        copied = {"from_heads": 2, "to_heads": 4, "copies_per_step": 4} if impl == STATIC_GRAPH and copies else None
+        return {"tpot_s": 0.02 if impl == DYNAMIC else 0.01, "tpot_iqr_s": 0.001, "ttft_s": 0.3, "ttft_iqr_s": 0.03,
+                "kv_expanded": copied}
+
+    monkeypatch.setattr(gen, "time_generation", fixed)
+    monkeypatch.setattr(runner, "set_up", lambda run, s: None)
+    run_ = Runnable("tiny", tiny_llama(), lambda n: None)
+    settings = runner.RunSettings(device="cuda", generate=(8, 4))
+    copies = False
+    assert runner.generation_rate(run_, settings, "decode_throughput", 4) == (0.0025, 0.1, True)
+    assert runner.generation_rate(run_, settings, "decode_throughput", 4, replay=False) == (0.005, 0.05, False)
+    assert timed == [STATIC_GRAPH, DYNAMIC]
+    copies, timed[:] = True, []
+    assert runner.generation_rate(run_, settings, "decode_throughput", 4) == (0.005, 0.05, False)
+    assert timed == [STATIC_GRAPH, DYNAMIC]
 
 
 def test_a_compare_matches_on_decode_throughput(tmp_path):
@@ -447,3 +477,81 @@ def test_the_graph_warm_up_is_rewound():
         caches.append(cache)
     for a, b in zip(*(c.layers for c in caches)):
         assert torch.equal(a.keys, b.keys)
+
+
+def tiny_llama_attn(kv_heads: int, attn: str):
+    cfg = transformers.AutoConfig.for_model("llama", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                            num_attention_heads=4, num_key_value_heads=kv_heads, vocab_size=128,
+                                            max_position_embeddings=64)
+    return transformers.AutoModelForCausalLM.from_config(cfg, attn_implementation=attn).eval()
+
+
+@pytest.mark.parametrize("impl", [DYNAMIC, STATIC])
+def test_a_decode_step_that_copies_the_cache_up_to_the_query_heads_is_counted(impl, monkeypatch):
+    """transformers' eager attention copies a GQA cache to the query heads (repeat_kv) at every step:
+    2 layers x keys and values = 4 copies a step, from 2 heads to 4. An MHA model has nothing to copy.
+    SDPA's path copies where it passes a mask and cannot pack the single decode query into the KV
+    heads: a static cache's step in a transformers without the packed path (5.17, the GPU's), made
+    here by taking the packed path away; the dynamic cache passes no mask and uses PyTorch's GQA."""
+    from transformers.integrations import sdpa_attention
+    from fairness.indicators.generate import cache_expansion
+
+    ids = torch.randint(0, 128, (2, 8), generator=torch.Generator().manual_seed(0))
+    copied = {"from_heads": 2, "to_heads": 4, "copies_per_step": 4}
+    assert cache_expansion(tiny_llama_attn(2, "eager"), ids, "cpu", impl) == copied
+    assert cache_expansion(tiny_llama_attn(4, "eager"), ids, "cpu", impl) is None
+    if hasattr(sdpa_attention, "pack_gqa"):  # the packed single query (transformers 5.25 on): read as held
+        assert cache_expansion(tiny_llama_attn(2, "sdpa"), ids, "cpu", impl) is None
+        monkeypatch.setattr(sdpa_attention, "is_torchdynamo_compiling", lambda: True)  # the packed path off
+    assert cache_expansion(tiny_llama_attn(2, "sdpa"), ids, "cpu", impl) == (copied if impl == STATIC else None)
+    assert sdpa_attention.repeat_kv.__name__ == "repeat_kv" and not hasattr(sdpa_attention.repeat_kv, "__wrapped__")
+
+
+def test_the_generation_record_says_whether_the_cache_was_copied():
+    spec = GenerateSpec(6, 3)
+    copying = time_generation(tiny_llama_attn(2, "eager"), spec, 1, "cpu", torch.float32, 128, 0, impl=STATIC)
+    assert copying["kv_expanded"] == {"from_heads": 2, "to_heads": 4, "copies_per_step": 4}
+    assert time_generation(tiny_llama_attn(4, "eager"), spec, 1, "cpu", torch.float32, 128, 0,
+                           impl=STATIC)["kv_expanded"] is None
+
+
+def _decoder(name, role, params, kv, cells, copied=()):
+    """A record with (TTFT s, decode tokens/s) at each (batch size, implementation); `copied`: the
+    cells whose decode step copied the cache from 4 to 16 heads (24 copies: 12 layers)."""
+    runs = [{"batch_size": bs, "implementation": impl, "ttft_s": ttft, "decode_tokens_per_s": t,
+             "kv_bytes_per_token": kv,
+             "kv_expanded": {"from_heads": 4, "to_heads": 16, "copies_per_step": 24} if (bs, impl) in copied else None}
+            for (bs, impl), (ttft, t) in cells.items()]
+    return {"name": name, "role": role, "params": {"unique": params}, "speed": {"generate": {"runs": runs}}}
+
+
+def test_a_decode_that_copied_its_cache_is_not_judged_and_is_said():
+    """Labelled from the gallery's mistral-gqa-vs-mha-generation (H100, bf16, prompt 512, 128 new) and
+    benchmarks/gpu_gqa_decode.py, before the rule ran: GQA (4 KV heads, 201M) against MHA (16, 220M).
+    The GQA model's replayed static-cache decode copied its cache to 16 heads each step (24 clones a
+    step in the op listing) and read 13,665 tokens/s against MHA's 27,581 (0.495x); with a packed
+    query it read 1.10x MHA's. The dynamic cache copied nothing: 6,810 against 7,082. So the judged
+    decode is the dynamic cache's (0.962x), the replayed 0.495x is named as the copy's, and no
+    finding says GQA decodes at half MHA's speed."""
+    from fairness.indicators.generate import STATIC_GRAPH
+    from fairness.render.columns import caveat
+    from fairness.readings import INDICATORS
+
+    gqa = _decoder("GQA", "proposed", 200.83e6, 12288,
+                   {(1, DYNAMIC): (0.0108, 150), (1, STATIC_GRAPH): (0.0093, 640), (64, DYNAMIC): (0.2, 6810),
+                    (64, STATIC_GRAPH): (0.19, 13665)}, copied={(64, STATIC_GRAPH), (1, STATIC_GRAPH)})
+    mha = _decoder("MHA", "baseline", 219.70e6, 49152,
+                   {(1, DYNAMIC): (0.01057, 151), (1, STATIC_GRAPH): (0.0095, 650), (64, DYNAMIC): (0.2, 7082),
+                    (64, STATIC_GRAPH): (0.19, 27581)})
+    found, j = _findings(gqa, mha)
+    f = found["kv-expanded"]
+    assert f["severity"] == "info" and f["models"] == ["GQA"]
+    assert "copied the KV cache from 4 to 16 heads" in f["message"] and "read 4x the cache it holds" in f["message"]
+    assert "static cache, CUDA graph at batch 1, 64" in f["message"]
+    said = " ".join(x["message"] for x in j["findings"])
+    assert "0.495" not in said and "0.962" in found["indicators-disagree"]["message"]
+    assert "decode-flip" not in found  # the only cells left are the dynamic cache's, where MHA leads at both sizes
+    m = {r["name"]: ModelRecord.from_plain(r) for r in (gqa, mha)}
+    assert caveat(m["GQA"], INDICATORS["graph_decode_throughput"]) == "cache copied"
+    assert caveat(m["GQA"], INDICATORS["decode_throughput"]) is None
+    assert caveat(m["MHA"], INDICATORS["graph_decode_throughput"]) is None

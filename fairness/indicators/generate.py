@@ -31,11 +31,13 @@ token are the decoder's self-attention ones; the cross-attention cache is counte
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import inspect
 import re
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -351,6 +353,71 @@ def _captured(model, key: str, cache, token, position: int, encoded=None):
     return graph.replay, token_in, position_in, token_out
 
 
+def _repeat_kv_homes(model) -> list:
+    """The modules whose `repeat_kv` the model's attention calls: transformers' SDPA integration and
+    the model's own modeling modules (their eager attention)."""
+    homes = []
+    with contextlib.suppress(ImportError):
+        from transformers.integrations import sdpa_attention
+
+        homes.append(sdpa_attention)
+    for name in dict.fromkeys(type(m).__module__ for m in model.modules()):
+        home = sys.modules.get(name)
+        if home is not None and callable(getattr(home, "repeat_kv", None)) and home not in homes:
+            homes.append(home)
+    return homes
+
+
+@contextlib.contextmanager
+def _counting_repeat_kv(model, calls: list):
+    """transformers' `repeat_kv` (keys or values copied from the KV heads up to the query heads),
+    counted into `calls` while the block runs; put back after."""
+    saved = [(home, home.repeat_kv) for home in _repeat_kv_homes(model)]
+
+    def counting(f):
+        @functools.wraps(f)
+        def counted(*args, **kwargs):
+            n_rep = args[1] if len(args) > 1 else kwargs.get("n_rep", 1)
+            if n_rep > 1:
+                calls.append(n_rep)
+            return f(*args, **kwargs)
+        return counted
+
+    try:
+        for home, f in saved:
+            home.repeat_kv = counting(f)
+        yield
+    finally:
+        for home, f in saved:
+            home.repeat_kv = f
+
+
+def cache_expansion(model, ids: torch.Tensor, device, impl: str) -> dict | None:
+    """Whether a decode step copies a GQA or MQA model's KV cache up to its query heads before
+    attending (transformers' `repeat_kv`), so that it reads heads/KV-heads times the cache it holds:
+    {"from_heads", "to_heads", "copies_per_step"}; None where it reads the cache as held (or the
+    model has as many KV heads as query heads). Counted, not inferred from versions: the `repeat_kv`
+    calls of a run with two decode steps less those of a run with one, on the short prompt `ids`.
+    A replayed step is the eager static step captured, so that is the one counted for it.
+    The case that found it: transformers 5.17's SDPA path passes a static cache's mask and so cannot
+    use PyTorch's own GQA; it copies every layer's cache from 4 to 16 heads each step, and a GQA
+    model decoded at 0.57x its MHA twin's tokens/s on an H100, where a packed single query (5.25's)
+    read 1.10x (benchmarks/gpu_gqa_decode.py)."""
+    layout = kv_layout(model)
+    if layout["kv_heads"] >= layout["query_heads"]:
+        return None
+    probe = STATIC if impl == STATIC_GRAPH else impl
+    counts = []
+    for steps in (1, 2):
+        calls: list = []
+        with _counting_repeat_kv(model, calls), torch.inference_mode():
+            _one_run(model, ids, steps, device, probe)
+        counts.append(len(calls))
+    per_step = counts[1] - counts[0]
+    return {"from_heads": layout["kv_heads"], "to_heads": layout["query_heads"],
+            "copies_per_step": per_step} if per_step > 0 else None
+
+
 class Generation:
     """Greedy decoding of one model at one batch size in one implementation, run by run, so that
     several models' runs can be interleaved round by round (drift on the machine then falls on
@@ -368,6 +435,7 @@ class Generation:
         self.allocated, self.peak = 0, 0
         with torch.inference_mode():
             _one_run(model, self.ids[:, : min(spec.prompt, 8)], 2, device, impl)  # warm-up
+        self.expanded = cache_expansion(model, self.ids[:, : min(spec.prompt, 8)], device, impl)
 
     def run_once(self) -> None:
         """One prefill and the decode steps; the cache's bytes and this run's peak memory kept (the
@@ -406,7 +474,7 @@ class Generation:
                "runs": len(runs), "steps": len(steps), "kv_bytes_per_token": per_token, "kv_layout": kv_layout(model),
                "kv_bytes_allocated": allocated, "kv_tokens_held": batch_size * held,
                "peak_bytes": self.peak if self.cuda else None, "tpot_by_run_s": [statistics.median(r[1]) for r in runs],
-               "ttft_by_run_s": [r[0] for r in runs]}
+               "ttft_by_run_s": [r[0] for r in runs], "kv_expanded": self.expanded}
         # a decode step reads the weights once and the cache at its context: the mean over the steps
         # (an encoder-decoder's: its decoder's tokens and the whole encoded prompt)
         mean_context = written - spec.decode_steps / 2 + (spec.prompt if encoder_decoder else 0)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..flags import OTHER_KERNELS, REPLAY_SLOWER, judged_replay, replay_slower, speed_host_bound
-from ..readings import INDICATORS, JUDGED, Indicator, measured, quality
+from ..readings import EAGER_DECODE, GRAPH_DECODE, INDICATORS, JUDGED, Indicator, decode_expansion, measured, quality
 from ..results import typed_models
 
 # The table's columns, in order; applied and active parameters show sharing and sparsity. Speeds
@@ -47,6 +47,14 @@ SLOWER_REPLAY_NOTE = (f" slower than eager: the CUDA graph replay ran over {REPL
                       "is host-bound too.")
 
 
+CACHE_COPIED_NOTE = (" cache copied: each decode step copied the KV cache up to the query heads before attending "
+                     "(transformers' repeat_kv), so it read more than the cache holds; that number times the "
+                     "attention's implementation, not the model, and is not judged.")
+# the cells that caveat() may mark, and the notes that explain each mark
+CAVEAT_KEYS = ("throughput", "latency", "graph_throughput", "graph_latency", "decode_throughput",
+               "graph_decode_throughput")
+
+
 def host_bound(m: dict, col: Indicator = INDICATORS["latency"]) -> bool:
     """An eager throughput or latency the host's kernel launches set (the GPU idled over half of
     each step of its run; batch-1 latency most of all)."""
@@ -55,20 +63,23 @@ def host_bound(m: dict, col: Indicator = INDICATORS["latency"]) -> bool:
 
 def caveat(m: dict, col: Indicator) -> str | None:
     """Why a speed cell is not the model's speed, in a word or two: an eager one the host's launches
-    set ("host-bound"), or a replay slower than eager ("slower than eager"); None for the others."""
+    set ("host-bound"), a replay slower than eager ("slower than eager"), or a decode that copied
+    its KV cache up to the query heads ("cache copied"); None for the others."""
     if host_bound(m, col):
         return "host-bound"
     if col.key in ("graph_throughput", "graph_latency") and replay_slower(m.speed, col.key.removeprefix("graph_")):
         return "slower than eager"
+    if col.key in ("decode_throughput", "graph_decode_throughput") and \
+            decode_expansion(m, GRAPH_DECODE if col.key.startswith("graph_") else EAGER_DECODE):
+        return "cache copied"
     return None
 
 
 def caveat_notes(models: list[dict]) -> str:
     """The notes under a table that explain each caveat its cells carry."""
-    found = {caveat(m, INDICATORS[k]) for m in models for k in ("throughput", "latency", "graph_throughput",
-                                                                  "graph_latency")}
-    return (HOST_BOUND_NOTE if "host-bound" in found else "") + (SLOWER_REPLAY_NOTE if "slower than eager" in found
-                                                                   else "")
+    found = {caveat(m, INDICATORS[k]) for m in models for k in CAVEAT_KEYS}
+    return "".join(note for mark, note in (("host-bound", HOST_BOUND_NOTE), ("slower than eager", SLOWER_REPLAY_NOTE),
+                                           ("cache copied", CACHE_COPIED_NOTE)) if mark in found)
 
 
 def cell_value(m: dict, col: Indicator) -> float | None:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 from ..judgement import judgement_of
 from ..flags import REPLAY_SLOWER, replay_slower
-from ..readings import INDICATORS, Indicator, measured, quality, ratio
+from ..readings import GRAPH_DECODE, INDICATORS, Indicator, decode_expansion, measured, quality, ratio
 from ..results import failures, typed_models
-from .columns import (HOST_BOUND_NOTE, SHORT_HEADS, SLOWER_REPLAY_NOTE, best_cells, caveat, cell_value, columns_of,
-                      groups, quality_keys, ratio_keys)
+from .columns import (CACHE_COPIED_NOTE, HOST_BOUND_NOTE, SHORT_HEADS, SLOWER_REPLAY_NOTE, best_cells, caveat,
+                      cell_value, columns_of, groups, quality_keys, ratio_keys)
 from .escape import tex
 
 PACKAGES = r"\usepackage{booktabs}, \usepackage{siunitx} with \sisetup{detect-weight=true, detect-family=true}"
@@ -252,7 +252,7 @@ def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
                 v = cell_value(m, ind)
                 text = "{--}" if v is None else f"{v / ind.scale:.{fmt[c.key][1]}f}"
                 if v is not None and (why := caveat(m, ind)):
-                    text += r"{$^h$}" if why == "host-bound" else r"{$^s$}"  # braced: after the number siunitx aligns
+                    text += "{$^%s$}" % why[0]  # h, s or c; braced: after the number siunitx aligns
                 cells.append((r"\bfseries " + text) if (c.key, id(m)) in best and v is not None else text)
                 if c.has_ratio:
                     r = ratio(c.key, v, cell_value(base, ind)) if m is not base else None
@@ -281,9 +281,14 @@ def _notes(results: dict, layout: Layout) -> str:
         text += " $^h$" + tex(HOST_BOUND_NOTE)
     if "slower than eager" in found:
         text += " $^s$" + tex(SLOWER_REPLAY_NOTE)
+    if "cache copied" in found:
+        text += " $^c$" + tex(CACHE_COPIED_NOTE)
+    unranked = ["host-bound"] + [words for mark, words in (("slower than eager", "a replay slower than eager"),
+                                                           ("cache copied", "a decode that copied its cache"))
+                                 if mark in found]
     text += (" Bold: the better of the proposed model and the baseline, and the best variant within a matched "
-             "group on what it was not matched on; no speed is bold where one of its group is host-bound"
-             + (" or a replay slower than eager." if "slower than eager" in found else "."))
+             "group on what it was not matched on; no speed is bold where one of its group is "
+             + " or ".join(unranked) + ".")
     notes = [f"{g.title}: {'; '.join(g.notes)}." for g in groups(results) if g.notes]
     if notes:
         text += " " + tex(" ".join(notes))
@@ -292,7 +297,8 @@ def _notes(results: dict, layout: Layout) -> str:
 
 def _implementations_note(models: list[dict], shown: set[str]) -> str:
     """Which implementation each speed timed both ways is shown in (paper_columns), and why: the
-    replays, or eager where a replay ran slower or not every model was replayed; '' where none was."""
+    replays, or eager where a replay ran slower, a replayed decode copied its cache, or not every
+    model was replayed; '' where none was."""
     timed_both = [k for k in ("throughput", "latency", "decode_throughput")
                   if any(measured(m, "graph_" + k) is not None for m in models)]
     if not timed_both:
@@ -302,7 +308,9 @@ def _implementations_note(models: list[dict], shown: set[str]) -> str:
         if replayed else []
     for k in (k for k in timed_both if k in shown):
         slower = k != "decode_throughput" and any(replay_slower(m.speed, k) for m in models)
+        copied = k == "decode_throughput" and any(decode_expansion(m, GRAPH_DECODE) for m in models)
         why = (f"a replay ran over {REPLAY_SLOWER - 1:.0%} slower: other kernels under capture" if slower
+               else "a replayed decode copied its KV cache up to the query heads" if copied
                else "not every model was replayed")
         parts.append(f"{INDICATORS[k].label} eager ({why})")
     return (" Each speed in the implementation the verdict reads: " + "; ".join(parts)
