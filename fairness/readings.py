@@ -138,6 +138,7 @@ def _generation(m: ModelRecord, pick, implementation: str = EAGER_DECODE) -> dic
     runs = [r for r in generation_runs(m) if r.get("implementation", EAGER_DECODE) == implementation]
     return pick(runs, key=lambda r: r["batch_size"]) if runs else None
 
+
 def decode_expansion(m: ModelRecord, implementation: str) -> dict | None:
     """The KV-cache copy (indicators/generate.cache_expansion) of the decode run that the decode
     indicator of `implementation` reads: each step copied the cache up to the query heads, so it
