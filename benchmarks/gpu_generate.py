@@ -13,7 +13,10 @@ median over the runs: like for like where fairness's own number is the median st
 within 5% of generate's (fairness's dynamic cache is generate itself, stamped at each step's logits:
 the check is that the stamps cost nothing and the median step is the mean one). The replayed decode
 has no `generate` twin without torch.compile; the static generate column shows what it saves. Before timing, the replayed graph's cache is checked
-against the eager static cache's after 16 steps from the same prompt (max abs difference).
+against the eager static cache's after 16 steps from the same prompt (max abs difference). "cache
+copied": whether fairness counted its decode step copying the KV cache from the KV heads up to the
+query heads (generate.cache_expansion; transformers' SDPA path does so where it passes a mask and
+cannot pack the query), e.g. "4->12", or "no".
 
     python benchmarks/gpu_generate.py          # needs a CUDA device and transformers
 """
@@ -86,6 +89,11 @@ def _graph_matches_eager(model, vocab: int) -> float:
     return max((a.keys.float() - b.keys.float()).abs().max().item() for a, b in zip(eager.layers, graph.layers))
 
 
+def _copied(r: dict) -> str:
+    e = r.get("kv_expanded")
+    return f"{e['from_heads']}->{e['to_heads']}" if e else "no"
+
+
 def main():
     import transformers
 
@@ -111,16 +119,17 @@ def main():
                 print(f"  batch {batch:>3} {impl:<26} TTFT {r['ttft_s'] * 1e3:7.2f} ms (generate {first * 1e3:7.2f}) "
                       f"decode {r['decode_tokens_per_s']:9.1f} tok/s (generate {'static' if impl != DYNAMIC else 'dynamic'}"
                       f" {tps:9.1f}, ratio {r['decode_tokens_per_s'] / tps:5.3f}, mean steps paired {paired:5.3f}) "
-                      f"floor/TPOT {share}", flush=True)
+                      f"floor/TPOT {share}, cache copied {_copied(r)}", flush=True)
         del model
         torch.cuda.empty_cache()
     print("\n| model | batch | implementation | TTFT ms | generate TTFT ms | decode tok/s | generate tok/s "
-          "(same cache, eager) | ratio | mean steps, paired | floor / TPOT |\n|---|---|---|---|---|---|---|---|---|---|")
+          "(same cache, eager) | ratio | mean steps, paired | floor / TPOT | cache copied |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|")
     for label, batch, impl, r, first, tps, paired in rows:
         share = f"{r['floor_share']:.1%}" if r.get("floor_share") is not None else "n/a"
         print(f"| {label} | {batch} | {impl} | {r['ttft_s'] * 1e3:.2f} | {first * 1e3:.2f} | "
               f"{r['decode_tokens_per_s']:,.0f} | {tps:,.0f} | {r['decode_tokens_per_s'] / tps:.3f} | {paired:.3f} | "
-              f"{share} |")
+              f"{share} | {_copied(r)} |")
 
 
 if __name__ == "__main__":
