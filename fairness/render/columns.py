@@ -50,9 +50,14 @@ SLOWER_REPLAY_NOTE = (f" slower than eager: the CUDA graph replay ran over {REPL
 CACHE_COPIED_NOTE = (" cache copied: each decode step copied the KV cache up to the query heads before attending "
                      "(transformers' repeat_kv), so it read more than the cache holds; that number times the "
                      "attention's implementation, not the model, and is not judged.")
-# the cells that caveat() may mark, and the notes that explain each mark
+# the cells that caveat() may mark
 CAVEAT_KEYS = ("throughput", "latency", "graph_throughput", "graph_latency", "decode_throughput",
                "graph_decode_throughput")
+# each caveat (caveat()'s word): its LaTeX mark, the note under a table that explains it, and the
+# words for it in the LaTeX note on bold cells
+CAVEATS = {"host-bound": ("h", HOST_BOUND_NOTE, "host-bound"),
+           "slower than eager": ("s", SLOWER_REPLAY_NOTE, "a replay slower than eager"),
+           "cache copied": ("c", CACHE_COPIED_NOTE, "a decode that copied its cache")}
 
 
 def host_bound(m: dict, col: Indicator = INDICATORS["latency"]) -> bool:
@@ -78,8 +83,7 @@ def caveat(m: dict, col: Indicator) -> str | None:
 def caveat_notes(models: list[dict]) -> str:
     """The notes under a table that explain each caveat its cells carry."""
     found = {caveat(m, INDICATORS[k]) for m in models for k in CAVEAT_KEYS}
-    return "".join(note for mark, note in (("host-bound", HOST_BOUND_NOTE), ("slower than eager", SLOWER_REPLAY_NOTE),
-                                           ("cache copied", CACHE_COPIED_NOTE)) if mark in found)
+    return "".join(note for why, (_, note, _) in CAVEATS.items() if why in found)
 
 
 def cell_value(m: dict, col: Indicator) -> float | None:

@@ -20,8 +20,8 @@ from ..judgement import judgement_of
 from ..flags import REPLAY_SLOWER, replay_slower
 from ..readings import GRAPH_DECODE, INDICATORS, Indicator, decode_expansion, measured, quality, ratio
 from ..results import failures, typed_models
-from .columns import (CACHE_COPIED_NOTE, HOST_BOUND_NOTE, SHORT_HEADS, SLOWER_REPLAY_NOTE, best_cells, caveat,
-                      cell_value, columns_of, groups, quality_keys, ratio_keys)
+from .columns import (CAVEATS, SHORT_HEADS, best_cells, caveat, cell_value, columns_of, groups, quality_keys,
+                      ratio_keys)
 from .escape import tex
 
 PACKAGES = r"\usepackage{booktabs}, \usepackage{siunitx} with \sisetup{detect-weight=true, detect-family=true}"
@@ -252,7 +252,7 @@ def _tabular(results: dict, columns: tuple, fmt: dict) -> list[str]:
                 v = cell_value(m, ind)
                 text = "{--}" if v is None else f"{v / ind.scale:.{fmt[c.key][1]}f}"
                 if v is not None and (why := caveat(m, ind)):
-                    text += "{$^%s$}" % why[0]  # h, s or c; braced: after the number siunitx aligns
+                    text += "{$^%s$}" % CAVEATS[why][0]  # braced: after the number siunitx aligns
                 cells.append((r"\bfseries " + text) if (c.key, id(m)) in best and v is not None else text)
                 if c.has_ratio:
                     r = ratio(c.key, v, cell_value(base, ind)) if m is not base else None
@@ -277,15 +277,9 @@ def _notes(results: dict, layout: Layout) -> str:
         text += tex(note)
     if any(m.capacity_loss for m in models):
         text += r" $^\dagger$ keeps under half of the baseline's capacity: a win against it means little."
-    if "host-bound" in found:
-        text += " $^h$" + tex(HOST_BOUND_NOTE)
-    if "slower than eager" in found:
-        text += " $^s$" + tex(SLOWER_REPLAY_NOTE)
-    if "cache copied" in found:
-        text += " $^c$" + tex(CACHE_COPIED_NOTE)
-    unranked = ["host-bound"] + [words for mark, words in (("slower than eager", "a replay slower than eager"),
-                                                           ("cache copied", "a decode that copied its cache"))
-                                 if mark in found]
+    text += "".join(f" $^{mark}$" + tex(note) for why, (mark, note, _) in CAVEATS.items() if why in found)
+    # host-bound is always named: an eager speed may be, whether or not this table shows one
+    unranked = [words for why, (_, _, words) in CAVEATS.items() if why in found or why == "host-bound"]
     text += (" Bold: the better of the proposed model and the baseline, and the best variant within a matched "
              "group on what it was not matched on; no speed is bold where one of its group is "
              + " or ".join(unranked) + ".")
