@@ -189,9 +189,9 @@ def _judged_speeds(m: ModelRecord) -> dict:
         out[key] = nums
     for key in GENERATION:  # --generate: medians of 3 runs; the decode step replayed from a graph where timed
         # a decode that copied its KV cache up to the query heads times that copy, not the model's
-        # cache (rule_kv_expanded says so): not judged
-        out[key] = {impl: (v, 0.0) for impl, k, run in (("cuda_graph", f"graph_{key}", rd.GRAPH_DECODE),
-                                                         ("eager", key, rd.EAGER_DECODE))
+        # cache (rule_kv_expanded says so): not judged. The CI is the runs' (readings.generation_noise).
+        out[key] = {impl: (v, rd.generation_noise(rd.generation_run(m, key, run), key))
+                    for impl, k, run in (("cuda_graph", f"graph_{key}", rd.GRAPH_DECODE), ("eager", key, rd.EAGER_DECODE))
                     if k in INDICATORS and (v := rd.measured(m, k)) is not None
                     and not (key == "decode_throughput" and rd.decode_expansion(m, run))}
     return out
@@ -658,9 +658,11 @@ def _speedups_by_batch(a: dict, b: dict) -> dict[int, float]:
     return out
 
 
-def _faster(a: dict, b: dict, speedup: float) -> str | None:
-    """The faster of a and b by a's speed-up over b, or None for a tie within the speed noise."""
-    return a["name"] if speedup > 1 + SPEED_NOISE else b["name"] if speedup < 1 / (1 + SPEED_NOISE) else None
+def _faster(a: dict, b: dict, speedup: float, noise: float = 0.0) -> str | None:
+    """The faster of a and b by a's speed-up over b, or None for a tie within the speed noise, or
+    within `noise` (the CI half-width of the speed-up) where that is wider."""
+    m = max(SPEED_NOISE, noise)
+    return a["name"] if speedup > 1 + m else b["name"] if speedup < 1 / (1 + m) else None
 
 
 def _winners_by_batch(a: dict, b: dict) -> dict[int, str | None]:
@@ -780,11 +782,11 @@ def rule_kv_cache(a, b):
 def rule_prefill_decode(a, b):
     """The prefill (time to first token) and the decode steps (tokens/s) name different winners:
     one forward pass over a sequence does not rank generation."""
-    ttft = rd.ratio("ttft", a.get("ttft"), b.get("ttft"))  # a's speed-up over b
-    decode = rd.ratio("decode_throughput", a.get("decode_throughput"), b.get("decode_throughput"))
-    if not ttft or not decode:
+    pt, pd = speed_pair(a, b, "ttft"), speed_pair(a, b, "decode_throughput")  # one implementation each
+    if not pt or not pd:
         return []
-    first, steps = _faster(a, b, ttft), _faster(a, b, decode)
+    ttft, decode = rd.ratio("ttft", pt[0], pt[1]), rd.ratio("decode_throughput", pd[0], pd[1])  # a's speed-ups
+    first, steps = _faster(a, b, ttft, pt[3]), _faster(a, b, decode, pd[3])
     if not first or not steps or first == steps:
         return []
     return [Flag("prefill-decode", "warn", [a["name"], b["name"]], {"ttft_speedup": ttft, "decode_speedup": decode},
@@ -795,11 +797,12 @@ def rule_prefill_decode(a, b):
                  "sizes served.", REF["hardware"], favours=a["name"])]
 
 
-def _decode_cells(m: dict) -> dict[tuple[int, str], tuple[float, bool]]:
-    """Decode tokens/s at each (batch size, implementation) generation was timed at, and whether
-    that step copied the KV cache up to the query heads (rule_kv_expanded)."""
-    return {(r["batch_size"], r.get("implementation", rd.EAGER_DECODE)): (r["decode_tokens_per_s"],
-                                                                          bool(r.get("kv_expanded")))
+def _decode_cells(m: dict) -> dict[tuple[int, str], tuple[float, float, bool]]:
+    """Decode tokens/s at each (batch size, implementation) generation was timed at, its spread over
+    the runs (readings.generation_noise), and whether that step copied the KV cache up to the query
+    heads (rule_kv_expanded)."""
+    return {(r["batch_size"], r.get("implementation", rd.EAGER_DECODE)):
+            (r["decode_tokens_per_s"], rd.generation_noise(r, "decode_throughput"), bool(r.get("kv_expanded")))
             for r in rd.generation_runs(m["record"]) if r.get("decode_tokens_per_s")}
 
 
@@ -808,16 +811,17 @@ def rule_decode_flip(a, b):
     ahead with the dynamic cache at batch 1 and with the static cache at batch 64, the Llama ahead
     with the static cache at batch 1): any one cell picked for a paper decides the winner. A cell
     where a model copied its KV cache understates that model: its win there stands, its loss may be
-    the copy's and is left out."""
+    the copy's and is left out. A cell won within the two models' spread over their runs is a tie
+    (a 2-core CPU's batch-1 decode moved 30% between runs)."""
     ca, cb = _decode_cells(a), _decode_cells(b)
-    ratios = {}
+    ratios, noise = {}, {}
     for cell in sorted(set(ca) & set(cb)):
-        (ta, copied_a), (tb, copied_b) = ca[cell], cb[cell]
+        (ta, na, copied_a), (tb, nb, copied_b) = ca[cell], cb[cell]
         if not (copied_a and ta < tb or copied_b and tb < ta):
-            ratios[cell] = ta / tb
+            ratios[cell], noise[cell] = ta / tb, math.hypot(na, nb)
     won = {}  # the winner -> its widest margin's (cell, a's speed-up)
     for cell, r in ratios.items():
-        w = _faster(a, b, r)
+        w = _faster(a, b, r, noise[cell])
         if w and (w not in won or max(r, 1 / r) > max(won[w][1], 1 / won[w][1])):
             won[w] = (cell, r)
     if len(won) < 2:

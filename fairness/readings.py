@@ -16,10 +16,12 @@ Ratios have one convention, everywhere:
 from __future__ import annotations
 
 import re
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable
 
+from .indicators.speed import median_ci95
 from .record import ModelRecord
 
 COST, SPEED = "cost", "speed"
@@ -112,12 +114,13 @@ INDICATORS = {i.key: i for i in (
     # the dynamic cache called eagerly (what a plain `generate` runs), and the static cache's decode
     # step replayed from a CUDA graph
     Indicator("decode_throughput", "decode throughput", "Decode (tokens/s)", 1.0, SPEED,
-              lambda m: (_generation(m, max) or {}).get("decode_tokens_per_s"), digits=1, higher_is_better=True),
-    Indicator("graph_decode_throughput", "decode throughput with CUDA graphs", "Decode, CUDA graph (tokens/s)", 1.0,
-              SPEED, lambda m: (_generation(m, max, GRAPH_DECODE) or {}).get("decode_tokens_per_s"), digits=1,
+              lambda m: (generation_run(m, "decode_throughput") or {}).get("decode_tokens_per_s"), digits=1,
               higher_is_better=True),
+    Indicator("graph_decode_throughput", "decode throughput with CUDA graphs", "Decode, CUDA graph (tokens/s)", 1.0,
+              SPEED, lambda m: (generation_run(m, "decode_throughput", GRAPH_DECODE) or {}).get("decode_tokens_per_s"),
+              digits=1, higher_is_better=True),
     Indicator("ttft", "time to first token", "Time to first token (ms)", 1e-3, SPEED,
-              lambda m: (_generation(m, min) or {}).get("ttft_s")),
+              lambda m: (generation_run(m, "ttft") or {}).get("ttft_s")),
     Indicator("kv_cache", "KV-cache bytes per token", "KV cache (KiB/token)", 2**10, COST,
               lambda m: (_generation(m, min) or {}).get("kv_bytes_per_token"), digits=1),
 )}
@@ -139,11 +142,29 @@ def _generation(m: ModelRecord, pick, implementation: str = EAGER_DECODE) -> dic
     return pick(runs, key=lambda r: r["batch_size"]) if runs else None
 
 
+def generation_noise(run: dict, key: str) -> float:
+    """The spread of one generation run's `key` ("decode_throughput" or "ttft") over its runs: half
+    the 95% CI of the median (median_ci95, as forward passes' throughput has) over the median. With
+    3 runs that is their range: a run the machine slowed widens it. 0 where the record keeps no
+    per-run values (written before they were kept)."""
+    values = run.get("ttft_by_run_s") if key == "ttft" else \
+        [run["batch_size"] / t for t in run.get("tpot_by_run_s") or [] if t]
+    if not values or len(values) < 2:
+        return 0.0
+    lo, hi = median_ci95(values)
+    return (hi - lo) / 2 / statistics.median(values)
+
+
+def generation_run(m: ModelRecord, key: str, implementation: str = EAGER_DECODE) -> dict | None:
+    """The run that `key`'s indicator reads: the prefill at the smallest batch, decode at the largest."""
+    return _generation(m, min if key == "ttft" else max, implementation)
+
+
 def decode_expansion(m: ModelRecord, implementation: str) -> dict | None:
     """The KV-cache copy (indicators/generate.cache_expansion) of the decode run that the decode
     indicator of `implementation` reads: each step copied the cache up to the query heads, so it
     read more than the cache holds. None where it did not, or where that was not recorded."""
-    return (_generation(m, max, implementation) or {}).get("kv_expanded")
+    return (generation_run(m, "decode_throughput", implementation) or {}).get("kv_expanded")
 
 
 # The cost indicators a comparison is judged on, in the order reports list them. Applied and

@@ -453,6 +453,48 @@ def test_a_decode_winner_that_flips_with_the_implementation_is_a_finding():
     assert "decode-flip" not in _findings(llama, same)[0]
 
 
+def test_a_generation_number_carries_the_spread_of_its_runs():
+    """Hand-worked: at batch 4, steps of 1, 1.25 and 0.8 ms in three runs are 4,000, 3,200 and 5,000
+    tokens/s. With 3 runs the order-statistic 95% CI of the median is their range (speed.median_ci95),
+    3,200-5,000: half of it, 900, over the median 4,000 is 0.225. TTFTs of 10, 11 and 12 ms: 1/11."""
+    from fairness.readings import generation_noise
+
+    run = {"batch_size": 4, "tpot_by_run_s": [0.001, 0.00125, 0.0008], "ttft_by_run_s": [0.010, 0.012, 0.011]}
+    assert generation_noise(run, "decode_throughput") == pytest.approx(0.225)
+    assert generation_noise(run, "ttft") == pytest.approx(1 / 11)
+    assert generation_noise({"batch_size": 4}, "ttft") == 0.0  # a record from before the runs were kept
+
+
+def _runs_cells(name, role, cells):
+    """A record with decode tokens/s (the median over every step) at each (batch size,
+    implementation), and each run's tokens/s from its median step."""
+    runs = [{"batch_size": bs, "implementation": impl, "decode_tokens_per_s": tps, "ttft_s": 0.01,
+             "kv_bytes_per_token": 1, "tpot_by_run_s": [bs / r for r in rates], "ttft_by_run_s": [0.01] * 3}
+            for (bs, impl), (tps, rates) in cells.items()]
+    return {"name": name, "role": role, "params": {"unique": 5e5}, "speed": {"generate": {"runs": runs}}}
+
+
+def test_a_decode_win_within_the_runs_spread_is_no_flip():
+    """Labelled before the rule changed, from a compare on this 2-core CPU (a 2-layer Llama of 128,
+    MQA against MHA, float32, --generate 32:16, batch 1 and 4): per-run decode tokens/s below. The
+    MQA model's 1.32x at batch 1 with the dynamic cache rests on runs of 680-948 against 478-914
+    tokens/s: inside their spread, a tie, so MHA's steady 1.05x with the static cache is the only
+    win and nothing flips (the verdict had been "questionable" on that 1.32x). The same medians
+    from steady runs do flip."""
+    mqa = {(1, DYNAMIC): (910, [680, 948, 931]), (1, STATIC): (1120, [1121, 1096, 1140]),
+           (4, DYNAMIC): (3191, [3214, 3183, 3191]), (4, STATIC): (4021, [3953, 4021, 4067])}
+    mha = {(1, DYNAMIC): (690, [690, 478, 914]), (1, STATIC): (1182, [1172, 1184, 1182]),
+           (4, DYNAMIC): (3203, [3161, 3203, 3207]), (4, STATIC): (4005, [4023, 4071, 3965])}
+    found, j = _findings(_runs_cells("MQA", "proposed", mqa), _runs_cells("MHA", "baseline", mha))
+    assert "decode-flip" not in found and j["verdict"] == "fair"
+
+    def steady(cells):
+        return {cell: (tps, [tps] * 3) for cell, (tps, _) in cells.items()}
+
+    found, _ = _findings(_runs_cells("MQA", "proposed", steady(mqa)), _runs_cells("MHA", "baseline", steady(mha)))
+    assert "MQA at batch 1 with the dynamic cache, eager (1.32x the tokens/s)" in found["decode-flip"]["message"]
+
+
 def test_the_graph_warm_up_is_rewound():
     """The replayed decode warms its step up twice before capturing it. transformers 5's static cache
     writes where its own counter says, one further each call, so left alone the warm-up shifted
