@@ -704,7 +704,8 @@ def generation_rate(run: Runnable, s: RunSettings, indicator: str, batch: int,
     query heads (flags._judged_speeds), else the dynamic cache; or the time to first token at
     `batch` ("ttft", dynamic cache). Returns it, its noise (IQR / median) and whether it is the
     replay. The model runs in the settings' precision."""
-    from .indicators.generate import DYNAMIC, STATIC_GRAPH, GenerateSpec, check_generation, time_generation
+    from .indicators.generate import (DYNAMIC, STATIC_GRAPH, GenerateSpec, check_generation, replay_copies,
+                                      time_generation)
 
     spec = GenerateSpec(*s.generate)
     set_up(run, s)
@@ -722,9 +723,10 @@ def generation_rate(run: Runnable, s: RunSettings, indicator: str, batch: int,
                                 f"matched: {brief(e)}") from None
 
     replay = replay and decode and s.torch_device.type == "cuda"
+    if replay:  # a replay that copies the cache is not judged: probed on 8 tokens first, not timed in full
+        with precision_context(run, s):
+            replay = replay_copies(module, spec, s.device) is None
     r = timed(STATIC_GRAPH if replay else DYNAMIC)
-    if replay and r.get("kv_expanded"):
-        replay, r = False, timed(DYNAMIC)
     if decode:
         return r["tpot_s"] / batch, r["tpot_iqr_s"] / r["tpot_s"], replay
     return r["ttft_s"], r["ttft_iqr_s"] / r["ttft_s"], replay

@@ -317,31 +317,34 @@ def test_matching_reads_decode_tokens_per_second_as_time_per_token(monkeypatch):
 def test_decode_matching_reads_the_dynamic_cache_where_the_replay_copied_the_cache(monkeypatch):
     """On CUDA decode is matched on the replayed static cache, as judged; where that step copied the
     KV cache up to the query heads the judgement reads the dynamic cache, and so does matching.
-    Fixed timings stand in for the model, and set_up for the device."""
+    Fixed timings and a fixed count of the copy stand in for the model, and set_up for the device."""
     import fairness.indicators.generate as gen
     import fairness.runner as runner
     from fairness.indicators.generate import STATIC_GRAPH
     from fairness.step import Runnable
 
-    timed = []
+    timed, probed = [], []
 
     def fixed(model, spec, batch, device, dtype, vocab, weights, bandwidth=None, impl=DYNAMIC):
         timed.append(impl)
-        copied = {"from_heads": 2, "to_heads": 4, "copies_per_step": 4} if impl == STATIC_GRAPH and copies else None
-        return {"tpot_s": 0.02 if impl == DYNAMIC else 0.01, "tpot_iqr_s": 0.001, "ttft_s": 0.3, "ttft_iqr_s": 0.03,
-                "kv_expanded": copied}
+        return {"tpot_s": 0.02 if impl == DYNAMIC else 0.01, "tpot_iqr_s": 0.001, "ttft_s": 0.3, "ttft_iqr_s": 0.03}
+
+    def probe(model, spec, device):
+        probed.append(device)
+        return {"from_heads": 2, "to_heads": 4, "copies_per_step": 4} if copies else None
 
     monkeypatch.setattr(gen, "time_generation", fixed)
+    monkeypatch.setattr(gen, "replay_copies", probe)
     monkeypatch.setattr(runner, "set_up", lambda run, s: None)
     run_ = Runnable("tiny", tiny_llama(), lambda n: None)
     settings = runner.RunSettings(device="cuda", generate=(8, 4))
     copies = False
     assert runner.generation_rate(run_, settings, "decode_throughput", 4) == (0.0025, 0.1, True)
     assert runner.generation_rate(run_, settings, "decode_throughput", 4, replay=False) == (0.005, 0.05, False)
-    assert timed == [STATIC_GRAPH, DYNAMIC]
+    assert timed == [STATIC_GRAPH, DYNAMIC] and probed == ["cuda"]
     copies, timed[:] = True, []
     assert runner.generation_rate(run_, settings, "decode_throughput", 4) == (0.005, 0.05, False)
-    assert timed == [STATIC_GRAPH, DYNAMIC]
+    assert timed == [DYNAMIC]  # the copying replay was probed, not timed
 
 
 def test_a_compare_matches_on_decode_throughput(tmp_path):
@@ -536,7 +539,7 @@ def test_a_decode_step_that_copies_the_cache_up_to_the_query_heads_is_counted(im
     heads: a static cache's step in a transformers without the packed path (5.17, the GPU's), made
     here by taking the packed path away; the dynamic cache passes no mask and uses PyTorch's GQA."""
     from transformers.integrations import sdpa_attention
-    from fairness.indicators.generate import cache_expansion
+    from fairness.indicators.generate import cache_expansion, replay_copies
 
     ids = torch.randint(0, 128, (2, 8), generator=torch.Generator().manual_seed(0))
     copied = {"from_heads": 2, "to_heads": 4, "copies_per_step": 4}
@@ -546,6 +549,8 @@ def test_a_decode_step_that_copies_the_cache_up_to_the_query_heads_is_counted(im
         assert cache_expansion(tiny_llama_attn(2, "sdpa"), ids, "cpu", impl) is None
         monkeypatch.setattr(sdpa_attention, "is_torchdynamo_compiling", lambda: True)  # the packed path off
     assert cache_expansion(tiny_llama_attn(2, "sdpa"), ids, "cpu", impl) == (copied if impl == STATIC else None)
+    if impl == STATIC:  # matching's probe of the replay (a replayed step is the static step captured)
+        assert replay_copies(tiny_llama_attn(2, "sdpa"), GenerateSpec(512, 8), "cpu") == copied
     assert sdpa_attention.repeat_kv.__name__ == "repeat_kv" and not hasattr(sdpa_attention.repeat_kv, "__wrapped__")
 
 

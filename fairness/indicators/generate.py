@@ -418,6 +418,14 @@ def cache_expansion(model, ids: torch.Tensor, device, impl: str) -> dict | None:
             "copies_per_step": per_step} if per_step > 0 else None
 
 
+def replay_copies(model, spec: GenerateSpec, device) -> dict | None:
+    """cache_expansion of the replayed decode, probed on a short prompt: whether the number that
+    the judgement would read from the replay times a copy of the cache (matching then times the
+    dynamic cache instead, without timing the replay first)."""
+    ids = torch.zeros(1, min(spec.prompt, 8), dtype=torch.long, device=device)
+    return cache_expansion(model, ids, device, STATIC_GRAPH)
+
+
 class Generation:
     """Greedy decoding of one model at one batch size in one implementation, run by run, so that
     several models' runs can be interleaved round by round (drift on the machine then falls on
