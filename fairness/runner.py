@@ -449,8 +449,8 @@ def _generation(runs: list[Runnable], speeds: list[dict], s: RunSettings, env: d
     round, as the forward phases are, so drift falls on all alike. A model that does not generate
     text says why; one whose batch size fails (out of memory) says so and skips the larger ones."""
     from .indicators.env import peak_bandwidth
-    from .indicators.generate import RUNS, Generation, GenerateSpec, check_generation, decode_weight_bytes, \
-        implementations
+    from .indicators.generate import DYNAMIC, RUNS, Generation, GenerateSpec, check_generation, decode_idle_share, \
+        decode_weight_bytes, implementations
 
     spec = GenerateSpec(*s.generate)
     cuda = s.torch_device.type == "cuda"
@@ -500,6 +500,10 @@ def _generation(runs: list[Runnable], speeds: list[dict], s: RunSettings, env: d
                         _generation_failed(run, gen, b, impl, e, full, s, progress)
             for run, gen, g in live:
                 gen["runs"].append(g.result())
+                if impl == DYNAMIC and s.torch_device.type == "cuda":  # does the host set the eager decode?
+                    with precision_context(run, s):
+                        _secondary(gen["runs"][-1], "idle_share", s.idle, progress, None,
+                                   lambda: decode_idle_share(g.model, g.ids, s.device))
             live = None  # the caches and prompts go before the next implementation's
             free_cache(s.torch_device)
     order = {impl: i for i, impl in enumerate(implementations(s.device))}

@@ -604,6 +604,73 @@ def test_a_decode_that_copied_its_cache_is_not_judged_and_is_said():
     assert caveat(m["MHA"], INDICATORS["graph_decode_throughput"]) is None
 
 
+def test_an_eager_decode_the_host_sets_is_not_judged_and_is_marked():
+    """The mistral case above, with the eager (dynamic-cache) decode's GPU idle share recorded over
+    half at both batch sizes (a rule test: on the H100 those steps took 2-7x the replayed step's
+    time). The copied replay and the host-bound eager decode are both left out, so no decode number
+    is judged for the GQA model: no finding rests on decode, the cells say why, and the text
+    table shows the idle share."""
+    from fairness.indicators.generate import STATIC_GRAPH
+    from fairness.render.columns import caveat
+    from fairness.render.table import _generation_lines
+    from fairness.readings import INDICATORS
+
+    gqa = _decoder("GQA", "proposed", 200.83e6, 12288,
+                   {(1, DYNAMIC): (0.0108, 150), (1, STATIC_GRAPH): (0.0093, 640), (64, DYNAMIC): (0.2, 6810),
+                    (64, STATIC_GRAPH): (0.19, 13665)}, copied={(64, STATIC_GRAPH), (1, STATIC_GRAPH)})
+    mha = _decoder("MHA", "baseline", 219.70e6, 49152,
+                   {(1, DYNAMIC): (0.01057, 151), (1, STATIC_GRAPH): (0.0095, 650), (64, DYNAMIC): (0.2, 7082),
+                    (64, STATIC_GRAPH): (0.19, 27581)})
+    for rec, share in ((gqa, 0.62), (mha, 0.71)):
+        for r in rec["speed"]["generate"]["runs"]:
+            if r["implementation"] == DYNAMIC:
+                r["idle_share"] = share + (0.2 if r["batch_size"] == 1 else 0)
+    found, j = _findings(gqa, mha)
+    said = " ".join(x["message"] for x in j["findings"])
+    assert "indicators-disagree" not in found and "0.962" not in said and "decode-flip" not in found
+    assert "kv-expanded" in found and j["verdict"] != "questionable"
+    m = {r["name"]: ModelRecord.from_plain(r) for r in (gqa, mha)}
+    assert caveat(m["GQA"], INDICATORS["decode_throughput"]) == "host-bound"
+    assert caveat(m["MHA"], INDICATORS["graph_decode_throughput"]) is None
+    for r in gqa["speed"]["generate"]["runs"]:
+        r.update(ttft_iqr_s=0, tpot_s=r["batch_size"] / r["decode_tokens_per_s"], prefill_tokens_per_s=1e5,
+                 tpot_by_run_s=[r["batch_size"] / r["decode_tokens_per_s"]] * 3)
+    text = "\n".join(_generation_lines({"prompt": 512, "new": 128, **gqa["speed"]["generate"]}))
+    assert "GPU idle" in text and "82.00 %" in text and "62.00 %" in text and "±0.00 %" in text
+    assert "batch 64 (dynamic cache, eager): HOST-BOUND (the GPU idles 62.00 % of a decode step)" in text
+    # the idle share was never read (a CPU, or --no-idle): the eager decode is judged as before
+    for r in gqa["speed"]["generate"]["runs"] + mha["speed"]["generate"]["runs"]:
+        r.pop("idle_share", None)
+    assert "0.962" in _findings(gqa, mha)[0]["indicators-disagree"]["message"]
+
+
+@pytest.mark.parametrize("model", ["llama", "t5"])
+def test_the_idle_share_of_eager_decode_times_decode_steps_after_the_prompt(model, monkeypatch):
+    """decode_idle_share profiles decode steps alone: the prompt goes in before the window opens,
+    and each step the window holds writes one token to the cache (a fake profiler counts them; the
+    real one needs CUDA). T5's decoder starts from its start token over the encoded prompt."""
+    import fairness.indicators.idle as idle
+    from fairness.indicators.generate import decode_idle_share
+
+    seen = {}
+
+    def fake(step, device, steps):
+        for _ in range(steps):
+            step()
+        seen["steps"] = steps
+        return 0.75
+
+    monkeypatch.setattr(idle, "idle_share", fake)
+    lm = tiny_llama() if model == "llama" else tiny_t5()
+    ids = torch.randint(1, 100, (2, 6), generator=torch.Generator().manual_seed(0))
+    calls = []
+    lm.register_forward_hook(lambda mod, args, kwargs, out: calls.append(out.past_key_values.get_seq_length()),
+                             with_kwargs=True)
+    assert decode_idle_share(lm, ids, "cpu", steps=5) == 0.75 and seen["steps"] == 5
+    first = 6 if model == "llama" else 1  # the prompt, or the decoder's start token
+    assert calls == list(range(first, first + 7))  # the prefill, one step before the window, five in it
+
+
 def test_a_decode_win_despite_a_copied_cache_stands_and_a_loss_to_the_copy_is_left_out():
     """Issue 26's table again, with what gpu_gqa_decode.py later found: on transformers 5.17 the GQA
     Llama's static-cache steps copy its cache from 4 to 12 heads. Its batch-1 static win (406 against

@@ -418,6 +418,33 @@ def cache_expansion(model, ids: torch.Tensor, device, impl: str) -> dict | None:
             "copies_per_step": per_step} if per_step > 0 else None
 
 
+def decode_idle_share(model, ids: torch.Tensor, device, steps: int = 16) -> float:
+    """The share of `steps` dynamic-cache decode steps after the prompt `ids`, called eagerly, in
+    which the GPU ran nothing (indicators/idle.py: torch.profiler's device timeline). The steps are
+    the model's own calls without generate's bookkeeping, which only adds host time: a lower bound
+    of the idle share of the decode timed. Over flags.HOST_BOUND, that decode's tokens/s time the
+    host's launches. Measured because it was argued: an eager decode step on an H100 ran 2-7x the
+    replayed step's time (the gallery's generation entries), a gap that launches or the dynamic
+    cache's own copies could each explain."""
+    from .idle import idle_share
+
+    key = _cache_kwarg(model)
+    cache = _new_cache(model, DYNAMIC, 0, 0)
+    with torch.inference_mode():
+        if is_encoder_decoder(model):
+            encoded = model.get_encoder()(input_ids=ids)
+            ids = torch.full((ids.shape[0], 1), _decoder_start(model), dtype=ids.dtype, device=ids.device)
+        else:
+            encoded = None
+        token = [_step(model, key, cache, ids, None, encoded)]  # the prefill, not in the window
+
+        def step():
+            token[0] = _step(model, key, cache, token[0], None, encoded)
+
+        step()
+        return idle_share(step, torch.device(device), steps=steps)
+
+
 def replay_copies(model, spec: GenerateSpec, device) -> dict | None:
     """cache_expansion of the replayed decode, probed on a short prompt: whether the number that
     the judgement would read from the replay times a copy of the cache (matching then times the

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..flags import OTHER_KERNELS, REPLAY_SLOWER, judged_replay, replay_slower, speed_host_bound
+from ..flags import OTHER_KERNELS, REPLAY_SLOWER, decode_host_bound, judged_replay, replay_slower, speed_host_bound
 from ..readings import EAGER_DECODE, GRAPH_DECODE, INDICATORS, JUDGED, Indicator, decode_expansion, measured, quality
 from ..results import typed_models
 
@@ -61,8 +61,10 @@ CAVEATS = {"host-bound": ("h", HOST_BOUND_NOTE, "host-bound"),
 
 
 def host_bound(m: dict, col: Indicator = INDICATORS["latency"]) -> bool:
-    """An eager throughput or latency the host's kernel launches set (the GPU idled over half of
-    each step of its run; batch-1 latency most of all)."""
+    """An eager throughput, latency or decode the host's kernel launches set (the GPU idled over
+    half of each step of its run; batch-1 latency most of all)."""
+    if col.key == "decode_throughput":
+        return decode_host_bound(m)
     return col.key in ("throughput", "latency") and m.speed is not None and speed_host_bound(m.speed, col.key)
 
 

@@ -8,7 +8,7 @@ import shlex
 import textwrap
 
 from ..flags import run_host_bound
-from ..readings import input_text
+from ..readings import generation_noise, input_text
 from ..results import file_entry
 from ..units import percent, seconds, si, size
 
@@ -19,24 +19,38 @@ def _generation_lines(gen: dict | None) -> list[str]:
         return []
     if gen.get("unavailable"):
         return ["", f"generation: not timed: {gen['unavailable']}"]
-    rows = [("batch", "implementation", "TTFT", "TPOT", "decode", "prefill", "KV cache", "floor / TPOT")]
+    idle = any(r.get("idle_share") is not None for r in gen["runs"])  # eager decode on CUDA
+    rows = [("batch", "implementation", "TTFT", "TPOT", "decode", "spread", "prefill", "KV cache", "floor / TPOT")
+            + (("GPU idle",) if idle else ())]
     notes = []
     for r in gen["runs"]:
         if "error" in r:
             notes.append(f"batch {r['batch_size']}: generation ({r.get('implementation', '')}) failed: {r['error']}")
             continue
         rows.append((r["batch_size"], r.get("implementation", ""), seconds(r["ttft_s"]), seconds(r["tpot_s"]),
-                     si(r["decode_tokens_per_s"], "tok/s"), si(r["prefill_tokens_per_s"], "tok/s"),
-                     f"{size(r['kv_bytes_per_token'])}/token",
-                     percent(r["floor_share"]) if r.get("floor_share") is not None else "n/a"))
+                     si(r["decode_tokens_per_s"], "tok/s"), f"±{percent(generation_noise(r, 'decode_throughput'))}",
+                     si(r["prefill_tokens_per_s"], "tok/s"), f"{size(r['kv_bytes_per_token'])}/token",
+                     percent(r["floor_share"]) if r.get("floor_share") is not None else "n/a")
+                    + ((percent(r["idle_share"]) if r.get("idle_share") is not None else "-",) if idle else ()))
+        if run_host_bound(r):
+            notes.append(f"batch {r['batch_size']} ({r['implementation']}): HOST-BOUND (the GPU idles "
+                         f"{percent(r['idle_share'])} of a decode step): the host's launches set that decode speed, "
+                         f"which is not judged")
+        for what, why in (r.get("unavailable") or {}).items():
+            notes.append(f"batch {r['batch_size']} ({r.get('implementation', '')}): {what.replace('_', ' ')} not "
+                         f"measured: {why}")
     first = next((r for r in gen["runs"] if "error" not in r), {})
     kv = first.get("kv_layout") or {}
     head = (f"generation: {gen['prompt']} prompt tokens, {gen['new']} new, greedy; "
             f"KV cache: {kv.get('layers')} layers x {kv.get('kv_heads')} KV heads x {kv.get('head_dim')} x 2")
     legend = ("TTFT: time to first token (the prefill); TPOT: time per output token, the median decode step (the "
-              "prefill not in it); decode: batch / TPOT; floor / TPOT: the bytes a step must read (weights and "
-              "the cache at the mean context) over the memory bandwidth, as a share of the measured step "
+              "prefill not in it); decode: batch / TPOT; spread: half the 95% CI of the median over the runs, as a "
+              "share of the median (with 3 runs, their range); floor / TPOT: the bytes a step must read (weights "
+              "and the cache at the mean context) over the memory bandwidth, as a share of the measured step "
               "(1: at the memory-bound floor).")
+    if idle:
+        legend += (" GPU idle: the share of eager decode steps in which the GPU ran nothing (torch.profiler); over "
+                   "half: host-bound.")
     if first.get("bandwidth_source"):
         legend += f" Bandwidth: {first['bandwidth_source']}."
     return ["", head, ""] + aligned(rows, left={0, 1}) + notes + [legend]
