@@ -16,7 +16,9 @@ has no `generate` twin without torch.compile; the static generate column shows w
 against the eager static cache's after 16 steps from the same prompt (max abs difference). "cache
 copied": whether fairness counted its decode step copying the KV cache from the KV heads up to the
 query heads (generate.cache_expansion; transformers' SDPA path does so where it passes a mask and
-cannot pack the query), e.g. "4->12", or "no".
+cannot pack the query), e.g. "4->12", or "no". "GPU idle": the share of eager dynamic-cache decode
+steps in which the GPU ran nothing (generate.decode_idle_share, torch.profiler), beside what it
+would be if the eager step ran the replay's GPU work and idled for the rest (1 - replay/eager).
 
     python benchmarks/gpu_generate.py          # needs a CUDA device and transformers
 """
@@ -29,7 +31,7 @@ import torch
 
 from fairness.indicators.env import peak_bandwidth
 from fairness.indicators.generate import (DYNAMIC, STATIC, STATIC_GRAPH, GenerateSpec, Generation, _one_run,
-                                          implementations)
+                                          decode_idle_share, implementations)
 
 warnings.filterwarnings("ignore")
 PROMPT, NEW, RUNS = 512, 128, 3
@@ -114,22 +116,32 @@ def main():
                                weights, peak_bandwidth(name), impl)
                 first, tps, paired = _paired(model, None if impl == DYNAMIC else "static", g)
                 r = g.result()
+                if impl == DYNAMIC:  # the GPU's idle share over eager decode steps, as fairness records it
+                    r["idle_share"] = decode_idle_share(model, g.ids, dev)
                 rows.append((label, batch, impl, r, first, tps, paired))
                 share = f"{r['floor_share']:.1%}" if r.get("floor_share") is not None else "n/a"
                 print(f"  batch {batch:>3} {impl:<26} TTFT {r['ttft_s'] * 1e3:7.2f} ms (generate {first * 1e3:7.2f}) "
                       f"decode {r['decode_tokens_per_s']:9.1f} tok/s (generate {'static' if impl != DYNAMIC else 'dynamic'}"
                       f" {tps:9.1f}, ratio {r['decode_tokens_per_s'] / tps:5.3f}, mean steps paired {paired:5.3f}) "
-                      f"floor/TPOT {share}, cache copied {_copied(r)}", flush=True)
+                      f"floor/TPOT {share}, cache copied {_copied(r)}, GPU idle {_idle(r)}", flush=True)
         del model
         torch.cuda.empty_cache()
     print("\n| model | batch | implementation | TTFT ms | generate TTFT ms | decode tok/s | generate tok/s "
-          "(same cache, eager) | ratio | mean steps, paired | floor / TPOT | cache copied |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|")
+          "(same cache, eager) | ratio | mean steps, paired | floor / TPOT | cache copied | GPU idle | "
+          "1 - replay/eager |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    replay = {(label, batch): r["tpot_s"] for label, batch, impl, r, *_ in rows if impl == STATIC_GRAPH}
     for label, batch, impl, r, first, tps, paired in rows:
         share = f"{r['floor_share']:.1%}" if r.get("floor_share") is not None else "n/a"
+        # what the idle share would be if the eager step ran the replay's GPU work and idled the rest
+        bound = f"{1 - replay[(label, batch)] / r['tpot_s']:.1%}" if impl == DYNAMIC and (label, batch) in replay \
+            else ""
         print(f"| {label} | {batch} | {impl} | {r['ttft_s'] * 1e3:.2f} | {first * 1e3:.2f} | "
               f"{r['decode_tokens_per_s']:,.0f} | {tps:,.0f} | {r['decode_tokens_per_s'] / tps:.3f} | {paired:.3f} | "
-              f"{share} | {_copied(r)} |")
+              f"{share} | {_copied(r)} | {_idle(r)} | {bound} |")
+
+
+def _idle(r: dict) -> str:
+    return f"{r['idle_share']:.1%}" if r.get("idle_share") is not None else ""
 
 
 if __name__ == "__main__":
