@@ -866,7 +866,8 @@ def rule_decode_bound(m):
     if not runs:
         return []
     near = [r for r in runs if r["floor_share"] >= NEAR_FLOOR]
-    far = [r for r in runs if r["batch_size"] == 1 and r["floor_share"] < FAR_FROM_FLOOR]
+    far = [r for r in runs if r["batch_size"] == 1 and r["floor_share"] < FAR_FROM_FLOOR
+           and r.get("implementation", rd.EAGER_DECODE) == rd.EAGER_DECODE]  # a replay has no launches to blame
     out = []
     if near:
         r = near[0]
@@ -878,10 +879,21 @@ def rule_decode_bound(m):
                         "FLOPs.", REF["indicators"], scope="model"))
     if far:
         r = far[0]
-        out.append(Flag("decode-bound", "info", [m["name"]], {"batch_size": 1, "floor_share": r["floor_share"]},
-                        f"{m['name']}: a decode step at batch 1 takes {1 / r['floor_share']:.3g}x the time to read "
-                        f"its weights and KV cache: the host's kernel launches, not the model's bytes or FLOPs, set "
-                        f"it (a static cache replayed from a CUDA graph removes them).",
+        idle = r.get("idle_share")  # measured over eager decode steps (generate.decode_idle_share)
+        if idle is None:
+            why = ("most likely the host's kernel launches, not the model's bytes or FLOPs, set it (the GPU's idle "
+                   "share was not read)")
+        elif idle > HOST_BOUND:
+            why = (f"the GPU idled {idle:.0%} of each step: the host's kernel launches, not the model's bytes or "
+                   f"FLOPs, set it")
+        else:
+            why = (f"the GPU idled only {idle:.0%} of each step, so its kernels, not the host, set it; neither its "
+                   f"bytes nor its FLOPs predict that time")
+        out.append(Flag("decode-bound", "info", [m["name"]],
+                        {"batch_size": 1, "floor_share": r["floor_share"], "idle_share": idle},
+                        f"{m['name']}: an eager decode step at batch 1 takes {1 / r['floor_share']:.3g}x the time to "
+                        f"read its weights and KV cache: {why} (a static cache replayed from a CUDA graph removes "
+                        f"the launches).",
                         "Compare decode at batch 1 only between implementations that remove the launches.",
                         REF["hardware"], scope="model"))
     return out

@@ -167,7 +167,14 @@ def test_what_sets_a_decode_step_is_said_per_model():
     far = rule_decode_bound(view(ModelRecord.from_plain(_lm("B", "proposed", 1e8, 1000, 0.01, (100, 1000),
                                                             floor_share=0.02))))
     assert len(near) == 1 and "1.43x the time to read its weights" in near[0].message and "memory traffic" in near[0].message
-    assert len(far) == 1 and "host's kernel launches" in far[0].message and near[0].severity == far[0].severity == "info"
+    assert len(far) == 1 and "most likely the host's kernel launches" in far[0].message
+    assert near[0].severity == far[0].severity == "info"
+    # the idle share read over the eager steps says which: the host's launches, or the GPU's own kernels
+    for idle, said in ((0.9, "the GPU idled 90% of each step: the host's kernel launches"),
+                       (0.3, "the GPU idled only 30% of each step, so its kernels, not the host, set it")):
+        rec = _lm("B", "proposed", 1e8, 1000, 0.01, (100, 1000), floor_share=0.02)
+        rec["speed"]["generate"]["runs"][0]["idle_share"] = idle
+        assert said in rule_decode_bound(view(ModelRecord.from_plain(rec)))[0].message
 
 
 def test_the_static_cache_decodes_the_same_tokens_as_the_dynamic_one():
