@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from dataclasses import asdict, replace
 
 from . import readings as rd
 from .curve import analysis as curve_analysis, sentence as curve_sentence
-from .flags import (HOST_BOUND, OTHER_KERNELS, QUALITY_TIE, SEVERITIES, direct_model_flag, has_advantage, model_flags,
-                    pair_flags, pair_ratios, ratio_evidence, replay_slower, speed_pair, tie_margin, view)
+from .flags import (GENERATION, HOST_BOUND, OTHER_KERNELS, QUALITY_TIE, SEVERITIES, direct_model_flag, has_advantage,
+                    model_flags, pair_flags, pair_ratios, ratio_evidence, replay_slower, speed_pair, tie_margin, view)
+from .indicators.speed import median_ci95
 from .readings import INDICATORS, JUDGED, speed_part
 from .results import typed_models
 
@@ -195,6 +197,8 @@ def _paired(results: dict, a: dict, b: dict, key: str) -> tuple[float, list[floa
     if not sp or sp[2] == "stated":
         return None
     impl = sp[2]
+    if key in GENERATION:
+        return _paired_generation(a, b, key, impl)
     speed = a["record"].speed
     if impl == "eager":  # the eager headline numbers; the generation indicators have none here
         timed = {"throughput": speed.throughput, "latency": speed.latency} if speed is not None else {}
@@ -210,6 +214,21 @@ def _paired(results: dict, a: dict, b: dict, key: str) -> tuple[float, list[floa
         if r["model"] == b["name"] and r["reference"] == a["name"]:
             return 1 / r["speedup"], [1 / r["ci95"][1], 1 / r["ci95"][0]]
     return None
+
+
+def _paired_generation(a: dict, b: dict, key: str, impl: str) -> tuple[float, list[float]] | None:
+    """A generation speed-up of a over b paired run by run: a compare's generation runs take turns
+    round by round (runner._generation), so run i of each model ran side by side. Each run's time
+    (its median decode step, or its prefill) of b over a's, the median over the runs and the 95% CI
+    of that median (with 3 runs, their range). None where the runs were not kept or not alike."""
+    run = rd.GRAPH_DECODE if impl == "cuda_graph" else rd.EAGER_DECODE
+    ra, rb = rd.generation_run(a["record"], key, run) or {}, rd.generation_run(b["record"], key, run) or {}
+    field = "ttft_by_run_s" if key == "ttft" else "tpot_by_run_s"
+    ta, tb = ra.get(field), rb.get(field)
+    if not ta or not tb or len(ta) != len(tb) or ra["batch_size"] != rb["batch_size"] or not all(ta):
+        return None
+    per_run = [y / x for x, y in zip(ta, tb)]
+    return statistics.median(per_run), list(median_ci95(per_run))
 
 
 def _cell(results: dict, a: dict, b: dict, key: str) -> dict | None:
