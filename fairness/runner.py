@@ -502,7 +502,8 @@ def _generation(runs: list[Runnable], speeds: list[dict], s: RunSettings, env: d
                 gen["runs"].append(g.result())
                 if impl == DYNAMIC and s.torch_device.type == "cuda":  # does the host set the eager decode?
                     with precision_context(run, s):
-                        _secondary(gen["runs"][-1], "idle_share", s.idle, progress, None,
+                        _secondary(gen["runs"][-1], "idle_share", s.idle, progress,
+                                   f"{run.name}@{b}: device idle share of eager decode (torch.profiler)",
                                    lambda: decode_idle_share(g.model, g.ids, s.device))
             live = None  # the caches and prompts go before the next implementation's
             free_cache(s.torch_device)
