@@ -531,6 +531,25 @@ def test_a_decode_win_within_the_runs_spread_is_no_flip():
     assert "MQA at batch 1 with the dynamic cache, eager (1.32x the tokens/s)" in found["decode-flip"]["message"]
 
 
+def test_generation_is_warmed_up_on_the_prompt_and_steps_it_times(monkeypatch):
+    """Each dynamic-cache step is a new shape (the cache grows a position a step); on an H100 the
+    first timed round after a short warm-up ran 5-10x slower than the next two. The warm-up is one
+    untimed run over the very prompt and steps timed."""
+    import fairness.indicators.generate as gen
+
+    seen, real = [], gen._one_run
+
+    def spy(model, ids, steps, device, impl=DYNAMIC):
+        seen.append((tuple(ids.shape), steps, impl))
+        return real(model, ids, steps, device, impl)
+
+    monkeypatch.setattr(gen, "_one_run", spy)
+    g = gen.Generation(tiny_llama(), GenerateSpec(12, 5), 3, "cpu", torch.float32, 128, 0, impl=STATIC)
+    assert seen[0] == ((3, 12), 4, STATIC) and not g.runs  # 5 new tokens: the prefill's and 4 decode steps
+    g.run_once()
+    assert seen[-1] == ((3, 12), 4, STATIC) and len(g.runs) == 1
+
+
 def test_the_graph_warm_up_is_rewound():
     """The replayed decode warms its step up twice before capturing it. transformers 5's static cache
     writes where its own counter says, one further each call, so left alone the warm-up shifted

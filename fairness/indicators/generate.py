@@ -469,7 +469,12 @@ class Generation:
         self.runs: list[tuple[float, list[float]]] = []  # (prefill seconds, each decode step's seconds)
         self.allocated, self.peak = 0, 0
         with torch.inference_mode():
-            _one_run(model, self.ids[:, : min(spec.prompt, 8)], 2, device, impl)  # warm-up
+            # warmed up on the very prompt and steps timed: the dynamic cache grows a position a step,
+            # so each step is a shape of its own, and a first pass over those shapes is slow. On an
+            # H100 (gallery, 2026-12-07) the first timed round of the dynamic cache at batch 1, after
+            # a warm-up of 8 tokens, ran at 12-17 tokens/s against 70-148 in the next two for every
+            # model whose head layout had not run before (a variant of another's width ran fast).
+            _one_run(model, self.ids, spec.decode_steps, device, impl)
         self.expanded = cache_expansion(model, self.ids[:, : min(spec.prompt, 8)], device, impl)
 
     def run_once(self) -> None:
