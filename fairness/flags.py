@@ -120,6 +120,19 @@ def decode_host_bound(m: ModelRecord) -> bool:
     return run_host_bound(rd.generation_run(m, "decode_throughput") or {})
 
 
+def ttft_host_bound(m: ModelRecord) -> bool:
+    """The eager prefill that ttft reads is the forward pass timed at that batch size over as many
+    tokens (the prompt is the input's length): where that forward pass idled the GPU over HOST_BOUND
+    of each step, the prefill is set by the host's launches too (on an H100 the Llama-124M's
+    batch-1 forward pass over 512 tokens idled 91% of a step, and its TTFT was judged 0.657x GPT-2's)."""
+    run = rd.generation_run(m, "ttft")
+    if not run or (m.input or {}).get("kind") != "tokens" or (m.input or {}).get("seq_len") != run.get("prompt"):
+        return False
+    forward = next((r for r in (m.speed.runs if m.speed is not None else None) or []
+                    if r.get("batch_size") == run["batch_size"]), {})
+    return run_host_bound(forward)
+
+
 def replay_slower(speed: Speed | None, key: str) -> float | None:
     """How many times slower the CUDA graph replay of a headline speed ("throughput", "latency") is
     than the same forward pass eager, where that is over REPLAY_SLOWER; None otherwise. Such a replay
@@ -201,9 +214,11 @@ def _judged_speeds(m: ModelRecord) -> dict:
         for impl, k, run in (("cuda_graph", f"graph_{key}", rd.GRAPH_DECODE), ("eager", key, rd.EAGER_DECODE)):
             v = rd.measured(m, k) if k in INDICATORS else None
             # a decode that copied its KV cache up to the query heads times that copy (rule_kv_expanded
-            # says so), and a host-bound one the host: neither is the model's
+            # says so), and a host-bound decode or prefill the host: none is the model's
             if v is None or key == "decode_throughput" and (rd.decode_expansion(m, run)
                                                             or impl == "eager" and decode_host_bound(m)):
+                continue
+            if key == "ttft" and impl == "eager" and ttft_host_bound(m):
                 continue
             nums[impl] = (v, rd.generation_noise(rd.generation_run(m, key, run), key))  # the CI: the runs'
         out[key] = nums

@@ -696,6 +696,33 @@ def test_an_eager_decode_the_host_sets_is_not_judged_and_is_marked():
     assert "0.962" in _findings(gqa, mha)[0]["indicators-disagree"]["message"]
 
 
+def test_a_prefill_the_host_sets_is_not_judged():
+    """Labelled from the gallery's llama-124m-vs-gpt2-124m-generation (H100, bf16, 2026-12-07)
+    before the rule ran: the Llama's TTFT at batch 1 was 17.9 ms (runs 22.0, 17.9, 17.8) against
+    GPT-2's 11.8 (11.8, 8.8, 13.9), judged 0.657x; the forward pass over the same 512 tokens at
+    batch 1 left the GPU idle 91% and 93% of a step. The prefill is that forward pass, so it is
+    host-bound too: not judged, and its cell says so. Had the GPU been busy, 0.657x would stand."""
+    from fairness.render.columns import caveat
+    from fairness.readings import INDICATORS
+
+    def lm(name, role, params, ttfts, idle):
+        run = {"batch_size": 1, "implementation": DYNAMIC, "prompt": 512, "ttft_s": sorted(ttfts)[1],
+               "ttft_by_run_s": ttfts, "kv_bytes_per_token": 12288}
+        return {"name": name, "role": role, "params": {"unique": params},
+                "input": {"kind": "tokens", "seq_len": 512, "batch_size": 1},
+                "speed": {"runs": [{"batch_size": 1, "idle_share": idle}], "generate": {"runs": [run]}}}
+
+    llama, gpt2 = lm("Llama", "proposed", 114e6, [0.02197, 0.0179, 0.01775], 0.909), \
+        lm("GPT-2", "baseline", 124e6, [0.01176, 0.00879, 0.01386], 0.928)
+    found, _ = _findings(llama, gpt2)
+    assert "first token" not in (found.get("indicators-disagree") or {}).get("message", "")
+    assert caveat(ModelRecord.from_plain(llama), INDICATORS["ttft"]) == "host-bound"
+    for m in (llama, gpt2):
+        m["speed"]["runs"][0]["idle_share"] = 0.3
+    assert "0.657x as fast to the first token" in _findings(llama, gpt2)[0]["indicators-disagree"]["message"]
+    assert caveat(ModelRecord.from_plain(llama), INDICATORS["ttft"]) is None
+
+
 @pytest.mark.parametrize("model", ["llama", "t5"])
 def test_the_idle_share_of_eager_decode_times_decode_steps_after_the_prompt(model, monkeypatch):
     """decode_idle_share profiles decode steps alone: the prompt goes in before the window opens,

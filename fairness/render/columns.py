@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..flags import OTHER_KERNELS, REPLAY_SLOWER, decode_host_bound, judged_replay, replay_slower, speed_host_bound
+from ..flags import (OTHER_KERNELS, REPLAY_SLOWER, decode_host_bound, judged_replay, replay_slower, speed_host_bound,
+                     ttft_host_bound)
 from ..readings import EAGER_DECODE, GRAPH_DECODE, INDICATORS, JUDGED, Indicator, decode_expansion, measured, quality
 from ..results import typed_models
 
@@ -52,7 +53,7 @@ CACHE_COPIED_NOTE = (" cache copied: each decode step copied the KV cache up to 
                      "attention's implementation, not the model, and is not judged.")
 # the cells that caveat() may mark
 CAVEAT_KEYS = ("throughput", "latency", "graph_throughput", "graph_latency", "decode_throughput",
-               "graph_decode_throughput")
+               "graph_decode_throughput", "ttft")
 # each caveat (caveat()'s word): its LaTeX mark, the note under a table that explains it, and the
 # words for it in the LaTeX note on bold cells
 CAVEATS = {"host-bound": ("h", HOST_BOUND_NOTE, "host-bound"),
@@ -61,10 +62,12 @@ CAVEATS = {"host-bound": ("h", HOST_BOUND_NOTE, "host-bound"),
 
 
 def host_bound(m: dict, col: Indicator = INDICATORS["latency"]) -> bool:
-    """An eager throughput, latency or decode the host's kernel launches set (the GPU idled over
-    half of each step of its run; batch-1 latency most of all)."""
+    """An eager throughput, latency, decode or prefill (TTFT) the host's kernel launches set (the
+    GPU idled over half of each step of its run; batch-1 latency most of all)."""
     if col.key == "decode_throughput":
         return decode_host_bound(m)
+    if col.key == "ttft":
+        return ttft_host_bound(m)
     return col.key in ("throughput", "latency") and m.speed is not None and speed_host_bound(m.speed, col.key)
 
 
