@@ -23,7 +23,8 @@ from dataclasses import asdict, replace
 from . import readings as rd
 from .curve import analysis as curve_analysis, sentence as curve_sentence
 from .flags import (GENERATION, HOST_BOUND, OTHER_KERNELS, QUALITY_TIE, SEVERITIES, direct_model_flag, has_advantage,
-                    model_flags, pair_flags, pair_ratios, ratio_evidence, replay_slower, speed_pair, tie_margin, view)
+                    decode_host_bound, model_flags, pair_flags, pair_ratios, ratio_evidence, replay_slower, speed_pair,
+                    tie_margin, ttft_host_bound, view)
 from .indicators.speed import median_ci95
 from .readings import INDICATORS, JUDGED, speed_part
 from .results import typed_models
@@ -322,12 +323,12 @@ def matched_comparisons(results: dict, proposed: list, baselines: list, variants
                     "is_baseline": v is b, "strategy": match.get("strategy"), "rel_error": match.get("rel_error"),
                     "within_tolerance": match.get("within_tolerance"), "capacity_loss": v["capacity_loss"],
                     "built": v["built"], "rows": rows, "answer": _answer(p, v, match, rows, v is b)})
-    out += [_unreachable(b, u) for u in (results.get("comparison") or {}).get("unreachable") or []]
+    out += [_unreachable(b, u, p) for u in (results.get("comparison") or {}).get("unreachable") or []]
     order = {k: i for i, k in enumerate(rd.INDICATORS)}
     return sorted(out, key=lambda m: order.get(m["indicator"], len(order)))
 
 
-def _unreachable(b: dict, u: dict) -> dict:
+def _unreachable(b: dict, u: dict, p: dict) -> dict:
     """A strategy that could not reach the target: no variant, and why."""
     label = INDICATORS[u["indicator"]].label
     why = u.get("reason") or "not within tolerance"
@@ -339,6 +340,7 @@ def _unreachable(b: dict, u: dict) -> dict:
     if u["indicator"] == "latency" and idle is not None and idle > HOST_BOUND:
         text += (f" Batch-1 time is launch-bound here (the GPU idles {idle:.0%} of a step): the host's kernel "
                  f"launches, not the model's size, set it, so scaling the model barely moves it.")
+    text += _host_bound_target(p, u["indicator"])
     return {"indicator": u["indicator"], "also": [], "variant": None, "unreachable": True, "is_baseline": False,
             "strategy": u["strategy"], "rel_error": u["rel_error"], "within_tolerance": False, "capacity_loss": [],
             "built": "", "rows": [], "answer": text}
@@ -386,7 +388,30 @@ def _answer(p: dict, v: dict, match: dict, rows: list[dict], is_baseline: bool) 
     text = f"At equal {label} ({v['name']}{err}), {p['name']} against it: " + "; ".join(parts) + "."
     if v["capacity_loss"]:
         text += f" The variant keeps {'; '.join(v['capacity_loss'])}: a win against it means little."
-    return text
+    return text + _host_bound_target(p, ind)
+
+
+def _host_bound_target(p: dict, indicator: str) -> str:
+    """A sentence where the proposed model's generation number that a match on `indicator` aimed at
+    was set by the host's launches: matching (runner.generation_rate) times the replayed decode
+    unless it copied the KV cache, else the eager one, and the prefill eagerly. Such a variant is
+    matched on the host. On an H100 the Mistral-style GQA model's eager decode, 94% idle, was the
+    target, and the width strategy gave a 58M variant of a 220M model (gallery, 2026-12-07)."""
+    if indicator not in GENERATION:
+        return ""
+    rec = p["record"]
+    if indicator == "decode_throughput":
+        replayed = rd.measured(rec, "graph_decode_throughput") is not None and \
+            not rd.decode_expansion(rec, rd.GRAPH_DECODE)
+        if replayed or not decode_host_bound(rec):
+            return ""
+        why = f"the GPU idled {rd.generation_run(rec, indicator)['idle_share']:.0%} of each of its eager decode steps"
+    elif indicator == "ttft" and ttft_host_bound(rec):
+        why = "its forward pass over the prompt left the GPU idle over half of each step"
+    else:
+        return ""
+    return (f" The target, {p['name']}'s {INDICATORS[indicator].label}, is host-bound ({why}): a variant at that "
+            f"speed is matched on the host's kernel launches more than on the model, and says little.")
 
 
 def _lead(m: dict) -> float:

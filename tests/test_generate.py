@@ -684,6 +684,14 @@ def test_an_eager_decode_the_host_sets_is_not_judged_and_is_marked():
     m = {r["name"]: ModelRecord.from_plain(r) for r in (gqa, mha)}
     assert caveat(m["GQA"], INDICATORS["decode_throughput"]) == "host-bound"
     assert caveat(m["MHA"], INDICATORS["graph_decode_throughput"]) is None
+    # a variant matched on GQA's decode was matched on that host-bound eager number (its replay
+    # copied); MHA's replay would have been the target, and it is steady
+    from fairness.flags import view
+    from fairness.judgement import _host_bound_target
+
+    assert "is host-bound (the GPU idled 62% of each of its eager decode steps)" in \
+        _host_bound_target(view(m["GQA"]), "decode_throughput")
+    assert _host_bound_target(view(m["MHA"]), "decode_throughput") == ""
     for r in gqa["speed"]["generate"]["runs"]:
         r.update(ttft_iqr_s=0, tpot_s=r["batch_size"] / r["decode_tokens_per_s"], prefill_tokens_per_s=1e5,
                  tpot_by_run_s=[r["batch_size"] / r["decode_tokens_per_s"]] * 3)

@@ -600,7 +600,7 @@ def test_one_ratio_has_one_value_in_every_format(tmp_path):
     table = (tmp_path / "table.tex").read_text()
     # the paper's table shows each speed once, in the implementation the verdict reads
     assert "{Thr., eager}" not in table and r"\multicolumn{2}{c}{Thr., graph}" in table
-    assert "the other implementation and MACs are in report.html" in table
+    assert "the others and MACs are in report.html" in table
 
 
 def test_figures_embed_truetype_fonts_not_type3(results, tmp_path):

@@ -38,9 +38,8 @@ _PARAM_SENSES = ("applied", "active")
 _SENSE_DIFFERS = 0.01
 
 
-HOST_BOUND_NOTE = (" host-bound: the GPU idled over half of each step at that batch size, so the host's kernel "
-                   "launches (its CPU, thread count and load) set that speed more than the model; the CUDA graph "
-                   "column, where given, is the model's cost without them.")
+HOST_BOUND_NOTE = (" host-bound: the GPU idled over half of each step, so the host's launches set that speed more "
+                   "than the model (a CUDA graph column, if any, is without them).")
 
 
 SLOWER_REPLAY_NOTE = (f" slower than eager: the CUDA graph replay ran over {REPLAY_SLOWER - 1:.0%} slower than the "

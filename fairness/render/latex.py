@@ -307,8 +307,8 @@ def _implementations_note(models: list[dict], shown: set[str]) -> str:
                else "a replayed decode copied its KV cache up to the query heads" if copied
                else "not every model was replayed")
         parts.append(f"{INDICATORS[k].label} eager ({why})")
-    return (" Each speed in the implementation the verdict reads: " + "; ".join(parts)
-            + "; the other implementation and MACs are in report.html and results.json.")
+    return (" Each speed as the verdict reads it: " + "; ".join(parts)
+            + "; the others and MACs are in report.html and results.json.")
 
 
 def table_tex(results: dict, style: str = "neurips") -> str:
@@ -323,7 +323,7 @@ def table_tex(results: dict, style: str = "neurips") -> str:
              rf"\caption{{{tex(_caption(results))}}}", rf"\label{{tab:fairness-{label}}}"]
     for i, cols in enumerate(layout.tabulars):
         if i:
-            lines.append(r"\par\medskip")
+            lines.append(r"\par\smallskip")  # a tall table (three groups, notes) must still fit a page
         lines += _tabular(results, cols, fmt)
     lines += [r"\par\smallskip", r"{\footnotesize\raggedright " + _notes(results, layout) + r"\par}", rf"\end{{{layout.env}}}",
               ""]
