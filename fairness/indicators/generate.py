@@ -423,9 +423,10 @@ def decode_idle_share(model, ids: torch.Tensor, device, steps: int = 16) -> floa
     which the GPU ran nothing (indicators/idle.py: torch.profiler's device timeline). The steps are
     the model's own calls without generate's bookkeeping, which only adds host time: a lower bound
     of the idle share of the decode timed. Over flags.HOST_BOUND, that decode's tokens/s time the
-    host's launches. Measured because it was argued: an eager decode step on an H100 ran 2-7x the
-    replayed step's time (the gallery's generation entries), a gap that launches or the dynamic
-    cache's own copies could each explain."""
+    host's launches. Measured, not argued from the replay: an eager decode step on an H100 ran 2-7x
+    the replayed step's time, a gap that launches or the dynamic cache's own copies could each
+    explain, and for GPT-2 at batch 64 "1 - replay/eager" read 77% where the GPU idled 40.5%
+    (gpu_generate.py, benchmarks/RESULTS.md)."""
     from .idle import idle_share
 
     key = _cache_kwarg(model)
