@@ -259,7 +259,7 @@ def _searcher(b, pair: list[ModelRecord], strategies, proposed, proposed_kwargs,
         if indicator in COUNT_INDICATORS:
             return match_counts(b, indicator, measured(pair[0], indicator), strategies, progress=progress)
         from .matching import speed_of
-        from .runner import channels_last_for
+        from .runner import HostBoundTarget, channels_last_for
 
         layout = [channels_last_for(speed.channels_last, m) for m in pair]
 
@@ -268,7 +268,12 @@ def _searcher(b, pair: list[ModelRecord], strategies, proposed, proposed_kwargs,
         sizes = [x for x in speed.batch_sizes if x != "auto"]
         # throughput's and decode's batch is the largest, as the readings take them; TTFT's the smallest
         batch = min(sizes, default=1) if indicator == "ttft" else max(sizes, default=1)
-        target, replay = speed_of(proposed, proposed_kwargs, pspec, indicator, speed, batch, channels_last=layout[0])
+        try:
+            target, replay = speed_of(proposed, proposed_kwargs, pspec, indicator, speed, batch,
+                                      channels_last=layout[0])
+        except HostBoundTarget as e:  # each strategy says why it gave no variant
+            progress(e.message)
+            return [{"strategy": s, "failed": e.message} for s in strategies]
         # the timer holds the proposed model on the device: a temporary, freed before the final timing
         return match_speed(b, indicator, target, strategies,
                            device_timer(b, speed, indicator, batch, parse_source(proposed, proposed_kwargs),

@@ -624,12 +624,23 @@ def speed_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, se
     where graphs are on, replayed; the replay is the one unless it cannot be captured or runs over
     REPLAY_SLOWER slower than eager (flags.replay_slower: the capture ran other kernels). A speed
     search then times its candidates in the same mode (device_timer's `replay`)."""
-    from .flags import REPLAY_SLOWER
-    from .runner import GraphUnavailable, generation_rate, measure_rate
+    from .flags import HOST_BOUND, REPLAY_SLOWER
+    from .runner import GraphUnavailable, HostBoundTarget, decode_idle, generation_rate, measure_rate
 
     run = _on_device(parse_source(text, kwargs), spec, settings.device, channels_last)
     if indicator in GENERATION_INDICATORS:
         seconds, _, replay = generation_rate(run, settings, indicator, batch)
+        # an eager decode the host sets is not judged (flags.decode_host_bound): no variant is
+        # matched on it. On an H100 a GQA model whose replay copied its cache left the GPU 94% idle
+        # in its eager decode, and the width strategy matched it with a 58M variant of a 220M model.
+        if indicator == "decode_throughput" and not replay and settings.torch_device.type == "cuda" and settings.idle:
+            idle = decode_idle(run, settings, batch)
+            if idle > HOST_BOUND:
+                raise HostBoundTarget(
+                    f"{text}: its eager decode at batch {batch}, the decode speed the judgement would read (its "
+                    f"replayed decode copied its KV cache), left the GPU idle {idle:.0%} of each step: the host's "
+                    f"launches set it, so no variant is matched on it; match on params or flops, or time where the "
+                    f"replayed decode reads the cache as held")
     else:
         seconds, _ = measure_rate(run, settings, indicator, batch)
         replay = False

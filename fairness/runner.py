@@ -737,6 +737,25 @@ def generation_rate(run: Runnable, s: RunSettings, indicator: str, batch: int,
     return r["ttft_s"], r["ttft_iqr_s"] / r["ttft_s"], replay
 
 
+class HostBoundTarget(FairnessError):
+    """A speed search's target is a number the host's kernel launches set: a variant matched on it
+    would be matched on the host, so none is searched for."""
+
+
+def decode_idle(run: Runnable, s: RunSettings, batch: int) -> float:
+    """The GPU's idle share over `run`'s eager dynamic-cache decode steps at `batch`, after a prompt
+    of the settings' length (generate.decode_idle_share), in the settings' precision."""
+    from .indicators.generate import GenerateSpec, decode_idle_share
+
+    spec = GenerateSpec(*s.generate)
+    set_up(run, s)
+    module = run.module_for(False)
+    ids = torch.randint(0, module.config.vocab_size, (batch, spec.prompt),
+                        generator=torch.Generator().manual_seed(0)).to(s.device)
+    with precision_context(run, s):
+        return decode_idle_share(module, ids, s.device)
+
+
 def measure_rate(run: Runnable, s: RunSettings, indicator: str, batch: int, graph: bool = False) -> tuple[float, float]:
     """One quick speed number for matching: seconds per example at `batch` (throughput), or
     the median seconds per call at batch 1 (latency); and its noise, IQR / median. `graph`:

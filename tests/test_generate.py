@@ -775,3 +775,25 @@ def test_a_decode_win_despite_a_copied_cache_stands_and_a_loss_to_the_copy_is_le
     assert "Llama-124M at batch 1 with the static cache, CUDA graph (1.2x the tokens/s)" in f["message"]
     assert "GPT-2 at batch 1 with the dynamic cache, eager (2.07x the tokens/s)" in f["message"]
     assert set(f["evidence"]["decode_speedups"]) == {f"1 {DYNAMIC}", f"1 {STATIC_GRAPH}"}
+
+
+def test_no_variant_is_matched_on_a_decode_the_host_sets(monkeypatch):
+    """On CUDA, where the target's replayed decode copied its cache, matching aims at its eager
+    decode; where that leaves the GPU idle over half of each step (94% for the gallery's GQA
+    Mistral on an H100), a variant at that speed would be matched on the host: the target is
+    refused with the reason. Fixed timings and idle shares stand in for the device."""
+    import fairness.matching as matching
+    import fairness.runner as runner
+    from fairness.runner import HostBoundTarget, RunSettings
+    from fairness.step import Runnable
+
+    monkeypatch.setattr(matching, "_on_device", lambda src, spec, device, cl=False: Runnable("t", tiny_llama(),
+                                                                                           lambda n: None))
+    monkeypatch.setattr(runner, "generation_rate", lambda run, s, indicator, batch: (0.01, 0.01, False))
+    idle = {"share": 0.94}
+    monkeypatch.setattr(runner, "decode_idle", lambda run, s, batch: idle["share"])
+    settings = RunSettings(device="cuda", generate=(8, 4))
+    with pytest.raises(HostBoundTarget, match="left the GPU idle 94% of each step"):
+        matching.speed_of("hf:llama", {}, None, "decode_throughput", settings, 64)
+    idle["share"] = 0.4  # the GPU busy: the eager decode is the model's, and the target
+    assert matching.speed_of("hf:llama", {}, None, "decode_throughput", settings, 64) == (100.0, False)
