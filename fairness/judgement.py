@@ -224,8 +224,7 @@ def _paired_generation(a: dict, b: dict, key: str, impl: str) -> tuple[float, li
     of that median (with 3 runs, their range). None where the runs were not kept or not alike."""
     run = rd.GRAPH_DECODE if impl == "cuda_graph" else rd.EAGER_DECODE
     ra, rb = rd.generation_run(a["record"], key, run) or {}, rd.generation_run(b["record"], key, run) or {}
-    field = "ttft_by_run_s" if key == "ttft" else "tpot_by_run_s"
-    ta, tb = ra.get(field), rb.get(field)
+    ta, tb = rd.by_run(ra, key), rd.by_run(rb, key)
     if not ta or not tb or len(ta) != len(tb) or ra["batch_size"] != rb["batch_size"] or not all(ta):
         return None
     per_run = [y / x for x, y in zip(ta, tb)]
@@ -401,9 +400,8 @@ def _host_bound_target(p: dict, indicator: str) -> str:
         return ""
     rec = p["record"]
     if indicator == "decode_throughput":
-        replayed = rd.measured(rec, "graph_decode_throughput") is not None and \
-            not rd.decode_expansion(rec, rd.GRAPH_DECODE)
-        if replayed or not decode_host_bound(rec):
+        # the replay, where the judgement reads one (flags._judged_speeds), was the target
+        if "cuda_graph" in p["speeds"][indicator] or not decode_host_bound(rec):
             return ""
         why = f"the GPU idled {rd.generation_run(rec, indicator)['idle_share']:.0%} of each of its eager decode steps"
     elif indicator == "ttft" and ttft_host_bound(rec):

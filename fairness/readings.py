@@ -142,13 +142,17 @@ def _generation(m: ModelRecord, pick, implementation: str = EAGER_DECODE) -> dic
     return pick(runs, key=lambda r: r["batch_size"]) if runs else None
 
 
+def by_run(run: dict, key: str) -> list[float] | None:
+    """One generation run's time per run for `key`: its prefill ("ttft") or its median decode step."""
+    return run.get("ttft_by_run_s" if key == "ttft" else "tpot_by_run_s")
+
+
 def generation_noise(run: dict, key: str) -> float:
     """The spread of one generation run's `key` ("decode_throughput" or "ttft") over its runs: half
     the 95% CI of the median (median_ci95, as forward passes' throughput has) over the median. With
     3 runs that is their range: a run the machine slowed widens it. 0 where the record keeps no
     per-run values (written before they were kept)."""
-    values = run.get("ttft_by_run_s") if key == "ttft" else \
-        [run["batch_size"] / t for t in run.get("tpot_by_run_s") or [] if t]
+    values = by_run(run, key) if key == "ttft" else [run["batch_size"] / t for t in by_run(run, key) or [] if t]
     if not values or len(values) < 2:
         return 0.0
     lo, hi = median_ci95(values)

@@ -745,13 +745,12 @@ class HostBoundTarget(FairnessError):
 def decode_idle(run: Runnable, s: RunSettings, batch: int) -> float:
     """The GPU's idle share over `run`'s eager dynamic-cache decode steps at `batch`, after a prompt
     of the settings' length (generate.decode_idle_share), in the settings' precision."""
-    from .indicators.generate import GenerateSpec, decode_idle_share
+    from .indicators.generate import GenerateSpec, decode_idle_share, prompt_ids
 
     spec = GenerateSpec(*s.generate)
     set_up(run, s)
     module = run.module_for(False)
-    ids = torch.randint(0, module.config.vocab_size, (batch, spec.prompt),
-                        generator=torch.Generator().manual_seed(0)).to(s.device)
+    ids = prompt_ids(module.config.vocab_size, batch, spec.prompt, s.device)
     with precision_context(run, s):
         return decode_idle_share(module, ids, s.device)
 

@@ -418,6 +418,13 @@ def cache_expansion(model, ids: torch.Tensor, device, impl: str) -> dict | None:
             "copies_per_step": per_step} if per_step > 0 else None
 
 
+def prompt_ids(vocab: int, batch_size: int, length: int, device) -> torch.Tensor:
+    """The prompt every generation timing runs on: random tokens from a fixed seed, the same for
+    every model of one vocabulary."""
+    gen = torch.Generator().manual_seed(0)
+    return torch.randint(0, vocab, (batch_size, length), generator=gen).to(device)
+
+
 def decode_idle_share(model, ids: torch.Tensor, device, steps: int = 16) -> float:
     """The share of `steps` dynamic-cache decode steps after the prompt `ids`, called eagerly, in
     which the GPU ran nothing (indicators/idle.py: torch.profiler's device timeline). The steps are
@@ -465,8 +472,7 @@ class Generation:
         self.model, self.spec, self.batch_size, self.device, self.dtype = model, spec, batch_size, device, dtype
         self.weight_bytes, self.bandwidth, self.impl = weight_bytes, bandwidth, impl
         self.cuda = torch.device(device).type == "cuda"
-        gen = torch.Generator().manual_seed(0)
-        self.ids = torch.randint(0, vocab, (batch_size, spec.prompt), generator=gen).to(device)
+        self.ids = prompt_ids(vocab, batch_size, spec.prompt, device)
         self.runs: list[tuple[float, list[float]]] = []  # (prefill seconds, each decode step's seconds)
         self.allocated, self.peak = 0, 0
         with torch.inference_mode():
