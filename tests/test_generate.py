@@ -550,6 +550,20 @@ def test_generation_is_warmed_up_on_the_prompt_and_steps_it_times(monkeypatch):
     assert seen[-1] == ((3, 12), 4, STATIC) and len(g.runs) == 1
 
 
+def test_one_slow_run_of_three_does_not_move_the_time_per_token():
+    """TPOT is the median of the runs' median steps. Over the steps pooled, one run slow at every step
+    (0.010 s against 0.001-0.002 s) put the median at 0.002 s, where each fast run's median is 0.0015 s."""
+    import fairness.indicators.generate as gen
+
+    g = gen.Generation.__new__(gen.Generation)
+    g.model, g.spec, g.batch_size, g.dtype, g.impl = tiny_llama(), GenerateSpec(12, 5), 2, torch.float32, DYNAMIC
+    g.weight_bytes, g.bandwidth, g.allocated, g.peak, g.cuda, g.expanded = 0, None, 0, 0, False, None
+    g.runs = [(0.02, [0.010] * 4), (0.02, [0.001, 0.001, 0.002, 0.002]), (0.02, [0.001, 0.001, 0.002, 0.002])]
+    r = g.result()
+    assert r["tpot_by_run_s"] == [0.010, 0.0015, 0.0015] and r["tpot_s"] == 0.0015
+    assert r["decode_tokens_per_s"] == pytest.approx(2 / 0.0015)
+
+
 def test_the_graph_warm_up_is_rewound():
     """The replayed decode warms its step up twice before capturing it. transformers 5's static cache
     writes where its own counter says, one further each call, so left alone the warm-up shifted
