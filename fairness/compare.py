@@ -248,7 +248,9 @@ class VariantPlan:
     variants: list = field(default_factory=list)  # (Target, match record, knob values, input spec)
     failed: list = field(default_factory=list)  # failure records of variants whose search failed
     baseline_matches: dict = field(default_factory=dict)  # indicator -> match, the baseline already within tolerance
-    out_of_reach: list = field(default_factory=list)  # strategies that cannot reach a target, with the reason
+    # strategies that cannot reach a target, with the reason; rel_error None: not searched (a target
+    # the host's launches set, runner.HostBoundTarget)
+    out_of_reach: list = field(default_factory=list)
 
 
 def _searcher(b, pair: list[ModelRecord], strategies, proposed, proposed_kwargs, pspec, speed, progress):
@@ -271,9 +273,9 @@ def _searcher(b, pair: list[ModelRecord], strategies, proposed, proposed_kwargs,
         try:
             target, replay = speed_of(proposed, proposed_kwargs, pspec, indicator, speed, batch,
                                       channels_last=layout[0])
-        except HostBoundTarget as e:  # each strategy says why it gave no variant
+        except HostBoundTarget as e:  # no strategy is searched: one note says why, not one failure each
             progress(e.message)
-            return [{"strategy": s, "failed": e.message} for s in strategies]
+            return [{"strategy": ", ".join(strategies), "not_matched": e.reason}]
         # the timer holds the proposed model on the device: a temporary, freed before the final timing
         return match_speed(b, indicator, target, strategies,
                            device_timer(b, speed, indicator, batch, parse_source(proposed, proposed_kwargs),
@@ -303,6 +305,9 @@ def plan_variants(b, base_name: str, match: list[str], key: dict, search, cache:
             label = f"{base_name} {v['strategy']}-matched on {indicator}"
             if "failed" in v:
                 plan.failed.append(ModelRecord.failure(label, Role.VARIANT, v["failed"]))
+            elif "not_matched" in v:  # a target no variant should be matched on: no rel_error, the reason
+                plan.out_of_reach.append({"indicator": indicator, "strategy": v["strategy"], "rel_error": None,
+                                          "reason": v["not_matched"]})
             elif "values" not in v:
                 continue
             elif unreachable(indicator, v["match"]):

@@ -328,18 +328,21 @@ def matched_comparisons(results: dict, proposed: list, baselines: list, variants
 
 
 def _unreachable(b: dict, u: dict, p: dict) -> dict:
-    """A strategy that could not reach the target: no variant, and why."""
+    """A strategy that could not reach the target, or a target no strategy was searched for (rel_error
+    None): no variant, and why."""
     label = INDICATORS[u["indicator"]].label
-    why = u.get("reason") or "not within tolerance"
-    text = (f"At equal {label}: {u['strategy']} scaling of {b['name']} does not reach it ({u['rel_error']:+.1%} at "
-            f"best; {why}), so no variant is shown.")
-    speed = b["record"].speed
-    idle = next((r.get("idle_share") for r in (speed.runs if speed is not None else None) or []
-                 if r.get("batch_size") == 1 and r.get("idle_share") is not None), None)
-    if u["indicator"] == "latency" and idle is not None and idle > HOST_BOUND:
-        text += (f" Batch-1 time is launch-bound here (the GPU idles {idle:.0%} of a step): the host's kernel "
-                 f"launches, not the model's size, set it, so scaling the model barely moves it.")
-    text += _host_bound_target(p, u["indicator"])
+    text = f"At equal {label}: {rd.unreachable_note(u)}"
+    if u.get("rel_error") is None:  # not searched: the reason is the whole answer
+        text += "."
+    else:
+        text += f", so no variant of {b['name']} is shown."
+        speed = b["record"].speed
+        idle = next((r.get("idle_share") for r in (speed.runs if speed is not None else None) or []
+                     if r.get("batch_size") == 1 and r.get("idle_share") is not None), None)
+        if u["indicator"] == "latency" and idle is not None and idle > HOST_BOUND:
+            text += (f" Batch-1 time is launch-bound here (the GPU idles {idle:.0%} of a step): the host's kernel "
+                     f"launches, not the model's size, set it, so scaling the model barely moves it.")
+        text += _host_bound_target(p, u["indicator"])
     return {"indicator": u["indicator"], "also": [], "variant": None, "unreachable": True, "is_baseline": False,
             "strategy": u["strategy"], "rel_error": u["rel_error"], "within_tolerance": False, "capacity_loss": [],
             "built": "", "rows": [], "answer": text}

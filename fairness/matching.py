@@ -636,11 +636,10 @@ def speed_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, se
         if indicator == "decode_throughput" and not replay and settings.torch_device.type == "cuda" and settings.idle:
             idle = decode_idle(run, settings, batch)
             if idle > HOST_BOUND:
-                raise HostBoundTarget(
-                    f"{text}: its eager decode at batch {batch}, the decode speed the judgement would read (its "
-                    f"replayed decode copied its KV cache), left the GPU idle {idle:.0%} of each step: the host's "
-                    f"launches set it, so no variant is matched on it; match on params or flops, or time where the "
-                    f"replayed decode reads the cache as held")
+                raise HostBoundTarget(text, f"the target is host-bound: the eager decode at batch {batch} (read where "
+                                            f"the replayed decode copied its KV cache) left the GPU idle {idle:.0%} of "
+                                            f"each step, so the host's kernel launches set its speed; match on params or "
+                                            f"flops, or time where the replayed decode reads the cache as held")
     else:
         seconds, _ = measure_rate(run, settings, indicator, batch)
         replay = False

@@ -739,7 +739,12 @@ def generation_rate(run: Runnable, s: RunSettings, indicator: str, batch: int,
 
 class HostBoundTarget(FairnessError):
     """A speed search's target is a number the host's kernel launches set: a variant matched on it
-    would be matched on the host, so none is searched for."""
+    would be matched on the host, so none is searched for. `reason` is the message without the
+    model's source, for a report that names the model itself."""
+
+    def __init__(self, source: str, reason: str):
+        super().__init__(f"{source}: {reason}")
+        self.reason = reason
 
 
 def decode_idle(run: Runnable, s: RunSettings, batch: int) -> float:

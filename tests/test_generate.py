@@ -811,3 +811,38 @@ def test_no_variant_is_matched_on_a_decode_the_host_sets(monkeypatch):
         matching.speed_of("hf:llama", {}, None, "decode_throughput", settings, 64)
     idle["share"] = 0.4  # the GPU busy: the eager decode is the model's, and the target
     assert matching.speed_of("hf:llama", {}, None, "decode_throughput", settings, 64) == (100.0, False)
+
+
+def test_a_compare_whose_decode_target_the_host_sets_says_so_once(tmp_path, monkeypatch):
+    """Where speed_of refuses the decode target (HostBoundTarget), no strategy is searched: the
+    comparison records one note for the indicator with the reason, and the report says it in the
+    matched comparisons, not as a failed model per strategy."""
+    import fairness.matching as matching
+    from fairness.runner import HostBoundTarget
+
+    reason = "the target is host-bound: the eager decode at batch 2 left the GPU idle 94% of each step"
+
+    def refuse(text, *args, **kwargs):
+        raise HostBoundTarget(text, reason)
+
+    monkeypatch.setattr(matching, "speed_of", refuse)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("""
+name: gqa-vs-mha
+proposed: {name: GQA, source: hf:llama, kwargs: {hidden_size: 64, intermediate_size: 192, num_hidden_layers: 2,
+           num_attention_heads: 4, num_key_value_heads: 1, vocab_size: 256, max_position_embeddings: 64}}
+baseline: {name: MHA, source: hf:llama, kwargs: {hidden_size: 64, intermediate_size: 192, num_hidden_layers: 2,
+           num_attention_heads: 4, num_key_value_heads: 4, vocab_size: 256, max_position_embeddings: 64}}
+match: [decode_throughput]
+strategies: [width, depth]
+measure: {device: cpu, batch: [2], min_time: 0.05, seq_len: 16, generate: "8:3"}
+""")
+    r = run("compare", str(cfg), "-q", "--out", str(tmp_path / "out"))
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [m["name"] for m in res["models"]] == ["GQA", "MHA"]  # no failed variant records
+    assert res["comparison"]["unreachable"] == [{"indicator": "decode_throughput", "strategy": "width, depth",
+                                                 "rel_error": None, "reason": reason}]
+    said = f"At equal decode throughput: no variant matched (width, depth), as {reason}."
+    assert said in (tmp_path / "out" / "report.md").read_text()
+    assert "not matched" in (tmp_path / "out" / "report.html").read_text()

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from ..flags import (OTHER_KERNELS, REPLAY_SLOWER, decode_host_bound, judged_replay, replay_slower, speed_host_bound,
                      ttft_host_bound)
-from ..readings import EAGER_DECODE, GRAPH_DECODE, INDICATORS, JUDGED, Indicator, decode_expansion, measured, quality
+from ..readings import (EAGER_DECODE, GRAPH_DECODE, INDICATORS, JUDGED, Indicator, decode_expansion, measured, quality,
+                        unreachable_note)
 from ..results import typed_models
 
 # The table's columns, in order; applied and active parameters show sharing and sparsity. Speeds
@@ -176,9 +177,7 @@ def groups(results: dict) -> list[Group]:
     for k, match in (cmp.get("baseline_matches") or {}).items():
         notes.setdefault(k, []).append(f"{base} itself is the closest match ({match['rel_error']:+.1%})")
     for u in cmp.get("unreachable") or []:
-        why = u.get("reason") or "not within tolerance"
-        notes.setdefault(u["indicator"], []).append(
-            f"{u['strategy']} scaling does not reach it ({u['rel_error']:+.1%} at best; {why})")
+        notes.setdefault(u["indicator"], []).append(unreachable_note(u))
     keys = {m.match["indicator"] for m in variants} | set(notes)
     out = [Group(None, "As compared", tuple(made))]
     for k in sorted(keys, key=lambda k: list(INDICATORS).index(k) if k in INDICATORS else len(INDICATORS)):

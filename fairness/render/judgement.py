@@ -38,6 +38,9 @@ def matched_table(j: dict) -> list[list]:
     rows = [["matched on", "variant", "indicator", "vs baseline", "vs variant", "outcome"]]
     for m in j.get("matched") or []:
         on = m["indicator"] + (f" (+{', '.join(m['also'])})" if m.get("also") else "")
+        if m.get("unreachable") and m["rel_error"] is None:  # not searched (comparison.unreachable)
+            rows.append([on, f"{m['strategy']}: none", "", "", "", "not matched"])
+            continue
         if m.get("unreachable"):
             rows.append([on, f"{m['strategy']}: none ({m['rel_error']:+.1%} at best)", "", "", "", "not reachable"])
             continue
