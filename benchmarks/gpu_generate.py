@@ -29,6 +29,7 @@ import warnings
 
 import torch
 
+from fairness.flags import HOST_BOUND
 from fairness.indicators.env import peak_bandwidth
 from fairness.indicators.generate import (DYNAMIC, STATIC, STATIC_GRAPH, GenerateSpec, Generation, _one_run,
                                           decode_idle_share, implementations)
@@ -138,6 +139,27 @@ def main():
         print(f"| {label} | {batch} | {impl} | {r['ttft_s'] * 1e3:.2f} | {first * 1e3:.2f} | "
               f"{r['decode_tokens_per_s']:,.0f} | {tps:,.0f} | {r['decode_tokens_per_s'] / tps:.3f} | {paired:.3f} | "
               f"{share} | {_copied(r)} | {_idle(r)} | {bound} |")
+    print("\nthe 5% check (fairness's dynamic-cache decode against generate's):")
+    for line in _check(rows):
+        print("  " + line)
+
+
+def _check(rows: list) -> list[str]:
+    """The 5% check, one line per dynamic-cache cell: fairness's decode tokens/s over generate's, and
+    the paired mean steps, each within 5% or not, with the GPU's idle share (over HOST_BOUND the
+    cell times the host's launches, which move run to run)."""
+    out = []
+    for label, batch, impl, r, first, tps, paired in rows:
+        if impl != DYNAMIC:
+            continue
+        ratio = r["decode_tokens_per_s"] / tps
+        ok = "within 5%" if abs(ratio - 1) <= 0.05 else "OUTSIDE 5%"
+        pok = "within 5%" if abs(paired - 1) <= 0.05 else "OUTSIDE 5%"
+        idle = r.get("idle_share")
+        host = "" if idle is None else (", host-bound" if idle > HOST_BOUND else ", not host-bound")
+        out.append(f"{label} batch {batch}: ratio {ratio:.3f} ({ok}), paired mean steps {paired:.3f} ({pok}); "
+                   f"GPU idle {_idle(r) or 'n/a'}{host}")
+    return out
 
 
 def _idle(r: dict) -> str:
