@@ -331,11 +331,11 @@ def _unreachable(b: dict, u: dict, p: dict) -> dict:
     """A strategy that could not reach the target, or a target no strategy was searched for (rel_error
     None): no variant, and why."""
     label = INDICATORS[u["indicator"]].label
-    text = f"At equal {label}: {rd.unreachable_note(u)}"
+    text = f"At equal {label}: {rd.unreachable_note(u, b['name'])}"
     if u.get("rel_error") is None:  # not searched: the reason is the whole answer
         text += "."
     else:
-        text += f", so no variant of {b['name']} is shown."
+        text += ", so no variant is shown."
         speed = b["record"].speed
         idle = next((r.get("idle_share") for r in (speed.runs if speed is not None else None) or []
                      if r.get("batch_size") == 1 and r.get("idle_share") is not None), None)

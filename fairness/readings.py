@@ -357,13 +357,15 @@ def convolutional(record: ModelRecord) -> bool:
     return conv.get("calls", 0) >= CONV_CALLS
 
 
-def unreachable_note(u: Mapping) -> str:
-    """Why a strategy (or several) gave no variant on an indicator (a comparison's `unreachable`):
-    short of the target even at its best, or not searched at all (rel_error None: the target is not
-    one to match, with the reason, e.g. runner.HostBoundTarget's)."""
+def unreachable_note(u: Mapping, baseline: str = "") -> str:
+    """Why a strategy (or several) gave no variant of `baseline` on an indicator (a comparison's
+    `unreachable`): short of the target even at its best, or not searched at all (rel_error None:
+    the target is not one to match, with the reason, e.g. runner.HostBoundTarget's)."""
+    of = f" of {baseline}" if baseline else ""
     if u.get("rel_error") is None:
-        return f"no variant matched ({u['strategy']}), as {u['reason']}"
-    return f"{u['strategy']} scaling does not reach it ({u['rel_error']:+.1%} at best; {u.get('reason') or 'not within tolerance'})"
+        return f"no variant{of} matched ({u['strategy']}), as {u['reason']}"
+    return (f"{u['strategy']} scaling{of} does not reach it ({u['rel_error']:+.1%} at best; "
+            f"{u.get('reason') or 'not within tolerance'})")
 
 
 def describe_input(record: dict) -> str:

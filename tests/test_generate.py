@@ -843,6 +843,6 @@ measure: {device: cpu, batch: [2], min_time: 0.05, seq_len: 16, generate: "8:3"}
     assert [m["name"] for m in res["models"]] == ["GQA", "MHA"]  # no failed variant records
     assert res["comparison"]["unreachable"] == [{"indicator": "decode_throughput", "strategy": "width, depth",
                                                  "rel_error": None, "reason": reason}]
-    said = f"At equal decode throughput: no variant matched (width, depth), as {reason}."
+    said = f"At equal decode throughput: no variant of MHA matched (width, depth), as {reason}."
     assert said in (tmp_path / "out" / "report.md").read_text()
     assert "not matched" in (tmp_path / "out" / "report.html").read_text()
