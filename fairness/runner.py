@@ -760,6 +760,25 @@ def decode_idle(run: Runnable, s: RunSettings, batch: int) -> float:
         return decode_idle_share(module, ids, s.device)
 
 
+def prefill_idle(run: Runnable, s: RunSettings, batch: int) -> float | None:
+    """The GPU's idle share over `run`'s eager forward pass at `batch` over a prompt of the settings'
+    length, in the settings' precision: the prefill that time to first token times, read as
+    flags.ttft_host_bound reads the final timing's forward pass. None for an encoder-decoder, whose
+    prefill is its encoder and a first decoder step, not that forward pass."""
+    from .indicators.generate import GenerateSpec, is_encoder_decoder, prompt_ids
+    from .indicators.idle import idle_share
+
+    spec = GenerateSpec(*s.generate)
+    set_up(run, s)
+    module = run.module_for(False)
+    if is_encoder_decoder(module):
+        return None
+    ids = prompt_ids(module.config.vocab_size, batch, spec.prompt, s.device)
+    with precision_context(run, s), torch.inference_mode():
+        module(input_ids=ids)  # warm: the timing before it ran generate, not this call
+        return idle_share(lambda: module(input_ids=ids), s.torch_device)
+
+
 def measure_rate(run: Runnable, s: RunSettings, indicator: str, batch: int, graph: bool = False) -> tuple[float, float]:
     """One quick speed number for matching: seconds per example at `batch` (throughput), or
     the median seconds per call at batch 1 (latency); and its noise, IQR / median. `graph`:
