@@ -148,17 +148,17 @@ def _check(rows: list) -> list[str]:
     """The 5% check, one line per dynamic-cache cell: fairness's decode tokens/s over generate's, and
     the paired mean steps, each within 5% or not, with the GPU's idle share (over HOST_BOUND the
     cell times the host's launches, which move run to run)."""
+    def within(x: float) -> str:
+        return f"{x:.3f} ({'within 5%' if abs(x - 1) <= 0.05 else 'OUTSIDE 5%'})"
+
     out = []
     for label, batch, impl, r, first, tps, paired in rows:
         if impl != DYNAMIC:
             continue
-        ratio = r["decode_tokens_per_s"] / tps
-        ok = "within 5%" if abs(ratio - 1) <= 0.05 else "OUTSIDE 5%"
-        pok = "within 5%" if abs(paired - 1) <= 0.05 else "OUTSIDE 5%"
         idle = r.get("idle_share")
         host = "" if idle is None else (", host-bound" if idle > HOST_BOUND else ", not host-bound")
-        out.append(f"{label} batch {batch}: ratio {ratio:.3f} ({ok}), paired mean steps {paired:.3f} ({pok}); "
-                   f"GPU idle {_idle(r) or 'n/a'}{host}")
+        out.append(f"{label} batch {batch}: ratio {within(r['decode_tokens_per_s'] / tps)}, paired mean steps "
+                   f"{within(paired)}; GPU idle {_idle(r) or 'n/a'}{host}")
     return out
 
 

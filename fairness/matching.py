@@ -625,7 +625,7 @@ def speed_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, se
     REPLAY_SLOWER slower than eager (flags.replay_slower: the capture ran other kernels). A speed
     search then times its candidates in the same mode (device_timer's `replay`)."""
     from .flags import HOST_BOUND, REPLAY_SLOWER
-    from .runner import GraphUnavailable, HostBoundTarget, decode_idle, generation_rate, measure_rate, prefill_idle
+    from .runner import GraphUnavailable, HostBoundTarget, generation_idle, generation_rate, measure_rate
 
     run = _on_device(parse_source(text, kwargs), spec, settings.device, channels_last)
     if indicator in GENERATION_INDICATORS:
@@ -634,17 +634,15 @@ def speed_of(text: str, kwargs: dict | None, spec: InputSpec, indicator: str, se
         # flags.ttft_host_bound): no variant is matched on it. On an H100 a GQA model whose replay
         # copied its cache left the GPU 94% idle in its eager decode, and the width strategy matched
         # it with a 58M variant of a 220M model.
-        idle = what = fix = None
-        if settings.torch_device.type == "cuda" and settings.idle:
-            if indicator == "decode_throughput" and not replay:
-                idle = decode_idle(run, settings, batch)
-                what = f"the eager decode at batch {batch} (read where the replayed decode copied its KV cache)"
-                fix = "time where the replayed decode reads the cache as held"
-            elif indicator == "ttft":
-                idle = prefill_idle(run, settings, batch)
-                what = f"the prefill at batch {batch} (a forward pass over the prompt)"
-                fix = "time a batch size that keeps the GPU busy"
+        # an eager target (the prefill is never the replay): does the host set it?
+        idle = generation_idle(run, settings, indicator, batch) \
+            if not replay and settings.torch_device.type == "cuda" and settings.idle else None
         if idle is not None and idle > HOST_BOUND:
+            what, fix = {"decode_throughput": (f"the eager decode at batch {batch} (read where the replayed decode "
+                                               f"copied its KV cache)",
+                                               "time where the replayed decode reads the cache as held"),
+                         "ttft": (f"the prefill at batch {batch} (a forward pass over the prompt)",
+                                  "time a batch size that keeps the GPU busy")}[indicator]
             raise HostBoundTarget(text, f"the target is host-bound: {what} left the GPU idle {idle:.0%} of each step, "
                                         f"so the host's kernel launches set its speed; match on params or flops, or "
                                         f"{fix}")

@@ -747,36 +747,27 @@ class HostBoundTarget(FairnessError):
         self.reason = reason
 
 
-def decode_idle(run: Runnable, s: RunSettings, batch: int) -> float:
-    """The GPU's idle share over `run`'s eager dynamic-cache decode steps at `batch`, after a prompt
-    of the settings' length (generate.decode_idle_share), in the settings' precision."""
-    from .indicators.generate import GenerateSpec, decode_idle_share, prompt_ids
+def generation_idle(run: Runnable, s: RunSettings, indicator: str, batch: int) -> float | None:
+    """The GPU's idle share over the eager work that `indicator` times at `batch`, after or over a
+    prompt of the settings' length, in the settings' precision: for "decode_throughput" the
+    dynamic-cache decode steps (generate.decode_idle_share); for "ttft" the forward pass over the
+    prompt, the prefill, read as flags.ttft_host_bound reads the final timing's forward pass (None
+    for an encoder-decoder, whose prefill is its encoder and a first decoder step, not that pass)."""
+    from .indicators.generate import GenerateSpec, decode_idle_share, is_encoder_decoder, prompt_ids
+    from .indicators.idle import idle_share
 
     spec = GenerateSpec(*s.generate)
     set_up(run, s)
     module = run.module_for(False)
     ids = prompt_ids(module.config.vocab_size, batch, spec.prompt, s.device)
     with precision_context(run, s):
-        return decode_idle_share(module, ids, s.device)
-
-
-def prefill_idle(run: Runnable, s: RunSettings, batch: int) -> float | None:
-    """The GPU's idle share over `run`'s eager forward pass at `batch` over a prompt of the settings'
-    length, in the settings' precision: the prefill that time to first token times, read as
-    flags.ttft_host_bound reads the final timing's forward pass. None for an encoder-decoder, whose
-    prefill is its encoder and a first decoder step, not that forward pass."""
-    from .indicators.generate import GenerateSpec, is_encoder_decoder, prompt_ids
-    from .indicators.idle import idle_share
-
-    spec = GenerateSpec(*s.generate)
-    set_up(run, s)
-    module = run.module_for(False)
-    if is_encoder_decoder(module):
-        return None
-    ids = prompt_ids(module.config.vocab_size, batch, spec.prompt, s.device)
-    with precision_context(run, s), torch.inference_mode():
-        module(input_ids=ids)  # warm: the timing before it ran generate, not this call
-        return idle_share(lambda: module(input_ids=ids), s.torch_device)
+        if indicator == "decode_throughput":
+            return decode_idle_share(module, ids, s.device)
+        if is_encoder_decoder(module):
+            return None
+        with torch.inference_mode():
+            module(input_ids=ids)  # warm: the timing before it ran generate, not this call
+            return idle_share(lambda: module(input_ids=ids), s.torch_device)
 
 
 def measure_rate(run: Runnable, s: RunSettings, indicator: str, batch: int, graph: bool = False) -> tuple[float, float]:

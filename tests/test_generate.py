@@ -805,7 +805,7 @@ def test_no_variant_is_matched_on_a_decode_the_host_sets(monkeypatch):
                                                                                            lambda n: None))
     monkeypatch.setattr(runner, "generation_rate", lambda run, s, indicator, batch: (0.01, 0.01, False))
     idle = {"share": 0.94}
-    monkeypatch.setattr(runner, "decode_idle", lambda run, s, batch: idle["share"])
+    monkeypatch.setattr(runner, "generation_idle", lambda run, s, indicator, batch: idle["share"])
     settings = RunSettings(device="cuda", generate=(8, 4))
     with pytest.raises(HostBoundTarget, match="left the GPU idle 94% of each step"):
         matching.speed_of("hf:llama", {}, None, "decode_throughput", settings, 64)
@@ -826,9 +826,13 @@ def test_no_variant_is_matched_on_a_prefill_the_host_sets(monkeypatch):
     monkeypatch.setattr(matching, "_on_device", lambda src, spec, device, cl=False: Runnable("t", tiny_llama(),
                                                                                            lambda n: None))
     monkeypatch.setattr(runner, "generation_rate", lambda run, s, indicator, batch: (0.02, 0.01, False))
-    monkeypatch.setattr(runner, "decode_idle", lambda run, s, batch: pytest.fail("TTFT reads the prefill"))
     idle = {"share": 0.91}
-    monkeypatch.setattr(runner, "prefill_idle", lambda run, s, batch: idle["share"])
+
+    def prefill(run, s, indicator, batch):
+        assert indicator == "ttft", "TTFT reads the prefill"
+        return idle["share"]
+
+    monkeypatch.setattr(runner, "generation_idle", prefill)
     settings = RunSettings(device="cuda", generate=(8, 4))
     with pytest.raises(HostBoundTarget, match="the prefill at batch 1 .* left the GPU idle 91% of each step"):
         matching.speed_of("hf:llama", {}, None, "ttft", settings, 1)
@@ -839,11 +843,11 @@ def test_no_variant_is_matched_on_a_prefill_the_host_sets(monkeypatch):
 
 
 def test_the_prefill_idle_share_reads_a_forward_pass_over_the_prompt(monkeypatch):
-    """prefill_idle profiles the decoder's forward pass at the batch over the prompt's tokens (the
+    """generation_idle for TTFT profiles the decoder's forward pass at the batch over the prompt's tokens (the
     profiler, which needs CUDA, stands in: it runs the step and reports what it saw). An
     encoder-decoder's prefill is its encoder and a first decoder step, not that pass: None."""
     import fairness.indicators.idle as idle_mod
-    from fairness.runner import RunSettings, prefill_idle
+    from fairness.runner import RunSettings, generation_idle
     from fairness.step import Runnable
 
     shapes = []
@@ -855,12 +859,12 @@ def test_the_prefill_idle_share_reads_a_forward_pass_over_the_prompt(monkeypatch
 
     monkeypatch.setattr(idle_mod, "idle_share", profiled)
     settings = RunSettings(device="cpu", generate=(8, 4))
-    assert prefill_idle(Runnable("llama", tiny_llama(), lambda n: None), settings, 3) == 0.75
+    assert generation_idle(Runnable("llama", tiny_llama(), lambda n: None), settings, "ttft", 3) == 0.75
     assert shapes == [(3, 8, 128)]  # batch 3, the 8-token prompt, tiny_llama's vocabulary
     config = transformers.AutoConfig.for_model("t5", d_model=32, d_ff=64, num_layers=1, num_heads=2, d_kv=16,
                                                vocab_size=64)
     t5 = transformers.AutoModelForSeq2SeqLM.from_config(config).eval()
-    assert prefill_idle(Runnable("t5", t5, lambda n: None), settings, 1) is None and len(shapes) == 1
+    assert generation_idle(Runnable("t5", t5, lambda n: None), settings, "ttft", 1) is None and len(shapes) == 1
 
 
 def test_a_compare_whose_decode_target_the_host_sets_says_so_once(tmp_path, monkeypatch):
